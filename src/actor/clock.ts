@@ -1,0 +1,58 @@
+/**
+ * Time for the whole framework goes through a {@linkcode Clock}, so that the scheduler,
+ * ask timeouts and every cluster protocol can run against a simulated clock in tests and
+ * in deterministic multi-node simulations.
+ *
+ * @module
+ */
+
+/** A handle to a pending timer. */
+export interface Cancellable {
+  /** Cancels the timer; calling it twice, or after the timer fired, does nothing. */
+  cancel(): void;
+}
+
+/**
+ * A source of time and timers.
+ *
+ * @example Using the real clock
+ * ```ts
+ * import { realClock } from "@casty/casty";
+ * const start = realClock.now();
+ * const timer = realClock.setTimeout(() => {}, 10);
+ * timer.cancel();
+ * console.assert(realClock.now() >= start);
+ * ```
+ */
+export interface Clock {
+  /** Monotonic milliseconds, for measuring intervals. */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch, for timestamps. */
+  wallNow(): number;
+  /** Runs `callback` once after `delayMs` milliseconds. */
+  setTimeout(callback: () => void, delayMs: number): Cancellable;
+}
+
+class RealClock implements Clock {
+  now(): number {
+    return performance.now();
+  }
+  wallNow(): number {
+    return Date.now();
+  }
+  setTimeout(callback: () => void, delayMs: number): Cancellable {
+    const id = setTimeout(callback, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(id) };
+  }
+}
+
+/**
+ * The real clock: `performance.now()`, `Date.now()` and the runtime's timers.
+ *
+ * @example
+ * ```ts
+ * import { realClock } from "@casty/casty";
+ * console.assert(typeof realClock.now() === "number");
+ * ```
+ */
+export const realClock: Clock = new RealClock();

@@ -1,0 +1,122 @@
+import type { Cancellable, Clock } from "../actor/clock.ts";
+
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly callback: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock whose time moves only when told to. Timers fire in order of due time (ties in
+ * the order they were set) as {@linkcode SimulatedClock.advance} passes them, which makes
+ * schedulers, timeouts and cluster protocols deterministic in tests.
+ *
+ * @example
+ * ```ts
+ * import { SimulatedClock } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * let fired = 0;
+ * clock.setTimeout(() => fired++, 100);
+ * clock.advance(99);
+ * console.assert(fired === 0);
+ * clock.advance(1);
+ * console.assert(fired === 1);
+ * ```
+ */
+export class SimulatedClock implements Clock {
+  #now: number;
+  #wallOffset: number;
+  #seq = 0;
+  #timers: Timer[] = [];
+
+  /**
+   * @param start The initial monotonic time in milliseconds.
+   * @default {0}
+   */
+  constructor(start = 0) {
+    this.#now = start;
+    this.#wallOffset = 1_700_000_000_000;
+  }
+
+  /** The current simulated time in milliseconds. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** The simulated wall-clock time (a fixed epoch plus {@linkcode SimulatedClock.now}). */
+  wallNow(): number {
+    return this.#wallOffset + this.#now;
+  }
+
+  /** Schedules `callback` at `now() + delayMs`. */
+  setTimeout(callback: () => void, delayMs: number): Cancellable {
+    const timer: Timer = {
+      at: this.#now + Math.max(0, delayMs),
+      seq: this.#seq++,
+      callback,
+      cancelled: false,
+    };
+    this.#insert(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  /** How many timers are waiting to fire. */
+  get pending(): number {
+    return this.#timers.filter((t) => !t.cancelled).length;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due on the way, including
+   * timers that those callbacks set within the window.
+   *
+   * @returns How many timers fired.
+   */
+  advance(ms: number): number {
+    if (!(ms >= 0)) throw new RangeError(`Cannot advance a clock by ${ms} ms`);
+    const until = this.#now + ms;
+    let fired = 0;
+    while (this.#timers.length > 0 && this.#timers[0].at <= until) {
+      const timer = this.#timers.shift()!;
+      if (timer.cancelled) continue;
+      this.#now = Math.max(this.#now, timer.at);
+      fired++;
+      timer.callback();
+    }
+    this.#now = until;
+    return fired;
+  }
+
+  /** Fires every pending timer (and those they set), up to `maxTimers`, moving time as needed. */
+  runAll(maxTimers = 100_000): number {
+    let fired = 0;
+    while (this.#timers.length > 0) {
+      if (fired >= maxTimers) {
+        throw new RangeError(`SimulatedClock.runAll() stopped after ${maxTimers} timers`);
+      }
+      const timer = this.#timers.shift()!;
+      if (timer.cancelled) continue;
+      this.#now = Math.max(this.#now, timer.at);
+      fired++;
+      timer.callback();
+    }
+    return fired;
+  }
+
+  #insert(timer: Timer): void {
+    const timers = this.#timers;
+    let lo = 0;
+    let hi = timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = timers[mid];
+      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    timers.splice(lo, 0, timer);
+  }
+}
