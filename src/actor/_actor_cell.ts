@@ -1,0 +1,922 @@
+// The actor cell: one per actor, owning its mailbox, behavior, children and lifecycle.
+// Private to src/actor/. Performance notes: no Promise per message, sync handlers take a
+// fast path, mailboxes are drained in batches by the dispatcher, and an idle actor holds
+// only a handful of small objects (children/watchers/mailbox storage are lazy).
+import { ACTOR_REF, type ActorRef } from "./actor_ref.ts";
+import type { ActorContext, SpawnOptions } from "./actor_context.ts";
+import type { ActorSystem } from "./actor_system.ts";
+import {
+  Behavior,
+  type LifecycleHooks,
+  type LifecyclePayload,
+  type MessageHandler,
+  type SetupFactory,
+  SpyEvent,
+  type SpyPayload,
+  type SupervisePayload,
+} from "./behaviors.ts";
+import type { Cancellable, Clock } from "./clock.ts";
+import { ActorNameTakenError, MailboxFullError } from "./errors.ts";
+import {
+  ActorRestarted,
+  ActorStarted,
+  ActorStopped,
+  DeadLetter,
+  type DeadLetterReason,
+  Terminated,
+  UnhandledMessage,
+} from "./events.ts";
+import type { EventStream } from "./event_stream.ts";
+import { type Logger, prefixedLogger } from "./logger.ts";
+import { Mailbox, RingQueue } from "./mailbox.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { SupervisionStrategy } from "./supervision.ts";
+import type { Dispatcher } from "./_dispatcher.ts";
+
+/** Everything a cell needs from its system. */
+export interface SystemCore {
+  readonly system: ActorSystem;
+  readonly name: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly eventStream: EventStream;
+  readonly scheduler: Scheduler;
+  readonly dispatcher: Dispatcher;
+  /** `casty://name` locally; `casty://name@host:port` once clustered. */
+  addressPrefix: string;
+  /** Called when a root cell has terminated, to free its name. */
+  rootTerminated(cell: ActorCell<unknown>): void;
+  /** Watch support for refs that are not local cells (remote refs); undefined when local-only. */
+  watchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => boolean;
+  unwatchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => void;
+  /** Resolves the mailbox for a spawn (config overrides); explicit options win. */
+  mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
+  /** Wraps a behavior with configured supervision, if any. */
+  behaviorFor<M>(path: string, behavior: Behavior<M>): Behavior<M>;
+}
+
+const CREATED = 0;
+const STARTING = 1;
+const RUNNING = 2;
+const RESTARTING = 3;
+const SUSPENDED = 4;
+const STOPPING = 5;
+const STOPPED = 6;
+
+const SAME_KIND = "same";
+
+type SysMsg =
+  | { readonly kind: "childFailed"; readonly child: ActorCell<unknown>; readonly error: unknown }
+  | { readonly kind: "fail"; readonly error: unknown };
+
+interface Waiter {
+  readonly msg: unknown;
+  readonly resolve: () => void;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
+/** The ref of a local actor. */
+export class LocalActorRef<M> implements ActorRef<M> {
+  readonly #cell: ActorCell<M>;
+  readonly path: string;
+
+  constructor(cell: ActorCell<M>, path: string) {
+    this.#cell = cell;
+    this.path = path;
+  }
+
+  get [ACTOR_REF](): true {
+    return true;
+  }
+
+  get address(): string {
+    return this.#cell.core.addressPrefix + this.path;
+  }
+
+  tell(msg: M): void {
+    this.#cell.enqueue(msg);
+  }
+
+  send(msg: M): Promise<void> {
+    return this.#cell.enqueueAsync(msg);
+  }
+
+  /** @internal */
+  get cell(): ActorCell<M> {
+    return this.#cell;
+  }
+
+  toString(): string {
+    return `ActorRef(${this.address})`;
+  }
+
+  toJSON(): string {
+    return this.address;
+  }
+}
+
+class CellContext<M> implements ActorContext<M> {
+  readonly #cell: ActorCell<M>;
+  #log: Logger | undefined;
+
+  constructor(cell: ActorCell<M>) {
+    this.#cell = cell;
+  }
+
+  get self(): ActorRef<M> {
+    return this.#cell.ref;
+  }
+
+  get system(): ActorSystem {
+    return this.#cell.core.system;
+  }
+
+  get log(): Logger {
+    return this.#log ??= prefixedLogger(this.#cell.core.log, this.#cell.path + ":");
+  }
+
+  get parent(): ActorRef<never> | undefined {
+    return this.#cell.parent?.ref as ActorRef<never> | undefined;
+  }
+
+  get children(): readonly ActorRef<never>[] {
+    return this.#cell.childRefs();
+  }
+
+  child(name: string): ActorRef<never> | undefined {
+    return this.#cell.childNamed(name)?.ref as ActorRef<never> | undefined;
+  }
+
+  spawn<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
+    return this.#cell.spawnChild(behavior, name, options);
+  }
+
+  stop(child: ActorRef<never>): void {
+    this.#cell.stopChild(child);
+  }
+
+  watch(ref: ActorRef<never>): void {
+    this.#cell.watch(ref);
+  }
+
+  unwatch(ref: ActorRef<never>): void {
+    this.#cell.unwatch(ref);
+  }
+
+  pipeToSelf<T>(
+    promise: Promise<T>,
+    onSuccess: (value: T) => M,
+    onFailure?: (error: unknown) => M,
+  ): void {
+    this.#cell.pipeToSelf(promise, onSuccess, onFailure);
+  }
+}
+
+/** Validates an actor name. */
+export function checkName(name: string): void {
+  if (typeof name !== "string" || name.length === 0 || name.includes("/") || /\s/.test(name)) {
+    throw new TypeError(
+      `Invalid actor name ${JSON.stringify(name)}: use a non-empty name without "/" or spaces`,
+    );
+  }
+}
+
+export class ActorCell<M> {
+  readonly core: SystemCore;
+  readonly parent: ActorCell<unknown> | undefined;
+  readonly name: string;
+  readonly path: string;
+  readonly ref: LocalActorRef<M>;
+  readonly #initial: Behavior<M>;
+  readonly #mailboxConfig: Mailbox;
+  readonly #ctx: CellContext<M>;
+
+  #state = CREATED;
+  #busy = false;
+  #scheduled = false;
+  #stopRequested = false;
+  #handler: MessageHandler<M> | undefined;
+  #mailbox: RingQueue<M> | undefined;
+  #waiters: RingQueue<Waiter> | undefined;
+  #sys: SysMsg[] | undefined;
+  #children: Map<string, ActorCell<unknown>> | undefined;
+  #watchers: Set<ActorCell<unknown>> | undefined;
+  #watching: Set<ActorRef<never>> | undefined;
+  #hooks: LifecycleHooks<M>[] | undefined;
+  #strategy: SupervisionStrategy | undefined;
+  #restartTimes: number[] | undefined;
+  #spy: SpyPayload | undefined;
+  #backoffTimer: Cancellable | undefined;
+  #terminated: PromiseWithResolvers<void> | undefined;
+
+  constructor(
+    core: SystemCore,
+    parent: ActorCell<unknown> | undefined,
+    name: string,
+    behavior: Behavior<M>,
+    mailbox: Mailbox,
+  ) {
+    this.core = core;
+    this.parent = parent;
+    this.name = name;
+    this.path = parent ? `${parent.path}/${name}` : `/${name}`;
+    this.ref = new LocalActorRef(this, this.path);
+    this.#initial = behavior;
+    this.#mailboxConfig = mailbox;
+    this.#ctx = new CellContext(this);
+  }
+
+  // ---------------------------------------------------------------- public (folder-private)
+
+  get isTerminated(): boolean {
+    return this.#state === STOPPED;
+  }
+
+  get isAlive(): boolean {
+    return this.#state < STOPPING;
+  }
+
+  /** Queues the start; called once right after construction. */
+  start(): void {
+    this.#schedule();
+  }
+
+  whenTerminated(): Promise<void> {
+    if (this.#state === STOPPED) return Promise.resolve();
+    return (this.#terminated ??= Promise.withResolvers<void>()).promise;
+  }
+
+  enqueue(msg: M): void {
+    if (this.#state >= STOPPING) {
+      this.#deadLetter(msg, "stopped");
+      return;
+    }
+    const cap = this.#mailboxConfig.capacity;
+    const box = this.#mailbox ??= new RingQueue<M>(cap !== undefined && cap < 8 ? cap : 8);
+    if (cap !== undefined && (box.length >= cap || (this.#waiters?.length ?? 0) > 0)) {
+      switch (this.#mailboxConfig.overflow) {
+        case "dropNew":
+          this.#deadLetter(msg, "mailboxFull");
+          return;
+        case "dropOldest":
+          this.#deadLetter(box.shift(), "mailboxFull");
+          break;
+        case "backpressure":
+          throw new MailboxFullError(this.path, cap, msg);
+      }
+    }
+    box.push(msg);
+    if (!this.#scheduled && !this.#busy) this.#schedule();
+  }
+
+  enqueueAsync(msg: M): Promise<void> {
+    const cap = this.#mailboxConfig.capacity;
+    if (
+      this.#state >= STOPPING || cap === undefined ||
+      this.#mailboxConfig.overflow !== "backpressure" ||
+      ((this.#mailbox?.length ?? 0) < cap && (this.#waiters?.length ?? 0) === 0)
+    ) {
+      try {
+        this.enqueue(msg);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    (this.#waiters ??= new RingQueue<Waiter>()).push({ msg, resolve });
+    return promise;
+  }
+
+  childRefs(): ActorRef<never>[] {
+    if (!this.#children) return [];
+    const out: ActorRef<never>[] = [];
+    for (const c of this.#children.values()) if (c.isAlive) out.push(c.ref as ActorRef<never>);
+    return out;
+  }
+
+  childNamed(name: string): ActorCell<unknown> | undefined {
+    const c = this.#children?.get(name);
+    return c && c.isAlive ? c : undefined;
+  }
+
+  /** Any child, alive or stopping (for lookup of paths). */
+  childCell(name: string): ActorCell<unknown> | undefined {
+    return this.#children?.get(name);
+  }
+
+  spawnChild<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
+    checkName(name);
+    const children = this.#children ??= new Map();
+    if (children.has(name)) throw new ActorNameTakenError(`${this.path}/${name}`);
+    const path = `${this.path}/${name}`;
+    let b = this.core.behaviorFor(path, behavior);
+    if (this.#spy?.spyChildren) {
+      b = new Behavior<C>("spy", { ...this.#spy, inner: b } as SpyPayload);
+    }
+    const cell = new ActorCell<C>(
+      this.core,
+      this as ActorCell<unknown>,
+      name,
+      b,
+      this.core.mailboxFor(path, options?.mailbox),
+    );
+    children.set(name, cell as ActorCell<unknown>);
+    if (this.#state >= STOPPING) {
+      // A stopping parent cannot adopt new children: the child stops before it starts.
+      cell.#state = STOPPED;
+      children.delete(name);
+      return cell.ref;
+    }
+    cell.start();
+    return cell.ref;
+  }
+
+  stopChild(ref: ActorRef<never>): void {
+    const cell = (ref as unknown as LocalActorRef<unknown>).cell as ActorCell<unknown> | undefined;
+    if (!(ref instanceof LocalActorRef) || cell?.parent !== (this as ActorCell<unknown>)) {
+      throw new TypeError(
+        `Cannot stop "${ref.path}" from "${this.path}": only direct children can be stopped`,
+      );
+    }
+    cell.requestStop();
+  }
+
+  requestStop(): void {
+    if (this.#state >= STOPPING) return;
+    if (this.#busy || this.#state === CREATED) {
+      this.#stopRequested = true;
+      if (this.#state === CREATED && !this.#scheduled) this.#schedule();
+      if (this.#state === RESTARTING && this.#backoffTimer) {
+        this.#backoffTimer.cancel();
+        this.#backoffTimer = undefined;
+        this.#busy = false;
+        this.#stop();
+      }
+      return;
+    }
+    this.#stop();
+  }
+
+  watch(ref: ActorRef<never>): void {
+    if (ref instanceof LocalActorRef) {
+      const target = ref.cell as ActorCell<unknown>;
+      if (target === (this as ActorCell<unknown>)) return;
+      (this.#watching ??= new Set()).add(ref as ActorRef<never>);
+      if (target.#state === STOPPED) {
+        this.#deliverTerminated(ref as ActorRef<never>);
+      } else {
+        (target.#watchers ??= new Set()).add(this as ActorCell<unknown>);
+      }
+      return;
+    }
+    if (this.core.watchOther?.(this as ActorCell<unknown>, ref)) {
+      (this.#watching ??= new Set()).add(ref);
+      return;
+    }
+    throw new TypeError(`Cannot watch "${ref.address}": not a local actor or a remote actor ref`);
+  }
+
+  unwatch(ref: ActorRef<never>): void {
+    if (!this.#watching?.delete(ref)) return;
+    if (ref instanceof LocalActorRef) {
+      (ref.cell as ActorCell<unknown>).#watchers?.delete(this as ActorCell<unknown>);
+    } else {
+      this.core.unwatchOther?.(this as ActorCell<unknown>, ref);
+    }
+  }
+
+  /** Delivers `Terminated(ref)` if this actor still watches `ref` (used for remote refs too). */
+  deliverTerminated(ref: ActorRef<never>): void {
+    this.#deliverTerminated(ref);
+  }
+
+  pipeToSelf<T>(
+    promise: Promise<T>,
+    onSuccess: (value: T) => M,
+    onFailure?: (error: unknown) => M,
+  ): void {
+    promise.then(
+      (value) => {
+        let msg: M;
+        try {
+          msg = onSuccess(value);
+        } catch (err) {
+          this.#sysEnqueue({ kind: "fail", error: err });
+          return;
+        }
+        this.enqueue(msg);
+      },
+      (error) => {
+        if (!onFailure) {
+          this.#sysEnqueue({ kind: "fail", error });
+          return;
+        }
+        let msg: M;
+        try {
+          msg = onFailure(error);
+        } catch (err) {
+          this.#sysEnqueue({ kind: "fail", error: err });
+          return;
+        }
+        this.enqueue(msg);
+      },
+    );
+  }
+
+  /**
+   * Runs up to `budget` steps (messages, system messages, start). Called by the dispatcher.
+   * Returns how many steps ran.
+   */
+  run(budget: number): number {
+    let n = 0;
+    if (this.#state === CREATED) {
+      n++;
+      this.#begin();
+    }
+    const ctx = this.#ctx;
+    while (n < budget && !this.#busy) {
+      const sys = this.#sys;
+      if (sys !== undefined && sys.length > 0) {
+        n++;
+        this.#handleSys(sys.shift()!);
+        continue;
+      }
+      if (this.#state !== RUNNING) break;
+      if (this.#stopRequested) {
+        this.#stop();
+        break;
+      }
+      const box = this.#mailbox;
+      if (box === undefined || box.length === 0) break;
+      const msg = box.shift() as M;
+      if (this.#waiters !== undefined && this.#waiters.length > 0) this.#admitWaiter();
+      n++;
+      let result: unknown;
+      try {
+        result = this.#handler!(ctx, msg);
+      } catch (err) {
+        this.#fail(err);
+        continue;
+      }
+      if (result === undefined || (result as Behavior<M>).kind === SAME_KIND) {
+        if (this.#spy !== undefined) this.#reportSpy(msg);
+        continue;
+      }
+      if (isThenable(result)) {
+        this.#busy = true;
+        result.then(
+          (b) => this.#afterAsync(b, msg),
+          (err) => this.#afterAsyncError(err),
+        );
+        break;
+      }
+      if (this.#spy !== undefined) this.#reportSpy(msg);
+      this.#become(result, msg);
+    }
+    this.#scheduled = false;
+    if (!this.#busy && this.#hasWork()) this.#schedule();
+    return n;
+  }
+
+  // ---------------------------------------------------------------- private
+
+  #schedule(): void {
+    this.#scheduled = true;
+    this.core.dispatcher.schedule(this as ActorCell<unknown>);
+  }
+
+  #hasWork(): boolean {
+    if (this.#sys !== undefined && this.#sys.length > 0) return true;
+    if (this.#state === RUNNING) {
+      return this.#stopRequested || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+    }
+    return false;
+  }
+
+  #sysEnqueue(msg: SysMsg): void {
+    if (this.#state >= STOPPING) {
+      if (msg.kind === "fail") this.core.log.error(`${this.path}: failure after stop`, msg.error);
+      return;
+    }
+    (this.#sys ??= []).push(msg);
+    if (!this.#scheduled && !this.#busy) this.#schedule();
+  }
+
+  #handleSys(msg: SysMsg): void {
+    switch (msg.kind) {
+      case "childFailed":
+        if (this.#children?.get(msg.child.name) === msg.child) this.#fail(msg.error);
+        break;
+      case "fail":
+        this.#fail(msg.error);
+        break;
+    }
+  }
+
+  #admitWaiter(): void {
+    const w = this.#waiters!.shift()!;
+    this.#mailbox!.push(w.msg as M);
+    w.resolve();
+  }
+
+  #deadLetter(msg: unknown, reason: DeadLetterReason): void {
+    this.core.eventStream.publish(new DeadLetter(msg, this.ref as ActorRef<never>, reason));
+  }
+
+  #reportSpy(msg: M): void {
+    const spy = this.#spy!;
+    spy.observer.tell(new SpyEvent(this.path, msg, this.core.clock.now()));
+  }
+
+  #begin(): void {
+    // Even when a stop was requested before start, the actor starts first so that preStart
+    // and postStop always come in pairs.
+    this.#state = STARTING;
+    this.#busy = true;
+    this.#enter(this.#initial, false, () => {
+      this.#busy = false;
+      if (this.#state !== STARTING) return;
+      this.#state = RUNNING;
+      this.core.eventStream.publish(new ActorStarted(this.ref as ActorRef<never>));
+    });
+  }
+
+  /**
+   * Unwraps `behavior` down to a receive handler, running setup factories and lifecycle
+   * hooks on the way. Sync all the way unless a factory or hook returns a promise. Calls
+   * `done` once installed; on failure, fails the actor instead.
+   */
+  #enter(behavior: Behavior<M>, restarting: boolean, done: () => void): void {
+    let b: Behavior<M> = behavior;
+    const ctx = this.#ctx;
+    try {
+      for (;;) {
+        if (!(b instanceof Behavior)) {
+          throw new TypeError(`expected a Behavior, got ${describe(b)}`);
+        }
+        switch (b.kind) {
+          case "receive":
+            this.#handler = b.payload as MessageHandler<M>;
+            done();
+            return;
+          case "setup": {
+            const next = (b.payload as SetupFactory<M>)(ctx);
+            if (isThenable(next)) {
+              next.then(
+                (nb) => this.#enterAsync(nb as Behavior<M>, restarting, done),
+                (err) => this.#enterFailed(err),
+              );
+              return;
+            }
+            b = next;
+            continue;
+          }
+          case "lifecycle": {
+            const p = b.payload as LifecyclePayload;
+            const hooks = p.hooks as LifecycleHooks<M>;
+            (this.#hooks ??= []).push(hooks);
+            const hook = restarting ? (hooks.postRestart ?? hooks.preStart) : hooks.preStart;
+            const inner = p.inner as Behavior<M>;
+            if (hook) {
+              const r = hook(ctx);
+              if (isThenable(r)) {
+                r.then(
+                  () => this.#enterAsync(inner, restarting, done),
+                  (err) => this.#enterFailed(err),
+                );
+                return;
+              }
+            }
+            b = inner;
+            continue;
+          }
+          case "supervise": {
+            const p = b.payload as SupervisePayload;
+            this.#strategy ??= p.strategy;
+            b = p.inner as Behavior<M>;
+            continue;
+          }
+          case "spy": {
+            const p = b.payload as SpyPayload;
+            this.#spy ??= p;
+            b = p.inner as Behavior<M>;
+            continue;
+          }
+          case "stopped":
+            this.#busy = false;
+            this.#state = RUNNING;
+            this.#stop();
+            return;
+          case "persisted":
+            throw new TypeError(
+              "Behaviors.persisted() can only be returned from an event-sourced command handler",
+            );
+          case "marker":
+            throw new TypeError(
+              `${
+                (b.payload as { name?: string })?.name ?? "This behavior"
+              } can only be spawned on a ClusteredActorSystem`,
+            );
+          default:
+            throw new TypeError(`Behaviors.${b.kind}() cannot be an actor's initial behavior`);
+        }
+      }
+    } catch (err) {
+      this.#enterFailed(err);
+    }
+  }
+
+  #enterAsync(b: Behavior<M>, restarting: boolean, done: () => void): void {
+    if (this.#state >= STOPPING) return;
+    this.#enter(b, restarting, () => {
+      done();
+      this.#resume();
+    });
+  }
+
+  #enterFailed(err: unknown): void {
+    this.#busy = false;
+    if (this.#state === STARTING || this.#state === RESTARTING) this.#state = RUNNING;
+    this.#fail(err);
+    this.#resume();
+  }
+
+  /** After async work completes: continue processing or honour a pending stop. */
+  #resume(): void {
+    if (this.#busy) return;
+    if (this.#stopRequested && this.#state < STOPPING) {
+      if (this.#state !== RUNNING) this.#state = RUNNING;
+      this.#stop();
+      return;
+    }
+    if (!this.#scheduled && this.#hasWork()) this.#schedule();
+  }
+
+  #afterAsync(result: unknown, msg: M): void {
+    this.#busy = false;
+    if (this.#state >= STOPPING) return;
+    if (this.#spy !== undefined) this.#reportSpy(msg);
+    if (result !== undefined && (result as Behavior<M>).kind !== SAME_KIND) {
+      this.#become(result, msg);
+    }
+    this.#resume();
+  }
+
+  #afterAsyncError(err: unknown): void {
+    this.#busy = false;
+    if (this.#state >= STOPPING) return;
+    this.#fail(err);
+    this.#resume();
+  }
+
+  #become(result: unknown, msg: M): void {
+    if (!(result instanceof Behavior)) {
+      this.#fail(
+        new TypeError(
+          `Handler of "${this.path}" returned ${describe(result)}; return a Behavior or undefined`,
+        ),
+      );
+      return;
+    }
+    switch (result.kind) {
+      case "receive":
+        this.#handler = result.payload as MessageHandler<M>;
+        return;
+      case "same":
+        return;
+      case "unhandled":
+        this.core.eventStream.publish(new UnhandledMessage(this.ref as ActorRef<never>, msg));
+        return;
+      case "stopped":
+        this.#stop();
+        return;
+      case "restart":
+        this.#restart(undefined);
+        return;
+      default:
+        this.#busy = true;
+        this.#enter(result as Behavior<M>, false, () => {
+          this.#busy = false;
+        });
+        if (!this.#busy) return;
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#state >= STOPPING) {
+      this.core.log.error(`${this.path}: failed while stopping`, error);
+      return;
+    }
+    const strategy = this.#strategy;
+    let directive: string = "stop";
+    if (strategy) {
+      try {
+        directive = strategy.decide(
+          error,
+          this.#restartTimes ??= [],
+          this.core.clock.now(),
+        );
+      } catch (err) {
+        this.core.log.error(`${this.path}: supervision decider threw; stopping`, err);
+        directive = "stop";
+      }
+    }
+    switch (directive) {
+      case "restart":
+        this.core.log.warn(`${this.path}: restarting after failure`, error);
+        this.#restart(error);
+        return;
+      case "escalate":
+        if (this.parent && this.parent.isAlive) {
+          this.core.log.warn(`${this.path}: escalating failure to ${this.parent.path}`, error);
+          this.#state = SUSPENDED;
+          this.parent.#sysEnqueue({
+            kind: "childFailed",
+            child: this as ActorCell<unknown>,
+            error,
+          });
+          return;
+        }
+        this.core.log.error(`${this.path}: failed with nowhere to escalate; stopping`, error);
+        this.#stop();
+        return;
+      default:
+        this.core.log.error(`${this.path}: failed; stopping`, error);
+        this.#stop();
+    }
+  }
+
+  #restart(error: unknown): void {
+    this.#busy = true;
+    this.#state = RESTARTING;
+    const hooks = this.#hooks;
+    const run = async () => {
+      if (hooks) {
+        for (let i = hooks.length - 1; i >= 0; i--) {
+          const h = hooks[i];
+          try {
+            if (h.preRestart) await h.preRestart(this.#ctx, error);
+            else if (h.postStop) await h.postStop(this.#ctx);
+          } catch (err) {
+            this.core.log.error(`${this.path}: preRestart hook failed`, err);
+          }
+        }
+      }
+      await this.#stopChildren();
+    };
+    const afterCleanup = () => {
+      if (this.#stopRequested) {
+        this.#busy = false;
+        this.#state = RUNNING;
+        this.#hooks = undefined;
+        this.#stop();
+        return;
+      }
+      this.#hooks = undefined;
+      this.#strategy = undefined;
+      this.#spy = undefined;
+      this.#handler = undefined;
+      const delay = this.#initialStrategyDelay();
+      const go = () => {
+        this.#backoffTimer = undefined;
+        this.#enter(this.#initial, true, () => {
+          this.#busy = false;
+          if (this.#state !== RESTARTING) return;
+          this.#state = RUNNING;
+          this.core.eventStream.publish(new ActorRestarted(this.ref as ActorRef<never>, error));
+          this.#resume();
+        });
+      };
+      if (delay > 0) this.#backoffTimer = this.core.scheduler.internal(go, delay);
+      else go();
+    };
+    if (!hooks && (!this.#children || this.#children.size === 0)) {
+      afterCleanup();
+    } else {
+      run().then(afterCleanup, (err) => {
+        this.core.log.error(`${this.path}: restart cleanup failed`, err);
+        afterCleanup();
+      });
+    }
+  }
+
+  #initialStrategyDelay(): number {
+    // The strategy is re-read from the initial behavior on restart; the delay uses the
+    // strategy that decided, found by unwrapping the wrappers of the initial behavior.
+    let b: Behavior<unknown> | undefined = this.#initial as Behavior<unknown>;
+    while (b) {
+      if (b.kind === "supervise") {
+        const s = (b.payload as SupervisePayload).strategy;
+        return s.restartDelay(this.#restartTimes?.length ?? 1);
+      }
+      if (b.kind === "lifecycle" || b.kind === "spy") {
+        b = (b.payload as { inner: Behavior<unknown> }).inner;
+      } else break;
+    }
+    return 0;
+  }
+
+  async #stopChildren(): Promise<void> {
+    const children = this.#children;
+    if (!children || children.size === 0) return;
+    const waits: Promise<void>[] = [];
+    for (const c of children.values()) {
+      c.requestStop();
+      if (!c.isTerminated) waits.push(c.whenTerminated());
+    }
+    await Promise.all(waits);
+  }
+
+  #stop(): void {
+    if (this.#state >= STOPPING) return;
+    this.#state = STOPPING;
+    this.#busy = true;
+    if (this.#backoffTimer) {
+      this.#backoffTimer.cancel();
+      this.#backoffTimer = undefined;
+    }
+    const hasChildren = this.#children !== undefined && this.#children.size > 0;
+    if (!hasChildren && !this.#hooks) {
+      this.#finishStop();
+      return;
+    }
+    (async () => {
+      await this.#stopChildren();
+      const hooks = this.#hooks;
+      if (hooks) {
+        for (let i = hooks.length - 1; i >= 0; i--) {
+          const h = hooks[i];
+          if (!h.postStop) continue;
+          try {
+            await h.postStop(this.#ctx);
+          } catch (err) {
+            this.core.log.error(`${this.path}: postStop hook failed`, err);
+          }
+        }
+      }
+    })().then(
+      () => this.#finishStop(),
+      (err) => {
+        this.core.log.error(`${this.path}: stop failed`, err);
+        this.#finishStop();
+      },
+    );
+  }
+
+  #finishStop(): void {
+    this.#state = STOPPED;
+    this.#busy = false;
+    this.#hooks = undefined;
+    this.#handler = undefined;
+    const self = this as ActorCell<unknown>;
+    if (this.parent) {
+      const siblings = this.parent.#children;
+      if (siblings?.get(this.name) === self) siblings.delete(this.name);
+    } else {
+      this.core.rootTerminated(self);
+    }
+    if (this.#watching) {
+      for (const ref of this.#watching) {
+        if (ref instanceof LocalActorRef) (ref.cell as ActorCell<unknown>).#watchers?.delete(self);
+        else this.core.unwatchOther?.(self, ref);
+      }
+      this.#watching = undefined;
+    }
+    this.core.eventStream.publish(new ActorStopped(this.ref as ActorRef<never>));
+    if (this.#watchers) {
+      const ref = this.ref as ActorRef<never>;
+      for (const w of this.#watchers) w.#deliverTerminated(ref);
+      this.#watchers = undefined;
+    }
+    const box = this.#mailbox;
+    if (box && box.length > 0) { for (const m of box.clear()) this.#deadLetter(m, "stopped"); }
+    const waiters = this.#waiters;
+    if (waiters && waiters.length > 0) {
+      for (const w of waiters.clear()) {
+        this.#deadLetter(w.msg, "stopped");
+        w.resolve();
+      }
+    }
+    this.#sys = undefined;
+    this.#terminated?.resolve();
+  }
+
+  #deliverTerminated(ref: ActorRef<never>): void {
+    if (!this.#watching?.has(ref)) return;
+    this.#watching.delete(ref);
+    this.enqueue(new Terminated(ref) as M);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
+  return `a ${typeof v} (${String(v)})`;
+}
+
+export { Mailbox };

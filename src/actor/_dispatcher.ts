@@ -1,0 +1,46 @@
+// Runs actor cells that have work. Cells are drained in batches (`throughput` steps each)
+// inside one microtask; after `budget` steps the dispatcher yields to the event loop with a
+// macrotask so timers and I/O are never starved by busy actors.
+import type { ActorCell } from "./_actor_cell.ts";
+
+const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+const yieldToEventLoop: (fn: () => void) => void = typeof immediate === "function"
+  ? (fn) => immediate(fn)
+  : (fn) => setTimeout(fn, 0);
+
+export class Dispatcher {
+  #queue: ActorCell<unknown>[] = [];
+  #pending = false;
+  readonly #throughput: number;
+  readonly #budget: number;
+
+  constructor(throughput = 1024, budget = 65_536) {
+    this.#throughput = throughput;
+    this.#budget = budget;
+  }
+
+  schedule(cell: ActorCell<unknown>): void {
+    this.#queue.push(cell);
+    if (!this.#pending) {
+      this.#pending = true;
+      queueMicrotask(this.#run);
+    }
+  }
+
+  #run = (): void => {
+    const q = this.#queue;
+    let budget = this.#budget;
+    let i = 0;
+    while (i < q.length) {
+      const cell = q[i++];
+      budget -= cell.run(this.#throughput) + 1;
+      if (budget <= 0 && i < q.length) {
+        q.splice(0, i);
+        yieldToEventLoop(this.#run);
+        return;
+      }
+    }
+    q.length = 0;
+    this.#pending = false;
+  };
+}

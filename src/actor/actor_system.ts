@@ -1,0 +1,366 @@
+/**
+ * The actor system: root of the actor tree, home of the event stream and the scheduler.
+ *
+ * @module
+ */
+import { ACTOR_REF, type ActorRef } from "./actor_ref.ts";
+import type { SpawnOptions } from "./actor_context.ts";
+import type { Behavior } from "./behaviors.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { ActorNameTakenError, AskTimeoutError, CastyError } from "./errors.ts";
+import { DeadLetter } from "./events.ts";
+import { EventStream } from "./event_stream.ts";
+import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
+import { Mailbox } from "./mailbox.ts";
+import { Scheduler } from "./scheduler.ts";
+import { ActorCell, checkName, type SystemCore } from "./_actor_cell.ts";
+import { Dispatcher } from "./_dispatcher.ts";
+
+/** Options of {@linkcode ActorSystem}. */
+export interface ActorSystemOptions {
+  /**
+   * The system's name (part of every actor URI; cluster nodes must share it).
+   * @default {"casty"}
+   */
+  name?: string;
+  /**
+   * Time source for the scheduler and ask timeouts.
+   * @default {realClock}
+   */
+  clock?: Clock;
+  /** Where logs go. Defaults to a console logger at `logLevel`. */
+  logger?: Logger;
+  /**
+   * Level of the default console logger.
+   * @default {"info"}
+   */
+  logLevel?: LogLevel;
+  /**
+   * Messages an actor handles in a row before others get a turn.
+   * @default {1024}
+   */
+  throughput?: number;
+}
+
+/** Options of {@linkcode ActorSystem.ask}. */
+export interface AskOptions {
+  /**
+   * Milliseconds to wait for the reply.
+   * @default {5000}
+   */
+  timeout?: number;
+  /** Aborts the ask; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The reply type of a message: the type parameter of its `replyTo` ref (looked up inside
+ * envelopes with a `message` field too). {@linkcode ActorSystem.ask} uses it when the reply
+ * type is not given explicitly.
+ *
+ * @example
+ * ```ts
+ * import type { ActorRef, ReplyOf } from "@casty/casty";
+ * type Msg = { type: "get"; replyTo: ActorRef<number> } | { type: "inc" };
+ * const n: ReplyOf<Msg> = 1;
+ * ```
+ */
+export type ReplyOf<M> = M extends { replyTo: ActorRef<infer R> } ? R
+  : M extends { message: infer I } ? (I extends { replyTo: ActorRef<infer R2> } ? R2 : never)
+  : never;
+
+/** The message factory of an ask: builds the message around the temporary reply ref. */
+export type AskFactory<M, R> = (replyTo: ActorRef<R>) => M;
+
+let askCounter = 0;
+
+/** The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. */
+class AskRef<R> implements ActorRef<R> {
+  readonly path: string;
+  readonly #system: ActorSystem;
+  #settle: ((ok: boolean, value: unknown) => void) | undefined;
+
+  constructor(system: ActorSystem, path: string, settle: (ok: boolean, value: unknown) => void) {
+    this.#system = system;
+    this.path = path;
+    this.#settle = settle;
+  }
+
+  get [ACTOR_REF](): true {
+    return true;
+  }
+
+  get address(): string {
+    return this.#system.addressOf(this.path);
+  }
+
+  tell(msg: R): void {
+    const settle = this.#settle;
+    if (settle === undefined) {
+      this.#system.eventStream.publish(
+        new DeadLetter(msg, this as ActorRef<never>, "lateReply", "the ask had already completed"),
+      );
+      return;
+    }
+    this.#settle = undefined;
+    settle(true, msg);
+  }
+
+  send(msg: R): Promise<void> {
+    this.tell(msg);
+    return Promise.resolve();
+  }
+
+  fail(error: unknown): void {
+    const settle = this.#settle;
+    if (settle === undefined) return;
+    this.#settle = undefined;
+    settle(false, error);
+  }
+
+  toJSON(): string {
+    return this.address;
+  }
+}
+
+/**
+ * An actor system: spawns root actors, asks them, looks them up, schedules messages, and
+ * shuts everything down in order. Implements `Symbol.asyncDispose`, so `await using` works.
+ *
+ * @example
+ * ```ts
+ * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
+ * type AccountMsg =
+ *   | { type: "deposit"; amount: number }
+ *   | { type: "getBalance"; replyTo: ActorRef<number> };
+ * const account = (balance = 0): Behavior<AccountMsg> =>
+ *   Behaviors.receive((_ctx, msg) => {
+ *     switch (msg.type) {
+ *       case "deposit": return account(balance + msg.amount);
+ *       case "getBalance": msg.replyTo.tell(balance); return Behaviors.same();
+ *     }
+ *   });
+ * await using system = new ActorSystem({ name: "bank" });
+ * const ref = system.spawn(account(), "account");
+ * ref.tell({ type: "deposit", amount: 100 });
+ * const balance = await system.ask(ref, (replyTo) => ({ type: "getBalance", replyTo }), { timeout: 2000 });
+ * console.assert(balance === 100);
+ * ```
+ */
+export class ActorSystem implements AsyncDisposable {
+  /** The system's name. */
+  readonly name: string;
+  /** The clock every timer of this system uses. */
+  readonly clock: Clock;
+  /** The system logger. */
+  readonly log: Logger;
+  /** The event stream. */
+  readonly eventStream: EventStream;
+  /** The scheduler behind `tick`/`schedule`. */
+  readonly scheduler: Scheduler;
+  readonly #core: SystemCore;
+  readonly #roots = new Map<string, ActorCell<unknown>>();
+  readonly #asks = new Map<string, AskRef<unknown>>();
+  #shutdown: Promise<void> | undefined;
+
+  /** @param options Name, clock, logging. */
+  constructor(options: ActorSystemOptions = {}) {
+    const name = options.name ?? "casty";
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+      throw new TypeError(
+        `Invalid system name ${JSON.stringify(name)}: use letters, digits, "-", "_" or "."`,
+      );
+    }
+    this.name = name;
+    this.clock = options.clock ?? realClock;
+    this.log = options.logger ?? consoleLogger(options.logLevel ?? "info");
+    this.eventStream = new EventStream(this.log);
+    this.scheduler = new Scheduler(this.clock);
+    const roots = this.#roots;
+    this.#core = {
+      system: this,
+      name,
+      clock: this.clock,
+      log: this.log,
+      eventStream: this.eventStream,
+      scheduler: this.scheduler,
+      dispatcher: new Dispatcher(options.throughput ?? 1024),
+      addressPrefix: `casty://${name}`,
+      rootTerminated(cell) {
+        if (roots.get(cell.name) === cell) roots.delete(cell.name);
+      },
+      mailboxFor: (path, explicit) => this.resolveMailbox(path, explicit),
+      behaviorFor: (path, behavior) => this.resolveBehavior(path, behavior),
+    };
+  }
+
+  /** Whether {@linkcode ActorSystem.shutdown} has been called. */
+  get isShutdown(): boolean {
+    return this.#shutdown !== undefined;
+  }
+
+  /**
+   * Spawns a root actor at `/<name>`.
+   *
+   * @throws {ActorNameTakenError} when a live root actor has the name.
+   * @throws {TypeError} on an invalid name.
+   */
+  spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
+    checkName(name);
+    if (this.#shutdown) {
+      throw new CastyError(
+        "SYSTEM_TERMINATED",
+        `Cannot spawn actor "/${name}": system "${this.name}" is shut down`,
+      );
+    }
+    if (this.#roots.has(name)) throw new ActorNameTakenError(`/${name}`);
+    const path = `/${name}`;
+    const cell = new ActorCell<M>(
+      this.#core,
+      undefined,
+      name,
+      this.resolveBehavior(path, behavior),
+      this.resolveMailbox(path, options.mailbox),
+    );
+    this.#roots.set(name, cell as ActorCell<unknown>);
+    cell.start();
+    return cell.ref;
+  }
+
+  /**
+   * Sends the message built by `factory` (which receives a temporary reply ref) and waits for
+   * the first reply.
+   *
+   * @throws {AskTimeoutError} (rejection) when no reply arrives within `timeout` ms.
+   */
+  ask<M, R = ReplyOf<M>>(
+    target: ActorRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options: AskOptions = {},
+  ): Promise<R> {
+    const timeout = options.timeout ?? 5000;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!(timeout > 0)) {
+      return Promise.reject(new RangeError(`Ask timeout must be positive, got ${timeout}`));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<R>();
+    const path = `/_ask/${(++askCounter).toString(36)}`;
+    const asks = this.#asks;
+    const onAbort = () => ref.fail(signal!.reason);
+    const ref: AskRef<R> = new AskRef<R>(this, path, (ok, value) => {
+      timer.cancel();
+      asks.delete(path);
+      signal?.removeEventListener("abort", onAbort);
+      if (ok) resolve(value as R);
+      else reject(value);
+    });
+    const timer = this.scheduler.internal(
+      () => ref.fail(new AskTimeoutError(target.path, timeout)),
+      timeout,
+    );
+    asks.set(path, ref as AskRef<unknown>);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      target.tell(factory(ref));
+    } catch (err) {
+      ref.fail(err);
+    }
+    return promise;
+  }
+
+  /**
+   * Finds a live actor by path (`/a/b`) or local URI (`casty://name/a/b`).
+   *
+   * @returns The ref, or `undefined` when no live actor has that path.
+   */
+  lookup<M = unknown>(path: string): ActorRef<M> | undefined {
+    const local = this.localPath(path);
+    if (local === undefined) return undefined;
+    if (local.startsWith("/_ask/")) return this.#asks.get(local) as ActorRef<M> | undefined;
+    const parts = local.split("/").filter((p) => p.length > 0);
+    if (parts.length === 0) return undefined;
+    let cell: ActorCell<unknown> | undefined = this.#roots.get(parts[0]);
+    for (let i = 1; cell && i < parts.length; i++) cell = cell.childCell(parts[i]);
+    return cell && cell.isAlive ? (cell.ref as ActorRef<M>) : undefined;
+  }
+
+  /** Tells `target` `message` every `intervalMs` under `key` (replacing that key's schedule). */
+  tick<M>(key: string, target: ActorRef<M>, message: M, intervalMs: number): void {
+    this.scheduler.tick(key, target, message, intervalMs);
+  }
+
+  /** Tells `target` `message` once after `delayMs` under `key` (replacing that key's schedule). */
+  schedule<M>(key: string, target: ActorRef<M>, message: M, delayMs: number): void {
+    this.scheduler.schedule(key, target, message, delayMs);
+  }
+
+  /** Cancels the schedule under `key`; returns whether there was one. */
+  cancelSchedule(key: string): boolean {
+    return this.scheduler.cancel(key);
+  }
+
+  /** The URI of a path in this system (`casty://name/path`, or with host:port once clustered). */
+  addressOf(path: string): string {
+    return this.#core.addressPrefix + path;
+  }
+
+  /**
+   * Stops every actor, user actors (names not starting with `_`) first, then system actors;
+   * then cancels every timer and rejects pending asks. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    return this.#shutdown ??= this.doShutdown();
+  }
+
+  /** Same as {@linkcode ActorSystem.shutdown}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** The steps of shutdown; subclasses extend it (calling `super.doShutdown()` last). */
+  protected async doShutdown(): Promise<void> {
+    const roots = [...this.#roots.values()];
+    await this.#stopAll(roots.filter((c) => !c.name.startsWith("_")));
+    await this.#stopAll(roots.filter((c) => c.name.startsWith("_")));
+    // Actors spawned by postStop hooks during shutdown.
+    await this.#stopAll([...this.#roots.values()]);
+    for (const ask of [...this.#asks.values()]) {
+      ask.fail(
+        new CastyError("SYSTEM_TERMINATED", `Cannot ask: system "${this.name}" shut down`),
+      );
+    }
+    this.scheduler.close();
+  }
+
+  async #stopAll(cells: ActorCell<unknown>[]): Promise<void> {
+    for (const c of cells) c.requestStop();
+    await Promise.all(cells.map((c) => c.whenTerminated()));
+  }
+
+  /**
+   * Turns a path or URI into a local path, or `undefined` when it names another system or
+   * node. Subclasses extend it for clustered addresses.
+   */
+  protected localPath(pathOrUri: string): string | undefined {
+    if (pathOrUri.startsWith("/")) return pathOrUri;
+    const prefix = this.#core.addressPrefix;
+    if (pathOrUri.startsWith(prefix + "/")) return pathOrUri.slice(prefix.length);
+    return undefined;
+  }
+
+  /** The mailbox for a new actor; subclasses and config may override. */
+  protected resolveMailbox(_path: string, explicit: Mailbox | undefined): Mailbox {
+    return explicit ?? Mailbox.unbounded;
+  }
+
+  /** Hook to wrap behaviors at spawn (configured supervision); identity by default. */
+  protected resolveBehavior<M>(_path: string, behavior: Behavior<M>): Behavior<M> {
+    return behavior;
+  }
+
+  /** @internal The core shared with cells; for the cluster layer. */
+  protected get core(): SystemCore {
+    return this.#core;
+  }
+}

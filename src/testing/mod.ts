@@ -1,0 +1,15 @@
+/**
+ * Test support: a simulated clock (and, with the cluster, an in-memory network) so that
+ * timers and protocols can be tested deterministically.
+ *
+ * @example
+ * ```ts
+ * import { SimulatedClock } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * clock.advance(1000);
+ * console.assert(clock.now() === 1000);
+ * ```
+ *
+ * @module
+ */
+export { SimulatedClock } from "./simulated_clock.ts";
