@@ -1,0 +1,187 @@
+// Runs every example as a real child process on the current runtime and checks its exact
+// output: the examples are documentation, and documentation that drifts is worse than none.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
+const TIMEOUT_MS = 20_000;
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runExample(file: string): Promise<Run> {
+  const path = EXAMPLES + file;
+  const args = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", path] : [path];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${file} did not exit within ${TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
+    }, TIMEOUT_MS);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((l) => l.length > 0);
+}
+
+async function expectOutput(file: string, expected: readonly (string | RegExp)[]): Promise<void> {
+  const run = await runExample(file);
+  const context = `${file} exited ${run.code ?? run.signal}\nstderr:\n${run.stderr}`;
+  assert.equal(run.code, 0, context);
+  assert.equal(run.stderr.trim(), "", context);
+  const actual = lines(run.stdout);
+  assert.equal(actual.length, expected.length, `${context}\nstdout:\n${run.stdout}`);
+  expected.forEach((want, i) => {
+    if (typeof want === "string") assert.equal(actual[i], want, `${file} line ${i + 1}`);
+    else assert.match(actual[i], want, `${file} line ${i + 1}`);
+  });
+}
+
+const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
+  "01_quick_start.ts": ["Hello, Alice!", "Hello, Bob!"],
+  "02_functional_state.ts": ["Balance: 150", "Savings: 1000"],
+  "03_request_reply.ts": [
+    "Balance: 100",
+    "Withdraw: insufficient funds (balance=100)",
+    "Withdraw: ok",
+    "Monitor saw balance: 70",
+  ],
+  "04_hierarchies.ts": [
+    "[alice] working on: implement login",
+    'alice finished "implement login"',
+    "[bob] working on: write tests",
+    'bob finished "write tests"',
+    "Child path: /manager/bob",
+    "Worker stopped: casty://hierarchies/manager/bob",
+    "/manager/bob is gone",
+    "Staff: alice",
+  ],
+  "05_supervision.ts": [
+    "Processed: first (1 since last start)",
+    "Processed: second (2 since last start)",
+    "[warn] /worker: restarting after failure",
+    "Restarted /worker after: something went wrong",
+    "Processed: hello (1 since last start)",
+    "[error] /worker: failed; stopping",
+    "Stopped: /worker",
+    ...Array.from({ length: 3 }, () => [
+      "[warn] /flaky: restarting after failure",
+      "Restarted /flaky after: something went wrong",
+    ]).flat(),
+    "[error] /flaky: failed; stopping",
+    "Stopped: /flaky after 3 restarts",
+  ],
+  "06_lifecycle.ts": [
+    "/db: preStart: opened conn#1",
+    "conn#1 ran: SELECT 1",
+    '/db: preRestart: closing conn#1 after "connection reset"',
+    "/db: postRestart: opened conn#2",
+    "conn#2 ran: SELECT 2",
+    "/db: postStop: closed conn#2",
+    "System shut down",
+  ],
+  "07_event_stream.ts": [
+    "Started: /greeter",
+    "Hello, Alice!",
+    'Unhandled by /greeter: {"type":"shout","name":"Bob"}',
+    "Stopped: /greeter",
+    'Dead letter: {"type":"greet","name":"Carol"} (stopped)',
+    "Audit: greeter retired",
+    "Lifecycle events seen: 3",
+  ],
+  "08_mailbox.ts": [
+    "-- dropOldest",
+    "dropped job 1 (mailboxFull)",
+    "dropped job 2 (mailboxFull)",
+    "processed job 3",
+    "processed job 4",
+    "processed job 5",
+    "-- dropNew",
+    "dropped job 4 (mailboxFull)",
+    "dropped job 5 (mailboxFull)",
+    "processed job 1",
+    "processed job 2",
+    "processed job 3",
+    "-- backpressure",
+    "tell job 4: MAILBOX_FULL, sending with backpressure instead",
+    "tell job 5: MAILBOX_FULL, sending with backpressure instead",
+    "processed job 1",
+    "processed job 2",
+    "processed job 3",
+    "processed job 4",
+    "processed job 5",
+  ],
+  "09_scheduling.ts": [
+    "Report #1: balance=100",
+    "Report #2: balance=100",
+    "Report #3: balance=100",
+    "Cancelled report: true",
+    "Cancelled again: false",
+    "Timeout: idle for 30 ms; closing the session",
+    "Account stopped",
+  ],
+  "10_state_machine.ts": [
+    "Total: $100.00",
+    "Receipt: 2 items, $100.00",
+    "Total after checkout: $0.00",
+  ],
+  "demo.ts": [
+    /^casty demo: a bank of actors on (Deno|Bun|Node) \S+$/,
+    "1. Opening accounts: each account is an actor with its balance in a closure",
+    "   alice $100, bob $50, carol $20000",
+    "   bob lives at casty://demo/bank/bob",
+    "2. Transfers: each one is a short-lived child actor (a tiny saga)",
+    "   alice -> bob $30: done",
+    "   bob -> alice $500: rejected, insufficient funds (bob has $80)",
+    "   bob -> alice $80: done",
+    "   alice $150, bob $0",
+    "3. Let it crash: the auditor fails on a suspicious transfer",
+    "   audit log: alice -> bob $30; bob -> alice $80",
+    "   ! /bank/auditor crashed (suspicious amount $15000) and was restarted",
+    "   carol -> alice $15000: done",
+    "   audit log after the restart: 0 entries (its state was reset)",
+    "   alice -> carol $5: done",
+    "   audit log now: alice -> carol $5",
+    "   (event sourcing, coming next, would have kept the audit log across restarts)",
+    "4. Final balances, by ask from outside the actor system",
+    "   alice $15145, bob $0, carol $5005",
+  ],
+};
+
+describe("examples/", () => {
+  it("has an expected output for every example", () => {
+    const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".ts")).sort();
+    assert.deepEqual(files, Object.keys(EXPECTED).sort());
+  });
+
+  for (const [file, expected] of Object.entries(EXPECTED)) {
+    it(`${file} runs to completion and prints the documented lines`, {
+      timeout: TIMEOUT_MS + 5_000,
+    }, async () => {
+      await expectOutput(file, expected);
+    });
+  }
+});
