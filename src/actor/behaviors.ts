@@ -146,6 +146,38 @@ const UNHANDLED = new Behavior<never>("unhandled");
 const RESTART = new Behavior<never>("restart");
 const IGNORE = new Behavior<never>("receive", () => SAME);
 
+/** The factories of {@linkcode Behaviors} for local actors. */
+export interface ActorBehaviors {
+  /**
+   * A behavior that handles each message with `handler`. Returning `undefined` or
+   * {@linkcode Behaviors.same} keeps the behavior; returning another behavior replaces it.
+   */
+  receive<M>(handler: MessageHandler<M>): Behavior<M>;
+  /** A behavior built when the actor starts (and again after each restart). */
+  setup<M>(factory: SetupFactory<M>): Behavior<M>;
+  /** Keep the current behavior. */
+  same<M>(): Behavior<M>;
+  /** Stop the actor after this message (children first, then `postStop`). */
+  stopped<M>(): Behavior<M>;
+  /** The message was not handled: publishes an `UnhandledMessage` and keeps the behavior. */
+  unhandled<M>(): Behavior<M>;
+  /** Restart the actor: stop its children and run its initial behavior again. */
+  restart<M>(): Behavior<M>;
+  /** A behavior that ignores every message. */
+  ignore<M>(): Behavior<M>;
+  /** Attach lifecycle hooks to a behavior. */
+  withLifecycle<M>(behavior: Behavior<M>, hooks: LifecycleHooks<M>): Behavior<M>;
+  /** Apply a supervision strategy to failures of this behavior. */
+  supervise<M>(behavior: Behavior<M>, strategy: SupervisionStrategy): Behavior<M>;
+  /** Report every handled message to `observer` as a {@linkcode SpyEvent}. */
+  spy<M>(behavior: Behavior<M>, observer: ActorRef<SpyEvent<M>>, options?: SpyOptions): Behavior<M>;
+  /**
+   * From an event-sourced command handler: persist `events`, then apply them to the state.
+   * `reply` runs only once the events are durable.
+   */
+  persisted<M, S = unknown>(events: readonly unknown[], options?: PersistedOptions<S>): Behavior<M>;
+}
+
 /**
  * Factories for behaviors.
  *
@@ -165,7 +197,7 @@ const IGNORE = new Behavior<never>("receive", () => SAME);
  * console.assert(n === 1);
  * ```
  */
-export const Behaviors = {
+export const Behaviors: ActorBehaviors = {
   /**
    * A behavior that handles each message with `handler`. Returning `undefined` or
    * {@linkcode Behaviors.same} keeps the behavior; returning another behavior replaces it.

@@ -25,6 +25,7 @@ export {
   type ReplyOf,
 } from "./actor_system.ts";
 export {
+  type ActorBehaviors,
   Behavior,
   type BehaviorKind,
   type BehaviorResult,

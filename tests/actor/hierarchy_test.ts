@@ -63,15 +63,15 @@ describe("actor hierarchies", () => {
   it("stops children before their parent (post-order) and tells watchers", async () => {
     await using system = new ActorSystem();
     const order: string[] = [];
-    const tracked = (name: string, kids: string[] = []) =>
+    const tracked = (kids: string[] = []): ReturnType<typeof Behaviors.withLifecycle<string>> =>
       Behaviors.withLifecycle(
         Behaviors.setup<string>((ctx) => {
-          for (const k of kids) ctx.spawn(tracked(k), k);
+          for (const k of kids) ctx.spawn(tracked(), k);
           return Behaviors.receive((_c, msg) => (msg === "stop" ? Behaviors.stopped() : undefined));
         }),
         { postStop: (ctx) => void order.push(ctx.self.path) },
       );
-    const root = system.spawn(tracked("root", ["x", "y"]), "root");
+    const root = system.spawn(tracked(["x", "y"]), "root");
     const watcher = probe<Terminated>(system, "w");
     const stopped: string[] = [];
     system.eventStream.subscribe(ActorStopped, (e) => stopped.push(e.ref.path));
