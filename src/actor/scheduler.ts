@@ -25,8 +25,14 @@ import type { Cancellable, Clock } from "./clock.ts";
 export class Scheduler {
   #clock: Clock;
   #keyed = new Map<string, Cancellable>();
-  #internal = new Set<Cancellable>();
   #closed = false;
+  // Internal timers (ask timeouts, protocol timers) share ONE clock timer through a min-heap
+  // ordered by due time, so creating and cancelling one costs no runtime timer.
+  #heap: InternalTimer[] = [];
+  #live = 0;
+  #seq = 0;
+  #armed: Cancellable | undefined;
+  #armedAt = Infinity;
 
   /** @param clock The clock timers run on. */
   constructor(clock: Clock) {
@@ -90,23 +96,67 @@ export class Scheduler {
   /** Runs `callback` after `delayMs` on a keyless timer that shutdown cancels. */
   internal(callback: () => void, delayMs: number): Cancellable {
     if (this.#closed) return { cancel: () => {} };
-    const timer = this.#clock.setTimeout(() => {
-      this.#internal.delete(handle);
-      callback();
-    }, delayMs);
-    const handle: Cancellable = {
+    const timer: InternalTimer = {
+      at: this.#clock.now() + Math.max(0, delayMs),
+      seq: this.#seq++,
+      callback,
+      cancelled: false,
+    };
+    heapPush(this.#heap, timer);
+    this.#live++;
+    if (timer.at < this.#armedAt) this.#arm(timer.at);
+    return {
       cancel: () => {
-        this.#internal.delete(handle);
-        timer.cancel();
+        if (timer.cancelled) return;
+        timer.cancelled = true;
+        // The armed clock timer is left to fire (it finds nothing due and re-arms for the
+        // next live timer): re-arming a runtime timer for every ask costs more than the ask.
+        if (--this.#live === 0) {
+          this.#heap = [];
+        } else if (this.#heap.length > 1024 && this.#heap.length > 3 * this.#live) {
+          this.#heap = rebuildHeap(this.#heap.filter((t) => !t.cancelled));
+        }
       },
     };
-    this.#internal.add(handle);
-    return handle;
   }
+
+  #arm(at: number): void {
+    this.#armed?.cancel();
+    this.#armedAt = at;
+    this.#armed = this.#clock.setTimeout(this.#fire, Math.max(0, at - this.#clock.now()));
+  }
+
+  #disarm(): void {
+    this.#armed?.cancel();
+    this.#armed = undefined;
+    this.#armedAt = Infinity;
+  }
+
+  #fire = (): void => {
+    this.#armed = undefined;
+    this.#armedAt = Infinity;
+    const now = this.#clock.now();
+    const heap = this.#heap;
+    while (heap.length > 0 && heap[0].at <= now) {
+      const t = heapPop(heap)!;
+      if (t.cancelled) continue;
+      t.cancelled = true;
+      this.#live--;
+      try {
+        t.callback();
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+    while (this.#heap.length > 0 && this.#heap[0].cancelled) heapPop(this.#heap);
+    if (this.#heap.length > 0 && !this.#closed) this.#arm(this.#heap[0].at);
+  };
 
   /** Number of live timers (keyed and internal). */
   get size(): number {
-    return this.#keyed.size + this.#internal.size;
+    return this.#keyed.size + this.#live;
   }
 
   /** Cancels every timer and refuses new ones. */
@@ -114,7 +164,61 @@ export class Scheduler {
     this.#closed = true;
     for (const h of this.#keyed.values()) h.cancel();
     this.#keyed.clear();
-    for (const h of [...this.#internal]) h.cancel();
-    this.#internal.clear();
+    for (const t of this.#heap) t.cancelled = true;
+    this.#heap = [];
+    this.#live = 0;
+    this.#disarm();
   }
+}
+
+interface InternalTimer {
+  readonly at: number;
+  readonly seq: number;
+  readonly callback: () => void;
+  cancelled: boolean;
+}
+
+function before(a: InternalTimer, b: InternalTimer): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function heapPush(heap: InternalTimer[], t: InternalTimer): void {
+  heap.push(t);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!before(heap[i], heap[parent])) break;
+    [heap[i], heap[parent]] = [heap[parent], heap[i]];
+    i = parent;
+  }
+}
+
+function heapPop(heap: InternalTimer[]): InternalTimer | undefined {
+  if (heap.length === 0) return undefined;
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    siftDown(heap, 0);
+  }
+  return top;
+}
+
+function siftDown(heap: InternalTimer[], i: number): void {
+  const n = heap.length;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < n && before(heap[l], heap[m])) m = l;
+    if (r < n && before(heap[r], heap[m])) m = r;
+    if (m === i) return;
+    [heap[i], heap[m]] = [heap[m], heap[i]];
+    i = m;
+  }
+}
+
+function rebuildHeap(items: InternalTimer[]): InternalTimer[] {
+  for (let i = (items.length >> 1) - 1; i >= 0; i--) siftDown(items, i);
+  return items;
 }
