@@ -1,0 +1,47 @@
+/**
+ * Event sourcing storage: the {@linkcode EventJournal} port, an {@linkcode InMemoryJournal} for
+ * tests, a durable {@linkcode SqliteJournal} with group commit, and snapshot policies.
+ *
+ * A journal keeps each entity's events numbered 1, 2, 3… without gaps and rejects any write that
+ * would break that numbering with a {@linkcode JournalConflictError}, so two writers for the same
+ * entity can never both succeed.
+ *
+ * @example
+ * ```ts
+ * import { SnapshotEvery, SqliteJournal } from "@casty/casty/persistence";
+ *
+ * await using journal = new SqliteJournal({ path: ":memory:" });
+ * const policy = new SnapshotEvery(2);
+ * let balance = 0;
+ * for (const [i, amount] of [100, -30].entries()) {
+ *   const sequenceNr = i + 1;
+ *   await journal.persist("acc-1", [{ sequenceNr, event: { amount }, timestamp: Date.now() }]);
+ *   balance += amount;
+ *   if (policy.shouldSnapshot(sequenceNr, sequenceNr)) {
+ *     await journal.saveSnapshot("acc-1", { sequenceNr, state: { balance }, timestamp: Date.now() });
+ *   }
+ * }
+ * const snapshot = await journal.loadSnapshot("acc-1");
+ * console.assert(snapshot?.sequenceNr === 2);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type EventJournal,
+  JournalConflictError,
+  JournalError,
+  type JournalErrorCode,
+  type LoadOptions,
+  type PersistedEvent,
+  type Snapshot,
+} from "./journal.ts";
+export { InMemoryJournal } from "./in_memory_journal.ts";
+export {
+  SqliteJournal,
+  type SqliteJournalOptions,
+  type SqliteJournalStats,
+} from "./sqlite_journal.ts";
+export { SnapshotEvery, type SnapshotPolicy } from "./snapshot.ts";
+// The event-sourced behavior (event_sourced.ts) will be re-exported here.

@@ -1,0 +1,650 @@
+/**
+ * Serialization of messages, events and snapshots: the {@linkcode Serializer} port and the
+ * default {@linkcode TaggedJsonSerializer}.
+ *
+ * @module
+ */
+
+import { type ActorRef, isActorRef } from "../actor/actor_ref.ts";
+import { SerializationError } from "../actor/errors.ts";
+
+/**
+ * Turns values into bytes and back. Implementations must round-trip every value they accept
+ * and throw {@linkcode SerializationError} for anything else, never drop data silently.
+ *
+ * @example
+ * ```ts
+ * import { type Serializer, TaggedJsonSerializer } from "@casty/casty/remote";
+ * const serializer: Serializer = new TaggedJsonSerializer();
+ * const bytes = serializer.serialize({ type: "deposit", amount: 100n });
+ * console.assert((serializer.deserialize(bytes) as { amount: bigint }).amount === 100n);
+ * ```
+ */
+export interface Serializer {
+  /**
+   * Encodes a value.
+   *
+   * @throws {SerializationError} when the value (or anything inside it) is not serializable.
+   */
+  serialize(value: unknown): Uint8Array;
+  /**
+   * Decodes bytes produced by {@linkcode Serializer.serialize}.
+   *
+   * @param bytes The encoded value.
+   * @param resolveRef Turns an actor URI back into a ref; required when the value holds refs.
+   * @throws {SerializationError} on malformed input or an unresolvable ref.
+   */
+  deserialize(bytes: Uint8Array, resolveRef?: (uri: string) => ActorRef<unknown>): unknown;
+}
+
+/** A class constructor that {@linkcode TaggedJsonSerializer} can register. */
+// deno-lint-ignore no-explicit-any
+export type SerializableClass = abstract new (...args: any[]) => object;
+
+/** Options of {@linkcode TaggedJsonSerializer}. */
+export interface TaggedJsonSerializerOptions {
+  /**
+   * User classes to register: an array (each registered under its `name`) or a record from
+   * wire name to class.
+   *
+   * @default {[]}
+   */
+  classes?: readonly SerializableClass[] | Readonly<Record<string, SerializableClass>>;
+}
+
+/** The key that marks an encoded special value: `{ "$t": "date", "v": 0 }`. */
+const TAG = "$t";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+const BUILTIN_ERRORS: ReadonlyMap<string, ErrorConstructor> = new Map<string, ErrorConstructor>([
+  ["Error", Error],
+  ["TypeError", TypeError],
+  ["RangeError", RangeError],
+  ["SyntaxError", SyntaxError],
+  ["ReferenceError", ReferenceError],
+  ["EvalError", EvalError],
+  ["URIError", URIError],
+  ["AggregateError", AggregateError as unknown as ErrorConstructor],
+]);
+
+const UNDEFINED: JsonObject = Object.freeze({ [TAG]: "undefined" }) as JsonObject;
+const NAN: JsonObject = Object.freeze({ [TAG]: "number", v: "NaN" }) as JsonObject;
+const POS_INF: JsonObject = Object.freeze({ [TAG]: "number", v: "Infinity" }) as JsonObject;
+const NEG_INF: JsonObject = Object.freeze({ [TAG]: "number", v: "-Infinity" }) as JsonObject;
+const NEG_ZERO: JsonObject = Object.freeze({ [TAG]: "number", v: "-0" }) as JsonObject;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Thrown inside the walk; collects the path on the way out, then becomes a SerializationError. */
+class PathFailure {
+  readonly segments: string[] = [];
+  constructor(readonly reason: string, readonly cause?: unknown) {}
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function propertySegment(key: string): string {
+  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+function formatPath(failure: PathFailure): string {
+  return "value" + failure.segments.reverse().join("");
+}
+
+function describe(value: object): string {
+  const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+  const name = typeof ctor?.name === "string" && ctor.name !== "" ? ctor.name : "anonymous class";
+  return name;
+}
+
+// Prefer the native ES2026 base64 methods (Deno, Bun); fall back to btoa/atob.
+const nativeToBase64 = (Uint8Array.prototype as { toBase64?: () => string }).toBase64;
+const nativeFromBase64 = (Uint8Array as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+
+function toBase64(bytes: Uint8Array): string {
+  if (nativeToBase64) return nativeToBase64.call(bytes);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  if (nativeFromBase64) return nativeFromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  // A plain assignment to "__proto__" would replace the prototype instead of adding a field.
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
+}
+
+/**
+ * The default serializer: JSON with tagged objects (`{ "$t": "date", "v": 0 }`) for the
+ * values JSON lacks. It round-trips plain objects, arrays, strings, numbers (including `NaN`,
+ * `±Infinity` and `-0`), booleans, `null`, `undefined` (as a value and as a field), `bigint`,
+ * `Date` (also invalid ones), `Uint8Array`, `Map`, `Set`, `Error` (name, message, stack,
+ * cause, code and own fields; built-in error classes come back as themselves), actor refs (by
+ * `address`, resolved on the way back) and registered classes (rebuilt from their prototype
+ * without calling the constructor), nested arbitrarily. A plain object that happens to own a
+ * `"$t"` key is escaped, so any value round-trips unambiguously.
+ *
+ * Functions, symbols, instances of unregistered classes and cycles throw a
+ * {@linkcode SerializationError} naming the path of the offending value. Shared (acyclic)
+ * references are copied, not preserved.
+ *
+ * @example
+ * ```ts
+ * import { TaggedJsonSerializer } from "@casty/casty/remote";
+ *
+ * class Deposited {
+ *   constructor(readonly amount: number, readonly at: Date) {}
+ * }
+ * const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
+ * const bytes = serializer.serialize([new Deposited(100, new Date(0)), new Map([["k", 1n]])]);
+ * const [event, map] = serializer.deserialize(bytes) as [Deposited, Map<string, bigint>];
+ * console.assert(event instanceof Deposited && event.at.getTime() === 0);
+ * console.assert(map.get("k") === 1n);
+ * ```
+ */
+export class TaggedJsonSerializer implements Serializer {
+  #nameByProto = new Map<object, string>();
+  #protoByName = new Map<string, object>();
+  #ancestors = new Set<object>();
+  #resolveRef: ((uri: string) => ActorRef<unknown>) | undefined;
+
+  /** @param options Classes to register up front. */
+  constructor(options: TaggedJsonSerializerOptions = {}) {
+    const classes = options.classes;
+    if (Array.isArray(classes)) {
+      for (const ctor of classes) this.register(ctor);
+    } else if (classes) {
+      for (const [name, ctor] of Object.entries(classes)) this.register(ctor, name);
+    }
+  }
+
+  /**
+   * Registers a class so its instances can be serialized under `name`. Its own enumerable
+   * fields are encoded; decoding creates an object with the class's prototype and sets the
+   * fields, without running the constructor. `#private` fields are not carried. Registering
+   * the same class under the same name again does nothing.
+   *
+   * @param ctor The class.
+   * @param name The wire name, the same on every node.
+   * @default name `ctor.name`
+   * @returns This serializer, for chaining.
+   * @throws {TypeError} when the name is empty or already taken by another class, or the class
+   * is already registered under another name.
+   *
+   * @example
+   * ```ts
+   * import { TaggedJsonSerializer } from "@casty/casty/remote";
+   * class Point { constructor(readonly x: number, readonly y: number) {} }
+   * const serializer = new TaggedJsonSerializer().register(Point, "geo.Point");
+   * const p = serializer.deserialize(serializer.serialize(new Point(1, 2)));
+   * console.assert(p instanceof Point);
+   * ```
+   */
+  register(ctor: SerializableClass, name: string = ctor.name): this {
+    if (typeof ctor !== "function" || typeof ctor.prototype !== "object") {
+      throw new TypeError("Cannot register class: not a constructor");
+    }
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError("Cannot register class: the name is empty");
+    }
+    const proto = ctor.prototype as object;
+    const existingProto = this.#protoByName.get(name);
+    const existingName = this.#nameByProto.get(proto);
+    if (existingProto === proto && existingName === name) return this;
+    if (existingProto !== undefined) {
+      throw new TypeError(`Cannot register class "${name}": the name is taken by another class`);
+    }
+    if (existingName !== undefined) {
+      throw new TypeError(
+        `Cannot register class "${name}": the class is already registered as "${existingName}"`,
+      );
+    }
+    this.#nameByProto.set(proto, name);
+    this.#protoByName.set(name, proto);
+    return this;
+  }
+
+  /**
+   * Encodes a value as UTF-8 tagged JSON.
+   *
+   * @param value Any supported value.
+   * @returns The encoded bytes.
+   * @throws {SerializationError} naming the path of the first unsupported value, such as
+   * `Cannot serialize value at "value.replyTo.fn": functions are not serializable`.
+   *
+   * @example
+   * ```ts
+   * import { TaggedJsonSerializer } from "@casty/casty/remote";
+   * const bytes = new TaggedJsonSerializer().serialize({ n: NaN });
+   * console.assert(new TextDecoder().decode(bytes) === '{"n":{"$t":"number","v":"NaN"}}');
+   * ```
+   */
+  serialize(value: unknown): Uint8Array {
+    let encoded: Json;
+    try {
+      encoded = this.#encode(value);
+    } catch (err) {
+      this.#ancestors.clear();
+      if (err instanceof PathFailure) {
+        throw new SerializationError(
+          `Cannot serialize value at "${formatPath(err)}": ${err.reason}`,
+          err.cause === undefined ? undefined : { cause: err.cause },
+        );
+      }
+      throw new SerializationError(`Cannot serialize value: ${String(err)}`, { cause: err });
+    }
+    return encoder.encode(JSON.stringify(encoded));
+  }
+
+  /**
+   * Decodes bytes produced by {@linkcode TaggedJsonSerializer.serialize}.
+   *
+   * @param bytes UTF-8 tagged JSON.
+   * @param resolveRef Turns an actor URI into a ref; needed only when the value holds refs.
+   * @returns The decoded value.
+   * @throws {SerializationError} on invalid UTF-8 or JSON, an unknown tag, an unregistered
+   * class name, a malformed tagged value, or a ref without `resolveRef`.
+   *
+   * @example
+   * ```ts
+   * import { TaggedJsonSerializer } from "@casty/casty/remote";
+   * const s = new TaggedJsonSerializer();
+   * const set = s.deserialize(s.serialize(new Set([1, 2]))) as Set<number>;
+   * console.assert(set.has(2));
+   * ```
+   */
+  deserialize(bytes: Uint8Array, resolveRef?: (uri: string) => ActorRef<unknown>): unknown {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new SerializationError("Cannot deserialize: input is not a Uint8Array");
+    }
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(decoder.decode(bytes));
+    } catch (err) {
+      throw new SerializationError(
+        `Cannot deserialize ${bytes.length} bytes: not valid UTF-8 JSON`,
+        { cause: err },
+      );
+    }
+    const previous = this.#resolveRef;
+    this.#resolveRef = resolveRef;
+    try {
+      return this.#decode(parsed);
+    } catch (err) {
+      if (err instanceof SerializationError) throw err;
+      throw new SerializationError(`Cannot deserialize value: ${String(err)}`, { cause: err });
+    } finally {
+      this.#resolveRef = previous;
+    }
+  }
+
+  // Returns the value itself when it is already plain JSON, so that JSON-only data is walked
+  // once and never copied; containers are copied only from the first child that changed.
+  #encode(value: unknown): Json {
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+        return value;
+      case "number":
+        if (Number.isFinite(value)) return value === 0 && 1 / value < 0 ? NEG_ZERO : value;
+        return value !== value ? NAN : value > 0 ? POS_INF : NEG_INF;
+      case "undefined":
+        return UNDEFINED;
+      case "bigint":
+        return { [TAG]: "bigint", v: value.toString() };
+      case "function":
+        throw new PathFailure("functions are not serializable");
+      case "symbol":
+        throw new PathFailure("symbols are not serializable");
+    }
+    if (value === null) return null;
+    const obj = value as object;
+    if (this.#ancestors.has(obj)) throw new PathFailure("cycle detected");
+    this.#ancestors.add(obj);
+    try {
+      return this.#encodeObject(obj);
+    } finally {
+      this.#ancestors.delete(obj);
+    }
+  }
+
+  #encodeObject(obj: object): Json {
+    if (Array.isArray(obj)) return this.#encodeArray(obj);
+    const proto = Object.getPrototypeOf(obj);
+    if (isActorRef(obj)) return this.#encodeRef(obj);
+    if (proto === Object.prototype || proto === null) {
+      const fields = this.#encodeFields(obj as Record<string, unknown>, false);
+      return Object.hasOwn(obj, TAG) ? { [TAG]: "object", v: fields } : fields;
+    }
+    if (obj instanceof Date) {
+      const time = obj.getTime();
+      return { [TAG]: "date", v: time === time ? time : null };
+    }
+    if (obj instanceof Uint8Array) return { [TAG]: "bytes", v: toBase64(obj) };
+    if (obj instanceof Map) {
+      const entries: Json[] = [];
+      let i = 0;
+      for (const [k, v] of obj) {
+        entries.push([
+          this.#child(k, () => `[entry ${i}].key`),
+          this.#child(v, () => typeof k === "string" ? `[${JSON.stringify(k)}]` : `[entry ${i}]`),
+        ]);
+        i++;
+      }
+      return { [TAG]: "map", v: entries };
+    }
+    if (obj instanceof Set) {
+      const items: Json[] = [];
+      let i = 0;
+      for (const v of obj) {
+        items.push(this.#child(v, () => `[entry ${i}]`));
+        i++;
+      }
+      return { [TAG]: "set", v: items };
+    }
+    const name = this.#nameByProto.get(proto);
+    if (obj instanceof Error) return this.#encodeError(obj, name);
+    if (name !== undefined) {
+      return {
+        [TAG]: "class",
+        n: name,
+        v: this.#encodeFields(obj as Record<string, unknown>, true),
+      };
+    }
+    throw new PathFailure(
+      `instances of ${describe(obj)} are not serializable (register the class with the serializer)`,
+    );
+  }
+
+  #encodeArray(arr: unknown[]): Json {
+    let out: Json[] | undefined;
+    const n = arr.length;
+    for (let i = 0; i < n; i++) {
+      const item = arr[i];
+      let encoded: Json;
+      try {
+        encoded = this.#encode(item);
+      } catch (err) {
+        if (err instanceof PathFailure) err.segments.push(`[${i}]`);
+        throw err;
+      }
+      if (out !== undefined) {
+        out.push(encoded);
+      } else if (encoded !== item) {
+        out = arr.slice(0, i) as Json[];
+        out.push(encoded);
+      }
+    }
+    return out ?? (arr as Json[]);
+  }
+
+  #encodeFields(obj: Record<string, unknown>, alwaysCopy: boolean): JsonObject {
+    let out: JsonObject | undefined = alwaysCopy ? {} : undefined;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const item = obj[key];
+      let encoded: Json;
+      try {
+        encoded = this.#encode(item);
+      } catch (err) {
+        if (err instanceof PathFailure) err.segments.push(propertySegment(key));
+        throw err;
+      }
+      if (out !== undefined) {
+        setOwn(out, key, encoded);
+      } else if (encoded !== item) {
+        out = {};
+        for (let j = 0; j < i; j++) setOwn(out, keys[j], obj[keys[j]] as Json);
+        setOwn(out, key, encoded);
+      }
+    }
+    return out ?? (obj as JsonObject);
+  }
+
+  #child(value: unknown, segment: () => string): Json {
+    try {
+      return this.#encode(value);
+    } catch (err) {
+      if (err instanceof PathFailure) err.segments.push(segment());
+      throw err;
+    }
+  }
+
+  #encodeRef(ref: ActorRef<unknown>): Json {
+    const address = ref.address;
+    if (typeof address !== "string" || address === "") {
+      throw new PathFailure("the actor ref has no address");
+    }
+    return { [TAG]: "ref", v: address };
+  }
+
+  #encodeError(err: Error, registeredName: string | undefined): Json {
+    const out: JsonObject = {
+      name: this.#child(err.name, () => ".name"),
+      message: this.#child(err.message, () => ".message"),
+    };
+    if (registeredName !== undefined) out.cls = registeredName;
+    if (typeof err.stack === "string") out.stack = err.stack;
+    if (Object.hasOwn(err, "cause")) out.cause = this.#child(err.cause, () => ".cause");
+    if (err instanceof AggregateError) out.errors = this.#child(err.errors, () => ".errors");
+    const fields: JsonObject = {};
+    let hasFields = false;
+    for (const key of Object.keys(err)) {
+      if (key === "message" || key === "stack" || key === "cause") continue;
+      if (key === "errors" && err instanceof AggregateError) continue;
+      setOwn(
+        fields,
+        key,
+        this.#child((err as unknown as Record<string, unknown>)[key], () => propertySegment(key)),
+      );
+      hasFields = true;
+    }
+    if (hasFields) out.fields = fields;
+    return { [TAG]: "error", v: out };
+  }
+
+  // Decodes in place: the parsed tree is fresh, so containers are reused, not copied.
+  #decode(value: Json): unknown {
+    if (typeof value !== "object" || value === null) return value;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        if (typeof item === "object" && item !== null) value[i] = this.#decode(item) as Json;
+      }
+      return value;
+    }
+    const tag = value[TAG];
+    if (tag === undefined) return this.#decodeFields(value);
+    return this.#decodeTagged(tag, value);
+  }
+
+  #decodeFields(obj: JsonObject): JsonObject {
+    for (const key in obj) {
+      const item = obj[key];
+      if (typeof item === "object" && item !== null) {
+        const decoded = this.#decode(item) as Json;
+        if (decoded !== item) setOwn(obj, key, decoded);
+      }
+    }
+    return obj;
+  }
+
+  #decodeTagged(tag: Json, node: JsonObject): unknown {
+    const v = node.v;
+    switch (tag) {
+      case "undefined":
+        return undefined;
+      case "number":
+        switch (v) {
+          case "NaN":
+            return NaN;
+          case "Infinity":
+            return Infinity;
+          case "-Infinity":
+            return -Infinity;
+          case "-0":
+            return -0;
+        }
+        break;
+      case "bigint":
+        if (typeof v === "string" && /^-?\d+$/.test(v)) return BigInt(v);
+        break;
+      case "date":
+        if (v === null) return new Date(NaN);
+        if (typeof v === "number") return new Date(v);
+        break;
+      case "bytes":
+        if (typeof v === "string") {
+          try {
+            return fromBase64(v);
+          } catch (err) {
+            throw new SerializationError("Cannot deserialize bytes: invalid base64", {
+              cause: err,
+            });
+          }
+        }
+        break;
+      case "map":
+        if (Array.isArray(v)) {
+          const map = new Map<unknown, unknown>();
+          for (const entry of v) {
+            if (!Array.isArray(entry) || entry.length !== 2) return malformed("map");
+            map.set(this.#decode(entry[0]), this.#decode(entry[1]));
+          }
+          return map;
+        }
+        break;
+      case "set":
+        if (Array.isArray(v)) {
+          const set = new Set<unknown>();
+          for (const item of v) set.add(this.#decode(item));
+          return set;
+        }
+        break;
+      case "object":
+        if (isPlainJsonObject(v)) return this.#decodeFields(v);
+        break;
+      case "ref":
+        if (typeof v === "string") return this.#decodeRef(v);
+        break;
+      case "class":
+        if (typeof node.n === "string" && isPlainJsonObject(v)) return this.#decodeClass(node.n, v);
+        break;
+      case "error":
+        if (isPlainJsonObject(v)) return this.#decodeError(v);
+        break;
+      default:
+        throw new SerializationError(
+          `Cannot deserialize value: unknown tag ${JSON.stringify(tag)}`,
+        );
+    }
+    return malformed(String(tag));
+  }
+
+  #decodeRef(uri: string): ActorRef<unknown> {
+    const resolve = this.#resolveRef;
+    if (resolve === undefined) {
+      throw new SerializationError(
+        `Cannot deserialize actor ref "${uri}": no ref resolver was given`,
+      );
+    }
+    const ref = resolve(uri);
+    if (!isActorRef(ref)) {
+      throw new SerializationError(
+        `Cannot deserialize actor ref "${uri}": the resolver did not return an actor ref`,
+      );
+    }
+    return ref;
+  }
+
+  #decodeClass(name: string, fields: JsonObject): object {
+    const proto = this.#protoByName.get(name);
+    if (proto === undefined) {
+      throw new SerializationError(
+        `Cannot deserialize instance of class "${name}": the class is not registered`,
+      );
+    }
+    const obj = Object.create(proto) as Record<string, unknown>;
+    for (const key in fields) defineField(obj, key, this.#decode(fields[key]));
+    return obj;
+  }
+
+  #decodeError(v: JsonObject): Error {
+    const name = this.#decode(v.name);
+    const message = this.#decode(v.message);
+    if (typeof name !== "string" || typeof message !== "string") return malformed("error");
+    let proto: object;
+    if (typeof v.cls === "string") {
+      const registered = this.#protoByName.get(v.cls);
+      if (registered === undefined) {
+        throw new SerializationError(
+          `Cannot deserialize error of class "${v.cls}": the class is not registered`,
+        );
+      }
+      proto = registered;
+    } else {
+      proto = (BUILTIN_ERRORS.get(name) ?? Error).prototype;
+    }
+    const err = Object.create(proto) as Error;
+    const hidden = (key: string, value: unknown): void => {
+      Object.defineProperty(err, key, {
+        value,
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    };
+    hidden("message", message);
+    if (typeof v.stack === "string") hidden("stack", v.stack);
+    if (Object.hasOwn(v, "cause")) hidden("cause", this.#decode(v.cause));
+    if (Array.isArray(v.errors)) hidden("errors", this.#decode(v.errors));
+    if ((err as Error).name !== name) hidden("name", name);
+    const fields = v.fields;
+    if (isPlainJsonObject(fields)) {
+      for (const key in fields) {
+        defineField(err as unknown as Record<string, unknown>, key, this.#decode(fields[key]));
+      }
+    }
+    return err;
+  }
+}
+
+function isPlainJsonObject(value: Json | undefined): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function defineField(target: Record<string, unknown>, key: string, value: unknown): void {
+  // defineProperty, not assignment: the prototype may have a setter or a getter-only accessor.
+  Object.defineProperty(target, key, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+function malformed(tag: string): never {
+  throw new SerializationError(`Cannot deserialize value: malformed "${tag}" tagged value`);
+}

@@ -1,0 +1,346 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ACTOR_REF, type ActorRef, isActorRef } from "../../src/actor/actor_ref.ts";
+import { SerializationError } from "../../src/actor/errors.ts";
+import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
+
+class Deposited {
+  constructor(readonly amount: number, readonly at: Date) {}
+  describe(): string {
+    return `deposited ${this.amount}`;
+  }
+}
+
+class Counted {
+  static constructed = 0;
+  readonly count: number;
+  constructor(count: number) {
+    Counted.constructed++;
+    this.count = count;
+  }
+  get double(): number {
+    return this.count * 2;
+  }
+}
+
+class InsufficientFunds extends Error {
+  readonly code = "INSUFFICIENT_FUNDS";
+  constructor(readonly missing: number) {
+    super(`missing ${missing}`);
+    this.name = "InsufficientFunds";
+  }
+}
+
+class Unregistered {
+  x = 1;
+}
+
+function fakeRef(address: string): ActorRef<unknown> {
+  return {
+    [ACTOR_REF]: true,
+    path: new URL(address).pathname,
+    address,
+    tell: () => {},
+    send: () => Promise.resolve(),
+  };
+}
+
+function roundTrip<T>(value: T, serializer = new TaggedJsonSerializer()): T {
+  return serializer.deserialize(serializer.serialize(value)) as T;
+}
+
+function serializeError(
+  value: unknown,
+  serializer = new TaggedJsonSerializer(),
+): SerializationError {
+  try {
+    serializer.serialize(value);
+  } catch (err) {
+    assert.ok(err instanceof SerializationError, `expected SerializationError, got ${err}`);
+    assert.equal(err.code, "SERIALIZATION");
+    return err;
+  }
+  assert.fail("serialize() did not throw");
+}
+
+function deserializeError(
+  text: string,
+  serializer = new TaggedJsonSerializer(),
+): SerializationError {
+  try {
+    serializer.deserialize(new TextEncoder().encode(text));
+  } catch (err) {
+    assert.ok(err instanceof SerializationError, `expected SerializationError, got ${err}`);
+    return err;
+  }
+  assert.fail("deserialize() did not throw");
+}
+
+describe("TaggedJsonSerializer round trip", () => {
+  it("keeps JSON primitives, arrays and plain objects", () => {
+    for (
+      const value of ["", "héllo ✓ 🎉", 0, 1.5, -42, true, false, null, [], {}, [1, "a", null]]
+    ) {
+      assert.deepEqual(roundTrip(value), value);
+    }
+    const nested = { a: { b: [{ c: "d" }, [1, [2, [3]]]] }, e: "f" };
+    assert.deepEqual(roundTrip(nested), nested);
+  });
+
+  it("keeps NaN, infinities and negative zero", () => {
+    assert.ok(Number.isNaN(roundTrip(NaN)));
+    assert.equal(roundTrip(Infinity), Infinity);
+    assert.equal(roundTrip(-Infinity), -Infinity);
+    assert.ok(Object.is(roundTrip(-0), -0));
+    assert.ok(Object.is(roundTrip(0), 0));
+    const out = roundTrip({ xs: [NaN, -0, Infinity] });
+    assert.ok(Number.isNaN(out.xs[0]) && Object.is(out.xs[1], -0) && out.xs[2] === Infinity);
+  });
+
+  it("keeps undefined as a value, a field and an array item", () => {
+    assert.equal(roundTrip(undefined), undefined);
+    const out = roundTrip({ a: undefined, b: 1 });
+    assert.ok(Object.hasOwn(out, "a"));
+    assert.deepEqual(out, { a: undefined, b: 1 });
+    const arr = roundTrip([1, undefined, 3]);
+    assert.equal(arr.length, 3);
+    assert.ok(1 in arr);
+    assert.equal(arr[1], undefined);
+  });
+
+  it("keeps bigints of any size and sign", () => {
+    for (const n of [0n, -1n, 2n ** 64n, -(10n ** 40n)]) assert.equal(roundTrip(n), n);
+  });
+
+  it("keeps dates, including invalid ones", () => {
+    const date = new Date("2024-02-29T12:34:56.789Z");
+    const out = roundTrip({ date });
+    assert.ok(out.date instanceof Date);
+    assert.equal(out.date.getTime(), date.getTime());
+    const invalid = roundTrip(new Date("nope"));
+    assert.ok(invalid instanceof Date && Number.isNaN(invalid.getTime()));
+  });
+
+  it("keeps Uint8Arrays as bytes", () => {
+    const bytes = new Uint8Array(70_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 0xff;
+    const out = roundTrip({ bytes, empty: new Uint8Array(0) });
+    assert.ok(out.bytes instanceof Uint8Array);
+    assert.deepEqual(out.bytes, bytes);
+    assert.equal(out.empty.length, 0);
+  });
+
+  it("keeps Maps with any keys and Sets, in insertion order", () => {
+    const map = new Map<unknown, unknown>([["a", 1], [2, new Date(5)], [{ k: 1 }, [1n]]]);
+    const out = roundTrip(map);
+    assert.ok(out instanceof Map);
+    assert.deepEqual([...out.keys()], ["a", 2, { k: 1 }]);
+    assert.equal((out.get(2) as Date).getTime(), 5);
+    const set = roundTrip(new Set([3, 1, "x", undefined]));
+    assert.ok(set instanceof Set);
+    assert.deepEqual([...set], [3, 1, "x", undefined]);
+  });
+
+  it("keeps built-in errors as their own class with stack and cause", () => {
+    const cause = new RangeError("too big");
+    const err = new TypeError("bad input", { cause });
+    const out = roundTrip(err);
+    assert.ok(out instanceof TypeError);
+    assert.equal(out.name, "TypeError");
+    assert.equal(out.message, "bad input");
+    assert.equal(out.stack, err.stack);
+    assert.ok(out.cause instanceof RangeError);
+    assert.equal((out.cause as Error).message, "too big");
+    assert.ok(!Object.keys(out).includes("message"));
+    const agg = roundTrip(new AggregateError([new Error("a")], "many"));
+    assert.ok(agg instanceof AggregateError);
+    assert.equal((agg.errors[0] as Error).message, "a");
+  });
+
+  it("keeps the name, code and fields of unregistered error classes", () => {
+    const out = roundTrip<unknown>(new InsufficientFunds(30)) as Error & Record<string, unknown>;
+    assert.ok(out instanceof Error);
+    assert.equal(out.name, "InsufficientFunds");
+    assert.equal(out.message, "missing 30");
+    assert.equal(out.code, "INSUFFICIENT_FUNDS");
+    assert.equal(out.missing, 30);
+  });
+
+  it("rebuilds registered error classes", () => {
+    const serializer = new TaggedJsonSerializer({ classes: [InsufficientFunds] });
+    const out = roundTrip(new InsufficientFunds(7), serializer);
+    assert.ok(out instanceof InsufficientFunds);
+    assert.equal(out.missing, 7);
+    assert.equal(out.code, "INSUFFICIENT_FUNDS");
+    assert.equal(out.name, "InsufficientFunds");
+  });
+
+  it("rebuilds registered classes without calling the constructor", () => {
+    const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
+    serializer.register(Counted, "bank.Counted");
+    const before = Counted.constructed;
+    const value = { events: [new Deposited(100, new Date(1)), new Counted(4)] };
+    const out = roundTrip(value, serializer);
+    assert.equal(Counted.constructed, before + 1);
+    const [deposited, counted] = out.events as [Deposited, Counted];
+    assert.ok(deposited instanceof Deposited);
+    assert.equal(deposited.describe(), "deposited 100");
+    assert.equal(deposited.at.getTime(), 1);
+    assert.ok(counted instanceof Counted);
+    assert.equal(counted.double, 8);
+  });
+
+  it("accepts classes as a record of wire names", () => {
+    const a = new TaggedJsonSerializer({ classes: { "v1.Deposited": Deposited } });
+    const bytes = a.serialize(new Deposited(1, new Date(0)));
+    assert.match(new TextDecoder().decode(bytes), /"v1\.Deposited"/);
+    assert.ok(a.deserialize(bytes) instanceof Deposited);
+  });
+
+  it("rejects conflicting registrations", () => {
+    const serializer = new TaggedJsonSerializer().register(Deposited);
+    serializer.register(Deposited);
+    assert.throws(() => serializer.register(Counted, "Deposited"), TypeError);
+    assert.throws(() => serializer.register(Deposited, "Other"), TypeError);
+    assert.throws(() => serializer.register(Counted, ""), TypeError);
+  });
+
+  it("escapes plain objects that own the tag key", () => {
+    const tricky = { $t: "date", v: 5, nested: { $t: "ref", v: "casty://x/y" }, list: [{ $t: 1 }] };
+    assert.deepEqual(roundTrip(tricky), tricky);
+    assert.deepEqual(roundTrip({ $t: "object", v: { $t: "undefined" } }), {
+      $t: "object",
+      v: { $t: "undefined" },
+    });
+  });
+
+  it("keeps a __proto__ own key as data without touching the prototype", () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
+    const out = roundTrip({ wrap: value, d: new Date(0) }) as { wrap: Record<string, unknown> };
+    assert.equal(Object.getPrototypeOf(out.wrap), Object.prototype);
+    assert.ok(Object.hasOwn(out.wrap, "__proto__"));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it("encodes actor refs by address and resolves them with the callback", () => {
+    const serializer = new TaggedJsonSerializer();
+    const ref = fakeRef("casty://bank@127.0.0.1:25520/accounts/alice");
+    const bytes = serializer.serialize({ type: "getBalance", replyTo: ref, list: [ref] });
+    const seen: string[] = [];
+    const out = serializer.deserialize(bytes, (uri) => {
+      seen.push(uri);
+      return fakeRef(uri);
+    }) as { replyTo: ActorRef<unknown>; list: ActorRef<unknown>[] };
+    assert.ok(isActorRef(out.replyTo));
+    assert.equal(out.replyTo.address, ref.address);
+    assert.deepEqual(seen, [ref.address, ref.address]);
+  });
+
+  it("fails to decode a ref without a resolver", () => {
+    const serializer = new TaggedJsonSerializer();
+    const bytes = serializer.serialize({ replyTo: fakeRef("casty://bank/a") });
+    assert.throws(() => serializer.deserialize(bytes), (err: unknown) => {
+      assert.ok(err instanceof SerializationError);
+      assert.equal(
+        err.message,
+        'Cannot deserialize actor ref "casty://bank/a": no ref resolver was given',
+      );
+      return true;
+    });
+  });
+
+  it("round-trips a deeply nested mix of everything", () => {
+    const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
+    const value = {
+      id: "acc-1",
+      history: [new Deposited(1, new Date(2)), { raw: new Uint8Array([1, 2, 3]) }],
+      index: new Map([["x", new Set([1n, 2n])], ["y", new Set<bigint>()]]),
+      meta: { missing: undefined, nan: NaN, err: new Error("boom", { cause: { code: 3 } }) },
+    };
+    const out = roundTrip(value, serializer);
+    assert.ok(out.history[0] instanceof Deposited);
+    assert.deepEqual(out.history[1], { raw: new Uint8Array([1, 2, 3]) });
+    assert.deepEqual(out.index, value.index);
+    assert.ok(Object.hasOwn(out.meta, "missing") && Number.isNaN(out.meta.nan));
+    assert.deepEqual(out.meta.err.cause, { code: 3 });
+  });
+
+  it("does not mutate the input and leaves shared acyclic references alone", () => {
+    const shared = { n: 1n };
+    const value = { a: shared, b: shared, c: [shared] };
+    const out = roundTrip(value);
+    assert.deepEqual(out, value);
+    assert.equal(value.a.n, 1n);
+    assert.equal(typeof value.a.n, "bigint");
+  });
+});
+
+describe("TaggedJsonSerializer errors", () => {
+  it("names the path of a function", () => {
+    const err = serializeError({ replyTo: { fn: () => 1 } });
+    assert.equal(
+      err.message,
+      'Cannot serialize value at "value.replyTo.fn": functions are not serializable',
+    );
+  });
+
+  it("names the path of a symbol inside arrays and odd keys", () => {
+    const err = serializeError({ "a b": [1, Symbol("x")] });
+    assert.equal(
+      err.message,
+      'Cannot serialize value at "value["a b"][1]": symbols are not serializable',
+    );
+  });
+
+  it("names the path inside maps and sets", () => {
+    assert.match(serializeError({ m: new Map([["k", () => 1]]) }).message, /"value\.m\["k"\]"/);
+    assert.match(serializeError({ s: new Set([1, () => 1]) }).message, /"value\.s\[entry 1\]"/);
+  });
+
+  it("rejects instances of unregistered classes", () => {
+    const err = serializeError({ x: new Unregistered() });
+    assert.equal(
+      err.message,
+      'Cannot serialize value at "value.x": instances of Unregistered are not serializable (register the class with the serializer)',
+    );
+    assert.match(serializeError(new Int32Array(2)).message, /Int32Array/);
+  });
+
+  it("rejects cycles and recovers for the next call", () => {
+    const serializer = new TaggedJsonSerializer();
+    const a: Record<string, unknown> = { name: "a" };
+    a.self = { back: a };
+    const err = serializeError(a, serializer);
+    assert.equal(err.message, 'Cannot serialize value at "value.self.back": cycle detected');
+    const arr: unknown[] = [];
+    arr.push(arr);
+    assert.match(serializeError(arr, serializer).message, /"value\[0\]": cycle detected/);
+    assert.deepEqual(roundTrip({ ok: a.name }, serializer), { ok: "a" });
+  });
+
+  it("rejects invalid UTF-8 and invalid JSON", () => {
+    const serializer = new TaggedJsonSerializer();
+    assert.throws(
+      () => serializer.deserialize(new Uint8Array([0xff, 0xfe, 0x00])),
+      SerializationError,
+    );
+    assert.ok(deserializeError("{not json").cause instanceof SyntaxError);
+    assert.throws(() => serializer.deserialize("{}" as unknown as Uint8Array), SerializationError);
+  });
+
+  it("rejects unknown tags, unknown classes and malformed tagged values", () => {
+    assert.equal(
+      deserializeError('{"$t":"wat"}').message,
+      'Cannot deserialize value: unknown tag "wat"',
+    );
+    assert.equal(
+      deserializeError('{"$t":"class","n":"Nope","v":{}}').message,
+      'Cannot deserialize instance of class "Nope": the class is not registered',
+    );
+    assert.match(deserializeError('{"$t":"bigint","v":"1.5"}').message, /malformed "bigint"/);
+    assert.match(deserializeError('{"$t":"map","v":[[1]]}').message, /malformed "map"/);
+    assert.match(deserializeError('{"$t":"number","v":"7"}').message, /malformed "number"/);
+    assert.match(deserializeError('[{"$t":"date","v":"x"}]').message, /malformed "date"/);
+    assert.match(deserializeError('{"$t":"error","v":{"name":1}}').message, /malformed "error"/);
+  });
+});
