@@ -1,8 +1,9 @@
 /**
  * casty: an actor framework and cluster for TypeScript on Deno and Bun.
  *
- * Behaviors are values, refs are typed, failures are supervised, and (in the other entry
- * points) state is event-sourced and entities are sharded across a cluster.
+ * Behaviors are values, refs are typed, failures are supervised, and state can be
+ * event-sourced into a durable journal. This entry re-exports every runtime-neutral entry
+ * point; `Behaviors` here carries the factories of all of them (`eventSourced` included).
  *
  * @example
  * ```ts
@@ -29,4 +30,32 @@
  *
  * @module
  */
+import {
+  type ActorBehaviors,
+  type Behavior,
+  Behaviors as actorBehaviors,
+} from "./src/actor/mod.ts";
+import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
+
 export * from "./src/actor/mod.ts";
+export * from "./src/persistence/mod.ts";
+
+/** Every behavior factory of casty: the local ones plus event sourcing. */
+export interface CastyBehaviors extends ActorBehaviors {
+  /** An event-sourced actor (see {@linkcode eventSourced}). */
+  eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C>;
+}
+
+/**
+ * Factories for behaviors: `receive`, `setup`, `same`, `stopped`, `unhandled`, `restart`,
+ * `ignore`, `withLifecycle`, `supervise`, `spy`, `persisted` and `eventSourced`.
+ *
+ * @example
+ * ```ts
+ * import { ActorSystem, Behaviors } from "@casty/casty";
+ * await using system = new ActorSystem({ logLevel: "warn" });
+ * const greeter = system.spawn(Behaviors.receive<string>((ctx, name) => ctx.log.info(`Hello, ${name}!`)), "greeter");
+ * greeter.tell("Alice");
+ * ```
+ */
+export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced };

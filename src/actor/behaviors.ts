@@ -175,7 +175,8 @@ export interface ActorBehaviors {
    * From an event-sourced command handler: persist `events`, then apply them to the state.
    * `reply` runs only once the events are durable.
    */
-  persisted<M, S = unknown>(events: readonly unknown[], options?: PersistedOptions<S>): Behavior<M>;
+  // deno-lint-ignore no-explicit-any
+  persisted<M, S = any>(events: readonly unknown[], options?: PersistedOptions<S>): Behavior<M>;
 }
 
 /**
@@ -253,7 +254,8 @@ export const Behaviors: ActorBehaviors = {
    * From an event-sourced command handler: persist `events`, then apply them to the state.
    * `reply` runs only once the events are durable.
    */
-  persisted<M, S = unknown>(
+  // deno-lint-ignore no-explicit-any
+  persisted<M, S = any>(
     events: readonly unknown[],
     options: PersistedOptions<S> = {},
   ): Behavior<M> {

@@ -44,4 +44,9 @@ export {
   type SqliteJournalStats,
 } from "./sqlite_journal.ts";
 export { SnapshotEvery, type SnapshotPolicy } from "./snapshot.ts";
-// The event-sourced behavior (event_sourced.ts) will be re-exported here.
+export {
+  type AfterPersist,
+  type CommandResult,
+  eventSourced,
+  type EventSourcedOptions,
+} from "./event_sourced.ts";

@@ -1,0 +1,193 @@
+/**
+ * Event-sourced behaviors: state as a fold over persisted events.
+ *
+ * @module
+ */
+import type { ActorContext } from "../actor/actor_context.ts";
+import { Behavior, type PersistedPayload } from "../actor/behaviors.ts";
+import type { EventJournal, PersistedEvent } from "./journal.ts";
+import type { SnapshotPolicy } from "./snapshot.ts";
+
+/** What an event-sourced command handler may return. */
+export type CommandResult<C> = Behavior<C> | void | undefined;
+
+/**
+ * Called after events are durable locally and before the command's reply runs; replication
+ * uses it to ship the events and wait for acknowledgements. A rejection fails the actor and
+ * the reply never runs.
+ */
+export type AfterPersist = (
+  entityId: string,
+  events: readonly PersistedEvent[],
+) => void | Promise<void>;
+
+/** Options of {@linkcode eventSourced} (`Behaviors.eventSourced`). */
+export interface EventSourcedOptions<C, E, S> {
+  /** The entity's id: the key of its log in the journal. */
+  entityId: string;
+  /** Where events and snapshots are stored. */
+  journal: EventJournal;
+  /** The state before any event. */
+  initialState: S;
+  /** Applies one event to the state. Pure and synchronous: it also runs during recovery. */
+  onEvent: (state: S, event: E) => S;
+  /**
+   * Decides what to do with a command: return `Behaviors.persisted(events, { reply, then })`
+   * to persist events, `Behaviors.same()` (or nothing) to keep going, `Behaviors.stopped()`
+   * to stop, or `Behaviors.unhandled()`. May be async.
+   */
+  onCommand: (
+    ctx: ActorContext<C>,
+    state: S,
+    command: C,
+  ) => CommandResult<C> | Promise<CommandResult<C>>;
+  /** When to save snapshots; none by default. */
+  snapshotPolicy?: SnapshotPolicy;
+  /**
+   * Events read per page during recovery, so a long log is never held in memory at once.
+   * @default {1000}
+   */
+  replayPageSize?: number;
+  /** Hook run after each durable persist, before `reply` (used by replication). */
+  afterPersist?: AfterPersist;
+  /** Called once recovery is complete, with the recovered state and sequence number. */
+  onRecovered?: (state: S, sequenceNr: number) => void;
+}
+
+/**
+ * An actor whose state is the fold of its persisted events. On start it loads the latest
+ * snapshot, replays later events page by page, and only then handles commands; commands
+ * that arrive during recovery wait in the mailbox, in order. A command that returns
+ * `Behaviors.persisted(events, { reply })` has its events numbered, written durably, applied
+ * to the state, and only then is `reply(newState)` called. A failed persist fails the actor
+ * through its supervisor and never replies; a restart recovers from the journal again.
+ *
+ * @example The seed's bank account
+ * ```ts
+ * import { ActorSystem, Behaviors, type ActorRef } from "@casty/casty";
+ * import { InMemoryJournal, SnapshotEvery } from "@casty/casty/persistence";
+ * type State = { balance: number; txCount: number };
+ * type Event = { type: "deposited"; amount: number };
+ * type Command = { type: "deposit"; amount: number; replyTo: ActorRef<State> };
+ * const journal = new InMemoryJournal();
+ * const account = (entityId: string) =>
+ *   Behaviors.eventSourced<Command, Event, State>({
+ *     entityId, journal, initialState: { balance: 0, txCount: 0 },
+ *     onEvent: (s, e) => ({ balance: s.balance + e.amount, txCount: s.txCount + 1 }),
+ *     onCommand: (_ctx, _s, cmd) =>
+ *       Behaviors.persisted([{ type: "deposited", amount: cmd.amount }], { reply: (s) => cmd.replyTo.tell(s) }),
+ *     snapshotPolicy: new SnapshotEvery(100),
+ *   });
+ * await using system = new ActorSystem({ name: "bank" });
+ * const ref = system.spawn(account("acc-001"), "account");
+ * const s = await system.ask(ref, (replyTo) => ({ type: "deposit", amount: 100, replyTo }));
+ * console.assert(s.balance === 100);
+ * ```
+ */
+export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C> {
+  const {
+    entityId,
+    journal,
+    initialState,
+    onEvent,
+    onCommand,
+    snapshotPolicy,
+    replayPageSize = 1000,
+    afterPersist,
+    onRecovered,
+  } = options;
+  if (typeof entityId !== "string" || entityId.length === 0) {
+    throw new TypeError("eventSourced needs a non-empty entityId");
+  }
+  if (!Number.isInteger(replayPageSize) || replayPageSize < 1) {
+    throw new RangeError(`replayPageSize must be a positive integer, got ${replayPageSize}`);
+  }
+
+  return new Behavior<C>("setup", async (ctx: ActorContext<C>) => {
+    // Recovery: the cell does not handle messages until this promise settles, so commands
+    // that arrive meanwhile are kept in the mailbox in order (the stash).
+    const snapshot = await journal.loadSnapshot(entityId);
+    let state: S = snapshot ? (snapshot.state as S) : initialState;
+    let seq = snapshot ? snapshot.sequenceNr : 0;
+    for (;;) {
+      const page = await journal.load(entityId, seq + 1, { max: replayPageSize });
+      for (const e of page) {
+        state = onEvent(state, e.event as E);
+        seq = e.sequenceNr;
+      }
+      if (page.length < replayPageSize) break;
+    }
+    let sinceSnapshot = snapshot ? seq - snapshot.sequenceNr : seq;
+    onRecovered?.(state, seq);
+    const clock = ctx.system.clock;
+
+    const persist = async (payload: PersistedPayload): Promise<CommandResult<C>> => {
+      const events = payload.events;
+      let next = state;
+      if (events.length > 0) {
+        const now = clock.wallNow();
+        const records: PersistedEvent[] = events.map((event, i) => ({
+          sequenceNr: seq + 1 + i,
+          event,
+          timestamp: now,
+        }));
+        await journal.persist(entityId, records);
+        for (const e of events) next = onEvent(next, e as E);
+        state = next;
+        seq += events.length;
+        sinceSnapshot += events.length;
+        if (snapshotPolicy?.shouldSnapshot(seq, sinceSnapshot)) {
+          try {
+            await journal.saveSnapshot(entityId, {
+              sequenceNr: seq,
+              state,
+              timestamp: clock.wallNow(),
+            });
+            sinceSnapshot = 0;
+          } catch (err) {
+            // A snapshot is an optimisation: the events are durable, so keep going.
+            ctx.log.warn(`snapshot of "${entityId}" at ${seq} failed`, err);
+          }
+        }
+        if (afterPersist) await afterPersist(entityId, records);
+      }
+      payload.reply?.(state);
+      if (payload.then?.kind === "stopped") return payload.then as Behavior<C>;
+      return undefined;
+    };
+
+    const handle = (result: CommandResult<C>): CommandResult<C> | Promise<CommandResult<C>> => {
+      if (result === undefined) return undefined;
+      if (!(result instanceof Behavior)) {
+        throw new TypeError(
+          `onCommand of "${entityId}" returned ${typeof result}; return Behaviors.persisted(...), ` +
+            "Behaviors.same(), Behaviors.stopped() or Behaviors.unhandled()",
+        );
+      }
+      switch (result.kind) {
+        case "persisted":
+          return persist(result.payload as PersistedPayload);
+        case "same":
+        case "stopped":
+        case "unhandled":
+          return result;
+        default:
+          throw new TypeError(
+            `onCommand of "${entityId}" returned Behaviors.${result.kind}(); an event-sourced ` +
+              "actor can only persist, stay, stop or leave a command unhandled",
+          );
+      }
+    };
+
+    return new Behavior<C>("receive", (c: ActorContext<C>, cmd: C) => {
+      const result = onCommand(c, state, cmd);
+      if (
+        result !== null && typeof result === "object" &&
+        typeof (result as Promise<unknown>).then === "function"
+      ) {
+        return (result as Promise<CommandResult<C>>).then(handle);
+      }
+      return handle(result as CommandResult<C>);
+    });
+  });
+}
