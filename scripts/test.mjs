@@ -22,9 +22,16 @@ function run(label, cmd, args, parse) {
   });
 }
 
+// Deno counts each top-level describe as one test and its its as "steps"; count the steps so
+// both runtimes report the same unit.
 function parseDeno(text) {
-  const m = [...text.matchAll(/^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/gm)].pop();
-  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+  const m = [
+    ...text.matchAll(
+      /^(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/gm,
+    ),
+  ].pop();
+  if (!m) return { passed: 0, failed: 0 };
+  return { passed: Number(m[2] ?? m[1]), failed: Number(m[4] ?? m[3]) };
 }
 
 function parseBun(text) {
