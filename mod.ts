@@ -39,6 +39,7 @@ import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts
 
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
+export * from "./src/config/mod.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {

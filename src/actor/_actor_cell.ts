@@ -44,6 +44,8 @@ export interface SystemCore {
   readonly dispatcher: Dispatcher;
   /** `casty://name` locally; `casty://name@host:port` once clustered. */
   addressPrefix: string;
+  /** Set during shutdown when the config asks to suppress dead letters then. */
+  suppressDeadLetters: boolean;
   /** Called when a root cell has terminated, to free its name. */
   rootTerminated(cell: ActorCell<unknown>): void;
   /** Watch support for refs that are not local cells (remote refs); undefined when local-only. */
@@ -525,6 +527,7 @@ export class ActorCell<M> {
   }
 
   #deadLetter(msg: unknown, reason: DeadLetterReason): void {
+    if (this.core.suppressDeadLetters) return;
     this.core.eventStream.publish(new DeadLetter(msg, this.ref as ActorRef<never>, reason));
   }
 

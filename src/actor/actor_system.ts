@@ -14,6 +14,10 @@ import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 import { Mailbox } from "./mailbox.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ActorCell, checkName, type SystemCore } from "./_actor_cell.ts";
+import type { CastyConfig, MailboxSettings } from "../config/casty_config.ts";
+import { resolveActorConfig } from "../config/resolve_actor_config.ts";
+import { Behaviors } from "./behaviors.ts";
+import { OneForOneStrategy } from "./supervision.ts";
 import { Dispatcher } from "./_dispatcher.ts";
 
 /** Options of {@linkcode ActorSystem}. */
@@ -35,6 +39,12 @@ export interface ActorSystemOptions {
    * @default {"info"}
    */
   logLevel?: LogLevel;
+  /**
+   * Configuration (usually from `loadConfig()`): the system name, and per-actor mailbox and
+   * supervision from `[defaults.*]` and `[actors."pattern"]`. Explicit spawn options and
+   * behaviors supervised in code win over the file.
+   */
+  config?: CastyConfig;
   /**
    * Messages an actor handles in a row before others get a turn.
    * @default {1024}
@@ -73,6 +83,16 @@ export type ReplyOf<M> = M extends { replyTo: ActorRef<infer R> } ? R
 export type AskFactory<M, R> = (replyTo: ActorRef<R>) => M;
 
 let askCounter = 0;
+
+function isSupervised(b: Behavior<never>): boolean {
+  let cur: Behavior<never> | undefined = b;
+  while (cur) {
+    if (cur.kind === "supervise") return true;
+    if (cur.kind !== "lifecycle" && cur.kind !== "spy") return false;
+    cur = (cur.payload as { inner: Behavior<never> }).inner;
+  }
+  return false;
+}
 
 /** The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. */
 class AskRef<R> implements ActorRef<R> {
@@ -161,11 +181,14 @@ export class ActorSystem implements AsyncDisposable {
   readonly #core: SystemCore;
   readonly #roots = new Map<string, ActorCell<unknown>>();
   readonly #asks = new Map<string, AskRef<unknown>>();
+  readonly #config: CastyConfig | undefined;
+  readonly #mailboxes = new WeakMap<MailboxSettings, Mailbox>();
   #shutdown: Promise<void> | undefined;
 
   /** @param options Name, clock, logging. */
   constructor(options: ActorSystemOptions = {}) {
-    const name = options.name ?? "casty";
+    const name = options.name ?? options.config?.system.name ?? "casty";
+    this.#config = options.config;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
       throw new TypeError(
         `Invalid system name ${JSON.stringify(name)}: use letters, digits, "-", "_" or "."`,
@@ -186,12 +209,18 @@ export class ActorSystem implements AsyncDisposable {
       scheduler: this.scheduler,
       dispatcher: new Dispatcher(options.throughput ?? 1024),
       addressPrefix: `casty://${name}`,
+      suppressDeadLetters: false,
       rootTerminated(cell) {
         if (roots.get(cell.name) === cell) roots.delete(cell.name);
       },
       mailboxFor: (path, explicit) => this.resolveMailbox(path, explicit),
       behaviorFor: (path, behavior) => this.resolveBehavior(path, behavior),
     };
+  }
+
+  /** The configuration this system was created with, if any. */
+  get config(): CastyConfig | undefined {
+    return this.#config;
   }
 
   /** Whether {@linkcode ActorSystem.shutdown} has been called. */
@@ -320,6 +349,7 @@ export class ActorSystem implements AsyncDisposable {
 
   /** The steps of shutdown; subclasses extend it (calling `super.doShutdown()` last). */
   protected async doShutdown(): Promise<void> {
+    if (this.#config?.system.suppressDeadLettersOnShutdown) this.#core.suppressDeadLetters = true;
     const roots = [...this.#roots.values()];
     await this.#stopAll(roots.filter((c) => !c.name.startsWith("_")));
     await this.#stopAll(roots.filter((c) => c.name.startsWith("_")));
@@ -349,14 +379,39 @@ export class ActorSystem implements AsyncDisposable {
     return undefined;
   }
 
-  /** The mailbox for a new actor; subclasses and config may override. */
-  protected resolveMailbox(_path: string, explicit: Mailbox | undefined): Mailbox {
-    return explicit ?? Mailbox.unbounded;
+  /** The mailbox for a new actor: explicit options, else the config's, else unbounded. */
+  protected resolveMailbox(path: string, explicit: Mailbox | undefined): Mailbox {
+    if (explicit) return explicit;
+    const config = this.#config;
+    if (!config) return Mailbox.unbounded;
+    const settings = resolveActorConfig(config, path).mailbox;
+    let mailbox = this.#mailboxes.get(settings);
+    if (!mailbox) {
+      mailbox = settings.capacity === undefined && settings.strategy === "dropNew"
+        ? Mailbox.unbounded
+        : new Mailbox({ capacity: settings.capacity, overflow: settings.strategy });
+      this.#mailboxes.set(settings, mailbox);
+    }
+    return mailbox;
   }
 
-  /** Hook to wrap behaviors at spawn (configured supervision); identity by default. */
-  protected resolveBehavior<M>(_path: string, behavior: Behavior<M>): Behavior<M> {
-    return behavior;
+  /**
+   * Wraps a behavior at spawn with the configured supervision, unless it is supervised in
+   * code already or no config was given (then an actor that fails stops).
+   */
+  protected resolveBehavior<M>(path: string, behavior: Behavior<M>): Behavior<M> {
+    const config = this.#config;
+    if (!config || path.slice(path.lastIndexOf("/") + 1).startsWith("_")) return behavior;
+    if (isSupervised(behavior)) return behavior;
+    const s = resolveActorConfig(config, path).supervision;
+    return Behaviors.supervise(
+      behavior,
+      new OneForOneStrategy({
+        maxRestarts: s.maxRestarts,
+        within: s.within,
+        decider: () => s.strategy,
+      }),
+    );
   }
 
   /** @internal The core shared with cells; for the cluster layer. */
