@@ -32,6 +32,7 @@ import { Mailbox, RingQueue } from "./mailbox.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { SupervisionStrategy } from "./supervision.ts";
 import type { Dispatcher } from "./_dispatcher.ts";
+import { NameRegistry } from "./_name_registry.ts";
 
 /** Everything a cell needs from its system. */
 export interface SystemCore {
@@ -205,7 +206,7 @@ export class ActorCell<M> {
   #mailbox: RingQueue<M> | undefined;
   #waiters: RingQueue<Waiter> | undefined;
   #sys: SysMsg[] | undefined;
-  #children: Map<string, ActorCell<unknown>> | undefined;
+  #children: NameRegistry<ActorCell<unknown>> | undefined;
   #watchers: Set<ActorCell<unknown>> | undefined;
   #watching: Set<ActorRef<never>> | undefined;
   #hooks: LifecycleHooks<M>[] | undefined;
@@ -258,7 +259,7 @@ export class ActorCell<M> {
       return;
     }
     const cap = this.#mailboxConfig.capacity;
-    const box = this.#mailbox ??= new RingQueue<M>(cap !== undefined && cap < 8 ? cap : 8);
+    const box = this.#mailbox ??= new RingQueue<M>(cap !== undefined && cap < 4 ? cap : 4);
     if (cap !== undefined && (box.length >= cap || (this.#waiters?.length ?? 0) > 0)) {
       switch (this.#mailboxConfig.overflow) {
         case "dropNew":
@@ -313,9 +314,9 @@ export class ActorCell<M> {
 
   spawnChild<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
     checkName(name);
-    const children = this.#children ??= new Map();
-    if (children.has(name)) throw new ActorNameTakenError(`${this.path}/${name}`);
+    const children = this.#children ??= new NameRegistry();
     const path = `${this.path}/${name}`;
+    if (children.has(name)) throw new ActorNameTakenError(path);
     let b = this.core.behaviorFor(path, behavior);
     if (this.#spy?.spyChildren) {
       b = new Behavior<C>("spy", { ...this.#spy, inner: b } as SpyPayload);
@@ -545,7 +546,10 @@ export class ActorCell<M> {
       this.#busy = false;
       if (this.#state !== STARTING) return;
       this.#state = RUNNING;
-      this.core.eventStream.publish(new ActorStarted(this.ref as ActorRef<never>));
+      const es = this.core.eventStream;
+      if (es.hasSubscribers(ActorStarted)) {
+        es.publish(new ActorStarted(this.ref as ActorRef<never>));
+      }
     });
   }
 
@@ -890,7 +894,8 @@ export class ActorCell<M> {
       }
       this.#watching = undefined;
     }
-    this.core.eventStream.publish(new ActorStopped(this.ref as ActorRef<never>));
+    const es = this.core.eventStream;
+    if (es.hasSubscribers(ActorStopped)) es.publish(new ActorStopped(this.ref as ActorRef<never>));
     if (this.#watchers) {
       const ref = this.ref as ActorRef<never>;
       for (const w of this.#watchers) w.#deliverTerminated(ref);

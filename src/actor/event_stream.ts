@@ -31,6 +31,7 @@ interface Subscription {
  */
 export class EventStream {
   #subs: Subscription[] = [];
+  #wants = new Map<Class<unknown>, boolean>();
   #log: Logger | undefined;
 
   /** @param log Where failing subscribers are reported. */
@@ -51,17 +52,21 @@ export class EventStream {
       : (handler as (e: unknown) => void);
     const sub: Subscription = { cls, deliver };
     this.#subs = [...this.#subs, sub];
+    this.#wants.clear();
     return () => {
       this.#subs = this.#subs.filter((s) => s !== sub);
+      this.#wants.clear();
     };
   }
 
   /** Whether anything subscribes to events of `cls` (or a superclass of it). */
   hasSubscribers(cls: Class<unknown>): boolean {
-    for (const s of this.#subs) {
-      if (s.cls === cls || cls.prototype instanceof s.cls) return true;
+    let wants = this.#wants.get(cls);
+    if (wants === undefined) {
+      wants = this.#subs.some((s) => s.cls === cls || cls.prototype instanceof s.cls);
+      this.#wants.set(cls, wants);
     }
-    return false;
+    return wants;
   }
 
   /** Publishes an event to every matching subscriber. A throwing subscriber is logged. */
