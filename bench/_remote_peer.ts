@@ -1,0 +1,75 @@
+// Receiving side of bench/remote_bench.ts, run as a second process.
+// Usage: _remote_peer.ts <raw|transport|transport-json> <mark,mark,...>
+// Prints {"event":"ready","port":…} and then {"event":"mark","count":…} as each mark is
+// reached. Exits when stdin closes.
+
+import process from "node:process";
+import { defaultTcp } from "../src/runtime/select.ts";
+import { TcpTransport } from "../src/remote/tcp_transport.ts";
+
+const mode = process.argv[process.argv.length - 2];
+const marks = process.argv[process.argv.length - 1].split(",").map(Number);
+let count = 0;
+let nextMark = 0;
+const decoder = new TextDecoder();
+let sink = 0;
+
+function counted(): void {
+  count++;
+  if (count === marks[nextMark]) {
+    nextMark++;
+    console.log(JSON.stringify({ event: "mark", count }));
+  }
+}
+
+let stop: () => Promise<void>;
+
+if (mode === "raw") {
+  // Baseline: [u32 BE length][UTF-8 JSON] frames, every one decoded and parsed.
+  const listener = await defaultTcp().listen("127.0.0.1", 0, {
+    onAccept(conn) {
+      let rest: Uint8Array | undefined;
+      conn.onData((chunk) => {
+        let buf = chunk;
+        if (rest !== undefined) {
+          buf = new Uint8Array(rest.length + chunk.length);
+          buf.set(rest);
+          buf.set(chunk, rest.length);
+          rest = undefined;
+        }
+        let o = 0;
+        while (buf.length - o >= 4) {
+          const len = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+          if (buf.length - o - 4 < len) break;
+          const message = JSON.parse(decoder.decode(buf.subarray(o + 4, o + 4 + len)));
+          sink += message.seq;
+          o += 4 + len;
+          counted();
+        }
+        if (o < buf.length) rest = buf.slice(o);
+      });
+    },
+  });
+  console.log(JSON.stringify({ event: "ready", port: listener.port }));
+  stop = () => listener.close();
+} else {
+  const parse = mode === "transport-json";
+  const transport = await TcpTransport.start({
+    systemName: "bench",
+    host: "127.0.0.1",
+    port: 0,
+    onInbound(_from, envelope) {
+      if (parse) sink += JSON.parse(decoder.decode(envelope.payload)).seq;
+      counted();
+    },
+  });
+  console.log(JSON.stringify({ event: "ready", port: transport.selfAddress.port }));
+  stop = () => transport.shutdown();
+}
+
+process.stdin.on("data", () => {});
+process.stdin.on("end", async () => {
+  await stop();
+  if (sink < 0) console.log(sink);
+  process.exit(0);
+});

@@ -1,0 +1,220 @@
+// Remote transport throughput: TcpTransport vs a raw baseline measured in the same run.
+//
+//   deno bench -A bench/remote_bench.ts      (Deno.bench, baseline comparison)
+//   deno run -A bench/remote_bench.ts        (own harness, prints msg/s and ratios)
+//   bun bench/remote_bench.ts                (own harness)
+//
+// Each case runs a second process that receives MESSAGES ~100-byte messages:
+// - raw JSON frames: [u32 length][JSON] written straight to the runtime's native socket,
+//   every frame decoded and JSON.parse'd by the receiver (the baseline);
+// - TcpTransport + JSON: the same JSON messages as envelope payloads, parsed on receipt;
+// - TcpTransport: pre-serialized 100-byte payloads, only counted on receipt.
+
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { defaultTcp, detectRuntime } from "../src/runtime/select.ts";
+import { TcpTransport } from "../src/remote/tcp_transport.ts";
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
+const WARMUP = 20_000;
+const peerScript = fileURLToPath(new URL("./_remote_peer.ts", import.meta.url));
+const encoder = new TextEncoder();
+
+type Mode = "raw" | "transport" | "transport-json";
+
+function message(seq: number): object {
+  return {
+    type: "deposit",
+    seq,
+    account: `account-${seq % 1000}`,
+    amount: 100,
+    note: "abcdefghijklmnopq",
+  };
+}
+
+class Peer {
+  #child;
+  #lines: string[] = [];
+  #waiters: (() => void)[] = [];
+  constructor(mode: Mode, marks: number[]) {
+    const args = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", peerScript] : [peerScript];
+    this.#child = spawn(process.execPath, [...args, mode, marks.join(",")], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let buffer = "";
+    this.#child.stdout!.setEncoding("utf8");
+    this.#child.stdout!.on("data", (text: string) => {
+      buffer += text;
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        this.#lines.push(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        for (const w of this.#waiters.splice(0)) w();
+      }
+    });
+  }
+  async waitFor(
+    pred: (e: { event: string; port?: number; count?: number }) => boolean,
+  ): Promise<{ port?: number }> {
+    const deadline = Date.now() + 120_000;
+    while (true) {
+      for (const line of this.#lines) {
+        if (line.startsWith("{")) {
+          const e = JSON.parse(line);
+          if (pred(e)) return e;
+        }
+      }
+      if (Date.now() > deadline) throw new Error("bench peer timed out");
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.#child.on("exit", resolve));
+    this.#child.stdin!.end();
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Sends `count` messages starting at `from` over raw JSON frames. */
+async function sendRaw(
+  conn: Awaited<ReturnType<ReturnType<typeof defaultTcp>["connect"]>>,
+  from: number,
+  count: number,
+) {
+  const CHUNK = 64 * 1024;
+  let buf = new Uint8Array(CHUNK);
+  let o = 0;
+  for (let seq = from; seq < from + count; seq++) {
+    if (CHUNK - o < 512) {
+      conn.write(buf.subarray(0, o));
+      buf = new Uint8Array(CHUNK);
+      o = 0;
+      if (conn.bufferedAmount > 1024 * 1024) {
+        await new Promise<void>((resolve) => {
+          const check = () => (conn.bufferedAmount > 256 * 1024 ? setTimeout(check, 0) : resolve());
+          check();
+        });
+      }
+    }
+    const { written } = encoder.encodeInto(JSON.stringify(message(seq)), buf.subarray(o + 4));
+    buf[o] = written! >>> 24;
+    buf[o + 1] = (written! >>> 16) & 255;
+    buf[o + 2] = (written! >>> 8) & 255;
+    buf[o + 3] = written! & 255;
+    o += 4 + written!;
+  }
+  if (o > 0) conn.write(buf.subarray(0, o));
+}
+
+async function sendTransport(
+  transport: TcpTransport,
+  to: { host: string; port: number },
+  from: number,
+  count: number,
+  json: boolean,
+) {
+  const fixed = new Uint8Array(100).fill(42);
+  let seq = from;
+  const end = from + count;
+  while (seq < end) {
+    while (seq < end && transport.queuedCount(to) < 50_000) {
+      const payload = json ? encoder.encode(JSON.stringify(message(seq))) : fixed;
+      transport.send(to, { recipient: "/user/account", sender: "/user/client", payload });
+      seq++;
+    }
+    await tick();
+  }
+}
+
+/** Runs one measured transfer; returns messages per second. */
+export async function measure(mode: Mode, messages = MESSAGES): Promise<number> {
+  const peer = new Peer(mode, [WARMUP, WARMUP + messages]);
+  try {
+    const { port } = await peer.waitFor((e) => e.event === "ready");
+    if (mode === "raw") {
+      const conn = await defaultTcp().connect("127.0.0.1", port!);
+      await sendRaw(conn, 0, WARMUP);
+      await peer.waitFor((e) => e.count === WARMUP);
+      const start = performance.now();
+      await sendRaw(conn, WARMUP, messages);
+      await peer.waitFor((e) => e.count === WARMUP + messages);
+      const elapsed = performance.now() - start;
+      conn.destroy();
+      return messages / (elapsed / 1000);
+    }
+    const transport = await TcpTransport.start({ systemName: "bench", host: "127.0.0.1", port: 0 });
+    try {
+      const to = { host: "127.0.0.1", port: port! };
+      const json = mode === "transport-json";
+      await sendTransport(transport, to, 0, WARMUP, json);
+      await peer.waitFor((e) => e.count === WARMUP);
+      const start = performance.now();
+      await sendTransport(transport, to, WARMUP, messages, json);
+      await peer.waitFor((e) => e.count === WARMUP + messages);
+      const elapsed = performance.now() - start;
+      return messages / (elapsed / 1000);
+    } finally {
+      await transport.shutdown();
+    }
+  } finally {
+    await peer.stop();
+  }
+}
+
+const CASES: { mode: Mode; name: string }[] = [
+  { mode: "raw", name: "raw JSON frames over native sockets (baseline)" },
+  { mode: "transport-json", name: "TcpTransport, JSON payloads" },
+  { mode: "transport", name: "TcpTransport, pre-serialized 100-byte payloads" },
+];
+
+const deno = (globalThis as { Deno?: { bench(def: object): void } }).Deno;
+if (deno && !import.meta.main) {
+  for (const { mode, name } of CASES) {
+    deno.bench({
+      name,
+      group: "remote",
+      baseline: mode === "raw",
+      n: 3,
+      warmup: 0,
+      async fn(b: { start(): void; end(): void }) {
+        b.start();
+        const rate = await measure(mode);
+        b.end();
+        console.log(`${name}: ${Math.round(rate).toLocaleString("en-US")} msg/s`);
+      },
+    });
+  }
+} else if (import.meta.main) {
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const results: Record<string, number[]> = {};
+  for (let r = 0; r < runs; r++) {
+    for (const { mode } of CASES) (results[mode] ??= []).push(await measure(mode));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base = median(results.raw);
+  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+  const version = g.Deno?.version.deno ?? g.Bun?.version ?? process.version;
+  console.log(
+    `runtime: ${detectRuntime()} ${version}, ${
+      MESSAGES.toLocaleString("en-US")
+    } messages, median of ${runs}`,
+  );
+  console.log("| case | msg/s | vs baseline |");
+  console.log("| --- | ---: | ---: |");
+  for (const { mode, name } of CASES) {
+    const rate = median(results[mode]);
+    console.log(
+      `| ${name} | ${Math.round(rate).toLocaleString("en-US")} | ${
+        (rate / base * 100).toFixed(0)
+      }% |`,
+    );
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The port between the actor layer and the network: node-to-node delivery of envelopes
+ * whose payload is already serialized. {@linkcode TcpTransport} implements it over TCP;
+ * an in-memory twin can implement it for simulations.
+ *
+ * @module
+ */
+
+import type { NodeAddress } from "./address.ts";
+
+/** One message on the wire: its recipient, optional sender, and serialized payload. */
+export interface Envelope {
+  /** The recipient actor's path (such as `/user/alice`). */
+  readonly recipient: string;
+  /** The sender's path or URI, if any. */
+  readonly sender?: string;
+  /**
+   * The serialized message. On receipt it may be a view into a larger receive buffer that
+   * is never reused; copy it (`payload.slice()`) only to keep it for a long time.
+   */
+  readonly payload: Uint8Array;
+}
+
+/**
+ * A node as seen on a connection: its advertised address and its incarnation, a random id
+ * drawn at every start, so that a restarted node is recognisable.
+ */
+export interface PeerIdentity extends NodeAddress {
+  /** Random id of this run of the node. */
+  readonly incarnation: string;
+}
+
+/**
+ * Why an envelope was not delivered:
+ * - `"queue-overflow"`: the peer's outbound queue was full;
+ * - `"refused"`: the peer refused the handshake (such as a different system name);
+ * - `"unreachable"`: no connection could be made for `unreachableTimeout`;
+ * - `"shutdown"`: the transport shut down with the envelope still queued;
+ * - `"too-large"`: the encoded envelope exceeds the maximum frame size.
+ */
+export type UndeliverableReason =
+  | "queue-overflow"
+  | "refused"
+  | "unreachable"
+  | "shutdown"
+  | "too-large";
+
+/** Callbacks of a transport. Exceptions they throw are logged and otherwise ignored. */
+export interface TransportHandlers {
+  /** An envelope arrived from `from`. Per peer, envelopes arrive in the order sent. */
+  onInbound?: (from: PeerIdentity, envelope: Envelope) => void;
+  /** An envelope could not be delivered; nothing is dropped without this call. */
+  onUndeliverable?: (to: NodeAddress, envelope: Envelope, reason: UndeliverableReason) => void;
+  /** A connection to `peer` completed its handshake (or a new incarnation replaced one). */
+  onPeerConnected?: (peer: PeerIdentity) => void;
+  /** The connection to `peer` was lost or closed. */
+  onPeerDisconnected?: (peer: PeerIdentity, reason: string) => void;
+}
+
+/** Where a transport reports what happens on its connections. */
+export interface TransportLogger {
+  /** Routine events (connections made and closed). */
+  debug(message: string, data?: Record<string, unknown>): void;
+  /** Notable events. */
+  info(message: string, data?: Record<string, unknown>): void;
+  /** Recoverable problems (a peer unreachable, a queue overflowing). */
+  warn(message: string, data?: Record<string, unknown>): void;
+  /** Errors (a bad frame, a refused handshake). */
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+/**
+ * A logger that writes warnings and errors to `console.error` and ignores the rest.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger } from "./transport.ts";
+ * consoleLogger.debug("not printed");
+ * ```
+ */
+export const consoleLogger: TransportLogger = {
+  debug(): void {},
+  info(): void {},
+  warn(message: string, data?: Record<string, unknown>): void {
+    console.error(`[casty:remote] WARN ${message}`, data ?? "");
+  },
+  error(message: string, data?: Record<string, unknown>): void {
+    console.error(`[casty:remote] ERROR ${message}`, data ?? "");
+  },
+};
+
+/** Node-to-node delivery of envelopes. */
+export interface Transport extends AsyncDisposable {
+  /** The actor system's name; peers with another name are refused. */
+  readonly systemName: string;
+  /** The address this node advertises (with the bound port when started on port 0). */
+  readonly selfAddress: NodeAddress;
+  /** This run's random incarnation id. */
+  readonly incarnation: string;
+  /**
+   * Queues an envelope for `to`. Never throws for network reasons: failures go to
+   * `onUndeliverable`.
+   */
+  send(to: NodeAddress, envelope: Envelope): void;
+  /** Replaces the callbacks (fields left out are removed). */
+  setHandlers(handlers: TransportHandlers): void;
+  /** Closes every connection; queued envelopes go to `onUndeliverable` as `"shutdown"`. */
+  shutdown(): Promise<void>;
+}

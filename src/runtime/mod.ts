@@ -1,0 +1,21 @@
+/**
+ * Runtime adapters: the only code in casty that touches `Deno.*`, `Bun.*`, `node:net`
+ * and `node:tls`. Everything above programs against {@linkcode Tcp}.
+ *
+ * @example
+ * ```ts
+ * import { defaultTcp } from "./mod.ts";
+ * const tcp = defaultTcp();
+ * const listener = await tcp.listen("127.0.0.1", 0, { onAccept: (conn) => conn.close() });
+ * console.assert(listener.port > 0);
+ * await listener.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./tcp.ts";
+export * from "./select.ts";
+export { denoTcp } from "./deno/tcp.ts";
+export { bunTcp } from "./bun/tcp.ts";
+export { nodeTcp } from "./node/tcp.ts";

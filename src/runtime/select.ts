@@ -1,0 +1,105 @@
+/**
+ * Picks the {@linkcode Tcp} implementation for the current runtime by feature detection
+ * (`globalThis.Deno`, then `globalThis.Bun`, else `node:net`). Tests can override the
+ * choice with {@linkcode setDefaultTcp} or ask for one implementation with
+ * {@linkcode tcpFor}.
+ *
+ * @module
+ */
+
+import { bunTcp } from "./bun/tcp.ts";
+import { denoTcp } from "./deno/tcp.ts";
+import { nodeTcp } from "./node/tcp.ts";
+import type { Tcp } from "./tcp.ts";
+
+/** The name of a TCP implementation. */
+export type RuntimeName = "deno" | "bun" | "node";
+
+/**
+ * The runtime this code runs on.
+ *
+ * @returns `"deno"`, `"bun"` or `"node"` (anything else with `node:net`).
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "./select.ts";
+ * console.assert(["deno", "bun", "node"].includes(detectRuntime()));
+ * ```
+ */
+export function detectRuntime(): RuntimeName {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  return "node";
+}
+
+/**
+ * The implementations usable on this runtime: its native one, and `node` everywhere.
+ *
+ * @returns Names, native first.
+ *
+ * @example
+ * ```ts
+ * import { supportedTcp } from "./select.ts";
+ * console.assert(supportedTcp().includes("node"));
+ * ```
+ */
+export function supportedTcp(): RuntimeName[] {
+  const native = detectRuntime();
+  return native === "node" ? ["node"] : [native, "node"];
+}
+
+/**
+ * One implementation by name.
+ *
+ * @param name Which implementation.
+ * @returns It.
+ * @throws {TypeError} When the current runtime cannot run it (such as `"bun"` on Deno).
+ *
+ * @example
+ * ```ts
+ * import { tcpFor } from "./select.ts";
+ * console.assert(tcpFor("node").name === "node");
+ * ```
+ */
+export function tcpFor(name: RuntimeName): Tcp {
+  if (!supportedTcp().includes(name)) {
+    throw new TypeError(`Cannot use the ${name} TCP adapter on ${detectRuntime()}`);
+  }
+  return name === "deno" ? denoTcp : name === "bun" ? bunTcp : nodeTcp;
+}
+
+let override: Tcp | undefined;
+
+/**
+ * The implementation used when none is given: the override if set, else the runtime's
+ * native one.
+ *
+ * @returns The default {@linkcode Tcp}.
+ *
+ * @example
+ * ```ts
+ * import { defaultTcp, detectRuntime } from "./select.ts";
+ * console.assert(defaultTcp().name === detectRuntime());
+ * ```
+ */
+export function defaultTcp(): Tcp {
+  return override ?? tcpFor(detectRuntime());
+}
+
+/**
+ * Overrides (or, with `undefined`, restores) the default implementation, for tests.
+ *
+ * @param tcp The implementation to use by default.
+ *
+ * @example
+ * ```ts
+ * import { defaultTcp, setDefaultTcp, tcpFor } from "./select.ts";
+ * setDefaultTcp(tcpFor("node"));
+ * console.assert(defaultTcp().name === "node");
+ * setDefaultTcp(undefined);
+ * ```
+ */
+export function setDefaultTcp(tcp: Tcp | undefined): void {
+  override = tcp;
+}
