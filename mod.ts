@@ -40,6 +40,8 @@ import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
 export * from "./src/config/mod.ts";
+export * from "./src/remote/mod.ts";
+export * from "./src/cluster/mod.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {

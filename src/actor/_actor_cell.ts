@@ -52,6 +52,8 @@ export interface SystemCore {
   /** Watch support for refs that are not local cells (remote refs); undefined when local-only. */
   watchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => boolean;
   unwatchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => void;
+  /** Called after any cell has terminated (remote death watch hooks in here). */
+  cellStopped?: (cell: ActorCell<unknown>) => void;
   /** Resolves the mailbox for a spawn (config overrides); explicit options win. */
   mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
   /** Wraps a behavior with configured supervision, if any. */
@@ -911,6 +913,7 @@ export class ActorCell<M> {
       }
     }
     this.#sys = undefined;
+    this.core.cellStopped?.(self);
     this.#terminated?.resolve();
   }
 

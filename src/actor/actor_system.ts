@@ -191,9 +191,9 @@ export class ActorSystem implements AsyncDisposable {
   constructor(options: ActorSystemOptions = {}) {
     const name = options.name ?? options.config?.system.name ?? "casty";
     this.#config = options.config;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
       throw new TypeError(
-        `Invalid system name ${JSON.stringify(name)}: use letters, digits, "-", "_" or "."`,
+        `Invalid system name ${JSON.stringify(name)}: use letters, digits, "-" or "_"`,
       );
     }
     this.name = name;

@@ -1,0 +1,453 @@
+/**
+ * Remoting: location-transparent refs on top of a {@linkcode Transport} and a
+ * {@linkcode Serializer}. Messages to remote refs are serialized and sent to the node that
+ * hosts the actor; messages arriving from other nodes are delivered to local actors; refs
+ * inside messages resolve to working refs on either side; remote death watch delivers
+ * `Terminated` when a remote actor stops or its node goes away.
+ *
+ * @module
+ */
+import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
+import type { ActorSystem } from "../actor/actor_system.ts";
+import { MailboxFullError, SerializationError } from "../actor/errors.ts";
+import { DeadLetter } from "../actor/events.ts";
+import type { Logger } from "../actor/logger.ts";
+import type { ActorCell, SystemCore } from "../actor/_actor_cell.ts";
+import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
+import type { Serializer } from "./serialization.ts";
+import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
+
+/** The reserved recipient of remoting's own protocol (death watch). */
+const REMOTE_PATH = "/_remote";
+
+type RemoteSystemMsg =
+  | { readonly t: "watch"; readonly path: string }
+  | { readonly t: "unwatch"; readonly path: string }
+  | { readonly t: "terminated"; readonly path: string };
+
+/** A handler for messages to a reserved path (the cluster's protocols use these). */
+export type SystemMessageHandler = (from: PeerIdentity, message: unknown) => void;
+
+/**
+ * A ref to an actor on another node (or, when its node is this one, a ref by path that is
+ * resolved at delivery). Created by {@linkcode Remoting.refFor}, by `node.lookup(uri)`, and
+ * when messages carrying refs are deserialized.
+ *
+ * @example
+ * ```ts
+ * import { ClusteredActorSystem, isActorRef } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
+ * const ref = node.lookup(`casty://demo@127.0.0.1:1/some/actor`);
+ * console.assert(isActorRef(ref) && ref.path === "/some/actor");
+ * ```
+ */
+export class RemoteActorRef<M> implements ActorRef<M> {
+  /** The node hosting the actor. */
+  readonly node: NodeAddress;
+  /** The actor's path on that node. */
+  readonly path: string;
+  /** The actor's URI. */
+  readonly address: string;
+  readonly #remoting: Remoting;
+
+  /**
+   * @param remoting The remoting that sends for this ref.
+   * @param node The hosting node.
+   * @param path The actor's path there.
+   * @param address The full URI.
+   */
+  constructor(remoting: Remoting, node: NodeAddress, path: string, address: string) {
+    this.#remoting = remoting;
+    this.node = node;
+    this.path = path;
+    this.address = address;
+  }
+
+  /** Brand. */
+  get [ACTOR_REF](): true {
+    return true;
+  }
+
+  /**
+   * Serializes and sends the message. A message that cannot be serialized is published as
+   * a `DeadLetter` and throws.
+   *
+   * @throws {SerializationError} when the message cannot be serialized.
+   */
+  tell(msg: M): void {
+    this.#remoting.send(this as RemoteActorRef<unknown>, msg);
+  }
+
+  /** Same as {@linkcode RemoteActorRef.tell}; remote mailboxes apply no backpressure. */
+  send(msg: M): Promise<void> {
+    try {
+      this.tell(msg);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** `ActorRef(casty://…)`. */
+  toString(): string {
+    return `ActorRef(${this.address})`;
+  }
+
+  /** The URI. */
+  toJSON(): string {
+    return this.address;
+  }
+}
+
+/** Options of {@linkcode Remoting}. */
+export interface RemotingOptions {
+  /** The local system. */
+  readonly system: ActorSystem;
+  /** Its core (internal hooks for watch and addressing). */
+  readonly core: SystemCore;
+  /** The node-to-node transport. */
+  readonly transport: Transport;
+  /** The message serializer. */
+  readonly serializer: Serializer;
+  /** Where problems are logged. */
+  readonly log: Logger;
+}
+
+const REF_CACHE_LIMIT = 50_000;
+
+/**
+ * Connects an actor system to a transport (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { ClusteredActorSystem } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
+ * console.assert(node.remoting.selfAddress.port === node.selfAddress.port);
+ * ```
+ */
+export class Remoting {
+  readonly #system: ActorSystem;
+  readonly #core: SystemCore;
+  readonly #transport: Transport;
+  readonly #serializer: Serializer;
+  readonly #log: Logger;
+  readonly #self: NodeAddress;
+  readonly #prefix: string;
+  readonly #refs = new Map<string, RemoteActorRef<unknown>>();
+  readonly #handlers = new Map<string, SystemMessageHandler>();
+  /** Local watchers of remote actors: target URI → watching cells. */
+  readonly #watching = new Map<string, Set<ActorCell<unknown>>>();
+  /** Remote nodes watching local actors: local path → node keys. */
+  readonly #watchedBy = new Map<string, Map<string, NodeAddress>>();
+  /** Last incarnation seen per node key, to notice restarted peers. */
+  readonly #incarnations = new Map<string, string>();
+  readonly #peerListeners = new Set<(peer: PeerIdentity, up: boolean) => void>();
+  #closed = false;
+
+  /** @param options System, transport, serializer, logger. */
+  constructor(options: RemotingOptions) {
+    this.#system = options.system;
+    this.#core = options.core;
+    this.#transport = options.transport;
+    this.#serializer = options.serializer;
+    this.#log = options.log;
+    this.#self = options.transport.selfAddress;
+    this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
+    this.#core.addressPrefix = this.#prefix;
+    this.#core.watchOther = (cell, ref) => this.#watch(cell, ref);
+    this.#core.unwatchOther = (cell, ref) => this.#unwatch(cell, ref);
+    this.#core.cellStopped = (cell) => this.#localStopped(cell.path);
+    this.#transport.setHandlers({
+      onInbound: (from, env) => this.#onInbound(from, env),
+      onUndeliverable: (to, env, reason) => this.#onUndeliverable(to, env, reason),
+      onPeerConnected: (peer) => this.#onPeer(peer, true),
+      onPeerDisconnected: (peer) => this.#onPeer(peer, false),
+    });
+  }
+
+  /** This node's address. */
+  get selfAddress(): NodeAddress {
+    return this.#self;
+  }
+
+  /** `casty://system@host:port`. */
+  get addressPrefix(): string {
+    return this.#prefix;
+  }
+
+  /** The serializer in use. */
+  get serializer(): Serializer {
+    return this.#serializer;
+  }
+
+  /** Routes messages for a reserved path (such as `/_cluster/_membership`) to `handler`. */
+  registerHandler(path: string, handler: SystemMessageHandler): void {
+    this.#handlers.set(path, handler);
+  }
+
+  /** Calls `listener(peer, up)` when a connection to a peer comes up or goes down. */
+  onPeer(listener: (peer: PeerIdentity, up: boolean) => void): () => void {
+    this.#peerListeners.add(listener);
+    return () => this.#peerListeners.delete(listener);
+  }
+
+  /**
+   * A ref for a URI: a local ref when the actor lives here, otherwise a remote ref.
+   *
+   * @throws {AddressError} on a malformed URI.
+   */
+  refFor<M>(uri: string): ActorRef<M> {
+    const cached = this.#refs.get(uri);
+    if (cached) return cached as ActorRef<M>;
+    const parsed = parseActorUri(uri);
+    if (!parsed.address || sameNodeAddress(parsed.address, this.#self)) {
+      const local = this.#system.lookup<M>(parsed.path);
+      if (local) return local;
+      return this.#remoteRef(this.#self, parsed.path, this.#prefix + parsed.path) as ActorRef<M>;
+    }
+    return this.#remoteRef(parsed.address, parsed.path, uri) as ActorRef<M>;
+  }
+
+  /** A ref to `path` on `node`. */
+  refAt<M>(node: NodeAddress, path: string): ActorRef<M> {
+    const uri = `casty://${this.#system.name}@${formatNodeAddress(node)}${path}`;
+    if (sameNodeAddress(node, this.#self)) {
+      const local = this.#system.lookup<M>(path);
+      if (local) return local;
+    }
+    return (this.#refs.get(uri) ?? this.#remoteRef(node, path, uri)) as ActorRef<M>;
+  }
+
+  /** Sends a message to a reserved path on a node (or delivers it here for this node). */
+  sendSystem(to: NodeAddress, path: string, message: unknown): void {
+    if (this.#closed) return;
+    const payload = this.#serializer.serialize(message);
+    this.#transport.send(to, { recipient: path, payload });
+  }
+
+  /**
+   * Sends `msg` to a remote ref.
+   *
+   * @throws {SerializationError} when the message cannot be serialized.
+   */
+  send(ref: RemoteActorRef<unknown>, msg: unknown): void {
+    if (sameNodeAddress(ref.node, this.#self)) {
+      this.#deliverLocal(ref.path, msg, ref.address);
+      return;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = this.#serializer.serialize(msg);
+    } catch (err) {
+      const error = err instanceof SerializationError
+        ? err
+        : new SerializationError(`Cannot serialize message for "${ref.address}"`, { cause: err });
+      this.#core.eventStream.publish(
+        new DeadLetter(msg, ref as ActorRef<never>, "serialization", error.message),
+      );
+      throw error;
+    }
+    if (this.#closed) {
+      this.#core.eventStream.publish(
+        new DeadLetter(msg, ref as ActorRef<never>, "shutdown", "remoting is shut down"),
+      );
+      return;
+    }
+    this.#transport.send(ref.node, { recipient: ref.path, payload });
+  }
+
+  /**
+   * Treats every actor on `node` as terminated for local watchers, and forgets that node's
+   * watches of local actors (the node was downed, removed, or restarted).
+   */
+  nodeGone(node: NodeAddress): void {
+    const key = formatNodeAddress(node);
+    for (const [uri, cells] of [...this.#watching]) {
+      const ref = this.#refs.get(uri);
+      if (!ref || !sameNodeAddress(ref.node, node)) continue;
+      this.#watching.delete(uri);
+      for (const cell of cells) cell.deliverTerminated(ref as ActorRef<never>);
+    }
+    for (const [path, nodes] of [...this.#watchedBy]) {
+      nodes.delete(key);
+      if (nodes.size === 0) this.#watchedBy.delete(path);
+    }
+  }
+
+  /** Stops sending; later sends become dead letters. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  #remoteRef(node: NodeAddress, path: string, uri: string): RemoteActorRef<unknown> {
+    const ref = new RemoteActorRef<unknown>(this, node, path, uri);
+    if (this.#refs.size >= REF_CACHE_LIMIT) {
+      // Drop the oldest half of the cache; refs still watched are kept.
+      let n = REF_CACHE_LIMIT / 2;
+      for (const k of this.#refs.keys()) {
+        if (n-- <= 0) break;
+        if (!this.#watching.has(k)) this.#refs.delete(k);
+      }
+    }
+    this.#refs.set(uri, ref);
+    return ref;
+  }
+
+  #deliverLocal(path: string, msg: unknown, uri: string): void {
+    const target = this.#system.lookup(path);
+    if (!target) {
+      this.#core.eventStream.publish(
+        new DeadLetter(msg, uri, "unknownPath", `no actor at ${path} on this node`),
+      );
+      return;
+    }
+    try {
+      target.tell(msg);
+    } catch (err) {
+      if (!(err instanceof MailboxFullError)) throw err;
+      this.#core.eventStream.publish(
+        new DeadLetter(msg, target as ActorRef<never>, "mailboxFull", err.message),
+      );
+    }
+  }
+
+  #decode(env: Envelope, from: PeerIdentity): { ok: true; value: unknown } | { ok: false } {
+    try {
+      return { ok: true, value: this.#serializer.deserialize(env.payload, (u) => this.refFor(u)) };
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      this.#log.error(
+        `Cannot decode a message for "${env.recipient}" from ${formatNodeAddress(from)}: ${detail}`,
+      );
+      this.#core.eventStream.publish(
+        new DeadLetter(env.payload.slice(), this.#prefix + env.recipient, "serialization", detail),
+      );
+      return { ok: false };
+    }
+  }
+
+  #onInbound(from: PeerIdentity, env: Envelope): void {
+    const handler = this.#handlers.get(env.recipient);
+    if (handler || env.recipient === REMOTE_PATH) {
+      const decoded = this.#decode(env, from);
+      if (!decoded.ok) return;
+      if (handler) {
+        try {
+          handler(from, decoded.value);
+        } catch (err) {
+          this.#log.error(`handler for ${env.recipient} failed`, err);
+        }
+      } else {
+        this.#onRemoteSystem(from, decoded.value as RemoteSystemMsg);
+      }
+      return;
+    }
+    const decoded = this.#decode(env, from);
+    if (!decoded.ok) return;
+    this.#deliverLocal(env.recipient, decoded.value, this.#prefix + env.recipient);
+  }
+
+  #onUndeliverable(to: NodeAddress, env: Envelope, reason: UndeliverableReason): void {
+    let message: unknown = env.payload;
+    try {
+      message = this.#serializer.deserialize(env.payload, (u) => this.refFor(u));
+    } catch {
+      // keep the bytes: the dead letter still says what was lost
+    }
+    const uri = `casty://${this.#system.name}@${formatNodeAddress(to)}${env.recipient}`;
+    this.#core.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
+  }
+
+  #onPeer(peer: PeerIdentity, up: boolean): void {
+    const key = formatNodeAddress(peer);
+    if (up) {
+      const previous = this.#incarnations.get(key);
+      this.#incarnations.set(key, peer.incarnation);
+      if (previous !== undefined && previous !== peer.incarnation) {
+        // The node restarted: every actor we watched there is gone.
+        this.nodeGone(peer);
+      }
+    }
+    for (const l of this.#peerListeners) {
+      try {
+        l(peer, up);
+      } catch (err) {
+        this.#log.error("peer listener failed", err);
+      }
+    }
+  }
+
+  #watch(cell: ActorCell<unknown>, ref: ActorRef<never>): boolean {
+    if (!(ref instanceof RemoteActorRef)) return false;
+    const uri = ref.address;
+    let cells = this.#watching.get(uri);
+    if (!cells) {
+      cells = new Set();
+      this.#watching.set(uri, cells);
+      this.#refs.set(uri, ref as RemoteActorRef<unknown>);
+      if (sameNodeAddress(ref.node, this.#self)) {
+        // A by-path ref to this node whose actor does not exist (any more).
+        queueMicrotask(() => this.#terminatedFrom(this.#self, ref.path));
+      } else {
+        this.sendSystem(ref.node, REMOTE_PATH, { t: "watch", path: ref.path });
+      }
+    }
+    cells.add(cell);
+    return true;
+  }
+
+  #unwatch(cell: ActorCell<unknown>, ref: ActorRef<never>): void {
+    if (!(ref instanceof RemoteActorRef)) return;
+    const cells = this.#watching.get(ref.address);
+    if (!cells || !cells.delete(cell) || cells.size > 0) return;
+    this.#watching.delete(ref.address);
+    if (!sameNodeAddress(ref.node, this.#self)) {
+      this.sendSystem(ref.node, REMOTE_PATH, { t: "unwatch", path: ref.path });
+    }
+  }
+
+  #onRemoteSystem(from: PeerIdentity, msg: RemoteSystemMsg): void {
+    const key = formatNodeAddress(from);
+    switch (msg?.t) {
+      case "watch": {
+        if (!this.#system.lookup(msg.path)) {
+          this.sendSystem(from, REMOTE_PATH, { t: "terminated", path: msg.path });
+          return;
+        }
+        let nodes = this.#watchedBy.get(msg.path);
+        if (!nodes) this.#watchedBy.set(msg.path, nodes = new Map());
+        nodes.set(key, { host: from.host, port: from.port });
+        return;
+      }
+      case "unwatch": {
+        const nodes = this.#watchedBy.get(msg.path);
+        nodes?.delete(key);
+        if (nodes && nodes.size === 0) this.#watchedBy.delete(msg.path);
+        return;
+      }
+      case "terminated":
+        this.#terminatedFrom(from, msg.path);
+        return;
+      default:
+        this.#log.warn(`unknown remoting message from ${key}: ${JSON.stringify(msg)}`);
+    }
+  }
+
+  #terminatedFrom(node: NodeAddress, path: string): void {
+    const uri = `casty://${this.#system.name}@${formatNodeAddress(node)}${path}`;
+    const cells = this.#watching.get(uri);
+    if (!cells) return;
+    this.#watching.delete(uri);
+    const ref = this.#refs.get(uri) ?? this.#remoteRef(node, path, uri);
+    for (const cell of cells) cell.deliverTerminated(ref as ActorRef<never>);
+  }
+
+  #localStopped(path: string): void {
+    const nodes = this.#watchedBy.get(path);
+    if (!nodes) return;
+    this.#watchedBy.delete(path);
+    for (const node of nodes.values()) {
+      this.sendSystem(node, REMOTE_PATH, { t: "terminated", path });
+    }
+  }
+}
