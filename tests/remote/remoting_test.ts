@@ -7,7 +7,7 @@ import {
   DeadLetter,
   RemoteActorRef,
   SerializationError,
-  Terminated,
+  type Terminated,
 } from "../../mod.ts";
 import { memoryLogger, waitFor } from "../_helpers/probe.ts";
 import { runScript } from "../_helpers/process.ts";
