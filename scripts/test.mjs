@@ -9,6 +9,7 @@ const bin = (name) => {
   return existsSync(local) ? local : name;
 };
 
+// deno-lint-ignore no-control-regex
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 function run(label, cmd, args, parse) {
