@@ -1,0 +1,270 @@
+/**
+ * A deterministic simulated network over a {@linkcode SimulatedClock}: latency, partitions,
+ * killed nodes, and byte/message accounting.
+ *
+ * @module
+ */
+
+import type { SimulatedClock } from "./simulated_clock.ts";
+
+/**
+ * The address shape the network routes on.
+ *
+ * @example
+ * ```ts
+ * import type { NetworkAddress } from "@casty/casty/testing";
+ * const a: NetworkAddress = { host: "10.0.0.1", port: 1 };
+ * console.assert(a.port === 1);
+ * ```
+ */
+export interface NetworkAddress {
+  /** Host. */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
+}
+
+/**
+ * Options for {@linkcode InMemoryNetwork}.
+ *
+ * @example
+ * ```ts
+ * import type { InMemoryNetworkOptions } from "@casty/casty/testing";
+ * const o: InMemoryNetworkOptions = { latency: 5 };
+ * console.assert(o.latency === 5);
+ * ```
+ */
+export interface InMemoryNetworkOptions {
+  /**
+   * One-way delay in ms, fixed or per message (a function may use a seeded random source).
+   * @default {1}
+   */
+  readonly latency?: number | ((from: NetworkAddress, to: NetworkAddress) => number);
+  /**
+   * Round-trip every message through JSON, as a real transport would (and to catch
+   * messages that are not plain data).
+   * @default {true}
+   */
+  readonly serialize?: boolean;
+}
+
+/**
+ * Message and byte counts, total and per message `type`.
+ *
+ * @example
+ * ```ts
+ * import type { NetworkStats } from "@casty/casty/testing";
+ * const s: NetworkStats = { messages: 0, bytes: 0, dropped: 0, byType: {} };
+ * console.assert(s.bytes === 0);
+ * ```
+ */
+export interface NetworkStats {
+  /** Messages sent (delivered or not). */
+  readonly messages: number;
+  /** Bytes sent, as the JSON length of each message. */
+  readonly bytes: number;
+  /** Messages dropped by partitions or dead nodes. */
+  readonly dropped: number;
+  /** Per message `type`. */
+  readonly byType: Readonly<Record<string, { readonly messages: number; readonly bytes: number }>>;
+}
+
+interface InFlight<M> {
+  readonly at: number;
+  readonly seq: number;
+  readonly from: NetworkAddress;
+  readonly to: NetworkAddress;
+  readonly payload: M;
+}
+
+function before<M>(a: InFlight<M>, b: InFlight<M>): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function keyOf(a: NetworkAddress): string {
+  return `${a.host}:${a.port}`;
+}
+
+/**
+ * Routes messages between handlers attached by address, after a simulated delay. A message is
+ * dropped when a partition separates the two ends at send time, or when the receiver is not
+ * attached (killed) at delivery time.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryNetwork, SimulatedClock } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * const net = new InMemoryNetwork<{ type: string }>(clock, { latency: 10 });
+ * const a = { host: "a", port: 1 };
+ * const b = { host: "b", port: 1 };
+ * const got: string[] = [];
+ * net.attach(b, (_from, msg) => got.push(msg.type));
+ * net.send(a, b, { type: "ping" });
+ * clock.advance(10);
+ * console.assert(got[0] === "ping" && net.stats.messages === 1);
+ * ```
+ */
+export class InMemoryNetwork<M extends { readonly type: string }> {
+  readonly #clock: SimulatedClock;
+  readonly #latency: number | ((from: NetworkAddress, to: NetworkAddress) => number);
+  readonly #serialize: boolean;
+  readonly #handlers = new Map<string, (from: NetworkAddress, msg: M) => void>();
+  readonly #blocked = new Set<string>();
+  #messages = 0;
+  #bytes = 0;
+  #dropped = 0;
+  #byType: Record<string, { messages: number; bytes: number }> = {};
+  #inFlight: InFlight<M>[] = [];
+  #seq = 0;
+  #timer: { at: number; cancel: { cancel(): void } } | undefined;
+
+  /**
+   * @param clock The simulated clock that delivers messages.
+   * @param options Latency and serialization.
+   */
+  constructor(clock: SimulatedClock, options: InMemoryNetworkOptions = {}) {
+    this.#clock = clock;
+    this.#latency = options.latency ?? 1;
+    this.#serialize = options.serialize ?? true;
+  }
+
+  /**
+   * Attaches (or replaces) the receiver at `address`, e.g. a restarted node.
+   *
+   * @param address Where it listens.
+   * @param handler Called for each delivered message.
+   */
+  attach(address: NetworkAddress, handler: (from: NetworkAddress, msg: M) => void): void {
+    this.#handlers.set(keyOf(address), handler);
+  }
+
+  /**
+   * Detaches the receiver at `address`: messages to it are dropped from now on (a killed node).
+   *
+   * @param address The address.
+   */
+  detach(address: NetworkAddress): void {
+    this.#handlers.delete(keyOf(address));
+  }
+
+  /**
+   * Sends `msg` from `from` to `to`.
+   *
+   * @param from Sender.
+   * @param to Receiver.
+   * @param msg A JSON-able message.
+   */
+  send(from: NetworkAddress, to: NetworkAddress, msg: M): void {
+    const text = JSON.stringify(msg);
+    this.#messages++;
+    this.#bytes += text.length;
+    const t = (this.#byType[msg.type] ??= { messages: 0, bytes: 0 });
+    t.messages++;
+    t.bytes += text.length;
+    if (this.#blocked.has(`${keyOf(from)}>${keyOf(to)}`)) {
+      this.#dropped++;
+      return;
+    }
+    const payload = this.#serialize ? JSON.parse(text) as M : msg;
+    const delay = typeof this.#latency === "number" ? this.#latency : this.#latency(from, to);
+    this.#push({ at: this.#clock.now() + Math.max(0, delay), seq: this.#seq++, from, to, payload });
+    this.#arm();
+  }
+
+  // In-flight messages live in a min-heap behind a single clock timer: thousands of messages
+  // per simulated round would otherwise each be a clock timer.
+  #push(item: InFlight<M>): void {
+    const heap = this.#inFlight;
+    heap.push(item);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i], heap[parent])) break;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  #pop(): InFlight<M> | undefined {
+    const heap = this.#inFlight;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last !== undefined) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && before(heap[l], heap[m])) m = l;
+        if (r < heap.length && before(heap[r], heap[m])) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m], heap[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  #arm(): void {
+    const next = this.#inFlight[0];
+    if (next === undefined) return;
+    if (this.#timer !== undefined && this.#timer.at <= next.at) return;
+    this.#timer?.cancel.cancel();
+    const at = next.at;
+    this.#timer = {
+      at,
+      cancel: this.#clock.setTimeout(() => this.#deliverDue(), at - this.#clock.now()),
+    };
+  }
+
+  #deliverDue(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    while (this.#inFlight.length > 0 && this.#inFlight[0].at <= now) {
+      const item = this.#pop()!;
+      const handler = this.#handlers.get(keyOf(item.to));
+      if (handler === undefined) {
+        this.#dropped++;
+        continue;
+      }
+      handler(item.from, item.payload);
+    }
+    this.#arm();
+  }
+
+  /**
+   * Drops all traffic between the two groups, both ways, until {@linkcode InMemoryNetwork.heal}.
+   *
+   * @param a One side.
+   * @param b The other side.
+   */
+  partition(a: readonly NetworkAddress[], b: readonly NetworkAddress[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.#blocked.add(`${keyOf(x)}>${keyOf(y)}`);
+        this.#blocked.add(`${keyOf(y)}>${keyOf(x)}`);
+      }
+    }
+  }
+
+  /** Removes every partition. */
+  heal(): void {
+    this.#blocked.clear();
+  }
+
+  /** Counts since creation or the last {@linkcode InMemoryNetwork.resetStats}. */
+  get stats(): NetworkStats {
+    const byType: Record<string, { messages: number; bytes: number }> = {};
+    for (const [k, v] of Object.entries(this.#byType)) byType[k] = { ...v };
+    return { messages: this.#messages, bytes: this.#bytes, dropped: this.#dropped, byType };
+  }
+
+  /** Zeroes the counters. */
+  resetStats(): void {
+    this.#messages = 0;
+    this.#bytes = 0;
+    this.#dropped = 0;
+    this.#byType = {};
+  }
+}
