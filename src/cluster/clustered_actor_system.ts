@@ -5,13 +5,46 @@
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { ActorSystem, type ActorSystemOptions } from "../actor/actor_system.ts";
+import { ClusterUnavailableError } from "../actor/errors.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
-import { type NodeAddress, parseActorUri, sameNodeAddress } from "../remote/address.ts";
+import {
+  type NodeAddress,
+  parseActorUri,
+  parseNodeAddress,
+  sameNodeAddress,
+} from "../remote/address.ts";
 import { Remoting } from "../remote/remoting.ts";
 import { type Serializer, TaggedJsonSerializer } from "../remote/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
+import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
+import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
+import type { DowningOptions } from "./downing.ts";
+import {
+  LeaderChanged,
+  MemberDowned,
+  MemberRemoved,
+  type MembershipEvent,
+  ShutdownSelf,
+  UnreachableMember,
+} from "./events.ts";
+import { type Member, newMemberId } from "./member.ts";
+import { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
+import type { PhiAccrualOptions } from "./phi_accrual.ts";
+import {
+  GetTopology,
+  ResolveNode,
+  SubscribeTopology,
+  TOPOLOGY_PATH,
+  topologyActor,
+  type TopologyMsg,
+  TopologySnapshot,
+  UnsubscribeTopology,
+} from "./topology.ts";
+
+/** The reserved path of the membership protocol. */
+const MEMBERSHIP_PATH = "/_cluster/_membership";
 
 /** Transport tuning for {@linkcode ClusteredActorSystemOptions.transport}. */
 export type TransportTuning = Partial<
@@ -40,12 +73,53 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
   port: number;
   /** The interface to bind, when it differs from the advertised `host`. */
   bindHost?: string;
+  /** The port to bind, when it differs from the advertised `port` (NAT, proxies). */
+  bindPort?: number;
   /** Mutual TLS between nodes: PEM strings or file paths. */
   tls?: TlsOptions;
   /** The message serializer. @default {new TaggedJsonSerializer()} */
   serializer?: Serializer;
   /** Transport tuning (frame size, queue bounds, backoff, …). */
   transport?: TransportTuning;
+  /**
+   * Nodes to join through, as `"host:port"` or `{ host, port }`. Any of them may be down.
+   * Without seeds (or when this node is the first seed and no other answers) the node forms a
+   * new cluster.
+   */
+  seedNodes?: readonly (string | NodeAddress)[];
+  /** This node's roles (for role-aware placement). */
+  roles?: readonly string[];
+  /** `start()` resolves only once this many members are up. */
+  requiredQuorum?: number;
+  /**
+   * How long `start()` waits for `requiredQuorum`, in ms.
+   * @default {60000}
+   */
+  quorumTimeout?: number;
+  /** Gossip tuning. @default {{ interval: 1000, fanout: 3 }} */
+  gossip?: MembershipOptions["gossip"];
+  /** Heartbeats. @default {{ interval: 500, availabilityCheckInterval: 2000 }} */
+  heartbeat?: MembershipOptions["heartbeat"];
+  /** Phi accrual failure detector tuning (threshold 8, max sample size 200, …). */
+  failureDetector?: PhiAccrualOptions;
+  /** Split-brain resolution (keep-majority after `stableAfter` ms). */
+  downing?: DowningOptions;
+  /** Join retry tuning. */
+  join?: MembershipOptions["join"];
+  /**
+   * How long a graceful `leave()` (also run by `shutdown()`) waits to be removed, in ms.
+   * @default {10000}
+   */
+  leaveTimeout?: number;
+}
+
+/** Options of {@linkcode ClusteredActorSystem.waitFor} and friends. */
+export interface ClusterWaitOptions {
+  /**
+   * Milliseconds to wait.
+   * @default {60000}
+   */
+  timeout?: number;
 }
 
 /**
@@ -70,6 +144,14 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #transport: TcpTransport;
   readonly #remoting: Remoting;
   readonly #self: NodeAddress;
+  readonly #membership: Membership;
+  readonly #barriers: BarrierService;
+  readonly #memberId: string;
+  readonly #leaveTimeout: number;
+  readonly #topologyListeners = new Set<() => void>();
+  #topology: ActorRef<TopologyMsg> | undefined;
+  #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  #leaving = false;
 
   /**
    * Starts a node: binds the transport, then creates the system. Resolves once bound.
@@ -77,17 +159,36 @@ export class ClusteredActorSystem extends ActorSystem {
    * @throws {TcpConnectError | Error} when the port cannot be bound.
    */
   static async start(options: ClusteredActorSystemOptions): Promise<ClusteredActorSystem> {
+    const seeds = (options.seedNodes ?? []).map((s) =>
+      typeof s === "string" ? parseNodeAddress(s) : s
+    );
+    if (options.requiredQuorum !== undefined) {
+      if (!Number.isInteger(options.requiredQuorum) || options.requiredQuorum < 1) {
+        throw new RangeError(`requiredQuorum must be a positive integer, got ${options.requiredQuorum}`);
+      }
+    }
     const transport = await TcpTransport.start({
       ...options.transport,
       systemName: options.name,
       host: options.host,
       port: options.port,
       bindHost: options.bindHost,
+      bindPort: options.bindPort,
       tls: options.tls,
       clock: options.clock,
       logger: options.logger,
     });
-    return new ClusteredActorSystem(options, transport);
+    const node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+    node.#membership.start();
+    if (options.requiredQuorum !== undefined) {
+      try {
+        await node.waitFor(options.requiredQuorum, { timeout: options.quorumTimeout ?? 60_000 });
+      } catch (err) {
+        await node.shutdown();
+        throw err;
+      }
+    }
+    return node;
   }
 
   /**
@@ -107,6 +208,13 @@ export class ClusteredActorSystem extends ActorSystem {
       port: c.port,
       bindHost: c.bindHost,
       tls: c.tls,
+      seedNodes: c.seedNodes,
+      roles: c.roles,
+      requiredQuorum: c.requiredQuorum,
+      gossip: c.gossip,
+      heartbeat: c.heartbeat,
+      failureDetector: c.failureDetector,
+      downing: c.downing,
       transport: {
         maxFrameSize: t.maxFrameSize,
         outboundQueueLimit: t.outboundQueueLimit,
@@ -138,6 +246,15 @@ export class ClusteredActorSystem extends ActorSystem {
         // already registered by the caller
       }
     }
+    for (const cls of [SubscribeTopology, UnsubscribeTopology, ResolveNode, GetTopology, TopologySnapshot]) {
+      if (serializer instanceof TaggedJsonSerializer) {
+        try {
+          serializer.register(cls, `casty.${cls.name}`);
+        } catch {
+          // already registered
+        }
+      }
+    }
     this.#remoting = new Remoting({
       system: this,
       core: this.core,
@@ -145,11 +262,127 @@ export class ClusteredActorSystem extends ActorSystem {
       serializer,
       log: this.log,
     });
+    this.#leaveTimeout = options.leaveTimeout ?? 10_000;
+    this.#memberId = newMemberId(this.clock.wallNow());
+    const seeds = (options.seedNodes ?? []) as NodeAddress[];
+    this.#membership = new Membership({
+      self: { address: this.#self, id: this.#memberId, roles: options.roles ?? [] },
+      seedNodes: seeds,
+      clock: this.clock,
+      send: (to, msg) => this.#remoting.sendSystem(to, MEMBERSHIP_PATH, msg),
+      onEvent: (e) => this.#onMembershipEvent(e),
+      gossip: options.gossip,
+      heartbeat: options.heartbeat,
+      failureDetector: options.failureDetector,
+      downing: options.downing,
+      join: options.join,
+    });
+    this.#remoting.registerHandler(
+      MEMBERSHIP_PATH,
+      (from, msg) => this.#membership.receive(from, msg as MembershipMessage),
+    );
+    this.#barriers = new BarrierService({
+      self: this.#self,
+      clock: this.clock,
+      leader: () => this.#membership.leader,
+      send: (to, msg) => this.#remoting.sendSystem(to, BARRIER_PATH, msg),
+    });
+    this.#remoting.registerHandler(BARRIER_PATH, (_from, msg) => this.#barriers.receive(msg as BarrierMsg));
+    const cluster = this.spawn(
+      Behaviors.setup<never>((ctx) => {
+        this.#topology = ctx.spawn(topologyActor(() => this.#snapshot()), "_topology");
+        return Behaviors.ignore();
+      }),
+      "_cluster",
+    );
+    void cluster;
   }
 
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */
   get selfAddress(): NodeAddress {
     return this.#self;
+  }
+
+  /** This node's member incarnation id (a new one at every start). */
+  get memberId(): string {
+    return this.#memberId;
+  }
+
+  /** The membership engine (state, leader, reachability). */
+  get membership(): Membership {
+    return this.#membership;
+  }
+
+  /** Members as this node sees them. */
+  get members(): readonly Member[] {
+    return this.#membership.members;
+  }
+
+  /** The current leader as this node sees it. */
+  get leader(): NodeAddress | undefined {
+    return this.#membership.leader;
+  }
+
+  /**
+   * Resolves once at least `n` members are `up` in this node's view.
+   *
+   * @throws {ClusterUnavailableError} (rejection) after `timeout` ms.
+   */
+  waitFor(n: number, options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
+    const timeout = options.timeout ?? 60_000;
+    const upCount = () => this.#membership.members.filter((m) => m.status === "up").length;
+    if (upCount() >= n) return Promise.resolve(this.#snapshot());
+    const { promise, resolve, reject } = Promise.withResolvers<TopologySnapshot>();
+    const check = () => {
+      if (upCount() >= n) {
+        done();
+        resolve(this.#snapshot());
+      }
+    };
+    const timer = this.scheduler.internal(() => {
+      done();
+      reject(
+        new ClusterUnavailableError(
+          `Cannot reach ${n} up members: ${upCount()} after ${timeout} ms`,
+        ),
+      );
+    }, timeout);
+    const done = () => {
+      timer.cancel();
+      this.#topologyListeners.delete(check);
+    };
+    this.#topologyListeners.add(check);
+    return promise;
+  }
+
+  /** The cluster as this node sees it. */
+  getClusterState(_options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
+    return Promise.resolve(this.#snapshot());
+  }
+
+  /**
+   * Waits until `n` nodes have called `barrier(name, n)`, then releases them all. Reusable.
+   * A participant that becomes unreachable or leaves fails the round for everyone.
+   *
+   * @throws {BarrierMismatchError} when nodes disagree on `n`.
+   * @throws {ClusterUnavailableError} when a participant dies or this node shuts down.
+   */
+  barrier(name: string, n: number, options: ClusterWaitOptions & { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#barriers.arrive(name, n, options.timeout ?? 60_000, options.signal);
+  }
+
+  /**
+   * Leaves the cluster gracefully (leaving → exiting → removed, seen by every member), then
+   * shuts this node down. Resolves once stopped.
+   */
+  async leave(): Promise<void> {
+    await this.#leaveGracefully();
+    await this.shutdown();
+  }
+
+  /** Marks a member as down (it is then removed by the leader). */
+  down(address: NodeAddress | string): void {
+    this.#membership.down(typeof address === "string" ? parseNodeAddress(address) : address);
   }
 
   /** The remoting layer (refs, reserved-path handlers). */
@@ -176,10 +409,68 @@ export class ClusteredActorSystem extends ActorSystem {
     return this.#remoting.refFor<M>(pathOrUri);
   }
 
-  /** Stops the actors (user first, then system), then closes the network. */
+  /**
+   * Leaves the cluster gracefully when other members are there (bounded by `leaveTimeout`),
+   * stops the actors (user first, then system), then closes the network.
+   */
   protected override async doShutdown(): Promise<void> {
+    await this.#leaveGracefully();
+    this.#barriers.close();
+    this.#membership.stop();
     await super.doShutdown();
     this.#remoting.close();
     await this.#transport.shutdown();
+  }
+
+  async #leaveGracefully(): Promise<void> {
+    const m = this.#membership;
+    if (m.isTerminated) return;
+    const others = m.members.some((x) =>
+      !sameNodeAddress(x.address, this.#self) && (x.status === "up" || x.status === "joining" ||
+        x.status === "leaving")
+    );
+    if (!others) return;
+    this.#leaving = true;
+    m.leave();
+    let timer: { cancel(): void } | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.scheduler.internal(() => {
+        this.log.warn(`leave not confirmed within ${this.#leaveTimeout} ms; stopping anyway`);
+        resolve();
+      }, this.#leaveTimeout);
+    });
+    await Promise.race([this.#removed.promise, timeout]);
+    timer?.cancel();
+  }
+
+  #snapshot(): TopologySnapshot {
+    const m = this.#membership;
+    return new TopologySnapshot(
+      m.members,
+      m.leader,
+      m.unreachable.map((x) => x.address),
+    );
+  }
+
+  #onMembershipEvent(e: MembershipEvent): void {
+    if (e instanceof ShutdownSelf) {
+      this.#removed.resolve();
+      if (!this.#leaving) {
+        this.log.warn(`cluster asked this node to shut down (${e.reason})`);
+        if (!this.isShutdown) void this.shutdown();
+      }
+    } else if (e instanceof MemberRemoved || e instanceof MemberDowned) {
+      if (!sameNodeAddress(e.member.address, this.#self)) {
+        this.#remoting.nodeGone(e.member.address);
+        this.#barriers.nodeLost(e.member.address);
+      }
+    } else if (e instanceof UnreachableMember) {
+      this.#barriers.nodeLost(e.member.address);
+    } else if (e instanceof LeaderChanged) {
+      this.#barriers.leaderChanged();
+    }
+    this.eventStream.publish(e);
+    for (const l of [...this.#topologyListeners]) l();
+    this.#topology?.tell({ type: "topologyChanged" });
   }
 }

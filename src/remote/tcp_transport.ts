@@ -88,6 +88,11 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly port: number;
   /** The host to bind, such as `"0.0.0.0"`, when it differs from the advertised host. */
   readonly bindHost?: string;
+  /**
+   * The port to bind when it differs from the advertised `port` (behind NAT, a port mapping
+   * or a proxy). Defaults to `port`.
+   */
+  readonly bindPort?: number;
   /** Mutual TLS for every connection. */
   readonly tls?: TlsOptions;
   /**
@@ -402,7 +407,7 @@ export class TcpTransport implements Transport {
     // Connections accepted before the constructor has run wait in `early`.
     const ref: { transport?: TcpTransport } = {};
     const early: TcpConnection[] = [];
-    const listener = await tcp.listen(options.bindHost ?? options.host, options.port, {
+    const listener = await tcp.listen(options.bindHost ?? options.host, options.bindPort ?? options.port, {
       tls: options.tls,
       onAccept: (conn) => ref.transport ? ref.transport.#accept(conn) : early.push(conn),
       onError: (error) => {

@@ -1,0 +1,187 @@
+// Cluster barriers (`node.barrier(name, n)`): every node sends its arrival to the leader's
+// barrier service at `/_cluster/_barrier`; the leader releases all participants once `n` have
+// arrived, fails the round for everyone when a participant becomes unreachable or leaves, and
+// answers a different `n` with BarrierMismatchError. Arrivals are re-sent to a new leader when
+// leadership moves, so a leader change does not lose a round. Rounds are reusable.
+import type { Cancellable, Clock } from "../actor/clock.ts";
+import { BarrierMismatchError, CastyError, ClusterUnavailableError } from "../actor/errors.ts";
+import { formatNodeAddress, type NodeAddress, sameNodeAddress } from "../remote/address.ts";
+
+export const BARRIER_PATH = "/_cluster/_barrier";
+
+export type BarrierMsg =
+  | { readonly t: "arrive"; readonly name: string; readonly n: number; readonly node: NodeAddress }
+  | { readonly t: "withdraw"; readonly name: string; readonly node: NodeAddress }
+  | { readonly t: "release"; readonly name: string }
+  | {
+    readonly t: "fail";
+    readonly name: string;
+    readonly kind: "mismatch" | "participant";
+    readonly reason: string;
+  };
+
+interface Waiting {
+  readonly n: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly timer: Cancellable;
+  readonly cleanup: () => void;
+}
+
+interface Round {
+  readonly n: number;
+  readonly participants: Map<string, NodeAddress>;
+}
+
+export interface BarrierServiceOptions {
+  readonly self: NodeAddress;
+  readonly clock: Clock;
+  readonly leader: () => NodeAddress | undefined;
+  readonly send: (to: NodeAddress, msg: BarrierMsg) => void;
+}
+
+export class BarrierService {
+  readonly #o: BarrierServiceOptions;
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #rounds = new Map<string, Round>();
+  #closed = false;
+
+  constructor(options: BarrierServiceOptions) {
+    this.#o = options;
+  }
+
+  arrive(name: string, n: number, timeout: number, signal?: AbortSignal): Promise<void> {
+    if (typeof name !== "string" || name.length === 0) {
+      return Promise.reject(new TypeError("A barrier needs a non-empty name"));
+    }
+    if (!Number.isInteger(n) || n < 1) {
+      return Promise.reject(new RangeError(`Barrier "${name}": n must be a positive integer, got ${n}`));
+    }
+    if (this.#closed) {
+      return Promise.reject(new ClusterUnavailableError(`Barrier "${name}": the node is shut down`));
+    }
+    if (this.#waiting.has(name)) {
+      return Promise.reject(new TypeError(`Barrier "${name}": this node is already waiting on it`));
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const onAbort = () => this.#give(name, signal!.reason, true);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = this.#o.clock.setTimeout(() => {
+      this.#give(
+        name,
+        new CastyError("BARRIER_TIMEOUT", `Barrier "${name}": fewer than ${n} nodes arrived within ${timeout} ms`),
+        true,
+      );
+    }, timeout);
+    this.#waiting.set(name, {
+      n,
+      resolve,
+      reject,
+      timer,
+      cleanup: () => signal?.removeEventListener("abort", onAbort),
+    });
+    this.#sendArrival(name, n);
+    return promise;
+  }
+
+  /** The leader moved: re-send every pending arrival to the new one. */
+  leaderChanged(): void {
+    for (const [name, w] of this.#waiting) this.#sendArrival(name, w.n);
+  }
+
+  /** A node became unreachable, was downed or removed: fail the rounds it takes part in. */
+  nodeLost(node: NodeAddress): void {
+    const key = formatNodeAddress(node);
+    for (const [name, round] of [...this.#rounds]) {
+      if (!round.participants.has(key)) continue;
+      this.#rounds.delete(name);
+      round.participants.delete(key);
+      const msg: BarrierMsg = {
+        t: "fail",
+        name,
+        kind: "participant",
+        reason: `participant ${key} became unreachable or left the cluster`,
+      };
+      for (const p of round.participants.values()) this.#o.send(p, msg);
+    }
+  }
+
+  receive(msg: BarrierMsg): void {
+    switch (msg.t) {
+      case "arrive": {
+        const key = formatNodeAddress(msg.node);
+        let round = this.#rounds.get(msg.name);
+        if (round && round.n !== msg.n) {
+          this.#o.send(msg.node, {
+            t: "fail",
+            name: msg.name,
+            kind: "mismatch",
+            reason: `expected ${round.n} participants, this node said ${msg.n}`,
+          });
+          return;
+        }
+        if (!round) this.#rounds.set(msg.name, round = { n: msg.n, participants: new Map() });
+        round.participants.set(key, msg.node);
+        if (round.participants.size >= round.n) {
+          this.#rounds.delete(msg.name);
+          for (const p of round.participants.values()) this.#o.send(p, { t: "release", name: msg.name });
+        }
+        return;
+      }
+      case "withdraw": {
+        const round = this.#rounds.get(msg.name);
+        round?.participants.delete(formatNodeAddress(msg.node));
+        if (round && round.participants.size === 0) this.#rounds.delete(msg.name);
+        return;
+      }
+      case "release":
+        this.#settle(msg.name, undefined);
+        return;
+      case "fail":
+        this.#settle(
+          msg.name,
+          msg.kind === "mismatch"
+            ? new BarrierMismatchError(msg.name, msg.reason)
+            : new ClusterUnavailableError(`Barrier "${msg.name}" failed: ${msg.reason}`),
+        );
+        return;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const name of [...this.#waiting.keys()]) {
+      this.#give(name, new ClusterUnavailableError(`Barrier "${name}": the node is shutting down`), false);
+    }
+  }
+
+  #sendArrival(name: string, n: number): void {
+    const leader = this.#o.leader();
+    if (!leader) return; // re-sent when a leader appears
+    const msg: BarrierMsg = { t: "arrive", name, n, node: this.#o.self };
+    if (sameNodeAddress(leader, this.#o.self)) this.receive(msg);
+    else this.#o.send(leader, msg);
+  }
+
+  #settle(name: string, error: unknown): void {
+    const w = this.#waiting.get(name);
+    if (!w) return;
+    this.#waiting.delete(name);
+    w.timer.cancel();
+    w.cleanup();
+    if (error === undefined) w.resolve();
+    else w.reject(error);
+  }
+
+  #give(name: string, error: unknown, withdraw: boolean): void {
+    if (!this.#waiting.has(name)) return;
+    this.#settle(name, error);
+    const leader = this.#o.leader();
+    if (withdraw && leader) {
+      const msg: BarrierMsg = { t: "withdraw", name, node: this.#o.self };
+      if (sameNodeAddress(leader, this.#o.self)) this.receive(msg);
+      else this.#o.send(leader, msg);
+    }
+  }
+}
