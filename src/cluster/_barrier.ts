@@ -13,6 +13,7 @@ export type BarrierMsg =
   | { readonly t: "arrive"; readonly name: string; readonly n: number; readonly node: NodeAddress }
   | { readonly t: "withdraw"; readonly name: string; readonly node: NodeAddress }
   | { readonly t: "release"; readonly name: string }
+  | { readonly t: "progress"; readonly name: string; readonly participants: readonly NodeAddress[] }
   | {
     readonly t: "fail";
     readonly name: string;
@@ -22,6 +23,8 @@ export type BarrierMsg =
 
 interface Waiting {
   readonly n: number;
+  /** Participants of the round as last reported by the leader. */
+  participants: readonly NodeAddress[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
   readonly timer: Cancellable;
@@ -55,10 +58,14 @@ export class BarrierService {
       return Promise.reject(new TypeError("A barrier needs a non-empty name"));
     }
     if (!Number.isInteger(n) || n < 1) {
-      return Promise.reject(new RangeError(`Barrier "${name}": n must be a positive integer, got ${n}`));
+      return Promise.reject(
+        new RangeError(`Barrier "${name}": n must be a positive integer, got ${n}`),
+      );
     }
     if (this.#closed) {
-      return Promise.reject(new ClusterUnavailableError(`Barrier "${name}": the node is shut down`));
+      return Promise.reject(
+        new ClusterUnavailableError(`Barrier "${name}": the node is shut down`),
+      );
     }
     if (this.#waiting.has(name)) {
       return Promise.reject(new TypeError(`Barrier "${name}": this node is already waiting on it`));
@@ -70,12 +77,16 @@ export class BarrierService {
     const timer = this.#o.clock.setTimeout(() => {
       this.#give(
         name,
-        new CastyError("BARRIER_TIMEOUT", `Barrier "${name}": fewer than ${n} nodes arrived within ${timeout} ms`),
+        new CastyError(
+          "BARRIER_TIMEOUT",
+          `Barrier "${name}": fewer than ${n} nodes arrived within ${timeout} ms`,
+        ),
         true,
       );
     }, timeout);
     this.#waiting.set(name, {
       n,
+      participants: [],
       resolve,
       reject,
       timer,
@@ -93,6 +104,19 @@ export class BarrierService {
   /** A node became unreachable, was downed or removed: fail the rounds it takes part in. */
   nodeLost(node: NodeAddress): void {
     const key = formatNodeAddress(node);
+    // As a participant: the leader (which may be the lost node) told us who else is waiting.
+    for (const [name, w] of [...this.#waiting]) {
+      if (w.participants.some((p) => sameNodeAddress(p, node))) {
+        this.#give(
+          name,
+          new ClusterUnavailableError(
+            `Barrier "${name}" failed: participant ${key} became unreachable or left the cluster`,
+          ),
+          true,
+        );
+      }
+    }
+    // As the leader: fail the rounds for everyone.
     for (const [name, round] of [...this.#rounds]) {
       if (!round.participants.has(key)) continue;
       this.#rounds.delete(name);
@@ -103,7 +127,7 @@ export class BarrierService {
         kind: "participant",
         reason: `participant ${key} became unreachable or left the cluster`,
       };
-      for (const p of round.participants.values()) this.#o.send(p, msg);
+      for (const p of round.participants.values()) this.#send(p, msg);
     }
   }
 
@@ -113,7 +137,7 @@ export class BarrierService {
         const key = formatNodeAddress(msg.node);
         let round = this.#rounds.get(msg.name);
         if (round && round.n !== msg.n) {
-          this.#o.send(msg.node, {
+          this.#send(msg.node, {
             t: "fail",
             name: msg.name,
             kind: "mismatch",
@@ -123,9 +147,12 @@ export class BarrierService {
         }
         if (!round) this.#rounds.set(msg.name, round = { n: msg.n, participants: new Map() });
         round.participants.set(key, msg.node);
-        if (round.participants.size >= round.n) {
+        const all = [...round.participants.values()];
+        if (all.length >= round.n) {
           this.#rounds.delete(msg.name);
-          for (const p of round.participants.values()) this.#o.send(p, { t: "release", name: msg.name });
+          for (const p of all) this.#send(p, { t: "release", name: msg.name });
+        } else {
+          for (const p of all) this.#send(p, { t: "progress", name: msg.name, participants: all });
         }
         return;
       }
@@ -138,6 +165,11 @@ export class BarrierService {
       case "release":
         this.#settle(msg.name, undefined);
         return;
+      case "progress": {
+        const w = this.#waiting.get(msg.name);
+        if (w) w.participants = msg.participants;
+        return;
+      }
       case "fail":
         this.#settle(
           msg.name,
@@ -152,8 +184,17 @@ export class BarrierService {
   close(): void {
     this.#closed = true;
     for (const name of [...this.#waiting.keys()]) {
-      this.#give(name, new ClusterUnavailableError(`Barrier "${name}": the node is shutting down`), false);
+      this.#give(
+        name,
+        new ClusterUnavailableError(`Barrier "${name}": the node is shutting down`),
+        false,
+      );
     }
+  }
+
+  #send(to: NodeAddress, msg: BarrierMsg): void {
+    if (sameNodeAddress(to, this.#o.self)) queueMicrotask(() => this.receive(msg));
+    else this.#o.send(to, msg);
   }
 
   #sendArrival(name: string, n: number): void {

@@ -6,6 +6,7 @@
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { ActorSystem, type ActorSystemOptions } from "../actor/actor_system.ts";
 import { ClusterUnavailableError } from "../actor/errors.ts";
+import { consoleLogger } from "../actor/logger.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
 import {
@@ -164,9 +165,14 @@ export class ClusteredActorSystem extends ActorSystem {
     );
     if (options.requiredQuorum !== undefined) {
       if (!Number.isInteger(options.requiredQuorum) || options.requiredQuorum < 1) {
-        throw new RangeError(`requiredQuorum must be a positive integer, got ${options.requiredQuorum}`);
+        throw new RangeError(
+          `requiredQuorum must be a positive integer, got ${options.requiredQuorum}`,
+        );
       }
     }
+    // One logger for the transport and the system, so logLevel applies to both.
+    const logger = options.logger ?? consoleLogger(options.logLevel ?? "info");
+    options = { ...options, logger };
     const transport = await TcpTransport.start({
       ...options.transport,
       systemName: options.name,
@@ -246,7 +252,15 @@ export class ClusteredActorSystem extends ActorSystem {
         // already registered by the caller
       }
     }
-    for (const cls of [SubscribeTopology, UnsubscribeTopology, ResolveNode, GetTopology, TopologySnapshot]) {
+    for (
+      const cls of [
+        SubscribeTopology,
+        UnsubscribeTopology,
+        ResolveNode,
+        GetTopology,
+        TopologySnapshot,
+      ]
+    ) {
       if (serializer instanceof TaggedJsonSerializer) {
         try {
           serializer.register(cls, `casty.${cls.name}`);
@@ -287,7 +301,10 @@ export class ClusteredActorSystem extends ActorSystem {
       leader: () => this.#membership.leader,
       send: (to, msg) => this.#remoting.sendSystem(to, BARRIER_PATH, msg),
     });
-    this.#remoting.registerHandler(BARRIER_PATH, (_from, msg) => this.#barriers.receive(msg as BarrierMsg));
+    this.#remoting.registerHandler(
+      BARRIER_PATH,
+      (_from, msg) => this.#barriers.receive(msg as BarrierMsg),
+    );
     const cluster = this.spawn(
       Behaviors.setup<never>((ctx) => {
         this.#topology = ctx.spawn(topologyActor(() => this.#snapshot()), "_topology");
@@ -367,7 +384,11 @@ export class ClusteredActorSystem extends ActorSystem {
    * @throws {BarrierMismatchError} when nodes disagree on `n`.
    * @throws {ClusterUnavailableError} when a participant dies or this node shuts down.
    */
-  barrier(name: string, n: number, options: ClusterWaitOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  barrier(
+    name: string,
+    n: number,
+    options: ClusterWaitOptions & { signal?: AbortSignal } = {},
+  ): Promise<void> {
     return this.#barriers.arrive(name, n, options.timeout ?? 60_000, options.signal);
   }
 

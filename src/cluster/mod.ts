@@ -36,3 +36,4 @@ export * from "./gossip.ts";
 export * from "./downing.ts";
 export * from "./events.ts";
 export * from "./membership.ts";
+export * from "./topology.ts";

@@ -58,8 +58,7 @@ export class TopologySnapshot {
     readonly members: readonly Member[],
     readonly leader: NodeAddress | undefined,
     readonly unreachable: readonly NodeAddress[],
-    readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>> =
-      {},
+    readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>> = {},
     readonly allocationEpoch: number = 0,
     readonly registry: readonly ServiceEntry[] = [],
   ) {}

@@ -13,3 +13,16 @@
  * @module
  */
 export { SimulatedClock } from "./simulated_clock.ts";
+export {
+  InMemoryNetwork,
+  type InMemoryNetworkOptions,
+  type NetworkAddress,
+  type NetworkStats,
+} from "./in_memory_network.ts";
+export {
+  MembershipSimulation,
+  type MembershipSimulationOptions,
+  seededRandom,
+  type SimulatedNode,
+  type SimulationTuning,
+} from "./membership_simulation.ts";

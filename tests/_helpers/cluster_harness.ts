@@ -25,12 +25,19 @@ const script = new URL("./cluster_node.ts", import.meta.url).pathname;
 
 export async function startNode(
   port: number,
-  options: { seeds?: number[]; bindPort?: number; stableAfter?: number; name?: string } = {},
+  options: {
+    seeds?: number[];
+    bindPort?: number;
+    stableAfter?: number;
+    name?: string;
+    barrier?: string;
+  } = {},
 ): Promise<NodeProcess> {
   const args = [options.name ?? "cluster", String(port)];
   for (const s of options.seeds ?? []) args.push("--seed", `127.0.0.1:${s}`);
   if (options.bindPort !== undefined) args.push("--bind-port", String(options.bindPort));
   if (options.stableAfter !== undefined) args.push("--stable-after", String(options.stableAfter));
+  if (options.barrier !== undefined) args.push("--barrier", options.barrier);
   const proc = runScript(script, args);
   const parse = (l: string): NodeEvent | undefined => {
     try {
@@ -47,10 +54,12 @@ export async function startNode(
     events,
     view: () => events().filter((e) => e.event === "view").at(-1),
     waitFor: async (predicate, timeout = 20_000) =>
-      parse(await proc.waitForLine((l) => {
-        const e = parse(l);
-        return e !== undefined && predicate(e);
-      }, timeout))!,
+      parse(
+        await proc.waitForLine((l) => {
+          const e = parse(l);
+          return e !== undefined && predicate(e);
+        }, timeout),
+      )!,
     kill: (signal) => proc.kill(signal),
   };
 }
@@ -63,10 +72,12 @@ export async function waitForViews(
   what = "views",
 ): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!nodes.every((n) => {
-    const v = n.view();
-    return v !== undefined && predicate(v, n);
-  })) {
+  while (
+    !nodes.every((n) => {
+      const v = n.view();
+      return v !== undefined && predicate(v, n);
+    })
+  ) {
     if (Date.now() > deadline) {
       const views = nodes.map((n) => `${n.port}: ${JSON.stringify(n.view())}`).join("\n");
       throw new Error(`Timed out after ${timeout} ms waiting for ${what}; views:\n${views}`);

@@ -27,11 +27,16 @@ const seeds: string[] = [];
 let bindPort: number | undefined;
 let stableAfter = 3000;
 let roles: string[] = [];
+let barrier: [string, number] | undefined;
 for (let i = 2; i < args.length; i++) {
   if (args[i] === "--seed") seeds.push(args[++i]);
   else if (args[i] === "--bind-port") bindPort = Number(args[++i]);
   else if (args[i] === "--stable-after") stableAfter = Number(args[++i]);
   else if (args[i] === "--roles") roles = args[++i].split(",");
+  else if (args[i] === "--barrier") {
+    const [b, n] = args[++i].split(":");
+    barrier = [b, Number(n)];
+  }
 }
 
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -47,15 +52,28 @@ const node = await ClusteredActorSystem.start({
   logLevel: "error",
 });
 node.spawn(
-  Behaviors.receive<{ text: string; replyTo: { tell(s: string): void } }>((_c, m) => m.replyTo.tell(m.text)),
+  Behaviors.receive<{ text: string; replyTo: { tell(s: string): void } }>((_c, m) =>
+    m.replyTo.tell(m.text)
+  ),
   "echo",
 );
 
 const view = () => {
-  const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort((a, b) => a - b);
+  const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort((a, b) =>
+    a - b
+  );
   print({ event: "view", up, leader: node.leader?.port ?? null });
 };
-for (const cls of [MemberUp, MemberLeft, MemberRemoved, MemberDowned, UnreachableMember, ReachableMember]) {
+for (
+  const cls of [
+    MemberUp,
+    MemberLeft,
+    MemberRemoved,
+    MemberDowned,
+    UnreachableMember,
+    ReachableMember,
+  ]
+) {
   node.eventStream.subscribe(cls, (e: { type: string; member: { address: { port: number } } }) => {
     print({ event: e.type, port: e.member.address.port });
     view();
@@ -72,6 +90,12 @@ node.eventStream.subscribe(ShutdownSelf, (e) => {
 
 print({ event: "ready", port: node.selfAddress.port });
 view();
+if (barrier) {
+  node.barrier(barrier[0], barrier[1], { timeout: 60_000 }).then(
+    () => print({ event: "barrier", ok: true }),
+    (err) => print({ event: "barrier", ok: false, error: `${err.name}: ${err.message}` }),
+  );
+}
 const lifetime = setTimeout(() => node.shutdown().then(() => process.exit(0)), 120_000);
 process.on("SIGTERM", () => {
   clearTimeout(lifetime);

@@ -2,7 +2,7 @@
 // connection to the node goes through its proxy, which reads the dialer's identity from the
 // casty handshake frame ([u32 length][u8 type 0][JSON {…, port}]) and refuses or cuts the
 // connections that cross a partition.
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export class PartitionTable {
   #groups = new Map<number, number>();
