@@ -15,10 +15,19 @@ const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function run(label, cmd, args, parse) {
   return new Promise((resolve) => {
     console.log(`\n=== ${label}: ${cmd} ${args.join(" ")} ===`);
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(cmd, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     let text = "";
-    child.stdout.on("data", (d) => { process.stdout.write(d); text += d; });
-    child.stderr.on("data", (d) => { process.stderr.write(d); text += d; });
+    child.stdout.on("data", (d) => {
+      process.stdout.write(d);
+      text += d;
+    });
+    child.stderr.on("data", (d) => {
+      process.stderr.write(d);
+      text += d;
+    });
     child.on("close", (code) => resolve({ label, code, ...parse(strip(text)) }));
   });
 }

@@ -37,7 +37,6 @@ import {
   GetTopology,
   ResolveNode,
   SubscribeTopology,
-  TOPOLOGY_PATH,
   topologyActor,
   type TopologyMsg,
   TopologySnapshot,

@@ -407,13 +407,17 @@ export class TcpTransport implements Transport {
     // Connections accepted before the constructor has run wait in `early`.
     const ref: { transport?: TcpTransport } = {};
     const early: TcpConnection[] = [];
-    const listener = await tcp.listen(options.bindHost ?? options.host, options.bindPort ?? options.port, {
-      tls: options.tls,
-      onAccept: (conn) => ref.transport ? ref.transport.#accept(conn) : early.push(conn),
-      onError: (error) => {
-        if (ref.transport) ref.transport.#log.warn(`Rejected connection: ${error.message}`);
+    const listener = await tcp.listen(
+      options.bindHost ?? options.host,
+      options.bindPort ?? options.port,
+      {
+        tls: options.tls,
+        onAccept: (conn) => ref.transport ? ref.transport.#accept(conn) : early.push(conn),
+        onError: (error) => {
+          if (ref.transport) ref.transport.#log.warn(`Rejected connection: ${error.message}`);
+        },
       },
-    });
+    );
     const transport = new TcpTransport(options, listener, tcp, crypto.randomUUID(), maxFrameSize);
     ref.transport = transport;
     for (const conn of early) transport.#accept(conn);

@@ -52,12 +52,12 @@ export class NodeProxy {
 
   /** Listens on a free port and forwards to 127.0.0.1:`targetPort` (the node's bind port). */
   static async start(targetPort: number, table: PartitionTable): Promise<NodeProxy> {
-    let proxy: NodeProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client, targetPort));
+    const ref: { proxy?: NodeProxy } = {};
+    const server = createServer((client) => ref.proxy!.accept(client, targetPort));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
-    proxy = new NodeProxy(server, port, table);
-    return proxy;
+    ref.proxy = new NodeProxy(server, port, table);
+    return ref.proxy;
   }
 
   accept(client: Socket, targetPort: number): void {
