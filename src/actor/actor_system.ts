@@ -6,7 +6,7 @@
 import { ACTOR_REF, type ActorRef } from "./actor_ref.ts";
 import type { SpawnOptions } from "./actor_context.ts";
 import type { Behavior } from "./behaviors.ts";
-import { type Clock, realClock } from "./clock.ts";
+import { type Cancellable, type Clock, realClock } from "./clock.ts";
 import { ActorNameTakenError, AskTimeoutError, CastyError } from "./errors.ts";
 import { DeadLetter } from "./events.ts";
 import { EventStream } from "./event_stream.ts";
@@ -99,12 +99,26 @@ function isSupervised(b: Behavior<never>): boolean {
 class AskRef<R> implements ActorRef<R> {
   readonly path: string;
   readonly #system: ActorSystem;
-  #settle: ((ok: boolean, value: unknown) => void) | undefined;
+  readonly #id: number;
+  readonly #asks: Map<number, AskRef<unknown>>;
+  #resolve: ((value: R) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  timer: Cancellable | undefined;
+  signal: AbortSignal | undefined;
 
-  constructor(system: ActorSystem, path: string, settle: (ok: boolean, value: unknown) => void) {
+  constructor(
+    system: ActorSystem,
+    id: number,
+    asks: Map<number, AskRef<unknown>>,
+    resolve: (value: R) => void,
+    reject: (error: unknown) => void,
+  ) {
     this.#system = system;
-    this.path = path;
-    this.#settle = settle;
+    this.#id = id;
+    this.#asks = asks;
+    this.path = `/_ask/${id}`;
+    this.#resolve = resolve;
+    this.#reject = reject;
   }
 
   get [ACTOR_REF](): true {
@@ -116,15 +130,15 @@ class AskRef<R> implements ActorRef<R> {
   }
 
   tell(msg: R): void {
-    const settle = this.#settle;
-    if (settle === undefined) {
+    const resolve = this.#resolve;
+    if (resolve === undefined) {
       this.#system.eventStream.publish(
         new DeadLetter(msg, this as ActorRef<never>, "lateReply", "the ask had already completed"),
       );
       return;
     }
-    this.#settle = undefined;
-    settle(true, msg);
+    this.#finish();
+    resolve(msg);
   }
 
   send(msg: R): Promise<void> {
@@ -133,10 +147,23 @@ class AskRef<R> implements ActorRef<R> {
   }
 
   fail(error: unknown): void {
-    const settle = this.#settle;
-    if (settle === undefined) return;
-    this.#settle = undefined;
-    settle(false, error);
+    const reject = this.#reject;
+    if (reject === undefined) return;
+    this.#finish();
+    reject(error);
+  }
+
+  handleEvent(): void {
+    // AbortSignal listener (an EventListener object, so no closure per ask).
+    this.fail(this.signal?.reason);
+  }
+
+  #finish(): void {
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.timer?.cancel();
+    this.#asks.delete(this.#id);
+    this.signal?.removeEventListener("abort", this);
   }
 
   toJSON(): string {
@@ -276,22 +303,16 @@ export class ActorSystem implements AsyncDisposable {
     }
     const { promise, resolve, reject } = Promise.withResolvers<R>();
     const id = ++askCounter;
-    const path = `/_ask/${id}`;
-    const asks = this.#asks;
-    const onAbort = () => ref.fail(signal!.reason);
-    const ref: AskRef<R> = new AskRef<R>(this, path, (ok, value) => {
-      timer.cancel();
-      asks.delete(id);
-      signal?.removeEventListener("abort", onAbort);
-      if (ok) resolve(value as R);
-      else reject(value);
-    });
-    const timer = this.scheduler.internal(
+    const ref = new AskRef<R>(this, id, this.#asks, resolve, reject);
+    this.#asks.set(id, ref as AskRef<unknown>);
+    ref.timer = this.scheduler.internal(
       () => ref.fail(new AskTimeoutError(target.path, timeout)),
       timeout,
     );
-    asks.set(id, ref as AskRef<unknown>);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal) {
+      ref.signal = signal;
+      signal.addEventListener("abort", ref, { once: true });
+    }
     try {
       target.tell(factory(ref));
     } catch (err) {
@@ -311,10 +332,20 @@ export class ActorSystem implements AsyncDisposable {
     if (local.startsWith("/_ask/")) {
       return this.#asks.get(Number(local.slice(6))) as ActorRef<M> | undefined;
     }
-    const parts = local.split("/").filter((p) => p.length > 0);
-    if (parts.length === 0) return undefined;
-    let cell: ActorCell<unknown> | undefined = this.#roots.get(parts[0]);
-    for (let i = 1; cell && i < parts.length; i++) cell = cell.childCell(parts[i]);
+    // Walk the segments without allocating an array (lookup is on the inbound message path).
+    let cell: ActorCell<unknown> | undefined;
+    let start = 1;
+    const end = local.length;
+    while (start < end) {
+      let slash = local.indexOf("/", start);
+      if (slash < 0) slash = end;
+      if (slash > start) {
+        const name = local.slice(start, slash);
+        cell = cell === undefined ? this.#roots.get(name) : cell.childCell(name);
+        if (cell === undefined) return undefined;
+      }
+      start = slash + 1;
+    }
     return cell && cell.isAlive ? (cell.ref as ActorRef<M>) : undefined;
   }
 

@@ -281,6 +281,8 @@ export class Remoting {
 
   #remoteRef(node: NodeAddress, path: string, uri: string): RemoteActorRef<unknown> {
     const ref = new RemoteActorRef<unknown>(this, node, path, uri);
+    // One-shot reply addresses of asks are used once: caching them only churns the cache.
+    if (path.startsWith("/_ask/")) return ref;
     if (this.#refs.size >= REF_CACHE_LIMIT) {
       // Drop the oldest half of the cache; refs still watched are kept.
       let n = REF_CACHE_LIMIT / 2;
