@@ -53,7 +53,9 @@ function parseBun(text) {
 const only = process.argv[2];
 const results = [];
 if (!only || only === "deno") {
-  results.push(await run("deno", bin("deno"), ["test", "-A", "tests/"], parseDeno));
+  results.push(
+    await run("deno", bin("deno"), ["test", "-A", "--doc", "tests/", "src/", "mod.ts"], parseDeno),
+  );
 }
 if (!only || only === "bun") {
   results.push(await run("bun", bin("bun"), ["test", "--timeout", "120000", "tests/"], parseBun));

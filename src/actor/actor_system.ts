@@ -85,6 +85,15 @@ export type AskFactory<M, R> = (replyTo: ActorRef<R>) => M;
 
 let askCounter = 0;
 
+// Set by a static block of ActorSystem: the cluster layer reaches the core through
+// systemCore() without it becoming part of the public API.
+let coreOf: (system: ActorSystem) => SystemCore;
+
+/** @internal The core shared with cells, for the remote and cluster layers. */
+export function systemCore(system: ActorSystem): SystemCore {
+  return coreOf(system);
+}
+
 function isSupervised(b: Behavior<never>): boolean {
   let cur: Behavior<never> | undefined = b;
   while (cur) {
@@ -214,7 +223,11 @@ export class ActorSystem implements AsyncDisposable {
   readonly #mailboxes = new WeakMap<MailboxSettings, Mailbox>();
   #shutdown: Promise<void> | undefined;
 
-  /** @param options Name, clock, logging. */
+  /**
+   * Creates a ActorSystem.
+   *
+   * @param options Name, clock, logging.
+   */
   constructor(options: ActorSystemOptions = {}) {
     const name = options.name ?? options.config?.system.name ?? "casty";
     this.#config = options.config;
@@ -449,8 +462,7 @@ export class ActorSystem implements AsyncDisposable {
     );
   }
 
-  /** @internal The core shared with cells; for the cluster layer. */
-  protected get core(): SystemCore {
-    return this.#core;
+  static {
+    coreOf = (system) => system.#core;
   }
 }

@@ -61,6 +61,8 @@ export class SpyEvent<M = unknown> {
   /** Discriminant. */
   readonly type = "spy" as const;
   /**
+   * Creates a SpyEvent.
+   *
    * @param actorPath Path of the spied actor.
    * @param event The message it handled.
    * @param timestamp Monotonic milliseconds of the system clock.
@@ -100,8 +102,11 @@ export type BehaviorKind =
  * ```
  */
 export class Behavior<M> {
+  /** Phantom member that carries the message type; never set at run time. */
   declare readonly __message?: (msg: M) => void;
   /**
+   * Creates a Behavior.
+   *
    * @param kind What sort of behavior this is.
    * @param payload The data the kind needs (handler, factory, wrapped behavior, …).
    */

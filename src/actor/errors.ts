@@ -25,6 +25,8 @@ export class CastyError extends Error {
   /** A stable, machine-readable code such as `"ASK_TIMEOUT"`. */
   readonly code: string;
   /**
+   * Creates a CastyError.
+   *
    * @param code Stable error code.
    * @param message Human-readable message.
    * @param options Optional cause.
@@ -52,6 +54,8 @@ export class AskTimeoutError extends CastyError {
   /** The timeout that expired, in milliseconds. */
   readonly timeout: number;
   /**
+   * Creates a AskTimeoutError.
+   *
    * @param path Path of the asked actor.
    * @param timeout Timeout in milliseconds.
    */
@@ -75,7 +79,11 @@ export class AskTimeoutError extends CastyError {
 export class ActorNameTakenError extends CastyError {
   /** The path that is taken. */
   readonly path: string;
-  /** @param path The taken path. */
+  /**
+   * Creates a ActorNameTakenError.
+   *
+   * @param path The taken path.
+   */
   constructor(path: string) {
     super("ACTOR_NAME_TAKEN", `Cannot spawn actor "${path}": the name is taken`);
     this.name = "ActorNameTakenError";
@@ -101,6 +109,8 @@ export class MailboxFullError extends CastyError {
   /** The message that was not enqueued. */
   readonly unsent: unknown;
   /**
+   * Creates a MailboxFullError.
+   *
    * @param path Path of the actor.
    * @param capacity Mailbox capacity.
    * @param unsent The rejected message.
@@ -125,6 +135,8 @@ export class MailboxFullError extends CastyError {
  */
 export class SerializationError extends CastyError {
   /**
+   * Creates a SerializationError.
+   *
    * @param message What could not be (de)serialized and why.
    * @param options Optional cause.
    */
@@ -148,6 +160,8 @@ export class ConfigError extends CastyError {
   /** The offending key, dotted (`cluster.gossip.interval`), or `""` for the file itself. */
   readonly key: string;
   /**
+   * Creates a ConfigError.
+   *
    * @param key The offending key.
    * @param reason Why it is invalid.
    * @param options Optional cause.
@@ -176,6 +190,8 @@ export class QuorumNotReachedError extends CastyError {
   /** Acknowledgements received. */
   readonly acks: number;
   /**
+   * Creates a QuorumNotReachedError.
+   *
    * @param entityId Entity id.
    * @param required Acks required.
    * @param acks Acks received.
@@ -204,6 +220,8 @@ export class QuorumNotReachedError extends CastyError {
  */
 export class ClusterUnavailableError extends CastyError {
   /**
+   * Creates a ClusterUnavailableError.
+   *
    * @param message Why the cluster is unavailable.
    * @param options Optional cause.
    */
@@ -227,6 +245,8 @@ export class BarrierMismatchError extends CastyError {
   /** The barrier name. */
   readonly barrier: string;
   /**
+   * Creates a BarrierMismatchError.
+   *
    * @param barrier The barrier name.
    * @param reason What went wrong.
    */
@@ -249,7 +269,11 @@ export class BarrierMismatchError extends CastyError {
 export class LockNotHeldError extends CastyError {
   /** The lock name. */
   readonly lock: string;
-  /** @param lock The lock name. */
+  /**
+   * Creates a LockNotHeldError.
+   *
+   * @param lock The lock name.
+   */
   constructor(lock: string) {
     super("LOCK_NOT_HELD", `Cannot release lock "${lock}": not the holder`);
     this.name = "LockNotHeldError";

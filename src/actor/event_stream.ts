@@ -6,11 +6,12 @@
 import { type ActorRef, isActorRef } from "./actor_ref.ts";
 import type { Logger } from "./logger.ts";
 
+/** A class of events (any constructor, abstract ones included). */
 // deno-lint-ignore no-explicit-any
-type Class<E> = abstract new (...args: any[]) => E;
+export type EventClass<E> = abstract new (...args: any[]) => E;
 
 interface Subscription {
-  readonly cls: Class<unknown>;
+  readonly cls: EventClass<unknown>;
   readonly deliver: (event: unknown) => void;
 }
 
@@ -31,10 +32,14 @@ interface Subscription {
  */
 export class EventStream {
   #subs: Subscription[] = [];
-  #wants = new Map<Class<unknown>, boolean>();
+  #wants = new Map<EventClass<unknown>, boolean>();
   #log: Logger | undefined;
 
-  /** @param log Where failing subscribers are reported. */
+  /**
+   * Creates a EventStream.
+   *
+   * @param log Where failing subscribers are reported.
+   */
   constructor(log?: Logger) {
     this.#log = log;
   }
@@ -46,7 +51,7 @@ export class EventStream {
    * @param handler A function, or an actor ref that is told each event.
    * @returns A function that removes this subscription.
    */
-  subscribe<E>(cls: Class<E>, handler: ((event: E) => void) | ActorRef<E>): () => void {
+  subscribe<E>(cls: EventClass<E>, handler: ((event: E) => void) | ActorRef<E>): () => void {
     const deliver = isActorRef(handler)
       ? (e: unknown) => (handler as ActorRef<unknown>).tell(e)
       : (handler as (e: unknown) => void);
@@ -60,7 +65,7 @@ export class EventStream {
   }
 
   /** Whether anything subscribes to events of `cls` (or a superclass of it). */
-  hasSubscribers(cls: Class<unknown>): boolean {
+  hasSubscribers(cls: EventClass<unknown>): boolean {
     let wants = this.#wants.get(cls);
     if (wants === undefined) {
       wants = this.#subs.some((s) => s.cls === cls || cls.prototype instanceof s.cls);

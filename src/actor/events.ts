@@ -18,13 +18,21 @@ import type { ActorRef } from "./actor_ref.ts";
 export class Terminated {
   /** Discriminant. */
   readonly type = "terminated" as const;
-  /** @param ref The actor that stopped. */
+  /**
+   * Creates a Terminated.
+   *
+   * @param ref The actor that stopped.
+   */
   constructor(readonly ref: ActorRef<never>) {}
 }
 
 /** Base class of every event about an actor's lifecycle. */
 export abstract class ActorEvent {
-  /** @param ref The actor the event is about. */
+  /**
+   * Creates a ActorEvent.
+   *
+   * @param ref The actor the event is about.
+   */
   constructor(readonly ref: ActorRef<never>) {}
 }
 
@@ -73,6 +81,8 @@ export class ActorRestarted extends ActorEvent {
   /** Discriminant. */
   readonly type = "actorRestarted" as const;
   /**
+   * Creates a ActorRestarted.
+   *
    * @param ref The restarted actor.
    * @param error The error that caused the restart (`undefined` for an explicit restart).
    */
@@ -106,6 +116,8 @@ export class DeadLetter {
   /** Discriminant. */
   readonly type = "deadLetter" as const;
   /**
+   * Creates a DeadLetter.
+   *
    * @param message The undelivered message.
    * @param recipient The intended recipient (a ref, or a path/URI when no ref exists).
    * @param reason Why it was not delivered.
@@ -133,6 +145,8 @@ export class UnhandledMessage extends ActorEvent {
   /** Discriminant. */
   readonly type = "unhandledMessage" as const;
   /**
+   * Creates a UnhandledMessage.
+   *
    * @param ref The actor that did not handle the message.
    * @param message The message.
    */

@@ -42,6 +42,8 @@ export class Mailbox {
   readonly overflow: OverflowStrategy;
 
   /**
+   * Creates a Mailbox.
+   *
    * @param options Capacity and overflow strategy.
    * @throws {RangeError} when the capacity is not a positive integer.
    * @throws {TypeError} when the overflow strategy is unknown.

@@ -65,7 +65,7 @@ export {
   Terminated,
   UnhandledMessage,
 } from "./events.ts";
-export { EventStream } from "./event_stream.ts";
+export { type EventClass, EventStream } from "./event_stream.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 export { Mailbox, type MailboxOptions, type OverflowStrategy } from "./mailbox.ts";
 export { Scheduler } from "./scheduler.ts";

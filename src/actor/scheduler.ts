@@ -34,7 +34,11 @@ export class Scheduler {
   #armed: Cancellable | undefined;
   #armedAt = Infinity;
 
-  /** @param clock The clock timers run on. */
+  /**
+   * Creates a Scheduler.
+   *
+   * @param clock The clock timers run on.
+   */
   constructor(clock: Clock) {
     this.#clock = clock;
   }

@@ -84,6 +84,8 @@ export class OneForOneStrategy implements SupervisionStrategy {
   #decider: (error: unknown) => Directive;
 
   /**
+   * Creates a OneForOneStrategy.
+   *
    * @param options Limits, decider and backoff.
    * @throws {RangeError} on a negative `maxRestarts`, a non-positive `within`, or bad backoff.
    */

@@ -270,7 +270,6 @@ export class ClusteredActorSystem extends ActorSystem {
     }
     this.#remoting = new Remoting({
       system: this,
-      core: this.core,
       transport,
       serializer,
       log: this.log,

@@ -78,6 +78,8 @@ export class KeepMajority {
   #since = 0;
 
   /**
+   * Creates a KeepMajority.
+   *
    * @param options See {@linkcode DowningOptions}.
    * @throws {RangeError} When `stableAfter` is negative.
    */

@@ -20,7 +20,11 @@ import type { Member, MemberStatus, NodeAddress } from "./member.ts";
 export class MemberJoined {
   /** Discriminator. */
   readonly type: "MemberJoined" = "MemberJoined";
-  /** @param member The member as now known. */
+  /**
+   * Creates a MemberJoined.
+   *
+   * @param member The member as now known.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -37,7 +41,11 @@ export class MemberJoined {
 export class MemberUp {
   /** Discriminator. */
   readonly type: "MemberUp" = "MemberUp";
-  /** @param member The member as now known. */
+  /**
+   * Creates a MemberUp.
+   *
+   * @param member The member as now known.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -54,7 +62,11 @@ export class MemberUp {
 export class MemberLeft {
   /** Discriminator. */
   readonly type: "MemberLeft" = "MemberLeft";
-  /** @param member The member as now known. */
+  /**
+   * Creates a MemberLeft.
+   *
+   * @param member The member as now known.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -71,7 +83,11 @@ export class MemberLeft {
 export class MemberExited {
   /** Discriminator. */
   readonly type: "MemberExited" = "MemberExited";
-  /** @param member The member as now known. */
+  /**
+   * Creates a MemberExited.
+   *
+   * @param member The member as now known.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -89,7 +105,11 @@ export class MemberExited {
 export class MemberDowned {
   /** Discriminator. */
   readonly type: "MemberDowned" = "MemberDowned";
-  /** @param member The member as now known. */
+  /**
+   * Creates a MemberDowned.
+   *
+   * @param member The member as now known.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -110,6 +130,8 @@ export class MemberRemoved {
   /** Discriminator. */
   readonly type: "MemberRemoved" = "MemberRemoved";
   /**
+   * Creates a MemberRemoved.
+   *
    * @param member The member, with status `removed`.
    * @param previousStatus Its status before removal (`exiting` after a graceful leave, `down`
    * otherwise).
@@ -130,7 +152,11 @@ export class MemberRemoved {
 export class UnreachableMember {
   /** Discriminator. */
   readonly type: "UnreachableMember" = "UnreachableMember";
-  /** @param member The member. */
+  /**
+   * Creates a UnreachableMember.
+   *
+   * @param member The member.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -147,7 +173,11 @@ export class UnreachableMember {
 export class ReachableMember {
   /** Discriminator. */
   readonly type: "ReachableMember" = "ReachableMember";
-  /** @param member The member. */
+  /**
+   * Creates a ReachableMember.
+   *
+   * @param member The member.
+   */
   constructor(readonly member: Member) {}
 }
 
@@ -164,7 +194,11 @@ export class ReachableMember {
 export class LeaderChanged {
   /** Discriminator. */
   readonly type: "LeaderChanged" = "LeaderChanged";
-  /** @param leader The new leader's address. */
+  /**
+   * Creates a LeaderChanged.
+   *
+   * @param leader The new leader's address.
+   */
   constructor(readonly leader: NodeAddress | undefined) {}
 }
 
@@ -183,7 +217,11 @@ export class LeaderChanged {
 export class ShutdownSelf {
   /** Discriminator. */
   readonly type: "ShutdownSelf" = "ShutdownSelf";
-  /** @param reason Why: `removed`, `downed` or `minority`. */
+  /**
+   * Creates a ShutdownSelf.
+   *
+   * @param reason Why: `removed`, `downed` or `minority`.
+   */
   constructor(readonly reason: "removed" | "downed" | "minority") {}
 }
 

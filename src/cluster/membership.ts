@@ -316,6 +316,8 @@ export class Membership {
   #flushing = false;
 
   /**
+   * Creates a Membership.
+   *
    * @param options See {@linkcode MembershipOptions}.
    * @throws {RangeError} When an interval, fanout or timeout is not positive.
    */

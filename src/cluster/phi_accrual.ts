@@ -142,6 +142,8 @@ export class PhiAccrualFailureDetector {
   readonly #nodes = new Map<string, History>();
 
   /**
+   * Creates a PhiAccrualFailureDetector.
+   *
    * @param options Tuning; see {@linkcode PhiAccrualOptions} for defaults.
    * @throws {RangeError} When an option is out of range.
    */

@@ -47,6 +47,8 @@ export class TopologySnapshot {
   /** Discriminant. */
   readonly type = "topologySnapshot" as const;
   /**
+   * Creates a TopologySnapshot.
+   *
    * @param members Every known member with its status, roles and incarnation id.
    * @param leader The leader, if any.
    * @param unreachable Members this node's failure detector (or gossip) marks unreachable.
@@ -84,7 +86,11 @@ export class TopologySnapshot {
 export class SubscribeTopology {
   /** Discriminant. */
   readonly type = "subscribeTopology" as const;
-  /** @param replyTo Receives the snapshots. */
+  /**
+   * Creates a SubscribeTopology.
+   *
+   * @param replyTo Receives the snapshots.
+   */
   constructor(readonly replyTo: ActorRef<TopologySnapshot>) {}
 }
 
@@ -93,15 +99,22 @@ export class SubscribeTopology {
  *
  * @example
  * ```ts
- * import { UnsubscribeTopology, type ActorRef, type TopologySnapshot } from "@casty/casty";
- * declare const me: ActorRef<TopologySnapshot>;
- * const msg = new UnsubscribeTopology(me);
+ * import { Behaviors, ClusteredActorSystem, SubscribeTopology, TOPOLOGY_PATH, UnsubscribeTopology, type TopologySnapshot } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "warn" });
+ * const me = node.spawn(Behaviors.ignore<TopologySnapshot>(), "me");
+ * const topology = node.lookup(TOPOLOGY_PATH)!;
+ * topology.tell(new SubscribeTopology(me));
+ * topology.tell(new UnsubscribeTopology(me));
  * ```
  */
 export class UnsubscribeTopology {
   /** Discriminant. */
   readonly type = "unsubscribeTopology" as const;
-  /** @param subscriber The ref given to {@linkcode SubscribeTopology}. */
+  /**
+   * Creates a UnsubscribeTopology.
+   *
+   * @param subscriber The ref given to {@linkcode SubscribeTopology}.
+   */
   constructor(readonly subscriber: ActorRef<TopologySnapshot>) {}
 }
 
@@ -110,15 +123,21 @@ export class UnsubscribeTopology {
  *
  * @example
  * ```ts
- * import { ResolveNode, type ActorRef, type NodeAddress } from "@casty/casty";
- * declare const replyTo: ActorRef<NodeAddress | undefined>;
- * const msg = new ResolveNode("0000abcd-1234", replyTo);
+ * import { ClusteredActorSystem, ResolveNode, TOPOLOGY_PATH, type NodeAddress } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "warn" });
+ * const address = await node.ask<ResolveNode, NodeAddress | undefined>(
+ *   node.lookup(TOPOLOGY_PATH)!,
+ *   (replyTo) => new ResolveNode(node.memberId, replyTo),
+ * );
+ * console.assert(address?.port === node.selfAddress.port);
  * ```
  */
 export class ResolveNode {
   /** Discriminant. */
   readonly type = "resolveNode" as const;
   /**
+   * Creates a ResolveNode.
+   *
    * @param nodeId A member id (`Member.id`).
    * @param replyTo Receives the address or `undefined`.
    */
@@ -130,15 +149,23 @@ export class ResolveNode {
  *
  * @example
  * ```ts
- * import { GetTopology, type ActorRef, type TopologySnapshot } from "@casty/casty";
- * declare const replyTo: ActorRef<TopologySnapshot>;
- * const msg = new GetTopology(replyTo);
+ * import { ClusteredActorSystem, GetTopology, TOPOLOGY_PATH, type TopologySnapshot } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "warn" });
+ * const snapshot = await node.ask<GetTopology, TopologySnapshot>(
+ *   node.lookup(TOPOLOGY_PATH)!,
+ *   (replyTo) => new GetTopology(replyTo),
+ * );
+ * console.assert(snapshot.members.length === 1);
  * ```
  */
 export class GetTopology {
   /** Discriminant. */
   readonly type = "getTopology" as const;
-  /** @param replyTo Receives the snapshot. */
+  /**
+   * Creates a GetTopology.
+   *
+   * @param replyTo Receives the snapshot.
+   */
   constructor(readonly replyTo: ActorRef<TopologySnapshot>) {}
 }
 

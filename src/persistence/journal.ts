@@ -143,6 +143,8 @@ export class JournalError extends CastyError {
   /** The stable code of the failure. */
   declare readonly code: JournalErrorCode;
   /**
+   * Creates a JournalError.
+   *
    * @param code What failed.
    * @param message Human-readable message.
    * @param options Optional cause.
@@ -175,6 +177,8 @@ export class JournalConflictError extends CastyError {
   /** The sequence number the log expected there. */
   readonly expectedSequenceNr: number;
   /**
+   * Creates a JournalConflictError.
+   *
    * @param entityId The entity.
    * @param sequenceNr The offending sequence number.
    * @param expectedSequenceNr The number that would have continued the log.

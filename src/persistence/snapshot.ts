@@ -16,6 +16,8 @@
  */
 export interface SnapshotPolicy {
   /**
+   * Decides, after each persist, whether to save a snapshot.
+   *
    * @param sequenceNr The entity's highest sequence number after the persist.
    * @param eventsSinceSnapshot Events persisted since the last snapshot (or since the start).
    * @returns `true` to save a snapshot now.
@@ -39,6 +41,8 @@ export class SnapshotEvery implements SnapshotPolicy {
   readonly nEvents: number;
 
   /**
+   * Creates a SnapshotEvery.
+   *
    * @param nEvents Events between snapshots, an integer ≥ 1.
    * @throws {RangeError} when `nEvents` is not an integer ≥ 1.
    */
@@ -50,6 +54,8 @@ export class SnapshotEvery implements SnapshotPolicy {
   }
 
   /**
+   * Whether enough events have been persisted since the last snapshot.
+   *
    * @param _sequenceNr The entity's highest sequence number (unused).
    * @param eventsSinceSnapshot Events persisted since the last snapshot.
    * @returns `true` once `eventsSinceSnapshot` reaches `nEvents`.

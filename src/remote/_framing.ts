@@ -100,6 +100,7 @@ export type FrameErrorKind = "zero-length" | "oversized" | "unknown-type" | "tru
 export class FrameError extends CastyError {
   /** What was wrong. */
   readonly kind: FrameErrorKind;
+  /** Creates a FrameError. */
   constructor(kind: FrameErrorKind, message: string) {
     super("BAD_FRAME", message);
     this.name = "FrameError";

@@ -51,6 +51,8 @@ export class AddressError extends CastyError {
   /** The text that could not be parsed. */
   readonly input: string;
   /**
+   * Creates a AddressError.
+   *
    * @param input The offending text.
    * @param reason What is wrong with it.
    */

@@ -49,4 +49,12 @@ export {
   type SystemMessageHandler,
 } from "./remoting.ts";
 export { FrameError, type FrameErrorKind } from "./_framing.ts";
-export type { TlsOptions } from "../runtime/tcp.ts";
+export type {
+  SocketAddress,
+  Tcp,
+  TcpConnection,
+  TcpConnectOptions,
+  TcpListener,
+  TcpListenOptions,
+  TlsOptions,
+} from "../runtime/tcp.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import type { ActorSystem } from "../actor/actor_system.ts";
+import { type ActorSystem, systemCore } from "../actor/actor_system.ts";
 import { MailboxFullError, SerializationError } from "../actor/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
@@ -51,6 +51,8 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   readonly #remoting: Remoting;
 
   /**
+   * Creates a RemoteActorRef.
+   *
    * @param remoting The remoting that sends for this ref.
    * @param node The hosting node.
    * @param path The actor's path there.
@@ -103,8 +105,6 @@ export class RemoteActorRef<M> implements ActorRef<M> {
 export interface RemotingOptions {
   /** The local system. */
   readonly system: ActorSystem;
-  /** Its core (internal hooks for watch and addressing). */
-  readonly core: SystemCore;
   /** The node-to-node transport. */
   readonly transport: Transport;
   /** The message serializer. */
@@ -144,10 +144,14 @@ export class Remoting {
   readonly #peerListeners = new Set<(peer: PeerIdentity, up: boolean) => void>();
   #closed = false;
 
-  /** @param options System, transport, serializer, logger. */
+  /**
+   * Creates a Remoting.
+   *
+   * @param options System, transport, serializer, logger.
+   */
   constructor(options: RemotingOptions) {
     this.#system = options.system;
-    this.#core = options.core;
+    this.#core = systemCore(options.system);
     this.#transport = options.transport;
     this.#serializer = options.serializer;
     this.#log = options.log;

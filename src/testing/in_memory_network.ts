@@ -119,6 +119,8 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
   #timer: { at: number; cancel: { cancel(): void } } | undefined;
 
   /**
+   * Creates a InMemoryNetwork.
+   *
    * @param clock The simulated clock that delivers messages.
    * @param options Latency and serialization.
    */

@@ -31,6 +31,8 @@ export class SimulatedClock implements Clock {
   #timers: Timer[] = [];
 
   /**
+   * Creates a SimulatedClock.
+   *
    * @param start The initial monotonic time in milliseconds.
    * @default {0}
    */
