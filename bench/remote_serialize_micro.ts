@@ -21,6 +21,13 @@ const message = (seq: number) => ({
   amount: 42,
   note: "coffee, table 7, no milk",
 });
+// A message the serializer has to tag (a Date and a -0 two levels down), to show the walk.
+const nested = (seq: number) => ({
+  type: "batch",
+  seq,
+  items: [{ id: 1, tags: ["a", "b"], ok: true }, { id: 2, at: new Date(seq), delta: -0 }],
+  meta: { from: "acc-1", to: "acc-2" },
+});
 let sink = 0;
 
 function time(label: string, fn: (i: number) => void): number {
@@ -45,6 +52,9 @@ time("JSON.stringify + TextEncoder.encode (fresh Uint8Array)", (i) => {
 time("TaggedJsonSerializer.serialize", (i) => {
   sink += serializer.serialize(message(i)).length;
 });
+time("TaggedJsonSerializer.serialize, nested message with a Date", (i) => {
+  sink += serializer.serialize(nested(i)).length;
+});
 const bytes = serializer.serialize(message(123456));
 time("baseline: TextDecoder.decode + JSON.parse", () => {
   sink += JSON.parse(decoder.decode(bytes)).amount;
@@ -54,5 +64,9 @@ time("fatal TextDecoder.decode + JSON.parse", () => {
 });
 time("TaggedJsonSerializer.deserialize", () => {
   sink += (serializer.deserialize(bytes) as { amount: number }).amount;
+});
+const nestedBytes = serializer.serialize(nested(123456));
+time("TaggedJsonSerializer.deserialize, nested message with a Date", () => {
+  sink += (serializer.deserialize(nestedBytes) as { seq: number }).seq;
 });
 if (sink < 0) process.stdout.write(String(sink));

@@ -274,7 +274,8 @@ export class TaggedJsonSerializer implements Serializer {
    * Encodes a value as UTF-8 tagged JSON.
    *
    * @param value Any supported value.
-   * @returns The encoded bytes.
+   * @returns The encoded bytes. Small results may be views of a shared pooled buffer (mind
+   * `byteOffset`; don't transfer or detach their `buffer`).
    * @throws {SerializationError} naming the path of the first unsupported value, such as
    * `Cannot serialize value at "value.replyTo.fn": functions are not serializable`.
    *

@@ -344,3 +344,151 @@ describe("TaggedJsonSerializer errors", () => {
     assert.match(deserializeError('{"$t":"error","v":{"name":1}}').message, /malformed "error"/);
   });
 });
+
+describe("TaggedJsonSerializer fast paths", () => {
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+  it("encodes plain JSON as plain JSON text", () => {
+    const s = new TaggedJsonSerializer();
+    const msg = { type: "deposit", seq: 1, account: "acc-1", amount: 42, note: "coffee" };
+    assert.equal(text(s.serialize(msg)), JSON.stringify(msg));
+    assert.equal(text(s.serialize([1, "a", [true, null], {}])), '[1,"a",[true,null],{}]');
+  });
+
+  it("tags a Date deep inside an otherwise plain object without mutating it", () => {
+    const value = { a: 1, b: [{ c: "x" }, { d: [1, 2, { at: new Date(5), e: "y" }] }], f: "z" };
+    const before = JSON.stringify(value);
+    const s = new TaggedJsonSerializer();
+    assert.equal(
+      text(s.serialize(value)),
+      '{"a":1,"b":[{"c":"x"},{"d":[1,2,{"at":{"$t":"date","v":5},"e":"y"}]}],"f":"z"}',
+    );
+    assert.equal(JSON.stringify(value), before);
+    assert.ok(value.b[1].d![2] !== undefined);
+    const out = roundTrip(value, s);
+    assert.deepEqual(out, value);
+    assert.ok((out.b[1].d![2] as { at: Date }).at instanceof Date);
+  });
+
+  it("tags -0, NaN and undefined fields in the middle of plain objects and arrays", () => {
+    const s = new TaggedJsonSerializer();
+    const value = { a: "x", b: -0, c: 1, d: NaN, e: undefined, f: [1, -0, undefined, NaN, 2] };
+    assert.equal(
+      text(s.serialize(value)),
+      '{"a":"x","b":{"$t":"number","v":"-0"},"c":1,"d":{"$t":"number","v":"NaN"},' +
+        '"e":{"$t":"undefined"},"f":[1,{"$t":"number","v":"-0"},{"$t":"undefined"},' +
+        '{"$t":"number","v":"NaN"},2]}',
+    );
+    const out = roundTrip(value, s);
+    assert.ok(Object.is(out.b, -0) && Number.isNaN(out.d) && Object.hasOwn(out, "e"));
+    assert.ok(Object.is(out.f[1], -0) && out.f.length === 5 && 2 in out.f);
+    assert.ok(Object.is(value.b, -0) && value.f.length === 5);
+  });
+
+  it("escapes a tag-named key wherever it appears, also non-enumerable and null-prototype", () => {
+    const s = new TaggedJsonSerializer();
+    assert.equal(
+      text(s.serialize({ a: [{ x: 1, $t: "date" }] })),
+      '{"a":[{"$t":"object","v":{"x":1,"$t":"date"}}]}',
+    );
+    const hidden = Object.defineProperty({ a: 1 }, "$t", { value: "x", enumerable: false });
+    assert.equal(text(s.serialize(hidden)), '{"$t":"object","v":{"a":1}}');
+    const bare = Object.assign(Object.create(null), { $t: "ref", v: "casty://x/y" });
+    assert.deepEqual(roundTrip(bare, s), { $t: "ref", v: "casty://x/y" });
+    assert.deepEqual(roundTrip({ k: { "$t": undefined, n: -0 } }, s), {
+      k: { $t: undefined, n: -0 },
+    });
+  });
+
+  it("rejects a cycle through an array with its path", () => {
+    const a: Record<string, unknown> = { name: "a" };
+    a.list = [1, { x: a }];
+    assert.equal(
+      serializeError(a).message,
+      'Cannot serialize value at "value.list[1].x": cycle detected',
+    );
+    const arr: unknown[] = [1];
+    arr.push({ inner: [arr] });
+    assert.equal(
+      serializeError([arr]).message,
+      'Cannot serialize value at "value[0][1].inner[0]": cycle detected',
+    );
+  });
+
+  it("handles deep acyclic structures, cycles deep down and shared references deep down", () => {
+    const s = new TaggedJsonSerializer();
+    let deep: unknown = { leaf: new Date(1), n: 10n };
+    for (let i = 0; i < 1000; i++) deep = i % 2 ? { next: deep } : [i, deep];
+    assert.deepEqual(roundTrip(deep, s), deep);
+
+    const shared = { n: 1 };
+    let withShared: unknown = { a: shared, b: shared, c: [shared, shared] };
+    for (let i = 0; i < 100; i++) withShared = { next: withShared, also: shared };
+    assert.deepEqual(roundTrip(withShared, s), withShared);
+
+    for (const depth of [5, 31, 32, 33, 100]) {
+      const root: Record<string, unknown> = {};
+      let cur = root;
+      for (let i = 0; i < depth; i++) {
+        const next: Record<string, unknown> = {};
+        cur.x = next;
+        cur = next;
+      }
+      cur.back = root;
+      assert.equal(
+        serializeError(root, s).message,
+        `Cannot serialize value at "value${".x".repeat(depth)}.back": cycle detected`,
+      );
+      const mid: Record<string, unknown> = { x: root.x };
+      cur.back = mid; // a cycle that does not go through the root
+      assert.match(serializeError(root, s).message, /\.back\.x.*: cycle detected/);
+      cur.back = 1;
+      assert.deepEqual(roundTrip(root, s), root); // the walk's state was reset
+    }
+  });
+
+  it("returns independent bytes for every call, small, large and non-ASCII", () => {
+    const s = new TaggedJsonSerializer();
+    const values: unknown[] = [];
+    for (let i = 0; i < 3000; i++) {
+      values.push(
+        i % 3 === 0
+          ? { i, note: "héllo ✓ 🎉".repeat(i % 7) }
+          : i % 3 === 1
+          ? { i, big: "x".repeat(i * 7) }
+          : [i, -0],
+      );
+    }
+    const encoded = values.map((v) => s.serialize(v));
+    for (let i = 0; i < values.length; i++) {
+      assert.equal(text(encoded[i]), text(s.serialize(values[i])));
+      assert.deepEqual(s.deserialize(encoded[i]), values[i]);
+    }
+    encoded[0].fill(0x20);
+    assert.deepEqual(s.deserialize(encoded[1]), values[1]);
+  });
+
+  it("keeps a genuine U+FFFD and rejects every kind of invalid UTF-8", () => {
+    const s = new TaggedJsonSerializer();
+    assert.deepEqual(roundTrip({ s: "a\uFFFDb", t: "\uFFFD" }, s), { s: "a\uFFFDb", t: "\uFFFD" });
+    const quoted = (...bytes: number[]) => new Uint8Array([0x22, ...bytes, 0x22]);
+    for (
+      const bad of [
+        quoted(0x61, 0xff),
+        quoted(0xc0, 0xaf), // overlong
+        quoted(0xed, 0xa0, 0x80), // surrogate
+        quoted(0xf4, 0x90, 0x80, 0x80), // above U+10FFFF
+        quoted(0xe2, 0x82), // truncated
+        new Uint8Array([0x22, 0x61, 0x22, 0x80]),
+      ]
+    ) {
+      assert.throws(() => s.deserialize(bad), (e: unknown) => {
+        assert.ok(e instanceof SerializationError);
+        assert.match(e.message, /not valid UTF-8 JSON/);
+        assert.ok(e.cause instanceof TypeError, String(e.cause));
+        return true;
+      });
+    }
+    assert.equal(s.deserialize(quoted(0xef, 0xbf, 0xbd)), "\uFFFD");
+  });
+});
