@@ -5,6 +5,7 @@
  */
 import type { ActorRef } from "./actor_ref.ts";
 import type { Cancellable, Clock } from "./clock.ts";
+import { type Timed, TimerHeap } from "./_timer_heap.ts";
 
 /**
  * Schedules messages to actors: periodic ticks and one-shot delays, each under a string key.
@@ -28,7 +29,7 @@ export class Scheduler {
   #closed = false;
   // Internal timers (ask timeouts, protocol timers) share ONE clock timer through a min-heap
   // ordered by due time, so creating and cancelling one costs no runtime timer.
-  #heap: InternalTimer[] = [];
+  #heap = new TimerHeap<InternalTimer>();
   #live = 0;
   #seq = 0;
   #armed: Cancellable | undefined;
@@ -106,7 +107,7 @@ export class Scheduler {
       callback,
       cancelled: false,
     };
-    heapPush(this.#heap, timer);
+    this.#heap.push(timer);
     this.#live++;
     if (timer.at < this.#armedAt) this.#arm(timer.at);
     return {
@@ -116,9 +117,9 @@ export class Scheduler {
         // The armed clock timer is left to fire (it finds nothing due and re-arms for the
         // next live timer): re-arming a runtime timer for every ask costs more than the ask.
         if (--this.#live === 0) {
-          this.#heap = [];
-        } else if (this.#heap.length > 1024 && this.#heap.length > 3 * this.#live) {
-          this.#heap = rebuildHeap(this.#heap.filter((t) => !t.cancelled));
+          this.#heap.clear();
+        } else if (this.#heap.size > 1024 && this.#heap.size > 3 * this.#live) {
+          this.#heap.filter((t) => !t.cancelled);
         }
       },
     };
@@ -141,8 +142,8 @@ export class Scheduler {
     this.#armedAt = Infinity;
     const now = this.#clock.now();
     const heap = this.#heap;
-    while (heap.length > 0 && heap[0].at <= now) {
-      const t = heapPop(heap)!;
+    while (heap.size > 0 && heap.peek()!.at <= now) {
+      const t = heap.pop()!;
       if (t.cancelled) continue;
       t.cancelled = true;
       this.#live--;
@@ -154,8 +155,8 @@ export class Scheduler {
         });
       }
     }
-    while (this.#heap.length > 0 && this.#heap[0].cancelled) heapPop(this.#heap);
-    if (this.#heap.length > 0 && !this.#closed) this.#arm(this.#heap[0].at);
+    while (heap.size > 0 && heap.peek()!.cancelled) heap.pop();
+    if (heap.size > 0 && !this.#closed) this.#arm(heap.peek()!.at);
   };
 
   /** Number of live timers (keyed and internal). */
@@ -168,61 +169,13 @@ export class Scheduler {
     this.#closed = true;
     for (const h of this.#keyed.values()) h.cancel();
     this.#keyed.clear();
-    for (const t of this.#heap) t.cancelled = true;
-    this.#heap = [];
+    for (const t of this.#heap.clear()) t.cancelled = true;
     this.#live = 0;
     this.#disarm();
   }
 }
 
-interface InternalTimer {
-  readonly at: number;
-  readonly seq: number;
+interface InternalTimer extends Timed {
   readonly callback: () => void;
   cancelled: boolean;
-}
-
-function before(a: InternalTimer, b: InternalTimer): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
-function heapPush(heap: InternalTimer[], t: InternalTimer): void {
-  heap.push(t);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (!before(heap[i], heap[parent])) break;
-    [heap[i], heap[parent]] = [heap[parent], heap[i]];
-    i = parent;
-  }
-}
-
-function heapPop(heap: InternalTimer[]): InternalTimer | undefined {
-  if (heap.length === 0) return undefined;
-  const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    heap[0] = last;
-    siftDown(heap, 0);
-  }
-  return top;
-}
-
-function siftDown(heap: InternalTimer[], i: number): void {
-  const n = heap.length;
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < n && before(heap[l], heap[m])) m = l;
-    if (r < n && before(heap[r], heap[m])) m = r;
-    if (m === i) return;
-    [heap[i], heap[m]] = [heap[m], heap[i]];
-    i = m;
-  }
-}
-
-function rebuildHeap(items: InternalTimer[]): InternalTimer[] {
-  for (let i = (items.length >> 1) - 1; i >= 0; i--) siftDown(items, i);
-  return items;
 }

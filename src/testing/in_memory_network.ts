@@ -6,6 +6,7 @@
  */
 
 import type { SimulatedClock } from "./simulated_clock.ts";
+import { TimerHeap } from "../actor/_timer_heap.ts";
 
 /**
  * The address shape the network routes on.
@@ -77,10 +78,6 @@ interface InFlight<M> {
   readonly payload: M;
 }
 
-function before<M>(a: InFlight<M>, b: InFlight<M>): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
 function keyOf(a: NetworkAddress): string {
   return `${a.host}:${a.port}`;
 }
@@ -114,7 +111,7 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
   #bytes = 0;
   #dropped = 0;
   #byType: Record<string, { messages: number; bytes: number }> = {};
-  #inFlight: InFlight<M>[] = [];
+  #inFlight = new TimerHeap<InFlight<M>>();
   #seq = 0;
   #timer: { at: number; cancel: { cancel(): void } } | undefined;
 
@@ -169,47 +166,20 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
     }
     const payload = this.#serialize ? JSON.parse(text) as M : msg;
     const delay = typeof this.#latency === "number" ? this.#latency : this.#latency(from, to);
-    this.#push({ at: this.#clock.now() + Math.max(0, delay), seq: this.#seq++, from, to, payload });
+    this.#inFlight.push({
+      at: this.#clock.now() + Math.max(0, delay),
+      seq: this.#seq++,
+      from,
+      to,
+      payload,
+    });
     this.#arm();
   }
 
   // In-flight messages live in a min-heap behind a single clock timer: thousands of messages
   // per simulated round would otherwise each be a clock timer.
-  #push(item: InFlight<M>): void {
-    const heap = this.#inFlight;
-    heap.push(item);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  #pop(): InFlight<M> | undefined {
-    const heap = this.#inFlight;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last !== undefined) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l], heap[m])) m = l;
-        if (r < heap.length && before(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-
   #arm(): void {
-    const next = this.#inFlight[0];
+    const next = this.#inFlight.peek();
     if (next === undefined) return;
     if (this.#timer !== undefined && this.#timer.at <= next.at) return;
     this.#timer?.cancel.cancel();
@@ -223,8 +193,8 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
   #deliverDue(): void {
     this.#timer = undefined;
     const now = this.#clock.now();
-    while (this.#inFlight.length > 0 && this.#inFlight[0].at <= now) {
-      const item = this.#pop()!;
+    while (this.#inFlight.size > 0 && this.#inFlight.peek()!.at <= now) {
+      const item = this.#inFlight.pop()!;
       const handler = this.#handlers.get(keyOf(item.to));
       if (handler === undefined) {
         this.#dropped++;

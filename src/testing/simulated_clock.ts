@@ -1,4 +1,5 @@
 import type { Cancellable, Clock } from "../actor/clock.ts";
+import { TimerHeap } from "../actor/_timer_heap.ts";
 
 interface Timer {
   readonly at: number;
@@ -28,7 +29,8 @@ export class SimulatedClock implements Clock {
   #now: number;
   #wallOffset: number;
   #seq = 0;
-  #timers: Timer[] = [];
+  #timers = new TimerHeap<Timer>();
+  #live = 0;
 
   /**
    * Creates a SimulatedClock.
@@ -59,17 +61,20 @@ export class SimulatedClock implements Clock {
       callback,
       cancelled: false,
     };
-    this.#insert(timer);
+    this.#timers.push(timer);
+    this.#live++;
     return {
       cancel: () => {
+        if (timer.cancelled) return;
         timer.cancelled = true;
+        this.#live--;
       },
     };
   }
 
   /** How many timers are waiting to fire. */
   get pending(): number {
-    return this.#timers.filter((t) => !t.cancelled).length;
+    return this.#live;
   }
 
   /**
@@ -82,9 +87,11 @@ export class SimulatedClock implements Clock {
     if (!(ms >= 0)) throw new RangeError(`Cannot advance a clock by ${ms} ms`);
     const until = this.#now + ms;
     let fired = 0;
-    while (this.#timers.length > 0 && this.#timers[0].at <= until) {
-      const timer = this.#timers.shift()!;
+    while (this.#timers.size > 0 && this.#timers.peek()!.at <= until) {
+      const timer = this.#timers.pop()!;
       if (timer.cancelled) continue;
+      timer.cancelled = true;
+      this.#live--;
       this.#now = Math.max(this.#now, timer.at);
       fired++;
       timer.callback();
@@ -96,29 +103,18 @@ export class SimulatedClock implements Clock {
   /** Fires every pending timer (and those they set), up to `maxTimers`, moving time as needed. */
   runAll(maxTimers = 100_000): number {
     let fired = 0;
-    while (this.#timers.length > 0) {
+    while (this.#timers.size > 0) {
       if (fired >= maxTimers) {
         throw new RangeError(`SimulatedClock.runAll() stopped after ${maxTimers} timers`);
       }
-      const timer = this.#timers.shift()!;
+      const timer = this.#timers.pop()!;
       if (timer.cancelled) continue;
+      timer.cancelled = true;
+      this.#live--;
       this.#now = Math.max(this.#now, timer.at);
       fired++;
       timer.callback();
     }
     return fired;
-  }
-
-  #insert(timer: Timer): void {
-    const timers = this.#timers;
-    let lo = 0;
-    let hi = timers.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const t = timers[mid];
-      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
-      else hi = mid;
-    }
-    timers.splice(lo, 0, timer);
   }
 }

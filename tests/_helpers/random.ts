@@ -1,16 +1,7 @@
-// A small seeded PRNG (mulberry32) so that randomized tests are reproducible.
+// Seeded randomness so that randomized tests are reproducible (the PRNG is the one the
+// simulation uses).
 
-/** Returns a function producing floats in [0, 1) from `seed`. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../src/testing/mod.ts";
 
 /** Random bytes of length `n`. */
 export function randomBytes(random: () => number, n: number): Uint8Array {
