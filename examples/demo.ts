@@ -8,15 +8,25 @@
  *
  * @module
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import {
   type ActorRef,
   ActorRestarted,
   ActorSystem,
   type Behavior,
   Behaviors,
+  ClusteredActorSystem,
   type Logger,
+  MemberRemoved,
   OneForOneStrategy,
+  SqliteJournal,
   type Terminated,
+  UnreachableMember,
 } from "../mod.ts";
 
 // ---------------------------------------------------------------- accounts
@@ -206,7 +216,133 @@ console.log(`   audit log after the restart: ${report.length} entries (its state
 console.log(`   ${await move("alice", "carol", 5)}`);
 const after = await ask<readonly string[]>((replyTo) => ({ type: "auditReport", replyTo }));
 console.log(`   audit log now: ${after.join("; ")}`);
-console.log("   (event sourcing, coming next, would have kept the audit log across restarts)");
+console.log("   (an event-sourced actor keeps its state across restarts: see part 5)");
 
 console.log("\n4. Final balances, by ask from outside the actor system");
 console.log(`   ${await balances("alice", "bob", "carol")}`);
+
+// ---------------------------------------------------------------- event sourcing on SQLite
+
+type SavingsCmd =
+  | { type: "deposit"; amount: number; replyTo: ActorRef<number> }
+  | { type: "balance"; replyTo: ActorRef<number> };
+
+const savings = (journal: SqliteJournal) =>
+  Behaviors.eventSourced<SavingsCmd, { amount: number }, number>({
+    entityId: "savings-alice",
+    journal,
+    initialState: 0,
+    onEvent: (balance, e) => balance + e.amount,
+    onCommand: (_ctx, balance, cmd) => {
+      if (cmd.type === "balance") return void cmd.replyTo.tell(balance);
+      return Behaviors.persisted([{ amount: cmd.amount }], {
+        reply: (b: number) => cmd.replyTo.tell(b),
+      });
+    },
+  });
+
+console.log("\n5. Event sourcing on SQLite: the state survives a restart");
+const dir = mkdtempSync(join(tmpdir(), "casty-demo-"));
+{
+  const journal = new SqliteJournal({ path: join(dir, "bank.db") });
+  const first = new ActorSystem({ name: "demo", logger });
+  const acc = first.spawn(savings(journal), "savings");
+  for (const amount of [100, 250, 50]) {
+    await first.ask<SavingsCmd, number>(acc, (replyTo) => ({ type: "deposit", amount, replyTo }));
+  }
+  console.log(
+    `   3 deposits persisted; balance $${await first.ask<SavingsCmd, number>(
+      acc,
+      (replyTo) => ({ type: "balance", replyTo }),
+    )}`,
+  );
+  await first.shutdown();
+  await journal.close();
+  console.log("   the system and the journal are closed (as if the process had died)");
+}
+{
+  const journal = new SqliteJournal({ path: join(dir, "bank.db") });
+  const second = new ActorSystem({ name: "demo", logger });
+  const acc = second.spawn(savings(journal), "savings");
+  const recovered = await second.ask<SavingsCmd, number>(
+    acc,
+    (replyTo) => ({ type: "balance", replyTo }),
+  );
+  console.log(`   a new system replays the journal: balance $${recovered}`);
+  await second.shutdown();
+  await journal.close();
+}
+rmSync(dir, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- a cluster on loopback
+
+console.log("\n6. A cluster on loopback: three processes, one killed with SIGKILL");
+await using node = await ClusteredActorSystem.start({
+  name: "demo",
+  host: "127.0.0.1",
+  port: 0,
+  downing: { stableAfter: 1500 },
+  logLevel: "error",
+});
+const nodeScript = fileURLToPath(new URL("./_demo_node.ts", import.meta.url));
+const startChild = (owner: string) => {
+  const args = "Deno" in globalThis
+    ? ["run", "-A", nodeScript, String(node.selfAddress.port), owner]
+    : [nodeScript, String(node.selfAddress.port), owner];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const port = new Promise<number>((resolve) => {
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (t: string) => {
+      const m = /ready (\d+)/.exec(t);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { child, port };
+};
+const b = startChild("bob");
+const c = startChild("carol");
+const [bPort, cPort] = await Promise.all([b.port, c.port]);
+await node.waitFor(3, { timeout: 20_000 });
+console.log(`   3 members up; leader is the lowest address: ${node.leader?.host}`);
+const carolAccount = node.lookup<SavingsCmd>(`casty://demo@127.0.0.1:${cPort}/account`)!;
+const bobAccount = node.lookup<SavingsCmd>(`casty://demo@127.0.0.1:${bPort}/account`)!;
+await node.ask<SavingsCmd, number>(
+  carolAccount,
+  (replyTo) => ({ type: "deposit", amount: 70, replyTo }),
+);
+console.log(
+  `   remote ask: carol's account on another process now holds $${await node.ask<
+    SavingsCmd,
+    number
+  >(
+    carolAccount,
+    (replyTo) => ({ type: "balance", replyTo }),
+  )}`,
+);
+const unreachable = new Promise<number>((resolve) =>
+  node.eventStream.subscribe(UnreachableMember, (e) => {
+    if (e.member.address.port === cPort) resolve(Date.now());
+  })
+);
+const removed = new Promise<number>((resolve) =>
+  node.eventStream.subscribe(MemberRemoved, (e) => {
+    if (e.member.address.port === cPort) resolve(Date.now());
+  })
+);
+const killedAt = Date.now();
+c.child.kill("SIGKILL");
+console.log("   carol's process was killed with SIGKILL");
+const seconds = (t: number) => ((t - killedAt) / 1000).toFixed(1);
+const detected = await unreachable;
+console.log(`   the failure detector marked it unreachable after ${seconds(detected)} s`);
+const gone = await removed;
+console.log(`   the leader downed and removed it after ${seconds(gone)} s`);
+console.log(
+  `   bob's account still answers: $${await node.ask<SavingsCmd, number>(
+    bobAccount,
+    (replyTo) => ({ type: "deposit", amount: 5, replyTo }),
+  )}`,
+);
+const members = (await node.getClusterState()).members.filter((m) => m.status === "up").length;
+console.log(`   ${members} members up`);
+b.child.kill("SIGKILL");
