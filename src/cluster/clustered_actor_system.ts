@@ -293,6 +293,10 @@ export class ClusteredActorSystem extends ActorSystem {
       MEMBERSHIP_PATH,
       (from, msg) => this.#membership.receive(from, msg as MembershipMessage),
     );
+    // A dropped connection is a hint for the failure detector to look again soon.
+    this.#remoting.onPeer((peer, up) => {
+      if (!up) this.#membership.connectionLost(peer);
+    });
     this.#barriers = new BarrierService({
       self: this.#self,
       clock: this.clock,

@@ -19,7 +19,7 @@ import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./mem
 export interface DowningOptions {
   /**
    * How long (ms) the set of unreachable members must stay unchanged before deciding.
-   * @default {5000}
+   * @default {4000}
    */
   readonly stableAfter?: number;
   /**
@@ -84,7 +84,7 @@ export class KeepMajority {
    * @throws {RangeError} When `stableAfter` is negative.
    */
   constructor(options: DowningOptions = {}) {
-    this.#stableAfter = options.stableAfter ?? 5_000;
+    this.#stableAfter = options.stableAfter ?? 4_000;
     this.#enabled = (options.strategy ?? "keepMajority") === "keepMajority";
     if (!(this.#stableAfter >= 0)) {
       throw new RangeError(`Invalid stableAfter ${this.#stableAfter} ms`);

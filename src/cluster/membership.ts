@@ -225,6 +225,9 @@ interface Timers {
   gossip?: Cancellable;
   heartbeat?: Cancellable;
   availability?: Cancellable;
+  /** Extra availability checks after a hint (a dropped connection, a reachability change). */
+  soon?: Cancellable;
+  later?: Cancellable;
 }
 
 function fnv1a(text: string): number {
@@ -493,6 +496,34 @@ export class Membership {
     if (next === this.#state) return;
     this.#commit(next);
     this.#gossipRound();
+  }
+
+  /**
+   * A hint from the transport that the connection to `address` was lost (a crashed process
+   * closes its sockets at once). The failure detector still decides; this only evaluates it
+   * again soon after phi can first cross the threshold, instead of waiting for the next
+   * periodic check.
+   *
+   * @param address The peer whose connection dropped.
+   */
+  connectionLost(address: NodeAddress): void {
+    if (this.#terminated || this.#state === undefined) return;
+    const known = this.#state.members.some((m) => addressEquals(m.address, address));
+    if (!known) return;
+    this.#timers.soon?.cancel();
+    // Evaluate phi every quarter of the check interval for a while: it crosses the threshold
+    // (about 1–2 s after the last heartbeat with the defaults) between two periodic checks.
+    const step = Math.max(50, Math.floor(this.#checkInterval / 4));
+    let left = Math.ceil(6000 / step);
+    const tick = () => {
+      this.#timers.soon = undefined;
+      if (this.#terminated || left-- <= 0) return;
+      const before = this.#state?.reachability;
+      this.#availabilityTick();
+      if (this.#state?.reachability !== before) return; // decided: back to the periodic check
+      this.#timers.soon = this.#clock.setTimeout(tick, step);
+    };
+    this.#timers.soon = this.#clock.setTimeout(tick, step);
   }
 
   /** Cancels every timer and stops handling messages. Idempotent. */
@@ -819,6 +850,15 @@ export class Membership {
     this.#runDowning();
   }
 
+  /** Evaluates the downing strategy again right after `stableAfter` has passed. */
+  #downingCheckAfterStable(): void {
+    this.#timers.later?.cancel();
+    this.#timers.later = this.#clock.setTimeout(() => {
+      this.#timers.later = undefined;
+      this.#runDowning();
+    }, this.#sbr.stableAfter + 50);
+  }
+
   // -------------------------------------------------------------------------------------------
   // State changes and events
 
@@ -848,6 +888,9 @@ export class Membership {
       prev !== undefined && prev.members === next.members && prev.reachability === next.reachability
     ) {
       return; // only version or seen changed
+    }
+    if (prev !== undefined && prev.reachability !== next.reachability) {
+      this.#downingCheckAfterStable();
     }
     const out = this.#events;
     const present = new Set<string>();

@@ -173,7 +173,7 @@ export interface DowningSettings {
   /**
    * Milliseconds the unreachable set must stay unchanged before the resolver acts (file:
    * `stable_after`, in seconds).
-   * @default {5000}
+   * @default {4000}
    */
   readonly stableAfter: number;
   /**
@@ -398,7 +398,7 @@ export function defaultConfig(): CastyConfig {
         acceptableHeartbeatPause: 0,
         firstHeartbeatEstimate: 1_000,
       },
-      downing: { stableAfter: 5_000, strategy: "keepMajority" },
+      downing: { stableAfter: 4_000, strategy: "keepMajority" },
     },
     transport: {
       maxFrameSize: 16 * 1024 * 1024,

@@ -25,7 +25,7 @@ const args = process.argv.slice(2);
 const [name = "cluster", portArg = "0"] = args;
 const seeds: string[] = [];
 let bindPort: number | undefined;
-let stableAfter = 3000;
+let stableAfter: number | undefined;
 let roles: string[] = [];
 let barrier: [string, number] | undefined;
 for (let i = 2; i < args.length; i++) {
@@ -48,7 +48,7 @@ const node = await ClusteredActorSystem.start({
   bindPort,
   seedNodes: seeds,
   roles,
-  downing: { stableAfter },
+  downing: stableAfter === undefined ? undefined : { stableAfter },
   logLevel: "error",
 });
 node.spawn(

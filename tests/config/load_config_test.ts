@@ -39,7 +39,7 @@ const SEED_EXPECTED = {
       acceptableHeartbeatPause: 0,
       firstHeartbeatEstimate: 1_000,
     },
-    downing: { stableAfter: 5_000, strategy: "keepMajority" },
+    downing: { stableAfter: 4_000, strategy: "keepMajority" },
   },
   transport: defaultConfig().transport,
   serialization: { serializer: "json" },
