@@ -1,78 +1,52 @@
 // Runs a helper script as a real second process with the runtime of the current test
-// process, and reads the JSON lines it prints.
+// process, and follows the JSON lines it prints (built on runScript in process.ts).
 
-import { type ChildProcess, spawn } from "node:child_process";
-import process from "node:process";
+import type { ChildProcess } from "node:child_process";
+import { waitFor } from "./probe.ts";
+import { runScript, type ScriptProcess } from "./process.ts";
 
 /** A JSON line printed by a helper. */
 export type HelperEvent = Record<string, unknown> & { event: string };
+
+function parse(line: string): HelperEvent | undefined {
+  const text = line.trim();
+  return text.startsWith("{") ? JSON.parse(text) as HelperEvent : undefined;
+}
 
 /** A running helper process. */
 export class HelperProcess {
   readonly child: ChildProcess;
   readonly events: HelperEvent[] = [];
-  readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
-  #waiters: { pred: (e: HelperEvent) => boolean; resolve: (e: HelperEvent) => void }[] = [];
-  #buffer = "";
+  readonly #proc: ScriptProcess;
 
-  private constructor(child: ChildProcess) {
-    this.child = child;
-    this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (text: string) => {
-      this.#buffer += text;
-      let nl: number;
-      while ((nl = this.#buffer.indexOf("\n")) >= 0) {
-        const line = this.#buffer.slice(0, nl).trim();
-        this.#buffer = this.#buffer.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as HelperEvent;
-        this.events.push(event);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.pred(event)) return true;
-          w.resolve(event);
-          return false;
-        });
-      }
+  private constructor(proc: ScriptProcess) {
+    this.#proc = proc;
+    this.child = proc.child;
+    this.exited = proc.exited.then((code) => (typeof code === "number" ? code : null));
+    proc.onLine((line) => {
+      const event = parse(line);
+      if (event) this.events.push(event);
     });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (text: string) => this.stderr.push(text));
+  }
+
+  /** What the helper wrote to stderr so far. */
+  get stderr(): string[] {
+    return [this.#proc.stderr()];
   }
 
   /** Starts `file` with `args` under the current runtime. */
   static start(file: string, args: string[]): HelperProcess {
-    const runtimeArgs = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", file] : [file];
-    const child = spawn(process.execPath, [...runtimeArgs, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    return new HelperProcess(child);
+    return new HelperProcess(runScript(file, args, {}, { stdin: "pipe" }));
   }
 
   /** Resolves with the first event (past or future) matching `pred`, or rejects after `timeout`. */
-  waitFor(pred: (e: HelperEvent) => boolean, timeout: number): Promise<HelperEvent> {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        pred,
-        resolve: (e: HelperEvent) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(
-          new Error(
-            `helper: no matching event within ${timeout} ms; events: ${
-              JSON.stringify(this.events.slice(-5))
-            }; stderr: ${this.stderr.join("").slice(-2000)}`,
-          ),
-        );
-      }, timeout);
-      this.#waiters.push(waiter);
-    });
+  async waitFor(pred: (e: HelperEvent) => boolean, timeout: number): Promise<HelperEvent> {
+    const line = await this.#proc.waitForLine((l) => {
+      const e = parse(l);
+      return e !== undefined && pred(e);
+    }, timeout);
+    return parse(line)!;
   }
 
   /** Sends a signal. */
@@ -97,18 +71,16 @@ export class HelperProcess {
   }
 }
 
-/** Polls `condition` every 10 ms until it holds, or throws after `timeout` ms. */
-export async function waitUntil(
+/** Polls `condition` until it holds, or throws after `timeout` ms. */
+export function waitUntil(
   condition: () => boolean,
   timeout: number,
   what: string | (() => string) = "condition",
 ): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      const text = typeof what === "string" ? what : what();
-      throw new Error(`Timed out after ${timeout} ms waiting for ${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return waitFor(condition, {
+    timeout,
+    interval: 10,
+    what: typeof what === "string" ? what : undefined,
+    describe: typeof what === "string" ? undefined : what,
+  });
 }

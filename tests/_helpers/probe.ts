@@ -4,12 +4,18 @@ import { type ActorRef, type ActorSystem, Behaviors, type Logger } from "../../m
 /** Polls `condition` every few ms until it holds; fails after `timeout` ms. */
 export async function waitFor(
   condition: () => boolean,
-  { timeout = 5000, interval = 2, what = "condition" } = {},
+  { timeout = 5000, interval = 2, what = "condition", describe }: {
+    timeout?: number;
+    interval?: number;
+    what?: string;
+    /** Computes the description lazily, at failure time (overrides `what`). */
+    describe?: () => string;
+  } = {},
 ): Promise<void> {
   const deadline = performance.now() + timeout;
   while (!condition()) {
     if (performance.now() > deadline) {
-      throw new Error(`Timed out after ${timeout} ms waiting for ${what}`);
+      throw new Error(`Timed out after ${timeout} ms waiting for ${describe ? describe() : what}`);
     }
     await new Promise((r) => setTimeout(r, interval));
   }

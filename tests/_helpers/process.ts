@@ -15,6 +15,8 @@ export interface ScriptProcess {
   exited: Promise<number | string>;
   /** Sends a signal (SIGKILL by default) and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<number | string>;
+  /** Calls `listener` with every later stdout line. */
+  onLine(listener: (line: string) => void): void;
 }
 
 /** Starts `script` with `args` under the current runtime (deno run -A, or bun). */
@@ -22,17 +24,19 @@ export function runScript(
   script: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  options: { stdin?: "ignore" | "pipe" } = {},
 ): ScriptProcess {
   const isDeno = "Deno" in globalThis;
   const argv = isDeno ? ["run", "-A", script, ...args] : [script, ...args];
   const child = spawn(process.execPath, argv, {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1", ...env },
   });
   const lines: string[] = [];
   let partial = "";
   let err = "";
   const waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const onLine = new Set<(line: string) => void>();
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (chunk: string) => {
     partial += chunk;
@@ -41,6 +45,7 @@ export function runScript(
       const line = partial.slice(0, nl);
       partial = partial.slice(nl + 1);
       lines.push(line);
+      for (const l of onLine) l(line);
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (waiters[i].predicate(line)) {
           waiters[i].resolve(line);
@@ -82,6 +87,9 @@ export function runScript(
           }, 50);
         });
       });
+    },
+    onLine(listener) {
+      onLine.add(listener);
     },
     async kill(signal: NodeJS.Signals = "SIGKILL") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
