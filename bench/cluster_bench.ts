@@ -24,7 +24,11 @@ for (let run = 1; run <= RUNS; run++) {
     const t0 = performance.now();
     const first = await startNode(0);
     nodes.push(first);
-    nodes.push(...await Promise.all(Array.from({ length: N - 1 }, () => startNode(0, { seeds: [first.port] }))));
+    nodes.push(
+      ...await Promise.all(
+        Array.from({ length: N - 1 }, () => startNode(0, { seeds: [first.port] })),
+      ),
+    );
     const tStarted = performance.now();
     const ports = nodes.map((n) => n.port);
     await waitForViews(nodes, sameUp(ports), 60_000, `${N} up`);
