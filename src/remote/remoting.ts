@@ -80,14 +80,14 @@ export class RemoteActorRef<M> implements ActorRef<M> {
     this.#remoting.send(this as RemoteActorRef<unknown>, msg);
   }
 
-  /** Same as {@linkcode RemoteActorRef.tell}; remote mailboxes apply no backpressure. */
+  /**
+   * Sends the message once the outbound queue to its node has room (below half its bound), so
+   * a fast producer slows down instead of overflowing the queue into dead letters.
+   *
+   * @throws {SerializationError} (rejection) when the message cannot be serialized.
+   */
   send(msg: M): Promise<void> {
-    try {
-      this.tell(msg);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#remoting.sendWhenRoom(this as RemoteActorRef<unknown>, msg);
   }
 
   /** `ActorRef(casty://…)`. */
@@ -258,6 +258,28 @@ export class Remoting {
       return;
     }
     this.#transport.send(ref.node, { recipient: ref.path, payload });
+  }
+
+  /**
+   * Sends once the outbound queue to the ref's node is below half its bound (waiting with a
+   * growing pause, at most `maxWait` ms in all, after which it sends anyway).
+   */
+  async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
+    const t = this.#transport as Partial<{
+      queuedCount(to: NodeAddress): number;
+      outboundQueueLimit: number;
+    }>;
+    if (typeof t.queuedCount === "function" && typeof t.outboundQueueLimit === "number") {
+      const high = Math.max(1, Math.floor(t.outboundQueueLimit / 2));
+      let waited = 0;
+      let pause = 1;
+      while (!this.#closed && waited < maxWait && t.queuedCount(ref.node) >= high) {
+        await new Promise<void>((resolve) => this.#core.scheduler.internal(resolve, pause));
+        waited += pause;
+        pause = Math.min(pause * 2, 50);
+      }
+    }
+    this.send(ref, msg);
   }
 
   /**

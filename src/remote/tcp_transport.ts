@@ -461,6 +461,11 @@ export class TcpTransport implements Transport {
     return result;
   }
 
+  /** The bound of each peer's outbound queue (envelopes). */
+  get outboundQueueLimit(): number {
+    return this.#queueLimit;
+  }
+
   /**
    * Envelopes queued for `to` and not yet written to its socket; senders can use it to
    * apply backpressure before the queue overflows.

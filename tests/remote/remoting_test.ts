@@ -134,6 +134,30 @@ describe("ClusteredActorSystem remoting (two nodes in one process)", () => {
   });
 });
 
+describe("RemoteActorRef flow control", () => {
+  it("dead-letters tells that overflow the outbound queue, while send() waits for room", async () => {
+    await using a = await start("flow", { transport: { outboundQueueLimit: 500 } });
+    await using b = await start("flow");
+    let received = 0;
+    b.spawn(Behaviors.receive<number>(() => void received++), "sink");
+    const dead: DeadLetter[] = [];
+    a.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    const sink = a.lookup<number>(uriOf(b, "/sink"))!;
+    // A burst of tells in one tick overflows the 500-envelope queue: the excess is not lost
+    // silently, it is published as dead letters.
+    for (let i = 0; i < 5_000; i++) sink.tell(i);
+    await waitFor(() => received + dead.length === 5_000, { timeout: 10_000 });
+    assert.ok(dead.length > 0, "an overflowing burst produces dead letters");
+    assert.ok(dead.every((d) => d.reason === "undeliverable" && d.detail === "queue-overflow"));
+    // The same burst through send() waits whenever the queue is half full: nothing is lost.
+    received = 0;
+    dead.length = 0;
+    for (let i = 0; i < 5_000; i++) await sink.send(i);
+    await waitFor(() => received === 5_000, { timeout: 10_000 });
+    assert.equal(dead.length, 0);
+  });
+});
+
 describe("ClusteredActorSystem with mutual TLS", () => {
   it("talks to a node with a CA-signed certificate and refuses one from another CA", async () => {
     const good = (n: "node1" | "node2") => ({ ...tlsFixtures[n], ca: tlsFixtures.ca });
