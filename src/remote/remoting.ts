@@ -264,22 +264,33 @@ export class Remoting {
    * Sends once the outbound queue to the ref's node is below half its bound (waiting with a
    * growing pause, at most `maxWait` ms in all, after which it sends anyway).
    */
-  async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
+  sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
     const t = this.#transport as Partial<{
       queuedCount(to: NodeAddress): number;
       outboundQueueLimit: number;
     }>;
-    if (typeof t.queuedCount === "function" && typeof t.outboundQueueLimit === "number") {
-      const high = Math.max(1, Math.floor(t.outboundQueueLimit / 2));
+    const flowControlled = typeof t.queuedCount === "function" &&
+      typeof t.outboundQueueLimit === "number";
+    const high = flowControlled ? Math.max(1, Math.floor(t.outboundQueueLimit! / 2)) : Infinity;
+    if (!flowControlled || this.#closed || t.queuedCount!(ref.node) < high) {
+      // Fast path without an async frame: most sends find room.
+      try {
+        this.send(ref, msg);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return (async () => {
       let waited = 0;
       let pause = 1;
-      while (!this.#closed && waited < maxWait && t.queuedCount(ref.node) >= high) {
+      while (!this.#closed && waited < maxWait && t.queuedCount!(ref.node) >= high) {
         await new Promise<void>((resolve) => this.#core.scheduler.internal(resolve, pause));
         waited += pause;
         pause = Math.min(pause * 2, 50);
       }
-    }
-    this.send(ref, msg);
+      this.send(ref, msg);
+    })();
   }
 
   /**
