@@ -448,9 +448,12 @@ export class ClusteredActorSystem extends ActorSystem {
   async #leaveGracefully(): Promise<void> {
     const m = this.#membership;
     if (m.isTerminated) return;
+    // Leaving needs a reachable leader to converge; with no reachable peer, just stop.
+    const unreachable = m.unreachable;
     const others = m.members.some((x) =>
-      !sameNodeAddress(x.address, this.#self) && (x.status === "up" || x.status === "joining" ||
-        x.status === "leaving")
+      !sameNodeAddress(x.address, this.#self) &&
+      (x.status === "up" || x.status === "joining" || x.status === "leaving") &&
+      !unreachable.some((u) => u.id === x.id)
     );
     if (!others) return;
     this.#leaving = true;
