@@ -8,6 +8,7 @@
 // Prints {"event":"ready","port":…} once listening; exits when stdin closes. (The raw one-way
 // baseline reuses bench/_remote_peer.ts in its "raw" mode.)
 
+import { readRawFrames, writeRawFrame } from "./_raw_frames.ts";
 import process from "node:process";
 import { type ActorRef, Behaviors, ClusteredActorSystem } from "../mod.ts";
 import { defaultTcp } from "../src/runtime/select.ts";
@@ -53,31 +54,11 @@ if (mode === "casty") {
   };
 } else if (mode === "raw-echo") {
   const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
   const listener = await defaultTcp().listen("127.0.0.1", 0, {
     onAccept(conn) {
-      let rest: Uint8Array | undefined;
-      conn.onData((chunk) => {
-        let buf = chunk;
-        if (rest !== undefined) {
-          buf = new Uint8Array(rest.length + chunk.length);
-          buf.set(rest);
-          buf.set(chunk, rest.length);
-          rest = undefined;
-        }
-        let o = 0;
-        while (buf.length - o >= 4) {
-          const len = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
-          if (buf.length - o - 4 < len) break;
-          const message = JSON.parse(decoder.decode(buf.subarray(o + 4, o + 4 + len)));
-          const body = encoder.encode(JSON.stringify(message.n));
-          const out = new Uint8Array(4 + body.length);
-          out[3] = body.length; // replies are tiny
-          out.set(body, 4);
-          conn.write(out);
-          o += 4 + len;
-        }
-        if (o < buf.length) rest = buf.slice(o);
+      readRawFrames(conn, (body) => {
+        const message = JSON.parse(decoder.decode(body));
+        writeRawFrame(conn, message.n);
       });
     },
   });

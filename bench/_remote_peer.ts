@@ -3,6 +3,7 @@
 // Prints {"event":"ready","port":…} and then {"event":"mark","count":…} as each mark is
 // reached. Exits when stdin closes.
 
+import { readRawFrames } from "./_raw_frames.ts";
 import process from "node:process";
 import { defaultTcp } from "../src/runtime/select.ts";
 import { TcpTransport } from "../src/remote/tcp_transport.ts";
@@ -28,25 +29,9 @@ if (mode === "raw") {
   // Baseline: [u32 BE length][UTF-8 JSON] frames, every one decoded and parsed.
   const listener = await defaultTcp().listen("127.0.0.1", 0, {
     onAccept(conn) {
-      let rest: Uint8Array | undefined;
-      conn.onData((chunk) => {
-        let buf = chunk;
-        if (rest !== undefined) {
-          buf = new Uint8Array(rest.length + chunk.length);
-          buf.set(rest);
-          buf.set(chunk, rest.length);
-          rest = undefined;
-        }
-        let o = 0;
-        while (buf.length - o >= 4) {
-          const len = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
-          if (buf.length - o - 4 < len) break;
-          const message = JSON.parse(decoder.decode(buf.subarray(o + 4, o + 4 + len)));
-          sink += message.seq;
-          o += 4 + len;
-          counted();
-        }
-        if (o < buf.length) rest = buf.slice(o);
+      readRawFrames(conn, (body) => {
+        sink += JSON.parse(decoder.decode(body)).seq;
+        counted();
       });
     },
   });

@@ -21,6 +21,7 @@
 // - rawEcho (baseline for ask): the same sequential round trip over a native socket, the peer
 //   decoding, parsing and answering each frame.
 
+import { readRawFrames, sendRawFrames, writeRawFrame } from "./_raw_frames.ts";
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { setImmediate } from "node:timers";
@@ -39,7 +40,6 @@ const skip = new Set((process.env.BENCH_SKIP ?? "").split(",").filter(Boolean));
 
 const rawPeer = fileURLToPath(new URL("./_remote_peer.ts", import.meta.url));
 const actorPeer = fileURLToPath(new URL("./_remote_actor_peer.ts", import.meta.url));
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -104,44 +104,15 @@ class Peer {
   }
 }
 
-type Conn = Awaited<ReturnType<ReturnType<typeof defaultTcp>["connect"]>>;
-
-/** bench/remote_bench.ts's raw sender, with this bench's message. */
-async function sendRaw(conn: Conn, from: number, count: number) {
-  const CHUNK = 64 * 1024;
-  let buf = new Uint8Array(CHUNK);
-  let o = 0;
-  for (let seq = from; seq < from + count; seq++) {
-    if (CHUNK - o < 512) {
-      conn.write(buf.subarray(0, o));
-      buf = new Uint8Array(CHUNK);
-      o = 0;
-      if (conn.bufferedAmount > 1024 * 1024) {
-        await new Promise<void>((resolve) => {
-          const check = () => (conn.bufferedAmount > 256 * 1024 ? setTimeout(check, 0) : resolve());
-          check();
-        });
-      }
-    }
-    const { written } = encoder.encodeInto(JSON.stringify(message(seq)), buf.subarray(o + 4));
-    buf[o] = written! >>> 24;
-    buf[o + 1] = (written! >>> 16) & 255;
-    buf[o + 2] = (written! >>> 8) & 255;
-    buf[o + 3] = written! & 255;
-    o += 4 + written!;
-  }
-  if (o > 0) conn.write(buf.subarray(0, o));
-}
-
 async function rawTell(): Promise<number> {
   const peer = new Peer(rawPeer, ["raw", `${WARMUP},${WARMUP + MESSAGES}`]);
   try {
     const { port } = await peer.waitFor((e) => e.event === "ready");
     const conn = await defaultTcp().connect("127.0.0.1", port);
-    await sendRaw(conn, 0, WARMUP);
+    await sendRawFrames(conn, 0, WARMUP, message);
     await peer.waitFor((e) => e.count === WARMUP);
     const start = performance.now();
-    await sendRaw(conn, WARMUP, MESSAGES);
+    await sendRawFrames(conn, WARMUP, MESSAGES, message);
     await peer.waitFor((e) => e.count === WARMUP + MESSAGES);
     const elapsed = performance.now() - start;
     conn.destroy();
@@ -173,37 +144,16 @@ async function rawEcho(): Promise<Sorted> {
     const { port } = await peer.waitFor((e) => e.event === "ready");
     const conn = await defaultTcp().connect("127.0.0.1", port);
     let waiting: ((n: number) => void) | undefined;
-    let rest: Uint8Array | undefined;
-    conn.onData((chunk) => {
-      let buf = chunk;
-      if (rest !== undefined) {
-        buf = new Uint8Array(rest.length + chunk.length);
-        buf.set(rest);
-        buf.set(chunk, rest.length);
-        rest = undefined;
-      }
-      let o = 0;
-      while (buf.length - o >= 4) {
-        const len = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
-        if (buf.length - o - 4 < len) break;
-        const n = JSON.parse(decoder.decode(buf.subarray(o + 4, o + 4 + len)));
-        o += 4 + len;
-        const w = waiting;
-        waiting = undefined;
-        w?.(n);
-      }
-      if (o < buf.length) rest = buf.slice(o);
+    readRawFrames(conn, (body) => {
+      const n = JSON.parse(decoder.decode(body));
+      const w = waiting;
+      waiting = undefined;
+      w?.(n);
     });
     const roundTrip = (n: number) =>
       new Promise<number>((resolve) => {
         waiting = resolve;
-        const body = encoder.encode(
-          JSON.stringify({ type: "echo", n, replyTo: "casty://bench@127.0.0.1:1/_ask/1" }),
-        );
-        const out = new Uint8Array(4 + body.length);
-        new DataView(out.buffer).setUint32(0, body.length);
-        out.set(body, 4);
-        conn.write(out);
+        writeRawFrame(conn, { type: "echo", n, replyTo: "casty://bench@127.0.0.1:1/_ask/1" });
       });
     for (let i = 0; i < ASK_WARMUP; i++) await roundTrip(i);
     const samples = new Float64Array(ASKS);

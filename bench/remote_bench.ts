@@ -10,6 +10,7 @@
 // - TcpTransport + JSON: the same JSON messages as envelope payloads, parsed on receipt;
 // - TcpTransport: pre-serialized 100-byte payloads, only counted on receipt.
 
+import { sendRawFrames } from "./_raw_frames.ts";
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -83,37 +84,6 @@ class Peer {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Sends `count` messages starting at `from` over raw JSON frames. */
-async function sendRaw(
-  conn: Awaited<ReturnType<ReturnType<typeof defaultTcp>["connect"]>>,
-  from: number,
-  count: number,
-) {
-  const CHUNK = 64 * 1024;
-  let buf = new Uint8Array(CHUNK);
-  let o = 0;
-  for (let seq = from; seq < from + count; seq++) {
-    if (CHUNK - o < 512) {
-      conn.write(buf.subarray(0, o));
-      buf = new Uint8Array(CHUNK);
-      o = 0;
-      if (conn.bufferedAmount > 1024 * 1024) {
-        await new Promise<void>((resolve) => {
-          const check = () => (conn.bufferedAmount > 256 * 1024 ? setTimeout(check, 0) : resolve());
-          check();
-        });
-      }
-    }
-    const { written } = encoder.encodeInto(JSON.stringify(message(seq)), buf.subarray(o + 4));
-    buf[o] = written! >>> 24;
-    buf[o + 1] = (written! >>> 16) & 255;
-    buf[o + 2] = (written! >>> 8) & 255;
-    buf[o + 3] = written! & 255;
-    o += 4 + written!;
-  }
-  if (o > 0) conn.write(buf.subarray(0, o));
-}
-
 async function sendTransport(
   transport: TcpTransport,
   to: { host: string; port: number },
@@ -141,10 +111,10 @@ export async function measure(mode: Mode, messages = MESSAGES): Promise<number> 
     const { port } = await peer.waitFor((e) => e.event === "ready");
     if (mode === "raw") {
       const conn = await defaultTcp().connect("127.0.0.1", port!);
-      await sendRaw(conn, 0, WARMUP);
+      await sendRawFrames(conn, 0, WARMUP, message);
       await peer.waitFor((e) => e.count === WARMUP);
       const start = performance.now();
-      await sendRaw(conn, WARMUP, messages);
+      await sendRawFrames(conn, WARMUP, messages, message);
       await peer.waitFor((e) => e.count === WARMUP + messages);
       const elapsed = performance.now() - start;
       conn.destroy();
