@@ -786,11 +786,13 @@ export class ActorCell<M> {
         this.#stop();
         return;
       }
+      // The strategy that decided this restart sets the backoff (the next incarnation
+      // installs its strategy again when its behavior is unwrapped).
+      const delay = this.#strategy?.restartDelay(this.#restartTimes?.length ?? 1) ?? 0;
       this.#hooks = undefined;
       this.#strategy = undefined;
       this.#spy = undefined;
       this.#handler = undefined;
-      const delay = this.#initialStrategyDelay();
       const go = () => {
         this.#backoffTimer = undefined;
         this.#enter(this.#initial, true, () => {
@@ -812,22 +814,6 @@ export class ActorCell<M> {
         afterCleanup();
       });
     }
-  }
-
-  #initialStrategyDelay(): number {
-    // The strategy is re-read from the initial behavior on restart; the delay uses the
-    // strategy that decided, found by unwrapping the wrappers of the initial behavior.
-    let b: Behavior<unknown> | undefined = this.#initial as Behavior<unknown>;
-    while (b) {
-      if (b.kind === "supervise") {
-        const s = (b.payload as SupervisePayload).strategy;
-        return s.restartDelay(this.#restartTimes?.length ?? 1);
-      }
-      if (b.kind === "lifecycle" || b.kind === "spy") {
-        b = (b.payload as { inner: Behavior<unknown> }).inner;
-      } else break;
-    }
-    return 0;
   }
 
   async #stopChildren(): Promise<void> {
@@ -929,5 +915,3 @@ function describe(v: unknown): string {
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return `a ${typeof v} (${String(v)})`;
 }
-
-export { Mailbox };

@@ -307,14 +307,13 @@ export class ClusteredActorSystem extends ActorSystem {
       BARRIER_PATH,
       (_from, msg) => this.#barriers.receive(msg as BarrierMsg),
     );
-    const cluster = this.spawn(
+    this.spawn(
       Behaviors.setup<never>((ctx) => {
         this.#topology = ctx.spawn(topologyActor(() => this.#snapshot()), "_topology");
         return Behaviors.ignore();
       }),
       "_cluster",
     );
-    void cluster;
   }
 
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */
