@@ -28,7 +28,7 @@ import {
 } from "./events.ts";
 import type { EventStream } from "./event_stream.ts";
 import { type Logger, prefixedLogger } from "./logger.ts";
-import { Mailbox, RingQueue } from "./mailbox.ts";
+import { type Mailbox, RingQueue } from "./mailbox.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { SupervisionStrategy } from "./supervision.ts";
 import type { Dispatcher } from "./_dispatcher.ts";
