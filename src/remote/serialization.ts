@@ -5,6 +5,7 @@
  * @module
  */
 
+import { smallBuffersAreCostly } from "../runtime/select.ts";
 import { type ActorRef, isActorRef } from "../actor/actor_ref.ts";
 import { SerializationError } from "../actor/errors.ts";
 
@@ -96,7 +97,7 @@ function decodeUtf8(bytes: Uint8Array): string {
 const POOL_SIZE = 16 * 1024;
 /** Texts up to this many UTF-16 units (at most 3 bytes each) go to the pool. */
 const POOL_MAX_TEXT = 2 * 1024;
-const usePool = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+const usePool = smallBuffersAreCostly();
 let pool: Uint8Array | undefined;
 let poolOffset = 0;
 

@@ -103,3 +103,18 @@ export function defaultTcp(): Tcp {
 export function setDefaultTcp(tcp: Tcp | undefined): void {
   override = tcp;
 }
+
+/**
+ * Whether allocating a small `Uint8Array` is expensive on this runtime compared with taking a
+ * view of an existing buffer (true on Deno, where each new ArrayBuffer costs ~0.4 µs; false on
+ * Bun and Node). The serializer pools small encodings when it is.
+ *
+ * @example
+ * ```ts
+ * import { smallBuffersAreCostly } from "./select.ts";
+ * console.assert(typeof smallBuffersAreCostly() === "boolean");
+ * ```
+ */
+export function smallBuffersAreCostly(): boolean {
+  return detectRuntime() === "deno";
+}
