@@ -488,6 +488,9 @@ export class ClusteredActorSystem extends ActorSystem {
       if (!sameNodeAddress(e.member.address, this.#self)) {
         this.#remoting.nodeGone(e.member.address);
         this.#barriers.nodeLost(e.member.address);
+        // Messages still queued for a node the cluster gave up on are dead letters now, not
+        // after the transport's own unreachable timeout.
+        this.#transport.dropQueued(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
       this.#barriers.nodeLost(e.member.address);

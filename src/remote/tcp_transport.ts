@@ -490,6 +490,30 @@ export class TcpTransport implements Transport {
   }
 
   /**
+   * Reports every envelope queued for `to` as undeliverable now, instead of after
+   * `unreachableTimeout` — for when the cluster has downed or removed that node. A peer with a
+   * live connection is left alone; later sends to `to` are queued (and dialled) as usual.
+   *
+   * @param to The peer.
+   * @param reason The reason given to the undeliverable callback.
+   * @returns How many envelopes were given up.
+   *
+   * @example
+   * ```ts
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * console.assert(node.dropQueued({ host: "127.0.0.1", port: 1 }) === 0);
+   * ```
+   */
+  dropQueued(to: NodeAddress, reason: UndeliverableReason = "unreachable"): number {
+    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
+    if (peer === undefined || peer.active !== undefined || peer.queue.length === 0) return 0;
+    const given = peer.queue.takeAll();
+    this.#undeliverable(peer.address, given, reason);
+    return given.length;
+  }
+
+  /**
    * Replaces the callbacks (fields left out are removed).
    *
    * @param handlers The new callbacks.

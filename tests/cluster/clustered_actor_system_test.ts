@@ -7,6 +7,7 @@ import {
   ClusteredActorSystem,
   type ClusteredActorSystemOptions,
   ClusterUnavailableError,
+  DeadLetter,
   LeaderChanged,
   MemberRemoved,
   MemberUp,
@@ -196,6 +197,41 @@ interval = 0.5
     assert.equal(node.name, "from-file");
     assert.ok(node.selfAddress.port > 1, "the override wins over the file");
     await node.waitFor(1, { timeout: 5000 });
+  });
+});
+
+describe("ClusteredActorSystem and dead nodes", () => {
+  it("dead-letters messages queued for a node once the cluster removes it", LONG, async () => {
+    const nodes = await cluster(2);
+    const [a] = nodes;
+    const child = await startNode(0, {
+      seeds: [a.selfAddress.port],
+      stableAfter: 1000,
+      name: "cl",
+    });
+    try {
+      await a.waitFor(3, { timeout: 20_000 });
+      const dead: DeadLetter[] = [];
+      a.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+      const removed = new Promise<void>((resolve) =>
+        a.eventStream.subscribe(MemberRemoved, (e) => {
+          if (e.member.address.port === child.port) resolve();
+        })
+      );
+      const killedAt = Date.now();
+      await child.kill("SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      const echo = a.lookup<string>(`casty://cl@127.0.0.1:${child.port}/echo`)!;
+      echo.tell("into the void");
+      await removed;
+      await waitFor(() => dead.some((d) => d.message === "into the void"), { timeout: 5000 });
+      const letter = dead.find((d) => d.message === "into the void")!;
+      assert.equal(letter.reason, "undeliverable");
+      assert.ok(Date.now() - killedAt < 20_000, "well before the transport's 30 s timeout");
+    } finally {
+      await child.kill("SIGKILL");
+      await shutdownAll(nodes);
+    }
   });
 });
 
