@@ -536,7 +536,11 @@ export class ActorCell<M> {
 
   #reportSpy(msg: M): void {
     const spy = this.#spy!;
-    spy.observer.tell(new SpyEvent(this.path, msg, this.core.clock.now()));
+    try {
+      spy.observer.tell(new SpyEvent(this.path, msg, this.core.clock.now()));
+    } catch (err) {
+      this.core.log.warn(`${this.path}: cannot report to spy ${spy.observer.path}`, err);
+    }
   }
 
   #begin(): void {
@@ -906,7 +910,15 @@ export class ActorCell<M> {
   #deliverTerminated(ref: ActorRef<never>): void {
     if (!this.#watching?.has(ref)) return;
     this.#watching.delete(ref);
-    this.enqueue(new Terminated(ref) as M);
+    const msg = new Terminated(ref) as M;
+    if (this.#state >= STOPPING) {
+      this.#deadLetter(msg, "stopped");
+      return;
+    }
+    // Like a system message, Terminated is never dropped by a bounded mailbox's overflow
+    // strategy: death watch must not be lost to a full mailbox.
+    (this.#mailbox ??= new RingQueue<M>(4)).push(msg);
+    if (!this.#scheduled && !this.#busy) this.#schedule();
   }
 }
 

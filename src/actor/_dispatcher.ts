@@ -34,7 +34,14 @@ export class Dispatcher {
     let i = 0;
     while (i < q.length) {
       const cell = q[i++];
-      budget -= cell.run(this.#throughput) + 1;
+      try {
+        budget -= cell.run(this.#throughput) + 1;
+      } catch (err) {
+        // Cells catch user failures themselves; this keeps one framework fault from stalling
+        // every other actor.
+        budget--;
+        cell.core.log.error(`${cell.path}: internal error while running the actor`, err);
+      }
       if (budget <= 0 && i < q.length) {
         q.splice(0, i);
         yieldToEventLoop(this.#run);

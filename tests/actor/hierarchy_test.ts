@@ -173,3 +173,30 @@ describe("actor hierarchies", () => {
     assert.deepEqual(await out.expect(1), ["/mum -> /mum/kid"]);
   });
 });
+
+describe("death watch under pressure", () => {
+  it("delivers Terminated even to a watcher whose bounded mailbox is full", async () => {
+    const { Mailbox } = await import("../../mod.ts");
+    await using system = new ActorSystem();
+    const target = system.spawn(Behaviors.receive<string>(() => Behaviors.stopped()), "target");
+    const gate = Promise.withResolvers<void>();
+    const got: string[] = [];
+    const watcher = system.spawn(
+      Behaviors.setup<string | Terminated>(async (ctx) => {
+        ctx.watch(target);
+        await gate.promise;
+        return Behaviors.receive((_c, msg) => {
+          got.push(typeof msg === "string" ? msg : `terminated ${msg.ref.path}`);
+        });
+      }),
+      "watcher",
+      { mailbox: new Mailbox({ capacity: 1, overflow: "dropNew" }) },
+    );
+    watcher.tell("fills the mailbox");
+    target.tell("stop");
+    await waitFor(() => system.lookup("/target") === undefined);
+    gate.resolve();
+    await waitFor(() => got.length === 2);
+    assert.deepEqual(got, ["fills the mailbox", "terminated /target"]);
+  });
+});
