@@ -162,7 +162,14 @@ export class Remoting {
     this.#core.unwatchOther = (cell, ref) => this.#unwatch(cell, ref);
     this.#core.cellStopped = (cell) => this.#localStopped(cell.path);
     this.#transport.setHandlers({
-      onInbound: (from, env) => this.#onInbound(from, env),
+      onInbound: (from, env) => {
+        try {
+          this.#onInbound(from, env);
+        } catch (err) {
+          // Never let one message break the connection's read loop.
+          this.#log.error(`Cannot deliver a message for "${env.recipient}"`, err);
+        }
+      },
       onUndeliverable: (to, env, reason) => this.#onUndeliverable(to, env, reason),
       onPeerConnected: (peer) => this.#onPeer(peer, true),
       onPeerDisconnected: (peer) => this.#onPeer(peer, false),
