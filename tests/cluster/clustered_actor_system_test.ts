@@ -235,6 +235,59 @@ describe("ClusteredActorSystem and dead nodes", () => {
   });
 });
 
+describe("ClusteredActorSystem.fromConfig() with [cluster.tls]", () => {
+  it(
+    "forms a mutual-TLS cluster from casty.toml files whose certificate paths are relative",
+    LONG,
+    async () => {
+      const { loadConfig } = await import("../../mod.ts");
+      const { mkdtempSync, writeFileSync, rmSync, copyFileSync } = await import("node:fs");
+      const { tmpdir } = await import("node:os");
+      const { join } = await import("node:path");
+      const { fileURLToPath } = await import("node:url");
+      const fixtures = fileURLToPath(new URL("../_fixtures/tls/", import.meta.url));
+      const dir = mkdtempSync(join(tmpdir(), "casty-tls-config-"));
+      try {
+        for (
+          const f of [
+            "ca_cert.pem",
+            "node1_cert.pem",
+            "node1_key.pem",
+            "node2_cert.pem",
+            "node2_key.pem",
+          ]
+        ) {
+          copyFileSync(join(fixtures, f), join(dir, f));
+        }
+        const file = (n: 1 | 2) => {
+          const path = join(dir, `node${n}.toml`);
+          writeFileSync(
+            path,
+            `[system]\nname = "tls-config"\n[cluster]\nhost = "127.0.0.1"\nport = 0\n` +
+              `[cluster.tls]\ncertfile = "node${n}_cert.pem"\nkeyfile = "node${n}_key.pem"\ncafile = "ca_cert.pem"\n`,
+          );
+          return path;
+        };
+        const a = await ClusteredActorSystem.fromConfig(await loadConfig(file(1)), {
+          logger: memoryLogger(),
+        });
+        const b = await ClusteredActorSystem.fromConfig(await loadConfig(file(2)), {
+          logger: memoryLogger(),
+          seedNodes: [`127.0.0.1:${a.selfAddress.port}`],
+        });
+        try {
+          await Promise.all([a.waitFor(2, { timeout: 20_000 }), b.waitFor(2, { timeout: 20_000 })]);
+          assert.equal(a.name, "tls-config");
+        } finally {
+          await shutdownAll([a, b]);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
 describe("ClusteredActorSystem.barrier()", () => {
   it("releases every node once n arrive, and is reusable", LONG, async () => {
     const nodes = await cluster(3);
