@@ -278,6 +278,20 @@ describe("ClusteredActorSystem.fromConfig() with [cluster.tls]", () => {
         try {
           await Promise.all([a.waitFor(2, { timeout: 20_000 }), b.waitFor(2, { timeout: 20_000 })]);
           assert.equal(a.name, "tls-config");
+          // TLS is really on: a node without certificates cannot join.
+          const plain = await ClusteredActorSystem.start({
+            name: "tls-config",
+            host: "127.0.0.1",
+            port: 0,
+            logger: memoryLogger(),
+            seedNodes: [`127.0.0.1:${a.selfAddress.port}`],
+          });
+          try {
+            await assert.rejects(plain.waitFor(2, { timeout: 1500 }), ClusterUnavailableError);
+            assert.equal(a.members.length, 2);
+          } finally {
+            await plain.shutdown();
+          }
         } finally {
           await shutdownAll([a, b]);
         }
