@@ -21,9 +21,9 @@
 // - rawEcho (baseline for ask): the same sequential round trip over a native socket, the peer
 //   decoding, parsing and answering each frame.
 
+import { Peer } from "./_peer.ts";
 import { readRawFrames, sendRawFrames, writeRawFrame } from "./_raw_frames.ts";
 import process from "node:process";
-import { spawn } from "node:child_process";
 import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { ClusteredActorSystem, DeadLetter, type RemoteActorRef } from "../mod.ts";
@@ -52,56 +52,6 @@ function message(seq: number) {
     amount: 42,
     note: "coffee, table 7, no milk",
   };
-}
-
-class Peer {
-  #child;
-  #lines: string[] = [];
-  #waiters: (() => void)[] = [];
-  constructor(script: string, args: string[]) {
-    // BENCH_PEER_ARGS: extra runtime flags for the peer (e.g. "--cpu-prof --cpu-prof-dir=…").
-    const extra = (process.env.BENCH_PEER_ARGS ?? "").split(" ").filter(Boolean);
-    const pre = (globalThis as { Deno?: unknown }).Deno
-      ? ["run", "-A", ...extra, script]
-      : [...extra, script];
-    this.#child = spawn(process.execPath, [...pre, ...args], {
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    let buffer = "";
-    this.#child.stdout!.setEncoding("utf8");
-    this.#child.stdout!.on("data", (text: string) => {
-      buffer += text;
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        this.#lines.push(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        for (const w of this.#waiters.splice(0)) w();
-      }
-    });
-  }
-  async waitFor(pred: (e: { event: string; port?: number; count?: number }) => boolean) {
-    const deadline = Date.now() + 300_000;
-    while (true) {
-      for (const line of this.#lines) {
-        if (line.startsWith("{")) {
-          const e = JSON.parse(line);
-          if (pred(e)) return e as { port: number };
-        }
-      }
-      if (Date.now() > deadline) throw new Error("bench peer timed out");
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.on("exit", resolve));
-    this.#child.stdin!.end();
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 async function rawTell(): Promise<number> {

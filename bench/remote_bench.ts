@@ -10,9 +10,9 @@
 // - TcpTransport + JSON: the same JSON messages as envelope payloads, parsed on receipt;
 // - TcpTransport: pre-serialized 100-byte payloads, only counted on receipt.
 
+import { Peer } from "./_peer.ts";
 import { sendRawFrames } from "./_raw_frames.ts";
 import process from "node:process";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { defaultTcp, detectRuntime } from "../src/runtime/select.ts";
 import { TcpTransport } from "../src/remote/tcp_transport.ts";
@@ -32,54 +32,6 @@ function message(seq: number): object {
     amount: 100,
     note: "abcdefghijklmnopq",
   };
-}
-
-class Peer {
-  #child;
-  #lines: string[] = [];
-  #waiters: (() => void)[] = [];
-  constructor(mode: Mode, marks: number[]) {
-    const args = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", peerScript] : [peerScript];
-    this.#child = spawn(process.execPath, [...args, mode, marks.join(",")], {
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    let buffer = "";
-    this.#child.stdout!.setEncoding("utf8");
-    this.#child.stdout!.on("data", (text: string) => {
-      buffer += text;
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        this.#lines.push(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        for (const w of this.#waiters.splice(0)) w();
-      }
-    });
-  }
-  async waitFor(
-    pred: (e: { event: string; port?: number; count?: number }) => boolean,
-  ): Promise<{ port?: number }> {
-    const deadline = Date.now() + 120_000;
-    while (true) {
-      for (const line of this.#lines) {
-        if (line.startsWith("{")) {
-          const e = JSON.parse(line);
-          if (pred(e)) return e;
-        }
-      }
-      if (Date.now() > deadline) throw new Error("bench peer timed out");
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.on("exit", resolve));
-    this.#child.stdin!.end();
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -106,7 +58,7 @@ async function sendTransport(
 
 /** Runs one measured transfer; returns messages per second. */
 export async function measure(mode: Mode, messages = MESSAGES): Promise<number> {
-  const peer = new Peer(mode, [WARMUP, WARMUP + messages]);
+  const peer = new Peer(peerScript, [mode, [WARMUP, WARMUP + messages].join(",")], 120_000, 5000);
   try {
     const { port } = await peer.waitFor((e) => e.event === "ready");
     if (mode === "raw") {
