@@ -8,7 +8,7 @@
  * @module
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import { type ActorSystem, systemCore } from "../actor/actor_system.ts";
+import { type ActorSystem, attachRemote, systemCore } from "../actor/actor_system.ts";
 import { MailboxFullError, SerializationError } from "../actor/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
@@ -18,7 +18,18 @@ import type { Serializer } from "./serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */
-const REMOTE_PATH = "/_remote";
+const REMOTE_PATH = "/_system/_remote";
+
+/**
+ * The lane of an envelope to `path`: the reserved namespaces of system actors (`/_cluster/…`,
+ * `/_system/…`) travel on the control lane, never behind or dropped with user messages.
+ */
+export function laneOf(path: string): "control" | "user" {
+  return path.charCodeAt(1) === 95 /* "_" */ &&
+      (path.startsWith("/_cluster/") || path.startsWith("/_system/"))
+    ? "control"
+    : "user";
+}
 
 type RemoteSystemMsg =
   | { readonly t: "watch"; readonly path: string }
@@ -48,6 +59,8 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   readonly path: string;
   /** The actor's URI. */
   readonly address: string;
+  /** The transport lane of messages to this actor. */
+  readonly lane: "control" | "user";
   readonly #remoting: Remoting;
 
   /**
@@ -63,6 +76,7 @@ export class RemoteActorRef<M> implements ActorRef<M> {
     this.node = node;
     this.path = path;
     this.address = address;
+    this.lane = laneOf(path);
   }
 
   /** Brand. */
@@ -81,8 +95,9 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   }
 
   /**
-   * Sends the message once the outbound queue to its node has room (below half its bound), so
-   * a fast producer slows down instead of overflowing the queue into dead letters.
+   * Sends the message once the outbound queue to its node has room (the transport's
+   * `whenWritable`), so a fast producer slows down instead of overflowing the queue into dead
+   * letters.
    *
    * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
@@ -157,10 +172,12 @@ export class Remoting {
     this.#log = options.log;
     this.#self = options.transport.selfAddress;
     this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
-    this.#core.addressPrefix = this.#prefix;
-    this.#core.watchOther = (cell, ref) => this.#watch(cell, ref);
-    this.#core.unwatchOther = (cell, ref) => this.#unwatch(cell, ref);
-    this.#core.cellStopped = (cell) => this.#localStopped(cell.path);
+    attachRemote(this.#system, {
+      addressPrefix: this.#prefix,
+      watch: (cell, ref) => this.#watch(cell, ref),
+      unwatch: (cell, ref) => this.#unwatch(cell, ref),
+      cellStopped: (cell) => this.#localStopped(cell.path),
+    });
     this.#transport.setHandlers({
       onInbound: (from, env) => {
         try {
@@ -233,7 +250,7 @@ export class Remoting {
   sendSystem(to: NodeAddress, path: string, message: unknown): void {
     if (this.#closed) return;
     const payload = this.#serializer.serialize(message);
-    this.#transport.send(to, { recipient: path, payload });
+    this.#transport.send(to, { recipient: path, payload, lane: laneOf(path) });
   }
 
   /**
@@ -264,40 +281,25 @@ export class Remoting {
       );
       return;
     }
-    this.#transport.send(ref.node, { recipient: ref.path, payload });
+    this.#transport.send(
+      ref.node,
+      ref.lane === "user"
+        ? { recipient: ref.path, payload }
+        : { recipient: ref.path, payload, lane: ref.lane },
+    );
   }
 
   /**
-   * Sends once the outbound queue to the ref's node is below half its bound (waiting with a
-   * growing pause, at most `maxWait` ms in all, after which it sends anyway).
+   * Sends once the transport has room for `ref`'s node (its `whenWritable`), or at once for
+   * this node and for control-lane paths.
+   *
+   * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
-  sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
-    const t = this.#transport as Partial<{
-      queuedCount(to: NodeAddress): number;
-      outboundQueueLimit: number;
-    }>;
-    const flowControlled = typeof t.queuedCount === "function" &&
-      typeof t.outboundQueueLimit === "number";
-    const high = flowControlled ? Math.max(1, Math.floor(t.outboundQueueLimit! / 2)) : Infinity;
-    if (!flowControlled || this.#closed || t.queuedCount!(ref.node) < high) {
-      // Fast path without an async frame: most sends find room.
-      try {
-        this.send(ref, msg);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown): Promise<void> {
+    if (!this.#closed && ref.lane === "user" && !sameNodeAddress(ref.node, this.#self)) {
+      await this.#transport.whenWritable(ref.node);
     }
-    return (async () => {
-      let waited = 0;
-      let pause = 1;
-      while (!this.#closed && waited < maxWait && t.queuedCount!(ref.node) >= high) {
-        await new Promise<void>((resolve) => this.#core.scheduler.internal(resolve, pause));
-        waited += pause;
-        pause = Math.min(pause * 2, 50);
-      }
-      this.send(ref, msg);
-    })();
+    this.send(ref, msg);
   }
 
   /**
