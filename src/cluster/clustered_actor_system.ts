@@ -43,6 +43,7 @@ import {
   type ClusterExtension,
   type ClusterExtensionContext,
   type ClusterView,
+  type ExtensionStop,
   markerOf,
   type SpawnHandler,
 } from "./extension.ts";
@@ -228,7 +229,7 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #topology: ActorRef<TopologyMsg>;
   readonly #eventListeners = new Set<(event: MembershipEvent) => void>();
   readonly #spawnHandlers = new Map<string, SpawnHandler>();
-  readonly #extensions: ClusterExtension[] = [];
+  readonly #extensions: { readonly name: string; stop: ExtensionStop | undefined }[] = [];
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -451,6 +452,7 @@ export class ClusteredActorSystem extends ActorSystem {
       throw new TypeError(`Cannot start cluster extension "${extension.name}": it is started`);
     }
     const ctx: ClusterExtensionContext = {
+      node: this,
       selfAddress: this.#self,
       incarnation: this.#memberId,
       clock: this.clock,
@@ -491,8 +493,10 @@ export class ClusteredActorSystem extends ActorSystem {
         this.#spawnHandlers.set(marker, handler);
       },
     };
-    this.#extensions.push(extension);
-    await extension.start(ctx);
+    const entry = { name: extension.name, stop: undefined as ExtensionStop | undefined };
+    this.#extensions.push(entry);
+    const stop = await extension.start(ctx);
+    if (typeof stop === "function") entry.stop = stop;
   }
 
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */

@@ -18,6 +18,7 @@ import type { Logger } from "../actor/logger.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import type { SerializableClass } from "../remote/serialization.ts";
 import type { SystemMessageHandler } from "../remote/remoting.ts";
+import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";
 import type { Member } from "./member.ts";
 
@@ -69,6 +70,8 @@ export type SpawnHandler = (
  * the node shuts down.
  */
 export interface ClusterExtensionContext {
+  /** The node the extension runs on. */
+  readonly node: ClusteredActorSystem;
   /** This node's address. */
   readonly selfAddress: NodeAddress;
   /** This node's incarnation (the one identity the transport and membership share). */
@@ -113,9 +116,14 @@ export interface ClusterExtensionContext {
   registerSpawnHandler(marker: string, handler: SpawnHandler): void;
 }
 
+/** What stops an extension on one node. */
+export type ExtensionStop = () => void | Promise<void>;
+
 /**
- * A cluster feature. `start` runs once the node's transport, remoting and membership exist (before
- * membership starts joining), `stop` after user actors have stopped at shutdown.
+ * A cluster feature: one definition, started on every node it is given to (keep per-node state
+ * inside `start`). `start` runs once the node's transport, remoting and membership exist, before
+ * membership starts joining; the function it may return runs at shutdown, after the node's actors
+ * have stopped and before the network closes.
  *
  * @example
  * ```ts
@@ -129,10 +137,10 @@ export interface ClusterExtensionContext {
 export interface ClusterExtension {
   /** A unique name (`[a-z][a-z0-9-]*`); its default system actor is `/_cluster/<name>`. */
   readonly name: string;
-  /** Starts the extension on a node. */
-  start(ctx: ClusterExtensionContext): void | Promise<void>;
-  /** Stops it (optional). */
-  stop?(): void | Promise<void>;
+  /** Starts the extension on a node; may return what stops it there. */
+  start(
+    ctx: ClusterExtensionContext,
+  ): void | ExtensionStop | Promise<void | ExtensionStop>;
 }
 
 /** The payload of a marker behavior. */
