@@ -423,7 +423,7 @@ export class ClusteredActorSystem extends ActorSystem {
    */
   override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
     if (behavior.kind === "marker") {
-      const marker = markerOf(behavior as Behavior<unknown>);
+      const marker = markerOf(behavior);
       const handler = marker && this.#spawnHandlers.get(marker.marker);
       if (handler) return handler(behavior as Behavior<never>, name, options) as ActorRef<M>;
     }

@@ -188,7 +188,7 @@ export function markerBehavior<M>(marker: string, name: string, data: unknown): 
  * assert.equal(markerOf(Behaviors.ignore()), undefined);
  * ```
  */
-export function markerOf(behavior: Behavior<unknown>): MarkerPayload | undefined {
+export function markerOf<M>(behavior: Behavior<M>): MarkerPayload | undefined {
   if (behavior.kind !== "marker") return undefined;
   const p = behavior.payload as Partial<MarkerPayload> | undefined;
   return typeof p?.marker === "string" ? p as MarkerPayload : undefined;
