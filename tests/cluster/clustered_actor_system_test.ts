@@ -57,6 +57,9 @@ describe("ClusteredActorSystem over real TCP (in one process)", () => {
     assert.deepEqual(state.leader, node.selfAddress);
     assert.deepEqual(state.unreachable, []);
     assert.ok(state instanceof TopologySnapshot);
+    // One identity per node start: the transport's handshake and the membership share it.
+    assert.equal(node.transport.incarnation, node.memberId);
+    assert.equal(state.members[0].id, node.memberId);
   });
 
   it("start() with requiredQuorum resolves only once that many members are up", LONG, async () => {

@@ -101,6 +101,7 @@ describe("testCluster", () => {
     const fresh = await c.restart(2);
     assert.equal(fresh, c.nodes[2]);
     assert.notEqual(fresh.memberId, before);
+    assert.equal(fresh.transport.incarnation, fresh.memberId, "one identity per node start");
     assert.deepEqual(fresh.selfAddress, c.address(2));
     await c.until(
       () => c.isConverged(3) && c.nodes[0].members.some((m) => m.id === fresh.memberId),
