@@ -572,8 +572,11 @@ export class TcpTransport implements Transport {
     ) {
       return;
     }
-    peer.writeWaiters = undefined;
-    for (const wake of waiters) wake();
+    // Wake as many waiters as there is room for (all of them once stopped).
+    const room = this.#state === "running" ? this.#queueLimit - peer.queue.length : waiters.length;
+    const woken = waiters.splice(0, Math.max(0, room));
+    if (waiters.length === 0) peer.writeWaiters = undefined;
+    for (const wake of woken) wake();
   }
 
   /**

@@ -602,8 +602,11 @@ export class InMemoryTransport implements Transport {
     if (
       waiters === undefined || (peer.user.length >= this.#queueLimit && this.#state === "running")
     ) return;
-    peer.waiters = undefined;
-    for (const wake of waiters) wake();
+    // Wake as many waiters as there is room for (all of them once stopped).
+    const room = this.#state === "running" ? this.#queueLimit - peer.user.length : waiters.length;
+    const woken = waiters.splice(0, Math.max(0, room));
+    if (waiters.length === 0) peer.waiters = undefined;
+    for (const wake of woken) wake();
   }
 
   #undeliverable(to: NodeAddress, envelopes: Envelope[], reason: UndeliverableReason): void {

@@ -366,6 +366,36 @@ describe("ClusteredActorSystem on testCluster (simulated time, in-memory transpo
     assert.ok(c.nodes[0].members.some((m) => m.id === back.memberId));
   });
 
+  it("sends /_cluster/ messages on the control lane: a full user queue never drops them", async () => {
+    await using c = await testCluster(2, {
+      transport: { outboundQueueLimit: 2 },
+      downing: { stableAfter: 60_000 },
+    });
+    const [a, b] = c.nodes;
+    const dead: DeadLetter[] = [];
+    b.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    const snapshots: TopologySnapshot[] = [];
+    const sub = b.spawn(
+      Behaviors.receive<TopologySnapshot>((_c, s) => void snapshots.push(s)),
+      "sub",
+    );
+    c.partition(0, 1);
+    const user = b.lookup<string>(`casty://test@127.0.0.1:${port(c, 0)}/nobody`)!;
+    for (let i = 0; i < 5; i++) user.tell(`m${i}`);
+    b.lookup<SubscribeTopology>(`casty://test@127.0.0.1:${port(c, 0)}${TOPOLOGY_PATH}`)!
+      .tell(new SubscribeTopology(sub));
+    await c.advance(50);
+    assert.deepEqual(
+      dead.filter((d) => d.detail === "queue-overflow").map((d) => d.message),
+      ["m2", "m3", "m4"],
+      "the user lane overflows past its limit of 2",
+    );
+    c.heal();
+    await c.until(() => snapshots.length > 0, { timeout: 20_000 });
+    assert.equal(snapshots[0].members.length, 2, "the control-lane subscription got through");
+    assert.equal(a.members.length, 2);
+  });
+
   it("barrier releases every node once n arrive, is reusable, and fails short rounds", async () => {
     await using c = await testCluster(3);
     for (let round = 0; round < 3; round++) {
