@@ -8,11 +8,11 @@
  * @module
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import { type ActorSystem, attachRemote, systemCore } from "../actor/actor_system.ts";
+import { type ActorSystem, attachRemote } from "../actor/actor_system.ts";
 import { MailboxFullError, SerializationError } from "../actor/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
-import type { ActorCell, SystemCore } from "../actor/_actor_cell.ts";
+import type { ActorCell } from "../actor/_actor_cell.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
 import type { Serializer } from "./serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
@@ -142,7 +142,6 @@ const REF_CACHE_LIMIT = 50_000;
  */
 export class Remoting {
   readonly #system: ActorSystem;
-  readonly #core: SystemCore;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
   readonly #log: Logger;
@@ -166,7 +165,6 @@ export class Remoting {
    */
   constructor(options: RemotingOptions) {
     this.#system = options.system;
-    this.#core = systemCore(options.system);
     this.#transport = options.transport;
     this.#serializer = options.serializer;
     this.#log = options.log;
@@ -270,13 +268,13 @@ export class Remoting {
       const error = err instanceof SerializationError
         ? err
         : new SerializationError(`Cannot serialize message for "${ref.address}"`, { cause: err });
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "serialization", error.message),
       );
       throw error;
     }
     if (this.#closed) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "shutdown", "remoting is shut down"),
       );
       return;
@@ -344,7 +342,7 @@ export class Remoting {
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, uri, "unknownPath", `no actor at ${path} on this node`),
       );
       return;
@@ -353,7 +351,7 @@ export class Remoting {
       target.tell(msg);
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, target as ActorRef<never>, "mailboxFull", err.message),
       );
     }
@@ -367,7 +365,7 @@ export class Remoting {
       this.#log.error(
         `Cannot decode a message for "${env.recipient}" from ${formatNodeAddress(from)}: ${detail}`,
       );
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(env.payload.slice(), this.#prefix + env.recipient, "serialization", detail),
       );
       return { ok: false };
@@ -403,7 +401,7 @@ export class Remoting {
       // keep the bytes: the dead letter still says what was lost
     }
     const uri = `casty://${this.#system.name}@${formatNodeAddress(to)}${env.recipient}`;
-    this.#core.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
+    this.#system.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
   }
 
   #onPeer(peer: PeerIdentity, up: boolean): void {

@@ -153,11 +153,12 @@ export class TestCluster implements AsyncDisposable {
   }
 
   /**
-   * Starts node `i` (internal: {@linkcode testCluster} and {@linkcode TestCluster.restart} call
-   * it).
+   * Starts node `i`: a new index adds a node that joins through node 0 (use the next index,
+   * `nodes.length`); {@linkcode TestCluster.restart} uses it for a new incarnation.
    *
    * @param i The index.
-   * @returns The node.
+   * @returns The node (not yet up: advance time, e.g. with `until(() => c.isConverged())`).
+   * @throws {Error} when node `i` is running.
    */
   async start(i: number): Promise<ClusteredActorSystem> {
     if (this.#alive[i]) throw new Error(`Cannot start node ${i}: it is running`);
