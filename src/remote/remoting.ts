@@ -20,17 +20,6 @@ import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./t
 /** The reserved recipient of remoting's own protocol (death watch). */
 const REMOTE_PATH = "/_system/_remote";
 
-/**
- * The lane of an envelope to `path`: the reserved namespaces of system actors (`/_cluster/…`,
- * `/_system/…`) travel on the control lane, never behind or dropped with user messages.
- */
-export function laneOf(path: string): "control" | "user" {
-  return path.charCodeAt(1) === 95 /* "_" */ &&
-      (path.startsWith("/_cluster/") || path.startsWith("/_system/"))
-    ? "control"
-    : "user";
-}
-
 type RemoteSystemMsg =
   | { readonly t: "watch"; readonly path: string }
   | { readonly t: "unwatch"; readonly path: string }
@@ -59,8 +48,6 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   readonly path: string;
   /** The actor's URI. */
   readonly address: string;
-  /** The transport lane of messages to this actor. */
-  readonly lane: "control" | "user";
   readonly #remoting: Remoting;
 
   /**
@@ -76,7 +63,6 @@ export class RemoteActorRef<M> implements ActorRef<M> {
     this.node = node;
     this.path = path;
     this.address = address;
-    this.lane = laneOf(path);
   }
 
   /** Brand. */
@@ -279,12 +265,7 @@ export class Remoting {
       );
       return;
     }
-    this.#transport.send(
-      ref.node,
-      ref.lane === "user"
-        ? { recipient: ref.path, payload }
-        : { recipient: ref.path, payload, lane: ref.lane },
-    );
+    this.#transport.send(ref.node, { recipient: ref.path, payload, lane: laneOf(ref.path) });
   }
 
   /**
@@ -294,7 +275,7 @@ export class Remoting {
    * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
   async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown): Promise<void> {
-    if (!this.#closed && ref.lane === "user" && !sameNodeAddress(ref.node, this.#self)) {
+    if (!this.#closed && laneOf(ref.path) === "user" && !sameNodeAddress(ref.node, this.#self)) {
       await this.#transport.whenWritable(ref.node);
     }
     this.send(ref, msg);
@@ -496,4 +477,9 @@ export class Remoting {
       this.sendSystem(node, REMOTE_PATH, { t: "terminated", path });
     }
   }
+}
+
+/** Envelopes to system actors (`/_cluster/`, `/_system/`) travel on the control lane. */
+function laneOf(path: string): "control" | "user" {
+  return path.startsWith("/_cluster/") || path.startsWith("/_system/") ? "control" : "user";
 }

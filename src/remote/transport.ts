@@ -20,9 +20,9 @@ export interface Envelope {
    */
   readonly payload: Uint8Array;
   /**
-   * The lane (absent = `"user"`): control-lane envelopes (heartbeats, gossip, membership and
-   * other cluster system messages) never queue behind user envelopes and are never dropped by
-   * user-lane overflow. `Remoting` marks envelopes to `/_cluster/…` and `/_system/…` as control.
+   * The lane: `"control"` envelopes (heartbeats, gossip, membership, other cluster system
+   * messages) never queue behind user envelopes and are never dropped by user-lane overflow.
+   * Absent means `"user"`.
    */
   readonly lane?: "control" | "user";
 }
@@ -108,6 +108,8 @@ export interface Transport extends AsyncDisposable {
    * `onUndeliverable`.
    */
   send(to: NodeAddress, envelope: Envelope): void;
+  /** Replaces the callbacks (fields left out are removed). */
+  setHandlers(handlers: TransportHandlers): void;
   /** Envelopes queued for `to` (user lane) and not yet written to its connection. */
   queuedCount(to: NodeAddress): number;
   /** Payload bytes queued for `to` (user lane) and not yet written. */
@@ -122,8 +124,6 @@ export interface Transport extends AsyncDisposable {
    * returns how many were dropped.
    */
   dropQueued(to: NodeAddress, reason?: UndeliverableReason): number;
-  /** Replaces the callbacks (fields left out are removed). */
-  setHandlers(handlers: TransportHandlers): void;
   /** Closes every connection; queued envelopes go to `onUndeliverable` as `"shutdown"`. */
   shutdown(): Promise<void>;
 }
