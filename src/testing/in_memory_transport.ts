@@ -8,14 +8,13 @@
  */
 import type { Cancellable, Clock } from "../actor/clock.ts";
 import { formatNodeAddress, type NodeAddress } from "../remote/address.ts";
-import {
-  consoleLogger,
-  type Envelope,
-  type PeerIdentity,
-  type Transport,
-  type TransportHandlers,
-  type TransportLogger,
-  type UndeliverableReason,
+import { consoleLogger, type Logger } from "../actor/logger.ts";
+import type {
+  Envelope,
+  PeerIdentity,
+  Transport,
+  TransportHandlers,
+  UndeliverableReason,
 } from "../remote/transport.ts";
 import { InMemoryNetwork } from "./in_memory_network.ts";
 import type { SimulatedClock } from "./simulated_clock.ts";
@@ -111,8 +110,8 @@ export interface InMemoryTransportOptions extends TransportHandlers {
    * @default {16777216}
    */
   readonly maxFrameSize?: number;
-  /** Where connection events are logged. */
-  readonly logger?: TransportLogger;
+  /** Where connection events are logged. Defaults to warnings and errors on the console. */
+  readonly logger?: Logger;
 }
 
 /** A connection between two transports, shared by both ends so that both see it break. */
@@ -205,7 +204,7 @@ export class InMemoryTransport implements Transport {
   readonly #network: InMemoryNetwork<TransportFrame>;
   readonly #registry: Registry;
   readonly #clock: Clock;
-  readonly #log: TransportLogger;
+  readonly #log: Logger;
   readonly #key: string;
   readonly #identity: PeerIdentity;
   readonly #peers = new Map<string, Peer>();
@@ -232,7 +231,7 @@ export class InMemoryTransport implements Transport {
     this.#network = options.network;
     this.#registry = registryOf(options.network);
     this.#clock = options.clock;
-    this.#log = options.logger ?? consoleLogger;
+    this.#log = options.logger ?? consoleLogger("warn", "[casty:in-memory-transport]");
     this.#key = formatNodeAddress(this.selfAddress);
     this.#identity = Object.freeze({ ...this.selfAddress, incarnation: this.incarnation });
     this.#queueLimit = options.outboundQueueLimit ?? 100_000;
