@@ -83,6 +83,21 @@ export type TransportTuning = Partial<
 /**
  * What a transport factory gets (see {@linkcode ClusteredActorSystemOptions.transportFactory}):
  * the node's identity and addresses, and the transport tuning.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClusteredActorSystem, TcpTransport, type TransportFactorySettings } from "@casty/casty";
+ * const seen: TransportFactorySettings[] = [];
+ * await using node = await ClusteredActorSystem.start({
+ *   name: "demo", host: "127.0.0.1", port: 0, logLevel: "error",
+ *   transportFactory: (s) => {
+ *     seen.push(s);
+ *     return TcpTransport.start({ systemName: s.systemName, host: s.host, port: s.port, incarnation: s.incarnation });
+ *   },
+ * });
+ * assert.equal(seen[0].incarnation, node.memberId);
+ * ```
  */
 export interface TransportFactorySettings {
   /** The system name; peers with another one are refused. */

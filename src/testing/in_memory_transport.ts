@@ -76,7 +76,21 @@ export function transportNetwork(
   );
 }
 
-/** Options of {@linkcode InMemoryTransport}. */
+/**
+ * Options of {@linkcode InMemoryTransport}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type InMemoryTransportOptions, SimulatedClock, transportNetwork } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * const o: InMemoryTransportOptions = {
+ *   network: transportNetwork(clock), clock, systemName: "s",
+ *   address: { host: "127.0.0.1", port: 1 }, incarnation: "i1", outboundQueueLimit: 10,
+ * };
+ * assert.equal(o.outboundQueueLimit, 10);
+ * ```
+ */
 export interface InMemoryTransportOptions extends TransportHandlers {
   /** The shared network (see {@linkcode transportNetwork}). */
   readonly network: InMemoryNetwork<TransportFrame>;

@@ -61,7 +61,17 @@ export interface TestClusterOptions extends
   waitForUp?: boolean;
 }
 
-/** Options of {@linkcode TestCluster.until} and {@linkcode TestCluster.run}. */
+/**
+ * Options of {@linkcode TestCluster.until} and {@linkcode TestCluster.run}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TestClusterWaitOptions } from "@casty/casty/testing";
+ * const o: TestClusterWaitOptions = { timeout: 60_000 };
+ * assert.equal(o.timeout, 60_000);
+ * ```
+ */
 export interface TestClusterWaitOptions {
   /**
    * Simulated milliseconds to wait.
@@ -70,7 +80,17 @@ export interface TestClusterWaitOptions {
   timeout?: number;
 }
 
-/** A group of nodes for {@linkcode TestCluster.partition}: an index or several. */
+/**
+ * A group of nodes for {@linkcode TestCluster.partition}: an index or several.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { NodeGroup } from "@casty/casty/testing";
+ * const majority: NodeGroup = [0, 1];
+ * assert.deepEqual(majority, [0, 1]);
+ * ```
+ */
 export type NodeGroup = number | readonly number[];
 
 const HOST = "127.0.0.1";
