@@ -13,6 +13,8 @@ export {
   type GossipState,
   hasSeen,
   isTombstoned,
+  laterEpoch,
+  type LeaderEpoch,
   markSeen,
   membersAt,
   mergeGossip,
@@ -26,12 +28,17 @@ export {
   type Tombstone,
   unreachableKeys,
 } from "./gossip_state.ts";
-export { isConverged, leaderActions, leaderOf } from "./gossip_leader.ts";
+export { claimLeadership, isConverged, leaderActions, leaderOf } from "./gossip_leader.ts";
 export {
   decodeGossip,
   decodeSeen,
   encodeGossip,
   encodeSeen,
+  MalformedMessageError,
+  WIRE_LIMITS,
+  wireAddress,
   type WireGossip,
+  wireInt,
   type WireMember,
+  wireString,
 } from "./gossip_wire.ts";

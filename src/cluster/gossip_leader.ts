@@ -121,6 +121,27 @@ export function leaderActions(
     state.seen,
     [...state.reachability],
     [...state.tombstones],
+    [],
+    state.leaderEpoch,
   );
   return { state: removeMembers(next, removed, now), removed, changed };
+}
+
+/**
+ * Records that `self` claims leadership: the next epoch, held by `self`. The caller bumps the
+ * version.
+ *
+ * @param state The state.
+ * @param self The claimer's node key.
+ * @returns The state with the new claim.
+ * @example
+ * ```ts
+ * import { claimLeadership, emptyGossip } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
+ * const g = claimLeadership(claimLeadership(emptyGossip(), "a"), "b");
+ * assert.deepEqual(g.leaderEpoch, { epoch: 2, leader: "b" });
+ * ```
+ */
+export function claimLeadership(state: GossipState, self: string): GossipState {
+  return { ...state, leaderEpoch: { epoch: (state.leaderEpoch?.epoch ?? 0) + 1, leader: self } };
 }

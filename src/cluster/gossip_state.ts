@@ -6,8 +6,9 @@
  *
  * Merge is a join on a semilattice, hence commutative, associative and idempotent:
  * - members: per incarnation, the later lifecycle status wins (and the lower `upNumber`);
- * - an address with several incarnations keeps only the newest alive: older ones are forced to
- *   `down` at least (fencing), so a restarted node replaces its previous incarnation;
+ * - a restarted node (a new incarnation at a known address) replaces its previous one because
+ *   the member that admits it downs the previous one in the same change (ids are opaque and
+ *   never compared for age);
  * - tombstones (removed members): union; a tombstoned incarnation is gone for good;
  * - reachability: each observer owns a versioned row of the subjects it finds unreachable,
  *   and the higher row version wins;
@@ -20,7 +21,6 @@
  */
 
 import {
-  addressToString,
   compareAddresses,
   compareNodes,
   type Member,
@@ -96,6 +96,52 @@ export interface GossipState {
   readonly reachability: readonly ReachabilityRow[];
   /** Removed incarnations, sorted by node key. */
   readonly tombstones: readonly Tombstone[];
+  /** The latest leadership claim (absent before the first leader claimed). */
+  readonly leaderEpoch?: LeaderEpoch;
+}
+
+/**
+ * A leadership claim: the leader's node key and its epoch. A node that becomes the acting
+ * leader of its side claims `epoch + 1`; merge keeps the higher epoch (on equal epochs, the
+ * lower key), so every member learns one holder per epoch and can refuse an older one.
+ *
+ * @example
+ * ```ts
+ * import type { LeaderEpoch } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
+ * const e: LeaderEpoch = { epoch: 3, leader: "10.0.0.1:25520#a" };
+ * assert.equal(e.epoch, 3);
+ * ```
+ */
+export interface LeaderEpoch {
+  /** Increases with every claim. */
+  readonly epoch: number;
+  /** Node key of the claimer. */
+  readonly leader: string;
+}
+
+/**
+ * The later of two leadership claims (`undefined` counts as oldest).
+ *
+ * @param a One claim.
+ * @param b Another.
+ * @returns The one with the higher epoch; on a tie, the lower leader key.
+ * @example
+ * ```ts
+ * import { laterEpoch } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
+ * assert.equal(laterEpoch({ epoch: 1, leader: "b" }, { epoch: 2, leader: "c" })?.epoch, 2);
+ * assert.equal(laterEpoch({ epoch: 2, leader: "b" }, { epoch: 2, leader: "a" })?.leader, "a");
+ * ```
+ */
+export function laterEpoch(
+  a: LeaderEpoch | undefined,
+  b: LeaderEpoch | undefined,
+): LeaderEpoch | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch ? a : b;
+  return a.leader <= b.leader ? a : b;
 }
 
 /**
@@ -274,10 +320,11 @@ export function withStatus(m: Member, status: MemberStatus): Member {
 
 /**
  * Brings a state to canonical form: tombstoned incarnations dropped (from members, seen and
- * reachability; their clock entries stay until the tombstone expires), older incarnations at a re-used address fenced to `down`, and
- * everything sorted. Merge and every state change go through it.
+ * reachability; their clock entries stay until the tombstone expires) and everything sorted.
+ * There is no implicit fencing by id: ids are opaque (a restarted node's clock may be behind),
+ * so the node that admits a new incarnation downs the previous ones in the same change. Merge and every state
+ * change go through it. Internal (not re-exported by `gossip.ts`).
  */
-/** Internal (not re-exported by `gossip.ts`). */
 export function normalize(
   members: Member[],
   version: VectorClock,
@@ -285,32 +332,12 @@ export function normalize(
   rows: ReachabilityRow[],
   tombstones: Tombstone[],
   previous: readonly GossipState[] = [],
+  leaderEpoch?: LeaderEpoch,
 ): GossipState {
   tombstones.sort((x, y) => compareNodes(x.node, y.node));
   const dead = new Set(tombstones.map((t) => keyOf(t.node)));
   const live = members.filter((m) => !dead.has(keyOf(m)));
   live.sort(compareNodes);
-
-  // Fencing: at an address only the newest incarnation (tombstones included) may be alive.
-  // `live` is sorted by address then id, so incarnations sharing an address are adjacent and
-  // the newest live one is last.
-  const tombNewest = new Map<string, string>();
-  for (const t of tombstones) {
-    const a = addressToString(t.node.address);
-    const cur = tombNewest.get(a);
-    if (cur === undefined || t.node.id > cur) tombNewest.set(a, t.node.id);
-  }
-  for (let i = 0; i < live.length; i++) {
-    const m = live[i];
-    if (statusRank(m.status) >= 4) continue;
-    const next = live[i + 1];
-    let fenced = next !== undefined && compareAddresses(next.address, m.address) === 0;
-    if (!fenced && tombNewest.size > 0) {
-      const t = tombNewest.get(addressToString(m.address));
-      fenced = t !== undefined && t > m.id;
-    }
-    if (fenced) live[i] = withStatus(m, "down");
-  }
 
   const cleanRows: ReachabilityRow[] = [];
   for (const r of rows) {
@@ -332,6 +359,7 @@ export function normalize(
     seen: seenOut,
     reachability: reuse(cleanRows, previous.map((p) => p.reachability)),
     tombstones: reuse(tombstones, previous.map((p) => p.tombstones)),
+    ...(leaderEpoch === undefined ? {} : { leaderEpoch }),
   };
 }
 
@@ -404,6 +432,7 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
     [...rows.values()],
     [...tombs.values()],
     [a, b],
+    laterEpoch(a.leaderEpoch, b.leaderEpoch),
   );
 }
 
@@ -493,6 +522,7 @@ export function putMember(state: GossipState, member: Member): GossipState {
     [...state.reachability],
     [...state.tombstones],
     [state],
+    state.leaderEpoch,
   );
 }
 
@@ -529,6 +559,7 @@ export function removeMembers(
     [...state.reachability],
     tombstones,
     [state],
+    state.leaderEpoch,
   );
 }
 
