@@ -186,6 +186,48 @@ describe("Membership: failures", () => {
   });
 });
 
+describe("Membership: failure-detector defaults", () => {
+  it("takes a node whose event loop stalls for 1.5 s for a slow node, not a failed one", () => {
+    for (const seed of [51, 52, 53, 54, 55]) {
+      using sim = simulation(seed);
+      formed(sim, [1, 2, 3, 4, 5]);
+      sim.runFor(10_000); // a realistic heartbeat history
+      sim.stall(3, 1500);
+      sim.runFor(15_000);
+      for (const node of sim.nodes) {
+        assert.ok(node.alive, `node ${node.address.port} alive (seed ${seed})`);
+        const unreachable = labels(node.events).filter((l) => l.startsWith("UnreachableMember"));
+        assert.deepEqual(
+          unreachable,
+          [],
+          `no UnreachableMember on ${node.address.port} (seed ${seed})`,
+        );
+      }
+      assert.ok(sim.allUp(5));
+    }
+  });
+
+  it("still detects a crash within 5 s and removes it within stableAfter + 5 s", () => {
+    for (const seed of [61, 62, 63]) {
+      using sim = simulation(seed);
+      formed(sim, [1, 2, 3, 4, 5]);
+      sim.runFor(10_000);
+      sim.kill(4);
+      const t0 = sim.clock.now();
+      const survivors = sim.alive;
+      assert.ok(
+        sim.runUntil(() => survivors.every((n) => count(n, "UnreachableMember:4") === 1), 5_000),
+        `UnreachableMember within 5 s (seed ${seed})`,
+      );
+      assert.ok(
+        sim.runUntil(() => survivors.every((n) => count(n, "MemberRemoved:4") === 1), 10_000),
+        `MemberRemoved (seed ${seed})`,
+      );
+      assert.ok(sim.clock.now() - t0 <= STABLE_AFTER + 5_000 + 5_000);
+    }
+  });
+});
+
 describe("Membership: graceful leave", () => {
   it("goes leaving → exiting → removed on every node, and the leaver learns it was removed", () => {
     using sim = simulation(21);
