@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   bumpVersion,
+  claimLeadership,
   decodeGossip,
   decodeSeen,
   emptyGossip,
@@ -11,8 +12,10 @@ import {
   type GossipState,
   isConverged,
   isTombstoned,
+  laterEpoch,
   leaderActions,
   leaderOf,
+  MalformedMessageError,
   markSeen,
   mergeGossip,
   observe,
@@ -263,5 +266,54 @@ describe("wire form", () => {
     g = markSeen(markSeen(g, key(1)), key(3));
     assert.deepEqual(decodeSeen(g, encodeSeen(g)), [key(1), key(3)]);
     assert.deepEqual(decodeSeen(g, "not base64!"), []);
+  });
+});
+
+describe("wire validation", () => {
+  const good = () =>
+    JSON.parse(JSON.stringify(encodeGossip(
+      claimLeadership(stateOf("x", member(1, "up", "a", 1), member(2, "up", "a", 2)), key(1)),
+    )));
+
+  it("round-trips the leader epoch", () => {
+    assert.deepEqual(decodeGossip(good()).leaderEpoch, { epoch: 1, leader: key(1) });
+  });
+
+  it("rejects wrong types, non-finite or out-of-range numbers and oversized fields", () => {
+    const cases: [string, (w: Record<string, unknown[]>) => void][] = [
+      ["members not an array", (w) => (w.m = "x" as unknown as unknown[])],
+      ["a fractional port", (w) => ((w.m[0] as unknown[])[1] = 1.5)],
+      ["a port over 65535", (w) => ((w.m[0] as unknown[])[1] = 70000)],
+      ["an unknown status", (w) => ((w.m[0] as unknown[])[3] = 9)],
+      ["a NaN-like version counter", (w) => ((w.v[0] as unknown[])[1] = "1")],
+      ["a member index out of range", (w) => ((w.v[0] as unknown[])[0] = 99)],
+      ["a huge id", (w) => ((w.m[0] as unknown[])[2] = "x".repeat(10_000))],
+      ["too many roles", (w) => ((w.m[0] as unknown[])[5] = Array(1000).fill("r"))],
+      ["a duplicate member", (w) => w.m.push(w.m[0])],
+      ["a negative epoch", (w) => ((w as Record<string, unknown>).e = [0, -1])],
+      ["a bad seen bitset", (w) => ((w as Record<string, unknown>).s = "%%%")],
+    ];
+    for (const [what, spoil] of cases) {
+      const w = good();
+      spoil(w);
+      assert.throws(() => decodeGossip(w), MalformedMessageError, what);
+    }
+  });
+});
+
+describe("laterEpoch()", () => {
+  it("keeps the higher epoch, and on a tie the lower leader key, in any order", () => {
+    const a = { epoch: 2, leader: key(2) };
+    const b = { epoch: 2, leader: key(1) };
+    const c = { epoch: 3, leader: key(5) };
+    assert.equal(laterEpoch(a, b), b);
+    assert.equal(laterEpoch(b, a), b);
+    assert.equal(laterEpoch(a, c), c);
+    assert.equal(laterEpoch(undefined, a), a);
+    const x = mergeGossip(
+      claimLeadership(emptyGossip(), key(2)),
+      claimLeadership(emptyGossip(), key(1)),
+    );
+    assert.deepEqual(x.leaderEpoch, { epoch: 1, leader: key(1) });
   });
 });
