@@ -182,6 +182,12 @@ export interface MembershipOptions {
   /** Called with every leader action this node takes (tests and diagnostics). */
   readonly onLeaderAction?: (action: LeaderAction) => void;
   /**
+   * Called when the leader epoch this node knows moves (a new leader claimed it), after the
+   * state change: services bound to the leader (barriers, coordinators) drop what a former
+   * leader held.
+   */
+  readonly onLeaderEpoch?: (epoch: number) => void;
+  /**
    * Randomness in [0, 1) for peer selection and timer phases; inject a seeded one to make a
    * simulation reproducible.
    * @default {Math.random}
@@ -252,6 +258,7 @@ export class Membership {
   readonly #send: (to: NodeAddress, msg: MembershipMessage) => void;
   readonly #onEvent?: (event: MembershipEvent) => void;
   readonly #onLeaderAction?: (action: LeaderAction) => void;
+  readonly #onLeaderEpoch?: (epoch: number) => void;
   readonly #log: (level: "warn" | "error", message: string) => void;
   readonly #random: () => number;
   readonly #gossipInterval: number;
@@ -296,6 +303,7 @@ export class Membership {
     this.#send = options.send;
     this.#onEvent = options.onEvent;
     this.#onLeaderAction = options.onLeaderAction;
+    this.#onLeaderEpoch = options.onLeaderEpoch;
     this.#log = options.log ??
       ((level, message) => level === "error" ? console.error(message) : console.warn(message));
     this.#random = options.random ?? Math.random;
@@ -946,6 +954,16 @@ export class Membership {
       return;
     }
     this.#flush();
+    const epoch = next.leaderEpoch?.epoch ?? 0;
+    if (epoch !== (prev?.leaderEpoch?.epoch ?? 0) && this.#onLeaderEpoch !== undefined) {
+      try {
+        this.#onLeaderEpoch(epoch);
+      } catch (err) {
+        try {
+          this.#log("error", `A leader epoch listener failed: ${err}`);
+        } catch { /* nothing may throw into a timer */ }
+      }
+    }
     this.#runLeaderActions();
   }
 
