@@ -91,10 +91,18 @@ node.eventStream.subscribe(ShutdownSelf, (e) => {
 print({ event: "ready", port: node.selfAddress.port });
 view();
 if (barrier) {
-  node.barrier(barrier[0], barrier[1], { timeout: 60_000 }).then(
-    () => print({ event: "barrier", ok: true }),
-    (err) => print({ event: "barrier", ok: false, error: `${err.name}: ${err.message}` }),
-  );
+  const [barrierName, n] = barrier;
+  // A round does not survive a leadership move (e.g. a lower address coming up): arrive again.
+  const arrive = (): void => {
+    node.barrier(barrierName, n, { timeout: 60_000 }).then(
+      () => print({ event: "barrier", ok: true }),
+      (err) =>
+        /leadership moved/.test(String(err?.message))
+          ? arrive()
+          : print({ event: "barrier", ok: false, error: `${err.name}: ${err.message}` }),
+    );
+  };
+  arrive();
 }
 const lifetime = setTimeout(() => node.shutdown().then(() => process.exit(0)), 120_000);
 process.on("SIGTERM", () => {
