@@ -258,9 +258,11 @@ export class MembershipSimulation {
     this.network.attach(address, (from, msg) => {
       if (node.killed) return;
       const wait = node.stalledUntil - this.clock.now();
-      // A stalled node reads what arrived during the stall when it wakes up, in order.
-      if (wait > 0) clock.setTimeout(() => !node.killed && membership.receive(from, msg), 0);
-      else membership.receive(from, msg);
+      // A stalled node reads what arrived during the stall when it wakes up, in order, and
+      // after its overdue timers ran (as an event loop runs its timers before polling I/O).
+      if (wait > 0) {
+        this.clock.setTimeout(() => !node.killed && membership.receive(from, msg), wait + 1);
+      } else membership.receive(from, msg);
     });
     if (options.start ?? true) membership.start();
     return node;

@@ -6,7 +6,8 @@
 // LeaderChanged (with "leader"), and {"event":"view","up":[ports],"leader":P} after each change.
 // SIGTERM → graceful leave, then exit 0. When the cluster tells it to shut down (minority side
 // of a partition, or downed) it prints {"event":"ShutdownSelf","reason":…} and exits 0.
-// Lives at most 120 s.
+// Lives at most 120 s. CASTY_TEST_CLOCK_OFFSET_MS shifts its wall clock (Date.now), e.g.
+// -86400000 for a node restarted with its clock a day behind.
 import process from "node:process";
 import {
   Behaviors,
@@ -20,6 +21,12 @@ import {
   ShutdownSelf,
   UnreachableMember,
 } from "../../mod.ts";
+
+const clockOffset = Number(process.env.CASTY_TEST_CLOCK_OFFSET_MS ?? 0);
+if (clockOffset !== 0) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + clockOffset;
+}
 
 const args = process.argv.slice(2);
 const [name = "cluster", portArg = "0"] = args;
@@ -88,7 +95,7 @@ node.eventStream.subscribe(ShutdownSelf, (e) => {
   setTimeout(() => process.exit(0), 200);
 });
 
-print({ event: "ready", port: node.selfAddress.port });
+print({ event: "ready", port: node.selfAddress.port, id: node.memberId, now: Date.now() });
 view();
 if (barrier) {
   const [barrierName, n] = barrier;
