@@ -36,17 +36,25 @@ import {
   Behaviors as actorBehaviors,
 } from "./src/actor/mod.ts";
 import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
+import { sharded, type ShardedOptions } from "./src/sharding/mod.ts";
+import type { ShardEnvelope } from "./src/sharding/mod.ts";
 
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
 export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
+export * from "./src/sharding/mod.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {
   /** An event-sourced actor (see {@linkcode eventSourced}). */
   eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C>;
+  /** A sharded entity type (see {@linkcode sharded}); spawn it on a `ClusteredActorSystem`. */
+  sharded<M>(
+    factory: (entityId: string) => Behavior<M>,
+    options?: ShardedOptions,
+  ): Behavior<ShardEnvelope<M>>;
 }
 
 /**
@@ -61,4 +69,4 @@ export interface CastyBehaviors extends ActorBehaviors {
  * greeter.tell("Alice");
  * ```
  */
-export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced };
+export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced, sharded };

@@ -4,6 +4,7 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
+import type { AskOptions } from "../actor/actor_system.ts";
 import type { SpawnOptions } from "../actor/actor_context.ts";
 import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
@@ -43,8 +44,11 @@ import {
   type ClusterExtension,
   type ClusterExtensionContext,
   type ClusterView,
+  defaultExtensions,
+  type EntityEnvelope,
   type ExtensionStop,
   markerOf,
+  type ShardingPort,
   type SpawnHandler,
 } from "./extension.ts";
 import { type Member, newMemberId } from "./member.ts";
@@ -245,6 +249,10 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #eventListeners = new Set<(event: MembershipEvent) => void>();
   readonly #spawnHandlers = new Map<string, SpawnHandler>();
   readonly #extensions: { readonly name: string; stop: ExtensionStop | undefined }[] = [];
+  readonly #leaveHooks: (() => Promise<void>)[] = [];
+  readonly #stableAfter: number;
+  readonly #roles: readonly string[];
+  #sharding: ShardingPort | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -291,7 +299,12 @@ export class ClusteredActorSystem extends ActorSystem {
       throw err;
     }
     try {
-      for (const extension of options.extensions ?? []) await node.#startExtension(extension);
+      const given = options.extensions ?? [];
+      const all = [
+        ...defaultExtensions().filter((d) => !given.some((e) => e.name === d.name)),
+        ...given,
+      ];
+      for (const extension of all) await node.#startExtension(extension);
     } catch (err) {
       await node.shutdown();
       throw err;
@@ -388,6 +401,8 @@ export class ClusteredActorSystem extends ActorSystem {
       log: this.log,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
+    this.#stableAfter = options.downing?.stableAfter ?? 4_000;
+    this.#roles = [...(options.roles ?? [])];
     this.#memberId = transport.incarnation;
     const seeds = (options.seedNodes ?? []) as NodeAddress[];
     this.#membership = new Membership({
@@ -511,6 +526,11 @@ export class ClusteredActorSystem extends ActorSystem {
         }
         this.#spawnHandlers.set(marker, handler);
       },
+      stableAfter: this.#stableAfter,
+      onLeave: (hook) => void this.#leaveHooks.push(hook),
+      provideSharding: (port) => {
+        this.#sharding = port;
+      },
     };
     const entry = { name: extension.name, stop: undefined as ExtensionStop | undefined };
     this.#extensions.push(entry);
@@ -518,9 +538,61 @@ export class ClusteredActorSystem extends ActorSystem {
     if (typeof stop === "function") entry.stop = stop;
   }
 
+  /**
+   * The region of sharded type `name` on this node: spawns `Behaviors.sharded(factory, options)`
+   * under `name` the first time, returns the same ref afterwards.
+   *
+   * @throws {Error} when the sharding extension is not loaded (import `@casty/casty`).
+   */
+  regionRef<M>(
+    name: string,
+    factory: (entityId: string) => Behavior<M>,
+    options: { numShards?: number; role?: string; passivateAfter?: number } = {},
+  ): ActorRef<EntityEnvelope<M>> {
+    return this.#shardingPort().regionRef(
+      name,
+      factory as (entityId: string) => Behavior<never>,
+      options,
+    ) as ActorRef<EntityEnvelope<M>>;
+  }
+
+  /**
+   * Asks one entity of a sharded type: wraps `factory(replyTo)` in a `ShardEnvelope` for
+   * `entityId` and waits for the reply.
+   *
+   * @throws {AskTimeoutError} (rejection) after `timeout` ms (default 5000).
+   */
+  entityAsk<M, R>(
+    ref: ActorRef<EntityEnvelope<M>>,
+    entityId: string,
+    factory: (replyTo: ActorRef<R>) => M,
+    options: AskOptions = {},
+  ): Promise<R> {
+    const port = this.#shardingPort();
+    return this.ask<EntityEnvelope<M>, R>(
+      ref,
+      (replyTo) => port.envelope(entityId, factory(replyTo)) as EntityEnvelope<M>,
+      options,
+    );
+  }
+
+  #shardingPort(): ShardingPort {
+    if (this.#sharding === undefined) {
+      throw new Error(
+        "Cannot use sharding: the sharding extension is not loaded (import @casty/casty or @casty/casty/sharding)",
+      );
+    }
+    return this.#sharding;
+  }
+
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */
   get selfAddress(): NodeAddress {
     return this.#self;
+  }
+
+  /** This node's roles (for role-aware placement). */
+  get roles(): readonly string[] {
+    return this.#roles;
   }
 
   /** This node's member incarnation id (a new one at every start). */
@@ -674,6 +746,16 @@ export class ClusteredActorSystem extends ActorSystem {
     );
     if (!others) return;
     this.#leaving = true;
+    if (this.#leaveHooks.length > 0) {
+      let hookTimer: { cancel(): void } | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#leaveHooks.map((h) => h())),
+        new Promise<void>((resolve) => {
+          hookTimer = this.scheduler.internal(resolve, this.#leaveTimeout);
+        }),
+      ]);
+      hookTimer?.cancel();
+    }
     m.leave();
     let timer: { cancel(): void } | undefined;
     const timeout = new Promise<void>((resolve) => {

@@ -1,0 +1,317 @@
+/**
+ * The region of a sharded type on one node: the actor at `/<name>` that `node.spawn` of
+ * `Behaviors.sharded(...)` returns. It routes each `ShardEnvelope` to the node that owns the
+ * entity's shard (the replicated allocation table is its location cache), hosts the entities of
+ * the shards this node owns as its children, buffers (bounded) what has no location yet, and
+ * takes part in hand-offs.
+ *
+ * @module
+ */
+import type { ActorContext } from "../actor/actor_context.ts";
+import type { ActorRef } from "../actor/actor_ref.ts";
+import { type Behavior, Behaviors } from "../actor/behaviors.ts";
+import { DeadLetter, Terminated } from "../actor/events.ts";
+import type { ClusterExtensionContext } from "../cluster/extension.ts";
+import { entityShard } from "./entity_shard.ts";
+import type { RegionHandle, ShardCoordinator, ShardEntry } from "./shard_coordinator.ts";
+import { ShardEnvelope } from "./shard_envelope.ts";
+import { type PendingMessage, ShardBuffers } from "./shard_proxy.ts";
+
+/** A message routed from one region to another (counts hops so that routing cannot loop). */
+export class ShardForward {
+  /** Discriminant. */
+  readonly type = "shardForward" as const;
+  /**
+   * Creates a ShardForward.
+   *
+   * @param entityId The entity.
+   * @param message Its message.
+   * @param hops Regions it went through.
+   */
+  constructor(readonly entityId: string, readonly message: unknown, readonly hops: number) {}
+}
+
+/**
+ * Sent by a region to the owner of a shard that is being handed off, on the same path as its
+ * forwarded messages: once the owner has every marker, nothing more is on its way.
+ */
+export class HandoffMarker {
+  /** Discriminant. */
+  readonly type = "handoffMarker" as const;
+  /**
+   * Creates a HandoffMarker.
+   *
+   * @param shard The shard.
+   * @param from The sending node's member id.
+   */
+  constructor(readonly shard: number, readonly from: string) {}
+}
+
+/** What the region of one type needs. */
+export interface RegionSpec {
+  /** The type name (the region's actor name). */
+  readonly name: string;
+  /** Builds the behavior of an entity. */
+  readonly factory: (entityId: string) => Behavior<unknown>;
+  /** Number of shards. */
+  readonly numShards: number;
+  /** Stop entities idle this long (ms); `undefined`: never. */
+  readonly passivateAfter?: number;
+  /** Whether this node may host entities (its roles fit). */
+  readonly eligible: boolean;
+  /** Buffer bound per shard. */
+  readonly bufferSize: number;
+  /** Buffer timeout (ms). */
+  readonly bufferTimeout: number;
+}
+
+type Control =
+  | { readonly type: "_refresh" }
+  | { readonly type: "_handoff"; readonly shard: number; readonly markers: readonly string[] };
+
+type RegionMsg = ShardEnvelope<unknown> | ShardForward | HandoffMarker | Control | Terminated;
+
+interface Entity {
+  readonly id: string;
+  readonly ref: ActorRef<unknown>;
+  readonly shard: number;
+  lastUsed: number;
+  stopping: boolean;
+  pending: unknown[];
+}
+
+const MAX_HOPS = 4;
+
+/**
+ * @internal The region behavior; registers its handle with the coordinator when it starts.
+ */
+export function regionBehavior(
+  ext: ClusterExtensionContext,
+  coordinator: ShardCoordinator,
+  spec: RegionSpec,
+): Behavior<RegionMsg> {
+  return Behaviors.setup<RegionMsg>((ctx) => {
+    const clock = ext.clock;
+    const self = coordinator.self;
+    const entities = new Map<string, Entity>();
+    const byRef = new Map<string, Entity>();
+    const active = new Set<number>();
+    const released = new Set<number>();
+    const markersSent = new Map<number, string>(); // shard → owner the marker went to
+    const markersIn = new Map<number, Set<string>>();
+    const handoffs = new Map<number, { waiting: Set<string>; deadline: number }>();
+    const buffers = new ShardBuffers(
+      { capacity: spec.bufferSize, timeout: spec.bufferTimeout },
+      (m, why) =>
+        ctx.system.eventStream.publish(
+          new DeadLetter(
+            m.message,
+            `${ctx.self.path}#${m.entityId}`,
+            why === "shutdown" ? "shutdown" : "undeliverable",
+            why === "overflow"
+              ? `shard buffer full (${spec.bufferSize})`
+              : why === "timeout"
+              ? `no shard location within ${spec.bufferTimeout} ms`
+              : "region stopped",
+          ),
+        ),
+    );
+    let seq = 0;
+
+    const handle: RegionHandle = {
+      eligible: spec.eligible,
+      hosted: () => [...active, ...handoffs.keys()],
+      ready: () => [...markersSent.keys()],
+      refresh: () => ctx.self.tell({ type: "_refresh" }),
+      handoff: (shard, markers) => ctx.self.tell({ type: "_handoff", shard, markers }),
+    };
+    coordinator.addRegion(spec.name, handle);
+
+    const ownerRef = (e: ShardEntry) => ext.refAt<RegionMsg>(e.address, ctx.self.path);
+
+    const stillOwner = (shard: number) => {
+      const e = coordinator.entry(spec.name, shard);
+      return e?.node === self && coordinator.leaseValid && !released.has(shard);
+    };
+
+    const spawnEntity = (id: string, shard: number): Entity => {
+      const ref = ctx.spawn(spec.factory(id), `e${++seq}`) as ActorRef<unknown>;
+      ctx.watch(ref as ActorRef<never>);
+      const ent: Entity = { id, ref, shard, lastUsed: clock.now(), stopping: false, pending: [] };
+      entities.set(id, ent);
+      byRef.set(ref.address, ent);
+      return ent;
+    };
+
+    const deliverLocal = (id: string, shard: number, message: unknown) => {
+      const ent = entities.get(id) ?? spawnEntity(id, shard);
+      ent.lastUsed = clock.now();
+      if (ent.stopping) ent.pending.push(message);
+      else ent.ref.tell(message);
+    };
+
+    const stopEntity = (ent: Entity) => {
+      if (ent.stopping) return;
+      ent.stopping = true;
+      ctx.stop(ent.ref as ActorRef<never>);
+    };
+
+    const deactivate = (shard: number) => {
+      active.delete(shard);
+      for (const ent of entities.values()) if (ent.shard === shard) stopEntity(ent);
+    };
+
+    /** Delivers or forwards `m`; false when it has to wait. */
+    const attempt = (shard: number, m: PendingMessage): boolean => {
+      const e = coordinator.entry(spec.name, shard);
+      if (e?.handoff && m.origin === "user") return false;
+      if (active.has(shard)) {
+        if (stillOwner(shard)) {
+          deliverLocal(m.entityId, shard, m.message);
+          return true;
+        }
+        deactivate(shard);
+      }
+      if (e === undefined) {
+        coordinator.requestAllocation(spec.name, shard);
+        return false;
+      }
+      if (e.node === self) {
+        if (released.has(shard) || e.handoff || !coordinator.canStart || !spec.eligible) {
+          return false;
+        }
+        active.add(shard);
+        deliverLocal(m.entityId, shard, m.message);
+        return true;
+      }
+      if (m.hops >= MAX_HOPS) {
+        ctx.system.eventStream.publish(
+          new DeadLetter(
+            m.message,
+            `${ctx.self.path}#${m.entityId}`,
+            "undeliverable",
+            "routing loop",
+          ),
+        );
+        return true;
+      }
+      ownerRef(e).tell(new ShardForward(m.entityId, m.message, m.hops + 1));
+      return true;
+    };
+
+    const route = (m: PendingMessage) => {
+      const shard = entityShard(m.entityId, spec.numShards);
+      if (buffers.has(shard) || !attempt(shard, m)) buffers.push(shard, m);
+    };
+
+    const flush = () => {
+      for (const shard of buffers.shards()) {
+        const waiting = buffers.take(shard);
+        let i = 0;
+        while (i < waiting.length && attempt(shard, waiting[i])) i++;
+        for (; i < waiting.length; i++) buffers.push(shard, waiting[i]);
+      }
+    };
+
+    const finishHandoff = (shard: number) => {
+      for (const ent of entities.values()) if (ent.shard === shard) return;
+      if (!handoffs.delete(shard)) return;
+      markersIn.delete(shard);
+      coordinator.handoffDone(spec.name, shard);
+    };
+
+    const progressHandoff = (shard: number) => {
+      const h = handoffs.get(shard);
+      if (h === undefined) return;
+      const got = markersIn.get(shard) ?? new Set();
+      const missing = [...h.waiting].filter((id) => !got.has(id));
+      if (missing.length > 0 && clock.now() < h.deadline) return;
+      released.add(shard);
+      deactivate(shard);
+      finishHandoff(shard);
+    };
+
+    const refresh = () => {
+      const now = clock.now();
+      // Shards this node may no longer host: stop their entities.
+      for (const shard of [...active]) if (!stillOwner(shard)) deactivate(shard);
+      // Released shards come back once the table no longer shows them handed off from here.
+      for (const shard of [...released]) {
+        const e = coordinator.entry(spec.name, shard);
+        if (!(e?.node === self && e.handoff)) released.delete(shard);
+      }
+      // Hand-offs seen in the table: stop sending to the owner, tell it so (once).
+      const table = coordinator.table.types.get(spec.name);
+      for (const [shard, owner] of [...markersSent]) {
+        const e = table?.get(shard);
+        if (!e?.handoff || e.node !== owner) markersSent.delete(shard);
+      }
+      for (const [shard, e] of table ?? []) {
+        if (!e.handoff || markersSent.get(shard) === e.node) continue;
+        markersSent.set(shard, e.node);
+        if (e.node === self) noteMarker(shard, self);
+        else ownerRef(e).tell(new HandoffMarker(shard, self));
+      }
+      // Passivation of idle entities.
+      if (spec.passivateAfter !== undefined) {
+        for (const ent of entities.values()) {
+          if (!ent.stopping && now - ent.lastUsed >= spec.passivateAfter) stopEntity(ent);
+        }
+      }
+      for (const shard of [...handoffs.keys()]) progressHandoff(shard);
+      flush();
+      buffers.expire(now);
+    };
+
+    const noteMarker = (shard: number, from: string) => {
+      let s = markersIn.get(shard);
+      if (s === undefined) markersIn.set(shard, s = new Set());
+      s.add(from);
+      progressHandoff(shard);
+    };
+
+    return Behaviors.withLifecycle(
+      Behaviors.receive<RegionMsg>((_ctx: ActorContext<RegionMsg>, msg) => {
+        if (msg instanceof ShardEnvelope) {
+          route({
+            entityId: msg.entityId,
+            message: msg.message,
+            origin: "user",
+            hops: 0,
+            at: clock.now(),
+          });
+        } else if (msg instanceof ShardForward) {
+          route({
+            entityId: msg.entityId,
+            message: msg.message,
+            origin: "forward",
+            hops: msg.hops,
+            at: clock.now(),
+          });
+        } else if (msg instanceof HandoffMarker) {
+          noteMarker(msg.shard, msg.from);
+        } else if (msg instanceof Terminated) {
+          const ent = byRef.get(msg.ref.address);
+          if (ent === undefined) return;
+          byRef.delete(msg.ref.address);
+          if (entities.get(ent.id) === ent) entities.delete(ent.id);
+          for (const m of ent.pending) {
+            route({ entityId: ent.id, message: m, origin: "forward", hops: 0, at: clock.now() });
+          }
+          if (handoffs.has(ent.shard)) finishHandoff(ent.shard);
+        } else if (msg.type === "_refresh") {
+          refresh();
+        } else if (msg.type === "_handoff") {
+          if (!handoffs.has(msg.shard)) {
+            handoffs.set(msg.shard, {
+              waiting: new Set(msg.markers),
+              deadline: clock.now() + spec.bufferTimeout / 2,
+            });
+          }
+          progressHandoff(msg.shard);
+        }
+      }),
+      { postStop: () => buffers.clear() },
+    );
+  });
+}
