@@ -531,6 +531,10 @@ export class ClusteredActorSystem extends ActorSystem {
       provideSharding: (port) => {
         this.#sharding = port;
       },
+      topologyChanged: () => {
+        for (const l of [...this.#topologyListeners]) l();
+        this.#topology.tell({ type: "topologyChanged" });
+      },
     };
     const entry = { name: extension.name, stop: undefined as ExtensionStop | undefined };
     this.#extensions.push(entry);
@@ -770,10 +774,13 @@ export class ClusteredActorSystem extends ActorSystem {
 
   #snapshot(): TopologySnapshot {
     const m = this.#membership;
+    const sharding = this.#sharding?.allocations();
     return new TopologySnapshot(
       m.members,
       m.leader,
       m.unreachable.map((x) => x.address),
+      sharding?.allocations ?? {},
+      sharding?.epoch ?? 0,
     );
   }
 

@@ -21,6 +21,7 @@ import type { SystemMessageHandler } from "../remote/remoting.ts";
 import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";
 import type { Member } from "./member.ts";
+import type { ShardAllocation } from "./topology.ts";
 
 /** The reserved root of every cluster system actor: `/_cluster/_topology`, `/_cluster/<name>`. */
 export const CLUSTER_SYSTEM_ROOT = "/_cluster";
@@ -126,6 +127,8 @@ export interface ClusterExtensionContext {
   onLeave(hook: () => Promise<void>): void;
   /** Makes `node.regionRef` and `node.entityAsk` work (the sharding extension provides it). */
   provideSharding(port: ShardingPort): void;
+  /** Pushes a new topology snapshot to the topology subscribers (allocations changed). */
+  topologyChanged(): void;
 }
 
 /**
@@ -141,6 +144,11 @@ export interface ShardingPort {
   ): ActorRef<never>;
   /** Wraps a message for one entity (a `ShardEnvelope`). */
   envelope(entityId: string, message: unknown): EntityEnvelope<unknown>;
+  /** The allocations this node knows, for the topology snapshot. */
+  allocations(): {
+    readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>>;
+    readonly epoch: number;
+  };
 }
 
 /** The shape of a `ShardEnvelope`: a message for one entity of a sharded type. */

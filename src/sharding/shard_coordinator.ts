@@ -184,8 +184,12 @@ export class ShardCoordinator {
   #handoffs = new Map<string, Handoff>();
   #broadcastQueued = false;
 
-  constructor(ctx: ClusterExtensionContext, settings: ShardingTuning = {}) {
+  readonly #changed: () => void;
+  #notified = "";
+
+  constructor(ctx: ClusterExtensionContext, settings: ShardingTuning = {}, changed = () => {}) {
     this.#ctx = ctx;
+    this.#changed = changed;
     this.#self = ctx.incarnation;
     this.#leaseTimeout = settings.leaseTimeout ?? Math.max(1, Math.floor(ctx.stableAfter / 2));
     if (this.#leaseTimeout >= ctx.stableAfter && ctx.stableAfter > 0) {

@@ -12,6 +12,7 @@ import {
   markerBehavior,
   markerOf,
 } from "../cluster/extension.ts";
+import type { ShardAllocation } from "../cluster/topology.ts";
 import { ShardCoordinator, type ShardingTuning } from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
 import { HandoffMarker, regionBehavior, ShardForward } from "./shard_region.ts";
@@ -109,7 +110,7 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
       ctx.registerSerializable(ShardEnvelope, "casty.ShardEnvelope");
       ctx.registerSerializable(ShardForward, "casty.ShardForward");
       ctx.registerSerializable(HandoffMarker, "casty.HandoffMarker");
-      const coordinator = new ShardCoordinator(ctx, settings);
+      const coordinator = new ShardCoordinator(ctx, settings, () => ctx.topologyChanged());
       const regions = new Map<string, ActorRef<never>>();
       const spawnRegion = (name: string, spec: ShardedSpec<unknown>): ActorRef<never> => {
         const existing = regions.get(name);
@@ -144,6 +145,18 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
             factory: factory as (entityId: string) => Behavior<unknown>,
           }),
         envelope: (entityId, message) => new ShardEnvelope(entityId, message),
+        allocations: () => {
+          const t = coordinator.table;
+          const allocations: Record<string, Record<number, ShardAllocation>> = {};
+          for (const [type, m] of t.types) {
+            const r: Record<number, ShardAllocation> = {};
+            for (const [s, e] of [...m].sort((a, b) => a[0] - b[0])) {
+              r[s] = { primary: e.address, replicas: [] };
+            }
+            allocations[type] = r;
+          }
+          return { allocations, epoch: t.epoch };
+        },
       });
       ctx.onLeave(() => coordinator.drain());
       return () => coordinator.stop();

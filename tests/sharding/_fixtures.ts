@@ -62,3 +62,72 @@ export function account(ledger: Ledger, node: string): (id: string) => Behavior<
       return Behaviors.withLifecycle(active(0), { postStop: () => ledger.stopped(id, node) });
     });
 }
+
+import { type ClusteredActorSystem, DeadLetter, ShardEnvelope, ShardForward } from "../../mod.ts";
+
+/** Deposits from one sender per node, numbered per sender, to a fixed set of entities. */
+export class Traffic {
+  /** (sender, seq) → entity, for every deposit sent. */
+  readonly sent = new Map<string, string>();
+  /** `sender/seq` of every deposit that became a dead letter. */
+  readonly dead = new Set<string>();
+  #seq = new Map<string, number>();
+  #i = 0;
+
+  constructor(readonly ledger: Ledger, readonly entities: readonly string[]) {}
+
+  /** Watches the dead letters of `node`. */
+  watch(node: ClusteredActorSystem): void {
+    node.eventStream.subscribe(DeadLetter, (d) => {
+      let m = d.message as unknown;
+      if (m instanceof ShardForward) m = m.message;
+      if (m instanceof ShardEnvelope) m = m.message;
+      const x = m as { type?: string; from?: string; seq?: number };
+      if (x?.type === "deposit" && x.from !== undefined) this.dead.add(`${x.from}/${x.seq}`);
+    });
+  }
+
+  /** Sends one deposit from `sender` through `region`. */
+  send(sender: string, region: ActorRef<ShardEnvelope<AccountMsg>>): void {
+    const seq = (this.#seq.get(sender) ?? 0) + 1;
+    this.#seq.set(sender, seq);
+    const id = this.entities[this.#i++ % this.entities.length];
+    this.sent.set(`${sender}/${seq}`, id);
+    region.tell(new ShardEnvelope(id, { type: "deposit", amount: 1, from: sender, seq }));
+  }
+
+  /** Deposits handled so far plus dead letters. */
+  accounted(): number {
+    let n = this.dead.size;
+    for (const h of this.ledger.handled.values()) n += h.length;
+    return n;
+  }
+
+  /**
+   * Problems: a deposit handled twice, handled by the wrong entity, handled out of its sender's
+   * order, or (when `complete`) neither handled nor a dead letter.
+   */
+  problems(complete: boolean): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const [id, handled] of this.ledger.handled) {
+      const last = new Map<string, number>();
+      for (const h of handled) {
+        const key = `${h.from}/${h.seq}`;
+        if (seen.has(key)) out.push(`${key} handled twice`);
+        seen.add(key);
+        if (this.sent.get(key) !== id) out.push(`${key} handled by entity ${id}`);
+        if ((last.get(h.from!) ?? 0) > h.seq!) {
+          out.push(`${key} handled after ${h.from}/${last.get(h.from!)} by ${id}`);
+        }
+        last.set(h.from!, h.seq!);
+      }
+    }
+    if (complete) {
+      for (const key of this.sent.keys()) {
+        if (!seen.has(key) && !this.dead.has(key)) out.push(`${key} lost without a dead letter`);
+      }
+    }
+    return out;
+  }
+}
