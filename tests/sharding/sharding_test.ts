@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ActorRef, Behaviors, ShardEnvelope } from "../../mod.ts";
+import { Behaviors, ShardEnvelope } from "../../mod.ts";
 import { testCluster } from "../../src/testing/mod.ts";
 import { account, type AccountMsg, Ledger } from "./_fixtures.ts";
 
