@@ -1,6 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ActorRef, Behaviors, type ClusteredActorSystem, type ShardEnvelope } from "../../mod.ts";
+import {
+  type ActorRef,
+  Behaviors,
+  type ClusteredActorSystem,
+  type ShardEnvelope,
+} from "../../mod.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
 import { account, type AccountMsg, Ledger, Traffic } from "./_fixtures.ts";
 
