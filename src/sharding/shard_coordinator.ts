@@ -228,7 +228,8 @@ export class ShardCoordinator {
 
   /** Whether this node may start a shard now: valid lease and a table of the current epoch. */
   get canStart(): boolean {
-    return this.leaseValid && !this.#draining;
+    // A leaving node still serves what is allocated to it until it is handed off.
+    return this.leaseValid;
   }
 
   /** Whether this node is leaving (it hands its shards over and takes no new ones). */

@@ -8,8 +8,8 @@
  * @module
  */
 import type { ActorContext } from "../actor/actor_context.ts";
-import type { ActorRef } from "../actor/actor_ref.ts";
-import { type Behavior, Behaviors } from "../actor/behaviors.ts";
+import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
+import { type Behavior, Behaviors, type SpyEvent } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
 import type { ClusterExtensionContext } from "../cluster/extension.ts";
 import { entityShard } from "./entity_shard.ts";
@@ -67,16 +67,23 @@ export interface RegionSpec {
 
 type Control =
   | { readonly type: "_refresh" }
+  | { readonly type: "_drained"; readonly ref: string }
   | { readonly type: "_handoff"; readonly shard: number; readonly markers: readonly string[] };
 
 type RegionMsg = ShardEnvelope<unknown> | ShardForward | HandoffMarker | Control | Terminated;
 
 interface Entity {
   readonly id: string;
-  readonly ref: ActorRef<unknown>;
+  ref: ActorRef<unknown>;
   readonly shard: number;
   lastUsed: number;
+  /** Stop requested: new messages wait in `pending` until it has stopped. */
   stopping: boolean;
+  /** When the stop was requested (a drain that never finishes is forced after a while). */
+  stopSince: number;
+  /** Messages put in its mailbox, and messages it handled (counted by a spy). */
+  delivered: number;
+  handled: number;
   pending: unknown[];
 }
 
@@ -135,11 +142,35 @@ export function regionBehavior(
     };
 
     const spawnEntity = (id: string, shard: number): Entity => {
-      const ref = ctx.spawn(spec.factory(id), `e${++seq}`) as ActorRef<unknown>;
-      ctx.watch(ref as ActorRef<never>);
-      const ent: Entity = { id, ref, shard, lastUsed: clock.now(), stopping: false, pending: [] };
+      const ent: Entity = {
+        id,
+        ref: undefined as unknown as ActorRef<unknown>,
+        shard,
+        lastUsed: clock.now(),
+        stopping: false,
+        stopSince: 0,
+        delivered: 0,
+        handled: 0,
+        pending: [],
+      };
+      // Counts what the entity handled, so that a graceful stop waits for its mailbox to drain.
+      const counter: ActorRef<SpyEvent<unknown>> = {
+        [ACTOR_REF]: true,
+        path: `${ctx.self.path}/_count`,
+        address: `${ctx.self.address}/_count`,
+        tell: () => {
+          ent.handled++;
+          if (ent.stopping && ent.handled >= ent.delivered) {
+            ctx.self.tell({ type: "_drained", ref: ent.ref.address });
+          }
+        },
+        send: () => Promise.resolve(),
+      };
+      const behavior = Behaviors.spy(spec.factory(id), counter);
+      ent.ref = ctx.spawn(behavior, `e${++seq}`) as ActorRef<unknown>;
+      ctx.watch(ent.ref as ActorRef<never>);
       entities.set(id, ent);
-      byRef.set(ref.address, ent);
+      byRef.set(ent.ref.address, ent);
       return ent;
     };
 
@@ -147,18 +178,24 @@ export function regionBehavior(
       const ent = entities.get(id) ?? spawnEntity(id, shard);
       ent.lastUsed = clock.now();
       if (ent.stopping) ent.pending.push(message);
-      else ent.ref.tell(message);
+      else {
+        ent.delivered++;
+        ent.ref.tell(message);
+      }
     };
 
-    const stopEntity = (ent: Entity) => {
-      if (ent.stopping) return;
-      ent.stopping = true;
-      ctx.stop(ent.ref as ActorRef<never>);
+    /** Stops an entity once it handled what it was given (`force`: now, losing its mailbox). */
+    const stopEntity = (ent: Entity, force = false) => {
+      if (!ent.stopping) {
+        ent.stopping = true;
+        ent.stopSince = clock.now();
+      }
+      if (force || ent.handled >= ent.delivered) ctx.stop(ent.ref as ActorRef<never>);
     };
 
-    const deactivate = (shard: number) => {
+    const deactivate = (shard: number, force = false) => {
       active.delete(shard);
-      for (const ent of entities.values()) if (ent.shard === shard) stopEntity(ent);
+      for (const ent of entities.values()) if (ent.shard === shard) stopEntity(ent, force);
     };
 
     /** Delivers or forwards `m`; false when it has to wait. */
@@ -170,7 +207,7 @@ export function regionBehavior(
           deliverLocal(m.entityId, shard, m.message);
           return true;
         }
-        deactivate(shard);
+        deactivate(shard, !coordinator.leaseValid);
       }
       if (e === undefined) {
         coordinator.requestAllocation(spec.name, shard);
@@ -204,13 +241,16 @@ export function regionBehavior(
       if (buffers.has(shard) || !attempt(shard, m)) buffers.push(shard, m);
     };
 
+    /** Retries the shard's waiting messages in order; `first` go before them. */
+    const flushShard = (shard: number, first: PendingMessage[] = []) => {
+      const waiting = [...first, ...buffers.take(shard)];
+      let i = 0;
+      while (i < waiting.length && attempt(shard, waiting[i])) i++;
+      for (; i < waiting.length; i++) buffers.push(shard, waiting[i]);
+    };
+
     const flush = () => {
-      for (const shard of buffers.shards()) {
-        const waiting = buffers.take(shard);
-        let i = 0;
-        while (i < waiting.length && attempt(shard, waiting[i])) i++;
-        for (; i < waiting.length; i++) buffers.push(shard, waiting[i]);
-      }
+      for (const shard of buffers.shards()) flushShard(shard);
     };
 
     const finishHandoff = (shard: number) => {
@@ -226,6 +266,8 @@ export function regionBehavior(
       const got = markersIn.get(shard) ?? new Set();
       const missing = [...h.waiting].filter((id) => !got.has(id));
       if (missing.length > 0 && clock.now() < h.deadline) return;
+      // What was routed here before the markers is delivered before the entities stop.
+      flushShard(shard);
       released.add(shard);
       deactivate(shard);
       finishHandoff(shard);
@@ -234,7 +276,16 @@ export function regionBehavior(
     const refresh = () => {
       const now = clock.now();
       // Shards this node may no longer host: stop their entities.
-      for (const shard of [...active]) if (!stillOwner(shard)) deactivate(shard);
+      for (const shard of [...active]) {
+        if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
+      }
+      // A lost lease stops at once; a drain that does not finish is forced after a while.
+      for (const ent of entities.values()) {
+        if (!ent.stopping) continue;
+        if (!coordinator.leaseValid || now - ent.stopSince > spec.bufferTimeout / 2) {
+          stopEntity(ent, true);
+        }
+      }
       // Released shards come back once the table no longer shows them handed off from here.
       for (const shard of [...released]) {
         const e = coordinator.entry(spec.name, shard);
@@ -295,10 +346,21 @@ export function regionBehavior(
           if (ent === undefined) return;
           byRef.delete(msg.ref.address);
           if (entities.get(ent.id) === ent) entities.delete(ent.id);
-          for (const m of ent.pending) {
-            route({ entityId: ent.id, message: m, origin: "forward", hops: 0, at: clock.now() });
-          }
+          // Its pending messages are older than anything buffered for the shard since.
+          flushShard(
+            ent.shard,
+            ent.pending.map((m) => ({
+              entityId: ent.id,
+              message: m,
+              origin: "forward" as const,
+              hops: 0,
+              at: clock.now(),
+            })),
+          );
           if (handoffs.has(ent.shard)) finishHandoff(ent.shard);
+        } else if (msg.type === "_drained") {
+          const ent = byRef.get(msg.ref);
+          if (ent?.stopping) stopEntity(ent);
         } else if (msg.type === "_refresh") {
           refresh();
         } else if (msg.type === "_handoff") {
