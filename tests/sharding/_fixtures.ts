@@ -74,8 +74,9 @@ export class Traffic {
   /** `sender/seq` → send time (clock ms). */
   readonly sentAt = new Map<string, number>();
   /**
-   * Crash windows [from, to]: a message sent to a node just before or as it crashes is lost
-   * with it, like data written to the socket of a killed process (at-most-once on a crash).
+   * Crash and cut windows [from, to]: a message on its way to a node as it crashes or as the
+   * link is cut is lost with it, like data written to the socket of a killed process or of a
+   * connection that breaks (the network drops it; at-most-once there).
    */
   readonly crashes: [number, number][] = [];
   #seq = new Map<string, number>();

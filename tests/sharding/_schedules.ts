@@ -84,6 +84,8 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         log.push(`t=${cluster.clock.now()} partition [${rest}] | ${i}`);
         senders.delete(i);
         faulty.add(i);
+        const t = cluster.clock.now();
+        traffic.crashes.push([t - 1000, t + 1000]);
         cluster.partition(rest, i);
         partitioned = true;
       } else {
