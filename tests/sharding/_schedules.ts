@@ -127,7 +127,12 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
       throw new Error(`${(err as Error).message}: ${detail.join(", ")}`);
     }
     assert.deepEqual(traffic.problems(true), []);
-    assert.ok(traffic.excused().length <= 5, `lost in crashes: ${traffic.excused()}`);
+    // The simulated network drops what is in flight across a cut or to a killed node without a
+    // dead letter (as a broken TCP connection does); bounded, so a real loss cannot hide here.
+    assert.ok(
+      traffic.excused().length <= traffic.sent.size / 10,
+      `lost in crash or cut windows: ${traffic.excused()}`,
+    );
     return undefined;
   } catch (err) {
     return `seed ${seed}: ${(err as Error).message}\n  schedule:\n    ${log.join("\n    ")}`;
