@@ -107,7 +107,7 @@ export class Traffic {
 
   /** Deposits handled so far plus dead letters. */
   accounted(): number {
-    let n = this.dead.size + this.excused().length;
+    let n = this.dead.size;
     for (const h of this.ledger.handled.values()) n += h.length;
     return n;
   }

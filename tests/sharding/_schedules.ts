@@ -115,17 +115,10 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
     for (const owner of Object.values(await ownersOf(nodes[0]))) {
       assert.ok(ports.has(owner), `shard owned by ${owner}, not a live member`);
     }
-    try {
-      await cluster.until(() => traffic.accounted() === traffic.sent.size, { timeout: 60_000 });
-    } catch (err) {
-      const lost = traffic.problems(true).filter((p) => p.includes("lost"));
-      const detail = lost.map((p) => {
-        const k = p.split(" ")[0];
-        const e = traffic.sent.get(k)!;
-        return `${k}->${e} handled: ${JSON.stringify(ledger.handled.get(e)?.slice(0, 6))}`;
-      });
-      throw new Error(`${(err as Error).message}: ${detail.join(", ")}`);
-    }
+    // Everything is handled or a dead letter by now, or within the buffer timeout (10 s); what
+    // is left must have been lost in a crash or cut window (checked below).
+    await cluster.until(() => traffic.accounted() === traffic.sent.size, { timeout: 20_000 })
+      .catch(() => {});
     assert.deepEqual(traffic.problems(true), []);
     // The simulated network drops what is in flight across a cut or to a killed node without a
     // dead letter (as a broken TCP connection does); bounded, so a real loss cannot hide here.
