@@ -183,6 +183,9 @@ export class ShardCoordinator {
   #drainingNodes = new Set<string>();
   #handoffs = new Map<string, Handoff>();
   #broadcastQueued = false;
+  #gone: Set<string> | undefined;
+  #known = new Set<string>();
+  readonly #unsubscribe: () => void;
 
   readonly #changed: () => void;
   #notified = "";
@@ -202,6 +205,9 @@ export class ShardCoordinator {
     this.#threshold = settings.rebalanceThreshold ?? 1;
     this.#batch = settings.rebalanceBatch ?? 3;
     ctx.registerHandler(COORDINATOR_PATH, (_from, msg) => this.#receive(msg as CoordinatorMsg));
+    this.#unsubscribe = ctx.subscribe(() => {
+      this.#gone = undefined;
+    });
     this.#schedule();
   }
 
@@ -240,6 +246,19 @@ export class ShardCoordinator {
   /** The entry of a shard, if allocated. */
   entry(type: string, shard: number): ShardEntry | undefined {
     return this.#table.types.get(type)?.get(shard);
+  }
+
+  /** Whether `id` is a member that is not downed or removed (as far as this node knows). */
+  isLive(id: string): boolean {
+    if (this.#gone === undefined) {
+      this.#gone = new Set(
+        this.#members().filter((m) => m.status === "down" || m.status === "removed").map((m) =>
+          m.id
+        ),
+      );
+      this.#known = new Set(this.#members().map((m) => m.id));
+    }
+    return !this.#gone.has(id) && (this.#known.has(id) || id === this.#self);
   }
 
   /** Registers a region of this node. */
@@ -295,6 +314,7 @@ export class ShardCoordinator {
   /** Stops the timers. */
   stop(): void {
     this.#stopped = true;
+    this.#unsubscribe();
     this.#timer?.cancel();
   }
 

@@ -221,6 +221,9 @@ export function regionBehavior(
         deliverLocal(m.entityId, shard, m.message);
         return true;
       }
+      // A downed or removed owner gets nothing more (the network would drop it silently): wait
+      // for the leader to reallocate the shard.
+      if (!coordinator.isLive(e.node)) return false;
       if (m.hops >= MAX_HOPS) {
         ctx.system.eventStream.publish(
           new DeadLetter(
