@@ -161,6 +161,8 @@ export class ShardCoordinator {
   readonly #regions = new Map<string, RegionHandle>();
   #table: AllocationTable = { epoch: 0, version: 0, types: new Map() };
   #leaseUntil = -Infinity;
+  #leaseOk = false;
+  #leaseTimer: Cancellable | undefined;
   #timer: Cancellable | undefined;
   #draining = false;
   #stopped = false;
@@ -228,7 +230,7 @@ export class ShardCoordinator {
 
   /** Whether this node may host shards now (valid lease from a current leader). */
   get leaseValid(): boolean {
-    return this.#ctx.clock.now() < this.#leaseUntil &&
+    return this.#leaseOk &&
       this.#table.epoch >= this.#ctx.node.leaderEpoch;
   }
 
@@ -315,6 +317,7 @@ export class ShardCoordinator {
   stop(): void {
     this.#stopped = true;
     this.#unsubscribe();
+    this.#leaseTimer?.cancel();
     this.#timer?.cancel();
   }
 
@@ -385,7 +388,19 @@ export class ShardCoordinator {
       return;
     }
     if (lease > 0) {
-      this.#leaseUntil = Math.max(this.#leaseUntil, this.#ctx.clock.now() + lease);
+      const now = this.#ctx.clock.now();
+      if (now + lease > this.#leaseUntil) {
+        this.#leaseUntil = now + lease;
+        this.#leaseOk = true;
+        // The lease ends on a timer, so that the hot path needs no clock read.
+        this.#leaseTimer?.cancel();
+        this.#leaseTimer = this.#ctx.clock.setTimeout(() => {
+          this.#leaseTimer = undefined;
+          if (this.#ctx.clock.now() < this.#leaseUntil) return;
+          this.#leaseOk = false;
+          for (const r of this.#regions.values()) r.refresh();
+        }, lease);
+      }
     }
     for (const r of this.#regions.values()) r.refresh();
     const to = this.#addressOf(leader);

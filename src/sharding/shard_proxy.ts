@@ -14,6 +14,8 @@ export interface PendingMessage {
   readonly message: unknown;
   /** `user`: sent on this node through the region; `forward`: routed here by another region. */
   readonly origin: "user" | "forward";
+  /** The member id of the region that forwarded it here, if any. */
+  readonly from?: string;
   /** How many regions routed it so far. */
   readonly hops: number;
   /** When it was buffered (clock ms). */

@@ -27,8 +27,14 @@ export class ShardForward {
    * @param entityId The entity.
    * @param message Its message.
    * @param hops Regions it went through.
+   * @param from The member id of the node that sent it.
    */
-  constructor(readonly entityId: string, readonly message: unknown, readonly hops: number) {}
+  constructor(
+    readonly entityId: string,
+    readonly message: unknown,
+    readonly hops: number,
+    readonly from: string,
+  ) {}
 }
 
 /**
@@ -107,6 +113,9 @@ export function regionBehavior(
     const markersSent = new Map<number, string>(); // shard → owner the marker went to
     const markersIn = new Map<number, Set<string>>();
     const handoffs = new Map<number, { waiting: Set<string>; deadline: number }>();
+    // Per released shard, the nodes whose marker never came: what they routed here before it
+    // arrives late and would overtake nothing safely, so it becomes a dead letter.
+    const late = new Map<number, Set<string>>();
     const buffers = new ShardBuffers(
       { capacity: spec.bufferSize, timeout: spec.bufferTimeout },
       (m, why) =>
@@ -124,6 +133,8 @@ export function regionBehavior(
         ),
     );
     let seq = 0;
+    // A coarse clock (updated every housekeeping tick): idle times and buffer ages need no more.
+    let now = clock.now();
 
     const handle: RegionHandle = {
       eligible: spec.eligible,
@@ -146,7 +157,7 @@ export function regionBehavior(
         id,
         ref: undefined as unknown as ActorRef<unknown>,
         shard,
-        lastUsed: clock.now(),
+        lastUsed: now,
         stopping: false,
         stopSince: 0,
         delivered: 0,
@@ -176,7 +187,7 @@ export function regionBehavior(
 
     const deliverLocal = (id: string, shard: number, message: unknown) => {
       const ent = entities.get(id) ?? spawnEntity(id, shard);
-      ent.lastUsed = clock.now();
+      ent.lastUsed = now;
       if (ent.stopping) ent.pending.push(message);
       else {
         ent.delivered++;
@@ -188,7 +199,7 @@ export function regionBehavior(
     const stopEntity = (ent: Entity, force = false) => {
       if (!ent.stopping) {
         ent.stopping = true;
-        ent.stopSince = clock.now();
+        ent.stopSince = now;
       }
       if (force || ent.handled >= ent.delivered) ctx.stop(ent.ref as ActorRef<never>);
     };
@@ -200,6 +211,17 @@ export function regionBehavior(
 
     /** Delivers or forwards `m`; false when it has to wait. */
     const attempt = (shard: number, m: PendingMessage): boolean => {
+      if (m.from !== undefined && late.get(shard)?.has(m.from)) {
+        ctx.system.eventStream.publish(
+          new DeadLetter(
+            m.message,
+            `${ctx.self.path}#${m.entityId}`,
+            "undeliverable",
+            "arrived after its shard was handed off",
+          ),
+        );
+        return true;
+      }
       const e = coordinator.entry(spec.name, shard);
       if (e?.handoff && m.origin === "user") return false;
       if (active.has(shard)) {
@@ -235,7 +257,7 @@ export function regionBehavior(
         );
         return true;
       }
-      ownerRef(e).tell(new ShardForward(m.entityId, m.message, m.hops + 1));
+      ownerRef(e).tell(new ShardForward(m.entityId, m.message, m.hops + 1, self));
       return true;
     };
 
@@ -269,15 +291,31 @@ export function regionBehavior(
       const got = markersIn.get(shard) ?? new Set();
       const missing = [...h.waiting].filter((id) => !got.has(id));
       if (missing.length > 0 && clock.now() < h.deadline) return;
-      // What was routed here before the markers is delivered before the entities stop.
+      if (missing.length > 0) late.set(shard, new Set(missing));
+      // What was routed here before the markers is delivered before the entities stop; what
+      // cannot be (no lease now) would race the senders' own flush to the new owner, so it is a
+      // dead letter rather than a message out of order.
       flushShard(shard);
+      for (const m of buffers.take(shard)) {
+        if (m.origin === "user") buffers.push(shard, m);
+        else {
+          ctx.system.eventStream.publish(
+            new DeadLetter(
+              m.message,
+              `${ctx.self.path}#${m.entityId}`,
+              "undeliverable",
+              "its shard was handed off while it waited",
+            ),
+          );
+        }
+      }
       released.add(shard);
       deactivate(shard);
       finishHandoff(shard);
     };
 
     const refresh = () => {
-      const now = clock.now();
+      now = clock.now();
       // Shards this node may no longer host: stop their entities.
       for (const shard of [...active]) {
         if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
@@ -318,6 +356,8 @@ export function regionBehavior(
     };
 
     const noteMarker = (shard: number, from: string) => {
+      const l = late.get(shard);
+      if (l?.delete(from) && l.size === 0) late.delete(shard);
       let s = markersIn.get(shard);
       if (s === undefined) markersIn.set(shard, s = new Set());
       s.add(from);
@@ -327,20 +367,33 @@ export function regionBehavior(
     return Behaviors.withLifecycle(
       Behaviors.receive<RegionMsg>((_ctx: ActorContext<RegionMsg>, msg) => {
         if (msg instanceof ShardEnvelope) {
+          // Fast path: an active shard of this node with nothing waiting and no hand-off.
+          const shard = entityShard(msg.entityId, spec.numShards);
+          if (
+            active.has(shard) && coordinator.leaseValid && !buffers.has(shard) &&
+            !released.has(shard)
+          ) {
+            const e = coordinator.entry(spec.name, shard);
+            if (e !== undefined && e.node === self && !e.handoff) {
+              deliverLocal(msg.entityId, shard, msg.message);
+              return;
+            }
+          }
           route({
             entityId: msg.entityId,
             message: msg.message,
             origin: "user",
             hops: 0,
-            at: clock.now(),
+            at: now,
           });
         } else if (msg instanceof ShardForward) {
           route({
             entityId: msg.entityId,
             message: msg.message,
             origin: "forward",
+            from: msg.from,
             hops: msg.hops,
-            at: clock.now(),
+            at: now,
           });
         } else if (msg instanceof HandoffMarker) {
           noteMarker(msg.shard, msg.from);
@@ -357,7 +410,7 @@ export function regionBehavior(
               message: m,
               origin: "forward" as const,
               hops: 0,
-              at: clock.now(),
+              at: now,
             })),
           );
           if (handoffs.has(ent.shard)) finishHandoff(ent.shard);

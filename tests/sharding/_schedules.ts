@@ -61,7 +61,7 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
       const settled = faulty.size === 0 && cluster.isConverged() &&
         cluster.alive.every((n) => n.membership.unreachable.length === 0);
       if (kind !== "traffic" && !settled) kind = "traffic";
-      if (kind === "join" && cluster.nodes.length < 4) {
+      if (kind === "join" && cluster.nodes.length < 4 && !cluster.nodes[0].isShutdown) {
         const i = cluster.nodes.length;
         log.push(`t=${cluster.clock.now()} start node ${i}`);
         attach(i, await cluster.start(i));
