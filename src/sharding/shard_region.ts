@@ -76,7 +76,85 @@ type Control =
   | { readonly type: "_drained"; readonly ref: string }
   | { readonly type: "_handoff"; readonly shard: number; readonly markers: readonly string[] };
 
-type RegionMsg = ShardEnvelope<unknown> | ShardForward | HandoffMarker | Control | Terminated;
+/** An envelope told through a {@linkcode ShardRegionRef} that could not take the fast path. */
+class LocalEnvelope {
+  constructor(readonly envelope: ShardEnvelope<unknown>) {}
+}
+
+type RegionMsg =
+  | ShardEnvelope<unknown>
+  | LocalEnvelope
+  | ShardForward
+  | HandoffMarker
+  | Control
+  | Terminated;
+
+/** @internal What the region shares with its fast ref. */
+export interface RegionFastPath {
+  /** Envelopes told through the fast ref that wait in the region's mailbox. */
+  queued: number;
+  /** Delivers straight to a live local entity when that keeps every order; false otherwise. */
+  tryLocal?: (envelope: ShardEnvelope<unknown>) => boolean;
+}
+
+/**
+ * The ref `node.spawn(Behaviors.sharded(...))` returns: the region's ref, plus a fast path that
+ * hands an envelope for a live entity of a shard this node hosts straight to the entity (one
+ * mailbox hop instead of two), as long as none of its earlier envelopes still waits in the
+ * region's mailbox (so per-sender order holds).
+ */
+export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
+  readonly #region: ActorRef<RegionMsg>;
+  readonly #fast: RegionFastPath;
+
+  /** @internal */
+  constructor(region: ActorRef<never>, fast: RegionFastPath) {
+    this.#region = region as unknown as ActorRef<RegionMsg>;
+    this.#fast = fast;
+  }
+
+  /** Marks it as an actor ref. */
+  get [ACTOR_REF](): true {
+    return true;
+  }
+
+  /** The region's path (the type name). */
+  get path(): string {
+    return this.#region.path;
+  }
+
+  /** The region's URI. */
+  get address(): string {
+    return this.#region.address;
+  }
+
+  /** Routes an envelope to its entity. */
+  tell(msg: ShardEnvelope<M>): void {
+    if (msg instanceof ShardEnvelope) {
+      if (this.#fast.queued === 0 && this.#fast.tryLocal?.(msg)) return;
+      this.#fast.queued++;
+      this.#region.tell(new LocalEnvelope(msg));
+      return;
+    }
+    this.#region.tell(msg as unknown as RegionMsg);
+  }
+
+  /** Like {@linkcode ShardRegionRef.tell} (waits for room in a bounded region mailbox). */
+  send(msg: ShardEnvelope<M>): Promise<void> {
+    this.tell(msg);
+    return Promise.resolve();
+  }
+
+  /** `ActorRef(<uri>)`. */
+  toString(): string {
+    return `ActorRef(${this.address})`;
+  }
+
+  /** The URI, as refs serialize. */
+  toJSON(): string {
+    return this.address;
+  }
+}
 
 interface Entity {
   readonly id: string;
@@ -102,6 +180,7 @@ export function regionBehavior(
   ext: ClusterExtensionContext,
   coordinator: ShardCoordinator,
   spec: RegionSpec,
+  fast: RegionFastPath,
 ): Behavior<RegionMsg> {
   return Behaviors.setup<RegionMsg>((ctx) => {
     const clock = ext.clock;
@@ -364,8 +443,27 @@ export function regionBehavior(
       progressHandoff(shard);
     };
 
+    fast.tryLocal = (env) => {
+      const shard = entityShard(env.entityId, spec.numShards);
+      if (
+        !active.has(shard) || !coordinator.leaseValid || buffers.has(shard) || released.has(shard)
+      ) return false;
+      const e = coordinator.entry(spec.name, shard);
+      if (e === undefined || e.node !== self || e.handoff) return false;
+      const ent = entities.get(env.entityId);
+      if (ent === undefined || ent.stopping) return false;
+      ent.lastUsed = now;
+      ent.delivered++;
+      ent.ref.tell(env.message);
+      return true;
+    };
+
     return Behaviors.withLifecycle(
       Behaviors.receive<RegionMsg>((_ctx: ActorContext<RegionMsg>, msg) => {
+        if (msg instanceof LocalEnvelope) {
+          fast.queued--;
+          msg = msg.envelope;
+        }
         if (msg instanceof ShardEnvelope) {
           // Fast path: an active shard of this node with nothing waiting and no hand-off.
           const shard = entityShard(msg.entityId, spec.numShards);
@@ -429,7 +527,12 @@ export function regionBehavior(
           progressHandoff(msg.shard);
         }
       }),
-      { postStop: () => buffers.clear() },
+      {
+        postStop: () => {
+          fast.tryLocal = undefined;
+          buffers.clear();
+        },
+      },
     );
   });
 }

@@ -15,7 +15,13 @@ import {
 import type { ShardAllocation } from "../cluster/topology.ts";
 import { ShardCoordinator, type ShardingTuning } from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
-import { HandoffMarker, regionBehavior, ShardForward } from "./shard_region.ts";
+import {
+  HandoffMarker,
+  regionBehavior,
+  type RegionFastPath,
+  ShardForward,
+  ShardRegionRef,
+} from "./shard_region.ts";
 
 /** Options of {@linkcode sharded}. */
 export interface ShardedOptions {
@@ -120,7 +126,8 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
         const config = ctx.node.config;
         const numShards = spec.numShards ??
           (config ? resolveActorConfig(config, name).sharding.numShards : 100);
-        const ref = ctx.node.spawn(
+        const fast: RegionFastPath = { queued: 0 };
+        const region = ctx.node.spawn(
           regionBehavior(ctx, coordinator, {
             name,
             factory: spec.factory,
@@ -129,9 +136,10 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
             eligible: spec.role === undefined || ctx.node.roles.includes(spec.role),
             bufferSize: settings.bufferSize ?? 10_000,
             bufferTimeout: settings.bufferTimeout ?? 10_000,
-          }),
+          }, fast),
           name,
         ) as unknown as ActorRef<never>;
+        const ref = new ShardRegionRef(region, fast) as unknown as ActorRef<never>;
         regions.set(name, ref);
         return ref;
       };

@@ -88,6 +88,8 @@ export class Traffic {
   watch(node: ClusteredActorSystem): void {
     node.eventStream.subscribe(DeadLetter, (d) => {
       let m = d.message as unknown;
+      // An envelope that waited in a region's mailbox is wrapped (fast-path bookkeeping).
+      if (m !== null && typeof m === "object" && "envelope" in m) m = m.envelope;
       if (m instanceof ShardForward) m = m.message;
       if (m instanceof ShardEnvelope) m = m.message;
       const x = m as { type?: string; from?: string; seq?: number };
