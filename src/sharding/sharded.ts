@@ -68,6 +68,7 @@ const MARKER = "sharded";
  * const [a, b] = cluster.nodes.map((node) => node.spawn(sharded((id) => counter(id)), "counters"));
  * a.tell(new ShardEnvelope("x", { type: "add", n: 2 }));
  * b.tell(new ShardEnvelope("x", { type: "add", n: 3 }));
+ * await cluster.advance(500); // two senders: let both arrive before asking
  * const n = await cluster.run(
  *   cluster.nodes[0].entityAsk<Msg, number>(a, "x", (replyTo) => ({ type: "get", replyTo })),
  * );
