@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Behaviors, ShardEnvelope } from "../../mod.ts";
+import { Behaviors, parseConfig, ShardEnvelope } from "../../mod.ts";
 import { testCluster } from "../../src/testing/mod.ts";
 import { account, type AccountMsg, Ledger } from "./_fixtures.ts";
 
@@ -39,5 +39,54 @@ describe("Behaviors.sharded() on a simulated cluster", () => {
     );
     assert.equal(bob, 200);
     assert.equal(ledger.duplicate, undefined);
+  });
+});
+
+describe("Behaviors.sharded() and casty.toml", () => {
+  it('takes num_shards from [actors."name"] sharding, and an explicit option wins', async () => {
+    const config = await parseConfig(`
+[defaults.sharding]
+num_shards = 50
+
+[actors."accounts"]
+sharding = { num_shards = 7 }
+`);
+    await using cluster = await testCluster(1, { seed: 3, config });
+    const node = cluster.nodes[0];
+    const ledger = new Ledger();
+    const accounts = node.spawn(Behaviors.sharded(account(ledger, "n0")), "accounts");
+    const orders = node.spawn(Behaviors.sharded(account(ledger, "n0")), "orders");
+    const wide = node.spawn(Behaviors.sharded(account(ledger, "n0"), { numShards: 300 }), "wide");
+    const ids = Array.from({ length: 200 }, (_, i) => `id-${i}`);
+    for (const ref of [accounts, orders, wide]) {
+      for (const id of ids) ref.tell(new ShardEnvelope(id, { type: "deposit", amount: 1 }));
+    }
+    await cluster.until(() => [...ledger.handled.values()].flat().length === 600);
+    const state = await node.getClusterState();
+    const shardsOf = (t: string) => Object.keys(state.allocations[t] ?? {}).map(Number);
+    assert.equal(new Set(shardsOf("accounts")).size, 7);
+    assert.ok(shardsOf("accounts").every((s) => s < 7));
+    assert.ok(shardsOf("orders").every((s) => s < 50));
+    assert.ok(shardsOf("orders").some((s) => s >= 7));
+    assert.ok(shardsOf("wide").some((s) => s >= 50));
+  });
+});
+
+describe("node.regionRef() and entityAsk()", () => {
+  it("spawns the type once and returns the same region afterwards", async () => {
+    await using cluster = await testCluster(2, { seed: 8 });
+    const ledger = new Ledger();
+    const [a, b] = cluster.nodes;
+    const ra = a.regionRef<AccountMsg>("accounts", account(ledger, "n0"), { numShards: 10 });
+    assert.equal(a.regionRef<AccountMsg>("accounts", account(ledger, "n0")), ra);
+    const rb = b.regionRef<AccountMsg>("accounts", account(ledger, "n1"), { numShards: 10 });
+    ra.tell(new ShardEnvelope("carol", { type: "deposit", amount: 7 }));
+    await cluster.advance(200);
+    const n = await cluster.run(
+      b.entityAsk<AccountMsg, number>(rb, "carol", (replyTo) => ({ type: "getBalance", replyTo }), {
+        timeout: 3000,
+      }),
+    );
+    assert.equal(n, 7);
   });
 });
