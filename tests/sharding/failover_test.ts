@@ -47,6 +47,40 @@ describe("sharding on a simulated cluster: failures", () => {
     assert.deepEqual(traffic.problems(true), []);
   });
 
+  it("keeps every decided allocation when the leader is lost: the new leader re-decides nothing", async () => {
+    await using cluster = await testCluster(3, { seed: 17 });
+    const ledger = new Ledger();
+    const regions = spawnAll(cluster, ledger);
+    const traffic = new Traffic(ledger, ids(40));
+    cluster.nodes.forEach((n) => traffic.watch(n));
+    for (let k = 0; k < 80; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
+    await cluster.until(() => traffic.accounted() === traffic.sent.size);
+    const owners = async (i: number) =>
+      Object.fromEntries(
+        Object.entries((await cluster.nodes[i].getClusterState()).allocations.accounts ?? {})
+          .map(([s, a]) => [s, a.primary.port]),
+      );
+    const before = await owners(1);
+    const epochBefore = (await cluster.nodes[1].getClusterState()).allocationEpoch;
+    assert.equal(cluster.nodes[1].leader?.port, 25520, "node 0 leads");
+    await cluster.kill(0);
+    await cluster.until(() => cluster.isConverged(2), { timeout: 60_000 });
+    await cluster.until(() => cluster.nodes[1].leader?.port === 25521);
+    // The lost leader's shards are dropped from the table (allocated anew on their next message).
+    for (let t = 0; Object.values(await owners(2)).includes(25520); t += 100) {
+      assert.ok(t < 10_000, "the lost leader's shards are forgotten");
+      await cluster.advance(100);
+    }
+    const state = await cluster.nodes[2].getClusterState();
+    assert.ok(state.allocationEpoch > epochBefore, "decided again under the new epoch");
+    for (const [shard, port] of Object.entries(before)) {
+      const now = state.allocations.accounts?.[Number(shard)]?.primary.port;
+      if (port === 25520) assert.notEqual(now, 25520, `shard ${shard} left the lost leader`);
+      else assert.equal(now, port, `shard ${shard} stayed on ${port}`);
+    }
+    assert.equal(ledger.duplicate, undefined);
+  });
+
   it("stops the shards of a cut-off node before the majority downs it and takes them over", async () => {
     const stableAfter = 2000;
     await using cluster = await testCluster(3, { seed: 13, downing: { stableAfter } });
