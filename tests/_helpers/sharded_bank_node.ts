@@ -104,7 +104,14 @@ rl.on("line", (line) => {
 });
 setTimeout(() => process.exit(3), 90_000).unref?.();
 process.on("SIGTERM", async () => {
-  await node.leave();
-  await journal?.close();
+  print({ event: "leaving" });
+  try {
+    await node.leave();
+    print({ event: "left" });
+    await journal?.close();
+    print({ event: "closed" });
+  } catch (err) {
+    print({ event: "error", message: String(err) });
+  }
   process.exit(0);
 });

@@ -135,4 +135,53 @@ describe("sharding across real processes", () => {
       }
     },
   );
+
+  it(
+    "a node that leaves (SIGTERM) hands its event-sourced entities over with no lost deposit",
+    LONG,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "casty-sharding-"));
+      const opts = ["--journal", join(dir, "journal.db"), "--stable-after", "1500"];
+      const a = await startBank([], opts);
+      const b = await startBank([a.port], opts);
+      const c = await startBank([a.port], opts);
+      const nodes = [a, b, c];
+      try {
+        await waitUp(nodes, nodes.map((n) => n.port));
+        const ids = Array.from({ length: 12 }, (_, i) => `acct-${i}`);
+        for (const id of ids) a.send({ op: "deposit", id, amount: 1 });
+        const where = new Map<string, number>();
+        for (const id of ids) {
+          let r = await a.balance(id);
+          while (r.balance !== 1) r = await a.balance(id);
+          where.set(id, r.node);
+        }
+        const leaver = [b, c].find((n) => ids.some((id) => where.get(id) === n.port))!;
+        const t0 = Date.now();
+        let leftMs = 0;
+        const exited = leaver.proc.kill("SIGTERM").then(() => (leftMs = Date.now() - t0));
+        // Deposits keep flowing from node a while the leaver hands its shards over.
+        let rounds = 1;
+        while (rounds < 40) {
+          for (const id of ids) a.send({ op: "deposit", id, amount: 1 });
+          rounds++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await exited;
+        // It left gracefully (Deno reports the exit after a SIGTERM listener as the signal).
+        assert.ok(leaver.proc.lines.includes('{"event":"left"}'), leaver.proc.stderr());
+        console.log(`SIGTERM → hand-off, leave and exit: ${leftMs} ms`);
+        for (const id of ids) {
+          let r = await a.balance(id);
+          const deadline = Date.now() + 10_000;
+          while (r.balance !== rounds && Date.now() < deadline) r = await a.balance(id);
+          assert.equal(r.balance, rounds, `${id}: every deposit counted once`);
+          assert.notEqual(r.node, leaver.port);
+        }
+      } finally {
+        await stop(nodes);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
