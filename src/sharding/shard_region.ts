@@ -195,20 +195,28 @@ export function regionBehavior(
     // Per released shard, the nodes whose marker never came: what they routed here before it
     // arrives late and would overtake nothing safely, so it becomes a dead letter.
     const late = new Map<number, Set<string>>();
+    /** Publishes `message` for entity `entityId` as an undeliverable dead letter. */
+    const lost = (
+      entityId: string,
+      message: unknown,
+      detail: string,
+      reason: "undeliverable" | "shutdown" = "undeliverable",
+    ) =>
+      ctx.system.eventStream.publish(
+        new DeadLetter(message, `${ctx.self.path}#${entityId}`, reason, detail),
+      );
     const buffers = new ShardBuffers(
       { capacity: spec.bufferSize, timeout: spec.bufferTimeout },
       (m, why) =>
-        ctx.system.eventStream.publish(
-          new DeadLetter(
-            m.message,
-            `${ctx.self.path}#${m.entityId}`,
-            why === "shutdown" ? "shutdown" : "undeliverable",
-            why === "overflow"
-              ? `shard buffer full (${spec.bufferSize})`
-              : why === "timeout"
-              ? `no shard location within ${spec.bufferTimeout} ms`
-              : "region stopped",
-          ),
+        lost(
+          m.entityId,
+          m.message,
+          why === "overflow"
+            ? `shard buffer full (${spec.bufferSize})`
+            : why === "timeout"
+            ? `no shard location within ${spec.bufferTimeout} ms`
+            : "region stopped",
+          why === "shutdown" ? "shutdown" : "undeliverable",
         ),
     );
     let seq = 0;
@@ -291,14 +299,7 @@ export function regionBehavior(
     /** Delivers or forwards `m`; false when it has to wait. */
     const attempt = (shard: number, m: PendingMessage): boolean => {
       if (m.from !== undefined && late.get(shard)?.has(m.from)) {
-        ctx.system.eventStream.publish(
-          new DeadLetter(
-            m.message,
-            `${ctx.self.path}#${m.entityId}`,
-            "undeliverable",
-            "arrived after its shard was handed off",
-          ),
-        );
+        lost(m.entityId, m.message, "arrived after its shard was handed off");
         return true;
       }
       const e = coordinator.entry(spec.name, shard);
@@ -326,14 +327,7 @@ export function regionBehavior(
       // for the leader to reallocate the shard.
       if (!coordinator.isLive(e.node)) return false;
       if (m.hops >= MAX_HOPS) {
-        ctx.system.eventStream.publish(
-          new DeadLetter(
-            m.message,
-            `${ctx.self.path}#${m.entityId}`,
-            "undeliverable",
-            "routing loop",
-          ),
-        );
+        lost(m.entityId, m.message, "routing loop");
         return true;
       }
       ownerRef(e).tell(new ShardForward(m.entityId, m.message, m.hops + 1, self));
@@ -378,14 +372,7 @@ export function regionBehavior(
       for (const m of buffers.take(shard)) {
         if (m.origin === "user") buffers.push(shard, m);
         else {
-          ctx.system.eventStream.publish(
-            new DeadLetter(
-              m.message,
-              `${ctx.self.path}#${m.entityId}`,
-              "undeliverable",
-              "its shard was handed off while it waited",
-            ),
-          );
+          lost(m.entityId, m.message, "its shard was handed off while it waited");
         }
       }
       released.add(shard);

@@ -1,7 +1,9 @@
 // Shared fixtures of the sharding tests: an account entity that records, per node, which
 // entities are alive (to check that no entity lives on two nodes at once) and every message it
 // handled (to check delivery once and in per-sender order).
+import assert from "node:assert/strict";
 import type { ActorRef, Behavior } from "../../mod.ts";
+import type { TestCluster } from "../../src/testing/mod.ts";
 import { Behaviors } from "../../mod.ts";
 
 export type AccountMsg =
@@ -159,4 +161,36 @@ export class Traffic {
     }
     return out;
   }
+}
+
+/** The region ref of the "accounts" type. */
+export type Region = ActorRef<ShardEnvelope<AccountMsg>>;
+
+/** Spawns "accounts" on every node of `cluster` (ledger labels n0, n1, …). */
+export function spawnAccounts(cluster: TestCluster, ledger: Ledger, numShards = 30): Region[] {
+  return cluster.nodes.map((node, i) =>
+    node.spawn(Behaviors.sharded(account(ledger, `n${i}`), { numShards }), "accounts")
+  );
+}
+
+/**
+ * Accounts on every node, `messages` deposits to `entities` accounts sent round-robin from every
+ * node, and time advanced until each is handled (or a dead letter).
+ */
+export async function startTraffic(
+  cluster: TestCluster,
+  entities: number,
+  messages: number,
+): Promise<{ ledger: Ledger; regions: Region[]; traffic: Traffic }> {
+  const ledger = new Ledger();
+  const regions = spawnAccounts(cluster, ledger);
+  const traffic = new Traffic(ledger, Array.from({ length: entities }, (_, i) => `acct-${i}`));
+  cluster.nodes.forEach((n) => traffic.watch(n));
+  const n = regions.length;
+  for (let k = 0; k < messages; k++) traffic.send(`s${k % n}`, regions[k % n]);
+  await cluster.until(() => {
+    assert.equal(ledger.duplicate, undefined);
+    return traffic.accounted() === traffic.sent.size;
+  }, { timeout: 30_000 });
+  return { ledger, regions, traffic };
 }

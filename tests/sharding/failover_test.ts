@@ -1,17 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ActorRef, Behaviors, DeadLetter, ShardEnvelope } from "../../mod.ts";
-import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
-import { account, type AccountMsg, Ledger, Traffic } from "./_fixtures.ts";
-
-type Region = ActorRef<ShardEnvelope<AccountMsg>>;
-const ids = (n: number) => Array.from({ length: n }, (_, i) => `acct-${i}`);
-
-function spawnAll(cluster: TestCluster, ledger: Ledger): Region[] {
-  return cluster.nodes.map((node, i) =>
-    node.spawn(Behaviors.sharded(account(ledger, `n${i}`), { numShards: 30 }), "accounts")
-  );
-}
+import { Behaviors, DeadLetter, ShardEnvelope } from "../../mod.ts";
+import { testCluster } from "../../src/testing/mod.ts";
+import { account, type AccountMsg, Ledger, startTraffic } from "./_fixtures.ts";
 
 const onNode = (ledger: Ledger, node: string) =>
   [...ledger.alive].filter(([, s]) => s.has(node)).map(([id]) => id);
@@ -19,12 +10,7 @@ const onNode = (ledger: Ledger, node: string) =>
 describe("sharding on a simulated cluster: failures", () => {
   it("reallocates a killed node's shards once it is downed, and its entities answer again", async () => {
     await using cluster = await testCluster(3, { seed: 11 });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(30));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 60; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
-    await cluster.until(() => traffic.accounted() === traffic.sent.size);
+    const { ledger, regions, traffic } = await startTraffic(cluster, 30, 60);
     const lost = onNode(ledger, "n2");
     assert.ok(lost.length > 0);
     await cluster.kill(2);
@@ -49,12 +35,7 @@ describe("sharding on a simulated cluster: failures", () => {
 
   it("keeps every decided allocation when the leader is lost: the new leader re-decides nothing", async () => {
     await using cluster = await testCluster(3, { seed: 17 });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(40));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 80; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
-    await cluster.until(() => traffic.accounted() === traffic.sent.size);
+    const { ledger } = await startTraffic(cluster, 40, 80);
     const owners = async (i: number) =>
       Object.fromEntries(
         Object.entries((await cluster.nodes[i].getClusterState()).allocations.accounts ?? {})
@@ -84,12 +65,7 @@ describe("sharding on a simulated cluster: failures", () => {
   it("stops the shards of a cut-off node before the majority downs it and takes them over", async () => {
     const stableAfter = 2000;
     await using cluster = await testCluster(3, { seed: 13, downing: { stableAfter } });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(30));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 60; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
-    await cluster.until(() => traffic.accounted() === traffic.sent.size);
+    const { ledger, regions, traffic } = await startTraffic(cluster, 30, 60);
     const cut = onNode(ledger, "n2");
     assert.ok(cut.length > 0);
     const t0 = cluster.clock.now();

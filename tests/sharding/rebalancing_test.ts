@@ -1,22 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  type ActorRef,
-  Behaviors,
-  type ClusteredActorSystem,
-  type ShardEnvelope,
-} from "../../mod.ts";
+import { Behaviors, type ClusteredActorSystem } from "../../mod.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
-import { account, type AccountMsg, Ledger, Traffic } from "./_fixtures.ts";
-
-type Region = ActorRef<ShardEnvelope<AccountMsg>>;
-const ids = (n: number) => Array.from({ length: n }, (_, i) => `acct-${i}`);
-
-function spawnAll(cluster: TestCluster, ledger: Ledger, numShards = 30): Region[] {
-  return cluster.nodes.map((node, i) =>
-    node.spawn(Behaviors.sharded(account(ledger, `n${i}`), { numShards }), "accounts")
-  );
-}
+import { account, type AccountMsg, type Region, startTraffic, type Traffic } from "./_fixtures.ts";
 
 /** Shards per node index (0..n-1), from `node`'s cluster state. */
 async function shardCounts(node: ClusteredActorSystem, n: number): Promise<number[]> {
@@ -48,11 +34,7 @@ async function settleAll(
 describe("sharding on a simulated cluster: placement and rebalancing", () => {
   it("spreads entities over 3 nodes, least-shard-first", async () => {
     await using cluster = await testCluster(3, { seed: 3 });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(60));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 60; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
+    const { ledger, regions, traffic } = await startTraffic(cluster, 60, 60);
     await settleAll(cluster, traffic, regions[0], cluster.nodes[0]);
     assert.deepEqual(traffic.problems(true), []);
     assert.equal(traffic.dead.size, 0);
@@ -65,11 +47,7 @@ describe("sharding on a simulated cluster: placement and rebalancing", () => {
 
   it("gives a joining node its share, a few shards at a time, with no message lost", async () => {
     await using cluster = await testCluster(2, { seed: 5 });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(40));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 80; k++) traffic.send(`s${k % 2}`, regions[k % 2]);
+    const { ledger, regions, traffic } = await startTraffic(cluster, 40, 80);
     await settleAll(cluster, traffic, regions[0], cluster.nodes[0]);
     const before = await shardCounts(cluster.nodes[0], 2);
     const joined = await cluster.start(2);
@@ -97,11 +75,7 @@ describe("sharding on a simulated cluster: placement and rebalancing", () => {
 
   it("hands a leaving node's shards over before it exits, with no message lost", async () => {
     await using cluster = await testCluster(3, { seed: 9 });
-    const ledger = new Ledger();
-    const regions = spawnAll(cluster, ledger);
-    const traffic = new Traffic(ledger, ids(40));
-    cluster.nodes.forEach((n) => traffic.watch(n));
-    for (let k = 0; k < 80; k++) traffic.send(`s${k % 3}`, regions[k % 3]);
+    const { ledger, regions, traffic } = await startTraffic(cluster, 40, 80);
     await settleAll(cluster, traffic, regions[0], cluster.nodes[0]);
     assert.ok([...ledger.alive.values()].some((s) => s.has("n2")));
     const leaving = cluster.nodes[2].leave();

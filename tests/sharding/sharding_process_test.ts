@@ -59,6 +59,21 @@ async function stop(nodes: BankNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
 }
 
+/** Three bank nodes up, event-sourced on one SQLite journal file; stopped and removed after. */
+async function withDurableBank(test: (nodes: BankNode[]) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "casty-sharding-"));
+  const opts = ["--journal", join(dir, "journal.db"), "--stable-after", "1500"];
+  const a = await startBank([], opts);
+  const nodes = [a, ...await Promise.all([startBank([a.port], opts), startBank([a.port], opts)])];
+  try {
+    await waitUp(nodes, nodes.map((n) => n.port));
+    await test(nodes);
+  } finally {
+    await stop(nodes);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("sharding across real processes", () => {
   it(
     "runs the seed's two-node bank example: alice's balance is 150 from either node",
@@ -88,16 +103,8 @@ describe("sharding across real processes", () => {
   it(
     "after kill -9 of a node, its event-sourced entities answer on the survivors with their state",
     LONG,
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), "casty-sharding-"));
-      const journal = join(dir, "journal.db");
-      const opts = ["--journal", journal, "--stable-after", "1500"];
-      const a = await startBank([], opts);
-      const b = await startBank([a.port], opts);
-      const c = await startBank([a.port], opts);
-      const nodes = [a, b, c];
-      try {
-        await waitUp(nodes, nodes.map((n) => n.port));
+    () =>
+      withDurableBank(async ([a, b, c]) => {
         const ids = Array.from({ length: 12 }, (_, i) => `acct-${i}`);
         for (const id of ids) {
           a.send({ op: "deposit", id, amount: 10 });
@@ -129,25 +136,14 @@ describe("sharding across real processes", () => {
           assert.equal(r.balance, 15, `${id} kept its state`);
           assert.notEqual(r.node, victim.port);
         }
-      } finally {
-        await stop(nodes);
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+      }),
   );
 
   it(
     "a node that leaves (SIGTERM) hands its event-sourced entities over with no lost deposit",
     LONG,
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), "casty-sharding-"));
-      const opts = ["--journal", join(dir, "journal.db"), "--stable-after", "1500"];
-      const a = await startBank([], opts);
-      const b = await startBank([a.port], opts);
-      const c = await startBank([a.port], opts);
-      const nodes = [a, b, c];
-      try {
-        await waitUp(nodes, nodes.map((n) => n.port));
+    () =>
+      withDurableBank(async ([a, b, c]) => {
         const ids = Array.from({ length: 12 }, (_, i) => `acct-${i}`);
         for (const id of ids) a.send({ op: "deposit", id, amount: 1 });
         const where = new Map<string, number>();
@@ -178,10 +174,6 @@ describe("sharding across real processes", () => {
           assert.equal(r.balance, rounds, `${id}: every deposit counted once`);
           assert.notEqual(r.node, leaver.port);
         }
-      } finally {
-        await stop(nodes);
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+      }),
   );
 });
