@@ -486,6 +486,10 @@ export class ClusteredActorSystem extends ActorSystem {
       m.members,
       m.leader,
       m.unreachable.map((x) => x.address),
+      {},
+      0,
+      [],
+      m.leaderEpoch,
     );
   }
 

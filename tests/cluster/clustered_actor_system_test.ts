@@ -91,6 +91,15 @@ describe("ClusteredActorSystem (in one process)", () => {
       await waitFor(() => nodes.every((x) => x.leader?.port === lowest), { timeout: 5000 });
       assert.ok(states.every((s) => s.members.length === 3));
       assert.ok(leaders.every((l) => l === undefined || typeof l === "number"));
+      // one leader epoch, held by the leader, known to every node and in the snapshot
+      await leadershipSettled(nodes);
+      const epoch = nodes[0].leaderEpoch;
+      assert.ok(epoch >= 1);
+      for (const x of nodes) assert.equal((await x.getClusterState()).leaderEpoch, epoch);
+      assert.deepEqual(
+        nodes.map((x) => x.membership.isLeader),
+        nodes.map((x) => x.selfAddress.port === lowest),
+      );
     } finally {
       await shutdownAll(nodes);
     }
