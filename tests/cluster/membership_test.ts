@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MembershipEvent } from "../../src/cluster/events.ts";
+import type { DowningOptions } from "../../src/cluster/downing.ts";
 import { Membership } from "../../src/cluster/membership.ts";
 import {
   MembershipSimulation,
@@ -406,6 +407,45 @@ describe("Membership: partitions (keep-majority)", () => {
       n.leaderActions.filter((a) => a.kind === "down").map(() => n.address.port)
     );
     assert.deepEqual(downs, [3]);
+  });
+});
+
+describe("Membership: downing strategies end to end", () => {
+  const run = (
+    downing: DowningOptions,
+    seed: number,
+    fault: (sim: MembershipSimulation) => void,
+  ): number[] => {
+    using sim = new MembershipSimulation({ seed, tuning: { downing } });
+    formed(sim, [1, 2, 3, 4, 5]);
+    fault(sim);
+    sim.runFor(40_000);
+    return sim.alive.map((n) => n.address.port);
+  };
+  const crash3 = (sim: MembershipSimulation) => sim.kill(3);
+  const split = (sim: MembershipSimulation) =>
+    sim.network.partition([1, 2].map(sim.address.bind(sim)), [3, 4, 5].map(sim.address.bind(sim)));
+
+  it("keepMajority, staticQuorum and keepOldest down a crashed node; downAll downs everyone", () => {
+    for (const seed of [81, 82]) {
+      assert.deepEqual(run({ stableAfter: 3000 }, seed, crash3), [1, 2, 4, 5]);
+      const quorum = { strategy: "staticQuorum", quorumSize: 3, stableAfter: 3000 } as const;
+      assert.deepEqual(run(quorum, seed, crash3), [1, 2, 4, 5]);
+      assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, seed, crash3), [
+        1,
+        2,
+        4,
+        5,
+      ]);
+      assert.deepEqual(run({ strategy: "downAll", stableAfter: 3000 }, seed, crash3), []);
+    }
+  });
+
+  it("on a 2|3 split: keepOldest keeps the oldest's minority side, staticQuorum 4 keeps nobody", () => {
+    assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, 83, split), [1, 2]);
+    const quorum = { strategy: "staticQuorum", quorumSize: 4, stableAfter: 3000 } as const;
+    assert.deepEqual(run(quorum, 84, split), []);
+    assert.deepEqual(run({ strategy: "off", stableAfter: 3000 }, 85, split), [1, 2, 3, 4, 5]);
   });
 });
 
