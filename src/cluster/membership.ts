@@ -667,6 +667,12 @@ export class Membership {
       remote.leaderEpoch?.leader !== local.leaderEpoch?.leader &&
       remote.leaderEpoch?.leader === keyOf(from)
     ) {
+      this.#log(
+        "warn",
+        `Refused the state of former leader ${keyOf(from)} (epoch ${remote.leaderEpoch?.epoch} < ${
+          local.leaderEpoch?.epoch
+        }); sent it the current one`,
+      );
       this.#sendGossip(from, true);
       return;
     }

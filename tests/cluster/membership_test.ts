@@ -2,6 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MembershipEvent } from "../../src/cluster/events.ts";
 import type { DowningOptions } from "../../src/cluster/downing.ts";
+import { bumpVersion, encodeGossip, putMember } from "../../src/cluster/gossip.ts";
+import { nodeKey } from "../../src/cluster/member.ts";
 import { Membership } from "../../src/cluster/membership.ts";
 import {
   MembershipSimulation,
@@ -407,6 +409,58 @@ describe("Membership: partitions (keep-majority)", () => {
       n.leaderActions.filter((a) => a.kind === "down").map(() => n.address.port)
     );
     assert.deepEqual(downs, [3]);
+  });
+});
+
+describe("Membership: the leader epoch", () => {
+  it("refuses the decisions of a former leader that has not learned the newer epoch", () => {
+    const logs: string[] = [];
+    using sim = new MembershipSimulation({
+      seed: 91,
+      tuning: { downing: { stableAfter: 60_000 }, log: (_l, m) => logs.push(m) },
+    });
+    formed(sim, [1, 2, 3]);
+    assert.ok(sim.runUntil(() => sim.node(1).membership.isLeader, 10_000));
+    const before = sim.node(1).membership.leaderEpoch;
+    sim.network.partition([sim.address(1)], [sim.address(2), sim.address(3)]);
+    // the majority side's leader (node 2) claims the next epoch; node 1 still has the old one
+    assert.ok(sim.runUntil(() => sim.node(2).membership.isLeader, 20_000));
+    assert.ok(sim.node(2).membership.leaderEpoch > before);
+    assert.equal(sim.node(1).membership.leaderEpoch, before);
+    assert.ok(!sim.node(1).membership.isLeader, "the cut-off node does not act meanwhile");
+    // a decision of the former leader: node 1 downs node 3 under its old epoch
+    const one = sim.node(1).membership;
+    const three = one.members.find((m) => m.address.port === 3)!;
+    const stale = bumpVersion(
+      putMember(one.state, { ...three, status: "down" }),
+      nodeKey(one.selfNode),
+    );
+    sim.node(2).membership.receive(sim.address(1), {
+      type: "gossip",
+      from: one.selfNode,
+      to: sim.node(2).membership.selfNode.id,
+      gossip: encodeGossip(stale),
+      reply: false,
+    });
+    assert.ok(logs.some((l) => /Refused the state of former leader 10\.0\.0\.1:1#/.test(l)));
+    assert.equal(
+      sim.node(2).membership.members.find((m) => m.address.port === 3)?.status,
+      "up",
+      "the former leader's decision was refused",
+    );
+    sim.network.heal();
+    // node 1 learns the newer epoch; leadership returns to the lowest address, newer again
+    assert.ok(sim.runUntil(() => sim.allUp(3) && sim.node(1).membership.isLeader, 30_000));
+    const epochs = new Set(sim.nodes.map((n) => n.membership.leaderEpoch));
+    assert.equal(epochs.size, 1);
+    assert.ok([...epochs][0] >= before + 2);
+    const byEpoch = new Map<number, Set<number>>();
+    for (const n of sim.nodes) {
+      for (const a of n.leaderActions) {
+        byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(n.address.port));
+      }
+    }
+    for (const [epoch, by] of byEpoch) assert.equal(by.size, 1, `one actor in epoch ${epoch}`);
   });
 });
 
