@@ -111,8 +111,9 @@ const SEARCH_BUDGET = 20_000;
  * count first, `joining` ones only break ties). Members on no broken link always belong to it. Among sets of equal size, the one whose sorted members come first wins,
  * so every node that sees the same links picks the same set. `forced` must belong to the set.
  *
- * Exact for any realistic graph (a search bounded by a step budget; beyond it, the best set
- * found so far, still deterministic).
+ * A branch-and-bound search (a greedy matching bounds what the undecided members can add),
+ * exact for split-like and sparse graphs; beyond 20,000 steps it returns the best set found
+ * so far, still deterministic.
  *
  * @param members Candidate members (`joining`, `up`, `leaving`; others are ignored).
  * @param links Broken links between node keys; links to unknown or other members are ignored.
