@@ -116,6 +116,7 @@ export const WIRE_LIMITS: {
 export class MalformedMessageError extends TypeError {
   /** Stable code. */
   readonly code = "MALFORMED_MEMBERSHIP_MESSAGE" as const;
+  /** The error's name. */
   override readonly name = "MalformedMessageError";
   /**
    * Creates a MalformedMessageError.
