@@ -45,15 +45,9 @@ export { type Cancellable, type Clock, realClock } from "./clock.ts";
 export {
   ActorNameTakenError,
   AskTimeoutError,
-  BarrierMismatchError,
   CastyError,
   type CastyErrorOptions,
-  ClusterUnavailableError,
-  ConfigError,
-  LockNotHeldError,
   MailboxFullError,
-  QuorumNotReachedError,
-  SerializationError,
 } from "./errors.ts";
 export {
   ActorEvent,

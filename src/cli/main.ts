@@ -16,7 +16,7 @@
  * @module
  */
 import process from "node:process";
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "../config/errors.ts";
 import { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
 import { GetTopology, TOPOLOGY_PATH, type TopologySnapshot } from "../cluster/topology.ts";
 import { defaultConfig } from "../config/casty_config.ts";

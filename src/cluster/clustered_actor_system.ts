@@ -5,7 +5,7 @@
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { ActorSystem, type ActorSystemOptions } from "../actor/actor_system.ts";
-import { ClusterUnavailableError } from "../actor/errors.ts";
+import { ClusterUnavailableError } from "./errors.ts";
 import { consoleLogger } from "../actor/logger.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
@@ -16,7 +16,7 @@ import {
   sameNodeAddress,
 } from "../remote/address.ts";
 import { Remoting } from "../remote/remoting.ts";
-import { type Serializer, TaggedJsonSerializer } from "../remote/serialization.ts";
+import { type Serializer, TaggedJsonSerializer } from "../serialization/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";

@@ -11,7 +11,7 @@ import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./mem
  *
  * @example
  * ```ts
- * import type { DowningOptions } from "@casty/casty/cluster";
+ * import type { DowningOptions } from "./downing.ts";
  * const o: DowningOptions = { stableAfter: 7000 };
  * console.assert(o.stableAfter === 7000);
  * ```
@@ -37,7 +37,7 @@ export interface DowningOptions {
  *
  * @example
  * ```ts
- * import type { DowningDecision } from "@casty/casty/cluster";
+ * import type { DowningDecision } from "./downing.ts";
  * const d: DowningDecision = { type: "none" };
  * console.assert(d.type === "none");
  * ```
@@ -59,7 +59,7 @@ const COUNTED: ReadonlySet<MemberStatus> = new Set(["up", "leaving"]);
  *
  * @example
  * ```ts
- * import { KeepMajority } from "@casty/casty/cluster";
+ * import { KeepMajority } from "./downing.ts";
  * const m = (port: number, status = "up" as const) => ({
  *   address: { host: "h", port }, id: "a", status, roles: [],
  * });

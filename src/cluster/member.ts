@@ -14,7 +14,7 @@ export type { NodeAddress };
  *
  * @example
  * ```ts
- * import type { UniqueNode } from "@casty/casty/cluster";
+ * import type { UniqueNode } from "./member.ts";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
  * console.assert(n.id.length > 0);
  * ```
@@ -32,7 +32,7 @@ export interface UniqueNode {
  *
  * @example
  * ```ts
- * import type { MemberStatus } from "@casty/casty/cluster";
+ * import type { MemberStatus } from "./member.ts";
  * const s: MemberStatus = "up";
  * console.assert(s === "up");
  * ```
@@ -44,7 +44,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *
  * @example
  * ```ts
- * import type { Member } from "@casty/casty/cluster";
+ * import type { Member } from "./member.ts";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
  *   status: "up",
@@ -85,7 +85,7 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @returns 0 for `joining` up to 5 for `removed`.
  * @example
  * ```ts
- * import { statusRank } from "@casty/casty/cluster";
+ * import { statusRank } from "./member.ts";
  * console.assert(statusRank("down") > statusRank("exiting"));
  * ```
  */
@@ -102,7 +102,7 @@ export function statusRank(status: MemberStatus): number {
  * @returns Negative if `a` sorts first, positive if `b` does, 0 if equal.
  * @example
  * ```ts
- * import { compareAddresses } from "@casty/casty/cluster";
+ * import { compareAddresses } from "./member.ts";
  * const a = { host: "10.0.0.1", port: 2552 };
  * const b = { host: "10.0.0.1", port: 2551 };
  * console.assert(compareAddresses(a, b) > 0);
@@ -121,7 +121,7 @@ export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
  * @returns `true` when host and port match.
  * @example
  * ```ts
- * import { addressEquals } from "@casty/casty/cluster";
+ * import { addressEquals } from "./member.ts";
  * console.assert(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
  * ```
  */
@@ -136,7 +136,7 @@ export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
  * @returns A string usable as a map key.
  * @example
  * ```ts
- * import { addressToString } from "@casty/casty/cluster";
+ * import { addressToString } from "./member.ts";
  * console.assert(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
  * ```
  */
@@ -154,7 +154,7 @@ export function addressToString(address: NodeAddress): string {
  * @throws {TypeError} When the text has no valid port.
  * @example
  * ```ts
- * import { parseAddress } from "@casty/casty/cluster";
+ * import { parseAddress } from "./member.ts";
  * console.assert(parseAddress("127.0.0.1:25520").port === 25520);
  * ```
  */
@@ -176,7 +176,7 @@ export function parseAddress(text: string): NodeAddress {
  * @returns The key.
  * @example
  * ```ts
- * import { nodeKey } from "@casty/casty/cluster";
+ * import { nodeKey } from "./member.ts";
  * console.assert(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
  * ```
  */
@@ -192,7 +192,7 @@ export function nodeKey(node: UniqueNode): string {
  * @returns Negative, zero or positive.
  * @example
  * ```ts
- * import { compareNodes } from "@casty/casty/cluster";
+ * import { compareNodes } from "./member.ts";
  * const h = { host: "h", port: 1 };
  * console.assert(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
@@ -212,7 +212,7 @@ export function compareNodes(a: UniqueNode, b: UniqueNode): number {
  * @returns `true` when `a` sorts after `b`.
  * @example
  * ```ts
- * import { isNewerIncarnation, newMemberId } from "@casty/casty/cluster";
+ * import { isNewerIncarnation, newMemberId } from "./member.ts";
  * console.assert(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
  * ```
  */
@@ -231,7 +231,7 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @returns An id such as `"00000lx2k3a4-9f8e7d6c"`.
  * @example
  * ```ts
- * import { newMemberId } from "@casty/casty/cluster";
+ * import { newMemberId } from "./member.ts";
  * console.assert(newMemberId(Date.now()).length === 21);
  * ```
  */

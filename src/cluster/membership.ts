@@ -256,7 +256,8 @@ function positive(name: string, value: number): number {
  *
  * @example Three nodes over a toy in-process "network"
  * ```ts
- * import { Membership, type MembershipMessage, type NodeAddress } from "@casty/casty/cluster";
+ * import { Membership, type MembershipMessage } from "@casty/casty/cluster";
+ * import type { NodeAddress } from "@casty/casty/remote";
  * import { SimulatedClock } from "@casty/casty/testing";
  *
  * const clock = new SimulatedClock();

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "./errors.ts";
 import {
   type ActorDefaults,
   type ActorOverride,

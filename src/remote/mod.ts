@@ -32,7 +32,8 @@ export {
   type Serializer,
   TaggedJsonSerializer,
   type TaggedJsonSerializerOptions,
-} from "./serialization.ts";
+} from "../serialization/serialization.ts";
+export { SerializationError } from "../serialization/errors.ts";
 export {
   type Envelope,
   type PeerIdentity,
@@ -58,3 +59,4 @@ export type {
   TcpListenOptions,
   TlsOptions,
 } from "../runtime/tcp.ts";
+export { TcpConnectError } from "../runtime/tcp.ts";

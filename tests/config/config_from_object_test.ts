@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/actor/errors.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 import { configFromObject, defaultConfig, parseConfig } from "../../src/config/mod.ts";
 
 async function rejectsWithKey(text: string, key: string, reason?: RegExp): Promise<void> {
