@@ -51,7 +51,7 @@ stable_after = 7.5
   it("honours every key of every table", async () => {
     const config = await parseConfig(`
 [system]
-name = "svc.prod-1"
+name = "svc_prod-1"
 suppress_dead_letters_on_shutdown = true
 
 [defaults.mailbox]
@@ -125,7 +125,7 @@ jitter = 0
 serializer = "json"
 `);
     assert.deepEqual(config, {
-      system: { name: "svc.prod-1", suppressDeadLettersOnShutdown: true },
+      system: { name: "svc_prod-1", suppressDeadLettersOnShutdown: true },
       defaults: {
         mailbox: { capacity: 10, strategy: "dropOldest" },
         supervision: { strategy: "escalate", maxRestarts: 0, within: 1_000 },
