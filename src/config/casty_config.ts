@@ -220,8 +220,6 @@ export interface ClusterSettings {
   readonly port: number;
   /** Interface to bind when it differs from `host`, e.g. `"0.0.0.0"` (file: `bind_host`). */
   readonly bindHost?: string;
-  /** Stable node identifier; `"host:port"` when absent (file: `node_id`). */
-  readonly nodeId?: string;
   /**
    * Contact points as `"host:port"` (`"[::1]:25520"` for IPv6) (file: `seed_nodes`).
    * @default {[]}

@@ -213,12 +213,20 @@ function readCluster(
   ]);
   const downing = t?.table("downing", ["stable_after", "strategy"]);
   const tls = t?.table("tls", ["certfile", "keyfile", "cafile", "verify_hostname"]);
+  // Refused rather than ignored: a node is its advertised host:port plus an incarnation id
+  // drawn at each start (so a restarted node is told apart from its previous life); a fixed
+  // id would defeat that.
+  if (t?.string("node_id") !== undefined) {
+    throw t.error(
+      "node_id",
+      "is not supported: a node is identified by its host:port and a new incarnation id at every start; remove node_id",
+    );
+  }
   return {
     host: t?.string("host") ?? base.host,
     port: t?.integer("port", { min: 0, max: 65_535 }) ?? base.port,
     ...compact({
       bindHost: t?.string("bind_host"),
-      nodeId: t?.string("node_id"),
       requiredQuorum: t?.integer("required_quorum"),
     }),
     seedNodes: t?.strings("seed_nodes", '"host:port" strings', checkHostPort) ?? base.seedNodes,

@@ -75,7 +75,6 @@ ack_timeout = 2
 host = "10.0.0.5"
 port = 0
 bind_host = "0.0.0.0"
-node_id = "worker-1"
 seed_nodes = ["10.0.0.4:2551", "[::1]:2552", "seed.example.com:25520"]
 roles = ["worker", "api"]
 required_quorum = 3
@@ -136,7 +135,6 @@ serializer = "json"
         host: "10.0.0.5",
         port: 0,
         bindHost: "0.0.0.0",
-        nodeId: "worker-1",
         requiredQuorum: 3,
         seedNodes: ["10.0.0.4:2551", "[::1]:2552", "seed.example.com:25520"],
         roles: ["worker", "api"],
