@@ -6,7 +6,10 @@
 // A file may import its own folder, and the folders its folder stands on; testing/ and cli/
 // may import anything. A file whose name starts with "_" is private to its top folder: no
 // other folder imports it (a folder offers its internals to the layers above through a
-// non-underscore file such as actor/internal.ts). The root mod.ts may import any public file.
+// non-underscore file such as actor/internal.ts). Entries (the root mod.ts and each folder's
+// mod.ts) are the package's surface: they may re-export any public file, and no code in src/
+// may import an entry, so re-exports never bend the layers (actor/mod.ts re-exports the one
+// `Behaviors` from persistence/behaviors.ts).
 //
 // Usage: node scripts/check_layers.mjs [root]   (exit 1 and one line per bad import)
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -85,6 +88,16 @@ for (const file of files) {
       problems.push(`${shown}:${line}: imports ${targetShown}, outside src/`);
       continue;
     }
+    const isEntry = (path) => path.endsWith(`${sep}mod.ts`);
+    if (isEntry(target) && target !== file && to !== "" && from !== undefined && from !== "") {
+      if (!ANYTHING.has(from) && to !== from) {
+        problems.push(
+          `${shown}:${line}: imports the entry ${targetShown}; code imports the file that ` +
+            `defines a name, entries are for users`,
+        );
+        continue;
+      }
+    }
     if (to === from) continue;
     if (to !== "" && !(to in BELOW) && !ANYTHING.has(to)) {
       problems.push(
@@ -101,7 +114,7 @@ for (const file of files) {
       );
       continue;
     }
-    if (from === undefined || from === "" || ANYTHING.has(from)) continue; // root mod.ts, cli, testing
+    if (from === undefined || from === "" || ANYTHING.has(from) || isEntry(file)) continue;
     if (!(from in BELOW)) {
       problems.push(
         `${shown}: src/${from}/ has no place in the layers (add it to BELOW in scripts/check_layers.mjs)`,

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./member.ts";
+import { compareNodeAddresses } from "../remote/address.ts";
+import { type Member, type MemberStatus, nodeKey } from "./member.ts";
 
 /**
  * Tuning for {@linkcode KeepMajority}.
@@ -130,7 +131,7 @@ export class KeepMajority {
     for (const m of pool) {
       if (unreachable.has(nodeKey(m))) theirs++;
       else mine++;
-      if (lowest === undefined || compareAddresses(m.address, lowest.address) < 0) lowest = m;
+      if (lowest === undefined || compareNodeAddresses(m.address, lowest.address) < 0) lowest = m;
     }
     const keep = mine > theirs ||
       (mine === theirs && lowest !== undefined && !unreachable.has(nodeKey(lowest)));

@@ -18,9 +18,8 @@
  * @module
  */
 
+import { compareNodeAddresses, formatNodeAddress } from "../remote/address.ts";
 import {
-  addressToString,
-  compareAddresses,
   compareNodes,
   type Member,
   type MemberStatus,
@@ -291,7 +290,7 @@ function normalize(
   // the newest live one is last.
   const tombNewest = new Map<string, string>();
   for (const t of tombstones) {
-    const a = addressToString(t.node.address);
+    const a = formatNodeAddress(t.node.address);
     const cur = tombNewest.get(a);
     if (cur === undefined || t.node.id > cur) tombNewest.set(a, t.node.id);
   }
@@ -299,9 +298,9 @@ function normalize(
     const m = live[i];
     if (statusRank(m.status) >= 4) continue;
     const next = live[i + 1];
-    let fenced = next !== undefined && compareAddresses(next.address, m.address) === 0;
+    let fenced = next !== undefined && compareNodeAddresses(next.address, m.address) === 0;
     if (!fenced && tombNewest.size > 0) {
-      const t = tombNewest.get(addressToString(m.address));
+      const t = tombNewest.get(formatNodeAddress(m.address));
       fenced = t !== undefined && t > m.id;
     }
     if (fenced) live[i] = withStatus(m, "down");
@@ -941,7 +940,7 @@ export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
-  return [...members].sort((a, b) => compareAddresses(a.address, b.address));
+  return [...members].sort((a, b) => compareNodeAddresses(a.address, b.address));
 }
 
 /**
@@ -957,5 +956,5 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {
-  return state.members.filter((m) => compareAddresses(m.address, address) === 0);
+  return state.members.filter((m) => compareNodeAddresses(m.address, address) === 0);
 }

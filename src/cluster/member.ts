@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { NodeAddress } from "../remote/address.ts";
+import { compareNodeAddresses, formatNodeAddress, type NodeAddress } from "../remote/address.ts";
 
 export type { NodeAddress };
 
@@ -94,82 +94,6 @@ export function statusRank(status: MemberStatus): number {
 }
 
 /**
- * Orders addresses by host (as strings), then port: the order that picks the leader and breaks
- * split-brain ties.
- *
- * @param a First address.
- * @param b Second address.
- * @returns Negative if `a` sorts first, positive if `b` does, 0 if equal.
- * @example
- * ```ts
- * import { compareAddresses } from "./member.ts";
- * const a = { host: "10.0.0.1", port: 2552 };
- * const b = { host: "10.0.0.1", port: 2551 };
- * console.assert(compareAddresses(a, b) > 0);
- * ```
- */
-export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
-  if (a.host !== b.host) return a.host < b.host ? -1 : 1;
-  return a.port - b.port;
-}
-
-/**
- * Whether two addresses are the same.
- *
- * @param a First address.
- * @param b Second address.
- * @returns `true` when host and port match.
- * @example
- * ```ts
- * import { addressEquals } from "./member.ts";
- * console.assert(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
- * ```
- */
-export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
-  return a.host === b.host && a.port === b.port;
-}
-
-/**
- * The `host:port` form of an address (IPv6 hosts are bracketed).
- *
- * @param address The address.
- * @returns A string usable as a map key.
- * @example
- * ```ts
- * import { addressToString } from "./member.ts";
- * console.assert(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
- * ```
- */
-export function addressToString(address: NodeAddress): string {
-  return address.host.includes(":")
-    ? `[${address.host}]:${address.port}`
-    : `${address.host}:${address.port}`;
-}
-
-/**
- * Parses `host:port` (or `[v6]:port`).
- *
- * @param text The address text.
- * @returns The address.
- * @throws {TypeError} When the text has no valid port.
- * @example
- * ```ts
- * import { parseAddress } from "./member.ts";
- * console.assert(parseAddress("127.0.0.1:25520").port === 25520);
- * ```
- */
-export function parseAddress(text: string): NodeAddress {
-  const at = text.lastIndexOf(":");
-  const port = Number(text.slice(at + 1));
-  let host = text.slice(0, at);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`Cannot parse node address "${text}": expected host:port`);
-  }
-  return { host, port };
-}
-
-/**
  * The key that identifies one incarnation: `host:port#id`.
  *
  * @param node The node (a {@linkcode Member} works too).
@@ -181,7 +105,7 @@ export function parseAddress(text: string): NodeAddress {
  * ```
  */
 export function nodeKey(node: UniqueNode): string {
-  return `${addressToString(node.address)}#${node.id}`;
+  return `${formatNodeAddress(node.address)}#${node.id}`;
 }
 
 /**
@@ -198,7 +122,7 @@ export function nodeKey(node: UniqueNode): string {
  * ```
  */
 export function compareNodes(a: UniqueNode, b: UniqueNode): number {
-  const c = compareAddresses(a.address, b.address);
+  const c = compareNodeAddresses(a.address, b.address);
   if (c !== 0) return c;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

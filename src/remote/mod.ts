@@ -39,7 +39,6 @@ export {
   type PeerIdentity,
   type Transport,
   type TransportHandlers,
-  type TransportLogger,
   type UndeliverableReason,
 } from "./transport.ts";
 export { type ReconnectBackoff, TcpTransport, type TcpTransportOptions } from "./tcp_transport.ts";
