@@ -51,7 +51,7 @@ import {
   type WireGossip,
 } from "./gossip.ts";
 import { formatNodeAddress, sameNodeAddress } from "../remote/address.ts";
-import { type Member, type NodeAddress, type UniqueNode } from "./member.ts";
+import type { Member, NodeAddress, UniqueNode } from "./member.ts";
 import { keyOf } from "./_keys.ts";
 import { PhiAccrualFailureDetector, type PhiAccrualOptions } from "./phi_accrual.ts";
 import { compareClocks, type VectorClock } from "./vector_clock.ts";

@@ -41,12 +41,12 @@ import {
   writeFrameHeader,
 } from "./_framing.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
-import {
-  type Envelope,
-  type PeerIdentity,
-  type Transport,
-  type TransportHandlers,
-  type UndeliverableReason,
+import type {
+  Envelope,
+  PeerIdentity,
+  Transport,
+  TransportHandlers,
+  UndeliverableReason,
 } from "./transport.ts";
 
 /** Exponential backoff between connection attempts to a peer. */
