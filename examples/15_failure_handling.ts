@@ -18,7 +18,7 @@ import {
   type Logger,
   MemberDowned,
   ShutdownSelf,
-  Terminated,
+  type Terminated,
 } from "../mod.ts";
 
 type AccountMsg = { readonly type: "balance"; readonly replyTo: ActorRef<number> };
