@@ -1,21 +1,12 @@
 // Fails when src/ or mod.ts calls console.assert: it only logs, so a doc example or a check
 // that uses it passes whatever it computes. Use `node:assert/strict` instead (plain Node).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { tsFiles } from "./_files.mjs";
 import { join, relative } from "node:path";
 
 const root = process.argv[2] ?? process.cwd();
 
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...walk(path));
-    else if (name.endsWith(".ts")) out.push(path);
-  }
-  return out;
-}
-
-const files = [...walk(join(root, "src")), join(root, "mod.ts")];
+const files = [...tsFiles(join(root, "src")), join(root, "mod.ts")];
 const hits = [];
 for (const file of files) {
   readFileSync(file, "utf8").split("\n").forEach((line, i) => {

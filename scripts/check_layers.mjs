@@ -12,7 +12,8 @@
 // `Behaviors` from persistence/behaviors.ts).
 //
 // Usage: node scripts/check_layers.mjs [root]   (exit 1 and one line per bad import)
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { tsFiles } from "./_files.mjs";
 import { dirname, join, normalize, relative, sep } from "node:path";
 
 /** The folders each folder of src/ may import, besides itself. */
@@ -35,16 +36,6 @@ const ANYTHING = new Set(["testing", "cli"]);
 
 const root = process.argv[2] ?? process.cwd();
 const src = join(root, "src");
-
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...walk(path));
-    else if (name.endsWith(".ts")) out.push(path);
-  }
-  return out;
-}
 
 /** Every module specifier of a file: static imports and re-exports, `import type`, `import()`. */
 function specifiers(text) {
@@ -75,7 +66,7 @@ function folderOf(path) {
 }
 
 const problems = [];
-const files = [...walk(src), join(root, "mod.ts")];
+const files = [...tsFiles(src), join(root, "mod.ts")];
 for (const file of files) {
   const from = folderOf(file);
   const shown = relative(root, file);

@@ -2,51 +2,32 @@
 // taking TLS from --config, learning or being told the system name, and failing fast.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createServer, type Socket } from "node:net";
 import { main } from "../../src/cli/main.ts";
-import { ClusteredActorSystem } from "../../mod.ts";
+import { ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
+import { type CommandResult, runCommand } from "../_helpers/command.ts";
 import { memoryLogger } from "../_helpers/probe.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../_fixtures/tls/", import.meta.url));
 const LONG = { timeout: 60_000 };
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+function run(command: string, args: string[]): Promise<CommandResult> {
+  return runCommand(command, args, { cwd: ROOT });
 }
 
-/** Runs a command in the repository root with a bound on its run time. */
-function run(command: string, args: string[], timeout = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", npm_config_update_notifier: "false" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} ran over ${timeout} ms\n${stdout}${stderr}`));
-    }, timeout);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+/** A one-node cluster in this process, quiet. */
+function startNode(name: string, tls?: TlsOptions): Promise<ClusteredActorSystem> {
+  return ClusteredActorSystem.start({
+    name,
+    host: "127.0.0.1",
+    port: 0,
+    tls,
+    logger: memoryLogger(),
   });
 }
 
@@ -73,12 +54,7 @@ describe("the casty bin", () => {
 
 describe("casty status", () => {
   it("learns the system name from the contact when not told", LONG, async () => {
-    await using node = await ClusteredActorSystem.start({
-      name: "ledger",
-      host: "127.0.0.1",
-      port: 0,
-      logger: memoryLogger(),
-    });
+    await using node = await startNode("ledger");
     const out = collect();
     const err = collect();
     const contact = `127.0.0.1:${node.selfAddress.port}`;
@@ -88,12 +64,7 @@ describe("casty status", () => {
   });
 
   it("fails fast with the contact's real name when told a wrong one", LONG, async () => {
-    await using node = await ClusteredActorSystem.start({
-      name: "ledger",
-      host: "127.0.0.1",
-      port: 0,
-      logger: memoryLogger(),
-    });
+    await using node = await startNode("ledger");
     const err = collect();
     const contact = `127.0.0.1:${node.selfAddress.port}`;
     const started = performance.now();
@@ -116,13 +87,7 @@ describe("casty status", () => {
         key: join(FIXTURES, "node1_key.pem"),
         ca: join(FIXTURES, "ca_cert.pem"),
       };
-      await using node = await ClusteredActorSystem.start({
-        name: "secure",
-        host: "127.0.0.1",
-        port: 0,
-        tls,
-        logger: memoryLogger(),
-      });
+      await using node = await startNode("secure", tls);
       const path = join(dir, "casty.toml");
       await writeFile(
         path,

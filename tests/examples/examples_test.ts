@@ -2,45 +2,18 @@
 // output: the examples are documentation, and documentation that drifts is worse than none.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { type CommandResult, runCommand } from "../_helpers/command.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 const TIMEOUT_MS = 20_000;
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runExample(file: string): Promise<Run> {
+function runExample(file: string): Promise<CommandResult> {
   const path = EXAMPLES + file;
   const args = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", path] : [path];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${file} did not exit within ${TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, TIMEOUT_MS);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runCommand(process.execPath, args, { timeout: TIMEOUT_MS });
 }
 
 function lines(text: string): string[] {
