@@ -15,8 +15,8 @@
  * await using b = await ClusteredActorSystem.start({
  *   name: "demo", host: "127.0.0.1", port: 0, seedNodes: [seed],
  * });
- * await a.waitFor(2, { timeout: 10_000 });
- * const state = await b.getClusterState();
+ * await b.waitFor(2, { timeout: 10_000 });
+ * const state = await b.getClusterState({ timeout: 10_000 }); // a converged view
  * assert.equal(state.members.filter((m) => m.status === "up").length, 2);
  * assert.equal(typeof MemberUp, "function");
  * ```
