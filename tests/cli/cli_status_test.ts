@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer, type Socket } from "node:net";
 import { main } from "../../src/cli/main.ts";
-import { ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
+import { ClusteredActorSystem, TcpConnectError, type TlsOptions } from "../../mod.ts";
+import { defaultTcp } from "../../src/runtime/select.ts";
 import { type CommandResult, runCommand } from "../_helpers/command.ts";
 import { memoryLogger } from "../_helpers/probe.ts";
 
@@ -49,6 +50,17 @@ describe("the casty bin", () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^casty: Cannot connect to 127\.0\.0\.1:1: /);
     assert.ok(performance.now() - started < 10_000, "status should fail fast");
+  });
+});
+
+describe("TcpConnectError", () => {
+  it("is exported, and is what a refused connection rejects with", async () => {
+    await assert.rejects(defaultTcp().connect("127.0.0.1", 1, { timeout: 2_000 }), (e: unknown) => {
+      assert.ok(e instanceof TcpConnectError);
+      assert.equal(e.code, "TCP_CONNECT");
+      assert.equal(e.port, 1);
+      return true;
+    });
   });
 });
 
