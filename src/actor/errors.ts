@@ -14,9 +14,10 @@ export { CastyError, type CastyErrorOptions } from "../config/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError } from "@casty/casty";
  * const err = new AskTimeoutError("/account", 2000);
- * console.assert(err.message === 'Cannot ask actor "/account": no reply after 2000 ms');
+ * assert.equal(err.message, 'Cannot ask actor "/account": no reply after 2000 ms');
  * ```
  */
 export class AskTimeoutError extends CastyError {
@@ -43,8 +44,9 @@ export class AskTimeoutError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorNameTakenError } from "@casty/casty";
- * console.assert(new ActorNameTakenError("/a").name === "ActorNameTakenError");
+ * assert.equal(new ActorNameTakenError("/a").name, "ActorNameTakenError");
  * ```
  */
 export class ActorNameTakenError extends CastyError {
@@ -67,9 +69,10 @@ export class ActorNameTakenError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MailboxFullError } from "@casty/casty";
  * const err = new MailboxFullError("/worker", 10, { type: "job" });
- * console.assert(err.capacity === 10);
+ * assert.equal(err.capacity, 10);
  * ```
  */
 export class MailboxFullError extends CastyError {

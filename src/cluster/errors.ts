@@ -12,8 +12,9 @@ import { CastyError, type CastyErrorOptions } from "../config/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusterUnavailableError } from "@casty/casty";
- * console.assert(new ClusterUnavailableError("no members").name === "ClusterUnavailableError");
+ * assert.equal(new ClusterUnavailableError("no members").name, "ClusterUnavailableError");
  * ```
  */
 export class ClusterUnavailableError extends CastyError {
@@ -34,8 +35,9 @@ export class ClusterUnavailableError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { QuorumNotReachedError } from "@casty/casty";
- * console.assert(new QuorumNotReachedError("acc-1", 2, 1, 500).acks === 1);
+ * assert.equal(new QuorumNotReachedError("acc-1", 2, 1, 500).acks, 1);
  * ```
  */
 export class QuorumNotReachedError extends CastyError {
@@ -71,8 +73,9 @@ export class QuorumNotReachedError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BarrierMismatchError } from "@casty/casty";
- * console.assert(new BarrierMismatchError("b", "expected 3, got 2").barrier === "b");
+ * assert.equal(new BarrierMismatchError("b", "expected 3, got 2").barrier, "b");
  * ```
  */
 export class BarrierMismatchError extends CastyError {
@@ -96,8 +99,9 @@ export class BarrierMismatchError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LockNotHeldError } from "@casty/casty";
- * console.assert(new LockNotHeldError("deploy").lock === "deploy");
+ * assert.equal(new LockNotHeldError("deploy").lock, "deploy");
  * ```
  */
 export class LockNotHeldError extends CastyError {

@@ -19,9 +19,10 @@ export interface CastyErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError, CastyError } from "@casty/casty";
  * const err = new AskTimeoutError("/a", 100);
- * console.assert(err instanceof CastyError && err.code === "ASK_TIMEOUT");
+ * assert.ok(err instanceof CastyError && err.code === "ASK_TIMEOUT");
  * ```
  */
 export class CastyError extends Error {
@@ -46,9 +47,10 @@ export class CastyError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "@casty/casty";
  * const err = new ConfigError("cluster.port", "must be an integer");
- * console.assert(err.key === "cluster.port");
+ * assert.equal(err.key, "cluster.port");
  * ```
  */
 export class ConfigError extends CastyError {

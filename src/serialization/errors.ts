@@ -11,8 +11,9 @@ import { CastyError, type CastyErrorOptions } from "../config/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SerializationError } from "@casty/casty";
- * console.assert(new SerializationError("bad").code === "SERIALIZATION");
+ * assert.equal(new SerializationError("bad").code, "SERIALIZATION");
  * ```
  */
 export class SerializationError extends CastyError {
