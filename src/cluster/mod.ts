@@ -30,8 +30,16 @@ export {
   ClusteredActorSystem,
   type ClusteredActorSystemOptions,
   type ClusterWaitOptions,
+  type TransportFactorySettings,
   type TransportTuning,
 } from "./clustered_actor_system.ts";
+export type {
+  ClusterExtension,
+  ClusterExtensionContext,
+  ClusterView,
+  ExtensionStop,
+  SpawnHandler,
+} from "./extension.ts";
 export type { Member, MemberStatus, UniqueNode } from "./member.ts";
 export type { DowningOptions } from "./downing.ts";
 // The engine is reachable from the public surface (`node.membership`, tuning options, the
