@@ -1,6 +1,6 @@
 /**
- * The actor layer's internals that the layers above it build on: the cell and system core
- * that remoting hooks into, and the timer heap the simulated clock and network reuse.
+ * The actor layer's internals that the layers above it build on: the actor cell that
+ * remoting delivers to, and the timer heap the simulated clock and network reuse.
  *
  * Not an entry of the package (deno.json does not export it) and not part of the public API:
  * other folders import these names from here, never from the `_private.ts` files themselves
@@ -9,5 +9,5 @@
  *
  * @module
  */
-export type { ActorCell, SystemCore } from "./_actor_cell.ts";
+export type { ActorCell } from "./_actor_cell.ts";
 export { type Timed, TimerHeap } from "./_timer_heap.ts";
