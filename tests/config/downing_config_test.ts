@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse } from "@std/toml";
 import { configFromObject } from "../../src/config/config_from_object.ts";
-import { ConfigError } from "../../src/actor/errors.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 
 const downing = (toml: string) => configFromObject(parse(toml)).cluster.downing;
 
