@@ -34,9 +34,9 @@ export interface PhiAccrualOptions {
   /**
    * Extra silence tolerated on top of the mean interval (GC pauses, event-loop stalls). The
    * default tolerates a 1.5 s stall of either side (with 500 ms heartbeats the silence is then
-   * about 2 s) and detects a crashed node in about 3–4 s; the seeds' 0 took 1.06 s of
-   * silence for a failure.
-   * @default {2000}
+   * about 2 s; phi crosses 8 after about 2.8 s of silence) and detects a crashed node in about
+   * 3–4.5 s; the seeds' 0 took 1.06 s of silence for a failure.
+   * @default {1750}
    */
   readonly acceptableHeartbeatPause?: number;
   /**
@@ -158,7 +158,7 @@ export class PhiAccrualFailureDetector {
     this.#threshold = options.threshold ?? 8;
     this.#maxSampleSize = options.maxSampleSize ?? 200;
     this.#minStdDeviation = options.minStdDeviation ?? 100;
-    this.#pause = options.acceptableHeartbeatPause ?? 2000;
+    this.#pause = options.acceptableHeartbeatPause ?? 1750;
     this.#firstEstimate = options.firstHeartbeatEstimate ?? 1000;
     if (!(this.#threshold > 0)) throw new RangeError(`Invalid phi threshold ${this.#threshold}`);
     if (!(this.#maxSampleSize >= 1)) {

@@ -160,7 +160,7 @@ export interface FailureDetectorSettings {
   /**
    * Extra pause tolerated before suspicion grows, in milliseconds (file:
    * `acceptable_heartbeat_pause_ms`). The default tolerates a 1.5 s event-loop stall.
-   * @default {2000}
+   * @default {1750}
    */
   readonly acceptableHeartbeatPause: number;
   /**
@@ -399,7 +399,7 @@ export function defaultConfig(): CastyConfig {
         threshold: 8,
         maxSampleSize: 200,
         minStdDeviation: 100,
-        acceptableHeartbeatPause: 2_000,
+        acceptableHeartbeatPause: 1_750,
         firstHeartbeatEstimate: 1_000,
       },
       downing: { stableAfter: 4_000, strategy: "keepMajority" },

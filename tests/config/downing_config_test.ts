@@ -38,7 +38,7 @@ describe("[cluster.downing] in casty.toml", () => {
     }
   });
 
-  it("defaults the failure detector's acceptable pause to 2000 ms (a 1.5 s stall tolerated)", () => {
-    assert.equal(configFromObject({}).cluster.failureDetector.acceptableHeartbeatPause, 2_000);
+  it("defaults the failure detector's acceptable pause to 1750 ms (a 1.5 s stall tolerated)", () => {
+    assert.equal(configFromObject({}).cluster.failureDetector.acceptableHeartbeatPause, 1_750);
   });
 });
