@@ -277,6 +277,7 @@ export class Membership {
   #joinAttempts = 0;
   #joinLoggedAt = 0;
   #heartbeatSeq = 0;
+  #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
   #viewOf: GossipState | undefined;
   #view: View = { links: [], leader: undefined };
@@ -878,7 +879,11 @@ export class Membership {
     if (state === undefined || this.#terminated || !this.#isActingLeader(state)) return;
     if (state.leaderEpoch?.leader !== this.#selfKey) {
       // The acting leader of this side claims the next epoch; it acts once the others have
-      // seen the claim (convergence, or the survivors' agreement when downing).
+      // seen the claim (convergence, or the survivors' agreement when downing). While views
+      // disagree, two nodes could out-claim each other: at most one claim per gossip interval.
+      const now = this.#clock.now();
+      if (now - this.#lastClaimAt < this.#gossipInterval) return;
+      this.#lastClaimAt = now;
       this.#commit(claimLeadership(state, this.#selfKey));
       this.#gossipRound();
       return;
