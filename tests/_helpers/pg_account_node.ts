@@ -81,7 +81,7 @@ function refOf(id: string, fresh = false): ActorRef<Cmd> {
 
 async function get(id: string, fresh = false): Promise<State> {
   return await system.ask(refOf(id, fresh), (replyTo) => ({ type: "get", replyTo }), {
-    timeout: 3000,
+    timeout: 1500,
   });
 }
 
@@ -95,7 +95,7 @@ async function drive(id: string): Promise<void> {
       const after: State = await system.ask(
         refOf(id),
         (replyTo) => ({ type: "deposit", amount, replyTo }),
-        { timeout: 3000 },
+        { timeout: 1500 },
       );
       state = after;
       print({ event: "ack", id, seq: after.seq, balance: after.balance });
