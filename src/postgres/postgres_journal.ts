@@ -339,8 +339,8 @@ export class PostgresJournal implements EventJournal {
     if (from > to) return [];
     const rows = await this.#read(
       `SELECT sequence_nr, "timestamp", event FROM ${this.#t.events} ` +
-        "WHERE entity_id = $1 AND sequence_nr >= $2::int8 AND sequence_nr <= $3::int8 " +
-        "ORDER BY sequence_nr LIMIT $4::int8",
+        "WHERE entity_id = $1 AND sequence_nr >= $2::text::int8 AND sequence_nr <= $3::text::int8 " +
+        "ORDER BY sequence_nr LIMIT $4::text::int8",
       [entityId, String(from), String(to), max === Infinity ? null : String(max)],
       action,
     );
@@ -649,14 +649,16 @@ export class PostgresJournal implements EventJournal {
     const t = this.#t;
     // One statement, so one transaction on whichever connection the client picks: the events
     // as one multi-row INSERT and the snapshots as one upsert. The whole batch travels as two
-    // JSON text parameters, which every client passes the same way (no array or bytea binding
-    // differences between drivers).
+    // text parameters holding JSON, which every client passes the same way (no array or bytea
+    // binding differences between drivers). Every parameter is declared text (`$1::text::json`):
+    // a client that learns a parameter's type from the server (postgres) would otherwise
+    // JSON-encode a string meant as json, or reject a string meant as int8.
     await this.#run(
       `WITH ev AS (INSERT INTO ${t.events} (entity_id, sequence_nr, "timestamp", event) ` +
-        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::json) " +
+        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
         "AS x(i text, s int8, t float8, b text)), " +
         `sn AS (INSERT INTO ${t.snapshots} (entity_id, sequence_nr, "timestamp", state) ` +
-        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($2::json) " +
+        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($2::text::json) " +
         "AS y(i text, s int8, t float8, b text) " +
         `ON CONFLICT (entity_id) DO UPDATE SET sequence_nr = excluded.sequence_nr, ` +
         `"timestamp" = excluded."timestamp", state = excluded.state ` +
@@ -669,7 +671,7 @@ export class PostgresJournal implements EventJournal {
   async #readHighest(ids: Set<string>, into: Map<string, number>): Promise<void> {
     const rows = await this.#run(
       `SELECT entity_id, max(sequence_nr) AS highest FROM ${this.#t.events} ` +
-        "WHERE entity_id IN (SELECT json_array_elements_text($1::json)) GROUP BY entity_id",
+        "WHERE entity_id IN (SELECT json_array_elements_text($1::text::json)) GROUP BY entity_id",
       [JSON.stringify([...ids])],
     );
     for (const id of ids) into.set(id, 0);
