@@ -120,7 +120,8 @@ export interface PostgresJournalStats {
 interface Pending {
   readonly entityId: string;
   readonly events?: readonly PersistedEvent[];
-  readonly rows?: readonly Uint8Array[];
+  /** The call's events as JSON rows for json_to_recordset, built once at call time. */
+  readonly rows?: string;
   readonly snapshot?: Snapshot;
   readonly state?: Uint8Array;
   readonly resolve: () => void;
@@ -289,13 +290,18 @@ export class PostgresJournal implements EventJournal {
    * ```
    */
   persist(entityId: string, events: readonly PersistedEvent[]): Promise<void> {
-    let rows: Uint8Array[];
+    let rows: string;
     try {
       this.#checkOpen(`persist events for "${entityId}"`);
       validatePersist(entityId, events);
       checkText(entityId, `persist events for "${entityId}"`);
       if (events.length === 0) return Promise.resolve();
-      rows = encodeEvents(this.#serializer, entityId, events);
+      const bytes = encodeEvents(this.#serializer, entityId, events);
+      const id = JSON.stringify(entityId);
+      rows = "";
+      for (let i = 0; i < events.length; i++) {
+        rows += `${i === 0 ? "" : ","}${jsonRow(id, events[i], bytes[i])}`;
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -599,8 +605,8 @@ export class PostgresJournal implements EventJournal {
     const highest = new Map<string, number>();
     const conflicts = new Map<number, JournalConflictError>();
     const staleSuspects = new Set<string>();
-    const events: EventRow[] = [];
-    const snapshotsByEntity = new Map<string, SnapshotRow>();
+    const events: string[] = [];
+    const snapshotsByEntity = new Map<string, Pending>();
     for (let i = 0; i < batch.length; i++) {
       const op = batch[i];
       const id = op.entityId;
@@ -608,13 +614,8 @@ export class PostgresJournal implements EventJournal {
         const prior = snapshotsByEntity.get(id);
         // One upsert per entity per statement (PostgreSQL refuses to touch a row twice); the
         // newest wins, a later call of the same number too, as with separate statements.
-        if (prior === undefined || op.snapshot.sequenceNr >= Number(prior.s)) {
-          snapshotsByEntity.set(id, {
-            i: id,
-            s: String(op.snapshot.sequenceNr),
-            t: op.snapshot.timestamp,
-            b: base64(op.state!),
-          });
+        if (prior === undefined || op.snapshot.sequenceNr >= prior.snapshot!.sequenceNr) {
+          snapshotsByEntity.set(id, op);
         }
         continue;
       }
@@ -626,23 +627,14 @@ export class PostgresJournal implements EventJournal {
         conflicts.set(i, new JournalConflictError(id, conflict[0], conflict[1]));
         continue;
       }
-      for (let k = 0; k < opEvents.length; k++) {
-        events.push({
-          i: id,
-          s: String(opEvents[k].sequenceNr),
-          t: opEvents[k].timestamp,
-          b: base64(op.rows![k]),
-        });
-      }
+      events.push(op.rows!);
       highest.set(id, opEvents[opEvents.length - 1].sequenceNr);
     }
-    return {
-      highest,
-      conflicts,
-      staleSuspects,
-      events,
-      snapshots: [...snapshotsByEntity.values()],
-    };
+    const snapshots: string[] = [];
+    for (const op of snapshotsByEntity.values()) {
+      snapshots.push(jsonRow(JSON.stringify(op.entityId), op.snapshot!, op.state!));
+    }
+    return { highest, conflicts, staleSuspects, events, snapshots };
   }
 
   async #commit(plan: Plan): Promise<void> {
@@ -664,7 +656,7 @@ export class PostgresJournal implements EventJournal {
         `"timestamp" = excluded."timestamp", state = excluded.state ` +
         `WHERE excluded.sequence_nr >= ${t.snapshots}.sequence_nr) ` +
         "SELECT 1 AS done",
-      [JSON.stringify(plan.events), JSON.stringify(plan.snapshots)],
+      [`[${plan.events.join(",")}]`, `[${plan.snapshots.join(",")}]`],
     );
   }
 
@@ -803,15 +795,6 @@ export class PostgresJournal implements EventJournal {
   }
 }
 
-interface EventRow {
-  readonly i: string;
-  readonly s: string;
-  readonly t: number;
-  readonly b: string;
-}
-
-type SnapshotRow = EventRow;
-
 interface Plan {
   /** The highest number each entity reaches when the batch commits. */
   readonly highest: Map<string, number>;
@@ -819,8 +802,10 @@ interface Plan {
   readonly conflicts: Map<number, JournalConflictError>;
   /** Entities rejected on a cached number only. */
   readonly staleSuspects: Set<string>;
-  readonly events: EventRow[];
-  readonly snapshots: SnapshotRow[];
+  /** JSON rows of the accepted calls' events, one string per call. */
+  readonly events: string[];
+  /** JSON rows of the snapshots, one per entity. */
+  readonly snapshots: string[];
 }
 
 // Why bytea and not jsonb: the serializer is pluggable and may produce any bytes, and even the
@@ -830,6 +815,17 @@ interface Plan {
 // readable for ad-hoc queries with convert_from(event, 'UTF8')::jsonb.
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+// One row for json_to_recordset(...) AS (i text, s int8, t float8, b text), written by hand:
+// `id` is already JSON, the numbers are safe integers and finite (validated), base64 needs no
+// escaping.
+function jsonRow(
+  id: string,
+  item: { readonly sequenceNr: number; readonly timestamp: number },
+  bytes: Uint8Array,
+): string {
+  return `{"i":${id},"s":${item.sequenceNr},"t":${item.timestamp},"b":"${base64(bytes)}"}`;
 }
 
 // Clients return bytea as a Buffer (pg, postgres, Bun.sql); a client without type parsing
