@@ -30,3 +30,12 @@ export {
   type PostgresJournalStats,
   type SqlClient,
 } from "./postgres_journal.ts";
+// The types PostgresJournal's signatures mention, so this entry documents itself.
+export type {
+  EventJournal,
+  LoadOptions,
+  PersistedEvent,
+  Snapshot,
+} from "../persistence/journal.ts";
+export type { Serializer } from "../remote/serialization.ts";
+export { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
