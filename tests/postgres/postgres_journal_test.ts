@@ -2,6 +2,7 @@
 // through the npm client `pg`.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
 import pg from "pg";
 import { SerializationError } from "../../src/actor/errors.ts";
 import { JournalConflictError, JournalError } from "../../src/persistence/journal.ts";
@@ -193,5 +194,47 @@ describe("PostgresJournal group commit", () => {
     await assert.rejects(journal.persist("a", events(4, 4)), { code: "JOURNAL_CLOSED" });
     await using reopened = new PostgresJournal({ sql, schema });
     assert.equal(await reopened.highestSequenceNr("a"), 3);
+  });
+});
+
+describe("PostgresJournal with a server that never answers", () => {
+  it("fails the calls after timeout, without blocking the event loop", async () => {
+    // A real TCP listener that accepts and stays silent, as a hung server or a dead link would.
+    const sockets = new Set<Socket>();
+    const blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+    const { port } = blackHole.address() as { port: number };
+    const silent = new pg.Pool({ connectionString: `postgres://x@127.0.0.1:${port}/x`, max: 1 });
+    silent.on("error", () => {});
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const journal = new PostgresJournal({
+        sql: { query: (text, params) => silent.query(text, params).then((r) => r.rows) },
+        timeout: 300,
+      });
+      const started = performance.now();
+      await assert.rejects(journal.persist("e", events(1, 1)), (err: unknown) => {
+        assert.ok(err instanceof JournalError);
+        assert.equal(err.code, "JOURNAL_OPEN");
+        assert.equal(
+          err.message,
+          'Cannot open journal in PostgreSQL schema "public": no answer from the server after 300 ms',
+        );
+        return true;
+      });
+      const waited = performance.now() - started;
+      assert.ok(waited >= 290 && waited < 3000, `failed after ${waited} ms`);
+      assert.ok(ticks >= 10, `only ${ticks} timer ticks while waiting`);
+      await journal.close();
+    } finally {
+      clearInterval(ticker);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+      await silent.end().catch(() => {});
+    }
   });
 });
