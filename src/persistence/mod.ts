@@ -42,6 +42,7 @@ export {
   type Snapshot,
 } from "./journal.ts";
 export { InMemoryJournal } from "./in_memory_journal.ts";
+export type { DurableJournalOptions, DurableJournalStats } from "./journal_support.ts";
 export {
   SqliteJournal,
   type SqliteJournalOptions,

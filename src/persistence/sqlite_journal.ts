@@ -17,20 +17,26 @@ import {
   type Snapshot,
 } from "./journal.ts";
 import {
-  findConflict,
-  loadBounds,
-  validateEntityId,
-  validatePersist,
-  validateSnapshot,
-} from "./_validation.ts";
-import {
   type DatabaseSync,
   isBusyError,
   isConstraintError,
   openDatabase,
   type StatementSync,
 } from "./_sqlite.ts";
-import { decodeStored, encodeEvents, encodeState, errorText } from "./_codec.ts";
+import {
+  decodeStored,
+  type DurableJournalOptions,
+  type DurableJournalStats,
+  encodeEvents,
+  encodeState,
+  errorText,
+  findConflict,
+  loadBounds,
+  type QueuedCall,
+  validateEntityId,
+  validatePersist,
+  validateSnapshot,
+} from "./journal_support.ts";
 
 /** The schema version this code writes and reads, kept in `PRAGMA user_version`. */
 const SCHEMA_VERSION = 1;
@@ -63,21 +69,9 @@ const PAGE_SIZE = 16_384;
 const MAX_CACHED_ENTITIES = 100_000;
 
 /** Options of {@linkcode SqliteJournal}. */
-export interface SqliteJournalOptions {
+export interface SqliteJournalOptions extends DurableJournalOptions {
   /** The database file (created if missing), or `":memory:"`. */
   path: string;
-  /**
-   * Encodes events and snapshot states. Register your event classes with it so they come back
-   * as themselves after a restart.
-   *
-   * @default {new TaggedJsonSerializer()}
-   */
-  serializer?: Serializer;
-  /**
-   * Resolves actor refs found inside stored events and states; without it, loading a value that
-   * holds a ref throws a `SerializationError`.
-   */
-  resolveRef?: (uri: string) => ActorRef<unknown>;
   /**
    * SQLite's `synchronous` setting. `"full"` fsyncs the write-ahead log at every commit, so an
    * acknowledged write survives a power loss; `"normal"` survives a process crash but may lose
@@ -98,28 +92,9 @@ export interface SqliteJournalOptions {
 }
 
 /** Counters of a {@linkcode SqliteJournal}, for monitoring and tests. */
-export interface SqliteJournalStats {
-  /** Write transactions committed (each holds one batch of group-committed calls). */
-  readonly transactions: number;
-  /** `persist` calls that were written. */
-  readonly persistCalls: number;
-  /** Events written. */
-  readonly eventsWritten: number;
-  /** `persist` calls rejected with a {@linkcode JournalConflictError}. */
-  readonly conflicts: number;
-  /** `saveSnapshot` calls written. */
-  readonly snapshotsWritten: number;
-}
+export type SqliteJournalStats = DurableJournalStats;
 
-interface Pending {
-  readonly entityId: string;
-  readonly events?: readonly PersistedEvent[];
-  readonly rows?: readonly Uint8Array[];
-  readonly snapshot?: Snapshot;
-  readonly state?: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
+type Pending = QueuedCall<readonly Uint8Array[]>;
 
 interface Statements {
   readonly begin: StatementSync;

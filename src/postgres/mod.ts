@@ -37,5 +37,6 @@ export type {
   PersistedEvent,
   Snapshot,
 } from "../persistence/journal.ts";
+export type { DurableJournalOptions, DurableJournalStats } from "../persistence/journal_support.ts";
 export type { Serializer } from "../remote/serialization.ts";
 export { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";

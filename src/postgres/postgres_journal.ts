@@ -18,13 +18,19 @@ import {
   type Snapshot,
 } from "../persistence/journal.ts";
 import {
+  decodeStored,
+  type DurableJournalOptions,
+  type DurableJournalStats,
+  encodeEvents,
+  encodeState,
+  errorText,
   findConflict,
   loadBounds,
+  type QueuedCall,
   validateEntityId,
   validatePersist,
   validateSnapshot,
-} from "../persistence/_validation.ts";
-import { decodeStored, encodeEvents, encodeState, errorText } from "../persistence/_codec.ts";
+} from "../persistence/journal_support.ts";
 
 /** The schema version this code writes and reads, kept in `<schema>.casty_journal_version`. */
 const SCHEMA_VERSION = 1;
@@ -66,7 +72,7 @@ export interface SqlClient {
 }
 
 /** Options of {@linkcode PostgresJournal}. */
-export interface PostgresJournalOptions {
+export interface PostgresJournalOptions extends DurableJournalOptions {
   /** The client that runs the journal's statements; casty never opens connections itself. */
   sql: SqlClient;
   /**
@@ -75,18 +81,6 @@ export interface PostgresJournalOptions {
    * @default {"public"}
    */
   schema?: string;
-  /**
-   * Encodes events and snapshot states. Register your event classes with it so they come back
-   * as themselves after a restart.
-   *
-   * @default {new TaggedJsonSerializer()}
-   */
-  serializer?: Serializer;
-  /**
-   * Resolves actor refs found inside stored events and states; without it, loading a value that
-   * holds a ref throws a `SerializationError`.
-   */
-  resolveRef?: (uri: string) => ActorRef<unknown>;
   /**
    * How long one statement may wait for the server, in milliseconds, before the calls it carries
    * fail with a {@linkcode JournalError}. A write that timed out may still commit later; the
@@ -104,29 +98,10 @@ export interface PostgresJournalOptions {
 }
 
 /** Counters of a {@linkcode PostgresJournal}, for monitoring and tests. */
-export interface PostgresJournalStats {
-  /** Write statements committed (each holds one batch of group-committed calls). */
-  readonly transactions: number;
-  /** `persist` calls that were written. */
-  readonly persistCalls: number;
-  /** Events written. */
-  readonly eventsWritten: number;
-  /** `persist` calls rejected with a {@linkcode JournalConflictError}. */
-  readonly conflicts: number;
-  /** `saveSnapshot` calls written. */
-  readonly snapshotsWritten: number;
-}
+export type PostgresJournalStats = DurableJournalStats;
 
-interface Pending {
-  readonly entityId: string;
-  readonly events?: readonly PersistedEvent[];
-  /** The call's events as JSON rows for json_to_recordset, built once at call time. */
-  readonly rows?: string;
-  readonly snapshot?: Snapshot;
-  readonly state?: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
+/** A queued call; its events are kept as JSON rows for json_to_recordset, built at call time. */
+type Pending = QueuedCall<string>;
 
 interface Tables {
   readonly events: string;

@@ -8,6 +8,7 @@ import { SerializationError } from "../../src/actor/errors.ts";
 import { JournalConflictError, JournalError } from "../../src/persistence/journal.ts";
 import { PostgresJournal, type SqlClient } from "../../src/postgres/mod.ts";
 import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
+import { groupCommitCases } from "../persistence/_group_commit_cases.ts";
 import { events, journalContract } from "../persistence/_journal_contract.ts";
 import { type PostgresServer, startPostgres } from "../_helpers/postgres_server.ts";
 
@@ -118,6 +119,8 @@ describe("PostgresJournal storage", () => {
 });
 
 describe("PostgresJournal group commit", () => {
+  groupCommitCases(() => new PostgresJournal({ sql, schema: freshSchema() }));
+
   it("writes 1,000 entities persisting in one tick in one statement", async () => {
     await using journal = new PostgresJournal({ sql, schema: freshSchema() });
     await journal.persist("warm-up", events(1, 1));
@@ -130,28 +133,6 @@ describe("PostgresJournal group commit", () => {
     assert.equal(stats.persistCalls, 1001);
     assert.equal(stats.eventsWritten, 2001);
     assert.equal(await journal.highestSequenceNr("entity-999"), 2);
-  });
-
-  it("rolls back only the conflicting calls of a batch and counts them", async () => {
-    await using journal = new PostgresJournal({ sql, schema: freshSchema() });
-    await journal.persist("hot", events(1, 1));
-    const results = await Promise.allSettled([
-      journal.persist("a", events(1, 3)),
-      journal.persist("hot", events(1, 3)),
-      journal.persist("b", events(1, 1)),
-      journal.persist("hot", events(2, 3)),
-      journal.persist("hot", events(3, 3)),
-    ]);
-    assert.deepEqual(results.map((r) => r.status), [
-      "fulfilled",
-      "rejected",
-      "fulfilled",
-      "fulfilled",
-      "rejected",
-    ]);
-    assert.equal(journal.stats.conflicts, 2);
-    assert.equal(journal.stats.transactions, 2);
-    assert.deepEqual((await journal.load("hot")).map((e) => e.sequenceNr), [1, 2, 3]);
   });
 
   it("lets exactly one of two journals (two processes' worth) win a sequence number", async () => {
