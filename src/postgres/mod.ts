@@ -8,7 +8,7 @@
  * import { PostgresJournal } from "@casty/casty/postgres";
  * const sql = postgres("postgres://app@db.internal/bank");
  * const journal = new PostgresJournal({
- *   sql: { query: (text, params) => sql.unsafe(text, params as never[]) },
+ *   sql: { query: (text, params) => sql.unsafe(text, params) },
  * });
  * ```
  *

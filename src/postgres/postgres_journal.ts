@@ -47,7 +47,7 @@ const MAX_CACHED_ENTITIES = 100_000;
  * ```ts ignore
  * import postgres from "postgres";
  * import pg from "pg";
- * const viaPostgres: SqlClient = { query: (text, params) => sqlPostgres.unsafe(text, params as never[]) };
+ * const viaPostgres: SqlClient = { query: (text, params) => sqlPostgres.unsafe(text, params) };
  * const viaPg: SqlClient = { query: (text, params) => pool.query(text, params).then((r) => r.rows) };
  * const viaBun: SqlClient = { query: (text, params) => Bun.sql.unsafe(text, params) };
  * ```
@@ -57,7 +57,7 @@ const MAX_CACHED_ENTITIES = 100_000;
  * import assert from "node:assert/strict";
  * import type { SqlClient } from "@casty/casty/postgres";
  * const client: SqlClient = { query: () => Promise.resolve([{ answer: 42 }]) };
- * assert.deepEqual(await client.query("SELECT 42 AS answer"), [{ answer: 42 }]);
+ * assert.deepEqual(await client.query("SELECT 42 AS answer", []), [{ answer: 42 }]);
  * ```
  */
 export interface SqlClient {
@@ -65,10 +65,11 @@ export interface SqlClient {
    * Runs one statement.
    *
    * @param text SQL with `$1`, `$2`, … placeholders.
-   * @param params The parameter values (strings, or `null`).
+   * @param params The parameter values: strings (numbers and JSON travel as text and are cast in
+   * the SQL, so every client binds them alike) or `null`.
    * @returns The rows, each an object keyed by column name.
    */
-  query(text: string, params?: unknown[]): PromiseLike<readonly Record<string, unknown>[]>;
+  query(text: string, params: (string | null)[]): PromiseLike<readonly Record<string, unknown>[]>;
 }
 
 /** Options of {@linkcode PostgresJournal}. */
@@ -138,7 +139,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * import { PostgresJournal } from "@casty/casty/postgres";
  * const sql = postgres("postgres://app@db.internal/bank");
  * const journal = new PostgresJournal({
- *   sql: { query: (text, params) => sql.unsafe(text, params as never[]) },
+ *   sql: { query: (text, params) => sql.unsafe(text, params) },
  * });
  * ```
  *
@@ -709,7 +710,7 @@ export class PostgresJournal implements EventJournal {
 
   async #read(
     text: string,
-    params: unknown[],
+    params: (string | null)[],
     action: string,
   ): Promise<readonly Record<string, unknown>[]> {
     await this.#setUp();
@@ -728,7 +729,7 @@ export class PostgresJournal implements EventJournal {
 
   // Runs one statement, bounded by the timeout. A statement that outlives it is abandoned, not
   // cancelled: its outcome is ignored, and its calls were already reported as failed.
-  #run(text: string, params: unknown[]): Promise<readonly Record<string, unknown>[]> {
+  #run(text: string, params: (string | null)[]): Promise<readonly Record<string, unknown>[]> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = Promise.resolve().then(() => this.#client.query(text, params));
     const expired = new Promise<never>((_, reject) => {

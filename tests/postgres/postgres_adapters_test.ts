@@ -116,7 +116,7 @@ function adapterSuite(
 adapterSuite("postgres (npm)", (url) => {
   const sql = postgres(url, { max: 4, onnotice: () => {} });
   return {
-    sql: { query: (text, params) => sql.unsafe(text, params as never[]) },
+    sql: { query: (text, params) => sql.unsafe(text, params) },
     end: () => sql.end({ timeout: 1 }),
   };
 });
