@@ -538,7 +538,6 @@ export class PostgresJournal implements EventJournal {
         // The primary key caught a writer we did not know about: learn the truth, try again.
         if (isUniqueViolation(err) && attempt < 5) {
           fresh = new Map();
-          for (const op of batch) if (op.events) this.#highestCache.delete(op.entityId);
           continue;
         }
         for (const op of batch) {
