@@ -266,8 +266,7 @@ export type JournalErrorCode = "JOURNAL_OPEN" | "JOURNAL_CLOSED" | "JOURNAL_WRIT
  * import assert from "node:assert/strict";
  * import { JournalError } from "@casty/casty/persistence";
  * const err = new JournalError("JOURNAL_CLOSED", 'Cannot persist events for "a": journal is closed');
- * assert.equal(err.code, "JOURNAL_CLOSED");
- * assert.equal(err.name, "JournalError");
+ * assert.ok(err.code === "JOURNAL_CLOSED" && err.name === "JournalError");
  * ```
  */
 export class JournalError extends CastyError {

@@ -23,7 +23,7 @@
  *   }
  * }
  * const snapshot = await journal.loadSnapshot("acc-1");
- * assert.equal(snapshot?.sequenceNr, 2);
+ * assert.ok(snapshot?.sequenceNr === 2);
  * ```
  *
  * @module
