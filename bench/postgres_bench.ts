@@ -9,12 +9,8 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import pg from "pg";
-import { ActorSystem } from "../src/actor/actor_system.ts";
-import { Behaviors } from "../src/actor/behaviors.ts";
-import type { ActorRef } from "../src/actor/actor_ref.ts";
-import { eventSourced } from "../src/persistence/event_sourced.ts";
+import { type ActorRef, ActorSystem, Behaviors, TaggedJsonSerializer } from "../mod.ts";
 import { PostgresJournal, type SqlClient } from "../src/postgres/mod.ts";
-import { TaggedJsonSerializer } from "../src/remote/serialization.ts";
 import { postgresBinDir, startPostgres } from "../tests/_helpers/postgres_server.ts";
 
 const seconds = Number(process.argv[2] ?? 2);
@@ -160,7 +156,7 @@ let incarnation = 0;
 async function recover(entityId: string, replayPageSize = 1000): Promise<[number, State]> {
   const started = performance.now();
   const ref = system.spawn(
-    eventSourced<Cmd, typeof event, State>({
+    Behaviors.eventSourced<Cmd, typeof event, State>({
       entityId,
       journal,
       initialState: { balance: 0, count: 0 },

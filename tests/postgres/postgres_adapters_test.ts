@@ -5,9 +5,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import postgres from "postgres";
-import { JournalConflictError, JournalError } from "../../src/persistence/journal.ts";
+import { JournalConflictError, JournalError, TaggedJsonSerializer } from "../../mod.ts";
 import { PostgresJournal, type SqlClient } from "../../src/postgres/mod.ts";
-import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
 import { type PostgresServer, startPostgres } from "../_helpers/postgres_server.ts";
 
 let server: PostgresServer;

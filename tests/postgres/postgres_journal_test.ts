@@ -4,10 +4,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import pg from "pg";
-import { SerializationError } from "../../src/actor/errors.ts";
-import { JournalConflictError, JournalError } from "../../src/persistence/journal.ts";
+import {
+  JournalConflictError,
+  JournalError,
+  SerializationError,
+  TaggedJsonSerializer,
+} from "../../mod.ts";
 import { PostgresJournal, type SqlClient } from "../../src/postgres/mod.ts";
-import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
 import { groupCommitCases } from "../persistence/_group_commit_cases.ts";
 import { events, journalContract } from "../persistence/_journal_contract.ts";
 import { type PostgresServer, startPostgres } from "../_helpers/postgres_server.ts";
