@@ -8,8 +8,8 @@
  */
 
 import type { ActorRef } from "../actor/actor_ref.ts";
-import { SerializationError } from "../actor/errors.ts";
-import type { Serializer } from "../remote/serialization.ts";
+import { SerializationError } from "../serialization/errors.ts";
+import type { Serializer } from "../serialization/serialization.ts";
 import type { PersistedEvent, Snapshot } from "./journal.ts";
 
 export {

@@ -43,6 +43,7 @@ export {
 } from "./journal.ts";
 export { InMemoryJournal } from "./in_memory_journal.ts";
 export type { DurableJournalOptions, DurableJournalStats } from "./journal_support.ts";
+export { Behaviors, type CastyBehaviors } from "./behaviors.ts";
 export {
   SqliteJournal,
   type SqliteJournalOptions,

@@ -38,5 +38,5 @@ export type {
   Snapshot,
 } from "../persistence/journal.ts";
 export type { DurableJournalOptions, DurableJournalStats } from "../persistence/journal_support.ts";
-export type { Serializer } from "../remote/serialization.ts";
+export type { Serializer } from "../serialization/serialization.ts";
 export { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
