@@ -30,9 +30,10 @@ const STATUS_CODES: readonly MemberStatus[] = [
  *
  * @example
  * ```ts
- * import type { WireMember } from "@casty/casty/cluster";
+ * import type { WireMember } from "./gossip.ts";
+ * import assert from "node:assert/strict";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
- * console.assert(w[3] === 1);
+ * assert.ok(w[3] === 1);
  * ```
  */
 export type WireMember = readonly [string, number, string, number, number, readonly string[]];
@@ -43,9 +44,10 @@ export type WireMember = readonly [string, number, string, number, number, reado
  *
  * @example
  * ```ts
- * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeGossip, type WireGossip } from "./gossip.ts";
+ * import assert from "node:assert/strict";
  * const w: WireGossip = encodeGossip(emptyGossip());
- * console.assert(w.m.length === 0);
+ * assert.ok(w.m.length === 0);
  * ```
  */
 export interface WireGossip {
@@ -69,7 +71,7 @@ export interface WireGossip {
  *
  * @example
  * ```ts
- * import { WIRE_LIMITS } from "@casty/casty/cluster";
+ * import { WIRE_LIMITS } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(WIRE_LIMITS.members >= 1000);
  * ```
@@ -105,7 +107,7 @@ export const WIRE_LIMITS: {
  *
  * @example
  * ```ts
- * import { decodeGossip, MalformedMessageError } from "@casty/casty/cluster";
+ * import { decodeGossip, MalformedMessageError } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * // deno-lint-ignore no-explicit-any
  * assert.throws(() => decodeGossip({ m: "x" } as any), MalformedMessageError);
@@ -114,6 +116,7 @@ export const WIRE_LIMITS: {
 export class MalformedMessageError extends TypeError {
   /** Stable code. */
   readonly code = "MALFORMED_MEMBERSHIP_MESSAGE" as const;
+  /** The error's name. */
   override readonly name = "MalformedMessageError";
   /**
    * Creates a MalformedMessageError.
@@ -176,8 +179,9 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @returns The bitset.
  * @example
  * ```ts
- * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
- * console.assert(encodeSeen(emptyGossip()) === "");
+ * import { emptyGossip, encodeSeen } from "./gossip.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(encodeSeen(emptyGossip()) === "");
  * ```
  */
 export function encodeSeen(state: GossipState): string {
@@ -199,8 +203,9 @@ export function encodeSeen(state: GossipState): string {
  * @returns The node keys (empty when the bitset does not fit the members).
  * @example
  * ```ts
- * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
- * console.assert(decodeSeen(emptyGossip(), "").length === 0);
+ * import { decodeSeen, emptyGossip } from "./gossip.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeSeen(emptyGossip(), "").length === 0);
  * ```
  */
 export function decodeSeen(state: GossipState, bits: string): string[] {
@@ -225,8 +230,9 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @returns Its compact JSON form.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
  * ```
  */
 export function encodeGossip(state: GossipState): WireGossip {
@@ -273,8 +279,9 @@ function encode(state: GossipState): WireGossip {
  * @throws {TypeError} When the input is malformed.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
  * ```
  */
 export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { NodeAddress } from "../remote/address.ts";
+import { compareNodeAddresses, formatNodeAddress, type NodeAddress } from "../remote/address.ts";
 
 export type { NodeAddress };
 
@@ -14,15 +14,16 @@ export type { NodeAddress };
  *
  * @example
  * ```ts
- * import type { UniqueNode } from "@casty/casty/cluster";
+ * import type { UniqueNode } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
- * console.assert(n.id.length > 0);
+ * assert.ok(n.id.length > 0);
  * ```
  */
 export interface UniqueNode {
   /** Where the node listens. */
   readonly address: NodeAddress;
-  /** The incarnation id, new at every start; see {@linkcode newMemberId}. */
+  /** The incarnation id, new at every start, opaque (compared for equality only). */
   readonly id: string;
 }
 
@@ -32,9 +33,10 @@ export interface UniqueNode {
  *
  * @example
  * ```ts
- * import type { MemberStatus } from "@casty/casty/cluster";
+ * import type { MemberStatus } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const s: MemberStatus = "up";
- * console.assert(s === "up");
+ * assert.ok(s === "up");
  * ```
  */
 export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "removed";
@@ -44,7 +46,8 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *
  * @example
  * ```ts
- * import type { Member } from "@casty/casty/cluster";
+ * import type { Member } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
  *   status: "up",
@@ -52,7 +55,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *   id: "0lx2k3a4b5c6-9f8e7d6c",
  *   upNumber: 1,
  * };
- * console.assert(m.roles.includes("worker"));
+ * assert.ok(m.roles.includes("worker"));
  * ```
  */
 export interface Member {
@@ -85,88 +88,13 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @returns 0 for `joining` up to 5 for `removed`.
  * @example
  * ```ts
- * import { statusRank } from "@casty/casty/cluster";
- * console.assert(statusRank("down") > statusRank("exiting"));
+ * import { statusRank } from "./member.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(statusRank("down") > statusRank("exiting"));
  * ```
  */
 export function statusRank(status: MemberStatus): number {
   return STATUS_RANK[status];
-}
-
-/**
- * Orders addresses by host (as strings), then port: the order that picks the leader and breaks
- * split-brain ties.
- *
- * @param a First address.
- * @param b Second address.
- * @returns Negative if `a` sorts first, positive if `b` does, 0 if equal.
- * @example
- * ```ts
- * import { compareAddresses } from "@casty/casty/cluster";
- * const a = { host: "10.0.0.1", port: 2552 };
- * const b = { host: "10.0.0.1", port: 2551 };
- * console.assert(compareAddresses(a, b) > 0);
- * ```
- */
-export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
-  if (a.host !== b.host) return a.host < b.host ? -1 : 1;
-  return a.port - b.port;
-}
-
-/**
- * Whether two addresses are the same.
- *
- * @param a First address.
- * @param b Second address.
- * @returns `true` when host and port match.
- * @example
- * ```ts
- * import { addressEquals } from "@casty/casty/cluster";
- * console.assert(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
- * ```
- */
-export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
-  return a.host === b.host && a.port === b.port;
-}
-
-/**
- * The `host:port` form of an address (IPv6 hosts are bracketed).
- *
- * @param address The address.
- * @returns A string usable as a map key.
- * @example
- * ```ts
- * import { addressToString } from "@casty/casty/cluster";
- * console.assert(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
- * ```
- */
-export function addressToString(address: NodeAddress): string {
-  return address.host.includes(":")
-    ? `[${address.host}]:${address.port}`
-    : `${address.host}:${address.port}`;
-}
-
-/**
- * Parses `host:port` (or `[v6]:port`).
- *
- * @param text The address text.
- * @returns The address.
- * @throws {TypeError} When the text has no valid port.
- * @example
- * ```ts
- * import { parseAddress } from "@casty/casty/cluster";
- * console.assert(parseAddress("127.0.0.1:25520").port === 25520);
- * ```
- */
-export function parseAddress(text: string): NodeAddress {
-  const at = text.lastIndexOf(":");
-  const port = Number(text.slice(at + 1));
-  let host = text.slice(0, at);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`Cannot parse node address "${text}": expected host:port`);
-  }
-  return { host, port };
 }
 
 /**
@@ -176,12 +104,13 @@ export function parseAddress(text: string): NodeAddress {
  * @returns The key.
  * @example
  * ```ts
- * import { nodeKey } from "@casty/casty/cluster";
- * console.assert(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
+ * import { nodeKey } from "./member.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
  * ```
  */
 export function nodeKey(node: UniqueNode): string {
-  return `${addressToString(node.address)}#${node.id}`;
+  return `${formatNodeAddress(node.address)}#${node.id}`;
 }
 
 /**
@@ -192,28 +121,33 @@ export function nodeKey(node: UniqueNode): string {
  * @returns Negative, zero or positive.
  * @example
  * ```ts
- * import { compareNodes } from "@casty/casty/cluster";
+ * import { compareNodes } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const h = { host: "h", port: 1 };
- * console.assert(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
+ * assert.ok(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
  */
 export function compareNodes(a: UniqueNode, b: UniqueNode): number {
-  const c = compareAddresses(a.address, b.address);
+  const c = compareNodeAddresses(a.address, b.address);
   if (c !== 0) return c;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**
- * Whether incarnation `a` is newer than `b`. Ids made by {@linkcode newMemberId} start with the
- * start time, so a restarted node's id sorts after its previous one.
+ * Whether incarnation id `a` sorts after `b`. Only a deterministic tie-break: incarnation ids
+ * are opaque, and their order says nothing about which incarnation started later (a restarted
+ * node's clock may be behind). The cluster never uses it to decide which incarnation is newer:
+ * the member that admits a new incarnation downs the previous ones at its address.
  *
- * @param a Candidate newer id.
- * @param b Candidate older id.
+ * @deprecated Ids are opaque; compare them for equality only.
+ * @param a One id.
+ * @param b Another id.
  * @returns `true` when `a` sorts after `b`.
  * @example
  * ```ts
- * import { isNewerIncarnation, newMemberId } from "@casty/casty/cluster";
- * console.assert(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
+ * import { isNewerIncarnation } from "./member.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(isNewerIncarnation("b", "a"));
  * ```
  */
 export function isNewerIncarnation(a: string, b: string): boolean {
@@ -221,9 +155,9 @@ export function isNewerIncarnation(a: string, b: string): boolean {
 }
 
 /**
- * Makes a fresh incarnation id: the start time (12 base-36 digits, so ids sort by time) and 8
- * random base-36 digits. The cluster treats the greater id at an address as the newer
- * incarnation and fences the older one, so ids must come from this function (or keep its order).
+ * Makes a fresh incarnation id: the start time (12 base-36 digits) and 8 random base-36 digits.
+ * The cluster treats ids as opaque strings (equality only): a node restarted with its clock
+ * set back gets an id that sorts *before* its previous one and still rejoins.
  *
  * @param wallNow Wall-clock milliseconds at start, e.g. `clock.wallNow()`.
  * @param random Source of randomness in [0, 1).
@@ -231,8 +165,9 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @returns An id such as `"00000lx2k3a4-9f8e7d6c"`.
  * @example
  * ```ts
- * import { newMemberId } from "@casty/casty/cluster";
- * console.assert(newMemberId(Date.now()).length === 21);
+ * import { newMemberId } from "./member.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(newMemberId(Date.now()).length === 21);
  * ```
  */
 export function newMemberId(wallNow: number, random: () => number = Math.random): string {

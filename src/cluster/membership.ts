@@ -44,13 +44,8 @@ import {
   encodeSeen,
   type WireGossip,
 } from "./gossip_wire.ts";
-import {
-  addressEquals,
-  addressToString,
-  type Member,
-  type NodeAddress,
-  type UniqueNode,
-} from "./member.ts";
+import { formatNodeAddress, sameNodeAddress } from "../remote/address.ts";
+import type { Member, NodeAddress, UniqueNode } from "./member.ts";
 import { type MembershipMessage, parseMembershipMessage } from "./membership_messages.ts";
 import { HeartbeatRing } from "./_heartbeat_ring.ts";
 import { MembershipEventDiff } from "./_membership_events.ts";
@@ -222,7 +217,8 @@ function positive(name: string, value: number): number {
  *
  * @example Three nodes over a toy in-process "network"
  * ```ts
- * import { Membership, type MembershipMessage, type NodeAddress } from "@casty/casty/cluster";
+ * import { Membership, type MembershipMessage } from "@casty/casty/cluster";
+ * import type { NodeAddress } from "@casty/casty/remote";
  * import { SimulatedClock } from "@casty/casty/testing";
  * import assert from "node:assert/strict";
  *
@@ -281,6 +277,7 @@ export class Membership {
   #joinAttempts = 0;
   #joinLoggedAt = 0;
   #heartbeatSeq = 0;
+  #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
   #viewOf: GossipState | undefined;
   #view: View = { links: [], leader: undefined };
@@ -438,14 +435,14 @@ export class Membership {
     try {
       msg = parseMembershipMessage(raw);
     } catch (err) {
-      this.#log("warn", `Dropped a membership message from ${addressToString(_from)}: ${err}`);
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
       return;
     }
     try {
       this.#dispatch(msg);
     } catch (err) {
       // Gossip payloads are validated as they are decoded: drop the whole message.
-      this.#log("warn", `Dropped a membership message from ${addressToString(_from)}: ${err}`);
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
     }
   }
 
@@ -500,7 +497,7 @@ export class Membership {
     if (this.#terminated || this.#state === undefined) return;
     let next = this.#state;
     for (const m of next.members) {
-      if (addressEquals(m.address, address) && m.status !== "down") {
+      if (sameNodeAddress(m.address, address) && m.status !== "down") {
         next = putMember(next, { ...m, status: "down" });
       }
     }
@@ -519,7 +516,7 @@ export class Membership {
    */
   connectionLost(address: NodeAddress): void {
     if (this.#terminated || this.#state === undefined) return;
-    const known = this.#state.members.some((m) => addressEquals(m.address, address));
+    const known = this.#state.members.some((m) => sameNodeAddress(m.address, address));
     if (!known) return;
     this.#timers.soon?.cancel();
     // Evaluate phi every quarter of the check interval for a while: it crosses the threshold
@@ -550,8 +547,9 @@ export class Membership {
   #joinTick(): void {
     this.#timers.join = undefined;
     if (this.#terminated || this.#state !== undefined) return;
-    const others = this.#seeds.filter((s) => !addressEquals(s, this.#self.address));
-    const firstSeed = this.#seeds.length === 0 || addressEquals(this.#seeds[0], this.#self.address);
+    const others = this.#seeds.filter((s) => !sameNodeAddress(s, this.#self.address));
+    const firstSeed = this.#seeds.length === 0 ||
+      sameNodeAddress(this.#seeds[0], this.#self.address);
     const now = this.#clock.now();
     if (firstSeed && (others.length === 0 || now - this.#joinStartedAt >= this.#seedNodeTimeout)) {
       if (others.length > 0) {
@@ -573,7 +571,7 @@ export class Membership {
         "warn",
         `Cannot join the cluster yet: no seed node answered ${this.#joinAttempts} join attempts in ${
           Math.round(now - this.#joinStartedAt)
-        } ms (seeds: ${others.map(addressToString).join(", ")}); still trying`,
+        } ms (seeds: ${others.map(formatNodeAddress).join(", ")}); still trying`,
       );
     }
     for (const seed of others) {
@@ -606,7 +604,7 @@ export class Membership {
       // that address are downed in the same change that admits the new one.
       let next = state;
       for (const m of state.members) {
-        if (addressEquals(m.address, node.address) && m.status !== "down") {
+        if (sameNodeAddress(m.address, node.address) && m.status !== "down") {
           next = putMember(next, { ...m, status: "down" });
         }
       }
@@ -667,6 +665,12 @@ export class Membership {
       remote.leaderEpoch?.leader !== local.leaderEpoch?.leader &&
       remote.leaderEpoch?.leader === keyOf(from)
     ) {
+      this.#log(
+        "warn",
+        `Refused the state of former leader ${
+          keyOf(from)
+        } (epoch ${remote.leaderEpoch?.epoch} < ${local.leaderEpoch?.epoch}); sent it the current one`,
+      );
       this.#sendGossip(from, true);
       return;
     }
@@ -784,7 +788,16 @@ export class Membership {
    * still reach (an unreachable observer's row is stale), and the acting leader they imply.
    */
   #viewFor(state: GossipState): View {
-    if (this.#viewOf === state) return this.#view;
+    // The view depends on the members and the reachability rows only, whose arrays are reused
+    // while unchanged: most state changes (versions, seen sets) hit this cache.
+    if (
+      this.#viewOf === state ||
+      (this.#viewOf !== undefined && this.#viewOf.members === state.members &&
+        this.#viewOf.reachability === state.reachability)
+    ) {
+      this.#viewOf = state;
+      return this.#view;
+    }
     const mine = new Set(observedUnreachable(state, this.#selfKey));
     const links: BrokenLink[] = [];
     for (const row of state.reachability) {
@@ -801,6 +814,7 @@ export class Membership {
         .map(keyOf),
     );
     const relevant = links.filter(([a, b]) => live.has(a) && live.has(b));
+    if (relevant.length > 0) this.#completeLinks(state, mine, live, relevant);
     if (relevant.length === 0) {
       leader = leaderOf(state, this.#selfKey);
     } else {
@@ -811,6 +825,44 @@ export class Membership {
     this.#viewOf = state;
     this.#view = { links: relevant, leader };
     return this.#view;
+  }
+
+  /**
+   * Beyond ten members each node monitors only its ring successors, so most pairs are not
+   * observed directly. A member that every monitor on this node's side reports unreachable is
+   * gone from this side: it is taken as cut off from every member of this side that no
+   * observation covers (otherwise two halves of a large cluster would each keep members of the
+   * other). Members only some monitors report (a broken link) get no such inference, so one
+   * broken link still costs one node. In clusters monitored all-to-all this adds nothing.
+   */
+  #completeLinks(
+    state: GossipState,
+    mine: ReadonlySet<string>,
+    live: ReadonlySet<string>,
+    links: BrokenLink[],
+  ): void {
+    const monitors = this.#ring.monitorsOf(state);
+    const reported = new Map<string, Set<string>>(); // subject → trusted observers reporting it
+    for (const [o, s] of links) {
+      let by = reported.get(s);
+      if (by === undefined) reported.set(s, by = new Set());
+      by.add(o);
+    }
+    const trusted = (k: string) => k === this.#selfKey || !mine.has(k);
+    const here = [...live].filter((k) => trusted(k) && !reported.has(k));
+    const hereSet = new Set(here);
+    const gone: string[] = [];
+    for (const [subject, by] of reported) {
+      const watchers = [...(monitors.get(subject) ?? [])].filter((w) => hereSet.has(w));
+      if (watchers.length > 0 && watchers.every((w) => by.has(w))) gone.push(subject);
+    }
+    if (gone.length === 0) return;
+    const watches = (x: string, y: string) => monitors.get(y)?.has(x) ?? false;
+    for (const y of gone) {
+      for (const x of here) {
+        if (!watches(x, y) && !(trusted(y) && watches(y, x))) links.push([x, y]);
+      }
+    }
   }
 
   #isActingLeader(state: GossipState): boolean {
@@ -827,7 +879,11 @@ export class Membership {
     if (state === undefined || this.#terminated || !this.#isActingLeader(state)) return;
     if (state.leaderEpoch?.leader !== this.#selfKey) {
       // The acting leader of this side claims the next epoch; it acts once the others have
-      // seen the claim (convergence, or the survivors' agreement when downing).
+      // seen the claim (convergence, or the survivors' agreement when downing). While views
+      // disagree, two nodes could out-claim each other: at most one claim per gossip interval.
+      const now = this.#clock.now();
+      if (now - this.#lastClaimAt < this.#gossipInterval) return;
+      this.#lastClaimAt = now;
       this.#commit(claimLeadership(state, this.#selfKey));
       this.#gossipRound();
       return;

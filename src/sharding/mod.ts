@@ -12,6 +12,7 @@
  *
  * @module
  */
+export { Behaviors, type ShardingBehaviors } from "./behaviors.ts";
 export { ShardEnvelope } from "./shard_envelope.ts";
 export { entityShard } from "./entity_shard.ts";
 export { sharded, type ShardedOptions, shardingExtension } from "./sharded.ts";
