@@ -85,6 +85,11 @@ export interface TcpConnection {
   /** True once the connection is closed (by either side) or destroyed. */
   readonly closed: boolean;
   /**
+   * With TLS, the names in the peer certificate's subject alternative names (DNS names and
+   * IP addresses, as written); `undefined` on plain TCP.
+   */
+  readonly peerNames?: readonly string[];
+  /**
    * Queues bytes for sending. The caller must not modify `bytes` afterwards. Writing to a
    * closed connection does nothing.
    */

@@ -27,6 +27,7 @@ interface BunSocket {
   end(): void;
   terminate(): void;
   setNoDelay?(noDelay: boolean): boolean;
+  setKeepAlive?(enable: boolean, initialDelay?: number): boolean;
 }
 
 interface BunSocketHandler {
@@ -70,6 +71,7 @@ class BunConnection extends BaseConnection {
     this.#socket = socket;
     socket.data = this;
     socket.setNoDelay?.(true);
+    socket.setKeepAlive?.(true, 30);
   }
 
   get bufferedAmount(): number {

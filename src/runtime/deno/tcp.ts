@@ -18,6 +18,10 @@ import {
 } from "../tcp.ts";
 
 const READ_BUFFER_SIZE = 256 * 1024;
+// After an accept error (EMFILE, ENFILE, ECONNABORTED, ...) the listener waits this long,
+// doubling up to ACCEPT_RETRY_MAX, and accepts again.
+const ACCEPT_RETRY_MIN = 10;
+const ACCEPT_RETRY_MAX = 1000;
 // Small queued writes are merged into one syscall up to this size.
 const COALESCE_LIMIT = 1024 * 1024;
 
@@ -34,6 +38,7 @@ class DenoConnection extends BaseConnection {
     super({ host: remote.hostname, port: remote.port });
     this.#conn = conn;
     conn.setNoDelay(true);
+    conn.setKeepAlive(true);
     void this.#readLoop();
   }
 
@@ -152,11 +157,34 @@ function listen(
   const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
   const bound = listener.addr as Deno.NetAddr;
   let closed = false;
+  let retry: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
   const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) options.onAccept(new DenoConnection(conn));
-    } catch (error) {
-      if (!closed) options.onError?.(asError(error));
+    let delay = ACCEPT_RETRY_MIN;
+    while (!closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return;
+        // One failed accept (out of file descriptors, an aborted connection) must not end
+        // the listener: report it, back off briefly, and accept again.
+        const err = asError(error);
+        options.onError?.(
+          new Error(`accept failed (${err.message}); retrying in ${delay} ms`, { cause: err }),
+        );
+        await new Promise<void>((resolve) => {
+          retry = { timer: setTimeout(resolve, delay), wake: resolve };
+        });
+        retry = undefined;
+        delay = Math.min(ACCEPT_RETRY_MAX, delay * 2);
+        continue;
+      }
+      delay = ACCEPT_RETRY_MIN;
+      try {
+        options.onAccept(new DenoConnection(conn));
+      } catch (error) {
+        options.onError?.(asError(error));
+      }
     }
   })();
   return Promise.resolve({
@@ -165,6 +193,10 @@ function listen(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (retry !== undefined) {
+        clearTimeout(retry.timer);
+        retry.wake();
+      }
       try {
         listener.close();
       } catch {
