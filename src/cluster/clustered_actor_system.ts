@@ -18,6 +18,7 @@ import {
 import { Remoting } from "../remote/remoting.ts";
 import { type Serializer, TaggedJsonSerializer } from "../remote/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
+import { readEnv } from "../runtime/env.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
@@ -60,6 +61,11 @@ export type TransportTuning = Partial<
     | "writeHighWaterMark"
     | "shutdownGrace"
     | "tcp"
+    | "idleTimeout"
+    | "maxConnections"
+    | "maxHandshakes"
+    | "outboundQueueBytes"
+    | "controlQueueLimit"
   >
 >;
 
@@ -77,6 +83,17 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
   bindPort?: number;
   /** Mutual TLS between nodes: PEM strings or file paths. */
   tls?: TlsOptions;
+  /**
+   * A secret every node shares, proven in each handshake (challenge-response; never sent).
+   * Defaults to the `CASTY_CLUSTER_SECRET` environment variable.
+   */
+  secret?: string;
+  /**
+   * Bind a non-loopback address with neither `tls` nor `secret` (accepting unauthenticated
+   * peers, with a loud warning).
+   * @default {false}
+   */
+  insecure?: boolean;
   /** The message serializer. @default {new TaggedJsonSerializer()} */
   serializer?: Serializer;
   /** Transport tuning (frame size, queue bounds, backoff, …). */
@@ -180,6 +197,8 @@ export class ClusteredActorSystem extends ActorSystem {
       bindHost: options.bindHost,
       bindPort: options.bindPort,
       tls: options.tls,
+      secret: options.secret ?? readEnv("CASTY_CLUSTER_SECRET"),
+      insecure: options.insecure,
       clock: options.clock,
       logger: options.logger,
     });
@@ -213,6 +232,8 @@ export class ClusteredActorSystem extends ActorSystem {
       port: c.port,
       bindHost: c.bindHost,
       tls: c.tls,
+      secret: c.secret,
+      insecure: c.insecure,
       seedNodes: c.seedNodes,
       roles: c.roles,
       requiredQuorum: c.requiredQuorum,
@@ -491,6 +512,9 @@ export class ClusteredActorSystem extends ActorSystem {
         // Messages still queued for a node the cluster gave up on are dead letters now, not
         // after the transport's own unreachable timeout.
         this.#transport.dropQueued(e.member.address);
+        // A removed member's peer, alias and incarnation entries go (or, while a connection to
+        // that address is live, once it closes).
+        if (e instanceof MemberRemoved) this.#transport.forget(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
       this.#barriers.nodeLost(e.member.address);

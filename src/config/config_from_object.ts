@@ -183,6 +183,8 @@ const CLUSTER_KEYS = [
   "failure_detector",
   "downing",
   "tls",
+  "secret",
+  "insecure",
 ];
 
 function readCluster(
@@ -207,6 +209,8 @@ function readCluster(
     ...compact({
       bindHost: t?.string("bind_host"),
       nodeId: t?.string("node_id"),
+      secret: t?.string("secret"),
+      insecure: t?.boolean("insecure"),
       requiredQuorum: t?.integer("required_quorum"),
     }),
     seedNodes: t?.strings("seed_nodes", '"host:port" strings', checkHostPort) ?? base.seedNodes,

@@ -233,7 +233,7 @@ export class Remoting {
   sendSystem(to: NodeAddress, path: string, message: unknown): void {
     if (this.#closed) return;
     const payload = this.#serializer.serialize(message);
-    this.#transport.send(to, { recipient: path, payload });
+    this.#transport.send(to, { recipient: path, payload, lane: laneOf(path) });
   }
 
   /**
@@ -264,7 +264,7 @@ export class Remoting {
       );
       return;
     }
-    this.#transport.send(ref.node, { recipient: ref.path, payload });
+    this.#transport.send(ref.node, { recipient: ref.path, payload, lane: laneOf(ref.path) });
   }
 
   /**
@@ -496,4 +496,9 @@ export class Remoting {
       this.sendSystem(node, REMOTE_PATH, { t: "terminated", path });
     }
   }
+}
+
+/** Envelopes to system actors (`/_cluster/`, `/_system/`) travel on the control lane. */
+function laneOf(path: string): "control" | "user" {
+  return path.startsWith("/_cluster/") || path.startsWith("/_system/") ? "control" : "user";
 }

@@ -4,7 +4,6 @@ import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_tra
 import type { Envelope, PeerIdentity, UndeliverableReason } from "../../src/remote/transport.ts";
 import type { NodeAddress } from "../../src/remote/address.ts";
 import {
-  encodeFrame,
   FRAME_BATCH,
   FRAME_HANDSHAKE,
   FRAME_HANDSHAKE_ACK,
