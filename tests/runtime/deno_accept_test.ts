@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { defaultTcp } from "../../src/runtime/select.ts";
+import { nodeTcp } from "../../src/runtime/node/tcp.ts";
 import type { TcpConnection } from "../../src/runtime/tcp.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 
@@ -42,7 +42,7 @@ describe("Deno TCP listener", () => {
       const port = events.find((e) => e.event === "ready")!.port as number;
       // Open connections until the child's accept fails for lack of descriptors.
       for (let i = 0; i < 100 && !events.some((e) => e.event === "accept-error"); i++) {
-        conns.push(await defaultTcp().connect("127.0.0.1", port));
+        conns.push(await nodeTcp.connect("127.0.0.1", port));
         if (i > 40) await new Promise((resolve) => setTimeout(resolve, 5));
       }
       await waitUntil(
@@ -53,7 +53,7 @@ describe("Deno TCP listener", () => {
       assert.match(String(events.find((e) => e.event === "accept-error")!.message), /retrying/);
       for (const conn of conns.splice(0)) conn.destroy();
       // A new client is served once descriptors are free again.
-      const conn = await defaultTcp().connect("127.0.0.1", port);
+      const conn = await nodeTcp.connect("127.0.0.1", port);
       conns.push(conn);
       const echoed: Uint8Array[] = [];
       conn.onData((chunk) => echoed.push(chunk));
