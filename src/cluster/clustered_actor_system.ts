@@ -66,6 +66,7 @@ export type TransportTuning = Partial<
     | "maxHandshakes"
     | "outboundQueueBytes"
     | "controlQueueLimit"
+    | "maxInboundBacklog"
   >
 >;
 
@@ -189,7 +190,9 @@ export class ClusteredActorSystem extends ActorSystem {
     // One logger for the transport and the system, so logLevel applies to both.
     const logger = options.logger ?? consoleLogger(options.logLevel ?? "info");
     options = { ...options, logger };
+    const ref: { node?: ClusteredActorSystem } = {};
     const transport = await TcpTransport.start({
+      inboundBacklog: () => (ref.node === undefined ? 0 : ref.node.#remoting.inboundBacklog()),
       ...options.transport,
       systemName: options.name,
       host: options.host,
@@ -203,6 +206,7 @@ export class ClusteredActorSystem extends ActorSystem {
       logger: options.logger,
     });
     const node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+    ref.node = node;
     node.#membership.start();
     if (options.requiredQuorum !== undefined) {
       try {

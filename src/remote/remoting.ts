@@ -126,6 +126,8 @@ const REF_CACHE_LIMIT = 50_000;
  * ```
  */
 export class Remoting {
+  /** Actor cells that received messages from the network and may still hold some. */
+  readonly #receivers = new Set<{ readonly queued: number }>();
   readonly #system: ActorSystem;
   readonly #core: SystemCore;
   readonly #transport: Transport;
@@ -339,6 +341,20 @@ export class Remoting {
     return ref;
   }
 
+  /**
+   * Messages from the network still waiting in local mailboxes (the transport's inbound
+   * backlog): it stops reading from peers while this is high.
+   */
+  inboundBacklog(): number {
+    let total = 0;
+    for (const cell of this.#receivers) {
+      const queued = cell.queued;
+      if (queued === 0) this.#receivers.delete(cell);
+      else total += queued;
+    }
+    return total;
+  }
+
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
@@ -349,6 +365,8 @@ export class Remoting {
     }
     try {
       target.tell(msg);
+      const cell = (target as { cell?: { queued: number } }).cell;
+      if (cell !== undefined) this.#receivers.add(cell);
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
       this.#core.eventStream.publish(

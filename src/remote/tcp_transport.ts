@@ -154,6 +154,20 @@ export interface TcpTransportOptions extends TransportHandlers {
    */
   readonly maxHandshakes?: number;
   /**
+   * Envelopes delivered to `onInbound` and not yet processed by the receiver (such as the
+   * messages waiting in the mailboxes of the actors they were delivered to). When it reaches
+   * `maxInboundBacklog`, the transport stops reading from every connection — TCP flow control
+   * then slows the senders — until it is back under half of that. Without it, inbound
+   * envelopes are read as fast as they arrive.
+   */
+  readonly inboundBacklog?: () => number;
+  /**
+   * The inbound backlog at which reading pauses (see `inboundBacklog`).
+   *
+   * @default {2000}
+   */
+  readonly maxInboundBacklog?: number;
+  /**
    * Largest frame (type byte + payload) accepted or sent, in bytes.
    *
    * @default {16777216}
@@ -341,6 +355,10 @@ export class TcpTransport implements Transport {
   #maxHandshakes: number;
   #queueBytesLimit: number;
   #controlLimit: number;
+  #backlog: (() => number) | undefined;
+  #maxBacklog: number;
+  #inboundPaused = false;
+  #resumeTimer: Cancellable | undefined;
   #clock: Clock;
   #log: TransportLogger;
   #random: () => number;
@@ -400,6 +418,8 @@ export class TcpTransport implements Transport {
     this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 64);
     this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
     this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
+    this.#backlog = options.inboundBacklog;
+    this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 2000);
     this.#clock = options.clock ?? realClock;
     this.#log = options.logger ?? consoleLogger;
     this.#random = options.random ?? Math.random;
@@ -724,9 +744,12 @@ export class TcpTransport implements Transport {
     return this.#peers.get(this.#resolve(formatNodeAddress(to)));
   }
 
+  /** Room for another envelope of up to a quarter of the byte bound (or a maximal frame). */
   #hasRoom(peer: Peer): boolean {
     return peer.queue.length < this.#queueLimit &&
-      (peer.queueBytes === 0 || peer.queueBytes < this.#queueBytesLimit);
+      (peer.queueBytes === 0 ||
+        peer.queueBytes + Math.min(this.#maxFrameSize, this.#queueBytesLimit / 4) <=
+          this.#queueBytesLimit);
   }
 
   /** Wakes `whenWritable` callers once the user lane has room (or always, with `all`). */
@@ -931,6 +954,10 @@ export class TcpTransport implements Transport {
       if (link.state === "closed") return;
       link.lastActivity = this.#clock.now();
       const error = link.decoder.push(chunk, link.onFrame);
+      if (
+        this.#backlog !== undefined && !this.#inboundPaused &&
+        this.#backlog() >= this.#maxBacklog
+      ) this.#pauseInbound();
       if (error !== undefined && (link.state as LinkState) !== "closed") {
         this.#log.error(`Closing connection ${link.describe()}: ${error.message}`, {
           kind: error.kind,
@@ -1269,6 +1296,7 @@ export class TcpTransport implements Transport {
       incarnation: hello.incarnation,
     });
     link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
+    if (this.#inboundPaused) link.conn.pause();
     link.decoder.maxFrameSize = this.#maxFrameSize;
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
@@ -1301,6 +1329,30 @@ export class TcpTransport implements Transport {
     this.#scheduleFlush(peer);
   }
 
+  /**
+   * Inbound flow control: stops reading every connection while the receiver's backlog is at
+   * `maxInboundBacklog`, checking every few milliseconds for it to fall under half of that.
+   */
+  #pauseInbound(): void {
+    this.#inboundPaused = true;
+    for (const link of this.#links) if (link.state === "active") link.conn.pause();
+    this.#log.debug(`Pausing reads: inbound backlog at ${this.#maxBacklog} envelopes`);
+    const check = (): void => {
+      this.#resumeTimer = undefined;
+      if (this.#state !== "running") return;
+      if (this.#backlog!() > this.#maxBacklog / 2) {
+        this.#resumeTimer = this.#clock.setTimeout(check, 2);
+        return;
+      }
+      this.#inboundPaused = false;
+      for (const link of this.#links) {
+        link.lastActivity = this.#clock.now();
+        link.conn.resume();
+      }
+    };
+    this.#resumeTimer = this.#clock.setTimeout(check, 2);
+  }
+
   /** Closes connections idle for `idleTimeout`; re-arms itself while running. */
   #armIdleSweep(): void {
     if (this.#idleTimeout === 0 || this.#state !== "running") return;
@@ -1309,7 +1361,7 @@ export class TcpTransport implements Transport {
       this.#idleTimer = undefined;
       const now = this.#clock.now();
       for (const link of [...this.#links]) {
-        if (link.state !== "active") continue;
+        if (link.state !== "active" || this.#inboundPaused) continue;
         const idle = now - link.lastActivity;
         if (idle >= this.#idleTimeout && !(link.peer !== undefined && pending(link.peer))) {
           this.#log.debug(`Closing connection ${link.describe()}: idle for ${Math.round(idle)} ms`);
@@ -1680,6 +1732,8 @@ export class TcpTransport implements Transport {
     this.#state = "stopping";
     this.#idleTimer?.cancel();
     this.#idleTimer = undefined;
+    this.#resumeTimer?.cancel();
+    this.#resumeTimer = undefined;
     await this.#listener.close();
     for (const peer of this.#peers.values()) {
       peer.retryTimer?.cancel();

@@ -103,6 +103,13 @@ export interface TcpConnection {
   onClose(handler: (error?: Error) => void): void;
   /** Adds a handler called whenever the write buffer becomes empty after having data. */
   onDrain(handler: () => void): void;
+  /**
+   * Stops reading from the socket until {@linkcode TcpConnection.resume}: the kernel's receive
+   * buffer fills and TCP flow control slows the sender.
+   */
+  pause(): void;
+  /** Reads again after {@linkcode TcpConnection.pause}. */
+  resume(): void;
   /** Flushes what is buffered, then closes. */
   close(): void;
   /** Closes at once, discarding buffered bytes. */

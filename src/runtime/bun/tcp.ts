@@ -28,6 +28,8 @@ interface BunSocket {
   terminate(): void;
   setNoDelay?(noDelay: boolean): boolean;
   setKeepAlive?(enable: boolean, initialDelay?: number): boolean;
+  pause?(): void;
+  resume?(): void;
 }
 
 interface BunSocketHandler {
@@ -97,6 +99,14 @@ class BunConnection extends BaseConnection {
     if (this.#done || this.#ending) return;
     this.#ending = true;
     if (this.#pending.length === 0) this.#socket.end();
+  }
+
+  pause(): void {
+    if (!this.#done) this.#socket.pause?.();
+  }
+
+  resume(): void {
+    if (!this.#done) this.#socket.resume?.();
   }
 
   destroy(): void {

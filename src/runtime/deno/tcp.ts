@@ -32,6 +32,8 @@ class DenoConnection extends BaseConnection {
   #writing = false;
   #ending = false;
   #done = false;
+  #paused = false;
+  #wake: (() => void) | undefined;
 
   constructor(conn: Deno.TcpConn) {
     const remote = conn.remoteAddr as Deno.NetAddr;
@@ -63,10 +65,25 @@ class DenoConnection extends BaseConnection {
     this.#finish();
   }
 
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(READ_BUFFER_SIZE);
     try {
       while (!this.#done) {
+        if (this.#paused) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          continue;
+        }
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (!this.#ending) this.emitData(buffer.slice(0, n));
@@ -133,6 +150,7 @@ class DenoConnection extends BaseConnection {
   #finish(error?: Error): void {
     if (this.#done) return;
     this.#done = true;
+    this.resume();
     this.#queue = [];
     this.#buffered = 0;
     try {

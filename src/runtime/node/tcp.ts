@@ -59,6 +59,14 @@ class NodeConnection extends BaseConnection {
     if (!this.closed) this.#socket.end();
   }
 
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }
