@@ -1,6 +1,6 @@
 // The handshake frames' JSON bodies (protocol version 2), parsed strictly:
 //
-//   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce }
+//   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce, lane? }
 //   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof? }
 //   dialer   → AUTH      { proof? }
 //   acceptor → ACK {}  or  REFUSE { reason }
@@ -19,6 +19,8 @@ export type RefuseReason = "refused" | "superseded" | "shutting-down";
 
 /** The dialer's opening frame. */
 export interface Hello {
+  /** A control connection: carries the dialer's control lane only (`lane: "control"`). */
+  readonly control: boolean;
   readonly system: string;
   readonly host: string;
   readonly port: number;
@@ -119,7 +121,7 @@ export function parseHello(payload: Uint8Array): Hello | string {
   if (typeof system !== "string" || system.length === 0 || system.length > 256) {
     return "handshake has no valid system name";
   }
-  return { ...endpoint, system };
+  return { ...endpoint, system, control: o.lane === "control" };
 }
 
 /**

@@ -269,6 +269,12 @@ class Link {
   hello: Hello | undefined;
   challenge: Challenge | undefined;
   lastActivity = 0;
+  /**
+   * A control connection: dialled next to a peer's main connection, it carries only the
+   * dialer's control lane, so heartbeats never wait behind user bytes in a TCP stream, and
+   * its reads are never paused by inbound flow control.
+   */
+  control = false;
   peer: Peer | undefined;
   identity: PeerIdentity | undefined;
   timer: Cancellable | undefined;
@@ -304,6 +310,9 @@ class Peer {
   controlBytes = 0;
   /** Callers of `whenWritable` waiting for room on the user lane. */
   waiters: (() => void)[] = [];
+  /** Our control connection to this peer (see `Link.control`). */
+  controlOut: Link | undefined;
+  controlDialing = false;
   /** `forget` was called while a connection was live: drop the entry once it is unused. */
   forgetWhenUnused = false;
   attempts = 0;
@@ -723,6 +732,9 @@ export class TcpTransport implements Transport {
     const dialing = peer.dialing;
     peer.dialing = undefined;
     if (dialing !== undefined) this.#closeLink(dialing, "peer forgotten", false);
+    const control = peer.controlOut;
+    peer.controlOut = undefined;
+    if (control !== undefined) this.#closeLink(control, "peer forgotten", false);
     if (this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
     this.#dropAliases(peer.key);
     this.#generation++;
@@ -852,6 +864,7 @@ export class TcpTransport implements Transport {
       }
       peer.control.push(envelope);
       peer.controlBytes += size;
+      if (peer.controlOut === undefined && peer.active !== undefined) this.#ensureControl(peer);
     } else {
       if (
         peer.queue.length >= this.#queueLimit ||
@@ -996,6 +1009,74 @@ export class TcpTransport implements Transport {
       ...this.#endpoint(link.nonce),
       system: this.systemName,
     }));
+  }
+
+  /** Dials a control connection to an already connected peer (once at a time). */
+  #ensureControl(peer: Peer): void {
+    if (this.#state !== "running" || peer.controlOut !== undefined || peer.controlDialing) return;
+    peer.controlDialing = true;
+    const dial = this.#dialControl(peer);
+    this.#dials.add(dial);
+    void dial.finally(() => this.#dials.delete(dial));
+  }
+
+  async #dialControl(peer: Peer): Promise<void> {
+    let conn: TcpConnection;
+    try {
+      conn = await this.#tcp.connect(peer.address.host, peer.address.port, {
+        timeout: this.#connectTimeout,
+        tls: this.#tls,
+      });
+    } catch (error) {
+      // The control lane falls back to the main connection.
+      peer.controlDialing = false;
+      this.#log.debug(
+        `Cannot open a control connection to ${peer.key}: ${(error as Error).message}`,
+      );
+      return;
+    }
+    if (this.#state !== "running" || this.#peers.get(peer.key) !== peer) {
+      peer.controlDialing = false;
+      conn.destroy();
+      return;
+    }
+    const link = new Link(conn, true, peer);
+    link.control = true;
+    this.#attach(link);
+    link.nonce = newNonce();
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
+      ...this.#endpoint(link.nonce),
+      system: this.systemName,
+      lane: "control",
+    }));
+  }
+
+  /** Makes a handshaken control connection active (either side). */
+  #activateControl(
+    link: Link,
+    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
+  ): void {
+    link.state = "active";
+    link.control = true;
+    link.timer?.cancel();
+    link.timer = undefined;
+    link.identity = Object.freeze({
+      host: hello.host,
+      port: hello.port,
+      incarnation: hello.incarnation,
+    });
+    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
+    link.decoder.maxFrameSize = this.#maxFrameSize;
+    this.#log.debug(`Control connection ${link.describe()} open`);
+    const peer = link.peer;
+    if (link.outbound && peer !== undefined) {
+      peer.controlDialing = false;
+      peer.controlOut = link;
+      link.conn.onDrain(() => {
+        if (peer.controlOut === link) this.#flush(peer);
+      });
+      this.#scheduleFlush(peer);
+    }
   }
 
   /** This node's identity as sent in a hello or challenge. */
@@ -1147,6 +1228,11 @@ export class TcpTransport implements Transport {
       this.#refuse(link, "shutting-down", "shutting down");
       return;
     }
+    if (hello.control) {
+      link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+      this.#activateControl(link, hello);
+      return;
+    }
     const address = { host: hello.host, port: hello.port };
     const peer = this.#peerFor(claimed, address);
     const active = peer.active;
@@ -1209,6 +1295,15 @@ export class TcpTransport implements Transport {
   #onAck(link: Link): void {
     let peer = link.peer!;
     const challenge = link.challenge!;
+    if (link.control) {
+      if (this.#peers.get(peer.key) !== peer || peer.controlOut !== undefined) {
+        peer.controlDialing = false;
+        this.#closeLink(link, "control connection no longer needed", false);
+        return;
+      }
+      this.#activateControl(link, challenge);
+      return;
+    }
     if (peer.dialing !== link) {
       this.#closeLink(link, "superseded", false);
       return;
@@ -1296,7 +1391,7 @@ export class TcpTransport implements Transport {
       incarnation: hello.incarnation,
     });
     link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
-    if (this.#inboundPaused) link.conn.pause();
+    if (this.#inboundPaused) link.conn.pause(); // a main connection; control ones never pause
     link.decoder.maxFrameSize = this.#maxFrameSize;
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
@@ -1335,7 +1430,9 @@ export class TcpTransport implements Transport {
    */
   #pauseInbound(): void {
     this.#inboundPaused = true;
-    for (const link of this.#links) if (link.state === "active") link.conn.pause();
+    for (const link of this.#links) {
+      if (link.state === "active" && !link.control) link.conn.pause();
+    }
     this.#log.debug(`Pausing reads: inbound backlog at ${this.#maxBacklog} envelopes`);
     const check = (): void => {
       this.#resumeTimer = undefined;
@@ -1419,6 +1516,12 @@ export class TcpTransport implements Transport {
   #detach(link: Link, reason: string): void {
     const peer = link.peer;
     if (peer === undefined) return;
+    if (link.control) {
+      // Control envelopes fall back to the main connection until the next control dial.
+      if (peer.controlOut === link) peer.controlOut = undefined;
+      else peer.controlDialing = false;
+      return;
+    }
     if (peer.active === link) {
       peer.active = undefined;
       peer.downSince = this.#clock.now();
@@ -1523,11 +1626,25 @@ export class TcpTransport implements Transport {
   }
 
   #flush(peer: Peer): void {
+    const ctl = peer.controlOut;
+    const separate = ctl !== undefined && ctl.state === "active";
+    if (separate && peer.control.length > 0) {
+      let sent = false;
+      while (peer.control.length > 0 && ctl.conn.bufferedAmount < this.#highWater) {
+        const bytes = this.#encode(peer, ctl, WRITE_CHUNK, "control");
+        if (bytes !== undefined) {
+          ctl.conn.write(bytes);
+          sent = true;
+        }
+      }
+      if (sent) ctl.lastActivity = this.#clock.now();
+    }
     const link = peer.active;
     if (link === undefined || link.state !== "active" || peer.continuation !== undefined) return;
     const conn = link.conn;
+    const lanes = separate ? "user" : "both";
     let written = 0;
-    while (pending(peer)) {
+    while (separate ? peer.queue.length > 0 : pending(peer)) {
       const room = this.#highWater - conn.bufferedAmount;
       if (room <= 0) break; // resumed by the connection's drain event
       if (written >= FLUSH_SLICE) {
@@ -1538,7 +1655,7 @@ export class TcpTransport implements Transport {
         }, 0);
         break;
       }
-      const bytes = this.#encode(peer, link, Math.min(room, WRITE_CHUNK));
+      const bytes = this.#encode(peer, link, Math.min(room, WRITE_CHUNK), lanes);
       if (bytes !== undefined) {
         conn.write(bytes);
         written += bytes.length;
@@ -1552,7 +1669,12 @@ export class TcpTransport implements Transport {
    * Takes envelopes off the peer's lanes (control first) and encodes them as frames, about
    * `target` bytes.
    */
-  #encode(peer: Peer, link: Link, target: number): Uint8Array | undefined {
+  #encode(
+    peer: Peer,
+    link: Link,
+    target: number,
+    lanes: "both" | "control" | "user",
+  ): Uint8Array | undefined {
     const envelopes = this.#batchEnvelopes;
     const recipients = this.#batchRecipients;
     const senders = this.#batchSenders;
@@ -1560,7 +1682,7 @@ export class TcpTransport implements Transport {
     const maxPayload = link.maxFrame - 1;
     let estimate = 0;
     while (estimate < target) {
-      const control = peer.control.length > 0;
+      const control = lanes === "control" || (lanes === "both" && peer.control.length > 0);
       const queue = control ? peer.control : peer.queue;
       if (queue.length === 0) break;
       const envelope = queue.peek()!;
