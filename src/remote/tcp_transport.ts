@@ -150,7 +150,7 @@ export interface TcpTransportOptions extends TransportHandlers {
   /**
    * Inbound connections still handshaking beyond which new inbound ones are closed at once.
    *
-   * @default {64}
+   * @default {256}
    */
   readonly maxHandshakes?: number;
   /**
@@ -424,7 +424,7 @@ export class TcpTransport implements Transport {
     this.#checkNames = options.tls !== undefined && options.tls.verifyHostname !== false;
     this.#idleTimeout = nonNegative("idleTimeout", options.idleTimeout, 60_000);
     this.#maxConnections = positive("maxConnections", options.maxConnections, 1024);
-    this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 64);
+    this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 256);
     this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
     this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
     this.#backlog = options.inboundBacklog;
