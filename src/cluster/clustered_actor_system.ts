@@ -67,6 +67,7 @@ export type TransportTuning = Partial<
     | "outboundQueueBytes"
     | "controlQueueLimit"
     | "maxInboundBacklog"
+    | "maxInboundBacklogBytes"
   >
 >;
 

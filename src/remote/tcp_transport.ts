@@ -156,17 +156,25 @@ export interface TcpTransportOptions extends TransportHandlers {
   /**
    * Envelopes delivered to `onInbound` and not yet processed by the receiver (such as the
    * messages waiting in the mailboxes of the actors they were delivered to). When it reaches
-   * `maxInboundBacklog`, the transport stops reading from every connection — TCP flow control
-   * then slows the senders — until it is back under half of that. Without it, inbound
-   * envelopes are read as fast as they arrive.
+   * `maxInboundBacklog` envelopes, or `maxInboundBacklogBytes` at the average size of recent
+   * inbound envelopes, the transport stops reading from its main connections — TCP flow
+   * control then slows the senders — until the backlog is back under half of both. Control
+   * connections keep reading. Without it, inbound envelopes are read as fast as they arrive.
    */
   readonly inboundBacklog?: () => number;
   /**
-   * The inbound backlog at which reading pauses (see `inboundBacklog`).
+   * The inbound backlog, in envelopes, at which reading pauses (see `inboundBacklog`).
    *
-   * @default {2000}
+   * @default {100000}
    */
   readonly maxInboundBacklog?: number;
+  /**
+   * The inbound backlog, in payload bytes (estimated from the average inbound envelope), at
+   * which reading pauses (see `inboundBacklog`).
+   *
+   * @default {33554432}
+   */
+  readonly maxInboundBacklogBytes?: number;
   /**
    * Largest frame (type byte + payload) accepted or sent, in bytes.
    *
@@ -366,6 +374,9 @@ export class TcpTransport implements Transport {
   #controlLimit: number;
   #backlog: (() => number) | undefined;
   #maxBacklog: number;
+  #maxBacklogBytes: number;
+  /** Moving average of inbound payload sizes, to turn a backlog count into bytes. */
+  #inboundAverage = 0;
   #inboundPaused = false;
   #resumeTimer: Cancellable | undefined;
   #clock: Clock;
@@ -428,7 +439,12 @@ export class TcpTransport implements Transport {
     this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
     this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
     this.#backlog = options.inboundBacklog;
-    this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 2000);
+    this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 100_000);
+    this.#maxBacklogBytes = positive(
+      "maxInboundBacklogBytes",
+      options.maxInboundBacklogBytes,
+      32 << 20,
+    );
     this.#clock = options.clock ?? realClock;
     this.#log = options.logger ?? consoleLogger;
     this.#random = options.random ?? Math.random;
@@ -967,10 +983,9 @@ export class TcpTransport implements Transport {
       if (link.state === "closed") return;
       link.lastActivity = this.#clock.now();
       const error = link.decoder.push(chunk, link.onFrame);
-      if (
-        this.#backlog !== undefined && !this.#inboundPaused &&
-        this.#backlog() >= this.#maxBacklog
-      ) this.#pauseInbound();
+      if (this.#backlog !== undefined && !this.#inboundPaused && this.#backlogOver(1)) {
+        this.#pauseInbound();
+      }
       if (error !== undefined && (link.state as LinkState) !== "closed") {
         this.#log.error(`Closing connection ${link.describe()}: ${error.message}`, {
           kind: error.kind,
@@ -1428,17 +1443,26 @@ export class TcpTransport implements Transport {
    * Inbound flow control: stops reading every connection while the receiver's backlog is at
    * `maxInboundBacklog`, checking every few milliseconds for it to fall under half of that.
    */
+  /** Whether the inbound backlog is at `fraction` of either bound. */
+  #backlogOver(fraction: number): boolean {
+    const n = this.#backlog!();
+    return n >= this.#maxBacklog * fraction ||
+      n * this.#inboundAverage >= this.#maxBacklogBytes * fraction;
+  }
+
   #pauseInbound(): void {
     this.#inboundPaused = true;
     for (const link of this.#links) {
       if (link.state === "active" && !link.control) link.conn.pause();
     }
-    this.#log.debug(`Pausing reads: inbound backlog at ${this.#maxBacklog} envelopes`);
+    this.#log.debug(`Pausing reads: inbound backlog of ${this.#backlog!()} envelopes`);
+    let delay = 0;
     const check = (): void => {
       this.#resumeTimer = undefined;
       if (this.#state !== "running") return;
-      if (this.#backlog!() > this.#maxBacklog / 2) {
-        this.#resumeTimer = this.#clock.setTimeout(check, 2);
+      if (this.#backlogOver(0.5)) {
+        delay = Math.min(10, delay * 2 + 1);
+        this.#resumeTimer = this.#clock.setTimeout(check, delay);
         return;
       }
       this.#inboundPaused = false;
@@ -1447,7 +1471,7 @@ export class TcpTransport implements Transport {
         link.conn.resume();
       }
     };
-    this.#resumeTimer = this.#clock.setTimeout(check, 2);
+    this.#resumeTimer = this.#clock.setTimeout(check, 0);
   }
 
   /** Closes connections idle for `idleTimeout`; re-arms itself while running. */
@@ -1779,6 +1803,7 @@ export class TcpTransport implements Transport {
   #onMessage(link: Link, bytes: Uint8Array, start: number, end: number): void {
     // A view, not a copy: receive chunks are never reused, and a copy per small payload
     // costs more than the rest of the receive path on V8.
+    this.#inboundAverage += (end - start - this.#inboundAverage) / 64;
     const envelope = readEnvelope(bytes, start, end, false);
     if (typeof envelope === "string") {
       this.#protocolError(link, `malformed envelope: ${envelope}`);
