@@ -996,14 +996,29 @@ export class TcpTransport implements Transport {
     link.conn.onClose((error) => this.#onLinkClosed(link, error));
   }
 
+  #connect(peer: Peer): Promise<TcpConnection> {
+    return this.#tcp.connect(peer.address.host, peer.address.port, {
+      timeout: this.#connectTimeout,
+      tls: this.#tls,
+    });
+  }
+
+  /** Starts the handshake on a dialled connection. */
+  #sendHello(link: Link): void {
+    this.#attach(link);
+    link.nonce = newNonce();
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
+      ...this.#endpoint(link.nonce),
+      system: this.systemName,
+      ...(link.control ? { lane: "control" } : {}),
+    }));
+  }
+
   async #dial(peer: Peer): Promise<void> {
     peer.connecting = true;
     let conn: TcpConnection;
     try {
-      conn = await this.#tcp.connect(peer.address.host, peer.address.port, {
-        timeout: this.#connectTimeout,
-        tls: this.#tls,
-      });
+      conn = await this.#connect(peer);
     } catch (error) {
       peer.connecting = false;
       if (this.#state === "running") this.#dialFailed(peer, (error as Error).message);
@@ -1018,12 +1033,7 @@ export class TcpTransport implements Transport {
     }
     const link = new Link(conn, true, peer);
     peer.dialing = link;
-    this.#attach(link);
-    link.nonce = newNonce();
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
-      ...this.#endpoint(link.nonce),
-      system: this.systemName,
-    }));
+    this.#sendHello(link);
   }
 
   /** Dials a control connection to an already connected peer (once at a time). */
@@ -1038,10 +1048,7 @@ export class TcpTransport implements Transport {
   async #dialControl(peer: Peer): Promise<void> {
     let conn: TcpConnection;
     try {
-      conn = await this.#tcp.connect(peer.address.host, peer.address.port, {
-        timeout: this.#connectTimeout,
-        tls: this.#tls,
-      });
+      conn = await this.#connect(peer);
     } catch (error) {
       // The control lane falls back to the main connection.
       peer.controlDialing = false;
@@ -1057,13 +1064,7 @@ export class TcpTransport implements Transport {
     }
     const link = new Link(conn, true, peer);
     link.control = true;
-    this.#attach(link);
-    link.nonce = newNonce();
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
-      ...this.#endpoint(link.nonce),
-      system: this.systemName,
-      lane: "control",
-    }));
+    this.#sendHello(link);
   }
 
   /** Makes a handshaken control connection active (either side). */

@@ -10,8 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
-import type { Envelope, PeerIdentity, UndeliverableReason } from "../../src/remote/transport.ts";
-import type { NodeAddress } from "../../src/remote/address.ts";
 import { InsecureBindError } from "../../src/remote/_auth.ts";
 import {
   FRAME_HANDSHAKE,
@@ -21,6 +19,7 @@ import {
   FRAME_MESSAGE,
 } from "../../src/remote/_framing.ts";
 import { CollectingLogger } from "../_helpers/logger.ts";
+import { startTransportNode, type TransportNode } from "../_helpers/transport_node.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 import { helloBody, json, RawPeer } from "../_helpers/raw_peer.ts";
 import { tlsFixtures } from "../_helpers/tls_fixtures.ts";
@@ -28,36 +27,10 @@ import { tlsFixtures } from "../_helpers/tls_fixtures.ts";
 const SECRET = "correct horse battery staple";
 const SYSTEM = "vault-7f3a";
 
-interface Node {
-  transport: TcpTransport;
-  inbound: { from: PeerIdentity; envelope: Envelope }[];
-  undeliverable: { to: NodeAddress; envelope: Envelope; reason: UndeliverableReason }[];
-  connected: PeerIdentity[];
-  disconnected: PeerIdentity[];
-  log: CollectingLogger;
-}
+type Node = TransportNode;
 
-async function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
-  const node = {
-    inbound: [],
-    undeliverable: [],
-    connected: [],
-    disconnected: [],
-    log: new CollectingLogger(),
-  } as unknown as Node;
-  node.transport = await TcpTransport.start({
-    systemName: SYSTEM,
-    host: "127.0.0.1",
-    port: 0,
-    logger: node.log,
-    reconnectBackoff: { min: 10, max: 100 },
-    onInbound: (from, envelope) => node.inbound.push({ from, envelope }),
-    onUndeliverable: (to, envelope, reason) => node.undeliverable.push({ to, envelope, reason }),
-    onPeerConnected: (peer) => node.connected.push(peer),
-    onPeerDisconnected: (peer) => node.disconnected.push(peer),
-    ...options,
-  });
-  return node;
+function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
+  return startTransportNode(SYSTEM, options);
 }
 
 const payload = (n: number): Uint8Array => new Uint8Array([n]);

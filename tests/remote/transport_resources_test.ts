@@ -3,34 +3,16 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
-import type { Envelope, PeerIdentity, UndeliverableReason } from "../../src/remote/transport.ts";
-import type { NodeAddress } from "../../src/remote/address.ts";
+import type { TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
 import { defaultTcp } from "../../src/runtime/select.ts";
-import { CollectingLogger } from "../_helpers/logger.ts";
+import { startTransportNode, type TransportNode } from "../_helpers/transport_node.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 import { RawPeer } from "../_helpers/raw_peer.ts";
 
-interface Node {
-  transport: TcpTransport;
-  inbound: { from: PeerIdentity; envelope: Envelope }[];
-  undeliverable: { to: NodeAddress; envelope: Envelope; reason: UndeliverableReason }[];
-  log: CollectingLogger;
-}
+type Node = TransportNode;
 
-async function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
-  const node = { inbound: [], undeliverable: [], log: new CollectingLogger() } as unknown as Node;
-  node.transport = await TcpTransport.start({
-    systemName: "res",
-    host: "127.0.0.1",
-    port: 0,
-    logger: node.log,
-    reconnectBackoff: { min: 10, max: 50 },
-    onInbound: (from, envelope) => node.inbound.push({ from, envelope }),
-    onUndeliverable: (to, envelope, reason) => node.undeliverable.push({ to, envelope, reason }),
-    ...options,
-  });
-  return node;
+function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
+  return startTransportNode("res", options);
 }
 
 async function freePort(): Promise<number> {
