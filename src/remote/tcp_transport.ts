@@ -1067,13 +1067,12 @@ export class TcpTransport implements Transport {
     this.#sendHello(link);
   }
 
-  /** Makes a handshaken control connection active (either side). */
-  #activateControl(
+  /** The handshake is done: the link carries envelopes from the identity it proved. */
+  #establish(
     link: Link,
     hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
   ): void {
     link.state = "active";
-    link.control = true;
     link.timer?.cancel();
     link.timer = undefined;
     link.identity = Object.freeze({
@@ -1083,6 +1082,15 @@ export class TcpTransport implements Transport {
     });
     link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
     link.decoder.maxFrameSize = this.#maxFrameSize;
+  }
+
+  /** Makes a handshaken control connection active (either side). */
+  #activateControl(
+    link: Link,
+    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
+  ): void {
+    link.control = true;
+    this.#establish(link, hello);
     this.#log.debug(`Control connection ${link.describe()} open`);
     const peer = link.peer;
     if (link.outbound && peer !== undefined) {
@@ -1397,18 +1405,9 @@ export class TcpTransport implements Transport {
     link: Link,
     hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
   ): void {
-    link.state = "active";
-    link.timer?.cancel();
-    link.timer = undefined;
     link.peer = peer;
-    link.identity = Object.freeze({
-      host: hello.host,
-      port: hello.port,
-      incarnation: hello.incarnation,
-    });
-    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
+    this.#establish(link, hello);
     if (this.#inboundPaused) link.conn.pause(); // a main connection; control ones never pause
-    link.decoder.maxFrameSize = this.#maxFrameSize;
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
     });

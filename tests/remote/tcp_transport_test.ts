@@ -1,8 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
-import type { Envelope, PeerIdentity, UndeliverableReason } from "../../src/remote/transport.ts";
-import type { NodeAddress } from "../../src/remote/address.ts";
+import type { Envelope } from "../../src/remote/transport.ts";
 import {
   FRAME_BATCH,
   FRAME_HANDSHAKE,
@@ -14,39 +13,13 @@ import {
 import { helloBody, json, RawPeer } from "../_helpers/raw_peer.ts";
 import { defaultTcp } from "../../src/runtime/select.ts";
 import type { TcpConnection } from "../../src/runtime/tcp.ts";
-import { CollectingLogger } from "../_helpers/logger.ts";
+import { startTransportNode, type TransportNode } from "../_helpers/transport_node.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 
-interface Node {
-  transport: TcpTransport;
-  inbound: { from: PeerIdentity; envelope: Envelope }[];
-  undeliverable: { to: NodeAddress; envelope: Envelope; reason: UndeliverableReason }[];
-  connected: PeerIdentity[];
-  disconnected: PeerIdentity[];
-  log: CollectingLogger;
-}
+type Node = TransportNode;
 
-async function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
-  const node = {
-    inbound: [],
-    undeliverable: [],
-    connected: [],
-    disconnected: [],
-    log: new CollectingLogger(),
-  } as unknown as Node;
-  node.transport = await TcpTransport.start({
-    systemName: "test",
-    host: "127.0.0.1",
-    port: 0,
-    logger: node.log,
-    reconnectBackoff: { min: 10, max: 100 },
-    onInbound: (from, envelope) => node.inbound.push({ from, envelope }),
-    onUndeliverable: (to, envelope, reason) => node.undeliverable.push({ to, envelope, reason }),
-    onPeerConnected: (peer) => node.connected.push(peer),
-    onPeerDisconnected: (peer) => node.disconnected.push(peer),
-    ...options,
-  });
-  return node;
+function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
+  return startTransportNode("test", options);
 }
 
 function seqPayload(seq: number): Uint8Array {
