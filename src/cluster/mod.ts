@@ -37,3 +37,10 @@ export * from "./downing.ts";
 export * from "./events.ts";
 export * from "./membership.ts";
 export * from "./topology.ts";
+export type {
+  ClusterExtension,
+  ClusterExtensionContext,
+  ClusterView,
+  ExtensionStop,
+  SpawnHandler,
+} from "./extension.ts";

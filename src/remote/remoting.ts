@@ -8,17 +8,17 @@
  * @module
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import { type ActorSystem, systemCore } from "../actor/actor_system.ts";
+import { type ActorSystem, attachRemote } from "../actor/actor_system.ts";
 import { MailboxFullError, SerializationError } from "../actor/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
-import type { ActorCell, SystemCore } from "../actor/_actor_cell.ts";
+import type { ActorCell } from "../actor/_actor_cell.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
 import type { Serializer } from "./serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */
-const REMOTE_PATH = "/_remote";
+const REMOTE_PATH = "/_system/_remote";
 
 type RemoteSystemMsg =
   | { readonly t: "watch"; readonly path: string }
@@ -81,8 +81,9 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   }
 
   /**
-   * Sends the message once the outbound queue to its node has room (below half its bound), so
-   * a fast producer slows down instead of overflowing the queue into dead letters.
+   * Sends the message once the outbound queue to its node has room (the transport's
+   * `whenWritable`), so a fast producer slows down instead of overflowing the queue into dead
+   * letters.
    *
    * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
@@ -129,7 +130,6 @@ export class Remoting {
   /** Actor cells that received messages from the network and may still hold some. */
   readonly #receivers = new Set<{ readonly queued: number }>();
   readonly #system: ActorSystem;
-  readonly #core: SystemCore;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
   readonly #log: Logger;
@@ -153,16 +153,17 @@ export class Remoting {
    */
   constructor(options: RemotingOptions) {
     this.#system = options.system;
-    this.#core = systemCore(options.system);
     this.#transport = options.transport;
     this.#serializer = options.serializer;
     this.#log = options.log;
     this.#self = options.transport.selfAddress;
     this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
-    this.#core.addressPrefix = this.#prefix;
-    this.#core.watchOther = (cell, ref) => this.#watch(cell, ref);
-    this.#core.unwatchOther = (cell, ref) => this.#unwatch(cell, ref);
-    this.#core.cellStopped = (cell) => this.#localStopped(cell.path);
+    attachRemote(this.#system, {
+      addressPrefix: this.#prefix,
+      watch: (cell, ref) => this.#watch(cell, ref),
+      unwatch: (cell, ref) => this.#unwatch(cell, ref),
+      cellStopped: (cell) => this.#localStopped(cell.path),
+    });
     this.#transport.setHandlers({
       onInbound: (from, env) => {
         try {
@@ -255,13 +256,13 @@ export class Remoting {
       const error = err instanceof SerializationError
         ? err
         : new SerializationError(`Cannot serialize message for "${ref.address}"`, { cause: err });
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "serialization", error.message),
       );
       throw error;
     }
     if (this.#closed) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "shutdown", "remoting is shut down"),
       );
       return;
@@ -270,36 +271,16 @@ export class Remoting {
   }
 
   /**
-   * Sends once the outbound queue to the ref's node is below half its bound (waiting with a
-   * growing pause, at most `maxWait` ms in all, after which it sends anyway).
+   * Sends once the transport has room for `ref`'s node (its `whenWritable`), or at once for
+   * this node and for control-lane paths.
+   *
+   * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
-  sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
-    const t = this.#transport as Partial<{
-      queuedCount(to: NodeAddress): number;
-      outboundQueueLimit: number;
-    }>;
-    const flowControlled = typeof t.queuedCount === "function" &&
-      typeof t.outboundQueueLimit === "number";
-    const high = flowControlled ? Math.max(1, Math.floor(t.outboundQueueLimit! / 2)) : Infinity;
-    if (!flowControlled || this.#closed || t.queuedCount!(ref.node) < high) {
-      // Fast path without an async frame: most sends find room.
-      try {
-        this.send(ref, msg);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown): Promise<void> {
+    if (!this.#closed && laneOf(ref.path) === "user" && !sameNodeAddress(ref.node, this.#self)) {
+      await this.#transport.whenWritable(ref.node);
     }
-    return (async () => {
-      let waited = 0;
-      let pause = 1;
-      while (!this.#closed && waited < maxWait && t.queuedCount!(ref.node) >= high) {
-        await new Promise<void>((resolve) => this.#core.scheduler.internal(resolve, pause));
-        waited += pause;
-        pause = Math.min(pause * 2, 50);
-      }
-      this.send(ref, msg);
-    })();
+    this.send(ref, msg);
   }
 
   /**
@@ -358,7 +339,7 @@ export class Remoting {
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, uri, "unknownPath", `no actor at ${path} on this node`),
       );
       return;
@@ -369,7 +350,7 @@ export class Remoting {
       if (cell !== undefined) this.#receivers.add(cell);
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, target as ActorRef<never>, "mailboxFull", err.message),
       );
     }
@@ -383,7 +364,7 @@ export class Remoting {
       this.#log.error(
         `Cannot decode a message for "${env.recipient}" from ${formatNodeAddress(from)}: ${detail}`,
       );
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(env.payload.slice(), this.#prefix + env.recipient, "serialization", detail),
       );
       return { ok: false };
@@ -419,7 +400,7 @@ export class Remoting {
       // keep the bytes: the dead letter still says what was lost
     }
     const uri = `casty://${this.#system.name}@${formatNodeAddress(to)}${env.recipient}`;
-    this.#core.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
+    this.#system.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
   }
 
   #onPeer(peer: PeerIdentity, up: boolean): void {

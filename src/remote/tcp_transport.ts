@@ -251,6 +251,11 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly tcp?: Tcp;
   /** Random numbers in [0, 1) for backoff jitter. Defaults to `Math.random`. */
   readonly random?: () => number;
+  /**
+   * This run's incarnation id (the node identity shared with the cluster layer); a random
+   * one when left out.
+   */
+  readonly incarnation?: string;
 }
 
 /** Largest frame accepted before a connection has completed its handshake. */
@@ -535,7 +540,7 @@ export class TcpTransport implements Transport {
       options,
       listener,
       tcp,
-      crypto.randomUUID(),
+      options.incarnation ?? crypto.randomUUID(),
       maxFrameSize,
       key,
     );
