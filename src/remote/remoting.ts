@@ -129,6 +129,7 @@ const REF_CACHE_LIMIT = 50_000;
 export class Remoting {
   /** Actor cells that received messages from the network and may still hold some. */
   readonly #receivers = new Set<{ readonly queued: number }>();
+  #lastReceiver: { readonly queued: number } | undefined;
   readonly #system: ActorSystem;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
@@ -330,8 +331,11 @@ export class Remoting {
     let total = 0;
     for (const cell of this.#receivers) {
       const queued = cell.queued;
-      if (queued === 0) this.#receivers.delete(cell);
-      else total += queued;
+      if (queued > 0) total += queued;
+      else {
+        this.#receivers.delete(cell);
+        if (cell === this.#lastReceiver) this.#lastReceiver = undefined;
+      }
     }
     return total;
   }
@@ -347,7 +351,10 @@ export class Remoting {
     try {
       target.tell(msg);
       const cell = (target as { cell?: { queued: number } }).cell;
-      if (cell !== undefined) this.#receivers.add(cell);
+      if (cell !== undefined && cell !== this.#lastReceiver) {
+        this.#lastReceiver = cell;
+        this.#receivers.add(cell);
+      }
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
       this.#system.eventStream.publish(
