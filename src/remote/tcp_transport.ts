@@ -1488,7 +1488,9 @@ export class TcpTransport implements Transport {
       const now = this.#clock.now();
       for (const link of [...this.#links]) {
         if (link.state !== "active" || this.#inboundPaused) continue;
-        const idle = now - link.lastActivity;
+        // A peer whose control connection is busy (heartbeats) keeps its main one open too.
+        const control = link.control ? undefined : link.peer?.controlOut;
+        const idle = now - Math.max(link.lastActivity, control?.lastActivity ?? 0);
         if (idle >= this.#idleTimeout && !(link.peer !== undefined && pending(link.peer))) {
           this.#log.debug(`Closing connection ${link.describe()}: idle for ${Math.round(idle)} ms`);
           this.#closeLink(link, `idle for ${Math.round(idle)} ms`, true);

@@ -161,6 +161,35 @@ describe("TcpTransport connection limits", () => {
     }
   });
 
+  it("keeps a main connection open while the peers' control connections are busy", async () => {
+    const a = await startNode({ idleTimeout: 300 });
+    const b = await startNode({ idleTimeout: 300 });
+    const beat = setInterval(() => {
+      for (const [from, to] of [[a, b], [b, a]]) {
+        from.transport.send(to.transport.selfAddress, {
+          recipient: "/_cluster/heartbeat",
+          payload: bytes(1),
+          lane: "control",
+        });
+      }
+    }, 50);
+    try {
+      a.transport.send(b.transport.selfAddress, { recipient: "/x", payload: bytes(1) });
+      await waitUntil(() => b.inbound.some((x) => x.envelope.recipient === "/x"), 5000, "user");
+      const beats = () => b.inbound.filter((x) => x.envelope.recipient === "/_cluster/heartbeat");
+      const before = beats().length;
+      // Five idle timeouts of heartbeats only: the main connection stays.
+      await waitUntil(() => beats().length >= before + 30, 10_000, "heartbeats");
+      assert.equal(a.disconnected.length + b.disconnected.length, 0);
+      assert.equal(a.transport.connectedPeers().length, 1);
+      assert.equal(a.transport.connectionCount, 3, "main connection and two control ones");
+    } finally {
+      clearInterval(beat);
+      await a.transport.shutdown();
+      await b.transport.shutdown();
+    }
+  });
+
   it("caps handshakes in progress and open connections", async () => {
     const a = await startNode({ maxHandshakes: 2, maxConnections: 3 });
     const raws: RawPeer[] = [];
