@@ -4,14 +4,15 @@
  * @module
  */
 
-import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./member.ts";
+import { compareNodeAddresses } from "../remote/address.ts";
+import { type Member, type MemberStatus, nodeKey } from "./member.ts";
 
 /**
  * Tuning for {@linkcode KeepMajority}.
  *
  * @example
  * ```ts
- * import type { DowningOptions } from "@casty/casty/cluster";
+ * import type { DowningOptions } from "./downing.ts";
  * const o: DowningOptions = { stableAfter: 7000 };
  * console.assert(o.stableAfter === 7000);
  * ```
@@ -37,7 +38,7 @@ export interface DowningOptions {
  *
  * @example
  * ```ts
- * import type { DowningDecision } from "@casty/casty/cluster";
+ * import type { DowningDecision } from "./downing.ts";
  * const d: DowningDecision = { type: "none" };
  * console.assert(d.type === "none");
  * ```
@@ -59,7 +60,7 @@ const COUNTED: ReadonlySet<MemberStatus> = new Set(["up", "leaving"]);
  *
  * @example
  * ```ts
- * import { KeepMajority } from "@casty/casty/cluster";
+ * import { KeepMajority } from "./downing.ts";
  * const m = (port: number, status = "up" as const) => ({
  *   address: { host: "h", port }, id: "a", status, roles: [],
  * });
@@ -130,7 +131,7 @@ export class KeepMajority {
     for (const m of pool) {
       if (unreachable.has(nodeKey(m))) theirs++;
       else mine++;
-      if (lowest === undefined || compareAddresses(m.address, lowest.address) < 0) lowest = m;
+      if (lowest === undefined || compareNodeAddresses(m.address, lowest.address) < 0) lowest = m;
     }
     const keep = mine > theirs ||
       (mine === theirs && lowest !== undefined && !unreachable.has(nodeKey(lowest)));

@@ -18,9 +18,8 @@
  * @module
  */
 
+import { compareNodeAddresses, formatNodeAddress } from "../remote/address.ts";
 import {
-  addressToString,
-  compareAddresses,
   compareNodes,
   type Member,
   type MemberStatus,
@@ -44,7 +43,7 @@ import {
  *
  * @example
  * ```ts
- * import type { ReachabilityRow } from "@casty/casty/cluster";
+ * import type { ReachabilityRow } from "./gossip.ts";
  * const row: ReachabilityRow = { observer: "h:1#a", version: 2, unreachable: ["h:2#b"] };
  * console.assert(row.unreachable.length === 1);
  * ```
@@ -63,7 +62,7 @@ export interface ReachabilityRow {
  *
  * @example
  * ```ts
- * import type { Tombstone } from "@casty/casty/cluster";
+ * import type { Tombstone } from "./gossip.ts";
  * const t: Tombstone = { node: { address: { host: "h", port: 1 }, id: "a" }, removedAt: 0 };
  * console.assert(t.removedAt === 0);
  * ```
@@ -80,7 +79,7 @@ export interface Tombstone {
  *
  * @example
  * ```ts
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * const g = emptyGossip();
  * console.assert(g.members.length === 0 && Object.keys(g.version).length === 0);
  * ```
@@ -104,7 +103,7 @@ export interface GossipState {
  * @returns An empty state.
  * @example
  * ```ts
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * console.assert(emptyGossip().seen.length === 0);
  * ```
  */
@@ -164,7 +163,7 @@ function derived(state: GossipState): Derived {
  * @returns The member, or `undefined`.
  * @example
  * ```ts
- * import { emptyGossip, findMember } from "@casty/casty/cluster";
+ * import { emptyGossip, findMember } from "./gossip.ts";
  * console.assert(findMember(emptyGossip(), "h:1#a") === undefined);
  * ```
  */
@@ -180,7 +179,7 @@ export function findMember(state: GossipState, key: string): Member | undefined 
  * @returns `true` when tombstoned.
  * @example
  * ```ts
- * import { emptyGossip, isTombstoned } from "@casty/casty/cluster";
+ * import { emptyGossip, isTombstoned } from "./gossip.ts";
  * console.assert(!isTombstoned(emptyGossip(), "h:1#a"));
  * ```
  */
@@ -196,7 +195,7 @@ export function isTombstoned(state: GossipState, key: string): boolean {
  * @returns `true` when in `seen`.
  * @example
  * ```ts
- * import { emptyGossip, hasSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, hasSeen } from "./gossip.ts";
  * console.assert(!hasSeen(emptyGossip(), "h:1#a"));
  * ```
  */
@@ -212,7 +211,7 @@ export function hasSeen(state: GossipState, key: string): boolean {
  * @returns Node keys of unreachable members.
  * @example
  * ```ts
- * import { emptyGossip, unreachableKeys } from "@casty/casty/cluster";
+ * import { emptyGossip, unreachableKeys } from "./gossip.ts";
  * console.assert(unreachableKeys(emptyGossip()).size === 0);
  * ```
  */
@@ -228,7 +227,7 @@ export function unreachableKeys(state: GossipState): ReadonlySet<string> {
  * @returns The subjects (empty when the observer has no row).
  * @example
  * ```ts
- * import { emptyGossip, observedUnreachable } from "@casty/casty/cluster";
+ * import { emptyGossip, observedUnreachable } from "./gossip.ts";
  * console.assert(observedUnreachable(emptyGossip(), "h:1#a").length === 0);
  * ```
  */
@@ -291,7 +290,7 @@ function normalize(
   // the newest live one is last.
   const tombNewest = new Map<string, string>();
   for (const t of tombstones) {
-    const a = addressToString(t.node.address);
+    const a = formatNodeAddress(t.node.address);
     const cur = tombNewest.get(a);
     if (cur === undefined || t.node.id > cur) tombNewest.set(a, t.node.id);
   }
@@ -299,9 +298,9 @@ function normalize(
     const m = live[i];
     if (statusRank(m.status) >= 4) continue;
     const next = live[i + 1];
-    let fenced = next !== undefined && compareAddresses(next.address, m.address) === 0;
+    let fenced = next !== undefined && compareNodeAddresses(next.address, m.address) === 0;
     if (!fenced && tombNewest.size > 0) {
-      const t = tombNewest.get(addressToString(m.address));
+      const t = tombNewest.get(formatNodeAddress(m.address));
       fenced = t !== undefined && t > m.id;
     }
     if (fenced) live[i] = withStatus(m, "down");
@@ -351,7 +350,7 @@ function sameMember(a: Member, b: Member): boolean {
  * @returns The merged state.
  * @example
  * ```ts
- * import { emptyGossip, mergeGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, mergeGossip } from "./gossip.ts";
  * const m = mergeGossip(emptyGossip(), emptyGossip());
  * console.assert(m.members.length === 0);
  * ```
@@ -414,7 +413,7 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
  * @returns The new version of the state.
  * @example
  * ```ts
- * import { bumpVersion, emptyGossip } from "@casty/casty/cluster";
+ * import { bumpVersion, emptyGossip } from "./gossip.ts";
  * console.assert(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"] === 1);
  * ```
  */
@@ -431,7 +430,7 @@ export function bumpVersion(state: GossipState, node: string): GossipState {
  * @returns The state with `node` in `seen`.
  * @example
  * ```ts
- * import { emptyGossip, markSeen, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, markSeen, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "up" as const, roles: [] };
  * console.assert(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length === 1);
  * ```
@@ -449,7 +448,7 @@ export function markSeen(state: GossipState, node: string): GossipState {
  * @returns The state with a larger (or the same) `seen`.
  * @example
  * ```ts
- * import { addSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { addSeen, emptyGossip } from "./gossip.ts";
  * console.assert(addSeen(emptyGossip(), ["x"]).seen.length === 0);
  * ```
  */
@@ -472,7 +471,7 @@ export function addSeen(state: GossipState, nodes: Iterable<string>): GossipStat
  * @returns The new state.
  * @example
  * ```ts
- * import { emptyGossip, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * console.assert(putMember(emptyGossip(), m).members.length === 1);
  * ```
@@ -500,7 +499,7 @@ export function putMember(state: GossipState, member: Member): GossipState {
  * @returns The new state (version not bumped).
  * @example
  * ```ts
- * import { emptyGossip, putMember, removeMembers } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember, removeMembers } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "down" as const, roles: [] };
  * const g = removeMembers(putMember(emptyGossip(), m), [m], 0);
  * console.assert(g.members.length === 0 && g.tombstones.length === 1);
@@ -537,7 +536,7 @@ export function removeMembers(
  * @returns The new state (the same object when nothing changed).
  * @example
  * ```ts
- * import { emptyGossip, observe } from "@casty/casty/cluster";
+ * import { emptyGossip, observe } from "./gossip.ts";
  * const g = observe(emptyGossip(), "h:1#a", [{ subject: "h:2#b", reachable: false }]);
  * console.assert(g.reachability[0].unreachable[0] === "h:2#b");
  * ```
@@ -578,7 +577,7 @@ export function observe(
  * @returns The pruned state (the same object when nothing expired).
  * @example
  * ```ts
- * import { emptyGossip, pruneTombstones } from "@casty/casty/cluster";
+ * import { emptyGossip, pruneTombstones } from "./gossip.ts";
  * console.assert(pruneTombstones(emptyGossip(), 0).tombstones.length === 0);
  * ```
  */
@@ -608,7 +607,7 @@ const SKIP_UNREACHABLE: ReadonlySet<MemberStatus> = new Set(["down", "exiting"])
  * @returns `true` when the leader may act.
  * @example
  * ```ts
- * import { emptyGossip, isConverged } from "@casty/casty/cluster";
+ * import { emptyGossip, isConverged } from "./gossip.ts";
  * console.assert(isConverged(emptyGossip()));
  * ```
  */
@@ -640,7 +639,7 @@ export function isConverged(state: GossipState): boolean {
  * @returns The leader, or `undefined` when there are no candidates.
  * @example
  * ```ts
- * import { emptyGossip, leaderOf } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderOf } from "./gossip.ts";
  * console.assert(leaderOf(emptyGossip(), "h:1#a") === undefined);
  * ```
  */
@@ -667,7 +666,7 @@ export function leaderOf(state: GossipState, self: string): Member | undefined {
  * @returns The new state, and the members that were removed.
  * @example
  * ```ts
- * import { emptyGossip, leaderActions, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderActions, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * const { state } = leaderActions(putMember(emptyGossip(), m), 0);
  * console.assert(state.members[0].status === "up" && state.members[0].upNumber === 1);
@@ -730,7 +729,7 @@ const STATUS_CODES: readonly MemberStatus[] = [
  *
  * @example
  * ```ts
- * import type { WireMember } from "@casty/casty/cluster";
+ * import type { WireMember } from "./gossip.ts";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
  * console.assert(w[3] === 1);
  * ```
@@ -743,7 +742,7 @@ export type WireMember = readonly [string, number, string, number, number, reado
  *
  * @example
  * ```ts
- * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeGossip, type WireGossip } from "./gossip.ts";
  * const w: WireGossip = encodeGossip(emptyGossip());
  * console.assert(w.m.length === 0);
  * ```
@@ -774,7 +773,7 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @returns The bitset.
  * @example
  * ```ts
- * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeSeen } from "./gossip.ts";
  * console.assert(encodeSeen(emptyGossip()) === "");
  * ```
  */
@@ -797,7 +796,7 @@ export function encodeSeen(state: GossipState): string {
  * @returns The node keys (empty when the bitset does not fit the members).
  * @example
  * ```ts
- * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { decodeSeen, emptyGossip } from "./gossip.ts";
  * console.assert(decodeSeen(emptyGossip(), "").length === 0);
  * ```
  */
@@ -823,7 +822,7 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @returns Its compact JSON form.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * console.assert(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
  * ```
  */
@@ -868,7 +867,7 @@ function encode(state: GossipState): WireGossip {
  * @throws {TypeError} When the input is malformed.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * console.assert(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
  * ```
  */
@@ -936,12 +935,12 @@ export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState
  * @returns A sorted copy.
  * @example
  * ```ts
- * import { sortMembers } from "@casty/casty/cluster";
+ * import { sortMembers } from "./gossip.ts";
  * console.assert(sortMembers([]).length === 0);
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
-  return [...members].sort((a, b) => compareAddresses(a.address, b.address));
+  return [...members].sort((a, b) => compareNodeAddresses(a.address, b.address));
 }
 
 /**
@@ -952,10 +951,10 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * @returns The members at that address.
  * @example
  * ```ts
- * import { emptyGossip, membersAt } from "@casty/casty/cluster";
+ * import { emptyGossip, membersAt } from "./gossip.ts";
  * console.assert(membersAt(emptyGossip(), { host: "h", port: 1 }).length === 0);
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {
-  return state.members.filter((m) => compareAddresses(m.address, address) === 0);
+  return state.members.filter((m) => compareNodeAddresses(m.address, address) === 0);
 }

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import type { PhiAccrualOptions } from "@casty/casty/cluster";
+ * import type { PhiAccrualOptions } from "./phi_accrual.ts";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
  * console.assert(o.threshold === 10);
  * ```
@@ -92,7 +92,7 @@ const LN10 = Math.log(10);
  * @returns Phi, 0 or more.
  * @example
  * ```ts
- * import { phiOf } from "@casty/casty/cluster";
+ * import { phiOf } from "./phi_accrual.ts";
  * console.assert(Math.abs(phiOf(5.612) - 8) < 0.01);
  * console.assert(Number.isFinite(phiOf(1000)));
  * ```
@@ -126,7 +126,7 @@ export function phiOf(z: number): number {
  *
  * @example
  * ```ts
- * import { PhiAccrualFailureDetector } from "@casty/casty/cluster";
+ * import { PhiAccrualFailureDetector } from "./phi_accrual.ts";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
  * console.assert(fd.isAvailable("b", 10_500));

@@ -63,14 +63,13 @@ import {
   PROTOCOL_VERSION,
   type RefuseReason,
 } from "./_handshake.ts";
-import {
-  consoleLogger,
-  type Envelope,
-  type PeerIdentity,
-  type Transport,
-  type TransportHandlers,
-  type TransportLogger,
-  type UndeliverableReason,
+import { consoleLogger, type Logger } from "../actor/logger.ts";
+import type {
+  Envelope,
+  PeerIdentity,
+  Transport,
+  TransportHandlers,
+  UndeliverableReason,
 } from "./transport.ts";
 
 /** Exponential backoff between connection attempts to a peer. */
@@ -184,7 +183,7 @@ export interface TcpTransportOptions extends TransportHandlers {
   /** Clock for reconnect backoff, handshake timeouts and the unreachable timeout. */
   readonly clock?: Clock;
   /** Where to report connection events and errors. Defaults to warnings on the console. */
-  readonly logger?: TransportLogger;
+  readonly logger?: Logger;
   /**
    * Envelopes queued per peer on the user lane (not yet written to its socket) before new
    * ones overflow to `onUndeliverable`.
@@ -385,7 +384,7 @@ export class TcpTransport implements Transport {
   #inboundPaused = false;
   #resumeTimer: Cancellable | undefined;
   #clock: Clock;
-  #log: TransportLogger;
+  #log: Logger;
   #random: () => number;
   #maxFrameSize: number;
   #queueLimit: number;
@@ -451,7 +450,7 @@ export class TcpTransport implements Transport {
       32 << 20,
     );
     this.#clock = options.clock ?? realClock;
-    this.#log = options.logger ?? consoleLogger;
+    this.#log = options.logger ?? consoleLogger("warn", "[casty:remote]");
     this.#random = options.random ?? Math.random;
     this.#maxFrameSize = maxFrameSize;
     this.#queueLimit = positive("outboundQueueLimit", options.outboundQueueLimit, 100_000);
@@ -513,7 +512,7 @@ export class TcpTransport implements Transport {
       !isLoopbackHost(bindHost) && options.tls === undefined && options.secret === undefined
     ) {
       if (options.insecure !== true) throw new InsecureBindError(bindHost);
-      (options.logger ?? consoleLogger).warn(
+      (options.logger ?? consoleLogger("warn", "[casty:remote]")).warn(
         `INSECURE: cluster port on "${bindHost}" accepts unauthenticated peers (insecure: true); ` +
           `anyone who can reach it can join, send to any actor and down nodes; set \`secret\` or \`tls\``,
       );
