@@ -1,13 +1,16 @@
 // The handshake frames' JSON bodies (protocol version 2), parsed strictly:
 //
 //   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce, lane? }
-//   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof? }
+//   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof?, system? }
 //   dialer   → AUTH      { proof? }
 //   acceptor → ACK {}  or  REFUSE { reason }
 //
 // The acceptor decides only after AUTH, on everything at once, and every refusal of a peer
 // looks the same on the wire ({ reason: "refused" }): the system name, the check that failed
 // and whether this node is dialling the claimed address stay private to the refusing side.
+// Only an unauthenticated node (no secret, no TLS: loopback development or `insecure`), which
+// has nothing to hide from whoever can reach it, names its system in the challenge, so that a
+// dialler with another name (such as `casty status`) learns it at once.
 
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameType } from "./_framing.ts";
 
@@ -37,6 +40,8 @@ export interface Challenge {
   readonly maxFrameSize: number;
   readonly nonce: string;
   readonly proof: string | undefined;
+  /** The acceptor's system name; only from an unauthenticated acceptor. */
+  readonly system?: string;
 }
 
 const textEncoder = new TextEncoder();
@@ -144,7 +149,10 @@ export function parseChallenge(payload: Uint8Array): Challenge | string {
   const endpoint = parseEndpoint(o);
   if (typeof endpoint === "string") return endpoint;
   if (o.proof !== undefined && !isHex(o.proof, 64, 64)) return "handshake has a malformed proof";
-  return { ...endpoint, proof: o.proof as string | undefined };
+  const system = typeof o.system === "string" && o.system.length > 0 && o.system.length <= 256
+    ? o.system
+    : undefined;
+  return { ...endpoint, proof: o.proof as string | undefined, system };
 }
 
 /**

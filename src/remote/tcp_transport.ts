@@ -1205,8 +1205,10 @@ export class TcpTransport implements Transport {
       if (link.state !== "handshaking") return;
     }
     link.stage = "auth";
+    // An unauthenticated node has nothing to hide: it names its system (see _handshake.ts).
+    const system = this.#key === undefined && this.#tls === undefined ? this.systemName : undefined;
     link.conn.write(
-      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof }),
+      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof, system }),
     );
   }
 
@@ -1308,6 +1310,14 @@ export class TcpTransport implements Transport {
       !certificateNames(link.conn.peerNames ?? [], challenge.host)
     ) {
       why = `its TLS certificate does not name the host "${challenge.host}" it claims`;
+    }
+    if (challenge.system !== undefined && challenge.system !== this.systemName) {
+      const why =
+        `system name "${this.systemName}" of ${this.#selfKey} does not match "${challenge.system}"`;
+      this.#log.error(`${peer.key} refused our handshake: ${why}`);
+      link.refusal = "refused";
+      this.#refuse(link, "refused", why);
+      return;
     }
     if (why !== undefined) {
       this.#log.error(`Cannot connect to ${peer.key}: handshake refused: ${why}`);

@@ -262,6 +262,8 @@ describe("TcpTransport", () => {
       const challenge = await peer.next();
       assert.equal(challenge.type, FRAME_HANDSHAKE_CHALLENGE);
       assert.equal(json(challenge).incarnation, a.transport.incarnation);
+      // An unauthenticated node (no secret, no TLS) names its system in the challenge.
+      assert.equal(json(challenge).system, "test");
       peer.sendJson(FRAME_HANDSHAKE_AUTH, {});
       assert.equal((await peer.next()).type, FRAME_HANDSHAKE_ACK);
       await waitUntil(() => a.connected.length === 1, 2000, "raw peer connected");
