@@ -659,6 +659,10 @@ export class ShardCoordinator {
       }
     }
     for (const id of [...this.#drainingNodes]) if (!live.has(id)) this.#drainingNodes.delete(id);
+    // Per-node bookkeeping of members that are gone (every restart is a new id).
+    for (const map of [this.#lastAck, this.#types, this.#hostTypes, this.#ready]) {
+      for (const id of [...map.keys()]) if (!live.has(id) && id !== this.#self) map.delete(id);
+    }
     for (const m of live.values()) if (m.status === "leaving") this.#drainingNodes.add(m.id);
     if (changed) this.#commit();
   }
