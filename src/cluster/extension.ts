@@ -134,6 +134,14 @@ export interface ClusterExtensionContext {
 /**
  * What the sharding extension gives the node, so that `node.regionRef` and `node.entityAsk`
  * exist on {@linkcode ClusteredActorSystem} without the cluster layer importing sharding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ShardingPort } from "@casty/casty/cluster";
+ * const port: Pick<ShardingPort, "envelope"> = { envelope: (entityId, message) => ({ entityId, message }) };
+ * assert.equal(port.envelope("a", 1).entityId, "a");
+ * ```
  */
 export interface ShardingPort {
   /** Spawns (or returns the already spawned) sharded type `name`. */
@@ -151,7 +159,17 @@ export interface ShardingPort {
   };
 }
 
-/** The shape of a `ShardEnvelope`: a message for one entity of a sharded type. */
+/**
+ * The shape of a `ShardEnvelope`: a message for one entity of a sharded type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EntityEnvelope } from "@casty/casty/cluster";
+ * const e: EntityEnvelope<number> = { entityId: "a", message: 1 };
+ * assert.equal(e.message, 1);
+ * ```
+ */
 export interface EntityEnvelope<M> {
   /** The entity id. */
   readonly entityId: string;

@@ -31,7 +31,17 @@ export function leastShardNode(
   return best;
 }
 
-/** One move of a rebalancing round. */
+/**
+ * One move of a rebalancing round.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ShardMove } from "@casty/casty/sharding";
+ * const m: ShardMove = { shard: 3, from: "a", to: "b" };
+ * assert.equal(m.to, "b");
+ * ```
+ */
 export interface ShardMove {
   /** The shard. */
   readonly shard: number;

@@ -11,7 +11,17 @@ import { Behaviors as castyBehaviors, type CastyBehaviors } from "../persistence
 import { sharded, type ShardedOptions } from "./sharded.ts";
 import type { ShardEnvelope } from "./shard_envelope.ts";
 
-/** Every behavior factory of casty, `sharded` included. */
+/**
+ * Every behavior factory of casty, `sharded` included.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Behaviors, type ShardingBehaviors } from "@casty/casty/sharding";
+ * const b: ShardingBehaviors = Behaviors;
+ * assert.equal(typeof b.sharded, "function");
+ * ```
+ */
 export interface ShardingBehaviors extends CastyBehaviors {
   /** A sharded entity type (see {@linkcode sharded}); spawn it on a `ClusteredActorSystem`. */
   sharded<M>(

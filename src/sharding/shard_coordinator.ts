@@ -20,10 +20,29 @@ import type { Member } from "../cluster/member.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import { leastShardNode, rebalanceMoves } from "./allocation_strategy.ts";
 
-/** The control path of the coordinator on every node. */
+/**
+ * The control path of the coordinator on every node.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COORDINATOR_PATH } from "@casty/casty/sharding";
+ * assert.equal(COORDINATOR_PATH, "/_cluster/_sharding");
+ * ```
+ */
 export const COORDINATOR_PATH = "/_cluster/_sharding";
 
-/** Where one shard lives. */
+/**
+ * Where one shard lives.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ShardEntry } from "@casty/casty/sharding";
+ * const e: ShardEntry = { node: "id", address: { host: "127.0.0.1", port: 25520 }, handoff: false };
+ * assert.equal(e.handoff, false);
+ * ```
+ */
 export interface ShardEntry {
   /** The owner's member id (incarnation). */
   readonly node: string;
@@ -33,7 +52,17 @@ export interface ShardEntry {
   readonly handoff: boolean;
 }
 
-/** The replicated allocation table: shard → owner per type, with the deciding leader's epoch. */
+/**
+ * The replicated allocation table: shard → owner per type, with the deciding leader's epoch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AllocationTable } from "@casty/casty/sharding";
+ * const t: AllocationTable = { epoch: 1, version: 0, types: new Map() };
+ * assert.equal(t.types.size, 0);
+ * ```
+ */
 export interface AllocationTable {
   /** The leader epoch it was decided in. */
   readonly epoch: number;
@@ -43,7 +72,17 @@ export interface AllocationTable {
   readonly types: ReadonlyMap<string, ReadonlyMap<number, ShardEntry>>;
 }
 
-/** Tuning of the sharding extension (all times in ms). */
+/**
+ * Tuning of the sharding extension (all times in ms).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shardingExtension, type ShardingTuning } from "@casty/casty/sharding";
+ * const tuning: ShardingTuning = { rebalanceBatch: 5, bufferSize: 1000 };
+ * assert.equal(shardingExtension(tuning).name, "sharding");
+ * ```
+ */
 export interface ShardingTuning {
   /**
    * How long a node keeps hosting shards after the leader last heard from a majority; must be

@@ -6,7 +6,17 @@
  * @module
  */
 
-/** A message waiting in a region, with where it came from. */
+/**
+ * A message waiting in a region, with where it came from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PendingMessage } from "@casty/casty/sharding";
+ * const m: PendingMessage = { entityId: "a", message: 1, origin: "user", hops: 0, at: 0 };
+ * assert.equal(m.origin, "user");
+ * ```
+ */
 export interface PendingMessage {
   /** The entity id. */
   readonly entityId: string;

@@ -17,7 +17,17 @@ import type { RegionHandle, ShardCoordinator, ShardEntry } from "./shard_coordin
 import { ShardEnvelope } from "./shard_envelope.ts";
 import { type PendingMessage, ShardBuffers } from "./shard_proxy.ts";
 
-/** A message routed from one region to another (counts hops so that routing cannot loop). */
+/**
+ * A message routed from one region to another (counts hops so that routing cannot loop).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ShardForward } from "@casty/casty/sharding";
+ * const f = new ShardForward("alice", { type: "deposit" }, 1, "node-id");
+ * assert.equal(f.hops, 1);
+ * ```
+ */
 export class ShardForward {
   /** Discriminant. */
   readonly type = "shardForward" as const;
@@ -40,6 +50,13 @@ export class ShardForward {
 /**
  * Sent by a region to the owner of a shard that is being handed off, on the same path as its
  * forwarded messages: once the owner has every marker, nothing more is on its way.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HandoffMarker } from "@casty/casty/sharding";
+ * assert.equal(new HandoffMarker(7, "node-id").shard, 7);
+ * ```
  */
 export class HandoffMarker {
   /** Discriminant. */

@@ -23,7 +23,17 @@ import {
   ShardRegionRef,
 } from "./shard_region.ts";
 
-/** Options of {@linkcode sharded}. */
+/**
+ * Options of {@linkcode sharded}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ShardedOptions } from "@casty/casty/sharding";
+ * const o: ShardedOptions = { numShards: 256, role: "worker", passivateAfter: 60_000 };
+ * assert.equal(o.numShards, 256);
+ * ```
+ */
 export interface ShardedOptions {
   /**
    * Number of shards; fixed for the life of the type, and the same on every node.
