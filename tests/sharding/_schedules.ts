@@ -37,6 +37,7 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
   cluster.nodes.forEach((n, i) => attach(i, n));
   const step = async (ms: number) => {
     for (let t = 0; t < ms; t += 20) {
+      for (const i of [...senders]) if (cluster.nodes[i].isShutdown) senders.delete(i);
       if (senders.size > 0 && rnd() < 0.7) {
         const i = pick([...senders]);
         traffic.send(`s${i}.${incarnation[i]}`, regions[i]!, cluster.clock.now());
@@ -54,7 +55,7 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
       const alive = cluster.nodes.map((_, i) => i).filter((i) =>
         !cluster.nodes[i].isShutdown && senders.has(i)
       );
-      let kind = pick(["join", "leave", "kill", "partition", "traffic"] as const);
+      let kind = pick(["join", "leave", "kill", "partition", "cut", "traffic"] as const);
       // One fault at a time: a new one only once the cluster recovered from the last one
       // (two overlapping losses in 4 nodes leave no majority, which is membership's concern).
       for (const i of [...faulty]) if (cluster.nodes[i].isShutdown) faulty.delete(i);
@@ -87,6 +88,17 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         const t = cluster.clock.now();
         traffic.crashes.push([t - 1000, t + 1000]);
         cluster.partition(rest, i);
+        partitioned = true;
+      } else if (kind === "cut" && !partitioned && alive.length >= 3) {
+        // A partial partition: only the link between two nodes breaks; the others see both.
+        const i = pick(alive);
+        const j = pick(alive.filter((x) => x !== i));
+        log.push(`t=${cluster.clock.now()} cut link ${i} | ${j}`);
+        faulty.add(i);
+        faulty.add(j);
+        const t = cluster.clock.now();
+        traffic.crashes.push([t - 1000, t + 1000]);
+        cluster.partition(i, j);
         partitioned = true;
       } else {
         log.push(`t=${cluster.clock.now()} traffic only`);
