@@ -151,6 +151,35 @@ Deno.bench({
   },
 });
 
+// ------------------------------------------------------------------ entityAsk round trip
+
+type Ping = { readonly replyTo: ActorRef<number> };
+const pingers = node.spawn(
+  Behaviors.sharded((_id: string) => Behaviors.receive<Ping>((_ctx, m) => m.replyTo.tell(1)), {
+    numShards: 100,
+  }),
+  "pingers",
+);
+const plainPinger = node.spawn(Behaviors.receive<Ping>((_ctx, m) => m.replyTo.tell(1)), "pinger");
+await node.entityAsk<Ping, number>(pingers, "p", (replyTo) => ({ replyTo }), { timeout: 10_000 });
+
+Deno.bench({
+  name: "plain ask to a local actor",
+  group: "ask",
+  baseline: true,
+  async fn() {
+    sink += await node.ask<Ping, number>(plainPinger, (replyTo) => ({ replyTo }));
+  },
+});
+
+Deno.bench({
+  name: "entityAsk to a local entity",
+  group: "ask",
+  async fn() {
+    sink += await node.entityAsk<Ping, number>(pingers, "p", (replyTo) => ({ replyTo }));
+  },
+});
+
 globalThis.addEventListener("unload", () => {
   void node.shutdown();
   if (sink === 42) console.log(sink);
