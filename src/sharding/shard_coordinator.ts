@@ -107,6 +107,8 @@ export interface ShardingTuning {
 export interface RegionHandle {
   /** Whether this node may host entities of the type (role). */
   readonly eligible: boolean;
+  /** The type's shard count on this node (every node must use the same). */
+  readonly numShards: number;
   /** Shards with live entities (or started) on this node. */
   hosted(): number[];
   /** Shards for which this node's proxy buffers because of a hand-off (marker sent). */
@@ -128,6 +130,7 @@ type CoordinatorMsg =
     epoch: number;
     types: string[];
     hostTypes: string[];
+    numShards?: Record<string, number>;
     ready: string[];
     draining: boolean;
   }
@@ -224,6 +227,8 @@ export class ShardCoordinator {
   #drainingNodes = new Set<string>();
   #handoffs = new Map<string, Handoff>();
   #broadcastQueued = false;
+  #shardCounts = new Map<string, { n: number; node: string }>();
+  #warned = new Set<string>();
   #gone: Set<string> | undefined;
   #known = new Set<string>();
   readonly #unsubscribe: () => void;
@@ -450,6 +455,7 @@ export class ShardCoordinator {
       epoch: table.epoch,
       types: [...this.#regions.keys()],
       hostTypes: [...this.#regions].filter(([, r]) => r.eligible).map(([t]) => t),
+      numShards: Object.fromEntries([...this.#regions].map(([t, r]) => [t, r.numShards])),
       ready: [...this.#regions].flatMap(([t, r]) => r.ready().map((s) => keyOf(t, s))),
       draining: this.#draining,
     };
@@ -581,6 +587,7 @@ export class ShardCoordinator {
         this.#hostTypes.set(msg.from, new Set(msg.hostTypes));
         this.#ready.set(msg.from, new Set(msg.ready));
         if (msg.draining) this.#drainingNodes.add(msg.from);
+        this.#checkShardCounts(msg.from, msg.numShards ?? {});
         if (active) this.#progressHandoffs();
         return;
       }
@@ -626,6 +633,22 @@ export class ShardCoordinator {
         else m.set(msg.shard, { node: to, address, handoff: false });
         this.#commit();
         return;
+      }
+    }
+  }
+
+  /** A type spawned with different shard counts splits its entities: say so, once per type. */
+  #checkShardCounts(from: string, counts: Record<string, number>): void {
+    for (const [type, n] of Object.entries(counts)) {
+      const first = this.#shardCounts.get(type);
+      if (first === undefined) this.#shardCounts.set(type, { n, node: from });
+      else if (first.n !== n && !this.#warned.has(type)) {
+        this.#warned.add(type);
+        this.#ctx.log.error(
+          `Sharded type "${type}" has numShards ${first.n} on node ${first.node} but ${n} on ` +
+            `node ${from}: the same entity id maps to different shards; spawn it with the same ` +
+            `numShards everywhere`,
+        );
       }
     }
   }

@@ -242,6 +242,7 @@ export function regionBehavior(
 
     const handle: RegionHandle = {
       eligible: spec.eligible,
+      numShards: spec.numShards,
       hosted: () => [...active, ...handoffs.keys()],
       ready: () => [...markersSent.keys()],
       refresh: () => ctx.self.tell({ type: "_refresh" }),

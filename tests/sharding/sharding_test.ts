@@ -90,3 +90,19 @@ describe("node.regionRef() and entityAsk()", () => {
     assert.equal(n, 7);
   });
 });
+
+describe("Behaviors.sharded() spawned with different shard counts", () => {
+  it("is reported as an error by the leader", async () => {
+    const errors: string[] = [];
+    const silent = () => {};
+    await using cluster = await testCluster(2, {
+      seed: 12,
+      logger: { debug: silent, info: silent, warn: silent, error: (m: string) => errors.push(m) },
+    });
+    const ledger = new Ledger();
+    cluster.nodes[0].spawn(Behaviors.sharded(account(ledger, "n0"), { numShards: 100 }), "acc");
+    cluster.nodes[1].spawn(Behaviors.sharded(account(ledger, "n1"), { numShards: 50 }), "acc");
+    await cluster.until(() => errors.some((e) => e.includes('Sharded type "acc" has numShards')));
+    assert.match(errors.find((e) => e.includes("numShards"))!, /100 on node .* but 50 on node/);
+  });
+});
