@@ -48,6 +48,14 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
     }
   };
   const leaving: Promise<void>[] = [];
+  /** Cuts `a` from `b` (the smaller side, or both ends of a link, may be lost). */
+  const cut = (a: number[], b: number[], what: string) => {
+    log.push(`t=${cluster.clock.now()} ${what} [${a}] | [${b}]`);
+    for (const x of a.length === 1 ? [...a, ...b] : b) faulty.add(x);
+    const t = cluster.clock.now();
+    traffic.crashes.push([t - 1000, t + 1000]);
+    cluster.partition(a, b);
+  };
   try {
     await step(500);
     let partitioned = false;
@@ -81,24 +89,13 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         await cluster.kill(i);
       } else if (kind === "partition" && !partitioned && alive.length >= 3) {
         const i = pick(alive);
-        const rest = alive.filter((x) => x !== i);
-        log.push(`t=${cluster.clock.now()} partition [${rest}] | ${i}`);
         senders.delete(i);
-        faulty.add(i);
-        const t = cluster.clock.now();
-        traffic.crashes.push([t - 1000, t + 1000]);
-        cluster.partition(rest, i);
+        cut(alive.filter((x) => x !== i), [i], "partition");
         partitioned = true;
       } else if (kind === "cut" && !partitioned && alive.length >= 3) {
         // A partial partition: only the link between two nodes breaks; the others see both.
         const i = pick(alive);
-        const j = pick(alive.filter((x) => x !== i));
-        log.push(`t=${cluster.clock.now()} cut link ${i} | ${j}`);
-        faulty.add(i);
-        faulty.add(j);
-        const t = cluster.clock.now();
-        traffic.crashes.push([t - 1000, t + 1000]);
-        cluster.partition(i, j);
+        cut([i], [pick(alive.filter((x) => x !== i))], "cut link");
         partitioned = true;
       } else {
         log.push(`t=${cluster.clock.now()} traffic only`);
