@@ -31,8 +31,11 @@ export interface PhiAccrualOptions {
    */
   readonly minStdDeviation?: number;
   /**
-   * Extra silence tolerated on top of the mean interval (GC pauses, hiccups).
-   * @default {0}
+   * Extra silence tolerated on top of the mean interval (GC pauses, event-loop stalls). The
+   * default tolerates a 1.5 s stall of either side (with 500 ms heartbeats the silence is then
+   * about 2 s) and detects a crashed node in about 3–4 s; the seeds' 0 took 1.06 s of
+   * silence for a failure.
+   * @default {2000}
    */
   readonly acceptableHeartbeatPause?: number;
   /**
@@ -151,7 +154,7 @@ export class PhiAccrualFailureDetector {
     this.#threshold = options.threshold ?? 8;
     this.#maxSampleSize = options.maxSampleSize ?? 200;
     this.#minStdDeviation = options.minStdDeviation ?? 100;
-    this.#pause = options.acceptableHeartbeatPause ?? 0;
+    this.#pause = options.acceptableHeartbeatPause ?? 2000;
     this.#firstEstimate = options.firstHeartbeatEstimate ?? 1000;
     if (!(this.#threshold > 0)) throw new RangeError(`Invalid phi threshold ${this.#threshold}`);
     if (!(this.#maxSampleSize >= 1)) {

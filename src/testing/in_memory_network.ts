@@ -101,6 +101,7 @@ function keyOf(a: NetworkAddress): string {
  * @example
  * ```ts
  * import { InMemoryNetwork, SimulatedClock } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const clock = new SimulatedClock();
  * const net = new InMemoryNetwork<{ type: string }>(clock, { latency: 10 });
  * const a = { host: "a", port: 1 };
@@ -109,7 +110,7 @@ function keyOf(a: NetworkAddress): string {
  * net.attach(b, (_from, msg) => got.push(msg.type));
  * net.send(a, b, { type: "ping" });
  * clock.advance(10);
- * console.assert(got[0] === "ping" && net.stats.messages === 1);
+ * assert.ok(got[0] === "ping" && net.stats.messages === 1);
  * ```
  */
 export class InMemoryNetwork<M extends { readonly type: string }> {
@@ -264,7 +265,42 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
     }
   }
 
-  /** Removes every partition. */
+  /**
+   * Cuts the single link between `a` and `b`: both ways, or with `oneWay`, only messages from
+   * `a` to `b` (asymmetric loss).
+   *
+   * @param a One end.
+   * @param b The other end.
+   * @param options `oneWay`: drop only `a → b`.
+   */
+  cut(a: NetworkAddress, b: NetworkAddress, options: { readonly oneWay?: boolean } = {}): void {
+    this.#blocked.add(`${keyOf(a)}>${keyOf(b)}`);
+    if (!options.oneWay) this.#blocked.add(`${keyOf(b)}>${keyOf(a)}`);
+  }
+
+  /**
+   * Restores the link between `a` and `b` (both directions).
+   *
+   * @param a One end.
+   * @param b The other end.
+   */
+  restore(a: NetworkAddress, b: NetworkAddress): void {
+    this.#blocked.delete(`${keyOf(a)}>${keyOf(b)}`);
+    this.#blocked.delete(`${keyOf(b)}>${keyOf(a)}`);
+  }
+
+  /**
+   * Whether messages from `a` to `b` are dropped now.
+   *
+   * @param a Sender.
+   * @param b Receiver.
+   * @returns `true` when that direction is cut.
+   */
+  isCut(a: NetworkAddress, b: NetworkAddress): boolean {
+    return this.#blocked.has(`${keyOf(a)}>${keyOf(b)}`);
+  }
+
+  /** Removes every partition and cut link. */
   heal(): void {
     this.#blocked.clear();
   }

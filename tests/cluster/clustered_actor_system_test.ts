@@ -41,6 +41,7 @@ async function cluster(n: number): Promise<ClusteredActorSystem[]> {
   const rest = await Promise.all(Array.from({ length: n - 1 }, () => start({ seedNodes: [seed] })));
   const nodes = [first, ...rest];
   await Promise.all(nodes.map((x) => x.waitFor(n, { timeout: 20_000 })));
+  await leadershipSettled(nodes);
   return nodes;
 }
 
@@ -58,6 +59,21 @@ function assertRoundFailed(results: PromiseSettledResult<void>[], port: string):
       ),
     );
   }
+}
+
+/**
+ * Waits until every node knows the same leader epoch, held by the lowest member (leadership
+ * moves when a lower address comes up, and barrier rounds do not survive a move).
+ */
+async function leadershipSettled(nodes: ClusteredActorSystem[]): Promise<void> {
+  await waitFor(() => {
+    const lowest = Math.min(...nodes[0].members.map((m) => m.address.port));
+    const holders = new Set(nodes.map((x) => x.membership.state.leaderEpoch?.leader));
+    const [holder] = holders;
+    return holders.size === 1 && holder !== undefined &&
+      holder.startsWith(`127.0.0.1:${lowest}#`) &&
+      new Set(nodes.map((x) => x.leaderEpoch)).size === 1;
+  }, { timeout: 10_000 });
 }
 
 async function shutdownAll(nodes: ClusteredActorSystem[]): Promise<void> {
@@ -241,6 +257,7 @@ describe("ClusteredActorSystem.barrier() across real processes", () => {
     });
     try {
       await a.waitFor(3, { timeout: 20_000 });
+      await leadershipSettled([a, b]);
       const waiting = [a, b].map((n) => n.barrier("doomed", 4, { timeout: 30_000 }));
       await new Promise((r) => setTimeout(r, 300));
       const killedAt = Date.now();
