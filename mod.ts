@@ -36,17 +36,24 @@ import {
   Behaviors as actorBehaviors,
 } from "./src/actor/mod.ts";
 import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
+import { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
 
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
 export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
+export { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {
   /** An event-sourced actor (see {@linkcode eventSourced}). */
   eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C>;
+  /**
+   * One instance cluster-wide, on the oldest member (with the role): see {@linkcode singleton}.
+   * Spawn it with the same name on every node (of the role).
+   */
+  singleton<M>(factory: Behavior<M> | (() => Behavior<M>), options?: SingletonOptions): Behavior<M>;
 }
 
 /**
@@ -61,4 +68,4 @@ export interface CastyBehaviors extends ActorBehaviors {
  * greeter.tell("Alice");
  * ```
  */
-export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced };
+export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced, singleton };

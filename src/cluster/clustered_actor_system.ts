@@ -28,6 +28,7 @@ import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.
 import type { Transport } from "../remote/transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
+import { singletonExtension } from "../sharding/singleton.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -189,6 +190,15 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
   extensions?: readonly ClusterExtension[];
 }
 
+/**
+ * The cluster features every node runs: an extension given in `options.extensions` with the
+ * same name replaces the default one. (A function, so that no module is read before it is
+ * initialised.)
+ */
+function defaultExtensions(): readonly ClusterExtension[] {
+  return [singletonExtension];
+}
+
 const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
   TcpTransport.start({
     ...s.tuning,
@@ -291,7 +301,12 @@ export class ClusteredActorSystem extends ActorSystem {
       throw err;
     }
     try {
-      for (const extension of options.extensions ?? []) await node.#startExtension(extension);
+      const given = options.extensions ?? [];
+      const extensions = [
+        ...defaultExtensions().filter((d) => !given.some((e) => e.name === d.name)),
+        ...given,
+      ];
+      for (const extension of extensions) await node.#startExtension(extension);
     } catch (err) {
       await node.shutdown();
       throw err;

@@ -1,0 +1,256 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type ActorRef,
+  type Behavior,
+  Behaviors,
+  ClusteredActorSystem,
+  DeadLetter,
+} from "../../mod.ts";
+import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
+import { seededRandom } from "../../src/testing/membership_simulation.ts";
+import { singletonOwner } from "../../src/sharding/singleton.ts";
+import type { Member } from "../../src/cluster/member.ts";
+
+type Msg =
+  | { type: "add"; n: number }
+  | { type: "get"; replyTo: ActorRef<{ port: number; seen: number[] }> };
+
+/** Where singleton instances run right now: one entry per live instance (its node's port). */
+class Instances {
+  readonly live = new Map<number, number>();
+  started = 0;
+  maxAtOnce = 0;
+
+  behavior(port: number): () => Behavior<Msg> {
+    return () =>
+      Behaviors.setup<Msg>(() => {
+        this.live.set(port, (this.live.get(port) ?? 0) + 1);
+        this.started++;
+        this.maxAtOnce = Math.max(this.maxAtOnce, this.count());
+        const seen: number[] = [];
+        return Behaviors.withLifecycle(
+          Behaviors.receive<Msg>((_ctx, msg) => {
+            if (msg.type === "add") seen.push(msg.n);
+            else msg.replyTo.tell({ port, seen: [...seen] });
+          }),
+          {
+            postStop: () => {
+              const n = (this.live.get(port) ?? 0) - 1;
+              if (n <= 0) this.live.delete(port);
+              else this.live.set(port, n);
+            },
+          },
+        );
+      });
+  }
+
+  count(): number {
+    let n = 0;
+    for (const v of this.live.values()) n += v;
+    return n;
+  }
+
+  /** Fails the test when two instances are alive at the same instant. */
+  check(where: string): void {
+    assert.ok(this.count() <= 1, `two singleton instances at once (${where}): ${[...this.live]}`);
+  }
+
+  ports(): number[] {
+    return [...this.live.keys()];
+  }
+}
+
+function spawnEverywhere(
+  c: TestCluster,
+  inst: Instances,
+  nodes: readonly ClusteredActorSystem[] = c.alive,
+): ActorRef<Msg>[] {
+  return nodes.map((n) =>
+    n.spawn(Behaviors.singleton(inst.behavior(n.selfAddress.port)), "single")
+  );
+}
+
+/** Advances until `predicate`, checking "at most one instance" after every step. */
+async function untilChecked(
+  c: TestCluster,
+  inst: Instances,
+  predicate: () => boolean,
+  where: string,
+  timeout = 60_000,
+): Promise<void> {
+  await c.until(() => {
+    inst.check(where);
+    return predicate();
+  }, { timeout });
+}
+
+describe("Behaviors.singleton", () => {
+  it("runs one instance, on the oldest node, reachable from every node", async () => {
+    await using c = await testCluster(3, { seed: 3 });
+    const inst = new Instances();
+    const refs = spawnEverywhere(c, inst);
+    await untilChecked(c, inst, () => inst.count() === 1, "start");
+    assert.deepEqual(inst.ports(), [25520]);
+    for (const [i, ref] of refs.entries()) {
+      ref.tell({ type: "add", n: i });
+    }
+    await c.advance(200);
+    for (const [i, ref] of refs.entries()) {
+      const r = await c.run(c.nodes[i].ask(ref, (replyTo) => ({ type: "get", replyTo })));
+      assert.equal(r.port, 25520);
+      assert.deepEqual([...r.seen].sort(), [0, 1, 2]);
+    }
+    // A ref inside a message works on another node too (it names node 2's manager).
+    const viaUri = c.nodes[0].lookup<Msg>(refs[2].address)!;
+    const r = await c.run(c.nodes[0].ask(viaUri, (replyTo) => ({ type: "get", replyTo })));
+    assert.equal(r.port, 25520);
+    assert.equal(inst.started, 1);
+  });
+
+  it("places it on the oldest up member with the role", () => {
+    const m = (
+      port: number,
+      upNumber: number | undefined,
+      status: Member["status"],
+      roles: string[],
+    ) =>
+      ({
+        address: { host: "127.0.0.1", port },
+        id: `id${port}`,
+        upNumber,
+        status,
+        roles,
+      }) as Member;
+    const members = [
+      m(1, 1, "leaving", ["worker"]), // the oldest, but leaving
+      m(2, 2, "up", []), // no role
+      m(3, 4, "up", ["worker"]),
+      m(4, 3, "up", ["worker"]), // the oldest eligible: a higher address but up earlier
+      m(5, undefined, "joining", ["worker"]),
+    ];
+    assert.equal(singletonOwner(members, "worker")?.address.port, 4);
+    assert.equal(singletonOwner(members, undefined)?.address.port, 2);
+    assert.equal(singletonOwner(members, "db"), undefined);
+  });
+
+  it("hands over on graceful leave: the old one stops before the new one starts, no message lost", async () => {
+    await using c = await testCluster(3, { seed: 5 });
+    const inst = new Instances();
+    const refs = spawnEverywhere(c, inst);
+    await untilChecked(c, inst, () => inst.count() === 1, "start");
+    const dead: DeadLetter[] = [];
+    c.nodes[2].eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    for (let n = 0; n < 5; n++) refs[2].tell({ type: "add", n });
+    const leaving = c.nodes[0].leave();
+    // Messages keep flowing while the singleton moves.
+    let n = 5;
+    await untilChecked(c, inst, () => {
+      if (n < 40) refs[2].tell({ type: "add", n: n++ });
+      return c.nodes[0].isShutdown && inst.ports()[0] === 25521 && n >= 40;
+    }, "leave");
+    await c.run(leaving);
+    const r = await c.run(c.nodes[2].ask(refs[2], (replyTo) => ({ type: "get", replyTo })));
+    assert.equal(r.port, 25521);
+    // The new instance starts fresh; what it got arrived in order, and every message sent is
+    // either in the old instance's history, the new one's, or a dead letter.
+    for (let k = 1; k < r.seen.length; k++) assert.ok(r.seen[k] > r.seen[k - 1], `${r.seen}`);
+    assert.ok(r.seen.includes(39), `${r.seen}`);
+    assert.equal(inst.maxAtOnce, 1);
+    assert.equal(inst.started, 2);
+    assert.equal(dead.filter((d) => (d.message as Msg)?.type === "add").length, 0);
+  });
+
+  it("restarts on another node after its node is killed and downed; messages wait for it", async () => {
+    await using c = await testCluster(3, { seed: 6 });
+    const inst = new Instances();
+    const refs = spawnEverywhere(c, inst);
+    await untilChecked(c, inst, () => inst.count() === 1, "start");
+    await c.kill(0);
+    // Once node 0 is seen unreachable, messages wait on their node instead of going to it.
+    const sees0Unreachable = (i: number) =>
+      c.nodes[i].view.unreachable.some((a) => a.port === 25520);
+    await untilChecked(c, inst, () => sees0Unreachable(1) && sees0Unreachable(2), "unreachable");
+    refs[1].tell({ type: "add", n: 1 });
+    refs[2].tell({ type: "add", n: 2 });
+    await untilChecked(c, inst, () => inst.ports()[0] === 25521, "failover");
+    const r = await c.run(c.nodes[2].ask(refs[2], (replyTo) => ({ type: "get", replyTo })));
+    assert.equal(r.port, 25521);
+    assert.deepEqual([...r.seen].sort(), [1, 2]);
+    assert.equal(inst.maxAtOnce, 1);
+  });
+
+  it("turns messages into dead letters when the buffer overflows or times out", async () => {
+    await using c = await testCluster(2, { seed: 7, roles: ["web"] });
+    const inst = new Instances();
+    // No member has the role "worker": the singleton never starts, messages wait, then expire.
+    const ref = c.nodes[1].spawn(
+      Behaviors.singleton(inst.behavior(0), { role: "worker", bufferSize: 3, bufferTimeout: 1000 }),
+      "nowhere",
+    );
+    const dead: DeadLetter[] = [];
+    c.nodes[1].eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    for (let n = 0; n < 5; n++) ref.tell({ type: "add", n });
+    await c.until(() => dead.length === 2);
+    assert.deepEqual(dead.map((d) => [(d.message as { n: number }).n, d.reason]), [
+      [3, "mailboxFull"],
+      [4, "mailboxFull"],
+    ]);
+    await c.until(() => dead.length === 5, { timeout: 5000 });
+    assert.deepEqual(dead.slice(2).map((d) => [(d.message as { n: number }).n, d.reason]), [
+      [0, "undeliverable"],
+      [1, "undeliverable"],
+      [2, "undeliverable"],
+    ]);
+    assert.match(
+      dead[2].detail ?? "",
+      /singleton "nowhere" had no running instance within 1000 ms/,
+    );
+    assert.equal(inst.started, 0);
+  });
+
+  it("is never alive twice under seeded schedules of kills, partitions and leaves", async () => {
+    const seeds = Array.from({ length: 16 }, (_, i) => i + 1);
+    for (const seed of seeds) {
+      const random = seededRandom(seed * 7919);
+      const log: string[] = [];
+      await using c = await testCluster(5, { seed });
+      const inst = new Instances();
+      spawnEverywhere(c, inst);
+      await untilChecked(c, inst, () => inst.count() === 1, `seed ${seed} start`);
+      try {
+        for (let step = 0; step < 3; step++) {
+          const alive = c.nodes.map((_, i) => i).filter((i) => c.alive.includes(c.nodes[i]));
+          if (alive.length <= 2) break;
+          const pick = alive[Math.floor(random() * alive.length)];
+          const op = Math.floor(random() * 3);
+          if (op === 0) {
+            log.push(`kill ${pick}`);
+            await c.kill(pick);
+          } else if (op === 1) {
+            log.push(`leave ${pick}`);
+            void c.nodes[pick].leave();
+          } else {
+            log.push(`partition ${pick}`);
+            c.partition(alive.filter((i) => i !== pick), pick);
+          }
+          const survivors = alive.filter((i) => i !== pick);
+          await untilChecked(
+            c,
+            inst,
+            () =>
+              c.nodes[pick].isShutdown && c.isConverged(survivors.length) &&
+              inst.count() === 1,
+            `seed ${seed} after ${log.join(", ")}`,
+          );
+          c.heal();
+          const owner = inst.ports()[0];
+          assert.ok(survivors.some((i) => c.address(i).port === owner));
+        }
+      } catch (err) {
+        throw new Error(`seed ${seed} failed; schedule: ${log.join(", ")}: ${err}`);
+      }
+      assert.equal(inst.maxAtOnce, 1, `seed ${seed}: ${log.join(", ")}`);
+    }
+  });
+});
