@@ -4,7 +4,7 @@ import {
   type ActorRef,
   type Behavior,
   Behaviors,
-  ClusteredActorSystem,
+  type ClusteredActorSystem,
   DeadLetter,
 } from "../../mod.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
