@@ -37,6 +37,7 @@ import {
 } from "./src/actor/mod.ts";
 import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
 import { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
+import { broadcasted, type BroadcastedBehavior } from "./src/sharding/broadcast.ts";
 
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
@@ -44,6 +45,13 @@ export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
+export {
+  broadcasted,
+  type BroadcastedBehavior,
+  type BroadcastMissing,
+  type BroadcastRef,
+  type BroadcastReplies,
+} from "./src/sharding/broadcast.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {
@@ -54,6 +62,11 @@ export interface CastyBehaviors extends ActorBehaviors {
    * Spawn it with the same name on every node (of the role).
    */
   singleton<M>(factory: Behavior<M> | (() => Behavior<M>), options?: SingletonOptions): Behavior<M>;
+  /**
+   * One instance per node; `node.spawn` returns a `BroadcastRef` whose `tell` reaches every
+   * node and on which `node.ask` collects every reply: see {@linkcode broadcasted}.
+   */
+  broadcasted<M>(behavior: Behavior<M>): BroadcastedBehavior<M>;
 }
 
 /**
@@ -68,4 +81,9 @@ export interface CastyBehaviors extends ActorBehaviors {
  * greeter.tell("Alice");
  * ```
  */
-export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced, singleton };
+export const Behaviors: CastyBehaviors = {
+  ...actorBehaviors,
+  eventSourced,
+  singleton,
+  broadcasted,
+};

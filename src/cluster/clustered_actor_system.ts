@@ -5,7 +5,14 @@
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
 import type { SpawnOptions } from "../actor/actor_context.ts";
-import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
+import {
+  ActorSystem,
+  type ActorSystemOptions,
+  type AskFactory,
+  type AskOptions,
+  type ReplyOf,
+  spawnChildOf,
+} from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { type Clock, realClock } from "../actor/clock.ts";
 import { ClusterUnavailableError } from "../actor/errors.ts";
@@ -29,6 +36,13 @@ import type { Transport } from "../remote/transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
 import { singletonExtension } from "../sharding/singleton.ts";
+import {
+  BROADCAST_ASK,
+  type BroadcastedBehavior,
+  broadcastExtension,
+  type BroadcastRef,
+  type BroadcastReplies,
+} from "../sharding/broadcast.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -196,7 +210,7 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
  * initialised.)
  */
 function defaultExtensions(): readonly ClusterExtension[] {
-  return [singletonExtension];
+  return [singletonExtension, broadcastExtension];
 }
 
 const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
@@ -455,6 +469,12 @@ export class ClusteredActorSystem extends ActorSystem {
    * @throws {ActorNameTakenError} when a live root actor has the name.
    * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
    */
+  override spawn<M>(
+    behavior: BroadcastedBehavior<M>,
+    name: string,
+    options?: SpawnOptions,
+  ): BroadcastRef<M>;
+  override spawn<M>(behavior: Behavior<M>, name: string, options?: SpawnOptions): ActorRef<M>;
   override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
     if (behavior.kind === "marker") {
       const marker = markerOf(behavior);
@@ -462,6 +482,33 @@ export class ClusteredActorSystem extends ActorSystem {
       if (handler) return handler(behavior as Behavior<never>, name, options) as ActorRef<M>;
     }
     return super.spawn(behavior, name, options);
+  }
+
+  /**
+   * Asks an actor and waits for its reply. On a {@linkcode BroadcastRef} it asks every node's
+   * instance and resolves with a {@linkcode BroadcastReplies} array: the replies that arrived in
+   * time, and in `missing` the nodes that did not answer (never an error for those).
+   *
+   * @throws {AskTimeoutError} (rejection) when a plain ask gets no reply within the timeout.
+   */
+  override ask<M, R = ReplyOf<M>>(
+    target: BroadcastRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<BroadcastReplies<R>>;
+  override ask<M, R = ReplyOf<M>>(
+    target: ActorRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<R>;
+  override ask<M, R>(
+    target: ActorRef<M>,
+    factory: AskFactory<M, R>,
+    options: AskOptions = {},
+  ): Promise<unknown> {
+    const collect = (target as Partial<BroadcastRef<M>>)[BROADCAST_ASK];
+    if (typeof collect === "function") return collect(factory, options);
+    return super.ask(target, factory, options);
   }
 
   /** The cluster as this node sees it (transport-independent). */
