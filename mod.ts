@@ -38,6 +38,7 @@ import {
 import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
 import { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
 import { broadcasted, type BroadcastedBehavior } from "./src/sharding/broadcast.ts";
+import { discoverable, type ServiceKey } from "./src/cluster/receptionist.ts";
 
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
@@ -67,6 +68,11 @@ export interface CastyBehaviors extends ActorBehaviors {
    * node and on which `node.ask` collects every reply: see {@linkcode broadcasted}.
    */
   broadcasted<M>(behavior: Behavior<M>): BroadcastedBehavior<M>;
+  /**
+   * Registered with the receptionist under `key` while it runs, on every node: see
+   * {@linkcode discoverable}.
+   */
+  discoverable<M>(behavior: Behavior<M>, key: ServiceKey<M>): Behavior<M>;
 }
 
 /**
@@ -86,4 +92,5 @@ export const Behaviors: CastyBehaviors = {
   eventSourced,
   singleton,
   broadcasted,
+  discoverable,
 };

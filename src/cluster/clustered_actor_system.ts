@@ -43,6 +43,15 @@ import {
   type BroadcastRef,
   type BroadcastReplies,
 } from "../sharding/broadcast.ts";
+import {
+  Find,
+  type Listing,
+  RECEPTIONIST_PATH,
+  type ReceptionistCommand,
+  receptionistExtension,
+  registryOf,
+  ServiceKey,
+} from "./receptionist.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -210,7 +219,7 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
  * initialised.)
  */
 function defaultExtensions(): readonly ClusterExtension[] {
-  return [singletonExtension, broadcastExtension];
+  return [receptionistExtension, singletonExtension, broadcastExtension];
 }
 
 const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
@@ -692,8 +701,23 @@ export class ClusteredActorSystem extends ActorSystem {
   /**
    * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
    * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   * With a {@linkcode ServiceKey}, resolves with the {@linkcode Listing} of the actors registered
+   * under it on every node (from this node's copy of the registry).
    */
-  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined {
+  override lookup<M>(key: ServiceKey<M>, options?: ClusterWaitOptions): Promise<Listing<M>>;
+  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined;
+  override lookup<M = unknown>(
+    pathOrUri: string | ServiceKey<M>,
+    options: ClusterWaitOptions = {},
+  ): ActorRef<M> | undefined | Promise<Listing<M>> {
+    if (pathOrUri instanceof ServiceKey) {
+      const key = pathOrUri;
+      return this.ask<Find<M>, Listing<M>>(
+        this.receptionist as ActorRef<Find<M>>,
+        (replyTo) => new Find(key, replyTo),
+        { timeout: options.timeout ?? 5000 },
+      );
+    }
     if (!pathOrUri.startsWith("casty://")) return super.lookup<M>(pathOrUri);
     const uri = parseActorUri(pathOrUri);
     if (uri.system !== this.name) return undefined;
@@ -701,6 +725,18 @@ export class ClusteredActorSystem extends ActorSystem {
       return super.lookup<M>(uri.path);
     }
     return this.#remoting.refFor<M>(pathOrUri);
+  }
+
+  /**
+   * This node's receptionist (`/_cluster/_receptionist`): send it `Register`, `Deregister`,
+   * `Find`, `Subscribe` and `Unsubscribe`.
+   */
+  get receptionist(): ActorRef<ReceptionistCommand> {
+    const ref = super.lookup<ReceptionistCommand>(RECEPTIONIST_PATH);
+    if (ref === undefined) {
+      throw new ClusterUnavailableError(`Cannot reach the receptionist: node is shut down`);
+    }
+    return ref;
   }
 
   /**
@@ -754,6 +790,9 @@ export class ClusteredActorSystem extends ActorSystem {
       m.members,
       m.leader,
       m.unreachable.map((x) => x.address),
+      {},
+      0,
+      registryOf(this),
     );
   }
 

@@ -37,6 +37,19 @@ export * from "./downing.ts";
 export * from "./events.ts";
 export * from "./membership.ts";
 export * from "./topology.ts";
+export {
+  Deregister,
+  discoverable,
+  Find,
+  Listing,
+  RECEPTIONIST_PATH,
+  type ReceptionistCommand,
+  Register,
+  type ServiceInstance,
+  ServiceKey,
+  Subscribe,
+  Unsubscribe,
+} from "./receptionist.ts";
 export type {
   ClusterExtension,
   ClusterExtensionContext,
