@@ -17,6 +17,7 @@ import {
   markerOf,
 } from "../cluster/extension.ts";
 import type { Member, NodeAddress } from "../cluster/member.ts";
+import { sameNodeAddress } from "../remote/address.ts";
 
 /** The marker of broadcast behaviors. */
 export const BROADCAST_MARKER = "broadcast";
@@ -137,16 +138,26 @@ function targets(members: readonly Member[]): Member[] {
   );
 }
 
+/** For this node's instance only (a local ask made before the instance started). */
+class LocalDelivery {
+  constructor(readonly message: unknown) {}
+}
+
 function broadcaster<M>(
   ext: ClusterExtensionContext,
   name: string,
   behavior: Behavior<M>,
 ): Behavior<M> {
   return Behaviors.setup<M>((ctx) => {
-    ctx.spawn(behavior, "instance");
+    const local = ctx.spawn(behavior, "instance");
     return Behaviors.receive<M>((_ctx, msg) => {
+      if (msg instanceof LocalDelivery) {
+        local.tell(msg.message as M);
+        return;
+      }
       for (const m of targets(ext.view().members)) {
-        ext.refAt<M>(m.address, instancePath(name)).tell(msg);
+        if (sameNodeAddress(m.address, ext.selfAddress)) local.tell(msg);
+        else ext.refAt<M>(m.address, instancePath(name)).tell(msg);
       }
     });
   });
@@ -163,7 +174,11 @@ function broadcastRef<M>(
   ): Promise<BroadcastReplies<R>> => {
     const nodes = targets(ext.view().members).map((m) => m.address);
     const settled = await Promise.allSettled(
-      nodes.map((n) => ext.node.ask<M, R>(ext.refAt<M>(n, instancePath(name)), factory, options)),
+      nodes.map((n) =>
+        sameNodeAddress(n, ext.selfAddress)
+          ? ext.node.ask<M, R>(ref, (replyTo) => new LocalDelivery(factory(replyTo)) as M, options)
+          : ext.node.ask<M, R>(ext.refAt<M>(n, instancePath(name)), factory, options)
+      ),
     );
     const values: R[] = [];
     const from: NodeAddress[] = [];
