@@ -366,6 +366,13 @@ function managerBehavior(
     const evaluate = () => {
       if (shuttingDown) return;
       const o = owner();
+      if (isSelf(o) && ext.view().unreachable.length > 0) {
+        // Paused while any member is unreachable: if this node is cut off, the other side may
+        // down it and start the singleton there, possibly before this side notices that it is
+        // the minority; the instance must be gone by then.
+        relinquish();
+        return;
+      }
       if (isSelf(o)) {
         if (instance || stopping || selfStopped) return;
         if (!wanting) {
