@@ -25,8 +25,7 @@ export class HeartbeatRing {
     this.#size = monitoredPeers;
   }
 
-  /** The node keys `self` should monitor in `state`. */
-  monitored(state: GossipState): Set<string> {
+  #ringFor(state: GossipState): { readonly k: string; readonly h: number }[] {
     if (this.#ringOf !== state.members) {
       this.#ringOf = state.members;
       this.#ring = state.members.filter((m) => m.status !== "down").map((m) => {
@@ -34,7 +33,28 @@ export class HeartbeatRing {
         return { k, h: fnv1a(k) };
       }).sort((a, b) => a.h - b.h || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
     }
-    const ring = this.#ring;
+    return this.#ring;
+  }
+
+  /**
+   * Who monitors whom on the ring (every member's successors, assuming every member uses this
+   * node's `monitoredPeers`): subject key → monitor keys.
+   */
+  monitorsOf(state: GossipState): Map<string, Set<string>> {
+    const ring = this.#ringFor(state);
+    const out = new Map<string, Set<string>>();
+    for (const e of ring) out.set(e.k, new Set());
+    for (let at = 0; at < ring.length; at++) {
+      for (let i = 1; i < ring.length && i <= this.#size; i++) {
+        out.get(ring[(at + i) % ring.length].k)!.add(ring[at].k);
+      }
+    }
+    return out;
+  }
+
+  /** The node keys `self` should monitor in `state`. */
+  monitored(state: GossipState): Set<string> {
+    const ring = this.#ringFor(state);
     const out = new Set<string>();
     const at = ring.findIndex((e) => e.k === this.#self);
     for (let i = 1; i < ring.length && out.size < this.#size; i++) {

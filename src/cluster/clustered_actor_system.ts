@@ -793,6 +793,7 @@ export class ClusteredActorSystem extends ActorSystem {
       {},
       0,
       registryOf(this),
+      m.leaderEpoch,
     );
   }
 

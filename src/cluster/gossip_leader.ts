@@ -21,7 +21,8 @@ const SKIP_UNREACHABLE: ReadonlySet<MemberStatus> = new Set(["down", "exiting"])
  * @example
  * ```ts
  * import { emptyGossip, isConverged } from "@casty/casty/cluster";
- * console.assert(isConverged(emptyGossip()));
+ * import assert from "node:assert/strict";
+ * assert.ok(isConverged(emptyGossip()));
  * ```
  */
 export function isConverged(state: GossipState): boolean {
@@ -53,7 +54,8 @@ export function isConverged(state: GossipState): boolean {
  * @example
  * ```ts
  * import { emptyGossip, leaderOf } from "@casty/casty/cluster";
- * console.assert(leaderOf(emptyGossip(), "h:1#a") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.ok(leaderOf(emptyGossip(), "h:1#a") === undefined);
  * ```
  */
 export function leaderOf(state: GossipState, self: string): Member | undefined {
@@ -80,9 +82,10 @@ export function leaderOf(state: GossipState, self: string): Member | undefined {
  * @example
  * ```ts
  * import { emptyGossip, leaderActions, putMember } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * const { state } = leaderActions(putMember(emptyGossip(), m), 0);
- * console.assert(state.members[0].status === "up" && state.members[0].upNumber === 1);
+ * assert.ok(state.members[0].status === "up" && state.members[0].upNumber === 1);
  * ```
  */
 export function leaderActions(

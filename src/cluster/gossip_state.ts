@@ -45,8 +45,9 @@ import {
  * @example
  * ```ts
  * import type { ReachabilityRow } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const row: ReachabilityRow = { observer: "h:1#a", version: 2, unreachable: ["h:2#b"] };
- * console.assert(row.unreachable.length === 1);
+ * assert.ok(row.unreachable.length === 1);
  * ```
  */
 export interface ReachabilityRow {
@@ -64,8 +65,9 @@ export interface ReachabilityRow {
  * @example
  * ```ts
  * import type { Tombstone } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const t: Tombstone = { node: { address: { host: "h", port: 1 }, id: "a" }, removedAt: 0 };
- * console.assert(t.removedAt === 0);
+ * assert.ok(t.removedAt === 0);
  * ```
  */
 export interface Tombstone {
@@ -81,8 +83,9 @@ export interface Tombstone {
  * @example
  * ```ts
  * import { emptyGossip } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const g = emptyGossip();
- * console.assert(g.members.length === 0 && Object.keys(g.version).length === 0);
+ * assert.ok(g.members.length === 0 && Object.keys(g.version).length === 0);
  * ```
  */
 export interface GossipState {
@@ -151,7 +154,8 @@ export function laterEpoch(
  * @example
  * ```ts
  * import { emptyGossip } from "@casty/casty/cluster";
- * console.assert(emptyGossip().seen.length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(emptyGossip().seen.length === 0);
  * ```
  */
 export function emptyGossip(): GossipState {
@@ -214,7 +218,8 @@ export function derived(state: GossipState): Derived {
  * @example
  * ```ts
  * import { emptyGossip, findMember } from "@casty/casty/cluster";
- * console.assert(findMember(emptyGossip(), "h:1#a") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.ok(findMember(emptyGossip(), "h:1#a") === undefined);
  * ```
  */
 export function findMember(state: GossipState, key: string): Member | undefined {
@@ -230,7 +235,8 @@ export function findMember(state: GossipState, key: string): Member | undefined 
  * @example
  * ```ts
  * import { emptyGossip, isTombstoned } from "@casty/casty/cluster";
- * console.assert(!isTombstoned(emptyGossip(), "h:1#a"));
+ * import assert from "node:assert/strict";
+ * assert.ok(!isTombstoned(emptyGossip(), "h:1#a"));
  * ```
  */
 export function isTombstoned(state: GossipState, key: string): boolean {
@@ -246,7 +252,8 @@ export function isTombstoned(state: GossipState, key: string): boolean {
  * @example
  * ```ts
  * import { emptyGossip, hasSeen } from "@casty/casty/cluster";
- * console.assert(!hasSeen(emptyGossip(), "h:1#a"));
+ * import assert from "node:assert/strict";
+ * assert.ok(!hasSeen(emptyGossip(), "h:1#a"));
  * ```
  */
 export function hasSeen(state: GossipState, key: string): boolean {
@@ -262,7 +269,8 @@ export function hasSeen(state: GossipState, key: string): boolean {
  * @example
  * ```ts
  * import { emptyGossip, unreachableKeys } from "@casty/casty/cluster";
- * console.assert(unreachableKeys(emptyGossip()).size === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(unreachableKeys(emptyGossip()).size === 0);
  * ```
  */
 export function unreachableKeys(state: GossipState): ReadonlySet<string> {
@@ -278,7 +286,8 @@ export function unreachableKeys(state: GossipState): ReadonlySet<string> {
  * @example
  * ```ts
  * import { emptyGossip, observedUnreachable } from "@casty/casty/cluster";
- * console.assert(observedUnreachable(emptyGossip(), "h:1#a").length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(observedUnreachable(emptyGossip(), "h:1#a").length === 0);
  * ```
  */
 export function observedUnreachable(state: GossipState, observer: string): readonly string[] {
@@ -385,8 +394,9 @@ function sameMember(a: Member, b: Member): boolean {
  * @example
  * ```ts
  * import { emptyGossip, mergeGossip } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m = mergeGossip(emptyGossip(), emptyGossip());
- * console.assert(m.members.length === 0);
+ * assert.ok(m.members.length === 0);
  * ```
  */
 export function mergeGossip(a: GossipState, b: GossipState): GossipState {
@@ -449,7 +459,8 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
  * @example
  * ```ts
  * import { bumpVersion, emptyGossip } from "@casty/casty/cluster";
- * console.assert(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"] === 1);
+ * import assert from "node:assert/strict";
+ * assert.ok(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"] === 1);
  * ```
  */
 export function bumpVersion(state: GossipState, node: string): GossipState {
@@ -466,8 +477,9 @@ export function bumpVersion(state: GossipState, node: string): GossipState {
  * @example
  * ```ts
  * import { emptyGossip, markSeen, putMember } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "up" as const, roles: [] };
- * console.assert(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length === 1);
+ * assert.ok(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length === 1);
  * ```
  */
 export function markSeen(state: GossipState, node: string): GossipState {
@@ -484,7 +496,8 @@ export function markSeen(state: GossipState, node: string): GossipState {
  * @example
  * ```ts
  * import { addSeen, emptyGossip } from "@casty/casty/cluster";
- * console.assert(addSeen(emptyGossip(), ["x"]).seen.length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(addSeen(emptyGossip(), ["x"]).seen.length === 0);
  * ```
  */
 export function addSeen(state: GossipState, nodes: Iterable<string>): GossipState {
@@ -507,8 +520,9 @@ export function addSeen(state: GossipState, nodes: Iterable<string>): GossipStat
  * @example
  * ```ts
  * import { emptyGossip, putMember } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
- * console.assert(putMember(emptyGossip(), m).members.length === 1);
+ * assert.ok(putMember(emptyGossip(), m).members.length === 1);
  * ```
  */
 export function putMember(state: GossipState, member: Member): GossipState {
@@ -536,9 +550,10 @@ export function putMember(state: GossipState, member: Member): GossipState {
  * @example
  * ```ts
  * import { emptyGossip, putMember, removeMembers } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "down" as const, roles: [] };
  * const g = removeMembers(putMember(emptyGossip(), m), [m], 0);
- * console.assert(g.members.length === 0 && g.tombstones.length === 1);
+ * assert.ok(g.members.length === 0 && g.tombstones.length === 1);
  * ```
  */
 export function removeMembers(
@@ -574,8 +589,9 @@ export function removeMembers(
  * @example
  * ```ts
  * import { emptyGossip, observe } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const g = observe(emptyGossip(), "h:1#a", [{ subject: "h:2#b", reachable: false }]);
- * console.assert(g.reachability[0].unreachable[0] === "h:2#b");
+ * assert.ok(g.reachability[0].unreachable[0] === "h:2#b");
  * ```
  */
 export function observe(
@@ -615,7 +631,8 @@ export function observe(
  * @example
  * ```ts
  * import { emptyGossip, pruneTombstones } from "@casty/casty/cluster";
- * console.assert(pruneTombstones(emptyGossip(), 0).tombstones.length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(pruneTombstones(emptyGossip(), 0).tombstones.length === 0);
  * ```
  */
 export function pruneTombstones(state: GossipState, olderThan: number): GossipState {
@@ -637,7 +654,8 @@ export function pruneTombstones(state: GossipState, olderThan: number): GossipSt
  * @example
  * ```ts
  * import { sortMembers } from "@casty/casty/cluster";
- * console.assert(sortMembers([]).length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(sortMembers([]).length === 0);
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
@@ -653,7 +671,8 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * @example
  * ```ts
  * import { emptyGossip, membersAt } from "@casty/casty/cluster";
- * console.assert(membersAt(emptyGossip(), { host: "h", port: 1 }).length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(membersAt(emptyGossip(), { host: "h", port: 1 }).length === 0);
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {

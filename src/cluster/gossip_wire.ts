@@ -31,8 +31,9 @@ const STATUS_CODES: readonly MemberStatus[] = [
  * @example
  * ```ts
  * import type { WireMember } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
- * console.assert(w[3] === 1);
+ * assert.ok(w[3] === 1);
  * ```
  */
 export type WireMember = readonly [string, number, string, number, number, readonly string[]];
@@ -44,8 +45,9 @@ export type WireMember = readonly [string, number, string, number, number, reado
  * @example
  * ```ts
  * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const w: WireGossip = encodeGossip(emptyGossip());
- * console.assert(w.m.length === 0);
+ * assert.ok(w.m.length === 0);
  * ```
  */
 export interface WireGossip {
@@ -114,6 +116,7 @@ export const WIRE_LIMITS: {
 export class MalformedMessageError extends TypeError {
   /** Stable code. */
   readonly code = "MALFORMED_MEMBERSHIP_MESSAGE" as const;
+  /** The error's name. */
   override readonly name = "MalformedMessageError";
   /**
    * Creates a MalformedMessageError.
@@ -177,7 +180,8 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @example
  * ```ts
  * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
- * console.assert(encodeSeen(emptyGossip()) === "");
+ * import assert from "node:assert/strict";
+ * assert.ok(encodeSeen(emptyGossip()) === "");
  * ```
  */
 export function encodeSeen(state: GossipState): string {
@@ -200,7 +204,8 @@ export function encodeSeen(state: GossipState): string {
  * @example
  * ```ts
  * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
- * console.assert(decodeSeen(emptyGossip(), "").length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeSeen(emptyGossip(), "").length === 0);
  * ```
  */
 export function decodeSeen(state: GossipState, bits: string): string[] {
@@ -226,7 +231,8 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @example
  * ```ts
  * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
  * ```
  */
 export function encodeGossip(state: GossipState): WireGossip {
@@ -274,7 +280,8 @@ function encode(state: GossipState): WireGossip {
  * @example
  * ```ts
  * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
+ * import assert from "node:assert/strict";
+ * assert.ok(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
  * ```
  */
 export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState {

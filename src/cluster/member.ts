@@ -15,14 +15,15 @@ export type { NodeAddress };
  * @example
  * ```ts
  * import type { UniqueNode } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
- * console.assert(n.id.length > 0);
+ * assert.ok(n.id.length > 0);
  * ```
  */
 export interface UniqueNode {
   /** Where the node listens. */
   readonly address: NodeAddress;
-  /** The incarnation id, new at every start; see {@linkcode newMemberId}. */
+  /** The incarnation id, new at every start, opaque (compared for equality only). */
   readonly id: string;
 }
 
@@ -33,8 +34,9 @@ export interface UniqueNode {
  * @example
  * ```ts
  * import type { MemberStatus } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const s: MemberStatus = "up";
- * console.assert(s === "up");
+ * assert.ok(s === "up");
  * ```
  */
 export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "removed";
@@ -45,6 +47,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  * @example
  * ```ts
  * import type { Member } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
  *   status: "up",
@@ -52,7 +55,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *   id: "0lx2k3a4b5c6-9f8e7d6c",
  *   upNumber: 1,
  * };
- * console.assert(m.roles.includes("worker"));
+ * assert.ok(m.roles.includes("worker"));
  * ```
  */
 export interface Member {
@@ -86,7 +89,8 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @example
  * ```ts
  * import { statusRank } from "@casty/casty/cluster";
- * console.assert(statusRank("down") > statusRank("exiting"));
+ * import assert from "node:assert/strict";
+ * assert.ok(statusRank("down") > statusRank("exiting"));
  * ```
  */
 export function statusRank(status: MemberStatus): number {
@@ -103,9 +107,10 @@ export function statusRank(status: MemberStatus): number {
  * @example
  * ```ts
  * import { compareAddresses } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const a = { host: "10.0.0.1", port: 2552 };
  * const b = { host: "10.0.0.1", port: 2551 };
- * console.assert(compareAddresses(a, b) > 0);
+ * assert.ok(compareAddresses(a, b) > 0);
  * ```
  */
 export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
@@ -122,7 +127,8 @@ export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
  * @example
  * ```ts
  * import { addressEquals } from "@casty/casty/cluster";
- * console.assert(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
+ * import assert from "node:assert/strict";
+ * assert.ok(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
  * ```
  */
 export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
@@ -137,7 +143,8 @@ export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
  * @example
  * ```ts
  * import { addressToString } from "@casty/casty/cluster";
- * console.assert(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
+ * import assert from "node:assert/strict";
+ * assert.ok(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
  * ```
  */
 export function addressToString(address: NodeAddress): string {
@@ -155,7 +162,8 @@ export function addressToString(address: NodeAddress): string {
  * @example
  * ```ts
  * import { parseAddress } from "@casty/casty/cluster";
- * console.assert(parseAddress("127.0.0.1:25520").port === 25520);
+ * import assert from "node:assert/strict";
+ * assert.ok(parseAddress("127.0.0.1:25520").port === 25520);
  * ```
  */
 export function parseAddress(text: string): NodeAddress {
@@ -177,7 +185,8 @@ export function parseAddress(text: string): NodeAddress {
  * @example
  * ```ts
  * import { nodeKey } from "@casty/casty/cluster";
- * console.assert(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
+ * import assert from "node:assert/strict";
+ * assert.ok(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
  * ```
  */
 export function nodeKey(node: UniqueNode): string {
@@ -193,8 +202,9 @@ export function nodeKey(node: UniqueNode): string {
  * @example
  * ```ts
  * import { compareNodes } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const h = { host: "h", port: 1 };
- * console.assert(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
+ * assert.ok(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
  */
 export function compareNodes(a: UniqueNode, b: UniqueNode): number {
@@ -204,16 +214,20 @@ export function compareNodes(a: UniqueNode, b: UniqueNode): number {
 }
 
 /**
- * Whether incarnation `a` is newer than `b`. Ids made by {@linkcode newMemberId} start with the
- * start time, so a restarted node's id sorts after its previous one.
+ * Whether incarnation id `a` sorts after `b`. Only a deterministic tie-break: incarnation ids
+ * are opaque, and their order says nothing about which incarnation started later (a restarted
+ * node's clock may be behind). The cluster never uses it to decide which incarnation is newer:
+ * the member that admits a new incarnation downs the previous ones at its address.
  *
- * @param a Candidate newer id.
- * @param b Candidate older id.
+ * @deprecated Ids are opaque; compare them for equality only.
+ * @param a One id.
+ * @param b Another id.
  * @returns `true` when `a` sorts after `b`.
  * @example
  * ```ts
- * import { isNewerIncarnation, newMemberId } from "@casty/casty/cluster";
- * console.assert(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
+ * import { isNewerIncarnation } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
+ * assert.ok(isNewerIncarnation("b", "a"));
  * ```
  */
 export function isNewerIncarnation(a: string, b: string): boolean {
@@ -221,9 +235,9 @@ export function isNewerIncarnation(a: string, b: string): boolean {
 }
 
 /**
- * Makes a fresh incarnation id: the start time (12 base-36 digits, so ids sort by time) and 8
- * random base-36 digits. The cluster treats the greater id at an address as the newer
- * incarnation and fences the older one, so ids must come from this function (or keep its order).
+ * Makes a fresh incarnation id: the start time (12 base-36 digits) and 8 random base-36 digits.
+ * The cluster treats ids as opaque strings (equality only): a node restarted with its clock
+ * set back gets an id that sorts *before* its previous one and still rejoins.
  *
  * @param wallNow Wall-clock milliseconds at start, e.g. `clock.wallNow()`.
  * @param random Source of randomness in [0, 1).
@@ -232,7 +246,8 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @example
  * ```ts
  * import { newMemberId } from "@casty/casty/cluster";
- * console.assert(newMemberId(Date.now()).length === 21);
+ * import assert from "node:assert/strict";
+ * assert.ok(newMemberId(Date.now()).length === 21);
  * ```
  */
 export function newMemberId(wallNow: number, random: () => number = Math.random): string {

@@ -667,6 +667,12 @@ export class Membership {
       remote.leaderEpoch?.leader !== local.leaderEpoch?.leader &&
       remote.leaderEpoch?.leader === keyOf(from)
     ) {
+      this.#log(
+        "warn",
+        `Refused the state of former leader ${
+          keyOf(from)
+        } (epoch ${remote.leaderEpoch?.epoch} < ${local.leaderEpoch?.epoch}); sent it the current one`,
+      );
       this.#sendGossip(from, true);
       return;
     }
@@ -784,7 +790,16 @@ export class Membership {
    * still reach (an unreachable observer's row is stale), and the acting leader they imply.
    */
   #viewFor(state: GossipState): View {
-    if (this.#viewOf === state) return this.#view;
+    // The view depends on the members and the reachability rows only, whose arrays are reused
+    // while unchanged: most state changes (versions, seen sets) hit this cache.
+    if (
+      this.#viewOf === state ||
+      (this.#viewOf !== undefined && this.#viewOf.members === state.members &&
+        this.#viewOf.reachability === state.reachability)
+    ) {
+      this.#viewOf = state;
+      return this.#view;
+    }
     const mine = new Set(observedUnreachable(state, this.#selfKey));
     const links: BrokenLink[] = [];
     for (const row of state.reachability) {
@@ -801,6 +816,7 @@ export class Membership {
         .map(keyOf),
     );
     const relevant = links.filter(([a, b]) => live.has(a) && live.has(b));
+    if (relevant.length > 0) this.#completeLinks(state, mine, live, relevant);
     if (relevant.length === 0) {
       leader = leaderOf(state, this.#selfKey);
     } else {
@@ -811,6 +827,44 @@ export class Membership {
     this.#viewOf = state;
     this.#view = { links: relevant, leader };
     return this.#view;
+  }
+
+  /**
+   * Beyond ten members each node monitors only its ring successors, so most pairs are not
+   * observed directly. A member that every monitor on this node's side reports unreachable is
+   * gone from this side: it is taken as cut off from every member of this side that no
+   * observation covers (otherwise two halves of a large cluster would each keep members of the
+   * other). Members only some monitors report (a broken link) get no such inference, so one
+   * broken link still costs one node. In clusters monitored all-to-all this adds nothing.
+   */
+  #completeLinks(
+    state: GossipState,
+    mine: ReadonlySet<string>,
+    live: ReadonlySet<string>,
+    links: BrokenLink[],
+  ): void {
+    const monitors = this.#ring.monitorsOf(state);
+    const reported = new Map<string, Set<string>>(); // subject → trusted observers reporting it
+    for (const [o, s] of links) {
+      let by = reported.get(s);
+      if (by === undefined) reported.set(s, by = new Set());
+      by.add(o);
+    }
+    const trusted = (k: string) => k === this.#selfKey || !mine.has(k);
+    const here = [...live].filter((k) => trusted(k) && !reported.has(k));
+    const hereSet = new Set(here);
+    const gone: string[] = [];
+    for (const [subject, by] of reported) {
+      const watchers = [...(monitors.get(subject) ?? [])].filter((w) => hereSet.has(w));
+      if (watchers.length > 0 && watchers.every((w) => by.has(w))) gone.push(subject);
+    }
+    if (gone.length === 0) return;
+    const watches = (x: string, y: string) => monitors.get(y)?.has(x) ?? false;
+    for (const y of gone) {
+      for (const x of here) {
+        if (!watches(x, y) && !(trusted(y) && watches(y, x))) links.push([x, y]);
+      }
+    }
   }
 
   #isActingLeader(state: GossipState): boolean {

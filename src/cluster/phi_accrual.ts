@@ -10,8 +10,9 @@
  * @example
  * ```ts
  * import type { PhiAccrualOptions } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
- * console.assert(o.threshold === 10);
+ * assert.ok(o.threshold === 10);
  * ```
  */
 export interface PhiAccrualOptions {
@@ -96,8 +97,9 @@ const LN10 = Math.log(10);
  * @example
  * ```ts
  * import { phiOf } from "@casty/casty/cluster";
- * console.assert(Math.abs(phiOf(5.612) - 8) < 0.01);
- * console.assert(Number.isFinite(phiOf(1000)));
+ * import assert from "node:assert/strict";
+ * assert.ok(Math.abs(phiOf(5.612) - 8) < 0.01);
+ * assert.ok(Number.isFinite(phiOf(1000)));
  * ```
  */
 export function phiOf(z: number): number {
@@ -130,10 +132,12 @@ export function phiOf(z: number): number {
  * @example
  * ```ts
  * import { PhiAccrualFailureDetector } from "@casty/casty/cluster";
+ * import assert from "node:assert/strict";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
- * console.assert(fd.isAvailable("b", 10_500));
- * console.assert(!fd.isAvailable("b", 12_000));
+ * assert.ok(fd.isAvailable("b", 10_500));
+ * assert.ok(fd.isAvailable("b", 12_000)); // 2 s of silence: tolerated by default
+ * assert.ok(!fd.isAvailable("b", 16_000));
  * ```
  */
 export class PhiAccrualFailureDetector {

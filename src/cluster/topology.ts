@@ -55,6 +55,7 @@ export class TopologySnapshot {
    * @param allocations Shard allocations per sharded type (`{}` until sharding allocates).
    * @param allocationEpoch Increases with every allocation change.
    * @param registry Receptionist entries.
+   * @param leaderEpoch The latest leader epoch this node knows (see `Membership.leaderEpoch`).
    */
   constructor(
     readonly members: readonly Member[],
@@ -63,6 +64,7 @@ export class TopologySnapshot {
     readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>> = {},
     readonly allocationEpoch: number = 0,
     readonly registry: readonly ServiceEntry[] = [],
+    readonly leaderEpoch: number = 0,
   ) {}
 }
 

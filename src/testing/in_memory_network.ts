@@ -14,8 +14,9 @@ import { TimerHeap } from "../actor/_timer_heap.ts";
  * @example
  * ```ts
  * import type { NetworkAddress } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const a: NetworkAddress = { host: "10.0.0.1", port: 1 };
- * console.assert(a.port === 1);
+ * assert.ok(a.port === 1);
  * ```
  */
 export interface NetworkAddress {
@@ -31,8 +32,9 @@ export interface NetworkAddress {
  * @example
  * ```ts
  * import type { InMemoryNetworkOptions } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const o: InMemoryNetworkOptions = { latency: 5 };
- * console.assert(o.latency === 5);
+ * assert.ok(o.latency === 5);
  * ```
  */
 export interface InMemoryNetworkOptions {
@@ -66,8 +68,9 @@ export interface InMemoryNetworkOptions {
  * @example
  * ```ts
  * import type { NetworkStats } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const s: NetworkStats = { messages: 0, bytes: 0, dropped: 0, byType: {} };
- * console.assert(s.bytes === 0);
+ * assert.ok(s.bytes === 0);
  * ```
  */
 export interface NetworkStats {

@@ -25,9 +25,10 @@ import { SimulatedClock } from "./simulated_clock.ts";
  * @example
  * ```ts
  * import { seededRandom } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const a = seededRandom(42);
  * const b = seededRandom(42);
- * console.assert(a() === b());
+ * assert.ok(a() === b());
  * ```
  */
 export function seededRandom(seed: number): () => number {
@@ -48,8 +49,9 @@ export function seededRandom(seed: number): () => number {
  * @example
  * ```ts
  * import type { SimulationTuning } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const t: SimulationTuning = { downing: { stableAfter: 3000 } };
- * console.assert(t.downing?.stableAfter === 3000);
+ * assert.ok(t.downing?.stableAfter === 3000);
  * ```
  */
 export type SimulationTuning = Omit<
@@ -63,8 +65,9 @@ export type SimulationTuning = Omit<
  * @example
  * ```ts
  * import type { MembershipSimulationOptions } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const o: MembershipSimulationOptions = { seed: 7, latency: 2 };
- * console.assert(o.seed === 7);
+ * assert.ok(o.seed === 7);
  * ```
  */
 export interface MembershipSimulationOptions {
@@ -93,9 +96,10 @@ export interface MembershipSimulationOptions {
  * @example
  * ```ts
  * import { MembershipSimulation } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * using sim = new MembershipSimulation();
  * const n = sim.add(1);
- * console.assert(n.alive);
+ * assert.ok(n.alive);
  * ```
  */
 export interface SimulatedNode {
@@ -167,10 +171,11 @@ class NodeClock implements Clock {
  * @example
  * ```ts
  * import { MembershipSimulation } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * using sim = new MembershipSimulation({ seed: 3 });
  * for (const port of [1, 2, 3]) sim.add(port, { seeds: [1, 2] });
  * const ok = sim.runUntil(() => sim.allUp(3), 30_000);
- * console.assert(ok);
+ * assert.ok(ok);
  * ```
  */
 export class MembershipSimulation {

@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MembershipEvent } from "../../src/cluster/events.ts";
+import type { DowningOptions } from "../../src/cluster/downing.ts";
+import { bumpVersion, encodeGossip, putMember } from "../../src/cluster/gossip.ts";
+import { nodeKey } from "../../src/cluster/member.ts";
 import { Membership } from "../../src/cluster/membership.ts";
 import {
   MembershipSimulation,
@@ -406,6 +409,97 @@ describe("Membership: partitions (keep-majority)", () => {
       n.leaderActions.filter((a) => a.kind === "down").map(() => n.address.port)
     );
     assert.deepEqual(downs, [3]);
+  });
+});
+
+describe("Membership: the leader epoch", () => {
+  it("refuses the decisions of a former leader that has not learned the newer epoch", () => {
+    const logs: string[] = [];
+    using sim = new MembershipSimulation({
+      seed: 91,
+      tuning: { downing: { stableAfter: 60_000 }, log: (_l, m) => logs.push(m) },
+    });
+    formed(sim, [1, 2, 3]);
+    assert.ok(sim.runUntil(() => sim.node(1).membership.isLeader, 10_000));
+    const before = sim.node(1).membership.leaderEpoch;
+    sim.network.partition([sim.address(1)], [sim.address(2), sim.address(3)]);
+    // the majority side's leader (node 2) claims the next epoch; node 1 still has the old one
+    assert.ok(sim.runUntil(() => sim.node(2).membership.isLeader, 20_000));
+    assert.ok(sim.node(2).membership.leaderEpoch > before);
+    assert.equal(sim.node(1).membership.leaderEpoch, before);
+    assert.ok(!sim.node(1).membership.isLeader, "the cut-off node does not act meanwhile");
+    // a decision of the former leader: node 1 downs node 3 under its old epoch
+    const one = sim.node(1).membership;
+    const three = one.members.find((m) => m.address.port === 3)!;
+    const stale = bumpVersion(
+      putMember(one.state, { ...three, status: "down" }),
+      nodeKey(one.selfNode),
+    );
+    sim.node(2).membership.receive(sim.address(1), {
+      type: "gossip",
+      from: one.selfNode,
+      to: sim.node(2).membership.selfNode.id,
+      gossip: encodeGossip(stale),
+      reply: false,
+    });
+    assert.ok(logs.some((l) => /Refused the state of former leader 10\.0\.0\.1:1#/.test(l)));
+    assert.equal(
+      sim.node(2).membership.members.find((m) => m.address.port === 3)?.status,
+      "up",
+      "the former leader's decision was refused",
+    );
+    sim.network.heal();
+    // node 1 learns the newer epoch; leadership returns to the lowest address, newer again
+    assert.ok(sim.runUntil(() => sim.allUp(3) && sim.node(1).membership.isLeader, 30_000));
+    const epochs = new Set(sim.nodes.map((n) => n.membership.leaderEpoch));
+    assert.equal(epochs.size, 1);
+    assert.ok([...epochs][0] >= before + 2);
+    const byEpoch = new Map<number, Set<number>>();
+    for (const n of sim.nodes) {
+      for (const a of n.leaderActions) {
+        byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(n.address.port));
+      }
+    }
+    for (const [epoch, by] of byEpoch) assert.equal(by.size, 1, `one actor in epoch ${epoch}`);
+  });
+});
+
+describe("Membership: downing strategies end to end", () => {
+  const run = (
+    downing: DowningOptions,
+    seed: number,
+    fault: (sim: MembershipSimulation) => void,
+  ): number[] => {
+    using sim = new MembershipSimulation({ seed, tuning: { downing } });
+    formed(sim, [1, 2, 3, 4, 5]);
+    fault(sim);
+    sim.runFor(40_000);
+    return sim.alive.map((n) => n.address.port);
+  };
+  const crash3 = (sim: MembershipSimulation) => sim.kill(3);
+  const split = (sim: MembershipSimulation) =>
+    sim.network.partition([1, 2].map(sim.address.bind(sim)), [3, 4, 5].map(sim.address.bind(sim)));
+
+  it("keepMajority, staticQuorum and keepOldest down a crashed node; downAll downs everyone", () => {
+    for (const seed of [81, 82]) {
+      assert.deepEqual(run({ stableAfter: 3000 }, seed, crash3), [1, 2, 4, 5]);
+      const quorum = { strategy: "staticQuorum", quorumSize: 3, stableAfter: 3000 } as const;
+      assert.deepEqual(run(quorum, seed, crash3), [1, 2, 4, 5]);
+      assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, seed, crash3), [
+        1,
+        2,
+        4,
+        5,
+      ]);
+      assert.deepEqual(run({ strategy: "downAll", stableAfter: 3000 }, seed, crash3), []);
+    }
+  });
+
+  it("on a 2|3 split: keepOldest keeps the oldest's minority side, staticQuorum 4 keeps nobody", () => {
+    assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, 83, split), [1, 2]);
+    const quorum = { strategy: "staticQuorum", quorumSize: 4, stableAfter: 3000 } as const;
+    assert.deepEqual(run(quorum, 84, split), []);
+    assert.deepEqual(run({ strategy: "off", stableAfter: 3000 }, 85, split), [1, 2, 3, 4, 5]);
   });
 });
 
