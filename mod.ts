@@ -37,7 +37,8 @@ import {
 } from "./src/actor/mod.ts";
 import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
 import { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
-import { broadcasted, type BroadcastedBehavior } from "./src/sharding/broadcast.ts";
+import { broadcasted } from "./src/sharding/broadcast.ts";
+import type { BroadcastedBehavior } from "./src/cluster/broadcast_ref.ts";
 import { discoverable, type ServiceKey } from "./src/cluster/receptionist.ts";
 
 export * from "./src/actor/mod.ts";
@@ -46,13 +47,13 @@ export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
-export {
-  broadcasted,
-  type BroadcastedBehavior,
-  type BroadcastMissing,
-  type BroadcastRef,
-  type BroadcastReplies,
-} from "./src/sharding/broadcast.ts";
+export { broadcasted } from "./src/sharding/broadcast.ts";
+export type {
+  BroadcastedBehavior,
+  BroadcastMissing,
+  BroadcastRef,
+  BroadcastReplies,
+} from "./src/cluster/broadcast_ref.ts";
 
 /** Every behavior factory of casty: the local ones plus event sourcing. */
 export interface CastyBehaviors extends ActorBehaviors {

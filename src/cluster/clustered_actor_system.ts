@@ -35,20 +35,17 @@ import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.
 import type { Transport } from "../remote/transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
-import { singletonExtension } from "../sharding/singleton.ts";
 import {
   BROADCAST_ASK,
   type BroadcastedBehavior,
-  broadcastExtension,
   type BroadcastRef,
   type BroadcastReplies,
-} from "../sharding/broadcast.ts";
+} from "./broadcast_ref.ts";
 import {
   Find,
   type Listing,
   RECEPTIONIST_PATH,
   type ReceptionistCommand,
-  receptionistExtension,
   registryOf,
   ServiceKey,
 } from "./receptionist.ts";
@@ -67,6 +64,7 @@ import {
   type ClusterExtension,
   type ClusterExtensionContext,
   type ClusterView,
+  defaultExtensions,
   type ExtensionStop,
   markerOf,
   type SpawnHandler,
@@ -211,15 +209,6 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
    * {@linkcode ClusterExtension}).
    */
   extensions?: readonly ClusterExtension[];
-}
-
-/**
- * The cluster features every node runs: an extension given in `options.extensions` with the
- * same name replaces the default one. (A function, so that no module is read before it is
- * initialised.)
- */
-function defaultExtensions(): readonly ClusterExtension[] {
-  return [receptionistExtension, singletonExtension, broadcastExtension];
 }
 
 const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>

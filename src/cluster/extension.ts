@@ -116,6 +116,42 @@ export interface ClusterExtensionContext {
   registerSpawnHandler(marker: string, handler: SpawnHandler): void;
 }
 
+const defaults: ClusterExtension[] = [];
+
+/**
+ * Adds a feature to the extensions every {@linkcode ClusteredActorSystem} starts (the sharding
+ * module adds itself when it is loaded; `options.extensions` with the same name replaces it).
+ *
+ * @param extension The feature.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addDefaultExtension, defaultExtensions } from "./extension.ts";
+ * const ext = { name: "demo-default", start() {} };
+ * addDefaultExtension(ext);
+ * addDefaultExtension(ext);
+ * assert.equal(defaultExtensions().filter((e) => e.name === "demo-default").length, 1);
+ * ```
+ */
+export function addDefaultExtension(extension: ClusterExtension): void {
+  if (!defaults.some((e) => e.name === extension.name)) defaults.push(extension);
+}
+
+/**
+ * The features every node starts by default, in order.
+ *
+ * @returns A copy of the list.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultExtensions } from "./extension.ts";
+ * assert.ok(Array.isArray(defaultExtensions()));
+ * ```
+ */
+export function defaultExtensions(): ClusterExtension[] {
+  return [...defaults];
+}
+
 /** What stops an extension on one node. */
 export type ExtensionStop = () => void | Promise<void>;
 

@@ -16,7 +16,11 @@ import type { Cancellable } from "../actor/clock.ts";
 import { Terminated } from "../actor/events.ts";
 import { parseActorUri } from "../remote/address.ts";
 import { MemberDowned, MemberRemoved, MemberUp } from "./events.ts";
-import type { ClusterExtension, ClusterExtensionContext } from "./extension.ts";
+import {
+  addDefaultExtension,
+  type ClusterExtension,
+  type ClusterExtensionContext,
+} from "./extension.ts";
 import { compareAddresses, type Member, type NodeAddress, nodeKey } from "./member.ts";
 import { type ServiceEntry, TOPOLOGY_PATH } from "./topology.ts";
 
@@ -511,7 +515,8 @@ function receptionistBehavior(
 }
 
 /**
- * The receptionist cluster extension (on by default).
+ * The receptionist cluster extension (on by default: added to the default list when this
+ * module loads, which `ClusteredActorSystem` does).
  *
  * @internal
  */
@@ -532,6 +537,8 @@ export const receptionistExtension: ClusterExtension = {
     ctx.spawnSystemActor(receptionistBehavior(ctx, 2000), "_receptionist");
   },
 };
+
+addDefaultExtension(receptionistExtension);
 
 /**
  * A behavior registered with the receptionist under `key` while it runs (again after each

@@ -19,6 +19,7 @@ import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
 import type { Cancellable } from "../actor/clock.ts";
 import {
+  addDefaultExtension,
   type ClusterExtension,
   type ClusterExtensionContext,
   markerBehavior,
@@ -480,7 +481,8 @@ function managerBehavior(
 }
 
 /**
- * The singleton cluster extension (on by default): routes `node.spawn(Behaviors.singleton(…))`
+ * The singleton cluster extension (on by default: added to the default list when this module
+ * loads): routes `node.spawn(Behaviors.singleton(…))`
  * to a manager per node.
  *
  * @internal
@@ -497,3 +499,5 @@ export const singletonExtension: ClusterExtension = {
     });
   },
 };
+
+addDefaultExtension(singletonExtension);
