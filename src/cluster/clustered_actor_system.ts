@@ -314,11 +314,11 @@ export class ClusteredActorSystem extends ActorSystem {
     }
     try {
       const given = options.extensions ?? [];
-      const extensions = [
+      const all = [
         ...defaultExtensions().filter((d) => !given.some((e) => e.name === d.name)),
         ...given,
       ];
-      for (const extension of extensions) await node.#startExtension(extension);
+      for (const extension of all) await node.#startExtension(extension);
     } catch (err) {
       await node.shutdown();
       throw err;
