@@ -48,6 +48,7 @@ export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
 export { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
 export { broadcasted } from "./src/sharding/broadcast.ts";
+export { BROADCASTED } from "./src/cluster/broadcast_ref.ts";
 export type {
   BroadcastedBehavior,
   BroadcastMissing,

@@ -472,6 +472,13 @@ export class ClusteredActorSystem extends ActorSystem {
     name: string,
     options?: SpawnOptions,
   ): BroadcastRef<M>;
+  /**
+   * Spawns a root actor; a special behavior of a cluster feature (such as
+   * `Behaviors.singleton(...)`) is handed to the extension that registered its marker.
+   *
+   * @throws {ActorNameTakenError} when a live root actor has the name.
+   * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
+   */
   override spawn<M>(behavior: Behavior<M>, name: string, options?: SpawnOptions): ActorRef<M>;
   override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
     if (behavior.kind === "marker") {
@@ -494,6 +501,11 @@ export class ClusteredActorSystem extends ActorSystem {
     factory: NoInfer<AskFactory<M, R>>,
     options?: AskOptions,
   ): Promise<BroadcastReplies<R>>;
+  /**
+   * Asks an actor and waits for its reply.
+   *
+   * @throws {AskTimeoutError} (rejection) when no reply arrives within the timeout.
+   */
   override ask<M, R = ReplyOf<M>>(
     target: ActorRef<M>,
     factory: NoInfer<AskFactory<M, R>>,
@@ -694,6 +706,10 @@ export class ClusteredActorSystem extends ActorSystem {
    * under it on every node (from this node's copy of the registry).
    */
   override lookup<M>(key: ServiceKey<M>, options?: ClusterWaitOptions): Promise<Listing<M>>;
+  /**
+   * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
+   * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   */
   override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined;
   override lookup<M = unknown>(
     pathOrUri: string | ServiceKey<M>,

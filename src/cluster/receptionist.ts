@@ -126,6 +126,8 @@ export class Register<M = unknown> {
   /** Discriminant. */
   readonly type = "register" as const;
   /**
+   * Creates a Register.
+   *
    * @param key The service key.
    * @param ref The actor.
    */
@@ -147,6 +149,8 @@ export class Deregister<M = unknown> {
   /** Discriminant. */
   readonly type = "deregister" as const;
   /**
+   * Creates a Deregister.
+   *
    * @param key The service key.
    * @param ref The actor.
    */
@@ -170,6 +174,8 @@ export class Find<M = unknown> {
   /** Discriminant. */
   readonly type = "find" as const;
   /**
+   * Creates a Find.
+   *
    * @param key The service key.
    * @param replyTo Receives the listing.
    */
@@ -192,6 +198,8 @@ export class Subscribe<M = unknown> {
   /** Discriminant. */
   readonly type = "subscribe" as const;
   /**
+   * Creates a Subscribe.
+   *
    * @param key The service key.
    * @param subscriber Receives the listings.
    */
@@ -215,6 +223,8 @@ export class Unsubscribe<M = unknown> {
   /** Discriminant. */
   readonly type = "unsubscribe" as const;
   /**
+   * Creates a Unsubscribe.
+   *
    * @param key The service key.
    * @param subscriber The subscriber given to {@linkcode Subscribe}.
    */
