@@ -118,12 +118,14 @@ export class SingletonEnvelope {
    * @param hops How many managers forwarded it already.
    * @param origin The key of the node where it was sent.
    * @param seq Its number among the messages sent through that node's manager.
+   * @param via The key of the node that forwarded it last.
    */
   constructor(
     readonly message: unknown,
     readonly hops: number,
     readonly origin: string,
     readonly seq: number,
+    readonly via: string = "",
   ) {}
 }
 
@@ -141,14 +143,22 @@ export class SingletonHandOverDone {
   /**
    * @param from The confirming node's key.
    * @param round The attempt it confirms.
+   * @param delivered The last message number its instances got from each origin (so the next
+   *   instance gets each origin's later messages in order).
    */
-  constructor(readonly from: string, readonly round: number) {}
+  constructor(
+    readonly from: string,
+    readonly round: number,
+    readonly delivered: Readonly<Record<string, number>> = {},
+  ) {}
 }
 
 /** Local: the membership changed. */
 class ViewChanged {}
 /** Local: timers. */
 class Tick {}
+/** Local: time to deliver messages that waited `gapTimeout` for an earlier one. */
+class GapCheck {}
 /** Local: the node shuts down (stop the instance at once). */
 class ShuttingDown {}
 
@@ -156,6 +166,8 @@ interface Buffered {
   readonly message: unknown;
   readonly at: number;
   readonly hops: number;
+  /** The node that forwarded it here ("" for a message sent on this node). */
+  readonly via: string;
   readonly origin: string;
   readonly seq: number;
 }
@@ -231,6 +243,15 @@ function managerBehavior(
     const waiting = new Map<string, number>();
     const buffer: Buffered[] = [];
     let timer: Cancellable | undefined;
+    /** The last message number delivered to an instance, per origin (across instances). */
+    const lastDelivered = new Map<string, number>();
+    /** Messages that came ahead of an earlier one of their origin (by another route). */
+    const held = new Map<string, { since: number; items: Buffered[] }>();
+    let heldCount = 0;
+    let gapTimer: Cancellable | undefined;
+    // A message that is stuck on its way waits at most until a manager's next tick
+    // (`retryInterval`): twice that covers it; a gap that outlives it was a dead letter.
+    const gapTimeout = Math.min(2 * retryInterval, bufferTimeout);
 
     const off = ext.subscribe((e) => {
       if (e instanceof ShutdownSelf) {
@@ -300,31 +321,108 @@ function managerBehavior(
     };
 
     /**
-     * Delivers or forwards one message; returns false when it must wait here. A message that
-     * another manager forwarded (`hops > 0`) is not forwarded again at once (two nodes that
-     * disagree for a moment would bounce it): it waits for this node's next view change or tick.
+     * Delivers or forwards one message; returns false when it must wait here. A message is not
+     * sent back to the node it came from unless `force` (a view change or the periodic tick):
+     * two nodes that disagree for a moment about the owner would bounce it between them.
      */
-    const route = (b: Buffered, fromBuffer: boolean): boolean => {
+    const route = (b: Buffered, force: boolean): boolean => {
       if (instance && !stopping) {
-        instance.tell(b.message);
+        deliver(b);
         return true;
       }
       if (stopping || shuttingDown) return false;
-      if (b.hops > 0 && !fromBuffer) return false;
       const o = owner();
       if (o === undefined || isSelf(o) || b.hops >= MAX_HOPS) return false;
       // The owner's node is unreachable: keep the message until it is back or replaced.
       if (ext.view().unreachable.some((a) => sameAddress(a, o.address))) return false;
-      managerAt(o).tell(new SingletonEnvelope(b.message, b.hops + 1, b.origin, b.seq));
+      if (!force && b.via === nodeKey(o)) return false;
+      managerAt(o).tell(new SingletonEnvelope(b.message, b.hops + 1, b.origin, b.seq, selfKey));
       return true;
     };
 
-    const flush = () => {
+    /**
+     * Routes what waits here; a message that must keep waiting holds back the later ones of its
+     * origin (never those of another origin).
+     */
+    const flush = (force = false) => {
+      if (buffer.length === 0) return;
       if (instance && !stopping && buffer.length > 1) reorder(buffer);
-      while (buffer.length > 0) {
-        if (!route(buffer[0], true)) break;
-        buffer.shift();
+      const blocked = new Set<string>();
+      let kept = 0;
+      for (const b of buffer) {
+        if (!blocked.has(b.origin) && route(b, force)) continue;
+        blocked.add(b.origin);
+        buffer[kept++] = b;
       }
+      buffer.length = kept;
+    };
+
+    const tellNow = (b: Buffered) => {
+      instance!.tell(b.message);
+      const last = lastDelivered.get(b.origin);
+      if (last === undefined || b.seq > last) lastDelivered.set(b.origin, b.seq);
+    };
+
+    const drainHeld = (origin: string) => {
+      const h = held.get(origin);
+      if (!h) return;
+      let drained = false;
+      while (h.items.length > 0 && h.items[0].seq <= (lastDelivered.get(origin) ?? 0) + 1) {
+        tellNow(h.items.shift()!);
+        heldCount--;
+        drained = true;
+      }
+      if (h.items.length === 0) held.delete(origin);
+      else if (drained) h.since = ctx.system.clock.now(); // waits anew for the next gap
+    };
+
+    /**
+     * Gives a message to the running instance in its origin's order: one that comes ahead of an
+     * earlier one still on its way (it took another route while the singleton moved) waits for
+     * it, at most `gapTimeout` ms (the earlier one may have become a dead letter).
+     */
+    const deliver = (b: Buffered) => {
+      // An origin never heard of starts at 1 (after a crash, what the lost instance got is
+      // unknown: the first message of such an origin may wait `gapTimeout` for nothing).
+      const last = lastDelivered.get(b.origin) ?? 0;
+      if (b.seq > last + 1 && heldCount < bufferSize) {
+        let h = held.get(b.origin);
+        if (!h) held.set(b.origin, h = { since: ctx.system.clock.now(), items: [] });
+        const i = h.items.findIndex((x) => x.seq > b.seq);
+        if (i < 0) h.items.push(b);
+        else h.items.splice(i, 0, b);
+        heldCount++;
+        if (!gapTimer) {
+          gapTimer = ctx.system.scheduler.internal(() => {
+            gapTimer = undefined;
+            ctx.self.tell(new GapCheck());
+          }, gapTimeout);
+        }
+        return;
+      }
+      tellNow(b);
+      drainHeld(b.origin);
+    };
+
+    /** Gives up waiting for gaps older than `gapTimeout`. */
+    const releaseGaps = (all: boolean) => {
+      const now = ctx.system.clock.now();
+      for (const [origin, h] of [...held]) {
+        if (!all && now - h.since < gapTimeout) continue;
+        const first = h.items.shift()!;
+        heldCount--;
+        tellNow(first);
+        drainHeld(origin);
+        if (h.items.length === 0) held.delete(origin);
+      }
+    };
+
+    /** The instance stops: what it held goes back to the buffer, for the next one. */
+    const unhold = () => {
+      const items = [...held.values()].flatMap((h) => h.items);
+      held.clear();
+      heldCount = 0;
+      buffer.unshift(...items);
     };
 
     const startInstance = () => {
@@ -352,6 +450,7 @@ function managerBehavior(
       if (instance && !stopping) {
         stopping = true;
         ctx.stop(instance as ActorRef<never>);
+        unhold();
       }
     };
 
@@ -359,7 +458,11 @@ function managerBehavior(
       if (instance || stopping) return;
       for (const [key, r] of waiting) {
         const m = memberByKey(key);
-        if (m) managerAt(m).tell(new SingletonHandOverDone(selfKey, r));
+        if (m) {
+          managerAt(m).tell(
+            new SingletonHandOverDone(selfKey, r, Object.fromEntries(lastDelivered)),
+          );
+        }
       }
       waiting.clear();
     };
@@ -397,7 +500,7 @@ function managerBehavior(
     const onTick = () => {
       expire();
       evaluate();
-      flush();
+      flush(true);
       if (buffer.length > 0 || wanting) schedule();
     };
 
@@ -406,9 +509,17 @@ function managerBehavior(
       Behaviors.receive<unknown>((_ctx, msg) => {
         if (msg instanceof ViewChanged) {
           evaluate();
-          flush();
+          flush(true);
         } else if (msg instanceof Tick) {
           onTick();
+        } else if (msg instanceof GapCheck) {
+          if (instance && !stopping) releaseGaps(false);
+          if (heldCount > 0 && !gapTimer) {
+            gapTimer = ctx.system.scheduler.internal(() => {
+              gapTimer = undefined;
+              ctx.self.tell(new GapCheck());
+            }, gapTimeout);
+          }
         } else if (msg instanceof ShuttingDown) {
           shuttingDown = true;
           relinquish();
@@ -426,30 +537,36 @@ function managerBehavior(
         } else if (msg instanceof SingletonHandOverDone) {
           if (!wanting || msg.round !== round) return; // a stale answer
           confirmed.add(msg.from);
+          for (const [origin, seq] of Object.entries(msg.delivered ?? {})) {
+            if (typeof seq === "number" && seq > (lastDelivered.get(origin) ?? 0)) {
+              lastDelivered.set(origin, seq);
+            }
+          }
           evaluate();
           flush();
         } else if (msg instanceof Terminated && instance && msg.ref.path === instance.path) {
           const wasStopping = stopping;
           instance = undefined;
           stopping = false;
+          unhold();
           if (!wasStopping) {
             ctx.log.warn(`singleton "${name}" stopped by itself; it starts again on demand`);
             selfStopped = true;
           }
+          // What waited here goes to the new owner before the confirmation that lets it start,
+          // so it is in its buffer (and put back in each origin's order) when it starts.
+          flush(true);
           answerWaiting();
-          flush();
         } else if (msg instanceof SingletonEnvelope) {
           const b: Buffered = {
             message: msg.message,
             at: ctx.system.clock.now(),
             hops: msg.hops,
+            via: typeof msg.via === "string" ? msg.via : "",
             origin: msg.origin,
             seq: msg.seq,
           };
-          if (buffer.length > 0 || !route(b, false)) {
-            enqueue(b);
-            flush();
-          }
+          if (buffer.some((x) => x.origin === b.origin) || !route(b, false)) enqueue(b);
         } else {
           if (selfStopped) {
             selfStopped = false; // the instance stopped by itself: start it again on demand
@@ -459,18 +576,19 @@ function managerBehavior(
             message: msg,
             at: ctx.system.clock.now(),
             hops: 0,
+            via: "",
             origin: selfKey,
             seq: ++sent,
           };
-          if (buffer.length === 0 && route(b, false)) return;
-          enqueue(b);
-          flush();
+          if (buffer.some((x) => x.origin === b.origin) || !route(b, false)) enqueue(b);
         }
       }),
       {
         postStop: () => {
           off();
           timer?.cancel();
+          gapTimer?.cancel();
+          unhold();
           for (const b of buffer.splice(0)) {
             deadLetter(b.message, "shutdown", `singleton "${name}" manager stopped`);
           }
