@@ -467,13 +467,21 @@ function managerBehavior(
       waiting.clear();
     };
 
+    /** Whether a member that is not downed is unreachable in this node's view. */
+    const someUnreachable = (): boolean => {
+      const v = ext.view();
+      return v.unreachable.some((a) =>
+        v.members.some((m) => sameAddress(m.address, a) && m.status !== "down")
+      );
+    };
+
     const evaluate = () => {
       if (shuttingDown) return;
       const o = owner();
-      if (isSelf(o) && ext.view().unreachable.length > 0) {
-        // Paused while any member is unreachable: if this node is cut off, the other side may
-        // down it and start the singleton there, possibly before this side notices that it is
-        // the minority; the instance must be gone by then.
+      if (isSelf(o) && someUnreachable()) {
+        // Paused while any member is unreachable (and not yet downed): if this node is cut off,
+        // the other side may down it and start the singleton there, possibly before this side
+        // notices that it is the minority; the instance must be gone by then.
         relinquish();
         return;
       }
