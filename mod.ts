@@ -30,69 +30,15 @@
  *
  * @module
  */
-import {
-  type ActorBehaviors,
-  type Behavior,
-  Behaviors as actorBehaviors,
-} from "./src/actor/mod.ts";
-import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
-import { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
-import { broadcasted } from "./src/sharding/broadcast.ts";
-import type { BroadcastedBehavior } from "./src/cluster/broadcast_ref.ts";
-import { discoverable, type ServiceKey } from "./src/cluster/receptionist.ts";
-
+// Each entry exports an explicit list; they share the one `Behaviors` object
+// (src/persistence/behaviors.ts), so re-exporting them all names each symbol once.
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
 export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
+// The root `Behaviors` also has the cluster features' factories (this explicit export wins over
+// the one the entries above re-export).
+export { Behaviors, type ClusterBehaviors } from "./src/sharding/behaviors.ts";
 export { singleton, type SingletonOptions } from "./src/sharding/singleton.ts";
 export { broadcasted } from "./src/sharding/broadcast.ts";
-export { BROADCASTED } from "./src/cluster/broadcast_ref.ts";
-export type {
-  BroadcastedBehavior,
-  BroadcastMissing,
-  BroadcastRef,
-  BroadcastReplies,
-} from "./src/cluster/broadcast_ref.ts";
-
-/** Every behavior factory of casty: the local ones plus event sourcing. */
-export interface CastyBehaviors extends ActorBehaviors {
-  /** An event-sourced actor (see {@linkcode eventSourced}). */
-  eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C>;
-  /**
-   * One instance cluster-wide, on the oldest member (with the role): see {@linkcode singleton}.
-   * Spawn it with the same name on every node (of the role).
-   */
-  singleton<M>(factory: Behavior<M> | (() => Behavior<M>), options?: SingletonOptions): Behavior<M>;
-  /**
-   * One instance per node; `node.spawn` returns a `BroadcastRef` whose `tell` reaches every
-   * node and on which `node.ask` collects every reply: see {@linkcode broadcasted}.
-   */
-  broadcasted<M>(behavior: Behavior<M>): BroadcastedBehavior<M>;
-  /**
-   * Registered with the receptionist under `key` while it runs, on every node: see
-   * {@linkcode discoverable}.
-   */
-  discoverable<M>(behavior: Behavior<M>, key: ServiceKey<M>): Behavior<M>;
-}
-
-/**
- * Factories for behaviors: `receive`, `setup`, `same`, `stopped`, `unhandled`, `restart`,
- * `ignore`, `withLifecycle`, `supervise`, `spy`, `persisted` and `eventSourced`.
- *
- * @example
- * ```ts
- * import { ActorSystem, Behaviors } from "@casty/casty";
- * await using system = new ActorSystem({ logLevel: "warn" });
- * const greeter = system.spawn(Behaviors.receive<string>((ctx, name) => ctx.log.info(`Hello, ${name}!`)), "greeter");
- * greeter.tell("Alice");
- * ```
- */
-export const Behaviors: CastyBehaviors = {
-  ...actorBehaviors,
-  eventSourced,
-  singleton,
-  broadcasted,
-  discoverable,
-};

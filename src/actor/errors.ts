@@ -1,51 +1,23 @@
 /**
- * The error classes casty throws. Each has a matching `name`, a stable `code` and,
- * where it wraps another failure, a `cause`.
+ * The errors of the actor layer. `CastyError`, the base of every casty error, lives in the
+ * lowest layer (config/errors.ts) and is re-exported here for the layers that extend it.
  *
  * @module
  */
 
-/** Options shared by casty errors. */
-export interface CastyErrorOptions {
-  /** The underlying failure, if any. */
-  cause?: unknown;
-}
+import { CastyError } from "../config/errors.ts";
 
-/**
- * Base class of casty's domain errors.
- *
- * @example
- * ```ts
- * import { AskTimeoutError, CastyError } from "@casty/casty";
- * const err = new AskTimeoutError("/a", 100);
- * console.assert(err instanceof CastyError && err.code === "ASK_TIMEOUT");
- * ```
- */
-export class CastyError extends Error {
-  /** A stable, machine-readable code such as `"ASK_TIMEOUT"`. */
-  readonly code: string;
-  /**
-   * Creates a CastyError.
-   *
-   * @param code Stable error code.
-   * @param message Human-readable message.
-   * @param options Optional cause.
-   */
-  constructor(code: string, message: string, options?: CastyErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.name = "CastyError";
-  }
-}
+export { CastyError, type CastyErrorOptions } from "../config/errors.ts";
 
 /**
  * An `ask` got no reply in time.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError } from "@casty/casty";
  * const err = new AskTimeoutError("/account", 2000);
- * console.assert(err.message === 'Cannot ask actor "/account": no reply after 2000 ms');
+ * assert.equal(err.message, 'Cannot ask actor "/account": no reply after 2000 ms');
  * ```
  */
 export class AskTimeoutError extends CastyError {
@@ -72,8 +44,9 @@ export class AskTimeoutError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorNameTakenError } from "@casty/casty";
- * console.assert(new ActorNameTakenError("/a").name === "ActorNameTakenError");
+ * assert.equal(new ActorNameTakenError("/a").name, "ActorNameTakenError");
  * ```
  */
 export class ActorNameTakenError extends CastyError {
@@ -96,9 +69,10 @@ export class ActorNameTakenError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MailboxFullError } from "@casty/casty";
  * const err = new MailboxFullError("/worker", 10, { type: "job" });
- * console.assert(err.capacity === 10);
+ * assert.equal(err.capacity, 10);
  * ```
  */
 export class MailboxFullError extends CastyError {
@@ -121,162 +95,5 @@ export class MailboxFullError extends CastyError {
     this.path = path;
     this.capacity = capacity;
     this.unsent = unsent;
-  }
-}
-
-/**
- * A value could not be serialized or deserialized.
- *
- * @example
- * ```ts
- * import { SerializationError } from "@casty/casty";
- * console.assert(new SerializationError("bad").code === "SERIALIZATION");
- * ```
- */
-export class SerializationError extends CastyError {
-  /**
-   * Creates a SerializationError.
-   *
-   * @param message What could not be (de)serialized and why.
-   * @param options Optional cause.
-   */
-  constructor(message: string, options?: CastyErrorOptions) {
-    super("SERIALIZATION", message, options);
-    this.name = "SerializationError";
-  }
-}
-
-/**
- * A configuration key or value is invalid, or a config file is missing.
- *
- * @example
- * ```ts
- * import { ConfigError } from "@casty/casty";
- * const err = new ConfigError("cluster.port", "must be an integer");
- * console.assert(err.key === "cluster.port");
- * ```
- */
-export class ConfigError extends CastyError {
-  /** The offending key, dotted (`cluster.gossip.interval`), or `""` for the file itself. */
-  readonly key: string;
-  /**
-   * Creates a ConfigError.
-   *
-   * @param key The offending key.
-   * @param reason Why it is invalid.
-   * @param options Optional cause.
-   */
-  constructor(key: string, reason: string, options?: CastyErrorOptions) {
-    super("CONFIG", key ? `Invalid config key "${key}": ${reason}` : reason, options);
-    this.name = "ConfigError";
-    this.key = key;
-  }
-}
-
-/**
- * A replicated write did not collect enough acknowledgements in time.
- *
- * @example
- * ```ts
- * import { QuorumNotReachedError } from "@casty/casty";
- * console.assert(new QuorumNotReachedError("acc-1", 2, 1, 500).acks === 1);
- * ```
- */
-export class QuorumNotReachedError extends CastyError {
-  /** The entity whose write failed. */
-  readonly entityId: string;
-  /** Acknowledgements required. */
-  readonly required: number;
-  /** Acknowledgements received. */
-  readonly acks: number;
-  /**
-   * Creates a QuorumNotReachedError.
-   *
-   * @param entityId Entity id.
-   * @param required Acks required.
-   * @param acks Acks received.
-   * @param timeout Ack timeout in milliseconds.
-   */
-  constructor(entityId: string, required: number, acks: number, timeout: number) {
-    super(
-      "QUORUM_NOT_REACHED",
-      `Cannot confirm write for entity "${entityId}": ${acks} of ${required} replica acks after ${timeout} ms`,
-    );
-    this.name = "QuorumNotReachedError";
-    this.entityId = entityId;
-    this.required = required;
-    this.acks = acks;
-  }
-}
-
-/**
- * The cluster cannot serve a request (no reachable member, not enough members, shut down).
- *
- * @example
- * ```ts
- * import { ClusterUnavailableError } from "@casty/casty";
- * console.assert(new ClusterUnavailableError("no members").name === "ClusterUnavailableError");
- * ```
- */
-export class ClusterUnavailableError extends CastyError {
-  /**
-   * Creates a ClusterUnavailableError.
-   *
-   * @param message Why the cluster is unavailable.
-   * @param options Optional cause.
-   */
-  constructor(message: string, options?: CastyErrorOptions) {
-    super("CLUSTER_UNAVAILABLE", message, options);
-    this.name = "ClusterUnavailableError";
-  }
-}
-
-/**
- * A barrier participant expected a different number of parties than the others, or a
- * participant died while the round was waiting.
- *
- * @example
- * ```ts
- * import { BarrierMismatchError } from "@casty/casty";
- * console.assert(new BarrierMismatchError("b", "expected 3, got 2").barrier === "b");
- * ```
- */
-export class BarrierMismatchError extends CastyError {
-  /** The barrier name. */
-  readonly barrier: string;
-  /**
-   * Creates a BarrierMismatchError.
-   *
-   * @param barrier The barrier name.
-   * @param reason What went wrong.
-   */
-  constructor(barrier: string, reason: string) {
-    super("BARRIER_MISMATCH", `Barrier "${barrier}": ${reason}`);
-    this.name = "BarrierMismatchError";
-    this.barrier = barrier;
-  }
-}
-
-/**
- * A lock or permit was released by someone who does not hold it.
- *
- * @example
- * ```ts
- * import { LockNotHeldError } from "@casty/casty";
- * console.assert(new LockNotHeldError("deploy").lock === "deploy");
- * ```
- */
-export class LockNotHeldError extends CastyError {
-  /** The lock name. */
-  readonly lock: string;
-  /**
-   * Creates a LockNotHeldError.
-   *
-   * @param lock The lock name.
-   */
-  constructor(lock: string) {
-    super("LOCK_NOT_HELD", `Cannot release lock "${lock}": not the holder`);
-    this.name = "LockNotHeldError";
-    this.lock = lock;
   }
 }

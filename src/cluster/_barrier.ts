@@ -9,7 +9,8 @@
 // ignored, so a former leader can never release a later round early. Arrivals made before
 // any leader was known are sent once one is.
 import type { Cancellable, Clock } from "../actor/clock.ts";
-import { BarrierMismatchError, CastyError, ClusterUnavailableError } from "../actor/errors.ts";
+import { CastyError } from "../config/errors.ts";
+import { BarrierMismatchError, ClusterUnavailableError } from "./errors.ts";
 import { formatNodeAddress, type NodeAddress, sameNodeAddress } from "../remote/address.ts";
 
 export const BARRIER_PATH = "/_cluster/_barrier";

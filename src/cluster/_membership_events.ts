@@ -13,7 +13,8 @@ import {
   UnreachableMember,
 } from "./events.ts";
 import { findMember, type GossipState, unreachableKeys } from "./gossip_state.ts";
-import { addressToString, type Member } from "./member.ts";
+import { formatNodeAddress } from "../remote/address.ts";
+import type { Member } from "./member.ts";
 import { keyOf } from "./_keys.ts";
 
 export class MembershipEventDiff {
@@ -28,7 +29,7 @@ export class MembershipEventDiff {
     leader: Member | undefined,
     out: MembershipEvent[],
   ): void {
-    const leaderKey = leader === undefined ? undefined : addressToString(leader.address);
+    const leaderKey = leader === undefined ? undefined : formatNodeAddress(leader.address);
     if (
       prev !== undefined && prev.members === next.members &&
       prev.reachability === next.reachability && leaderKey === this.#knownLeader

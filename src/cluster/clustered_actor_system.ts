@@ -15,7 +15,7 @@ import {
 } from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { type Clock, realClock } from "../actor/clock.ts";
-import { ClusterUnavailableError } from "../actor/errors.ts";
+import { ClusterUnavailableError } from "./errors.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
@@ -30,9 +30,10 @@ import {
   type SerializableClass,
   type Serializer,
   TaggedJsonSerializer,
-} from "../remote/serialization.ts";
+} from "../serialization/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
 import type { Transport } from "../remote/transport.ts";
+import { readEnv } from "../runtime/env.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
 import {
@@ -49,6 +50,7 @@ import {
   registryOf,
   ServiceKey,
 } from "./receptionist.ts";
+import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -99,6 +101,13 @@ export type TransportTuning = Partial<
     | "writeHighWaterMark"
     | "shutdownGrace"
     | "tcp"
+    | "idleTimeout"
+    | "maxConnections"
+    | "maxHandshakes"
+    | "outboundQueueBytes"
+    | "controlQueueLimit"
+    | "maxInboundBacklog"
+    | "maxInboundBacklogBytes"
   >
 >;
 
@@ -134,6 +143,15 @@ export interface TransportFactorySettings {
   readonly bindPort?: number;
   /** Mutual TLS. */
   readonly tls?: TlsOptions;
+  /** The cluster's shared secret (the option, else `CASTY_CLUSTER_SECRET`). */
+  readonly secret?: string;
+  /** Accept unauthenticated peers on a non-loopback address. */
+  readonly insecure?: boolean;
+  /**
+   * Remote messages still waiting in local mailboxes; the transport stops reading while it
+   * is high (inbound flow control).
+   */
+  readonly inboundBacklog?: () => number;
   /** The node's incarnation: the transport must advertise exactly this one. */
   readonly incarnation: string;
   /** The node's clock. */
@@ -158,6 +176,17 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
   bindPort?: number;
   /** Mutual TLS between nodes: PEM strings or file paths. */
   tls?: TlsOptions;
+  /**
+   * A secret every node shares, proven in each handshake (challenge-response; never sent).
+   * Defaults to the `CASTY_CLUSTER_SECRET` environment variable.
+   */
+  secret?: string;
+  /**
+   * Bind a non-loopback address with neither `tls` nor `secret` (accepting unauthenticated
+   * peers, with a loud warning).
+   * @default {false}
+   */
+  insecure?: boolean;
   /** The message serializer. @default {new TaggedJsonSerializer()} */
   serializer?: Serializer;
   /** Transport tuning (frame size, queue bounds, backoff, …). */
@@ -220,6 +249,9 @@ const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
     bindHost: s.bindHost,
     bindPort: s.bindPort,
     tls: s.tls,
+    secret: s.secret,
+    insecure: s.insecure,
+    inboundBacklog: s.inboundBacklog,
     clock: s.clock,
     logger: s.logger,
     incarnation: s.incarnation,
@@ -272,10 +304,16 @@ export class ClusteredActorSystem extends ActorSystem {
 
   /**
    * Starts a node: binds the transport, then creates the system. Resolves once bound.
+   * With `config`, the file's `[system]`, `[cluster]` and `[transport]` tables give every
+   * setting the options leave out (merged field by field; an `undefined` option keeps the
+   * file's value).
    *
    * @throws {TcpConnectError | Error} when the port cannot be bound.
    */
-  static async start(options: ClusteredActorSystemOptions): Promise<ClusteredActorSystem> {
+  static async start(
+    startOptions: ClusteredActorSystemOptions | ConfiguredStartOptions,
+  ): Promise<ClusteredActorSystem> {
+    let options = resolveStartOptions(startOptions);
     const seeds = (options.seedNodes ?? []).map((s) =>
       typeof s === "string" ? parseNodeAddress(s) : s
     );
@@ -293,6 +331,7 @@ export class ClusteredActorSystem extends ActorSystem {
     const clock = options.clock ?? realClock;
     const incarnation = newMemberId(clock.wallNow(), options.random);
     const factory = options.transportFactory ?? tcpTransportFactory;
+    const ref: { node?: ClusteredActorSystem } = {};
     const transport = await factory({
       systemName: options.name,
       host: options.host,
@@ -300,6 +339,9 @@ export class ClusteredActorSystem extends ActorSystem {
       bindHost: options.bindHost,
       bindPort: options.bindPort,
       tls: options.tls,
+      secret: options.secret ?? readEnv("CASTY_CLUSTER_SECRET"),
+      insecure: options.insecure,
+      inboundBacklog: () => (ref.node === undefined ? 0 : ref.node.#remoting.inboundBacklog()),
       incarnation,
       clock,
       logger,
@@ -308,6 +350,7 @@ export class ClusteredActorSystem extends ActorSystem {
     let node: ClusteredActorSystem;
     try {
       node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+      ref.node = node;
     } catch (err) {
       await transport.shutdown();
       throw err;
@@ -343,35 +386,7 @@ export class ClusteredActorSystem extends ActorSystem {
     config: CastyConfig,
     overrides: Partial<ClusteredActorSystemOptions> = {},
   ): Promise<ClusteredActorSystem> {
-    const c = config.cluster;
-    const t = config.transport;
-    return ClusteredActorSystem.start({
-      config,
-      name: config.system.name,
-      host: c.host,
-      port: c.port,
-      bindHost: c.bindHost,
-      tls: c.tls,
-      seedNodes: c.seedNodes,
-      roles: c.roles,
-      requiredQuorum: c.requiredQuorum,
-      gossip: c.gossip,
-      heartbeat: c.heartbeat,
-      failureDetector: c.failureDetector,
-      downing: c.downing,
-      transport: {
-        maxFrameSize: t.maxFrameSize,
-        outboundQueueLimit: t.outboundQueueLimit,
-        connectTimeout: t.connectTimeout,
-        handshakeTimeout: t.handshakeTimeout,
-        unreachableTimeout: t.unreachableTimeout,
-        maxBatchBytes: t.maxBatchBytes,
-        writeHighWaterMark: t.writeHighWaterMark,
-        shutdownGrace: t.shutdownGrace,
-        reconnectBackoff: t.reconnectBackoff,
-      },
-      ...overrides,
-    });
+    return ClusteredActorSystem.start({ ...overrides, config });
   }
 
   /**
@@ -655,9 +670,34 @@ export class ClusteredActorSystem extends ActorSystem {
     return promise;
   }
 
-  /** The cluster as this node sees it. */
-  getClusterState(_options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
-    return Promise.resolve(this.#snapshot());
+  /**
+   * The cluster as this node sees it. With a `timeout`, waits up to that many ms for a
+   * converged view (every member has seen the current membership), then resolves with the
+   * view it has; without one (or `0`), resolves at once.
+   */
+  getClusterState(options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
+    const timeout = options.timeout ?? 0;
+    if (timeout <= 0 || this.#membership.isConverged || this.isShutdown) {
+      return Promise.resolve(this.#snapshot());
+    }
+    const { promise, resolve } = Promise.withResolvers<TopologySnapshot>();
+    const deadline = this.clock.now() + timeout;
+    // Convergence follows gossip, which raises no event of its own: look again each gossip
+    // round-trip's worth of time as well as on every membership event.
+    let poll: { cancel(): void } | undefined;
+    const check = () => {
+      if (this.#membership.isConverged || this.isShutdown || this.clock.now() >= deadline) {
+        poll?.cancel();
+        this.#topologyListeners.delete(check);
+        resolve(this.#snapshot());
+        return;
+      }
+      poll?.cancel();
+      poll = this.scheduler.internal(check, Math.min(50, deadline - this.clock.now()));
+    };
+    this.#topologyListeners.add(check);
+    check();
+    return promise;
   }
 
   /**
@@ -816,6 +856,9 @@ export class ClusteredActorSystem extends ActorSystem {
         // Messages still queued for a node the cluster gave up on are dead letters now, not
         // after the transport's own unreachable timeout.
         this.#transport.dropQueued(e.member.address);
+        // A removed member's peer, alias and incarnation entries go (or, while a connection to
+        // that address is live, once it closes).
+        if (e instanceof MemberRemoved) this.#transport.forget?.(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
       this.#barriers.nodeLost(e.member.address);

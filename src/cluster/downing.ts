@@ -28,7 +28,7 @@ import { compareNodes, type Member, type MemberStatus, nodeKey } from "./member.
  *
  * @example
  * ```ts
- * import type { DowningStrategy } from "@casty/casty/cluster";
+ * import type { DowningStrategy } from "./downing.ts";
  * import assert from "node:assert/strict";
  * const s: DowningStrategy = "keepMajority";
  * assert.equal(s, "keepMajority");
@@ -41,7 +41,7 @@ export type DowningStrategy = "keepMajority" | "staticQuorum" | "keepOldest" | "
  *
  * @example
  * ```ts
- * import type { DowningOptions } from "@casty/casty/cluster";
+ * import type { DowningOptions } from "./downing.ts";
  * import assert from "node:assert/strict";
  * const o: DowningOptions = { strategy: "staticQuorum", quorumSize: 3, stableAfter: 7000 };
  * assert.equal(o.quorumSize, 3);
@@ -71,7 +71,7 @@ export interface DowningOptions {
  *
  * @example
  * ```ts
- * import type { DowningDecision } from "@casty/casty/cluster";
+ * import type { DowningDecision } from "./downing.ts";
  * import assert from "node:assert/strict";
  * const d: DowningDecision = { type: "none" };
  * assert.equal(d.type, "none");
@@ -92,7 +92,7 @@ export type DowningDecision =
  *
  * @example
  * ```ts
- * import type { BrokenLink } from "@casty/casty/cluster";
+ * import type { BrokenLink } from "./downing.ts";
  * import assert from "node:assert/strict";
  * const l: BrokenLink = ["h:1#a", "h:2#b"];
  * assert.equal(l.length, 2);
@@ -122,7 +122,8 @@ const SEARCH_BUDGET = 20_000;
  * @returns The survivors, sorted like the members.
  * @example
  * ```ts
- * import { fullyConnectedSurvivors, nodeKey } from "@casty/casty/cluster";
+ * import { fullyConnectedSurvivors } from "./downing.ts";
+ * import { nodeKey } from "./member.ts";
  * import assert from "node:assert/strict";
  * const m = (port: number) => ({ address: { host: "h", port }, id: "a", status: "up" as const, roles: [] });
  * const members = [m(1), m(2), m(3)];
@@ -248,7 +249,8 @@ export function fullyConnectedSurvivors(
  * @returns The surviving members.
  * @example
  * ```ts
- * import { nodeKey, survivorsOf } from "@casty/casty/cluster";
+ * import { survivorsOf } from "./downing.ts";
+ * import { nodeKey } from "./member.ts";
  * import assert from "node:assert/strict";
  * const m = (port: number) => ({ address: { host: "h", port }, id: "a", status: "up" as const, roles: [] });
  * const all = [m(1), m(2), m(3), m(4), m(5)];
@@ -306,7 +308,8 @@ export function survivorsOf(
  *
  * @example
  * ```ts
- * import { nodeKey, SplitBrainResolver } from "@casty/casty/cluster";
+ * import { SplitBrainResolver } from "./downing.ts";
+ * import { nodeKey } from "./member.ts";
  * import assert from "node:assert/strict";
  * const m = (port: number) => ({ address: { host: "h", port }, id: "a", status: "up" as const, roles: [] });
  * const members = [m(1), m(2), m(3)];

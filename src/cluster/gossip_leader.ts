@@ -20,7 +20,7 @@ const SKIP_UNREACHABLE: ReadonlySet<MemberStatus> = new Set(["down", "exiting"])
  * @returns `true` when the leader may act.
  * @example
  * ```ts
- * import { emptyGossip, isConverged } from "@casty/casty/cluster";
+ * import { emptyGossip, isConverged } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(isConverged(emptyGossip()));
  * ```
@@ -53,7 +53,7 @@ export function isConverged(state: GossipState): boolean {
  * @returns The leader, or `undefined` when there are no candidates.
  * @example
  * ```ts
- * import { emptyGossip, leaderOf } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderOf } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(leaderOf(emptyGossip(), "h:1#a") === undefined);
  * ```
@@ -81,7 +81,7 @@ export function leaderOf(state: GossipState, self: string): Member | undefined {
  * @returns The new state, and the members that were removed.
  * @example
  * ```ts
- * import { emptyGossip, leaderActions, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderActions, putMember } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * const { state } = leaderActions(putMember(emptyGossip(), m), 0);
@@ -139,7 +139,7 @@ export function leaderActions(
  * @returns The state with the new claim.
  * @example
  * ```ts
- * import { claimLeadership, emptyGossip } from "@casty/casty/cluster";
+ * import { claimLeadership, emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const g = claimLeadership(claimLeadership(emptyGossip(), "a"), "b");
  * assert.deepEqual(g.leaderEpoch, { epoch: 2, leader: "b" });

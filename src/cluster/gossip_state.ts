@@ -20,8 +20,8 @@
  * @module
  */
 
+import { compareNodeAddresses } from "../remote/address.ts";
 import {
-  compareAddresses,
   compareNodes,
   type Member,
   type MemberStatus,
@@ -44,7 +44,7 @@ import {
  *
  * @example
  * ```ts
- * import type { ReachabilityRow } from "@casty/casty/cluster";
+ * import type { ReachabilityRow } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const row: ReachabilityRow = { observer: "h:1#a", version: 2, unreachable: ["h:2#b"] };
  * assert.ok(row.unreachable.length === 1);
@@ -64,7 +64,7 @@ export interface ReachabilityRow {
  *
  * @example
  * ```ts
- * import type { Tombstone } from "@casty/casty/cluster";
+ * import type { Tombstone } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const t: Tombstone = { node: { address: { host: "h", port: 1 }, id: "a" }, removedAt: 0 };
  * assert.ok(t.removedAt === 0);
@@ -82,7 +82,7 @@ export interface Tombstone {
  *
  * @example
  * ```ts
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const g = emptyGossip();
  * assert.ok(g.members.length === 0 && Object.keys(g.version).length === 0);
@@ -110,7 +110,7 @@ export interface GossipState {
  *
  * @example
  * ```ts
- * import type { LeaderEpoch } from "@casty/casty/cluster";
+ * import type { LeaderEpoch } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const e: LeaderEpoch = { epoch: 3, leader: "10.0.0.1:25520#a" };
  * assert.equal(e.epoch, 3);
@@ -131,7 +131,7 @@ export interface LeaderEpoch {
  * @returns The one with the higher epoch; on a tie, the lower leader key.
  * @example
  * ```ts
- * import { laterEpoch } from "@casty/casty/cluster";
+ * import { laterEpoch } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.equal(laterEpoch({ epoch: 1, leader: "b" }, { epoch: 2, leader: "c" })?.epoch, 2);
  * assert.equal(laterEpoch({ epoch: 2, leader: "b" }, { epoch: 2, leader: "a" })?.leader, "a");
@@ -153,7 +153,7 @@ export function laterEpoch(
  * @returns An empty state.
  * @example
  * ```ts
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(emptyGossip().seen.length === 0);
  * ```
@@ -217,7 +217,7 @@ export function derived(state: GossipState): Derived {
  * @returns The member, or `undefined`.
  * @example
  * ```ts
- * import { emptyGossip, findMember } from "@casty/casty/cluster";
+ * import { emptyGossip, findMember } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(findMember(emptyGossip(), "h:1#a") === undefined);
  * ```
@@ -234,7 +234,7 @@ export function findMember(state: GossipState, key: string): Member | undefined 
  * @returns `true` when tombstoned.
  * @example
  * ```ts
- * import { emptyGossip, isTombstoned } from "@casty/casty/cluster";
+ * import { emptyGossip, isTombstoned } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(!isTombstoned(emptyGossip(), "h:1#a"));
  * ```
@@ -251,7 +251,7 @@ export function isTombstoned(state: GossipState, key: string): boolean {
  * @returns `true` when in `seen`.
  * @example
  * ```ts
- * import { emptyGossip, hasSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, hasSeen } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(!hasSeen(emptyGossip(), "h:1#a"));
  * ```
@@ -268,7 +268,7 @@ export function hasSeen(state: GossipState, key: string): boolean {
  * @returns Node keys of unreachable members.
  * @example
  * ```ts
- * import { emptyGossip, unreachableKeys } from "@casty/casty/cluster";
+ * import { emptyGossip, unreachableKeys } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(unreachableKeys(emptyGossip()).size === 0);
  * ```
@@ -285,7 +285,7 @@ export function unreachableKeys(state: GossipState): ReadonlySet<string> {
  * @returns The subjects (empty when the observer has no row).
  * @example
  * ```ts
- * import { emptyGossip, observedUnreachable } from "@casty/casty/cluster";
+ * import { emptyGossip, observedUnreachable } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(observedUnreachable(emptyGossip(), "h:1#a").length === 0);
  * ```
@@ -393,7 +393,7 @@ function sameMember(a: Member, b: Member): boolean {
  * @returns The merged state.
  * @example
  * ```ts
- * import { emptyGossip, mergeGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, mergeGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const m = mergeGossip(emptyGossip(), emptyGossip());
  * assert.ok(m.members.length === 0);
@@ -458,7 +458,7 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
  * @returns The new version of the state.
  * @example
  * ```ts
- * import { bumpVersion, emptyGossip } from "@casty/casty/cluster";
+ * import { bumpVersion, emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"] === 1);
  * ```
@@ -476,7 +476,7 @@ export function bumpVersion(state: GossipState, node: string): GossipState {
  * @returns The state with `node` in `seen`.
  * @example
  * ```ts
- * import { emptyGossip, markSeen, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, markSeen, putMember } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "up" as const, roles: [] };
  * assert.ok(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length === 1);
@@ -495,7 +495,7 @@ export function markSeen(state: GossipState, node: string): GossipState {
  * @returns The state with a larger (or the same) `seen`.
  * @example
  * ```ts
- * import { addSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { addSeen, emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(addSeen(emptyGossip(), ["x"]).seen.length === 0);
  * ```
@@ -519,7 +519,7 @@ export function addSeen(state: GossipState, nodes: Iterable<string>): GossipStat
  * @returns The new state.
  * @example
  * ```ts
- * import { emptyGossip, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * assert.ok(putMember(emptyGossip(), m).members.length === 1);
@@ -549,7 +549,7 @@ export function putMember(state: GossipState, member: Member): GossipState {
  * @returns The new state (version not bumped).
  * @example
  * ```ts
- * import { emptyGossip, putMember, removeMembers } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember, removeMembers } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "down" as const, roles: [] };
  * const g = removeMembers(putMember(emptyGossip(), m), [m], 0);
@@ -588,7 +588,7 @@ export function removeMembers(
  * @returns The new state (the same object when nothing changed).
  * @example
  * ```ts
- * import { emptyGossip, observe } from "@casty/casty/cluster";
+ * import { emptyGossip, observe } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const g = observe(emptyGossip(), "h:1#a", [{ subject: "h:2#b", reachable: false }]);
  * assert.ok(g.reachability[0].unreachable[0] === "h:2#b");
@@ -630,7 +630,7 @@ export function observe(
  * @returns The pruned state (the same object when nothing expired).
  * @example
  * ```ts
- * import { emptyGossip, pruneTombstones } from "@casty/casty/cluster";
+ * import { emptyGossip, pruneTombstones } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(pruneTombstones(emptyGossip(), 0).tombstones.length === 0);
  * ```
@@ -653,13 +653,13 @@ export function pruneTombstones(state: GossipState, olderThan: number): GossipSt
  * @returns A sorted copy.
  * @example
  * ```ts
- * import { sortMembers } from "@casty/casty/cluster";
+ * import { sortMembers } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(sortMembers([]).length === 0);
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
-  return [...members].sort((a, b) => compareAddresses(a.address, b.address));
+  return [...members].sort((a, b) => compareNodeAddresses(a.address, b.address));
 }
 
 /**
@@ -670,11 +670,11 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * @returns The members at that address.
  * @example
  * ```ts
- * import { emptyGossip, membersAt } from "@casty/casty/cluster";
+ * import { emptyGossip, membersAt } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(membersAt(emptyGossip(), { host: "h", port: 1 }).length === 0);
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {
-  return state.members.filter((m) => compareAddresses(m.address, address) === 0);
+  return state.members.filter((m) => compareNodeAddresses(m.address, address) === 0);
 }

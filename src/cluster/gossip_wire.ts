@@ -30,7 +30,7 @@ const STATUS_CODES: readonly MemberStatus[] = [
  *
  * @example
  * ```ts
- * import type { WireMember } from "@casty/casty/cluster";
+ * import type { WireMember } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
  * assert.ok(w[3] === 1);
@@ -44,7 +44,7 @@ export type WireMember = readonly [string, number, string, number, number, reado
  *
  * @example
  * ```ts
- * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeGossip, type WireGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * const w: WireGossip = encodeGossip(emptyGossip());
  * assert.ok(w.m.length === 0);
@@ -71,7 +71,7 @@ export interface WireGossip {
  *
  * @example
  * ```ts
- * import { WIRE_LIMITS } from "@casty/casty/cluster";
+ * import { WIRE_LIMITS } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(WIRE_LIMITS.members >= 1000);
  * ```
@@ -107,7 +107,7 @@ export const WIRE_LIMITS: {
  *
  * @example
  * ```ts
- * import { decodeGossip, MalformedMessageError } from "@casty/casty/cluster";
+ * import { decodeGossip, MalformedMessageError } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * // deno-lint-ignore no-explicit-any
  * assert.throws(() => decodeGossip({ m: "x" } as any), MalformedMessageError);
@@ -179,7 +179,7 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @returns The bitset.
  * @example
  * ```ts
- * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeSeen } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(encodeSeen(emptyGossip()) === "");
  * ```
@@ -203,7 +203,7 @@ export function encodeSeen(state: GossipState): string {
  * @returns The node keys (empty when the bitset does not fit the members).
  * @example
  * ```ts
- * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { decodeSeen, emptyGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(decodeSeen(emptyGossip(), "").length === 0);
  * ```
@@ -230,7 +230,7 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @returns Its compact JSON form.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
  * ```
@@ -279,7 +279,7 @@ function encode(state: GossipState): WireGossip {
  * @throws {TypeError} When the input is malformed.
  * @example
  * ```ts
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * import assert from "node:assert/strict";
  * assert.ok(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
  * ```

@@ -44,13 +44,8 @@ import {
   encodeSeen,
   type WireGossip,
 } from "./gossip_wire.ts";
-import {
-  addressEquals,
-  addressToString,
-  type Member,
-  type NodeAddress,
-  type UniqueNode,
-} from "./member.ts";
+import { formatNodeAddress, sameNodeAddress } from "../remote/address.ts";
+import type { Member, NodeAddress, UniqueNode } from "./member.ts";
 import { type MembershipMessage, parseMembershipMessage } from "./membership_messages.ts";
 import { HeartbeatRing } from "./_heartbeat_ring.ts";
 import { MembershipEventDiff } from "./_membership_events.ts";
@@ -222,7 +217,8 @@ function positive(name: string, value: number): number {
  *
  * @example Three nodes over a toy in-process "network"
  * ```ts
- * import { Membership, type MembershipMessage, type NodeAddress } from "@casty/casty/cluster";
+ * import { Membership, type MembershipMessage } from "@casty/casty/cluster";
+ * import type { NodeAddress } from "@casty/casty/remote";
  * import { SimulatedClock } from "@casty/casty/testing";
  * import assert from "node:assert/strict";
  *
@@ -281,6 +277,7 @@ export class Membership {
   #joinAttempts = 0;
   #joinLoggedAt = 0;
   #heartbeatSeq = 0;
+  #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
   #viewOf: GossipState | undefined;
   #view: View = { links: [], leader: undefined };
@@ -438,14 +435,14 @@ export class Membership {
     try {
       msg = parseMembershipMessage(raw);
     } catch (err) {
-      this.#log("warn", `Dropped a membership message from ${addressToString(_from)}: ${err}`);
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
       return;
     }
     try {
       this.#dispatch(msg);
     } catch (err) {
       // Gossip payloads are validated as they are decoded: drop the whole message.
-      this.#log("warn", `Dropped a membership message from ${addressToString(_from)}: ${err}`);
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
     }
   }
 
@@ -500,7 +497,7 @@ export class Membership {
     if (this.#terminated || this.#state === undefined) return;
     let next = this.#state;
     for (const m of next.members) {
-      if (addressEquals(m.address, address) && m.status !== "down") {
+      if (sameNodeAddress(m.address, address) && m.status !== "down") {
         next = putMember(next, { ...m, status: "down" });
       }
     }
@@ -519,7 +516,7 @@ export class Membership {
    */
   connectionLost(address: NodeAddress): void {
     if (this.#terminated || this.#state === undefined) return;
-    const known = this.#state.members.some((m) => addressEquals(m.address, address));
+    const known = this.#state.members.some((m) => sameNodeAddress(m.address, address));
     if (!known) return;
     this.#timers.soon?.cancel();
     // Evaluate phi every quarter of the check interval for a while: it crosses the threshold
@@ -550,8 +547,9 @@ export class Membership {
   #joinTick(): void {
     this.#timers.join = undefined;
     if (this.#terminated || this.#state !== undefined) return;
-    const others = this.#seeds.filter((s) => !addressEquals(s, this.#self.address));
-    const firstSeed = this.#seeds.length === 0 || addressEquals(this.#seeds[0], this.#self.address);
+    const others = this.#seeds.filter((s) => !sameNodeAddress(s, this.#self.address));
+    const firstSeed = this.#seeds.length === 0 ||
+      sameNodeAddress(this.#seeds[0], this.#self.address);
     const now = this.#clock.now();
     if (firstSeed && (others.length === 0 || now - this.#joinStartedAt >= this.#seedNodeTimeout)) {
       if (others.length > 0) {
@@ -573,7 +571,7 @@ export class Membership {
         "warn",
         `Cannot join the cluster yet: no seed node answered ${this.#joinAttempts} join attempts in ${
           Math.round(now - this.#joinStartedAt)
-        } ms (seeds: ${others.map(addressToString).join(", ")}); still trying`,
+        } ms (seeds: ${others.map(formatNodeAddress).join(", ")}); still trying`,
       );
     }
     for (const seed of others) {
@@ -606,7 +604,7 @@ export class Membership {
       // that address are downed in the same change that admits the new one.
       let next = state;
       for (const m of state.members) {
-        if (addressEquals(m.address, node.address) && m.status !== "down") {
+        if (sameNodeAddress(m.address, node.address) && m.status !== "down") {
           next = putMember(next, { ...m, status: "down" });
         }
       }
@@ -881,7 +879,11 @@ export class Membership {
     if (state === undefined || this.#terminated || !this.#isActingLeader(state)) return;
     if (state.leaderEpoch?.leader !== this.#selfKey) {
       // The acting leader of this side claims the next epoch; it acts once the others have
-      // seen the claim (convergence, or the survivors' agreement when downing).
+      // seen the claim (convergence, or the survivors' agreement when downing). While views
+      // disagree, two nodes could out-claim each other: at most one claim per gossip interval.
+      const now = this.#clock.now();
+      if (now - this.#lastClaimAt < this.#gossipInterval) return;
+      this.#lastClaimAt = now;
       this.#commit(claimLeadership(state, this.#selfKey));
       this.#gossipRound();
       return;

@@ -29,7 +29,7 @@ import {
  *
  * @example
  * ```ts
- * import type { MembershipMessage } from "@casty/casty/cluster";
+ * import type { MembershipMessage } from "./membership_messages.ts";
  * import assert from "node:assert/strict";
  * const msg: MembershipMessage = {
  *   type: "join",
@@ -111,7 +111,8 @@ function bool(x: unknown, what: string): boolean {
  * @throws {MalformedMessageError} When any field has the wrong type, range or size.
  * @example
  * ```ts
- * import { MalformedMessageError, parseMembershipMessage } from "@casty/casty/cluster";
+ * import { MalformedMessageError } from "./gossip.ts";
+ * import { parseMembershipMessage } from "./membership_messages.ts";
  * import assert from "node:assert/strict";
  * const ok = { type: "heartbeatRsp", from: { address: { host: "h", port: 1 }, id: "a" }, seq: 3 };
  * assert.equal(parseMembershipMessage(ok).type, "heartbeatRsp");

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import type { PhiAccrualOptions } from "@casty/casty/cluster";
+ * import type { PhiAccrualOptions } from "./phi_accrual.ts";
  * import assert from "node:assert/strict";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
  * assert.ok(o.threshold === 10);
@@ -34,9 +34,9 @@ export interface PhiAccrualOptions {
   /**
    * Extra silence tolerated on top of the mean interval (GC pauses, event-loop stalls). The
    * default tolerates a 1.5 s stall of either side (with 500 ms heartbeats the silence is then
-   * about 2 s) and detects a crashed node in about 3–4 s; the seeds' 0 took 1.06 s of
-   * silence for a failure.
-   * @default {2000}
+   * about 2 s; phi crosses 8 after about 2.8 s of silence) and detects a crashed node in about
+   * 3–4.5 s; the seeds' 0 took 1.06 s of silence for a failure.
+   * @default {1750}
    */
   readonly acceptableHeartbeatPause?: number;
   /**
@@ -96,7 +96,7 @@ const LN10 = Math.log(10);
  * @returns Phi, 0 or more.
  * @example
  * ```ts
- * import { phiOf } from "@casty/casty/cluster";
+ * import { phiOf } from "./phi_accrual.ts";
  * import assert from "node:assert/strict";
  * assert.ok(Math.abs(phiOf(5.612) - 8) < 0.01);
  * assert.ok(Number.isFinite(phiOf(1000)));
@@ -131,7 +131,7 @@ export function phiOf(z: number): number {
  *
  * @example
  * ```ts
- * import { PhiAccrualFailureDetector } from "@casty/casty/cluster";
+ * import { PhiAccrualFailureDetector } from "./phi_accrual.ts";
  * import assert from "node:assert/strict";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
@@ -158,7 +158,7 @@ export class PhiAccrualFailureDetector {
     this.#threshold = options.threshold ?? 8;
     this.#maxSampleSize = options.maxSampleSize ?? 200;
     this.#minStdDeviation = options.minStdDeviation ?? 100;
-    this.#pause = options.acceptableHeartbeatPause ?? 2000;
+    this.#pause = options.acceptableHeartbeatPause ?? 1750;
     this.#firstEstimate = options.firstHeartbeatEstimate ?? 1000;
     if (!(this.#threshold > 0)) throw new RangeError(`Invalid phi threshold ${this.#threshold}`);
     if (!(this.#maxSampleSize >= 1)) {

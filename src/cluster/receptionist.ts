@@ -14,14 +14,14 @@ import type { ActorSystem } from "../actor/actor_system.ts";
 import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import type { Cancellable } from "../actor/clock.ts";
 import { Terminated } from "../actor/events.ts";
-import { parseActorUri } from "../remote/address.ts";
+import { compareNodeAddresses as compareAddresses, parseActorUri } from "../remote/address.ts";
 import { MemberDowned, MemberRemoved, MemberUp } from "./events.ts";
 import {
   addDefaultExtension,
   type ClusterExtension,
   type ClusterExtensionContext,
 } from "./extension.ts";
-import { compareAddresses, type Member, type NodeAddress, nodeKey } from "./member.ts";
+import { type Member, type NodeAddress, nodeKey } from "./member.ts";
 import { type ServiceEntry, TOPOLOGY_PATH } from "./topology.ts";
 
 /** The well-known path of the receptionist on every node. */

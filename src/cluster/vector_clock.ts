@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { incrementClock, type VectorClock } from "@casty/casty/cluster";
+ * import { incrementClock, type VectorClock } from "./vector_clock.ts";
  * const v: VectorClock = incrementClock({}, "a");
  * console.assert(v.a === 1);
  * ```
@@ -22,7 +22,7 @@ export type VectorClock = Readonly<Record<string, number>>;
  *
  * @example
  * ```ts
- * import { type ClockOrder, compareClocks } from "@casty/casty/cluster";
+ * import { type ClockOrder, compareClocks } from "./vector_clock.ts";
  * const o: ClockOrder = compareClocks({ a: 1 }, { b: 1 });
  * console.assert(o === "concurrent");
  * ```
@@ -37,7 +37,7 @@ export type ClockOrder = "before" | "after" | "same" | "concurrent";
  * @returns A new clock.
  * @example
  * ```ts
- * import { incrementClock } from "@casty/casty/cluster";
+ * import { incrementClock } from "./vector_clock.ts";
  * console.assert(incrementClock({ a: 2 }, "a").a === 3);
  * ```
  */
@@ -53,7 +53,7 @@ export function incrementClock(clock: VectorClock, node: string): VectorClock {
  * @returns A new clock with keys in sorted order.
  * @example
  * ```ts
- * import { mergeClocks } from "@casty/casty/cluster";
+ * import { mergeClocks } from "./vector_clock.ts";
  * const m = mergeClocks({ a: 2, b: 1 }, { b: 3 });
  * console.assert(m.a === 2 && m.b === 3);
  * ```
@@ -73,7 +73,7 @@ export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
  * @returns `"before"` if `a` < `b`, `"after"` if `a` > `b`, `"same"`, or `"concurrent"`.
  * @example
  * ```ts
- * import { compareClocks } from "@casty/casty/cluster";
+ * import { compareClocks } from "./vector_clock.ts";
  * console.assert(compareClocks({ a: 1 }, { a: 1, b: 1 }) === "before");
  * console.assert(compareClocks({ a: 1 }, { b: 1 }) === "concurrent");
  * ```
@@ -105,7 +105,7 @@ export function compareClocks(a: VectorClock, b: VectorClock): ClockOrder {
  * @returns A new clock without those keys (the same object when nothing was dropped).
  * @example
  * ```ts
- * import { pruneClock } from "@casty/casty/cluster";
+ * import { pruneClock } from "./vector_clock.ts";
  * console.assert(!("a" in pruneClock({ a: 1, b: 2 }, ["a"])));
  * ```
  */

@@ -35,8 +35,11 @@ export interface MailboxSettings {
 /** `[defaults.supervision]`, or `supervision = {…}` of an actor override. */
 export interface SupervisionSettings {
   /**
-   * Directive applied to a failing child (file: `strategy`).
-   * @default {"restart"}
+   * Directive applied to a failing child (file: `strategy`). Without a
+   * `[defaults.supervision]` table an actor that fails stops, exactly as with no config at
+   * all; a `[defaults.supervision]` table that names no strategy means `"restart"` (the
+   * seed's file default).
+   * @default {"stop"}
    */
   readonly strategy: SupervisionDirective;
   /**
@@ -157,7 +160,7 @@ export interface FailureDetectorSettings {
   /**
    * Extra pause tolerated before suspicion grows, in milliseconds (file:
    * `acceptable_heartbeat_pause_ms`). The default tolerates a 1.5 s event-loop stall.
-   * @default {2000}
+   * @default {1750}
    */
   readonly acceptableHeartbeatPause: number;
   /**
@@ -219,8 +222,6 @@ export interface ClusterSettings {
   readonly port: number;
   /** Interface to bind when it differs from `host`, e.g. `"0.0.0.0"` (file: `bind_host`). */
   readonly bindHost?: string;
-  /** Stable node identifier; `"host:port"` when absent (file: `node_id`). */
-  readonly nodeId?: string;
   /**
    * Contact points as `"host:port"` (`"[::1]:25520"` for IPv6) (file: `seed_nodes`).
    * @default {[]}
@@ -243,6 +244,17 @@ export interface ClusterSettings {
   readonly downing: DowningSettings;
   /** `[cluster.tls]`; plain TCP when absent. */
   readonly tls?: TlsSettings;
+  /**
+   * Secret shared by every node, proven in each handshake without crossing the wire (file:
+   * `secret`). The `CASTY_CLUSTER_SECRET` environment variable is used when it is absent.
+   */
+  readonly secret?: string;
+  /**
+   * Accept unauthenticated peers on a non-loopback address, with neither `tls` nor `secret`
+   * (file: `insecure`); logs a loud warning.
+   * @default {false}
+   */
+  readonly insecure?: boolean;
 }
 
 /** `[transport.reconnect_backoff]`: delays between reconnection attempts to a peer. */
@@ -382,7 +394,8 @@ export function defaultConfig(): CastyConfig {
     system: { name: "casty", suppressDeadLettersOnShutdown: false },
     defaults: {
       mailbox: { capacity: undefined, strategy: "dropNew" },
-      supervision: { strategy: "restart", maxRestarts: 3, within: 60_000 },
+      // "stop": a config that sets nothing changes nothing (an unsupervised actor stops).
+      supervision: { strategy: "stop", maxRestarts: 3, within: 60_000 },
       sharding: { numShards: 100 },
       replication: { replicas: 0, minAcks: 0, ackTimeout: 5_000 },
     },
@@ -397,7 +410,7 @@ export function defaultConfig(): CastyConfig {
         threshold: 8,
         maxSampleSize: 200,
         minStdDeviation: 100,
-        acceptableHeartbeatPause: 2_000,
+        acceptableHeartbeatPause: 1_750,
         firstHeartbeatEstimate: 1_000,
       },
       downing: { stableAfter: 4_000, strategy: "keepMajority" },

@@ -5,7 +5,7 @@
  */
 import type { ActorContext } from "../actor/actor_context.ts";
 import { Behavior, type PersistedPayload } from "../actor/behaviors.ts";
-import type { EventJournal, PersistedEvent } from "./journal.ts";
+import { type EventJournal, loadEvents, type PersistedEvent } from "./journal.ts";
 import type { SnapshotPolicy } from "./snapshot.ts";
 
 /** What an event-sourced command handler may return. */
@@ -64,6 +64,7 @@ export interface EventSourcedOptions<C, E, S> {
  *
  * @example The seed's bank account
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * import { InMemoryJournal, SnapshotEvery } from "@casty/casty/persistence";
  * type State = { balance: number; txCount: number };
@@ -81,7 +82,7 @@ export interface EventSourcedOptions<C, E, S> {
  * await using system = new ActorSystem({ name: "bank" });
  * const ref = system.spawn(account("acc-001"), "account");
  * const s = await system.ask(ref, (replyTo) => ({ type: "deposit", amount: 100, replyTo }));
- * console.assert(s.balance === 100);
+ * assert.equal(s.balance, 100);
  * ```
  */
 export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C> {
@@ -110,7 +111,7 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     let state: S = snapshot ? (snapshot.state as S) : initialState;
     let seq = snapshot ? snapshot.sequenceNr : 0;
     for (;;) {
-      const page = await journal.load(entityId, seq + 1, { max: replayPageSize });
+      const page = await loadEvents(journal, entityId, seq + 1, { max: replayPageSize });
       for (const e of page) {
         state = onEvent(state, e.event as E);
         seq = e.sequenceNr;

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnapshotEvery, SqliteJournal } from "@casty/casty/persistence";
  *
  * await using journal = new SqliteJournal({ path: ":memory:" });
@@ -22,22 +23,27 @@
  *   }
  * }
  * const snapshot = await journal.loadSnapshot("acc-1");
- * console.assert(snapshot?.sequenceNr === 2);
+ * assert.ok(snapshot?.sequenceNr === 2);
  * ```
  *
  * @module
  */
 
 export {
+  closeJournal,
   type EventJournal,
+  highestSequenceNrOf,
   JournalConflictError,
   JournalError,
   type JournalErrorCode,
+  loadEvents,
   type LoadOptions,
   type PersistedEvent,
   type Snapshot,
 } from "./journal.ts";
 export { InMemoryJournal } from "./in_memory_journal.ts";
+export type { DurableJournalOptions, DurableJournalStats } from "./journal_support.ts";
+export { Behaviors, type CastyBehaviors } from "./behaviors.ts";
 export {
   SqliteJournal,
   type SqliteJournalOptions,

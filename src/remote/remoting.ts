@@ -9,12 +9,13 @@
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
 import { type ActorSystem, attachRemote } from "../actor/actor_system.ts";
-import { MailboxFullError, SerializationError } from "../actor/errors.ts";
+import { MailboxFullError } from "../actor/errors.ts";
+import { SerializationError } from "../serialization/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
-import type { ActorCell } from "../actor/_actor_cell.ts";
+import type { ActorCell } from "../actor/internal.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
-import type { Serializer } from "./serialization.ts";
+import type { Serializer } from "../serialization/serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */
@@ -127,6 +128,9 @@ const REF_CACHE_LIMIT = 50_000;
  * ```
  */
 export class Remoting {
+  /** Actor cells that received messages from the network and may still hold some. */
+  readonly #receivers = new Set<{ readonly queued: number }>();
+  #lastReceiver: { readonly queued: number } | undefined;
   readonly #system: ActorSystem;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
@@ -320,6 +324,23 @@ export class Remoting {
     return ref;
   }
 
+  /**
+   * Messages from the network still waiting in local mailboxes (the transport's inbound
+   * backlog): it stops reading from peers while this is high.
+   */
+  inboundBacklog(): number {
+    let total = 0;
+    for (const cell of this.#receivers) {
+      const queued = cell.queued;
+      if (queued > 0) total += queued;
+      else {
+        this.#receivers.delete(cell);
+        if (cell === this.#lastReceiver) this.#lastReceiver = undefined;
+      }
+    }
+    return total;
+  }
+
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
@@ -330,6 +351,11 @@ export class Remoting {
     }
     try {
       target.tell(msg);
+      const cell = (target as { cell?: { queued: number } }).cell;
+      if (cell !== undefined && cell !== this.#lastReceiver) {
+        this.#lastReceiver = cell;
+        this.#receivers.add(cell);
+      }
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
       this.#system.eventStream.publish(

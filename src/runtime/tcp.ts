@@ -85,6 +85,11 @@ export interface TcpConnection {
   /** True once the connection is closed (by either side) or destroyed. */
   readonly closed: boolean;
   /**
+   * With TLS, the names in the peer certificate's subject alternative names (DNS names and
+   * IP addresses, as written); `undefined` on plain TCP.
+   */
+  readonly peerNames?: readonly string[];
+  /**
    * Queues bytes for sending. The caller must not modify `bytes` afterwards. Writing to a
    * closed connection does nothing.
    */
@@ -98,6 +103,13 @@ export interface TcpConnection {
   onClose(handler: (error?: Error) => void): void;
   /** Adds a handler called whenever the write buffer becomes empty after having data. */
   onDrain(handler: () => void): void;
+  /**
+   * Stops reading from the socket until {@linkcode TcpConnection.resume}: the kernel's receive
+   * buffer fills and TCP flow control slows the sender.
+   */
+  pause(): void;
+  /** Reads again after {@linkcode TcpConnection.pause}. */
+  resume(): void;
   /** Flushes what is buffered, then closes. */
   close(): void;
   /** Closes at once, discarding buffered bytes. */
@@ -134,9 +146,11 @@ export interface Tcp {
  *
  * @example
  * ```ts
- * import { TcpConnectError } from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ * import { TcpConnectError } from "@casty/casty/remote";
  * const err = new TcpConnectError("127.0.0.1", 1, "timeout");
- * console.assert(err.code === "TCP_CONNECT" && err.reason === "timeout");
+ * assert.equal(err.code, "TCP_CONNECT");
+ * assert.equal(err.message, "Cannot connect to 127.0.0.1:1: timed out");
  * ```
  */
 export class TcpConnectError extends CastyError {
@@ -147,6 +161,8 @@ export class TcpConnectError extends CastyError {
   /** Why it failed. */
   readonly reason: "timeout" | "failed";
   /**
+   * Creates a TcpConnectError.
+   *
    * @param host Dialled host.
    * @param port Dialled port.
    * @param reason `"timeout"` or `"failed"`.

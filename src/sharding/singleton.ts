@@ -25,12 +25,11 @@ import {
   markerBehavior,
   markerOf,
 } from "../cluster/extension.ts";
+import { type Member, nodeKey } from "../cluster/member.ts";
 import {
-  addressEquals as sameAddress,
-  compareAddresses,
-  type Member,
-  nodeKey,
-} from "../cluster/member.ts";
+  compareNodeAddresses as compareAddresses,
+  sameNodeAddress as sameAddress,
+} from "../remote/address.ts";
 import { ShutdownSelf } from "../cluster/events.ts";
 
 /** The marker of singleton behaviors (see `ClusterExtensionContext.registerSpawnHandler`). */

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse } from "@std/toml";
 import { configFromObject } from "../../src/config/config_from_object.ts";
-import { ConfigError } from "../../src/actor/errors.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 
 const downing = (toml: string) => configFromObject(parse(toml)).cluster.downing;
 
@@ -38,7 +38,7 @@ describe("[cluster.downing] in casty.toml", () => {
     }
   });
 
-  it("defaults the failure detector's acceptable pause to 2000 ms (a 1.5 s stall tolerated)", () => {
-    assert.equal(configFromObject({}).cluster.failureDetector.acceptableHeartbeatPause, 2_000);
+  it("defaults the failure detector's acceptable pause to 1750 ms (a 1.5 s stall tolerated)", () => {
+    assert.equal(configFromObject({}).cluster.failureDetector.acceptableHeartbeatPause, 1_750);
   });
 });

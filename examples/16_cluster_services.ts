@@ -3,7 +3,7 @@
  * in the whole cluster, moved when its node leaves), a broadcast actor (one per node, asked all
  * at once) and the receptionist (find actors by a typed key from any node).
  *
- * Run: `deno run -A examples/12_cluster_services.ts` or `bun examples/12_cluster_services.ts`
+ * Run: `deno run -A examples/16_cluster_services.ts` or `bun examples/16_cluster_services.ts`
  *
  * @module
  */
