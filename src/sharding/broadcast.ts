@@ -16,8 +16,7 @@ import {
   type BroadcastRef,
   type BroadcastReplies,
 } from "../cluster/broadcast_ref.ts";
-import type { Behavior } from "../actor/behaviors.ts";
-import { Behaviors } from "../actor/behaviors.ts";
+import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import {
   addDefaultExtension,
   type ClusterExtension,
