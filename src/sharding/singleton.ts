@@ -504,6 +504,13 @@ function managerBehavior(
       }
     };
 
+    /** After the instance stopped by itself, a message for it starts it again. */
+    const restartOnDemand = () => {
+      if (!selfStopped) return;
+      selfStopped = false;
+      evaluate();
+    };
+
     const onTick = () => {
       expire();
       evaluate();
@@ -565,6 +572,7 @@ function managerBehavior(
           flush(true);
           answerWaiting();
         } else if (msg instanceof SingletonEnvelope) {
+          restartOnDemand();
           const b: Buffered = {
             message: msg.message,
             at: ctx.system.clock.now(),
@@ -575,10 +583,7 @@ function managerBehavior(
           };
           if (buffer.some((x) => x.origin === b.origin) || !route(b, false)) enqueue(b);
         } else {
-          if (selfStopped) {
-            selfStopped = false; // the instance stopped by itself: start it again on demand
-            evaluate();
-          }
+          restartOnDemand();
           const b: Buffered = {
             message: msg,
             at: ctx.system.clock.now(),

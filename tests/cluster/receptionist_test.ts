@@ -8,6 +8,9 @@ import {
   Register,
   ServiceKey,
   Subscribe,
+  SubscribeTopology,
+  TOPOLOGY_PATH,
+  type TopologySnapshot,
 } from "../../mod.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
 
@@ -95,6 +98,22 @@ describe("receptionist", () => {
     e.tell({ type: "stop" });
     await c.advance(100);
     assert.deepEqual(seen, [[], [25520], []]);
+  });
+
+  it("topology subscribers get a snapshot carrying the registry when it changes", async () => {
+    await using c = await testCluster(2, { seed: 26 });
+    const snapshots: TopologySnapshot[] = [];
+    const follower = c.nodes[1].spawn(
+      Behaviors.receive<TopologySnapshot>((_ctx, s) => void snapshots.push(s)),
+      "follower",
+    );
+    c.nodes[1].lookup(TOPOLOGY_PATH)!.tell(new SubscribeTopology(follower));
+    await c.advance(20);
+    assert.deepEqual(snapshots.at(-1)?.registry, []);
+    c.nodes[0].spawn(Behaviors.discoverable(echo(25520), EchoKey), "echo");
+    await c.until(() => (snapshots.at(-1)?.registry.length ?? 0) === 1);
+    const [entry] = snapshots.at(-1)!.registry;
+    assert.deepEqual([entry.key, entry.node.port, entry.path], ["echo", 25520, "/echo"]);
   });
 
   it("a change missed during a short partition arrives after it heals", async () => {

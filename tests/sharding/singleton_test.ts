@@ -181,6 +181,33 @@ describe("Behaviors.singleton", () => {
     assert.equal(inst.maxAtOnce, 1);
   });
 
+  it("starts again on the next message after the instance stopped by itself", async () => {
+    await using c = await testCluster(2, { seed: 8 });
+    let starts = 0;
+    type StopMsg = { type: "stop" } | { type: "ping"; replyTo: ActorRef<number> };
+    const refs = c.nodes.map((n) =>
+      n.spawn(
+        Behaviors.singleton(() =>
+          Behaviors.setup<StopMsg>(() => {
+            const me = ++starts;
+            return Behaviors.receive<StopMsg>((_ctx, m) => {
+              if (m.type === "stop") return Behaviors.stopped();
+              m.replyTo.tell(me);
+            });
+          })
+        ),
+        "stopper",
+      )
+    );
+    const ping = () =>
+      c.run(c.nodes[1].ask(refs[1], (replyTo) => ({ type: "ping" as const, replyTo })));
+    assert.equal(await ping(), 1);
+    refs[1].tell({ type: "stop" });
+    await c.advance(100);
+    assert.equal(starts, 1); // not restarted in a loop
+    assert.equal(await ping(), 2);
+  });
+
   it("turns messages into dead letters when the buffer overflows or times out", async () => {
     await using c = await testCluster(2, { seed: 7, roles: ["web"] });
     const inst = new Instances();
