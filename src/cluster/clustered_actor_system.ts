@@ -4,9 +4,15 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
-import type { AskOptions } from "../actor/actor_system.ts";
 import type { SpawnOptions } from "../actor/actor_context.ts";
-import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
+import {
+  ActorSystem,
+  type ActorSystemOptions,
+  type AskFactory,
+  type AskOptions,
+  type ReplyOf,
+  spawnChildOf,
+} from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { type Clock, realClock } from "../actor/clock.ts";
 import { ClusterUnavailableError } from "./errors.ts";
@@ -30,6 +36,20 @@ import type { Transport } from "../remote/transport.ts";
 import { readEnv } from "../runtime/env.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
+import {
+  BROADCAST_ASK,
+  type BroadcastedBehavior,
+  type BroadcastRef,
+  type BroadcastReplies,
+} from "./broadcast_ref.ts";
+import {
+  Find,
+  type Listing,
+  RECEPTIONIST_PATH,
+  type ReceptionistCommand,
+  registryOf,
+  ServiceKey,
+} from "./receptionist.ts";
 import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
@@ -470,6 +490,19 @@ export class ClusteredActorSystem extends ActorSystem {
    * @throws {ActorNameTakenError} when a live root actor has the name.
    * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
    */
+  override spawn<M>(
+    behavior: BroadcastedBehavior<M>,
+    name: string,
+    options?: SpawnOptions,
+  ): BroadcastRef<M>;
+  /**
+   * Spawns a root actor; a special behavior of a cluster feature (such as
+   * `Behaviors.singleton(...)`) is handed to the extension that registered its marker.
+   *
+   * @throws {ActorNameTakenError} when a live root actor has the name.
+   * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
+   */
+  override spawn<M>(behavior: Behavior<M>, name: string, options?: SpawnOptions): ActorRef<M>;
   override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
     if (behavior.kind === "marker") {
       const marker = markerOf(behavior);
@@ -477,6 +510,38 @@ export class ClusteredActorSystem extends ActorSystem {
       if (handler) return handler(behavior as Behavior<never>, name, options) as ActorRef<M>;
     }
     return super.spawn(behavior, name, options);
+  }
+
+  /**
+   * Asks an actor and waits for its reply. On a {@linkcode BroadcastRef} it asks every node's
+   * instance and resolves with a {@linkcode BroadcastReplies} array: the replies that arrived in
+   * time, and in `missing` the nodes that did not answer (never an error for those).
+   *
+   * @throws {AskTimeoutError} (rejection) when a plain ask gets no reply within the timeout.
+   */
+  override ask<M, R = ReplyOf<M>>(
+    target: BroadcastRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<BroadcastReplies<R>>;
+  /**
+   * Asks an actor and waits for its reply.
+   *
+   * @throws {AskTimeoutError} (rejection) when no reply arrives within the timeout.
+   */
+  override ask<M, R = ReplyOf<M>>(
+    target: ActorRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<R>;
+  override ask<M, R>(
+    target: ActorRef<M>,
+    factory: AskFactory<M, R>,
+    options: AskOptions = {},
+  ): Promise<unknown> {
+    const collect = (target as Partial<BroadcastRef<M>>)[BROADCAST_ASK];
+    if (typeof collect === "function") return collect(factory, options);
+    return super.ask(target, factory, options);
   }
 
   /** The cluster as this node sees it (transport-independent). */
@@ -746,8 +811,27 @@ export class ClusteredActorSystem extends ActorSystem {
   /**
    * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
    * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   * With a {@linkcode ServiceKey}, resolves with the {@linkcode Listing} of the actors registered
+   * under it on every node (from this node's copy of the registry).
    */
-  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined {
+  override lookup<M>(key: ServiceKey<M>, options?: ClusterWaitOptions): Promise<Listing<M>>;
+  /**
+   * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
+   * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   */
+  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined;
+  override lookup<M = unknown>(
+    pathOrUri: string | ServiceKey<M>,
+    options: ClusterWaitOptions = {},
+  ): ActorRef<M> | undefined | Promise<Listing<M>> {
+    if (pathOrUri instanceof ServiceKey) {
+      const key = pathOrUri;
+      return this.ask<Find<M>, Listing<M>>(
+        this.receptionist as ActorRef<Find<M>>,
+        (replyTo) => new Find(key, replyTo),
+        { timeout: options.timeout ?? 5000 },
+      );
+    }
     if (!pathOrUri.startsWith("casty://")) return super.lookup<M>(pathOrUri);
     const uri = parseActorUri(pathOrUri);
     if (uri.system !== this.name) return undefined;
@@ -755,6 +839,18 @@ export class ClusteredActorSystem extends ActorSystem {
       return super.lookup<M>(uri.path);
     }
     return this.#remoting.refFor<M>(pathOrUri);
+  }
+
+  /**
+   * This node's receptionist (`/_cluster/_receptionist`): send it `Register`, `Deregister`,
+   * `Find`, `Subscribe` and `Unsubscribe`.
+   */
+  get receptionist(): ActorRef<ReceptionistCommand> {
+    const ref = super.lookup<ReceptionistCommand>(RECEPTIONIST_PATH);
+    if (ref === undefined) {
+      throw new ClusterUnavailableError(`Cannot reach the receptionist: node is shut down`);
+    }
+    return ref;
   }
 
   /**
@@ -821,7 +917,7 @@ export class ClusteredActorSystem extends ActorSystem {
       m.unreachable.map((x) => x.address),
       sharding?.allocations ?? {},
       sharding?.epoch ?? 0,
-      [],
+      registryOf(this),
       m.leaderEpoch,
     );
   }

@@ -12,7 +12,9 @@
  *
  * @module
  */
-export { Behaviors, type ShardingBehaviors } from "./behaviors.ts";
+export { Behaviors, type ClusterBehaviors } from "./behaviors.ts";
+export { singleton, type SingletonOptions } from "./singleton.ts";
+export { broadcasted } from "./broadcast.ts";
 export { ShardEnvelope } from "./shard_envelope.ts";
 export { entityShard } from "./entity_shard.ts";
 export { sharded, type ShardedOptions, shardingExtension } from "./sharded.ts";
