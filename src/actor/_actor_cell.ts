@@ -216,6 +216,8 @@ export class ActorCell<M> {
   #busy = false;
   #scheduled = false;
   #stopRequested = false;
+  /** Stop once the mailbox is empty (the messages already queued are handled first). */
+  #drainStop = false;
   #handler: MessageHandler<M> | undefined;
   #mailbox: RingQueue<M> | undefined;
   #waiters: RingQueue<Waiter> | undefined;
@@ -368,6 +370,16 @@ export class ActorCell<M> {
     cell.requestStop();
   }
 
+  /**
+   * Stops after the messages in the mailbox are handled (a later `requestStop` still stops at
+   * once). Whoever asks must stop sending first, or the drain may not end.
+   */
+  requestStopWhenDrained(): void {
+    if (this.#state >= STOPPING || this.#drainStop) return;
+    this.#drainStop = true;
+    if (!this.#scheduled && !this.#busy) this.#schedule();
+  }
+
   requestStop(): void {
     if (this.#state >= STOPPING) return;
     if (this.#busy || this.#state === CREATED) {
@@ -474,7 +486,10 @@ export class ActorCell<M> {
         break;
       }
       const box = this.#mailbox;
-      if (box === undefined || box.length === 0) break;
+      if (box === undefined || box.length === 0) {
+        if (this.#drainStop) this.#stop();
+        break;
+      }
       const msg = box.shift() as M;
       if (this.#waiters !== undefined && this.#waiters.length > 0) this.#admitWaiter();
       n++;
@@ -515,7 +530,8 @@ export class ActorCell<M> {
   #hasWork(): boolean {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
     if (this.#state === RUNNING) {
-      return this.#stopRequested || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+      return this.#stopRequested || this.#drainStop ||
+        (this.#mailbox !== undefined && this.#mailbox.length > 0);
     }
     return false;
   }
@@ -943,4 +959,19 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return `a ${typeof v} (${String(v)})`;
+}
+
+/**
+ * Stops `child`, a direct child of the actor of `ctx`, once it has handled the messages already
+ * in its mailbox (the parent stops sending to it first). A later `ctx.stop(child)` still stops it
+ * at once. Used by sharding to hand an entity off without counting every message.
+ */
+export function stopWhenDrained(ctx: ActorContext<unknown>, child: ActorRef<never>): void {
+  const cell = child instanceof LocalActorRef ? child.cell as ActorCell<unknown> : undefined;
+  if (cell === undefined || cell.parent?.path !== ctx.self.path) {
+    throw new TypeError(
+      `Cannot stop "${child.path}" from "${ctx.self.path}": only direct children can be stopped`,
+    );
+  }
+  cell.requestStopWhenDrained();
 }

@@ -9,5 +9,5 @@
  *
  * @module
  */
-export type { ActorCell } from "./_actor_cell.ts";
+export { type ActorCell, stopWhenDrained } from "./_actor_cell.ts";
 export { type Timed, TimerHeap } from "./_timer_heap.ts";

@@ -204,6 +204,7 @@ export class ShardCoordinator {
   #table: AllocationTable = { epoch: 0, version: 0, types: new Map() };
   #leaseUntil = -Infinity;
   #leaseOk = false;
+  #leaseSeen = false;
   #leaseTimer: Cancellable | undefined;
   #timer: Cancellable | undefined;
   #draining = false;
@@ -278,6 +279,16 @@ export class ShardCoordinator {
       this.#table.epoch >= this.#ctx.node.leaderEpoch;
   }
 
+  /**
+   * `leaseValid` as of the last table, lease change or housekeeping tick: the check of the local
+   * delivery fast path, which reads it per message. A lost lease clears it at once; a newer
+   * leader epoch learnt in between is seen by the next tick (or the new leader's first state
+   * message), and the routing path checks `leaseValid` itself.
+   */
+  get leaseSeen(): boolean {
+    return this.#leaseSeen;
+  }
+
   /** Whether this node may start a shard now: valid lease and a table of the current epoch. */
   get canStart(): boolean {
     // A leaving node still serves what is allocated to it until it is handed off.
@@ -347,7 +358,7 @@ export class ShardCoordinator {
    */
   drain(): Promise<void> {
     this.#draining = true;
-    for (const r of this.#regions.values()) r.refresh();
+    this.#refreshRegions();
     const { promise, resolve } = Promise.withResolvers<void>();
     const check = () => {
       if (this.#stopped || this.#ownsNothing()) return resolve();
@@ -360,6 +371,7 @@ export class ShardCoordinator {
   /** Stops the timers. */
   stop(): void {
     this.#stopped = true;
+    this.#leaseSeen = false;
     this.#unsubscribe();
     this.#leaseTimer?.cancel();
     this.#timer?.cancel();
@@ -385,9 +397,15 @@ export class ShardCoordinator {
     }, this.#tick);
   }
 
+  /** Tells every region to look at the table again (and notes the lease for the fast path). */
+  #refreshRegions(): void {
+    this.#leaseSeen = this.leaseValid;
+    for (const r of this.#regions.values()) r.refresh();
+  }
+
   #onTick(): void {
     this.#leaderTick();
-    for (const r of this.#regions.values()) r.refresh();
+    this.#refreshRegions();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -442,11 +460,12 @@ export class ShardCoordinator {
           this.#leaseTimer = undefined;
           if (this.#ctx.clock.now() < this.#leaseUntil) return;
           this.#leaseOk = false;
-          for (const r of this.#regions.values()) r.refresh();
+          this.#leaseSeen = false;
+          this.#refreshRegions();
         }, lease);
       }
     }
-    for (const r of this.#regions.values()) r.refresh();
+    this.#refreshRegions();
     const to = this.#addressOf(leader);
     if (to === undefined) return;
     const ack: CoordinatorMsg = {

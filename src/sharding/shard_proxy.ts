@@ -74,6 +74,11 @@ export class ShardBuffers {
     return (this.#buffers.get(shard)?.length ?? 0) > 0;
   }
 
+  /** Whether no shard has waiting messages (cheaper than `has` on the hot path). */
+  get empty(): boolean {
+    return this.#buffers.size === 0;
+  }
+
   /** The shards with waiting messages. */
   shards(): number[] {
     return [...this.#buffers.keys()];

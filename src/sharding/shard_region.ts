@@ -9,11 +9,17 @@
  */
 import type { ActorContext } from "../actor/actor_context.ts";
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import { type Behavior, Behaviors, type SpyEvent } from "../actor/behaviors.ts";
+import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
+import { stopWhenDrained } from "../actor/internal.ts";
 import type { ClusterExtensionContext } from "../cluster/extension.ts";
 import { entityShard } from "./entity_shard.ts";
-import type { RegionHandle, ShardCoordinator, ShardEntry } from "./shard_coordinator.ts";
+import type {
+  AllocationTable,
+  RegionHandle,
+  ShardCoordinator,
+  ShardEntry,
+} from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
 import { type PendingMessage, ShardBuffers } from "./shard_proxy.ts";
 
@@ -90,7 +96,6 @@ export interface RegionSpec {
 
 type Control =
   | { readonly type: "_refresh" }
-  | { readonly type: "_drained"; readonly ref: string }
   | { readonly type: "_handoff"; readonly shard: number; readonly markers: readonly string[] };
 
 /** An envelope told through a {@linkcode ShardRegionRef} that could not take the fast path. */
@@ -182,9 +187,6 @@ interface Entity {
   stopping: boolean;
   /** When the stop was requested (a drain that never finishes is forced after a while). */
   stopSince: number;
-  /** Messages put in its mailbox, and messages it handled (counted by a spy). */
-  delivered: number;
-  handled: number;
   pending: unknown[];
 }
 
@@ -237,6 +239,22 @@ export function regionBehavior(
         ),
     );
     let seq = 0;
+    // Per shard, 1 when the fast path may deliver to its live entities: active here, not
+    // released, and this node's without a hand-off in `openFor` (the table it was computed from;
+    // tables are replaced, never changed, so a new table or a local change recomputes it).
+    const open = new Uint8Array(spec.numShards);
+    let openFor: AllocationTable | undefined;
+    const recomputeOpen = (table: AllocationTable) => {
+      const m = table.types.get(spec.name);
+      for (let s = 0; s < open.length; s++) {
+        const e = m?.get(s);
+        open[s] = active.has(s) && !released.has(s) && e !== undefined && e.node === self &&
+            !e.handoff
+          ? 1
+          : 0;
+      }
+      openFor = table;
+    };
     // A coarse clock (updated every housekeeping tick): idle times and buffer ages need no more.
     let now = clock.now();
 
@@ -265,25 +283,9 @@ export function regionBehavior(
         lastUsed: now,
         stopping: false,
         stopSince: 0,
-        delivered: 0,
-        handled: 0,
         pending: [],
       };
-      // Counts what the entity handled, so that a graceful stop waits for its mailbox to drain.
-      const counter: ActorRef<SpyEvent<unknown>> = {
-        [ACTOR_REF]: true,
-        path: `${ctx.self.path}/_count`,
-        address: `${ctx.self.address}/_count`,
-        tell: () => {
-          ent.handled++;
-          if (ent.stopping && ent.handled >= ent.delivered) {
-            ctx.self.tell({ type: "_drained", ref: ent.ref.address });
-          }
-        },
-        send: () => Promise.resolve(),
-      };
-      const behavior = Behaviors.spy(spec.factory(id), counter);
-      ent.ref = ctx.spawn(behavior, `e${++seq}`) as ActorRef<unknown>;
+      ent.ref = ctx.spawn(spec.factory(id), `e${++seq}`) as ActorRef<unknown>;
       ctx.watch(ent.ref as ActorRef<never>);
       entities.set(id, ent);
       byRef.set(ent.ref.address, ent);
@@ -294,23 +296,25 @@ export function regionBehavior(
       const ent = entities.get(id) ?? spawnEntity(id, shard);
       ent.lastUsed = now;
       if (ent.stopping) ent.pending.push(message);
-      else {
-        ent.delivered++;
-        ent.ref.tell(message);
-      }
+      else ent.ref.tell(message);
     };
 
-    /** Stops an entity once it handled what it was given (`force`: now, losing its mailbox). */
+    /**
+     * Stops an entity once it handled what it was given (`force`: now, losing its mailbox). From
+     * here on its new messages wait in `pending`, so its mailbox only shrinks.
+     */
     const stopEntity = (ent: Entity, force = false) => {
       if (!ent.stopping) {
         ent.stopping = true;
         ent.stopSince = now;
+        if (!force) stopWhenDrained(ctx as ActorContext<unknown>, ent.ref as ActorRef<never>);
       }
-      if (force || ent.handled >= ent.delivered) ctx.stop(ent.ref as ActorRef<never>);
+      if (force) ctx.stop(ent.ref as ActorRef<never>);
     };
 
     const deactivate = (shard: number, force = false) => {
       active.delete(shard);
+      openFor = undefined;
       for (const ent of entities.values()) if (ent.shard === shard) stopEntity(ent, force);
     };
 
@@ -338,6 +342,7 @@ export function regionBehavior(
           return false;
         }
         active.add(shard);
+        openFor = undefined;
         deliverLocal(m.entityId, shard, m.message);
         return true;
       }
@@ -394,6 +399,7 @@ export function regionBehavior(
         }
       }
       released.add(shard);
+      openFor = undefined;
       deactivate(shard);
       finishHandoff(shard);
     };
@@ -414,7 +420,10 @@ export function regionBehavior(
       // Released shards come back once the table no longer shows them handed off from here.
       for (const shard of [...released]) {
         const e = coordinator.entry(spec.name, shard);
-        if (!(e?.node === self && e.handoff)) released.delete(shard);
+        if (!(e?.node === self && e.handoff)) {
+          released.delete(shard);
+          openFor = undefined;
+        }
       }
       // Hand-offs seen in the table: stop sending to the owner, tell it so (once).
       const table = coordinator.table.types.get(spec.name);
@@ -448,17 +457,17 @@ export function regionBehavior(
       progressHandoff(shard);
     };
 
+    // The hot path: a live entity knows its shard, so no hashing here.
     fast.tryLocal = (env) => {
-      const shard = entityShard(env.entityId, spec.numShards);
-      if (
-        !active.has(shard) || !coordinator.leaseValid || buffers.has(shard) || released.has(shard)
-      ) return false;
-      const e = coordinator.entry(spec.name, shard);
-      if (e === undefined || e.node !== self || e.handoff) return false;
       const ent = entities.get(env.entityId);
       if (ent === undefined || ent.stopping) return false;
+      const table = coordinator.table;
+      if (table !== openFor) recomputeOpen(table);
+      if (
+        open[ent.shard] === 0 || (!buffers.empty && buffers.has(ent.shard)) ||
+        !coordinator.leaseSeen
+      ) return false;
       ent.lastUsed = now;
-      ent.delivered++;
       ent.ref.tell(env.message);
       return true;
     };
@@ -517,9 +526,6 @@ export function regionBehavior(
             })),
           );
           if (handoffs.has(ent.shard)) finishHandoff(ent.shard);
-        } else if (msg.type === "_drained") {
-          const ent = byRef.get(msg.ref);
-          if (ent?.stopping) stopEntity(ent);
         } else if (msg.type === "_refresh") {
           refresh();
         } else if (msg.type === "_handoff") {
