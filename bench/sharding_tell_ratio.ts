@@ -6,10 +6,11 @@
 // 1000 entities (sharded) and 1000 plain actors on one node; each round sends TELLS messages
 // round-robin and waits until all are handled. Rounds alternate plain/sharded; the medians are
 // printed with their ratio.
+import process from "node:process";
 import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
 
 const TELLS = 200_000;
-const ROUNDS = Number(globalThis.process?.env?.ROUNDS ?? 30);
+const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const IDS = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
 type Msg = { readonly n: number };
 const MSG: Msg = { n: 1 };
@@ -41,13 +42,20 @@ for (;;) {
   if (ok) break;
 }
 
+// Wall time and CPU time (user + system, ms) of one round: on a shared machine the CPU time is
+// the steadier measure (time spent waiting for a core is not counted).
+const cpu: number[] = [];
 async function round(send: (i: number) => void): Promise<number> {
   remaining = TELLS;
   const done = new Promise<void>((resolve) => (finished = resolve));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < TELLS; i++) send(i);
   await done;
-  return performance.now() - t0;
+  const t = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1000);
+  return t;
 }
 const plainTell = (i: number) => plain[i % 1000].tell(MSG);
 const shardedTell = (i: number) => region.tell(envelopes[i % 1000]);
@@ -57,9 +65,13 @@ for (let i = 0; i < 3; i++) {
 }
 const p: number[] = [];
 const s: number[] = [];
+const pc: number[] = [];
+const sc: number[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   p.push(await round(plainTell));
+  pc.push(cpu.pop()!);
   s.push(await round(shardedTell));
+  sc.push(cpu.pop()!);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const mp = median(p);
@@ -70,6 +82,13 @@ const runtime = "Deno" in globalThis
 console.log(`${runtime}, ${TELLS} messages over 1000 receivers, median of ${ROUNDS} rounds`);
 console.log(`plain local tell:   ${mp.toFixed(1)} ms  ${(TELLS / mp / 1000).toFixed(2)} M msgs/s`);
 console.log(`sharded local tell: ${ms.toFixed(1)} ms  ${(TELLS / ms / 1000).toFixed(2)} M msgs/s`);
+const cp = median(pc);
+const cs = median(sc);
+console.log(
+  `CPU time per round (medians): plain ${cp.toFixed(1)} ms, sharded ${cs.toFixed(1)} ms: ${
+    (100 * cp / cs).toFixed(0)
+  } %`,
+);
 const bp = Math.min(...p);
 const bs = Math.min(...s);
 console.log(
