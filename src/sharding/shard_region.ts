@@ -116,7 +116,7 @@ export interface RegionFastPath {
   /** Envelopes told through the fast ref that wait in the region's mailbox. */
   queued: number;
   /** Delivers straight to a live local entity when that keeps every order; false otherwise. */
-  tryLocal?: (envelope: ShardEnvelope<unknown>) => boolean;
+  tryLocal: (envelope: ShardEnvelope<unknown>) => boolean;
 }
 
 /**
@@ -153,7 +153,7 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   /** Routes an envelope to its entity. */
   tell(msg: ShardEnvelope<M>): void {
     if (msg instanceof ShardEnvelope) {
-      if (this.#fast.queued === 0 && this.#fast.tryLocal?.(msg)) return;
+      if (this.#fast.queued === 0 && this.#fast.tryLocal(msg)) return;
       this.#fast.queued++;
       this.#region.tell(new LocalEnvelope(msg));
       return;
@@ -191,6 +191,9 @@ interface Entity {
 }
 
 const MAX_HOPS = 4;
+
+/** @internal The fast path of a region that is not running (yet, or any more). */
+export const noFastPath = (_envelope: ShardEnvelope<unknown>): boolean => false;
 
 /**
  * @internal The region behavior; registers its handle with the coordinator when it starts.
@@ -540,7 +543,7 @@ export function regionBehavior(
       }),
       {
         postStop: () => {
-          fast.tryLocal = undefined;
+          fast.tryLocal = noFastPath;
           buffers.clear();
         },
       },

@@ -17,6 +17,7 @@ import { ShardCoordinator, type ShardingTuning } from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
 import {
   HandoffMarker,
+  noFastPath,
   regionBehavior,
   type RegionFastPath,
   ShardForward,
@@ -137,7 +138,7 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
         const config = ctx.node.config;
         const numShards = spec.numShards ??
           (config ? resolveActorConfig(config, name).sharding.numShards : 100);
-        const fast: RegionFastPath = { queued: 0 };
+        const fast: RegionFastPath = { queued: 0, tryLocal: noFastPath };
         const region = ctx.node.spawn(
           regionBehavior(ctx, coordinator, {
             name,
