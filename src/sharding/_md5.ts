@@ -127,3 +127,79 @@ export function md5(bytes: Uint8Array): Uint8Array {
   ov.setInt32(12, d0, true);
   return out;
 }
+
+const encoder = new TextEncoder();
+// Reused by md5Prefix: the padded UTF-8 message and its 16 words (no allocation per call).
+let scratch = new Uint8Array(128);
+const words = new Int32Array(16);
+
+/**
+ * The first 4 bytes of the MD5 digest of the UTF-8 encoding of `text`, read as an unsigned
+ * big-endian integer: what a shard number needs, computed without allocating (ASCII is encoded
+ * inline; anything else goes through `TextEncoder.encodeInto` into a reused buffer).
+ *
+ * @param text The input.
+ * @returns `(d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3]) >>> 0` of the digest `d`.
+ */
+export function md5Prefix(text: string): number {
+  const n = text.length;
+  const room = n * 3 + 72; // worst case UTF-8 size plus padding
+  if (scratch.length < room) scratch = new Uint8Array(Math.ceil(room / 64) * 64);
+  const buf = scratch;
+  let len = 0;
+  for (; len < n; len++) {
+    const c = text.charCodeAt(len);
+    if (c >= 0x80) break;
+    buf[len] = c;
+  }
+  if (len < n) len = encoder.encodeInto(text, buf).written;
+  const total = (((len + 8) >>> 6) + 1) << 6;
+  buf.fill(0, len, total);
+  buf[len] = 0x80;
+  const bitsLo = (len * 8) >>> 0;
+  const bitsHi = Math.floor(len / 0x20000000);
+  buf[total - 8] = bitsLo & 0xff;
+  buf[total - 7] = (bitsLo >>> 8) & 0xff;
+  buf[total - 6] = (bitsLo >>> 16) & 0xff;
+  buf[total - 5] = bitsLo >>> 24;
+  buf[total - 4] = bitsHi & 0xff;
+  buf[total - 3] = (bitsHi >>> 8) & 0xff;
+  buf[total - 2] = (bitsHi >>> 16) & 0xff;
+  buf[total - 1] = bitsHi >>> 24;
+  let a0 = 0x67452301, b0 = 0xefcdab89 | 0, c0 = 0x98badcfe | 0, d0 = 0x10325476;
+  const m = words;
+  for (let off = 0; off < total; off += 64) {
+    for (let j = 0, o = off; j < 16; j++, o += 4) {
+      m[j] = buf[o] | (buf[o + 1] << 8) | (buf[o + 2] << 16) | (buf[o + 3] << 24);
+    }
+    let a = a0, b = b0, c = c0, d = d0;
+    for (let i = 0; i < 64; i++) {
+      let f: number, g: number;
+      if (i < 16) {
+        f = (b & c) | (~b & d);
+        g = i;
+      } else if (i < 32) {
+        f = (d & b) | (~d & c);
+        g = (5 * i + 1) & 15;
+      } else if (i < 48) {
+        f = b ^ c ^ d;
+        g = (3 * i + 5) & 15;
+      } else {
+        f = c ^ (b | ~d);
+        g = (7 * i) & 15;
+      }
+      const x = (a + f + K[i] + m[g]) | 0;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((x << S[i]) | (x >>> (32 - S[i])))) | 0;
+    }
+    a0 = (a0 + a) | 0;
+    b0 = (b0 + b) | 0;
+    c0 = (c0 + c) | 0;
+    d0 = (d0 + d) | 0;
+  }
+  // The digest starts with a0 in little-endian order.
+  return (((a0 & 0xff) << 24) | (((a0 >>> 8) & 0xff) << 16) | (((a0 >>> 16) & 0xff) << 8) |
+    (a0 >>> 24)) >>> 0;
+}

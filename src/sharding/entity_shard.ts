@@ -3,12 +3,15 @@
  *
  * @module
  */
-import { md5 } from "./_md5.ts";
+import { md5Prefix } from "./_md5.ts";
 
-const encoder = new TextEncoder();
 const CACHE_LIMIT = 65_536;
 // Shard hash (before the modulo) of recently seen entity ids: MD5 is the slow part of routing.
-const cache = new Map<string, number>();
+// Two generations: a full `young` becomes `old` (the previous `old` is dropped), and a hit in
+// `old` moves the id back to `young`. O(1) per call; evicting the oldest key of one `Map` one
+// at a time instead makes `keys().next()` skip ever more deleted slots.
+let young = new Map<string, number>();
+let old = new Map<string, number>();
 
 /**
  * The shard of an entity: the first 4 bytes of the MD5 digest of the UTF-8 entity id, read as
@@ -31,12 +34,15 @@ export function entityShard(entityId: string, numShards: number): number {
   if (!Number.isInteger(numShards) || numShards < 1) {
     throw new RangeError(`numShards must be a positive integer, got ${numShards}`);
   }
-  let h = cache.get(entityId);
+  let h = young.get(entityId);
   if (h === undefined) {
-    const d = md5(encoder.encode(entityId));
-    h = ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
-    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-    cache.set(entityId, h);
+    h = old.get(entityId);
+    if (h === undefined) h = md5Prefix(entityId);
+    if (young.size >= CACHE_LIMIT) {
+      old = young;
+      young = new Map();
+    }
+    young.set(entityId, h);
   }
   return h % numShards;
 }

@@ -187,7 +187,8 @@ interface Entity {
   stopping: boolean;
   /** When the stop was requested (a drain that never finishes is forced after a while). */
   stopSince: number;
-  pending: unknown[];
+  /** Made on first use (most entities never stop with messages waiting). */
+  pending: unknown[] | undefined;
 }
 
 const MAX_HOPS = 4;
@@ -208,7 +209,8 @@ export function regionBehavior(
     const clock = ext.clock;
     const self = coordinator.self;
     const entities = new Map<string, Entity>();
-    const byRef = new Map<string, Entity>();
+    const byRef = new Map<ActorRef<unknown>, Entity>(); // Terminated carries the same ref
+    const stopping = new Set<Entity>(); // asked to stop, not terminated yet
     const active = new Set<number>();
     const released = new Set<number>();
     const markersSent = new Map<number, string>(); // shard → owner the marker went to
@@ -286,19 +288,19 @@ export function regionBehavior(
         lastUsed: now,
         stopping: false,
         stopSince: 0,
-        pending: [],
+        pending: undefined,
       };
       ent.ref = ctx.spawn(spec.factory(id), `e${++seq}`) as ActorRef<unknown>;
       ctx.watch(ent.ref as ActorRef<never>);
       entities.set(id, ent);
-      byRef.set(ent.ref.address, ent);
+      byRef.set(ent.ref, ent);
       return ent;
     };
 
     const deliverLocal = (id: string, shard: number, message: unknown) => {
       const ent = entities.get(id) ?? spawnEntity(id, shard);
       ent.lastUsed = now;
-      if (ent.stopping) ent.pending.push(message);
+      if (ent.stopping) (ent.pending ??= []).push(message);
       else ent.ref.tell(message);
     };
 
@@ -310,6 +312,7 @@ export function regionBehavior(
       if (!ent.stopping) {
         ent.stopping = true;
         ent.stopSince = now;
+        stopping.add(ent);
         if (!force) stopWhenDrained(ctx as ActorContext<unknown>, ent.ref as ActorRef<never>);
       }
       if (force) ctx.stop(ent.ref as ActorRef<never>);
@@ -414,8 +417,7 @@ export function regionBehavior(
         if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
       }
       // A lost lease stops at once; a drain that does not finish is forced after a while.
-      for (const ent of entities.values()) {
-        if (!ent.stopping) continue;
+      for (const ent of stopping) {
         if (!coordinator.leaseValid || now - ent.stopSince > spec.bufferTimeout / 2) {
           stopEntity(ent, true);
         }
@@ -513,14 +515,15 @@ export function regionBehavior(
         } else if (msg instanceof HandoffMarker) {
           noteMarker(msg.shard, msg.from);
         } else if (msg instanceof Terminated) {
-          const ent = byRef.get(msg.ref.address);
+          const ent = byRef.get(msg.ref as ActorRef<unknown>);
           if (ent === undefined) return;
-          byRef.delete(msg.ref.address);
+          byRef.delete(msg.ref as ActorRef<unknown>);
+          stopping.delete(ent);
           if (entities.get(ent.id) === ent) entities.delete(ent.id);
           // Its pending messages are older than anything buffered for the shard since.
           flushShard(
             ent.shard,
-            ent.pending.map((m) => ({
+            (ent.pending ?? []).map((m) => ({
               entityId: ent.id,
               message: m,
               origin: "forward" as const,

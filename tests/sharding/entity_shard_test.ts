@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { entityShard } from "../../src/sharding/entity_shard.ts";
-import { md5 } from "../../src/sharding/_md5.ts";
+import { md5, md5Prefix } from "../../src/sharding/_md5.ts";
 import { ShardEnvelope } from "../../src/sharding/shard_envelope.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -35,6 +35,20 @@ describe("md5()", () => {
       const bytes = enc.encode(s);
       assert.equal(hex(md5(bytes)), createHash("md5").update(bytes).digest("hex"), `length ${n}`);
     }
+  });
+});
+
+describe("md5Prefix()", () => {
+  it("is the first 4 digest bytes (big-endian) of node:crypto's MD5, ASCII or not", () => {
+    for (const n of [0, 1, 3, 20, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000]) {
+      for (const unit of ["abcd", "ab€ü", "x😀yz"]) {
+        const s = unit.repeat(n).slice(0, n);
+        const want = createHash("md5").update(s, "utf8").digest().readUInt32BE(0);
+        assert.equal(md5Prefix(s), want, `${JSON.stringify(unit)} × length ${n}`);
+      }
+    }
+    // After a long input, a short one still pads correctly (the scratch buffer is reused).
+    assert.equal(md5Prefix("user-42") % 100, 87);
   });
 });
 

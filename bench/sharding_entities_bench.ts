@@ -1,0 +1,95 @@
+// N entities alive on one node (default 1 000 000): the time from the first envelope until every
+// entity has handled its first message, and the heap per entity (after a full GC), against N
+// plain actors that each handled one message, in the same run.
+//
+//   deno run -A --v8-flags=--expose-gc bench/sharding_entities_bench.ts
+//   bun bench/sharding_entities_bench.ts
+//   N=100000 deno run -A --v8-flags=--expose-gc bench/sharding_entities_bench.ts
+import process from "node:process";
+import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
+
+const N = Number(process.env.N ?? 1_000_000);
+
+const g = globalThis as {
+  gc?: () => void;
+  Bun?: { gc(force: boolean): void; version: string };
+  Deno?: { version: { deno: string } };
+};
+const forceGc = g.Bun ? () => g.Bun!.gc(true) : typeof g.gc === "function" ? g.gc : undefined;
+const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : g.Bun ? `Bun ${g.Bun.version}` : "node";
+if (forceGc === undefined) console.log("(no forced GC: run Deno with --v8-flags=--expose-gc)");
+
+function heapUsed(): number {
+  for (let i = 0; i < 3; i++) forceGc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+type Msg = { readonly type: "touch" };
+const TOUCH: Msg = { type: "touch" };
+let remaining = 0;
+let finished: () => void = () => {};
+// One shared behavior, as a real factory would return (the entity's state lives in closures
+// made per entity when it has any; this measures the framework's own cost).
+const entity = Behaviors.receive<Msg>(() => {
+  if (--remaining === 0) finished();
+});
+
+const node = await ClusteredActorSystem.start({
+  name: "bench",
+  host: "127.0.0.1",
+  port: 0,
+  logLevel: "error",
+});
+await node.waitFor(1, { timeout: 10_000 });
+const region = node.spawn(Behaviors.sharded((_id: string) => entity, { numShards: 100 }), "e");
+const ids = Array.from({ length: N }, (_, i) => `entity-${i}`);
+const names = Array.from({ length: N }, (_, i) => `plain-${i}`);
+
+async function touchAll(send: (i: number) => void): Promise<number> {
+  remaining = N;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) send(i);
+  await done;
+  return performance.now() - t0;
+}
+
+// Warm up: every shard allocated here, code paths compiled (these 1000 entities stay alive).
+for (;;) {
+  remaining = 100;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  for (let i = 0; i < 100; i++) region.tell(new ShardEnvelope(`warm-${i}`, TOUCH));
+  const ok = await Promise.race([
+    done.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+  ]);
+  if (ok) break;
+}
+
+const h0 = heapUsed();
+const plain: ActorRef<Msg>[] = new Array(N);
+const tPlain = await touchAll((i) => (plain[i] = node.spawn(entity, names[i])).tell(TOUCH));
+const h1 = heapUsed();
+const tSharded = await touchAll((i) => region.tell(new ShardEnvelope(ids[i], TOUCH)));
+const h2 = heapUsed();
+
+const perPlain = (h1 - h0) / N;
+const perEntity = (h2 - h1) / N;
+console.log(`${runtime}, ${N} alive at once, ${new Date().toISOString()}`);
+console.log(
+  `plain actors: spawn + first message ${(tPlain / 1000).toFixed(2)} s, ${
+    perPlain.toFixed(0)
+  } B heap each`,
+);
+console.log(
+  `entities:     first envelope to all handled ${(tSharded / 1000).toFixed(2)} s (${
+    (tSharded / tPlain).toFixed(2)
+  }x plain), ${perEntity.toFixed(0)} B heap each (${(perEntity / perPlain).toFixed(2)}x plain)`,
+);
+console.log(
+  `targets: <= 2 s ${tSharded <= 2000 ? "met" : "missed"}; <= 1 KiB per entity ${
+    perEntity <= 1024 ? "met" : "missed"
+  }`,
+);
+plain.length = 0;
+await node.shutdown();
