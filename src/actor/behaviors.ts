@@ -134,6 +134,12 @@ export interface SpyPayload {
 export interface PersistedOptions<S> {
   /** Runs with the new state once the events are durable (and replicated, if configured). */
   reply?: (state: S) => void;
+  /**
+   * Runs instead of `reply` when the events are durable locally but could not be confirmed
+   * (a replicated entity that did not collect `minAcks` acknowledgements in time gets a
+   * `QuorumNotReachedError`); without it such a failure fails the actor and nobody is told.
+   */
+  onFailure?: (error: Error) => void;
   /** The behavior after persisting; only {@linkcode Behaviors.stopped} changes anything. */
   then?: Behavior<unknown>;
 }
@@ -142,6 +148,7 @@ export interface PersistedOptions<S> {
 export interface PersistedPayload {
   readonly events: readonly unknown[];
   readonly reply?: (state: unknown) => void;
+  readonly onFailure?: (error: Error) => void;
   readonly then?: Behavior<unknown>;
 }
 
@@ -267,6 +274,7 @@ export const Behaviors: ActorBehaviors = {
     return new Behavior<M>("persisted", {
       events,
       reply: options.reply as ((s: unknown) => void) | undefined,
+      onFailure: options.onFailure,
       then: options.then,
     } as PersistedPayload);
   },

@@ -27,3 +27,10 @@ export {
   type ShardingTuning,
 } from "./shard_coordinator.ts";
 export { HandoffMarker, ShardForward } from "./shard_region.ts";
+export {
+  replicaNodes,
+  ReplicateEvents,
+  ReplicateEventsAck,
+  type ReplicationConfig,
+  resolveReplication,
+} from "../replication/replication.ts";

@@ -1,0 +1,430 @@
+/**
+ * Replication of sharded event-sourced entities: placement of replicas, the write path with
+ * acknowledgements, promotion under a new term, and fencing of a deposed primary.
+ *
+ * @module
+ */
+import type { ActorRef } from "../actor/actor_ref.ts";
+import { Behavior } from "../actor/behaviors.ts";
+import type { ActorContext } from "../actor/actor_context.ts";
+import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.ts";
+import { QuorumNotReachedError } from "../cluster/errors.ts";
+import type { ReplicationSettings } from "../config/casty_config.ts";
+import { eventSourcedHooks } from "../persistence/event_sourced.ts";
+import {
+  type EventJournal,
+  highestSequenceNrOf,
+  loadEvents,
+  type PersistedEvent,
+} from "../persistence/journal.ts";
+import type { NodeAddress } from "../remote/address.ts";
+import type { SerializableClass } from "../serialization/serialization.ts";
+
+/**
+ * Replication of a sharded event-sourced type (`Behaviors.sharded(factory, { replication })`,
+ * or `[defaults.replication]` / `[actors."<name>"] replication` in `casty.toml`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReplicationConfig } from "@casty/casty/sharding";
+ * const r: ReplicationConfig = { replicas: 2, minAcks: 1, ackTimeout: 2000 };
+ * assert.ok(r.minAcks! <= r.replicas);
+ * ```
+ */
+export interface ReplicationConfig {
+  /** Nodes other than the primary that keep a copy of each entity's events. */
+  readonly replicas: number;
+  /**
+   * Replica acknowledgements a command waits for before its `reply` runs; at most `replicas`.
+   * With 0 the events are shipped without waiting: a write acknowledged just before its primary's
+   * node is lost can be missing after failover.
+   * @default {0}
+   */
+  readonly minAcks?: number;
+  /**
+   * How long (ms) a command waits for `minAcks` acknowledgements before it fails with
+   * `QuorumNotReachedError`; also bounds each step of a promotion.
+   * @default {5000}
+   */
+  readonly ackTimeout?: number;
+}
+
+/**
+ * Checks a {@linkcode ReplicationConfig} and fills in its defaults.
+ *
+ * @param config The configuration.
+ * @returns The settings with every field set.
+ * @throws {RangeError} when a field is out of range or `minAcks > replicas`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveReplication } from "@casty/casty/sharding";
+ * assert.deepEqual(resolveReplication({ replicas: 2 }), { replicas: 2, minAcks: 0, ackTimeout: 5000 });
+ * assert.throws(() => resolveReplication({ replicas: 1, minAcks: 2 }), RangeError);
+ * ```
+ */
+export function resolveReplication(config: ReplicationConfig): ReplicationSettings {
+  const replicas = config.replicas;
+  const minAcks = config.minAcks ?? 0;
+  const ackTimeout = config.ackTimeout ?? 5000;
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new RangeError(`replication.replicas must be a non-negative integer, got ${replicas}`);
+  }
+  if (!Number.isInteger(minAcks) || minAcks < 0 || minAcks > replicas) {
+    throw new RangeError(
+      `replication.minAcks must be an integer from 0 to replicas (${replicas}), got ${minAcks}`,
+    );
+  }
+  if (!(ackTimeout > 0)) {
+    throw new RangeError(
+      `replication.ackTimeout must be a positive number of ms, got ${ackTimeout}`,
+    );
+  }
+  return { replicas, minAcks, ackTimeout };
+}
+
+/**
+ * Events of one entity shipped by its primary under its term (seed 002).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReplicateEvents } from "@casty/casty/sharding";
+ * const m = new ReplicateEvents("acc-1", 3, [{ sequenceNr: 1, event: "x", timestamp: 0 }], null);
+ * assert.equal(m.term, 3);
+ * ```
+ */
+export class ReplicateEvents {
+  /**
+   * Creates a ReplicateEvents.
+   *
+   * @param entityId The entity.
+   * @param term The primary's term.
+   * @param events Contiguous events.
+   * @param replyTo Where to acknowledge (`null`: no acknowledgement wanted).
+   */
+  constructor(
+    readonly entityId: string,
+    readonly term: number,
+    readonly events: readonly PersistedEvent[],
+    readonly replyTo: ActorRef<ReplicateEventsAck> | null,
+  ) {}
+}
+
+/**
+ * A replica's answer to {@linkcode ReplicateEvents} (seed 002): `ok` with the highest sequence
+ * number it now holds; or refused, either because it holds a higher `term` (the sender was
+ * deposed) or because of a gap (the sender re-sends from `highestSequenceNr + 1`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReplicateEventsAck } from "@casty/casty/sharding";
+ * assert.equal(new ReplicateEventsAck("acc-1", true, 3, 10).highestSequenceNr, 10);
+ * ```
+ */
+export class ReplicateEventsAck {
+  /**
+   * Creates a ReplicateEventsAck.
+   *
+   * @param entityId The entity.
+   * @param ok Whether the events are stored.
+   * @param term The replica's term for the entity.
+   * @param highestSequenceNr The highest sequence number the replica holds.
+   */
+  constructor(
+    readonly entityId: string,
+    readonly ok: boolean,
+    readonly term: number,
+    readonly highestSequenceNr: number,
+  ) {}
+}
+
+/** @internal A promoter's question (`claim` 0) or claim of a term, answered with the state. */
+export class ReplicaClaim {
+  /**
+   * @param entityId The entity.
+   * @param term The claimed term (0: only ask).
+   * @param replyTo Where to answer.
+   */
+  constructor(
+    readonly entityId: string,
+    readonly term: number,
+    readonly replyTo: ActorRef<ReplicateEventsAck>,
+  ) {}
+}
+
+/** @internal Asks a store for events from `fromSequenceNr` (at most `max`). */
+export class ReplicaFetch {
+  /**
+   * @param entityId The entity.
+   * @param fromSequenceNr First sequence number.
+   * @param max Page size.
+   * @param replyTo Where to answer.
+   */
+  constructor(
+    readonly entityId: string,
+    readonly fromSequenceNr: number,
+    readonly max: number,
+    readonly replyTo: ActorRef<ReplicaEvents>,
+  ) {}
+}
+
+/** @internal A page of events, the answer to {@linkcode ReplicaFetch}. */
+export class ReplicaEvents {
+  /**
+   * @param entityId The entity.
+   * @param events The events.
+   */
+  constructor(readonly entityId: string, readonly events: readonly PersistedEvent[]) {}
+}
+
+type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
+
+const FETCH_PAGE = 1000;
+
+/** The wire classes, for `registerSerializable`. */
+export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
+  [ReplicateEvents, "casty.ReplicateEvents"],
+  [ReplicateEventsAck, "casty.ReplicateEventsAck"],
+  [ReplicaClaim, "casty.ReplicaClaim"],
+  [ReplicaFetch, "casty.ReplicaFetch"],
+  [ReplicaEvents, "casty.ReplicaEvents"],
+];
+
+function compareAddress(a: NodeAddress, b: NodeAddress): number {
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port;
+}
+
+function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+/**
+ * The replicas of a primary: the next `replicas` up, reachable members with `role` after the
+ * primary in address order (the same answer on every node with the same view).
+ *
+ * @param view The cluster view.
+ * @param primary The primary's node.
+ * @param replicas How many.
+ * @param role The role hosts need, if any.
+ * @returns The replica nodes, never the primary.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replicaNodes } from "@casty/casty/sharding";
+ * const m = (port: number) => ({ address: { host: "h", port }, status: "up" as const, roles: [], id: `${port}` });
+ * const view = { self: { host: "h", port: 1 }, incarnation: "i", members: [m(1), m(2), m(3)], leader: undefined, unreachable: [] };
+ * assert.deepEqual(replicaNodes(view, { host: "h", port: 3 }, 1).map((a) => a.port), [1]);
+ * ```
+ */
+export function replicaNodes(
+  view: ClusterView,
+  primary: NodeAddress,
+  replicas: number,
+  role?: string,
+): NodeAddress[] {
+  const ring = eligibleNodes(view, role);
+  const start = ring.findIndex((a) => compareAddress(a, primary) > 0);
+  const ordered = start < 0 ? ring : [...ring.slice(start), ...ring.slice(0, start)];
+  return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
+}
+
+function eligibleNodes(view: ClusterView, role: string | undefined): NodeAddress[] {
+  return view.members
+    .filter((m) =>
+      m.status === "up" && (role === undefined || m.roles.includes(role)) &&
+      !view.unreachable.some((u) => sameAddress(u, m.address))
+    )
+    .map((m) => m.address)
+    .sort(compareAddress);
+}
+
+/** The replica store: keeps terms and writes replicated events into this node's journal. */
+function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<StoreMsg> {
+  const terms = new Map<string, number>();
+  return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
+    const id = msg.entityId;
+    const term = terms.get(id) ?? 0;
+    let journal: EventJournal;
+    try {
+      journal = journalOf(id);
+    } catch {
+      return undefined;
+    }
+    if (msg instanceof ReplicaFetch) {
+      const events = await loadEvents(journal, id, msg.fromSequenceNr, { max: msg.max })
+        .catch(() => [] as PersistedEvent[]);
+      msg.replyTo.tell(new ReplicaEvents(id, events));
+      return undefined;
+    }
+    const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
+    if (msg instanceof ReplicaClaim) {
+      if (msg.term > term) terms.set(id, msg.term);
+      msg.replyTo.tell(
+        new ReplicateEventsAck(id, msg.term >= term, Math.max(term, msg.term), highest),
+      );
+      return undefined;
+    }
+    const ack = (ok: boolean, t: number, h: number) =>
+      msg.replyTo?.tell(new ReplicateEventsAck(id, ok, t, h));
+    if (msg.term < term || highest < 0) return ack(false, term, Math.max(highest, 0));
+    terms.set(id, msg.term);
+    const fresh = msg.events.filter((e) => e.sequenceNr > highest);
+    if (fresh.length === 0) return ack(true, msg.term, highest);
+    if (fresh[0].sequenceNr !== highest + 1) return ack(false, msg.term, highest);
+    try {
+      await journal.persist(id, fresh);
+    } catch {
+      return ack(false, msg.term, await highestSequenceNrOf(journal, id).catch(() => 0));
+    }
+    return ack(true, msg.term, fresh[fresh.length - 1].sequenceNr);
+  });
+}
+
+/** What a region needs to run replicated entities of one type on this node. */
+export interface ReplicatedType<M> {
+  /** The factory to give the region: the user's, wrapped with promotion and shipping. */
+  readonly factory: (entityId: string) => Behavior<M>;
+  /** The replicas of a shard whose primary is `primary`, in this node's view. */
+  replicasOf(primary: NodeAddress): NodeAddress[];
+}
+
+/**
+ * Starts replication of sharded type `name` on this node: spawns its replica store and returns
+ * the wrapped entity factory.
+ *
+ * @param ctx The sharding extension's context.
+ * @param name The type's name.
+ * @param factory The user's entity factory (must return `Behaviors.eventSourced(...)`).
+ * @param settings The resolved replication settings.
+ * @param role The role hosts need, if any.
+ * @returns The wrapped factory and the placement function.
+ */
+export function startReplication<M>(
+  ctx: ClusterExtensionContext,
+  name: string,
+  factory: (entityId: string) => Behavior<M>,
+  settings: ReplicationSettings,
+  role: string | undefined,
+): ReplicatedType<M> {
+  const { replicas, minAcks, ackTimeout } = settings;
+  const storeName = `_replication-${name}`;
+  const storePath = `/_cluster/${storeName}`;
+  const journalOf = (entityId: string): EventJournal => {
+    const hooks = eventSourcedHooks(factory(entityId) as Behavior<unknown>);
+    if (!hooks) throw notEventSourced(name);
+    return hooks.journal;
+  };
+  ctx.spawnSystemActor(storeBehavior(journalOf), storeName);
+  const store = (node: NodeAddress) => ctx.refAt<StoreMsg>(node, storePath);
+  const node = ctx.node;
+  const ask = <R>(to: NodeAddress, make: (r: ActorRef<R>) => StoreMsg): Promise<R> =>
+    node.ask<StoreMsg, R>(store(to), make, { timeout: ackTimeout });
+
+  /** Copies the best replica's newer events into `journal` and claims a new term. */
+  const promote = async (id: string, journal: EventJournal): Promise<number> => {
+    for (let attempt = 0;; attempt++) {
+      const nodes = eligibleNodes(ctx.view(), role);
+      if (!nodes.some((a) => sameAddress(a, ctx.selfAddress))) nodes.push(ctx.selfAddress);
+      const states = await Promise.allSettled(
+        nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
+      );
+      let maxTerm = 0;
+      let best: NodeAddress | undefined;
+      let bestSeq = await highestSequenceNrOf(journal, id);
+      states.forEach((s, i) => {
+        if (s.status !== "fulfilled") return;
+        maxTerm = Math.max(maxTerm, s.value.term);
+        if (s.value.highestSequenceNr > bestSeq) {
+          bestSeq = s.value.highestSequenceNr;
+          best = nodes[i];
+        }
+      });
+      if (best) {
+        for (let from = (await highestSequenceNrOf(journal, id)) + 1; from <= bestSeq;) {
+          const page = await ask<ReplicaEvents>(
+            best,
+            (r) => new ReplicaFetch(id, from, FETCH_PAGE, r),
+          );
+          if (page.events.length === 0) break;
+          await journal.persist(id, page.events);
+          from = page.events[page.events.length - 1].sequenceNr + 1;
+        }
+      }
+      const term = maxTerm + 1;
+      const claims = await Promise.allSettled(
+        nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, term, r))),
+      );
+      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
+      if (!refused) return term;
+      if (attempt >= 3) {
+        throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
+      }
+    }
+  };
+
+  const wrapped = (id: string): Behavior<M> => {
+    const inner = factory(id);
+    const hooks = eventSourcedHooks(inner as Behavior<unknown>);
+    if (!hooks) throw notEventSourced(name);
+    let term = 0;
+    hooks.afterPersist = (_entityId, records) => {
+      const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
+      if (minAcks === 0) {
+        for (const t of targets) store(t).tell(new ReplicateEvents(id, term, records, null));
+        return;
+      }
+      const last = records[records.length - 1].sequenceNr;
+      return new Promise<void>((resolve, reject) => {
+        let acks = 0;
+        let done = false;
+        const finish = (err?: Error) => {
+          if (done) return;
+          done = true;
+          timer.cancel();
+          if (err) reject(err);
+          else resolve();
+        };
+        const timer = ctx.clock.setTimeout(
+          () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout)),
+          ackTimeout,
+        );
+        const send = (to: NodeAddress, events: readonly PersistedEvent[], retry: boolean) => {
+          ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r)).then(
+            async (ack) => {
+              if (ack.ok && ack.highestSequenceNr >= last) {
+                if (++acks >= minAcks) finish();
+              } else if (!ack.ok && ack.term > term) {
+                hooks.stopped = true; // deposed: a newer primary exists
+                finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
+              } else if (retry && !done) {
+                const missing = await loadEvents(hooks.journal, id, ack.highestSequenceNr + 1, {
+                  max: last - ack.highestSequenceNr,
+                });
+                send(to, missing, false);
+              }
+            },
+            () => {},
+          );
+        };
+        for (const t of targets) send(t, records, true);
+      });
+    };
+    return new Behavior<M>("setup", async () => {
+      term = await promote(id, hooks.journal);
+      return inner;
+    });
+  };
+  return {
+    factory: wrapped,
+    replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role),
+  };
+}
+
+function notEventSourced(name: string): TypeError {
+  return new TypeError(
+    `Cannot replicate sharded type "${name}": its factory must return Behaviors.eventSourced(...)`,
+  );
+}
