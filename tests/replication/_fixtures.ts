@@ -56,7 +56,10 @@ export function spawnAccounts(
   return { journals, regions };
 }
 
-/** Sends a deposit and resolves with its reply, or `undefined` when none comes in `timeout`. */
+/**
+ * Sends a deposit and resolves with its reply, or `undefined` when none comes in `timeout` (also
+ * when the sending node is shut down meanwhile, which would leave its ask pending).
+ */
 export function deposit(
   cluster: TestCluster,
   from: number,
@@ -65,12 +68,15 @@ export function deposit(
   id: string,
   timeout = 5000,
 ): Promise<Reply | undefined> {
-  return cluster.nodes[from].entityAsk<Cmd, Reply>(
+  const { promise, resolve } = Promise.withResolvers<Reply | undefined>();
+  const timer = cluster.clock.setTimeout(() => resolve(undefined), timeout + 100);
+  cluster.nodes[from].entityAsk<Cmd, Reply>(
     region,
     entity,
     (replyTo) => ({ type: "deposit", id, amount: 1, replyTo }),
     { timeout },
-  ).catch(() => undefined);
+  ).then(resolve, () => resolve(undefined)).finally(() => timer.cancel());
+  return promise;
 }
 
 /** The node indexes of the primary and replicas of `entity`'s shard, in node `via`'s table. */

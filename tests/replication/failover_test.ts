@@ -21,7 +21,7 @@ describe("replication: failover and fencing", () => {
     const acked = ["c0"];
     const pending: Promise<void>[] = [];
     for (let k = 1; k <= 150; k++) {
-      if (k === 20) await cluster.kill(p.primary);
+      if (k === 20) await cluster.run(cluster.kill(p.primary));
       const id = `c${k}`;
       pending.push(
         deposit(cluster, writer, regions[writer], "acc", id, 20_000).then((r) => {
