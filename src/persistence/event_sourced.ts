@@ -49,7 +49,7 @@ export interface EventSourcedHooks {
   stopped: boolean;
 }
 
-const HOOKS = new WeakMap<Behavior<unknown>, EventSourcedHooks>();
+const HOOKS = new WeakMap<object, EventSourcedHooks>();
 
 /**
  * The {@linkcode EventSourcedHooks} of a behavior made by {@linkcode eventSourced}, or
@@ -69,7 +69,7 @@ const HOOKS = new WeakMap<Behavior<unknown>, EventSourcedHooks>();
  * assert.equal(eventSourcedHooks(b)?.entityId, "e");
  * ```
  */
-export function eventSourcedHooks(behavior: Behavior<unknown>): EventSourcedHooks | undefined {
+export function eventSourcedHooks<M>(behavior: Behavior<M>): EventSourcedHooks | undefined {
   return HOOKS.get(behavior);
 }
 
@@ -253,7 +253,7 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
       return handle(result as CommandResult<C>);
     });
   });
-  HOOKS.set(behavior as Behavior<unknown>, hooks);
+  HOOKS.set(behavior, hooks);
   return behavior;
 }
 

@@ -10,6 +10,7 @@ import type { ActorContext } from "../actor/actor_context.ts";
 import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.ts";
 import { QuorumNotReachedError } from "../cluster/errors.ts";
 import type { ReplicationSettings } from "../config/casty_config.ts";
+import { provideReplication, type ReplicatedType } from "../sharding/replication_config.ts";
 import { eventSourcedHooks } from "../persistence/event_sourced.ts";
 import {
   type EventJournal,
@@ -19,70 +20,6 @@ import {
 } from "../persistence/journal.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
-
-/**
- * Replication of a sharded event-sourced type (`Behaviors.sharded(factory, { replication })`,
- * or `[defaults.replication]` / `[actors."<name>"] replication` in `casty.toml`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { ReplicationConfig } from "@casty/casty/sharding";
- * const r: ReplicationConfig = { replicas: 2, minAcks: 1, ackTimeout: 2000 };
- * assert.ok(r.minAcks! <= r.replicas);
- * ```
- */
-export interface ReplicationConfig {
-  /** Nodes other than the primary that keep a copy of each entity's events. */
-  readonly replicas: number;
-  /**
-   * Replica acknowledgements a command waits for before its `reply` runs; at most `replicas`.
-   * With 0 the events are shipped without waiting: a write acknowledged just before its primary's
-   * node is lost can be missing after failover.
-   * @default {0}
-   */
-  readonly minAcks?: number;
-  /**
-   * How long (ms) a command waits for `minAcks` acknowledgements before it fails with
-   * `QuorumNotReachedError`; also bounds each step of a promotion.
-   * @default {5000}
-   */
-  readonly ackTimeout?: number;
-}
-
-/**
- * Checks a {@linkcode ReplicationConfig} and fills in its defaults.
- *
- * @param config The configuration.
- * @returns The settings with every field set.
- * @throws {RangeError} when a field is out of range or `minAcks > replicas`.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { resolveReplication } from "@casty/casty/sharding";
- * assert.deepEqual(resolveReplication({ replicas: 2 }), { replicas: 2, minAcks: 0, ackTimeout: 5000 });
- * assert.throws(() => resolveReplication({ replicas: 1, minAcks: 2 }), RangeError);
- * ```
- */
-export function resolveReplication(config: ReplicationConfig): ReplicationSettings {
-  const replicas = config.replicas;
-  const minAcks = config.minAcks ?? 0;
-  const ackTimeout = config.ackTimeout ?? 5000;
-  if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new RangeError(`replication.replicas must be a non-negative integer, got ${replicas}`);
-  }
-  if (!Number.isInteger(minAcks) || minAcks < 0 || minAcks > replicas) {
-    throw new RangeError(
-      `replication.minAcks must be an integer from 0 to replicas (${replicas}), got ${minAcks}`,
-    );
-  }
-  if (!(ackTimeout > 0)) {
-    throw new RangeError(
-      `replication.ackTimeout must be a positive number of ms, got ${ackTimeout}`,
-    );
-  }
-  return { replicas, minAcks, ackTimeout };
-}
 
 /**
  * Events of one entity shipped by its primary under its term (seed 002).
@@ -283,14 +220,6 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
   });
 }
 
-/** What a region needs to run replicated entities of one type on this node. */
-export interface ReplicatedType<M> {
-  /** The factory to give the region: the user's, wrapped with promotion and shipping. */
-  readonly factory: (entityId: string) => Behavior<M>;
-  /** The replicas of a shard whose primary is `primary`, in this node's view. */
-  replicasOf(primary: NodeAddress): NodeAddress[];
-}
-
 /**
  * Starts replication of sharded type `name` on this node: spawns its replica store and returns
  * the wrapped entity factory.
@@ -317,6 +246,7 @@ export function startReplication<M>(
     if (!hooks) throw notEventSourced(name);
     return hooks.journal;
   };
+  for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
   ctx.spawnSystemActor(storeBehavior(journalOf), storeName);
   const store = (node: NodeAddress) => ctx.refAt<StoreMsg>(node, storePath);
   const node = ctx.node;
@@ -428,3 +358,5 @@ function notEventSourced(name: string): TypeError {
     `Cannot replicate sharded type "${name}": its factory must return Behaviors.eventSourced(...)`,
   );
 }
+
+provideReplication(startReplication);

@@ -28,9 +28,12 @@ export {
 } from "./shard_coordinator.ts";
 export { HandoffMarker, ShardForward } from "./shard_region.ts";
 export {
-  replicaNodes,
-  ReplicateEvents,
-  ReplicateEventsAck,
+  provideReplication,
+  type ReplicatedType,
   type ReplicationConfig,
+  type ReplicationStarter,
+  replicationStarter,
   resolveReplication,
-} from "../replication/replication.ts";
+} from "./replication_config.ts";
+// Loading the replication layer installs it (it stands on sharding).
+export { replicaNodes, ReplicateEvents, ReplicateEventsAck } from "../replication/replication.ts";

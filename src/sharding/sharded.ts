@@ -17,11 +17,10 @@ import { ShardCoordinator, type ShardingTuning } from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
 import {
   type ReplicatedType,
-  REPLICATION_WIRE,
   type ReplicationConfig,
+  replicationStarter,
   resolveReplication,
-  startReplication,
-} from "../replication/replication.ts";
+} from "./replication_config.ts";
 import {
   HandoffMarker,
   regionBehavior,
@@ -141,7 +140,6 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
       ctx.registerSerializable(ShardEnvelope, "casty.ShardEnvelope");
       ctx.registerSerializable(ShardForward, "casty.ShardForward");
       ctx.registerSerializable(HandoffMarker, "casty.HandoffMarker");
-      for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
       const replicated = new Map<string, ReplicatedType<unknown>>();
       const coordinator = new ShardCoordinator(ctx, settings, () => ctx.topologyChanged());
       const regions = new Map<string, ActorRef<never>>();
@@ -160,7 +158,14 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
           : undefined;
         let factory = spec.factory;
         if (replication !== undefined && replication.replicas > 0) {
-          const r = startReplication(ctx, name, factory, replication, spec.role);
+          const start = replicationStarter();
+          if (start === undefined) {
+            throw new TypeError(
+              `Cannot replicate sharded type "${name}": the replication layer is not loaded ` +
+                '(import "@casty/casty/sharding" or "@casty/casty")',
+            );
+          }
+          const r = start(ctx, name, factory, replication, spec.role);
           replicated.set(name, r);
           factory = r.factory;
         }
