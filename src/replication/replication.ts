@@ -120,6 +120,7 @@ export class ReplicaEvents {
 type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
 
 const FETCH_PAGE = 1000;
+const SHUTDOWN_POLL = 100;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -321,6 +322,14 @@ export function startReplication<M>(
           () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout)),
           ackTimeout,
         );
+        // A node that shuts down waits for this command: give up at once rather than at the
+        // timeout (its transport is gone, no ack can come).
+        const watch = () => {
+          if (done) return;
+          if (node.isShutdown) finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
+          else ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
+        };
+        ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
         const send = (to: NodeAddress, events: readonly PersistedEvent[], retry: boolean) => {
           ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r)).then(
             async (ack) => {
