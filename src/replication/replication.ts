@@ -330,25 +330,29 @@ export function startReplication<M>(
           else ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
         };
         ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
-        const send = (to: NodeAddress, events: readonly PersistedEvent[], retry: boolean) => {
+        // A replica that lags (a gap) gets the missing range from this journal, a page at a
+        // time, for as long as it makes progress and the command waits.
+        const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
           ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r)).then(
             async (ack) => {
+              if (done) return;
               if (ack.ok && ack.highestSequenceNr >= last) {
                 if (++acks >= minAcks) finish();
               } else if (!ack.ok && ack.term > term) {
                 hooks.stopped = true; // deposed: a newer primary exists
                 finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
-              } else if (retry && !done) {
-                const missing = await loadEvents(hooks.journal, id, ack.highestSequenceNr + 1, {
-                  max: last - ack.highestSequenceNr,
+              } else if (ack.highestSequenceNr > had) {
+                const from = ack.highestSequenceNr + 1;
+                const missing = await loadEvents(hooks.journal, id, from, {
+                  max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
                 });
-                send(to, missing, false);
+                if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
               }
             },
             () => {},
           );
         };
-        for (const t of targets) send(t, records, true);
+        for (const t of targets) send(t, records, -1);
       });
     };
     return new Behavior<M>("setup", async () => {

@@ -3,7 +3,17 @@ import assert from "node:assert/strict";
 import { ReplicateEvents, type ReplicateEventsAck } from "../../src/sharding/mod.ts";
 import { ReplicaClaim } from "../../src/replication/replication.ts";
 import { testCluster } from "../../src/testing/mod.ts";
-import { type Cmd, deposit, idsIn, placement, spawnAccounts, type State } from "./_fixtures.ts";
+import { Behaviors } from "../../mod.ts";
+import { InMemoryJournal } from "../../src/persistence/mod.ts";
+import {
+  account,
+  type Cmd,
+  deposit,
+  idsIn,
+  placement,
+  spawnAccounts,
+  type State,
+} from "./_fixtures.ts";
 
 const STORE = "/_cluster/_replication-accounts";
 
@@ -84,5 +94,33 @@ describe("replication: failover and fencing", () => {
     );
     assert.ok(after.term > 50, `term ${after.term}`);
     assert.equal(after.highestSequenceNr, 3, "the replica caught up by sequence range");
+  });
+
+  it("fills a new replica from the primary after the old one is lost, restoring the replica count", async () => {
+    await using cluster = await testCluster(2, { seed: 29, downing: { stableAfter: 2000 } });
+    const journals = [new InMemoryJournal(), new InMemoryJournal(), new InMemoryJournal()];
+    const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
+    const { regions } = spawnAccounts(cluster, replication, journals.slice(0, 2));
+    for (let k = 0; k < 5; k++) {
+      assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "fay", `c${k}`)))?.ok, true);
+    }
+    const p = (await placement(cluster, 0, "fay"))!;
+    assert.equal(p.primary, 0, "node 0 hosts fay (seed 29)");
+    await cluster.run(cluster.kill(1));
+    await cluster.until(() => cluster.isConverged(1), { timeout: 60_000 });
+    // Alone, the primary cannot confirm a write.
+    const alone = await cluster.run(deposit(cluster, 0, regions[0], "fay", "c5"));
+    assert.equal(alone?.ok, false);
+    const fresh = await cluster.run(cluster.start(2));
+    await cluster.until(() => cluster.isConverged(2), { timeout: 60_000 });
+    fresh.spawn(
+      Behaviors.sharded(account("n2", journals[2]), { numShards: 10, replication }),
+      "accounts",
+    );
+    const r = await cluster.run(deposit(cluster, 0, regions[0], "fay", "c6"));
+    assert.deepEqual(r, { ok: true, seq: 7, node: "n0" });
+    assert.deepEqual((await placement(cluster, 0, "fay"))?.replicas, [2]);
+    // The new replica got the whole log by sequence range, the unconfirmed c5 included.
+    assert.deepEqual(await idsIn(journals[2], "fay"), ["c0", "c1", "c2", "c3", "c4", "c5", "c6"]);
   });
 });
