@@ -120,7 +120,7 @@ export class ReplicaEvents {
 type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
 
 const FETCH_PAGE = 1000;
-const SHUTDOWN_POLL = 100;
+const SHUTDOWN_POLL = 50;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -311,10 +311,12 @@ export function startReplication<M>(
       return new Promise<void>((resolve, reject) => {
         let acks = 0;
         let done = false;
+        let poll: ReturnType<typeof setTimeout> | undefined;
         const finish = (err?: Error) => {
           if (done) return;
           done = true;
           timer.cancel();
+          if (poll !== undefined) clearTimeout(poll);
           if (err) reject(err);
           else resolve();
         };
@@ -323,13 +325,15 @@ export function startReplication<M>(
           ackTimeout,
         );
         // A node that shuts down waits for this command: give up at once rather than at the
-        // timeout (its transport is gone, no ack can come).
+        // timeout (its transport is gone, no ack can come). Real time on purpose: a simulated
+        // clock does not move while a test cluster shuts a node down.
         const watch = () => {
+          poll = undefined;
           if (done) return;
           if (node.isShutdown) finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
-          else ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
+          else poll = setTimeout(watch, SHUTDOWN_POLL);
         };
-        ctx.clock.setTimeout(watch, SHUTDOWN_POLL);
+        poll = setTimeout(watch, SHUTDOWN_POLL);
         // A replica that lags (a gap) gets the missing range from this journal, a page at a
         // time, for as long as it makes progress and the command waits.
         const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
