@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { seededRandom, testCluster } from "../../src/testing/mod.ts";
 import type { Cmd, State } from "./_fixtures.ts";
-import { deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+import { account, deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+import { Behaviors } from "../../mod.ts";
+import { InMemoryJournal } from "../../src/persistence/mod.ts";
 
 const ENTITIES = ["a", "b", "c", "d", "e", "f"];
 
@@ -14,11 +16,8 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const log: string[] = [];
   await using cluster = await testCluster(4, { seed, downing: { stableAfter: 2000 } });
-  const { journals, regions } = spawnAccounts(cluster, {
-    replicas: 1,
-    minAcks: 1,
-    ackTimeout: 1000,
-  });
+  const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
+  const { journals, regions } = spawnAccounts(cluster, replication);
   // entity → acknowledged deposits: id, the sequence number it was acknowledged at, by which node.
   const acked = new Map<string, { id: string; seq: number; node: string }[]>(
     ENTITIES.map((e) => [e, []]),
@@ -45,9 +44,9 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
     await step(300);
     const faults = ["kill", "partition", "cut", "kill", "partition"] as const;
     const kind = pick(faults);
-    const second = pick(["partition", "cut", "none"] as const);
+    const second = pick(["partition", "cut", "join", "none"] as const);
     for (const what of [kind, second]) {
-      const alive = [0, 1, 2, 3].filter((i) => !cluster.nodes[i].isShutdown);
+      const alive = cluster.nodes.map((_, i) => i).filter((i) => !cluster.nodes[i].isShutdown);
       const victim = pick(alive);
       if (what === "kill") {
         log.push(`t=${cluster.clock.now()} kill node ${victim}`);
@@ -65,6 +64,17 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         const other = pick(alive.filter((x) => x !== victim));
         log.push(`t=${cluster.clock.now()} cut link ${victim} | ${other}`);
         cluster.partition([victim], [other]);
+      } else if (what === "join") {
+        // A new node joins: rebalancing moves primaries to it (promoted from the old owner).
+        const i = cluster.nodes.length;
+        log.push(`t=${cluster.clock.now()} node ${i} joins`);
+        const node = await cluster.run(cluster.start(i));
+        journals.push(new InMemoryJournal());
+        regions.push(node.spawn(
+          Behaviors.sharded(account(`n${i}`, journals[i]), { numShards: 10, replication }),
+          "accounts",
+        ));
+        writers.add(i);
       } else {
         log.push(`t=${cluster.clock.now()} no second fault`);
       }
@@ -76,7 +86,7 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
       for (const i of [...writers]) if (cluster.nodes[i].isShutdown) writers.delete(i);
     }
     await cluster.run(Promise.all(pending), { timeout: 30_000 });
-    const live = [0, 1, 2, 3].find((i) => !cluster.nodes[i].isShutdown)!;
+    const live = cluster.nodes.findIndex((n) => !n.isShutdown);
     // One more acknowledged write per entity once faults stopped: the replicas converge.
     for (const e of ENTITIES) {
       const r = await cluster.run(deposit(cluster, live, regions[live], e, `final-${e}`, 10_000));
