@@ -299,7 +299,12 @@ export function startReplication<M>(
   const wrapped = (id: string): Behavior<M> => {
     const inner = factory(id);
     const hooks = eventSourcedHooks(inner as Behavior<unknown>);
-    if (!hooks) throw notEventSourced(name);
+    // Fails the entity (not the region that spawns it) when the factory is not event-sourced.
+    if (!hooks) {
+      return new Behavior<M>("setup", () => {
+        throw notEventSourced(name);
+      });
+    }
     let term = 0;
     hooks.afterPersist = (_entityId, records) => {
       const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);

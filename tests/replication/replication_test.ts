@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Behaviors } from "../../mod.ts";
 import { parseConfig } from "../../src/config/mod.ts";
 import { testCluster } from "../../src/testing/mod.ts";
 import { deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
@@ -67,5 +68,18 @@ describe("replication on a simulated cluster", () => {
     }
     await cluster.advance(100);
     for (const j of journals) assert.deepEqual(await idsIn(j, "dan"), ["c0", "c1", "c2"]);
+  });
+
+  it("rejects a bad ReplicationConfig at once", () => {
+    const f = (_id: string) => Behaviors.same<never>();
+    assert.throws(() => Behaviors.sharded(f, { replication: { replicas: 1, minAcks: 2 } }), {
+      name: "RangeError",
+      message: "replication.minAcks must be an integer from 0 to replicas (1), got 2",
+    });
+    assert.throws(() => Behaviors.sharded(f, { replication: { replicas: -1 } }), RangeError);
+    assert.throws(
+      () => Behaviors.sharded(f, { replication: { replicas: 1, ackTimeout: 0 } }),
+      RangeError,
+    );
   });
 });
