@@ -33,6 +33,7 @@ import type { Scheduler } from "./scheduler.ts";
 import type { SupervisionStrategy } from "./supervision.ts";
 import type { Dispatcher } from "./_dispatcher.ts";
 import { NameRegistry } from "./_name_registry.ts";
+import { reportFailedTell } from "./_tell_safely.ts";
 
 /** Everything a cell needs from its system. */
 export interface SystemCore {
@@ -414,7 +415,7 @@ export class ActorCell<M> {
           this.#sysEnqueue({ kind: "fail", error: err });
           return;
         }
-        this.enqueue(msg);
+        this.#enqueueFromCallback(msg);
       },
       (error) => {
         if (!onFailure) {
@@ -428,9 +429,19 @@ export class ActorCell<M> {
           this.#sysEnqueue({ kind: "fail", error: err });
           return;
         }
-        this.enqueue(msg);
+        this.#enqueueFromCallback(msg);
       },
     );
+  }
+
+  // A throw inside a promise callback is an unhandled rejection, which kills the process:
+  // a full `backpressure` mailbox turns the piped message into a DeadLetter instead.
+  #enqueueFromCallback(msg: M): void {
+    try {
+      this.enqueue(msg);
+    } catch (err) {
+      reportFailedTell(this.core, this.ref as ActorRef<never>, msg, err, `${this.path} pipeToSelf`);
+    }
   }
 
   /**
@@ -887,6 +898,8 @@ export class ActorCell<M> {
       this.#watching = undefined;
     }
     const es = this.core.eventStream;
+    // A stopped actor's event subscriptions end with it (else each event becomes a DeadLetter).
+    es.unsubscribeRef(this.ref as ActorRef<never>);
     if (es.hasSubscribers(ActorStopped)) es.publish(new ActorStopped(this.ref as ActorRef<never>));
     if (this.#watchers) {
       const ref = this.ref as ActorRef<never>;

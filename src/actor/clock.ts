@@ -33,6 +33,12 @@ export interface Clock {
   setTimeout(callback: () => void, delayMs: number): Cancellable;
 }
 
+/**
+ * The longest delay a runtime timer honours (2^31−1 ms, about 24.8 days): longer delays fire
+ * at once on Deno, Bun and Node.
+ */
+export const MAX_TIMER_DELAY: number = 2 ** 31 - 1;
+
 class RealClock implements Clock {
   now(): number {
     return performance.now();
@@ -41,7 +47,19 @@ class RealClock implements Clock {
     return Date.now();
   }
   setTimeout(callback: () => void, delayMs: number): Cancellable {
-    const id = setTimeout(callback, Math.max(0, delayMs));
+    if (!(delayMs > MAX_TIMER_DELAY)) {
+      const id = setTimeout(callback, Math.max(0, delayMs));
+      return { cancel: () => clearTimeout(id) };
+    }
+    // Chain runtime timers of at most MAX_TIMER_DELAY until the due time.
+    const due = performance.now() + delayMs;
+    let id: ReturnType<typeof setTimeout>;
+    const step = () => {
+      const left = due - performance.now();
+      if (left <= 0) callback();
+      else id = setTimeout(step, Math.min(MAX_TIMER_DELAY, left));
+    };
+    id = setTimeout(step, MAX_TIMER_DELAY);
     return { cancel: () => clearTimeout(id) };
   }
 }

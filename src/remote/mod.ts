@@ -28,6 +28,7 @@ export {
   sameNodeAddress,
 } from "./address.ts";
 export {
+  type DecodeLimits,
   type SerializableClass,
   type Serializer,
   TaggedJsonSerializer,

@@ -51,6 +51,48 @@ export interface TaggedJsonSerializerOptions {
    * @default {[]}
    */
   classes?: readonly SerializableClass[] | Readonly<Record<string, SerializableClass>>;
+  /**
+   * Limits that keep the cost of decoding one value bounded whatever a peer sends; input
+   * beyond one is refused with a {@linkcode SerializationError}.
+   */
+  limits?: DecodeLimits;
+}
+
+/**
+ * Limits on what {@linkcode TaggedJsonSerializer.deserialize} accepts. Decoding a value within
+ * them costs time roughly linear in its size: parsing a decimal bigint is quadratic in its
+ * digits (a million digits take 100+ ms), and nesting costs stack.
+ */
+export interface DecodeLimits {
+  /**
+   * Most nested containers (arrays, objects, maps, sets, class instances, errors).
+   * @default {128}
+   */
+  maxDepth?: number;
+  /**
+   * Most array items, object fields and map or set entries in one value, all containers
+   * together (a 16 MiB frame holds at most about 8 million).
+   * @default {4194304}
+   */
+  maxEntries?: number;
+  /**
+   * Most decimal digits in one `bigint`.
+   * @default {10000}
+   */
+  maxBigIntDigits?: number;
+}
+
+const DEFAULT_LIMITS: Required<DecodeLimits> = {
+  maxDepth: 128,
+  maxEntries: 4 * 1024 * 1024,
+  maxBigIntDigits: 10_000,
+};
+
+function checkLimit(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Decode limit ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 /** The key that marks an encoded special value: `{ "$t": "date", "v": 0 }`. */
@@ -210,6 +252,10 @@ export class TaggedJsonSerializer implements Serializer {
   #deep: Set<object> | undefined;
   #depth = 0;
   #resolveRef: ((uri: string) => ActorRef<unknown>) | undefined;
+  readonly #limits: Required<DecodeLimits>;
+  // Decoding state of the value being decoded: nesting depth and entries seen so far.
+  #decodeDepth = 0;
+  #entries = 0;
 
   /**
    * Creates a TaggedJsonSerializer.
@@ -217,6 +263,12 @@ export class TaggedJsonSerializer implements Serializer {
    * @param options Classes to register up front.
    */
   constructor(options: TaggedJsonSerializerOptions = {}) {
+    const limits = { ...DEFAULT_LIMITS };
+    for (const [key, value] of Object.entries(options.limits ?? {})) {
+      if (!(key in DEFAULT_LIMITS)) throw new TypeError(`Unknown decode limit "${key}"`);
+      if (value !== undefined) limits[key as keyof DecodeLimits] = checkLimit(key, value);
+    }
+    this.#limits = limits;
     const classes = options.classes;
     if (Array.isArray(classes)) {
       for (const ctor of classes) this.register(ctor);
@@ -337,14 +389,21 @@ export class TaggedJsonSerializer implements Serializer {
       );
     }
     const previous = this.#resolveRef;
+    const previousDepth = this.#decodeDepth;
+    const previousEntries = this.#entries;
     this.#resolveRef = resolveRef;
+    this.#decodeDepth = 0;
+    this.#entries = 0;
     try {
       return this.#decode(parsed);
     } catch (err) {
       if (err instanceof SerializationError) throw err;
       throw new SerializationError(`Cannot deserialize value: ${String(err)}`, { cause: err });
     } finally {
+      // A ref resolver may decode another value with this serializer: restore, do not reset.
       this.#resolveRef = previous;
+      this.#decodeDepth = previousDepth;
+      this.#entries = previousEntries;
     }
   }
 
@@ -560,26 +619,50 @@ export class TaggedJsonSerializer implements Serializer {
   // Decodes in place: the parsed tree is fresh, so containers are reused, not copied.
   #decode(value: Json): unknown {
     if (typeof value !== "object" || value === null) return value;
+    const depth = this.#decodeDepth;
+    if (depth >= this.#limits.maxDepth) {
+      throw new SerializationError(
+        `Cannot deserialize value: nested deeper than the limit of ${this.#limits.maxDepth} ` +
+          `(maxDepth)`,
+      );
+    }
+    this.#decodeDepth = depth + 1;
+    let out: unknown;
     if (Array.isArray(value)) {
+      this.#count(value.length);
       for (let i = 0; i < value.length; i++) {
         const item = value[i];
         if (typeof item === "object" && item !== null) value[i] = this.#decode(item) as Json;
       }
-      return value;
+      out = value;
+    } else {
+      const tag = value[TAG];
+      out = tag === undefined ? this.#decodeFields(value) : this.#decodeTagged(tag, value);
     }
-    const tag = value[TAG];
-    if (tag === undefined) return this.#decodeFields(value);
-    return this.#decodeTagged(tag, value);
+    this.#decodeDepth = depth;
+    return out;
+  }
+
+  #count(n: number): void {
+    if ((this.#entries += n) > this.#limits.maxEntries) {
+      throw new SerializationError(
+        `Cannot deserialize value: more than the limit of ${this.#limits.maxEntries} ` +
+          `entries (maxEntries)`,
+      );
+    }
   }
 
   #decodeFields(obj: JsonObject): JsonObject {
+    let n = 0;
     for (const key in obj) {
+      n++;
       const item = obj[key];
       if (typeof item === "object" && item !== null) {
         const decoded = this.#decode(item) as Json;
         if (decoded !== item) setOwn(obj, key, decoded);
       }
     }
+    this.#count(n);
     return obj;
   }
 
@@ -601,7 +684,17 @@ export class TaggedJsonSerializer implements Serializer {
         }
         break;
       case "bigint":
-        if (typeof v === "string" && /^-?\d+$/.test(v)) return BigInt(v);
+        if (typeof v === "string") {
+          // Parsing decimal digits is quadratic: the length is checked before anything else.
+          const digits = v.length - (v.startsWith("-") ? 1 : 0);
+          if (digits > this.#limits.maxBigIntDigits) {
+            throw new SerializationError(
+              `Cannot deserialize bigint: ${digits} digits, more than the limit of ` +
+                `${this.#limits.maxBigIntDigits} (maxBigIntDigits)`,
+            );
+          }
+          if (/^-?\d+$/.test(v)) return BigInt(v);
+        }
         break;
       case "date":
         if (v === null) return new Date(NaN);
@@ -621,6 +714,7 @@ export class TaggedJsonSerializer implements Serializer {
       case "map":
         if (Array.isArray(v)) {
           const map = new Map<unknown, unknown>();
+          this.#count(v.length);
           for (const entry of v) {
             if (!Array.isArray(entry) || entry.length !== 2) return malformed("map");
             map.set(this.#decode(entry[0]), this.#decode(entry[1]));
@@ -631,6 +725,7 @@ export class TaggedJsonSerializer implements Serializer {
       case "set":
         if (Array.isArray(v)) {
           const set = new Set<unknown>();
+          this.#count(v.length);
           for (const item of v) set.add(this.#decode(item));
           return set;
         }
