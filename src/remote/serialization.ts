@@ -66,7 +66,7 @@ export interface TaggedJsonSerializerOptions {
 export interface DecodeLimits {
   /**
    * Most nested containers (arrays, objects, maps, sets, class instances, errors).
-   * @default {128}
+   * @default {2048}
    */
   maxDepth?: number;
   /**
@@ -83,7 +83,7 @@ export interface DecodeLimits {
 }
 
 const DEFAULT_LIMITS: Required<DecodeLimits> = {
-  maxDepth: 128,
+  maxDepth: 2048,
   maxEntries: 4 * 1024 * 1024,
   maxBigIntDigits: 10_000,
 };
