@@ -230,6 +230,7 @@ class AskRef<R> implements ActorRef<R> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  * type AccountMsg =
  *   | { type: "deposit"; amount: number }
@@ -245,7 +246,7 @@ class AskRef<R> implements ActorRef<R> {
  * const ref = system.spawn(account(), "account");
  * ref.tell({ type: "deposit", amount: 100 });
  * const balance = await system.ask(ref, (replyTo) => ({ type: "getBalance", replyTo }), { timeout: 2000 });
- * console.assert(balance === 100);
+ * assert.equal(balance, 100);
  * ```
  */
 export class ActorSystem implements AsyncDisposable {

@@ -17,11 +17,12 @@ export interface Cancellable {
  *
  * @example Using the real clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@casty/casty";
  * const start = realClock.now();
  * const timer = realClock.setTimeout(() => {}, 10);
  * timer.cancel();
- * console.assert(realClock.now() >= start);
+ * assert.ok(realClock.now() >= start);
  * ```
  */
 export interface Clock {
@@ -69,8 +70,9 @@ class RealClock implements Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@casty/casty";
- * console.assert(typeof realClock.now() === "number");
+ * assert.equal(typeof realClock.now(), "number");
  * ```
  */
 export const realClock: Clock = new RealClock();

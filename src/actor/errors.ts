@@ -16,9 +16,10 @@ export interface CastyErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError, CastyError } from "@casty/casty";
  * const err = new AskTimeoutError("/a", 100);
- * console.assert(err instanceof CastyError && err.code === "ASK_TIMEOUT");
+ * assert.ok(err instanceof CastyError && err.code === "ASK_TIMEOUT");
  * ```
  */
 export class CastyError extends Error {
@@ -43,9 +44,10 @@ export class CastyError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError } from "@casty/casty";
  * const err = new AskTimeoutError("/account", 2000);
- * console.assert(err.message === 'Cannot ask actor "/account": no reply after 2000 ms');
+ * assert.equal(err.message, 'Cannot ask actor "/account": no reply after 2000 ms');
  * ```
  */
 export class AskTimeoutError extends CastyError {
@@ -72,8 +74,9 @@ export class AskTimeoutError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorNameTakenError } from "@casty/casty";
- * console.assert(new ActorNameTakenError("/a").name === "ActorNameTakenError");
+ * assert.equal(new ActorNameTakenError("/a").name, "ActorNameTakenError");
  * ```
  */
 export class ActorNameTakenError extends CastyError {
@@ -96,9 +99,10 @@ export class ActorNameTakenError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MailboxFullError } from "@casty/casty";
  * const err = new MailboxFullError("/worker", 10, { type: "job" });
- * console.assert(err.capacity === 10);
+ * assert.equal(err.capacity, 10);
  * ```
  */
 export class MailboxFullError extends CastyError {
@@ -129,8 +133,9 @@ export class MailboxFullError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SerializationError } from "@casty/casty";
- * console.assert(new SerializationError("bad").code === "SERIALIZATION");
+ * assert.equal(new SerializationError("bad").code, "SERIALIZATION");
  * ```
  */
 export class SerializationError extends CastyError {
@@ -151,9 +156,10 @@ export class SerializationError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "@casty/casty";
  * const err = new ConfigError("cluster.port", "must be an integer");
- * console.assert(err.key === "cluster.port");
+ * assert.equal(err.key, "cluster.port");
  * ```
  */
 export class ConfigError extends CastyError {
@@ -178,8 +184,9 @@ export class ConfigError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { QuorumNotReachedError } from "@casty/casty";
- * console.assert(new QuorumNotReachedError("acc-1", 2, 1, 500).acks === 1);
+ * assert.equal(new QuorumNotReachedError("acc-1", 2, 1, 500).acks, 1);
  * ```
  */
 export class QuorumNotReachedError extends CastyError {
@@ -214,8 +221,9 @@ export class QuorumNotReachedError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusterUnavailableError } from "@casty/casty";
- * console.assert(new ClusterUnavailableError("no members").name === "ClusterUnavailableError");
+ * assert.equal(new ClusterUnavailableError("no members").name, "ClusterUnavailableError");
  * ```
  */
 export class ClusterUnavailableError extends CastyError {
@@ -237,8 +245,9 @@ export class ClusterUnavailableError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BarrierMismatchError } from "@casty/casty";
- * console.assert(new BarrierMismatchError("b", "expected 3, got 2").barrier === "b");
+ * assert.equal(new BarrierMismatchError("b", "expected 3, got 2").barrier, "b");
  * ```
  */
 export class BarrierMismatchError extends CastyError {
@@ -262,8 +271,9 @@ export class BarrierMismatchError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LockNotHeldError } from "@casty/casty";
- * console.assert(new LockNotHeldError("deploy").lock === "deploy");
+ * assert.equal(new LockNotHeldError("deploy").lock, "deploy");
  * ```
  */
 export class LockNotHeldError extends CastyError {

@@ -26,13 +26,14 @@ interface Subscription {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, DeadLetter } from "@casty/casty";
  * await using system = new ActorSystem();
  * const seen: DeadLetter[] = [];
  * const unsubscribe = system.eventStream.subscribe(DeadLetter, (d) => seen.push(d));
  * system.eventStream.publish(new DeadLetter("hi", "/nobody", "unknownPath"));
  * unsubscribe();
- * console.assert(seen.length === 1);
+ * assert.equal(seen.length, 1);
  * ```
  */
 export class EventStream {

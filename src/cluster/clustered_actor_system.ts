@@ -131,13 +131,14 @@ export interface ClusterWaitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * type Ping = { replyTo: ActorRef<string> };
  * await using a = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * await using b = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * a.spawn(Behaviors.receive<Ping>((_ctx, msg) => msg.replyTo.tell("pong")), "ponger");
  * const remote = b.lookup<Ping>(`casty://demo@127.0.0.1:${a.selfAddress.port}/ponger`)!;
- * console.assert((await b.ask(remote, (replyTo) => ({ replyTo }))) === "pong");
+ * assert.equal((await b.ask(remote, (replyTo) => ({ replyTo }))), "pong");
  * ```
  */
 export class ClusteredActorSystem extends ActorSystem {

@@ -11,9 +11,10 @@ import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./mem
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DowningOptions } from "@casty/casty/cluster";
  * const o: DowningOptions = { stableAfter: 7000 };
- * console.assert(o.stableAfter === 7000);
+ * assert.equal(o.stableAfter, 7000);
  * ```
  */
 export interface DowningOptions {
@@ -37,9 +38,10 @@ export interface DowningOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DowningDecision } from "@casty/casty/cluster";
  * const d: DowningDecision = { type: "none" };
- * console.assert(d.type === "none");
+ * assert.equal(d.type, "none");
  * ```
  */
 export type DowningDecision =
@@ -59,6 +61,7 @@ const COUNTED: ReadonlySet<MemberStatus> = new Set(["up", "leaving"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KeepMajority } from "@casty/casty/cluster";
  * const m = (port: number, status = "up" as const) => ({
  *   address: { host: "h", port }, id: "a", status, roles: [],
@@ -66,9 +69,9 @@ const COUNTED: ReadonlySet<MemberStatus> = new Set(["up", "leaving"]);
  * const sbr = new KeepMajority({ stableAfter: 1000 });
  * const members = [m(1), m(2), m(3)];
  * const unreachable = new Set(["h:3#a"]);
- * console.assert(sbr.decide(0, members, unreachable).type === "none");
+ * assert.equal(sbr.decide(0, members, unreachable).type, "none");
  * const d = sbr.decide(1000, members, unreachable);
- * console.assert(d.type === "downUnreachable");
+ * assert.equal(d.type, "downUnreachable");
  * ```
  */
 export class KeepMajority {

@@ -44,9 +44,10 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ReachabilityRow } from "@casty/casty/cluster";
  * const row: ReachabilityRow = { observer: "h:1#a", version: 2, unreachable: ["h:2#b"] };
- * console.assert(row.unreachable.length === 1);
+ * assert.equal(row.unreachable.length, 1);
  * ```
  */
 export interface ReachabilityRow {
@@ -63,9 +64,10 @@ export interface ReachabilityRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Tombstone } from "@casty/casty/cluster";
  * const t: Tombstone = { node: { address: { host: "h", port: 1 }, id: "a" }, removedAt: 0 };
- * console.assert(t.removedAt === 0);
+ * assert.equal(t.removedAt, 0);
  * ```
  */
 export interface Tombstone {
@@ -80,9 +82,10 @@ export interface Tombstone {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip } from "@casty/casty/cluster";
  * const g = emptyGossip();
- * console.assert(g.members.length === 0 && Object.keys(g.version).length === 0);
+ * assert.ok(g.members.length === 0 && Object.keys(g.version).length === 0);
  * ```
  */
 export interface GossipState {
@@ -104,8 +107,9 @@ export interface GossipState {
  * @returns An empty state.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip } from "@casty/casty/cluster";
- * console.assert(emptyGossip().seen.length === 0);
+ * assert.equal(emptyGossip().seen.length, 0);
  * ```
  */
 export function emptyGossip(): GossipState {
@@ -164,8 +168,9 @@ function derived(state: GossipState): Derived {
  * @returns The member, or `undefined`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, findMember } from "@casty/casty/cluster";
- * console.assert(findMember(emptyGossip(), "h:1#a") === undefined);
+ * assert.equal(findMember(emptyGossip(), "h:1#a"), undefined);
  * ```
  */
 export function findMember(state: GossipState, key: string): Member | undefined {
@@ -180,8 +185,9 @@ export function findMember(state: GossipState, key: string): Member | undefined 
  * @returns `true` when tombstoned.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, isTombstoned } from "@casty/casty/cluster";
- * console.assert(!isTombstoned(emptyGossip(), "h:1#a"));
+ * assert.ok(!isTombstoned(emptyGossip(), "h:1#a"));
  * ```
  */
 export function isTombstoned(state: GossipState, key: string): boolean {
@@ -196,8 +202,9 @@ export function isTombstoned(state: GossipState, key: string): boolean {
  * @returns `true` when in `seen`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, hasSeen } from "@casty/casty/cluster";
- * console.assert(!hasSeen(emptyGossip(), "h:1#a"));
+ * assert.ok(!hasSeen(emptyGossip(), "h:1#a"));
  * ```
  */
 export function hasSeen(state: GossipState, key: string): boolean {
@@ -212,8 +219,9 @@ export function hasSeen(state: GossipState, key: string): boolean {
  * @returns Node keys of unreachable members.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, unreachableKeys } from "@casty/casty/cluster";
- * console.assert(unreachableKeys(emptyGossip()).size === 0);
+ * assert.equal(unreachableKeys(emptyGossip()).size, 0);
  * ```
  */
 export function unreachableKeys(state: GossipState): ReadonlySet<string> {
@@ -228,8 +236,9 @@ export function unreachableKeys(state: GossipState): ReadonlySet<string> {
  * @returns The subjects (empty when the observer has no row).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, observedUnreachable } from "@casty/casty/cluster";
- * console.assert(observedUnreachable(emptyGossip(), "h:1#a").length === 0);
+ * assert.equal(observedUnreachable(emptyGossip(), "h:1#a").length, 0);
  * ```
  */
 export function observedUnreachable(state: GossipState, observer: string): readonly string[] {
@@ -351,9 +360,10 @@ function sameMember(a: Member, b: Member): boolean {
  * @returns The merged state.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, mergeGossip } from "@casty/casty/cluster";
  * const m = mergeGossip(emptyGossip(), emptyGossip());
- * console.assert(m.members.length === 0);
+ * assert.equal(m.members.length, 0);
  * ```
  */
 export function mergeGossip(a: GossipState, b: GossipState): GossipState {
@@ -414,8 +424,9 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
  * @returns The new version of the state.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bumpVersion, emptyGossip } from "@casty/casty/cluster";
- * console.assert(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"] === 1);
+ * assert.equal(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"], 1);
  * ```
  */
 export function bumpVersion(state: GossipState, node: string): GossipState {
@@ -431,9 +442,10 @@ export function bumpVersion(state: GossipState, node: string): GossipState {
  * @returns The state with `node` in `seen`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, markSeen, putMember } from "@casty/casty/cluster";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "up" as const, roles: [] };
- * console.assert(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length === 1);
+ * assert.equal(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length, 1);
  * ```
  */
 export function markSeen(state: GossipState, node: string): GossipState {
@@ -449,8 +461,9 @@ export function markSeen(state: GossipState, node: string): GossipState {
  * @returns The state with a larger (or the same) `seen`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addSeen, emptyGossip } from "@casty/casty/cluster";
- * console.assert(addSeen(emptyGossip(), ["x"]).seen.length === 0);
+ * assert.equal(addSeen(emptyGossip(), ["x"]).seen.length, 0);
  * ```
  */
 export function addSeen(state: GossipState, nodes: Iterable<string>): GossipState {
@@ -472,9 +485,10 @@ export function addSeen(state: GossipState, nodes: Iterable<string>): GossipStat
  * @returns The new state.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, putMember } from "@casty/casty/cluster";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
- * console.assert(putMember(emptyGossip(), m).members.length === 1);
+ * assert.equal(putMember(emptyGossip(), m).members.length, 1);
  * ```
  */
 export function putMember(state: GossipState, member: Member): GossipState {
@@ -500,10 +514,11 @@ export function putMember(state: GossipState, member: Member): GossipState {
  * @returns The new state (version not bumped).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, putMember, removeMembers } from "@casty/casty/cluster";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "down" as const, roles: [] };
  * const g = removeMembers(putMember(emptyGossip(), m), [m], 0);
- * console.assert(g.members.length === 0 && g.tombstones.length === 1);
+ * assert.ok(g.members.length === 0 && g.tombstones.length === 1);
  * ```
  */
 export function removeMembers(
@@ -537,9 +552,10 @@ export function removeMembers(
  * @returns The new state (the same object when nothing changed).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, observe } from "@casty/casty/cluster";
  * const g = observe(emptyGossip(), "h:1#a", [{ subject: "h:2#b", reachable: false }]);
- * console.assert(g.reachability[0].unreachable[0] === "h:2#b");
+ * assert.equal(g.reachability[0].unreachable[0], "h:2#b");
  * ```
  */
 export function observe(
@@ -578,8 +594,9 @@ export function observe(
  * @returns The pruned state (the same object when nothing expired).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, pruneTombstones } from "@casty/casty/cluster";
- * console.assert(pruneTombstones(emptyGossip(), 0).tombstones.length === 0);
+ * assert.equal(pruneTombstones(emptyGossip(), 0).tombstones.length, 0);
  * ```
  */
 export function pruneTombstones(state: GossipState, olderThan: number): GossipState {
@@ -608,8 +625,9 @@ const SKIP_UNREACHABLE: ReadonlySet<MemberStatus> = new Set(["down", "exiting"])
  * @returns `true` when the leader may act.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, isConverged } from "@casty/casty/cluster";
- * console.assert(isConverged(emptyGossip()));
+ * assert.ok(isConverged(emptyGossip()));
  * ```
  */
 export function isConverged(state: GossipState): boolean {
@@ -640,8 +658,9 @@ export function isConverged(state: GossipState): boolean {
  * @returns The leader, or `undefined` when there are no candidates.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, leaderOf } from "@casty/casty/cluster";
- * console.assert(leaderOf(emptyGossip(), "h:1#a") === undefined);
+ * assert.equal(leaderOf(emptyGossip(), "h:1#a"), undefined);
  * ```
  */
 export function leaderOf(state: GossipState, self: string): Member | undefined {
@@ -667,10 +686,11 @@ export function leaderOf(state: GossipState, self: string): Member | undefined {
  * @returns The new state, and the members that were removed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, leaderActions, putMember } from "@casty/casty/cluster";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * const { state } = leaderActions(putMember(emptyGossip(), m), 0);
- * console.assert(state.members[0].status === "up" && state.members[0].upNumber === 1);
+ * assert.ok(state.members[0].status === "up" && state.members[0].upNumber === 1);
  * ```
  */
 export function leaderActions(
@@ -730,9 +750,10 @@ const STATUS_CODES: readonly MemberStatus[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WireMember } from "@casty/casty/cluster";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
- * console.assert(w[3] === 1);
+ * assert.equal(w[3], 1);
  * ```
  */
 export type WireMember = readonly [string, number, string, number, number, readonly string[]];
@@ -743,9 +764,10 @@ export type WireMember = readonly [string, number, string, number, number, reado
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
  * const w: WireGossip = encodeGossip(emptyGossip());
- * console.assert(w.m.length === 0);
+ * assert.equal(w.m.length, 0);
  * ```
  */
 export interface WireGossip {
@@ -774,8 +796,9 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @returns The bitset.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
- * console.assert(encodeSeen(emptyGossip()) === "");
+ * assert.equal(encodeSeen(emptyGossip()), "");
  * ```
  */
 export function encodeSeen(state: GossipState): string {
@@ -797,8 +820,9 @@ export function encodeSeen(state: GossipState): string {
  * @returns The node keys (empty when the bitset does not fit the members).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
- * console.assert(decodeSeen(emptyGossip(), "").length === 0);
+ * assert.equal(decodeSeen(emptyGossip(), "").length, 0);
  * ```
  */
 export function decodeSeen(state: GossipState, bits: string): string[] {
@@ -823,8 +847,9 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @returns Its compact JSON form.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).members.length === 0);
+ * assert.equal(decodeGossip(encodeGossip(emptyGossip())).members.length, 0);
  * ```
  */
 export function encodeGossip(state: GossipState): WireGossip {
@@ -868,8 +893,9 @@ function encode(state: GossipState): WireGossip {
  * @throws {TypeError} When the input is malformed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
- * console.assert(decodeGossip(encodeGossip(emptyGossip())).tombstones.length === 0);
+ * assert.equal(decodeGossip(encodeGossip(emptyGossip())).tombstones.length, 0);
  * ```
  */
 export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState {
@@ -936,8 +962,9 @@ export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState
  * @returns A sorted copy.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sortMembers } from "@casty/casty/cluster";
- * console.assert(sortMembers([]).length === 0);
+ * assert.equal(sortMembers([]).length, 0);
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
@@ -952,8 +979,9 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * @returns The members at that address.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyGossip, membersAt } from "@casty/casty/cluster";
- * console.assert(membersAt(emptyGossip(), { host: "h", port: 1 }).length === 0);
+ * assert.equal(membersAt(emptyGossip(), { host: "h", port: 1 }).length, 0);
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {

@@ -14,9 +14,10 @@ export type { NodeAddress };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { UniqueNode } from "@casty/casty/cluster";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
- * console.assert(n.id.length > 0);
+ * assert.ok(n.id.length > 0);
  * ```
  */
 export interface UniqueNode {
@@ -32,9 +33,10 @@ export interface UniqueNode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MemberStatus } from "@casty/casty/cluster";
  * const s: MemberStatus = "up";
- * console.assert(s === "up");
+ * assert.equal(s, "up");
  * ```
  */
 export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "removed";
@@ -44,6 +46,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Member } from "@casty/casty/cluster";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
@@ -52,7 +55,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *   id: "0lx2k3a4b5c6-9f8e7d6c",
  *   upNumber: 1,
  * };
- * console.assert(m.roles.includes("worker"));
+ * assert.ok(m.roles.includes("worker"));
  * ```
  */
 export interface Member {
@@ -85,8 +88,9 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @returns 0 for `joining` up to 5 for `removed`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { statusRank } from "@casty/casty/cluster";
- * console.assert(statusRank("down") > statusRank("exiting"));
+ * assert.ok(statusRank("down") > statusRank("exiting"));
  * ```
  */
 export function statusRank(status: MemberStatus): number {
@@ -102,10 +106,11 @@ export function statusRank(status: MemberStatus): number {
  * @returns Negative if `a` sorts first, positive if `b` does, 0 if equal.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareAddresses } from "@casty/casty/cluster";
  * const a = { host: "10.0.0.1", port: 2552 };
  * const b = { host: "10.0.0.1", port: 2551 };
- * console.assert(compareAddresses(a, b) > 0);
+ * assert.ok(compareAddresses(a, b) > 0);
  * ```
  */
 export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
@@ -121,8 +126,9 @@ export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
  * @returns `true` when host and port match.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressEquals } from "@casty/casty/cluster";
- * console.assert(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
+ * assert.ok(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
  * ```
  */
 export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
@@ -136,8 +142,9 @@ export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
  * @returns A string usable as a map key.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressToString } from "@casty/casty/cluster";
- * console.assert(addressToString({ host: "127.0.0.1", port: 25520 }) === "127.0.0.1:25520");
+ * assert.equal(addressToString({ host: "127.0.0.1", port: 25520 }), "127.0.0.1:25520");
  * ```
  */
 export function addressToString(address: NodeAddress): string {
@@ -154,8 +161,9 @@ export function addressToString(address: NodeAddress): string {
  * @throws {TypeError} When the text has no valid port.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAddress } from "@casty/casty/cluster";
- * console.assert(parseAddress("127.0.0.1:25520").port === 25520);
+ * assert.equal(parseAddress("127.0.0.1:25520").port, 25520);
  * ```
  */
 export function parseAddress(text: string): NodeAddress {
@@ -176,8 +184,9 @@ export function parseAddress(text: string): NodeAddress {
  * @returns The key.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nodeKey } from "@casty/casty/cluster";
- * console.assert(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
+ * assert.equal(nodeKey({ address: { host: "h", port: 1 }, id: "x" }), "h:1#x");
  * ```
  */
 export function nodeKey(node: UniqueNode): string {
@@ -192,9 +201,10 @@ export function nodeKey(node: UniqueNode): string {
  * @returns Negative, zero or positive.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareNodes } from "@casty/casty/cluster";
  * const h = { host: "h", port: 1 };
- * console.assert(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
+ * assert.ok(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
  */
 export function compareNodes(a: UniqueNode, b: UniqueNode): number {
@@ -212,8 +222,9 @@ export function compareNodes(a: UniqueNode, b: UniqueNode): number {
  * @returns `true` when `a` sorts after `b`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isNewerIncarnation, newMemberId } from "@casty/casty/cluster";
- * console.assert(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
+ * assert.ok(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
  * ```
  */
 export function isNewerIncarnation(a: string, b: string): boolean {
@@ -231,8 +242,9 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @returns An id such as `"00000lx2k3a4-9f8e7d6c"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { newMemberId } from "@casty/casty/cluster";
- * console.assert(newMemberId(Date.now()).length === 21);
+ * assert.equal(newMemberId(Date.now()).length, 21);
  * ```
  */
 export function newMemberId(wallNow: number, random: () => number = Math.random): string {

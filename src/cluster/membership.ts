@@ -74,13 +74,14 @@ import { compareClocks, type VectorClock } from "./vector_clock.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MembershipMessage } from "@casty/casty/cluster";
  * const msg: MembershipMessage = {
  *   type: "join",
  *   node: { address: { host: "127.0.0.1", port: 25521 }, id: "00000lx2k3a4-9f8e7d6c" },
  *   roles: [],
  * };
- * console.assert(JSON.parse(JSON.stringify(msg)).type === "join");
+ * assert.equal(JSON.parse(JSON.stringify(msg)).type, "join");
  * ```
  */
 export type MembershipMessage =
@@ -127,6 +128,7 @@ export type MembershipMessage =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MembershipOptions } from "@casty/casty/cluster";
  * import { realClock } from "@casty/casty";
  * const options: MembershipOptions = {
@@ -136,7 +138,7 @@ export type MembershipMessage =
  *   send: () => {},
  *   downing: { stableAfter: 7000 },
  * };
- * console.assert(options.seedNodes.length === 1);
+ * assert.equal(options.seedNodes.length, 1);
  * ```
  */
 export interface MembershipOptions {
@@ -256,6 +258,7 @@ function positive(name: string, value: number): number {
  *
  * @example Three nodes over a toy in-process "network"
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Membership, type MembershipMessage, type NodeAddress } from "@casty/casty/cluster";
  * import { SimulatedClock } from "@casty/casty/testing";
  *
@@ -275,8 +278,8 @@ function positive(name: string, value: number): number {
  * for (const n of nodes.values()) n.start();
  * clock.advance(20_000);
  * for (const n of nodes.values()) {
- *   console.assert(n.members.every((m) => m.status === "up") && n.members.length === 3);
- *   console.assert(n.leader?.port === 1);
+ *   assert.ok(n.members.every((m) => m.status === "up") && n.members.length === 3);
+ *   assert.ok(n.leader?.port === 1);
  *   n.stop();
  * }
  * ```

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Membership, MemberUp } from "@casty/casty/cluster";
  * import { SimulatedClock } from "@casty/casty/testing";
  * const clock = new SimulatedClock();
@@ -22,7 +23,7 @@
  *   },
  * });
  * node.start();
- * console.assert(ups[0] === "25520" && node.leader?.port === 25520);
+ * assert.ok(ups[0] === "25520" && node.leader?.port === 25520);
  * node.stop();
  * ```
  *

@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PhiAccrualOptions } from "@casty/casty/cluster";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
- * console.assert(o.threshold === 10);
+ * assert.equal(o.threshold, 10);
  * ```
  */
 export interface PhiAccrualOptions {
@@ -92,9 +93,10 @@ const LN10 = Math.log(10);
  * @returns Phi, 0 or more.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { phiOf } from "@casty/casty/cluster";
- * console.assert(Math.abs(phiOf(5.612) - 8) < 0.01);
- * console.assert(Number.isFinite(phiOf(1000)));
+ * assert.ok(Math.abs(phiOf(5.612) - 8) < 0.01);
+ * assert.ok(Number.isFinite(phiOf(1000)));
  * ```
  */
 export function phiOf(z: number): number {
@@ -126,11 +128,12 @@ export function phiOf(z: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PhiAccrualFailureDetector } from "@casty/casty/cluster";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
- * console.assert(fd.isAvailable("b", 10_500));
- * console.assert(!fd.isAvailable("b", 12_000));
+ * assert.ok(fd.isAvailable("b", 10_500));
+ * assert.ok(!fd.isAvailable("b", 12_000));
  * ```
  */
 export class PhiAccrualFailureDetector {

@@ -64,6 +64,7 @@ export interface EventSourcedOptions<C, E, S> {
  *
  * @example The seed's bank account
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * import { InMemoryJournal, SnapshotEvery } from "@casty/casty/persistence";
  * type State = { balance: number; txCount: number };
@@ -81,7 +82,7 @@ export interface EventSourcedOptions<C, E, S> {
  * await using system = new ActorSystem({ name: "bank" });
  * const ref = system.spawn(account("acc-001"), "account");
  * const s = await system.ask(ref, (replyTo) => ({ type: "deposit", amount: 100, replyTo }));
- * console.assert(s.balance === 100);
+ * assert.equal(s.balance, 100);
  * ```
  */
 export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C> {

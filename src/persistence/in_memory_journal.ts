@@ -28,6 +28,7 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InMemoryJournal } from "@casty/casty/persistence";
  * await using journal = new InMemoryJournal();
  * const now = Date.now();
@@ -36,7 +37,7 @@ import {
  *   { sequenceNr: 2, event: { type: "withdrawn", amount: 30 }, timestamp: now },
  * ]);
  * const page = await journal.load("acc-1", 2);
- * console.assert(page.length === 1 && page[0].sequenceNr === 2);
+ * assert.ok(page.length === 1 && page[0].sequenceNr === 2);
  * ```
  */
 export class InMemoryJournal implements EventJournal {
@@ -56,12 +57,13 @@ export class InMemoryJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InMemoryJournal, JournalConflictError } from "@casty/casty/persistence";
    * const journal = new InMemoryJournal();
    * const event = { sequenceNr: 1, event: "x", timestamp: 0 };
    * await journal.persist("e", [event]);
    * await journal.persist("e", [event]).catch((err) => {
-   *   console.assert(err instanceof JournalConflictError);
+   *   assert.ok(err instanceof JournalConflictError);
    * });
    * ```
    */
@@ -95,11 +97,12 @@ export class InMemoryJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InMemoryJournal } from "@casty/casty/persistence";
    * const journal = new InMemoryJournal();
    * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
    * const page = await journal.load("e", 1, { max: 2 });
-   * console.assert(page.map((e) => e.event).join() === "1,2");
+   * assert.equal(page.map((e) => e.event).join(), "1,2");
    * ```
    */
   load(
@@ -127,8 +130,9 @@ export class InMemoryJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InMemoryJournal } from "@casty/casty/persistence";
-   * console.assert((await new InMemoryJournal().highestSequenceNr("nobody")) === 0);
+   * assert.equal((await new InMemoryJournal().highestSequenceNr("nobody")), 0);
    * ```
    */
   highestSequenceNr(entityId: string): Promise<number> {
@@ -150,10 +154,11 @@ export class InMemoryJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InMemoryJournal } from "@casty/casty/persistence";
    * const journal = new InMemoryJournal();
    * await journal.saveSnapshot("e", { sequenceNr: 10, state: { n: 1 }, timestamp: 0 });
-   * console.assert((await journal.loadSnapshot("e"))?.sequenceNr === 10);
+   * assert.ok((await journal.loadSnapshot("e"))?.sequenceNr === 10);
    * ```
    */
   saveSnapshot(entityId: string, snapshot: Snapshot): Promise<void> {
@@ -179,8 +184,9 @@ export class InMemoryJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InMemoryJournal } from "@casty/casty/persistence";
-   * console.assert((await new InMemoryJournal().loadSnapshot("e")) === undefined);
+   * assert.equal((await new InMemoryJournal().loadSnapshot("e")), undefined);
    * ```
    */
   loadSnapshot(entityId: string): Promise<Snapshot | undefined> {

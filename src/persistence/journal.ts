@@ -13,13 +13,14 @@ import { CastyError, type CastyErrorOptions } from "../actor/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PersistedEvent } from "@casty/casty/persistence";
  * const event: PersistedEvent<{ type: "deposited"; amount: number }> = {
  *   sequenceNr: 1,
  *   event: { type: "deposited", amount: 100 },
  *   timestamp: Date.now(),
  * };
- * console.assert(event.sequenceNr === 1);
+ * assert.equal(event.sequenceNr, 1);
  * ```
  */
 export interface PersistedEvent<E = unknown> {
@@ -38,13 +39,14 @@ export interface PersistedEvent<E = unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Snapshot } from "@casty/casty/persistence";
  * const snapshot: Snapshot<{ balance: number }> = {
  *   sequenceNr: 100,
  *   state: { balance: 4200 },
  *   timestamp: Date.now(),
  * };
- * console.assert(snapshot.state.balance === 4200);
+ * assert.equal(snapshot.state.balance, 4200);
  * ```
  */
 export interface Snapshot<S = unknown> {
@@ -83,10 +85,11 @@ export interface LoadOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type EventJournal, InMemoryJournal } from "@casty/casty/persistence";
  * const journal: EventJournal = new InMemoryJournal();
  * await journal.persist("acc-1", [{ sequenceNr: 1, event: "opened", timestamp: Date.now() }]);
- * console.assert((await journal.highestSequenceNr("acc-1")) === 1);
+ * assert.equal((await journal.highestSequenceNr("acc-1")), 1);
  * await journal.close();
  * ```
  */
@@ -134,9 +137,10 @@ export type JournalErrorCode = "JOURNAL_OPEN" | "JOURNAL_CLOSED" | "JOURNAL_WRIT
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JournalError } from "@casty/casty/persistence";
  * const err = new JournalError("JOURNAL_CLOSED", 'Cannot persist events for "a": journal is closed');
- * console.assert(err.code === "JOURNAL_CLOSED" && err.name === "JournalError");
+ * assert.ok(err.code === "JOURNAL_CLOSED" && err.name === "JournalError");
  * ```
  */
 export class JournalError extends CastyError {
@@ -161,12 +165,14 @@ export class JournalError extends CastyError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JournalConflictError } from "@casty/casty/persistence";
  * const err = new JournalConflictError("acc-1", 5, 6);
- * console.assert(
- *   err.message === 'Cannot persist events for "acc-1": sequence number 5 already exists',
+ * assert.equal(
+ *   err.message,
+ *   'Cannot persist events for "acc-1": sequence number 5 already exists',
  * );
- * console.assert(err.code === "JOURNAL_CONFLICT");
+ * assert.equal(err.code, "JOURNAL_CONFLICT");
  * ```
  */
 export class JournalConflictError extends CastyError {

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnapshotEvery, SqliteJournal } from "@casty/casty/persistence";
  *
  * await using journal = new SqliteJournal({ path: ":memory:" });
@@ -22,7 +23,7 @@
  *   }
  * }
  * const snapshot = await journal.loadSnapshot("acc-1");
- * console.assert(snapshot?.sequenceNr === 2);
+ * assert.ok(snapshot?.sequenceNr === 2);
  * ```
  *
  * @module

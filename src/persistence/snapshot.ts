@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SnapshotPolicy } from "@casty/casty/persistence";
  * const never: SnapshotPolicy = { shouldSnapshot: () => false };
- * console.assert(!never.shouldSnapshot(1_000, 1_000));
+ * assert.ok(!never.shouldSnapshot(1_000, 1_000));
  * ```
  */
 export interface SnapshotPolicy {
@@ -30,10 +31,11 @@ export interface SnapshotPolicy {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnapshotEvery } from "@casty/casty/persistence";
  * const policy = new SnapshotEvery(100);
- * console.assert(!policy.shouldSnapshot(99, 99));
- * console.assert(policy.shouldSnapshot(100, 100));
+ * assert.ok(!policy.shouldSnapshot(99, 99));
+ * assert.ok(policy.shouldSnapshot(100, 100));
  * ```
  */
 export class SnapshotEvery implements SnapshotPolicy {
@@ -62,8 +64,9 @@ export class SnapshotEvery implements SnapshotPolicy {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SnapshotEvery } from "@casty/casty/persistence";
-   * console.assert(new SnapshotEvery(1).shouldSnapshot(1, 1));
+   * assert.ok(new SnapshotEvery(1).shouldSnapshot(1, 1));
    * ```
    */
   shouldSnapshot(_sequenceNr: number, eventsSinceSnapshot: number): boolean {

@@ -143,6 +143,7 @@ interface Statements {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SqliteJournal } from "@casty/casty/persistence";
  * const dir = await Deno.makeTempDir();
  * {
@@ -153,7 +154,7 @@ interface Statements {
  * }
  * await using reopened = new SqliteJournal({ path: `${dir}/journal.db` });
  * const [first] = await reopened.load("acc-1");
- * console.assert((first.event as { at: Date }).at instanceof Date);
+ * assert.ok((first.event as { at: Date }).at instanceof Date);
  * ```
  */
 export class SqliteJournal implements EventJournal {
@@ -248,12 +249,13 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
    * await Promise.all(["a", "b", "c"].map((id) =>
    *   journal.persist(id, [{ sequenceNr: 1, event: id, timestamp: 0 }])
    * ));
-   * console.assert(journal.stats.transactions === 1 && journal.stats.persistCalls === 3);
+   * assert.ok(journal.stats.transactions === 1 && journal.stats.persistCalls === 3);
    * ```
    */
   get stats(): SqliteJournalStats {
@@ -274,10 +276,11 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
    * await journal.persist("acc-1", [{ sequenceNr: 1, event: { amount: 10n }, timestamp: 0 }]);
-   * console.assert((await journal.highestSequenceNr("acc-1")) === 1);
+   * assert.equal((await journal.highestSequenceNr("acc-1")), 1);
    * ```
    */
   persist(entityId: string, events: readonly PersistedEvent[]): Promise<void> {
@@ -324,11 +327,12 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
    * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
    * const page = await journal.load("e", 2, { max: 1 });
-   * console.assert(page.length === 1 && page[0].event === 2);
+   * assert.ok(page.length === 1 && page[0].event === 2);
    * ```
    */
   load(
@@ -365,9 +369,10 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
-   * console.assert((await journal.highestSequenceNr("nobody")) === 0);
+   * assert.equal((await journal.highestSequenceNr("nobody")), 0);
    * ```
    */
   highestSequenceNr(entityId: string): Promise<number> {
@@ -393,11 +398,12 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
    * await journal.saveSnapshot("e", { sequenceNr: 5, state: new Map([["a", 1]]), timestamp: 0 });
    * const snapshot = await journal.loadSnapshot("e");
-   * console.assert(snapshot?.state instanceof Map);
+   * assert.ok(snapshot?.state instanceof Map);
    * ```
    */
   saveSnapshot(entityId: string, snapshot: Snapshot): Promise<void> {
@@ -436,9 +442,10 @@ export class SqliteJournal implements EventJournal {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteJournal } from "@casty/casty/persistence";
    * await using journal = new SqliteJournal({ path: ":memory:" });
-   * console.assert((await journal.loadSnapshot("e")) === undefined);
+   * assert.equal((await journal.loadSnapshot("e")), undefined);
    * ```
    */
   loadSnapshot(entityId: string): Promise<Snapshot | undefined> {

@@ -34,8 +34,9 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 16 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FRAME_BATCH, isFrameType } from "./_framing.ts";
- * console.assert(isFrameType(FRAME_BATCH) && !isFrameType(0x7f));
+ * assert.ok(isFrameType(FRAME_BATCH) && !isFrameType(0x7f));
  * ```
  */
 export function isFrameType(type: number): type is FrameType {
@@ -47,10 +48,11 @@ export function isFrameType(type: number): type is FrameType {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FRAME_MESSAGE, writeFrameHeader } from "./_framing.ts";
  * const out = new Uint8Array(5);
  * writeFrameHeader(out, 0, FRAME_MESSAGE, 3);
- * console.assert(out[3] === 4 && out[4] === FRAME_MESSAGE);
+ * assert.ok(out[3] === 4 && out[4] === FRAME_MESSAGE);
  * ```
  */
 export function writeFrameHeader(
@@ -72,9 +74,10 @@ export function writeFrameHeader(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FRAME_MESSAGE } from "./_framing.ts";
  * const frame = encodeFrame(FRAME_MESSAGE, new Uint8Array([7]));
- * console.assert(frame.join() === "0,0,0,2,1,7");
+ * assert.equal(frame.join(), "0,0,0,2,1,7");
  * ```
  */
 export function encodeFrame(type: FrameType, payload: Uint8Array): Uint8Array {
@@ -92,9 +95,10 @@ export type FrameErrorKind = "zero-length" | "oversized" | "unknown-type" | "tru
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameError } from "./_framing.ts";
  * const err = new FrameError("oversized", "too big");
- * console.assert(err.code === "BAD_FRAME" && err.kind === "oversized");
+ * assert.ok(err.code === "BAD_FRAME" && err.kind === "oversized");
  * ```
  */
 export class FrameError extends CastyError {
@@ -128,15 +132,16 @@ export type FrameHandler = (type: FrameType, payload: Uint8Array) => void;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FRAME_MESSAGE, FrameDecoder } from "./_framing.ts";
  * const decoder = new FrameDecoder({ maxFrameSize: 1024 });
  * const frame = encodeFrame(FRAME_MESSAGE, new Uint8Array([1, 2]));
  * let seen = 0;
  * decoder.push(frame.subarray(0, 3), () => seen++);
  * decoder.push(frame.subarray(3), () => seen++);
- * console.assert(seen === 1);
+ * assert.equal(seen, 1);
  * const bad = decoder.push(new Uint8Array([0, 0, 0, 0]), () => {});
- * console.assert(bad?.kind === "zero-length");
+ * assert.ok(bad?.kind === "zero-length");
  * ```
  */
 export class FrameDecoder {

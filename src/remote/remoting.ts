@@ -35,10 +35,11 @@ export type SystemMessageHandler = (from: PeerIdentity, message: unknown) => voi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, isActorRef } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * const ref = node.lookup(`casty://demo@127.0.0.1:1/some/actor`);
- * console.assert(isActorRef(ref) && ref.path === "/some/actor");
+ * assert.ok(isActorRef(ref) && ref.path === "/some/actor");
  * ```
  */
 export class RemoteActorRef<M> implements ActorRef<M> {
@@ -120,9 +121,10 @@ const REF_CACHE_LIMIT = 50_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
- * console.assert(node.remoting.selfAddress.port === node.selfAddress.port);
+ * assert.equal(node.remoting.selfAddress.port, node.selfAddress.port);
  * ```
  */
 export class Remoting {

@@ -15,10 +15,11 @@ import { SerializationError } from "../actor/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Serializer, TaggedJsonSerializer } from "@casty/casty/remote";
  * const serializer: Serializer = new TaggedJsonSerializer();
  * const bytes = serializer.serialize({ type: "deposit", amount: 100n });
- * console.assert((serializer.deserialize(bytes) as { amount: bigint }).amount === 100n);
+ * assert.equal((serializer.deserialize(bytes) as { amount: bigint }).amount, 100n);
  * ```
  */
 export interface Serializer {
@@ -231,6 +232,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaggedJsonSerializer } from "@casty/casty/remote";
  *
  * class Deposited {
@@ -239,8 +241,8 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  * const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
  * const bytes = serializer.serialize([new Deposited(100, new Date(0)), new Map([["k", 1n]])]);
  * const [event, map] = serializer.deserialize(bytes) as [Deposited, Map<string, bigint>];
- * console.assert(event instanceof Deposited && event.at.getTime() === 0);
- * console.assert(map.get("k") === 1n);
+ * assert.ok(event instanceof Deposited && event.at.getTime() === 0);
+ * assert.equal(map.get("k"), 1n);
  * ```
  */
 export class TaggedJsonSerializer implements Serializer {
@@ -292,11 +294,12 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * class Point { constructor(readonly x: number, readonly y: number) {} }
    * const serializer = new TaggedJsonSerializer().register(Point, "geo.Point");
    * const p = serializer.deserialize(serializer.serialize(new Point(1, 2)));
-   * console.assert(p instanceof Point);
+   * assert.ok(p instanceof Point);
    * ```
    */
   register(ctor: SerializableClass, name: string = ctor.name): this {
@@ -334,9 +337,10 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * const bytes = new TaggedJsonSerializer().serialize({ n: NaN });
-   * console.assert(new TextDecoder().decode(bytes) === '{"n":{"$t":"number","v":"NaN"}}');
+   * assert.equal(new TextDecoder().decode(bytes), '{"n":{"$t":"number","v":"NaN"}}');
    * ```
    */
   serialize(value: unknown): Uint8Array {
@@ -369,10 +373,11 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * const s = new TaggedJsonSerializer();
    * const set = s.deserialize(s.serialize(new Set([1, 2]))) as Set<number>;
-   * console.assert(set.has(2));
+   * assert.ok(set.has(2));
    * ```
    */
   deserialize(bytes: Uint8Array, resolveRef?: (uri: string) => ActorRef<unknown>): unknown {

@@ -284,6 +284,7 @@ class Peer {
  *
  * @example Two nodes in one process
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TcpTransport } from "./tcp_transport.ts";
  * const received = Promise.withResolvers<string>();
  * await using a = await TcpTransport.start({
@@ -294,7 +295,7 @@ class Peer {
  * });
  * await using b = await TcpTransport.start({ systemName: "demo", host: "127.0.0.1", port: 0 });
  * b.send(a.selfAddress, { recipient: "/greeter", payload: new TextEncoder().encode("hi") });
- * console.assert((await received.promise) === "hi");
+ * assert.equal((await received.promise), "hi");
  * ```
  */
 export class TcpTransport implements Transport {
@@ -389,9 +390,10 @@ export class TcpTransport implements Transport {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * console.assert(node.selfAddress.port > 0);
+   * assert.ok(node.selfAddress.port > 0);
    * ```
    */
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
@@ -432,9 +434,10 @@ export class TcpTransport implements Transport {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * console.assert(node.connectionCount === 0);
+   * assert.equal(node.connectionCount, 0);
    * ```
    */
   get connectionCount(): number {
@@ -448,9 +451,10 @@ export class TcpTransport implements Transport {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * console.assert(node.connectedPeers().length === 0);
+   * assert.equal(node.connectedPeers().length, 0);
    * ```
    */
   connectedPeers(): PeerIdentity[] {
@@ -475,9 +479,10 @@ export class TcpTransport implements Transport {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * console.assert(node.queuedCount({ host: "127.0.0.1", port: 1 }) === 0);
+   * assert.equal(node.queuedCount({ host: "127.0.0.1", port: 1 }), 0);
    * ```
    */
   queuedCount(to: NodeAddress): number {
@@ -500,9 +505,10 @@ export class TcpTransport implements Transport {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * console.assert(node.dropQueued({ host: "127.0.0.1", port: 1 }) === 0);
+   * assert.equal(node.dropQueued({ host: "127.0.0.1", port: 1 }), 0);
    * ```
    */
   dropQueued(to: NodeAddress, reason: UndeliverableReason = "unreachable"): number {

@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTcp } from "./mod.ts";
  * const tcp = defaultTcp();
  * const listener = await tcp.listen("127.0.0.1", 0, { onAccept: (conn) => conn.close() });
- * console.assert(listener.port > 0);
+ * assert.ok(listener.port > 0);
  * await listener.close();
  * ```
  *

@@ -22,8 +22,9 @@ export type RuntimeName = "deno" | "bun" | "node";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectRuntime } from "./select.ts";
- * console.assert(["deno", "bun", "node"].includes(detectRuntime()));
+ * assert.ok(["deno", "bun", "node"].includes(detectRuntime()));
  * ```
  */
 export function detectRuntime(): RuntimeName {
@@ -40,8 +41,9 @@ export function detectRuntime(): RuntimeName {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { supportedTcp } from "./select.ts";
- * console.assert(supportedTcp().includes("node"));
+ * assert.ok(supportedTcp().includes("node"));
  * ```
  */
 export function supportedTcp(): RuntimeName[] {
@@ -58,8 +60,9 @@ export function supportedTcp(): RuntimeName[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tcpFor } from "./select.ts";
- * console.assert(tcpFor("node").name === "node");
+ * assert.equal(tcpFor("node").name, "node");
  * ```
  */
 export function tcpFor(name: RuntimeName): Tcp {
@@ -79,8 +82,9 @@ let override: Tcp | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTcp, detectRuntime } from "./select.ts";
- * console.assert(defaultTcp().name === detectRuntime());
+ * assert.equal(defaultTcp().name, detectRuntime());
  * ```
  */
 export function defaultTcp(): Tcp {
@@ -94,9 +98,10 @@ export function defaultTcp(): Tcp {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTcp, setDefaultTcp, tcpFor } from "./select.ts";
  * setDefaultTcp(tcpFor("node"));
- * console.assert(defaultTcp().name === "node");
+ * assert.equal(defaultTcp().name, "node");
  * setDefaultTcp(undefined);
  * ```
  */
@@ -111,8 +116,9 @@ export function setDefaultTcp(tcp: Tcp | undefined): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { smallBuffersAreCostly } from "./select.ts";
- * console.assert(typeof smallBuffersAreCostly() === "boolean");
+ * assert.equal(typeof smallBuffersAreCostly(), "boolean");
  * ```
  */
 export function smallBuffersAreCostly(): boolean {

@@ -134,9 +134,10 @@ export interface Tcp {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TcpConnectError } from "./tcp.ts";
  * const err = new TcpConnectError("127.0.0.1", 1, "timeout");
- * console.assert(err.code === "TCP_CONNECT" && err.reason === "timeout");
+ * assert.ok(err.code === "TCP_CONNECT" && err.reason === "timeout");
  * ```
  */
 export class TcpConnectError extends CastyError {

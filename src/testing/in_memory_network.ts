@@ -13,9 +13,10 @@ import { TimerHeap } from "../actor/_timer_heap.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { NetworkAddress } from "@casty/casty/testing";
  * const a: NetworkAddress = { host: "10.0.0.1", port: 1 };
- * console.assert(a.port === 1);
+ * assert.equal(a.port, 1);
  * ```
  */
 export interface NetworkAddress {
@@ -30,9 +31,10 @@ export interface NetworkAddress {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { InMemoryNetworkOptions } from "@casty/casty/testing";
  * const o: InMemoryNetworkOptions = { latency: 5 };
- * console.assert(o.latency === 5);
+ * assert.equal(o.latency, 5);
  * ```
  */
 export interface InMemoryNetworkOptions {
@@ -54,9 +56,10 @@ export interface InMemoryNetworkOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { NetworkStats } from "@casty/casty/testing";
  * const s: NetworkStats = { messages: 0, bytes: 0, dropped: 0, byType: {} };
- * console.assert(s.bytes === 0);
+ * assert.equal(s.bytes, 0);
  * ```
  */
 export interface NetworkStats {
@@ -89,6 +92,7 @@ function keyOf(a: NetworkAddress): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InMemoryNetwork, SimulatedClock } from "@casty/casty/testing";
  * const clock = new SimulatedClock();
  * const net = new InMemoryNetwork<{ type: string }>(clock, { latency: 10 });
@@ -98,7 +102,7 @@ function keyOf(a: NetworkAddress): string {
  * net.attach(b, (_from, msg) => got.push(msg.type));
  * net.send(a, b, { type: "ping" });
  * clock.advance(10);
- * console.assert(got[0] === "ping" && net.stats.messages === 1);
+ * assert.ok(got[0] === "ping" && net.stats.messages === 1);
  * ```
  */
 export class InMemoryNetwork<M extends { readonly type: string }> {

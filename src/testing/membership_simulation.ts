@@ -22,10 +22,11 @@ import { SimulatedClock } from "./simulated_clock.ts";
  * @returns A function returning numbers in [0, 1).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { seededRandom } from "@casty/casty/testing";
  * const a = seededRandom(42);
  * const b = seededRandom(42);
- * console.assert(a() === b());
+ * assert.equal(a(), b());
  * ```
  */
 export function seededRandom(seed: number): () => number {
@@ -45,9 +46,10 @@ export function seededRandom(seed: number): () => number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SimulationTuning } from "@casty/casty/testing";
  * const t: SimulationTuning = { downing: { stableAfter: 3000 } };
- * console.assert(t.downing?.stableAfter === 3000);
+ * assert.ok(t.downing?.stableAfter === 3000);
  * ```
  */
 export type SimulationTuning = Omit<
@@ -60,9 +62,10 @@ export type SimulationTuning = Omit<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MembershipSimulationOptions } from "@casty/casty/testing";
  * const o: MembershipSimulationOptions = { seed: 7, latency: 2 };
- * console.assert(o.seed === 7);
+ * assert.equal(o.seed, 7);
  * ```
  */
 export interface MembershipSimulationOptions {
@@ -90,10 +93,11 @@ export interface MembershipSimulationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MembershipSimulation } from "@casty/casty/testing";
  * using sim = new MembershipSimulation();
  * const n = sim.add(1);
- * console.assert(n.alive);
+ * assert.ok(n.alive);
  * ```
  */
 export interface SimulatedNode {
@@ -121,11 +125,12 @@ class Node implements SimulatedNode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MembershipSimulation } from "@casty/casty/testing";
  * using sim = new MembershipSimulation({ seed: 3 });
  * for (const port of [1, 2, 3]) sim.add(port, { seeds: [1, 2] });
  * const ok = sim.runUntil(() => sim.allUp(3), 30_000);
- * console.assert(ok);
+ * assert.ok(ok);
  * ```
  */
 export class MembershipSimulation {

@@ -216,6 +216,7 @@ async function connect(
  *
  * @example Echo over loopback (under Bun)
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { bunTcp } from "./tcp.ts";
  * const listener = await bunTcp.listen("127.0.0.1", 0, {
  *   onAccept: (conn) => conn.onData((chunk) => conn.write(chunk)),
@@ -223,7 +224,7 @@ async function connect(
  * const conn = await bunTcp.connect("127.0.0.1", listener.port);
  * const echoed = new Promise<Uint8Array>((resolve) => conn.onData(resolve));
  * conn.write(new Uint8Array([1, 2, 3]));
- * console.assert((await echoed).length === 3);
+ * assert.equal((await echoed).length, 3);
  * conn.destroy();
  * await listener.close();
  * ```

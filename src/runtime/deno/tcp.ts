@@ -208,6 +208,7 @@ async function connect(
  *
  * @example Echo over loopback
  * ```ts
+ * import assert from "node:assert/strict";
  * import { denoTcp } from "./tcp.ts";
  * const listener = await denoTcp.listen("127.0.0.1", 0, {
  *   onAccept: (conn) => conn.onData((chunk) => conn.write(chunk)),
@@ -215,7 +216,7 @@ async function connect(
  * const conn = await denoTcp.connect("127.0.0.1", listener.port);
  * const echoed = new Promise<Uint8Array>((resolve) => conn.onData(resolve));
  * conn.write(new Uint8Array([1, 2, 3]));
- * console.assert((await echoed).length === 3);
+ * assert.equal((await echoed).length, 3);
  * conn.destroy();
  * await listener.close();
  * ```
