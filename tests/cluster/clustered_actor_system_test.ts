@@ -61,6 +61,7 @@ describe("ClusteredActorSystem (in one process)", () => {
     const first = await start();
     const ups: number[] = [];
     const leaders: (number | undefined)[] = [];
+    const leaderAtSubscribe = first.leader?.port;
     first.eventStream.subscribe(MemberUp, (e) => ups.push(e.member.address.port));
     first.eventStream.subscribe(LeaderChanged, (e) => leaders.push(e.leader?.port));
     const seed = `127.0.0.1:${first.selfAddress.port}`;
@@ -74,7 +75,13 @@ describe("ClusteredActorSystem (in one process)", () => {
       const lowest = Math.min(...nodes.map((x) => x.selfAddress.port));
       await waitFor(() => nodes.every((x) => x.leader?.port === lowest), { timeout: 5000 });
       assert.ok(states.every((s) => s.members.length === 3));
-      assert.ok(leaders.every((l) => l === undefined || typeof l === "number"));
+      // Each LeaderChanged names a different leader than the one before it, and the last
+      // leader `first` saw (or the one it had all along) is the agreed one.
+      [leaderAtSubscribe, ...leaders].reduce((prev, l) => {
+        assert.notEqual(l, prev, `LeaderChanged without a change: ${leaders.join(", ")}`);
+        return l;
+      });
+      assert.equal(leaders.at(-1) ?? leaderAtSubscribe, lowest);
     } finally {
       await shutdownAll(nodes);
     }
@@ -338,7 +345,9 @@ describe("ClusteredActorSystem.barrier()", () => {
       const first = nodes[0].barrier("mixed", 3, { timeout: 2000 }).catch((e) => e);
       await new Promise((r) => setTimeout(r, 100));
       await assert.rejects(nodes[1].barrier("mixed", 2, { timeout: 2000 }), BarrierMismatchError);
-      await first;
+      // The node that expects three keeps waiting for a third participant until its timeout.
+      const outcome = await first;
+      assert.equal(outcome?.code, "BARRIER_TIMEOUT", String(outcome));
     } finally {
       await shutdownAll(nodes);
     }
