@@ -55,10 +55,30 @@ export interface SystemCore {
   unwatchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => void;
   /** Called after any cell has terminated (remote death watch hooks in here). */
   cellStopped?: (cell: ActorCell<unknown>) => void;
+  /** Called when a watchable ref that is not a cell (an ask's reply ref) ends. */
+  pathStopped?: (path: string) => void;
   /** Resolves the mailbox for a spawn (config overrides); explicit options win. */
   mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
   /** Wraps a behavior with configured supervision, if any. */
   behaviorFor<M>(path: string, behavior: Behavior<M>): Behavior<M>;
+}
+
+/**
+ * Refs that are not cells but can be watched carry this key: ask reply refs, which "stop" when
+ * their ask ends, so that whoever watches them (a topology subscription, a remote watch) is
+ * told `Terminated` and lets go of them.
+ */
+export const WATCHABLE: unique symbol = Symbol("casty.watchable");
+
+/** What a watchable ref offers under {@linkcode WATCHABLE}. */
+export interface Watchable {
+  /** Adds a watcher; `false` when the ref has ended already. */
+  addWatcher(cell: ActorCell<unknown>): boolean;
+  removeWatcher(cell: ActorCell<unknown>): void;
+}
+
+function watchableOf(ref: ActorRef<never>): Watchable | undefined {
+  return (ref as { [WATCHABLE]?: Watchable })[WATCHABLE];
 }
 
 const CREATED = 0;
@@ -380,6 +400,12 @@ export class ActorCell<M> {
       }
       return;
     }
+    const watchable = watchableOf(ref);
+    if (watchable) {
+      (this.#watching ??= new Set()).add(ref);
+      if (!watchable.addWatcher(this as ActorCell<unknown>)) this.#deliverTerminated(ref);
+      return;
+    }
     if (this.core.watchOther?.(this as ActorCell<unknown>, ref)) {
       (this.#watching ??= new Set()).add(ref);
       return;
@@ -391,6 +417,8 @@ export class ActorCell<M> {
     if (!this.#watching?.delete(ref)) return;
     if (ref instanceof LocalActorRef) {
       (ref.cell as ActorCell<unknown>).#watchers?.delete(this as ActorCell<unknown>);
+    } else if (watchableOf(ref)) {
+      watchableOf(ref)!.removeWatcher(this as ActorCell<unknown>);
     } else {
       this.core.unwatchOther?.(this as ActorCell<unknown>, ref);
     }
@@ -893,6 +921,7 @@ export class ActorCell<M> {
     if (this.#watching) {
       for (const ref of this.#watching) {
         if (ref instanceof LocalActorRef) (ref.cell as ActorCell<unknown>).#watchers?.delete(self);
+        else if (watchableOf(ref)) watchableOf(ref)!.removeWatcher(self);
         else this.core.unwatchOther?.(self, ref);
       }
       this.#watching = undefined;

@@ -13,7 +13,7 @@ import { EventStream } from "./event_stream.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 import { Mailbox } from "./mailbox.ts";
 import { Scheduler } from "./scheduler.ts";
-import { ActorCell, checkName, type SystemCore } from "./_actor_cell.ts";
+import { ActorCell, checkName, type SystemCore, WATCHABLE, type Watchable } from "./_actor_cell.ts";
 import { NameRegistry } from "./_name_registry.ts";
 import type { CastyConfig, MailboxSettings } from "../config/casty_config.ts";
 import { resolveActorConfig } from "../config/resolve_actor_config.ts";
@@ -139,8 +139,11 @@ function isSupervised(b: Behavior<never>): boolean {
   return false;
 }
 
-/** The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. */
-class AskRef<R> implements ActorRef<R> {
+/**
+ * The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. It can be
+ * watched, locally and from other nodes: the ask's end is its `Terminated`.
+ */
+class AskRef<R> implements ActorRef<R>, Watchable {
   readonly #system: ActorSystem;
   readonly #id: number;
   readonly #asks: Map<number, AskRef<unknown>>;
@@ -153,6 +156,7 @@ class AskRef<R> implements ActorRef<R> {
   readonly #t2 = randomWord();
   readonly #t3 = randomWord();
   #path: string | undefined;
+  #watchers: Set<ActorCell<unknown>> | undefined;
 
   constructor(
     system: ActorSystem,
@@ -170,6 +174,20 @@ class AskRef<R> implements ActorRef<R> {
 
   get [ACTOR_REF](): true {
     return true;
+  }
+
+  get [WATCHABLE](): Watchable {
+    return this;
+  }
+
+  addWatcher(cell: ActorCell<unknown>): boolean {
+    if (this.#resolve === undefined) return false;
+    (this.#watchers ??= new Set()).add(cell);
+    return true;
+  }
+
+  removeWatcher(cell: ActorCell<unknown>): void {
+    this.#watchers?.delete(cell);
   }
 
   get path(): string {
@@ -217,6 +235,13 @@ class AskRef<R> implements ActorRef<R> {
     this.timer?.cancel();
     this.#asks.delete(this.#id);
     this.signal?.removeEventListener("abort", this);
+    const watchers = this.#watchers;
+    if (watchers) {
+      this.#watchers = undefined;
+      for (const cell of watchers) cell.deliverTerminated(this as ActorRef<never>);
+    }
+    // Only a path that was read can have been sent to another node (and watched from there).
+    if (this.#path !== undefined) coreOf(this.#system).pathStopped?.(this.#path);
   }
 
   toJSON(): string {

@@ -274,6 +274,11 @@ export class ClusteredActorSystem extends ActorSystem {
       transport,
       serializer,
       log: this.log,
+      isMember: (node) =>
+        (this.#membership?.members ?? []).some((m) =>
+          sameNodeAddress(m.address, node) && m.status !== "removed"
+        ),
+      unreachableTimeout: options.transport?.unreachableTimeout,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
     this.#memberId = newMemberId(this.clock.wallNow());
