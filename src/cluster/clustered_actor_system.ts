@@ -483,6 +483,14 @@ export class ClusteredActorSystem extends ActorSystem {
     );
   }
 
+  /** Whether another live incarnation than `member` is a member at its address. */
+  #hasSuccessor(member: Member): boolean {
+    return this.#membership.members.some((m) =>
+      m.id !== member.id && sameNodeAddress(m.address, member.address) &&
+      m.status !== "down" && m.status !== "removed"
+    );
+  }
+
   #onMembershipEvent(e: MembershipEvent): void {
     if (e instanceof ShutdownSelf) {
       this.#removed.resolve();
@@ -491,7 +499,9 @@ export class ClusteredActorSystem extends ActorSystem {
         if (!this.isShutdown) void this.shutdown();
       }
     } else if (e instanceof MemberRemoved || e instanceof MemberDowned) {
-      if (!sameNodeAddress(e.member.address, this.#self)) {
+      // Clean-up keyed by address must spare a newer incarnation at the same address: its
+      // watches, barrier arrivals and queued messages are not the departed one's.
+      if (!sameNodeAddress(e.member.address, this.#self) && !this.#hasSuccessor(e.member)) {
         this.#remoting.nodeGone(e.member.address);
         this.#barriers.nodeLost(e.member.address);
         // Messages still queued for a node the cluster gave up on are dead letters now, not
@@ -499,7 +509,7 @@ export class ClusteredActorSystem extends ActorSystem {
         this.#transport.dropQueued(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
-      this.#barriers.nodeLost(e.member.address);
+      if (!this.#hasSuccessor(e.member)) this.#barriers.nodeLost(e.member.address);
     } else if (e instanceof LeaderChanged) {
       this.#barriers.leaderChanged();
     }
