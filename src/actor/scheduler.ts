@@ -10,7 +10,26 @@ import type { Logger } from "./logger.ts";
 import { type Timed, TimerHeap } from "./_timer_heap.ts";
 import { tellSafely } from "./_tell_safely.ts";
 
-/** Options of {@linkcode Scheduler}. */
+/**
+ * Options of {@linkcode Scheduler}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { consoleLogger, EventStream, Scheduler } from "@casty/casty";
+ * import { SimulatedClock } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * const logged: string[] = [];
+ * const log = { ...consoleLogger("silent"), error: (m: string) => void logged.push(m) };
+ * const scheduler = new Scheduler(clock, { eventStream: new EventStream(), log });
+ * scheduler.internal(() => {
+ *   throw new Error("boom");
+ * }, 10);
+ * clock.advance(10); // the failure is logged, never thrown into the runtime
+ * assert.deepEqual(logged, ["A scheduled callback failed"]);
+ * scheduler.close();
+ * ```
+ */
 export interface SchedulerOptions {
   /** Where a scheduled message that cannot be delivered is published as a `DeadLetter`. */
   eventStream?: EventStream;

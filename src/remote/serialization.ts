@@ -63,6 +63,15 @@ export interface TaggedJsonSerializerOptions {
  * Limits on what {@linkcode TaggedJsonSerializer.deserialize} accepts. Decoding a value within
  * them costs time roughly linear in its size: parsing a decimal bigint is quadratic in its
  * digits (a million digits take 100+ ms), and nesting costs stack.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TaggedJsonSerializer } from "@casty/casty/remote";
+ * const serializer = new TaggedJsonSerializer({ limits: { maxBigIntDigits: 20 } });
+ * const bytes = new TaggedJsonSerializer().serialize(10n ** 30n);
+ * assert.throws(() => serializer.deserialize(bytes), { name: "SerializationError" });
+ * ```
  */
 export interface DecodeLimits {
   /**
