@@ -314,12 +314,21 @@ describe("ClusteredActorSystem.barrier()", () => {
     const nodes = await cluster(3);
     try {
       for (let round = 0; round < 3; round++) {
-        const order: string[] = [];
-        const arrivals = nodes.map((n, i) =>
-          n.barrier("phase", 3, { timeout: 10_000 }).then(() => order.push(`released ${i}`))
-        );
+        const released: { node: number; at: number }[] = [];
+        const arrive = (i: number) =>
+          nodes[i].barrier("phase", 3, { timeout: 10_000 }).then(() =>
+            released.push({ node: i, at: performance.now() })
+          );
+        // Two arrive first; the third a little later: nobody may be released before it arrives.
+        const arrivals = [arrive(0), arrive(1)];
+        await new Promise((r) => setTimeout(r, 50));
+        const lastArrivedAt = performance.now();
+        arrivals.push(arrive(2));
         await Promise.all(arrivals);
-        assert.equal(order.length, 3);
+        assert.deepEqual(released.map((r) => r.node).sort(), [0, 1, 2], `round ${round}`);
+        for (const r of released) {
+          assert.ok(r.at >= lastArrivedAt, `node ${r.node} released before the third arrived`);
+        }
       }
       // Two of three: nobody is released.
       let released = 0;
