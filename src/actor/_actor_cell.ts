@@ -35,6 +35,23 @@ import type { Dispatcher } from "./_dispatcher.ts";
 import { NameRegistry } from "./_name_registry.ts";
 import { reportFailedTell } from "./_tell_safely.ts";
 
+/**
+ * What the remote layer plugs into a system (through `attachRemote` in actor_system.ts, once):
+ * the node's address prefix and death watch of refs that are not local cells.
+ */
+export interface RemoteHooks {
+  /** `casty://name@host:port`: the prefix of every local actor's URI from now on. */
+  readonly addressPrefix: string;
+  /** Watches a ref that is not a local cell; `false` when it is not one of the remote layer's. */
+  watch(watcher: ActorCell<unknown>, ref: ActorRef<never>): boolean;
+  /** Stops watching such a ref. */
+  unwatch(watcher: ActorCell<unknown>, ref: ActorRef<never>): void;
+  /** Called after any local cell has terminated (remote watchers of it are told). */
+  cellStopped(cell: ActorCell<unknown>): void;
+  /** Called when a watchable ref that is not a cell (an ask's reply ref) ends. */
+  pathStopped?(path: string): void;
+}
+
 /** Everything a cell needs from its system. */
 export interface SystemCore {
   readonly system: ActorSystem;
@@ -50,13 +67,8 @@ export interface SystemCore {
   suppressDeadLetters: boolean;
   /** Called when a root cell has terminated, to free its name. */
   rootTerminated(cell: ActorCell<unknown>): void;
-  /** Watch support for refs that are not local cells (remote refs); undefined when local-only. */
-  watchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => boolean;
-  unwatchOther?: (watcher: ActorCell<unknown>, ref: ActorRef<never>) => void;
-  /** Called after any cell has terminated (remote death watch hooks in here). */
-  cellStopped?: (cell: ActorCell<unknown>) => void;
-  /** Called when a watchable ref that is not a cell (an ask's reply ref) ends. */
-  pathStopped?: (path: string) => void;
+  /** The remote layer's hooks; undefined while the system is local-only. */
+  remote: RemoteHooks | undefined;
   /** Resolves the mailbox for a spawn (config overrides); explicit options win. */
   mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
   /** Wraps a behavior with configured supervision, if any. */
@@ -406,7 +418,7 @@ export class ActorCell<M> {
       if (!watchable.addWatcher(this as ActorCell<unknown>)) this.#deliverTerminated(ref);
       return;
     }
-    if (this.core.watchOther?.(this as ActorCell<unknown>, ref)) {
+    if (this.core.remote?.watch(this as ActorCell<unknown>, ref)) {
       (this.#watching ??= new Set()).add(ref);
       return;
     }
@@ -420,7 +432,7 @@ export class ActorCell<M> {
     } else if (watchableOf(ref)) {
       watchableOf(ref)!.removeWatcher(this as ActorCell<unknown>);
     } else {
-      this.core.unwatchOther?.(this as ActorCell<unknown>, ref);
+      this.core.remote?.unwatch(this as ActorCell<unknown>, ref);
     }
   }
 
@@ -922,7 +934,7 @@ export class ActorCell<M> {
       for (const ref of this.#watching) {
         if (ref instanceof LocalActorRef) (ref.cell as ActorCell<unknown>).#watchers?.delete(self);
         else if (watchableOf(ref)) watchableOf(ref)!.removeWatcher(self);
-        else this.core.unwatchOther?.(self, ref);
+        else this.core.remote?.unwatch(self, ref);
       }
       this.#watching = undefined;
     }
@@ -945,7 +957,7 @@ export class ActorCell<M> {
       }
     }
     this.#sys = undefined;
-    this.core.cellStopped?.(self);
+    this.core.remote?.cellStopped(self);
     this.#terminated?.resolve();
   }
 

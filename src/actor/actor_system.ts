@@ -13,7 +13,15 @@ import { EventStream } from "./event_stream.ts";
 import { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 import { Mailbox } from "./mailbox.ts";
 import { Scheduler } from "./scheduler.ts";
-import { ActorCell, checkName, type SystemCore, WATCHABLE, type Watchable } from "./_actor_cell.ts";
+import {
+  ActorCell,
+  checkName,
+  LocalActorRef,
+  type RemoteHooks,
+  type SystemCore,
+  WATCHABLE,
+  type Watchable,
+} from "./_actor_cell.ts";
 import { NameRegistry } from "./_name_registry.ts";
 import type { CastyConfig, MailboxSettings } from "../config/casty_config.ts";
 import { resolveActorConfig } from "../config/resolve_actor_config.ts";
@@ -129,6 +137,40 @@ export function systemCore(system: ActorSystem): SystemCore {
   return coreOf(system);
 }
 
+/**
+ * @internal Plugs the remote layer into a system: from now on its actors' URIs carry
+ * `hooks.addressPrefix`, and cells watch remote refs through `hooks`. Once per system.
+ *
+ * @throws {Error} when a remote layer is already attached.
+ */
+export function attachRemote(system: ActorSystem, hooks: RemoteHooks): void {
+  const core = coreOf(system);
+  if (core.remote !== undefined) {
+    throw new Error(`Cannot attach a remote layer to system "${system.name}": one is attached`);
+  }
+  core.remote = hooks;
+  core.addressPrefix = hooks.addressPrefix;
+}
+
+/**
+ * @internal Spawns a child of the local actor `parent` from outside that actor (the cluster layer
+ * spawns its system actors under `/_cluster` this way, synchronously).
+ *
+ * @throws {TypeError} when `parent` is not a local actor of this process.
+ * @throws {ActorNameTakenError} when the parent has a live child of that name.
+ */
+export function spawnChildOf<M>(
+  parent: ActorRef<never>,
+  behavior: Behavior<M>,
+  name: string,
+  options: SpawnOptions = {},
+): ActorRef<M> {
+  if (!(parent instanceof LocalActorRef)) {
+    throw new TypeError(`Cannot spawn a child of "${parent.path}": not a local actor`);
+  }
+  return (parent.cell as ActorCell<unknown>).spawnChild(behavior, name, options);
+}
+
 function isSupervised(b: Behavior<never>): boolean {
   let cur: Behavior<never> | undefined = b;
   while (cur) {
@@ -241,7 +283,7 @@ class AskRef<R> implements ActorRef<R>, Watchable {
       for (const cell of watchers) cell.deliverTerminated(this as ActorRef<never>);
     }
     // Only a path that was read can have been sent to another node (and watched from there).
-    if (this.#path !== undefined) coreOf(this.#system).pathStopped?.(this.#path);
+    if (this.#path !== undefined) coreOf(this.#system).remote?.pathStopped?.(this.#path);
   }
 
   toJSON(): string {
@@ -321,6 +363,7 @@ export class ActorSystem implements AsyncDisposable {
       scheduler: this.scheduler,
       dispatcher: new Dispatcher(options.throughput ?? 1024),
       addressPrefix: `casty://${name}`,
+      remote: undefined,
       suppressDeadLetters: false,
       rootTerminated(cell) {
         if (roots.get(cell.name) === cell) roots.delete(cell.name);

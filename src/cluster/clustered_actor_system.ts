@@ -4,9 +4,12 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
-import { ActorSystem, type ActorSystemOptions } from "../actor/actor_system.ts";
+import type { SpawnOptions } from "../actor/actor_context.ts";
+import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
+import type { Behavior } from "../actor/behaviors.ts";
+import { type Clock, realClock } from "../actor/clock.ts";
 import { ClusterUnavailableError } from "../actor/errors.ts";
-import { consoleLogger } from "../actor/logger.ts";
+import { consoleLogger, type Logger } from "../actor/logger.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
 import {
@@ -16,8 +19,13 @@ import {
   sameNodeAddress,
 } from "../remote/address.ts";
 import { Remoting } from "../remote/remoting.ts";
-import { type Serializer, TaggedJsonSerializer } from "../remote/serialization.ts";
+import {
+  type SerializableClass,
+  type Serializer,
+  TaggedJsonSerializer,
+} from "../remote/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
+import type { Transport } from "../remote/transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
@@ -30,6 +38,15 @@ import {
   ShutdownSelf,
   UnreachableMember,
 } from "./events.ts";
+import {
+  CLUSTER_SYSTEM_ROOT,
+  type ClusterExtension,
+  type ClusterExtensionContext,
+  type ClusterView,
+  type ExtensionStop,
+  markerOf,
+  type SpawnHandler,
+} from "./extension.ts";
 import { type Member, newMemberId } from "./member.ts";
 import { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
 import type { PhiAccrualOptions } from "./phi_accrual.ts";
@@ -62,6 +79,48 @@ export type TransportTuning = Partial<
     | "tcp"
   >
 >;
+
+/**
+ * What a transport factory gets (see {@linkcode ClusteredActorSystemOptions.transportFactory}):
+ * the node's identity and addresses, and the transport tuning.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClusteredActorSystem, TcpTransport, type TransportFactorySettings } from "@casty/casty";
+ * const seen: TransportFactorySettings[] = [];
+ * await using node = await ClusteredActorSystem.start({
+ *   name: "demo", host: "127.0.0.1", port: 0, logLevel: "error",
+ *   transportFactory: (s) => {
+ *     seen.push(s);
+ *     return TcpTransport.start({ systemName: s.systemName, host: s.host, port: s.port, incarnation: s.incarnation });
+ *   },
+ * });
+ * assert.equal(seen[0].incarnation, node.memberId);
+ * ```
+ */
+export interface TransportFactorySettings {
+  /** The system name; peers with another one are refused. */
+  readonly systemName: string;
+  /** The advertised host. */
+  readonly host: string;
+  /** The advertised port (`0`: any free port). */
+  readonly port: number;
+  /** The interface to bind, when it differs from `host`. */
+  readonly bindHost?: string;
+  /** The port to bind, when it differs from `port`. */
+  readonly bindPort?: number;
+  /** Mutual TLS. */
+  readonly tls?: TlsOptions;
+  /** The node's incarnation: the transport must advertise exactly this one. */
+  readonly incarnation: string;
+  /** The node's clock. */
+  readonly clock: Clock;
+  /** The node's logger. */
+  readonly logger: Logger;
+  /** Transport tuning from the options. */
+  readonly tuning: TransportTuning;
+}
 
 /** Options of {@linkcode ClusteredActorSystem.start}. */
 export interface ClusteredActorSystemOptions extends ActorSystemOptions {
@@ -111,7 +170,38 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
    * @default {10000}
    */
   leaveTimeout?: number;
+  /**
+   * Makes the node-to-node transport (the port of this node to the network). Defaults to
+   * `TcpTransport.start`; `testCluster` plugs an in-memory transport here. The transport must
+   * advertise `settings.incarnation`.
+   */
+  transportFactory?: (settings: TransportFactorySettings) => Promise<Transport>;
+  /**
+   * Random numbers in [0, 1) for the incarnation id and membership's choices (a seeded source
+   * makes simulated runs reproducible).
+   * @default {Math.random}
+   */
+  random?: () => number;
+  /**
+   * Cluster features to start on this node (internal extension point; see
+   * {@linkcode ClusterExtension}).
+   */
+  extensions?: readonly ClusterExtension[];
 }
+
+const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
+  TcpTransport.start({
+    ...s.tuning,
+    systemName: s.systemName,
+    host: s.host,
+    port: s.port,
+    bindHost: s.bindHost,
+    bindPort: s.bindPort,
+    tls: s.tls,
+    clock: s.clock,
+    logger: s.logger,
+    incarnation: s.incarnation,
+  });
 
 /** Options of {@linkcode ClusteredActorSystem.waitFor} and friends. */
 export interface ClusterWaitOptions {
@@ -142,7 +232,7 @@ export interface ClusterWaitOptions {
  * ```
  */
 export class ClusteredActorSystem extends ActorSystem {
-  readonly #transport: TcpTransport;
+  readonly #transport: Transport;
   readonly #remoting: Remoting;
   readonly #self: NodeAddress;
   readonly #membership: Membership;
@@ -150,7 +240,12 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #memberId: string;
   readonly #leaveTimeout: number;
   readonly #topologyListeners = new Set<() => void>();
-  #topology: ActorRef<TopologyMsg> | undefined;
+  readonly #serializer: Serializer;
+  readonly #clusterRoot: ActorRef<never>;
+  readonly #topology: ActorRef<TopologyMsg>;
+  readonly #eventListeners = new Set<(event: MembershipEvent) => void>();
+  readonly #spawnHandlers = new Map<string, SpawnHandler>();
+  readonly #extensions: { readonly name: string; stop: ExtensionStop | undefined }[] = [];
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -173,18 +268,35 @@ export class ClusteredActorSystem extends ActorSystem {
     // One logger for the transport and the system, so logLevel applies to both.
     const logger = options.logger ?? consoleLogger(options.logLevel ?? "info");
     options = { ...options, logger };
-    const transport = await TcpTransport.start({
-      ...options.transport,
+    // One identity per node start, shared by the transport's handshake and the membership.
+    const clock = options.clock ?? realClock;
+    const incarnation = newMemberId(clock.wallNow(), options.random);
+    const factory = options.transportFactory ?? tcpTransportFactory;
+    const transport = await factory({
       systemName: options.name,
       host: options.host,
       port: options.port,
       bindHost: options.bindHost,
       bindPort: options.bindPort,
       tls: options.tls,
-      clock: options.clock,
-      logger: options.logger,
+      incarnation,
+      clock,
+      logger,
+      tuning: options.transport ?? {},
     });
-    const node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+    let node: ClusteredActorSystem;
+    try {
+      node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+    } catch (err) {
+      await transport.shutdown();
+      throw err;
+    }
+    try {
+      for (const extension of options.extensions ?? []) await node.#startExtension(extension);
+    } catch (err) {
+      await node.shutdown();
+      throw err;
+    }
     node.#membership.start();
     if (options.requiredQuorum !== undefined) {
       try {
@@ -238,13 +350,14 @@ export class ClusteredActorSystem extends ActorSystem {
 
   /**
    * Use {@linkcode ClusteredActorSystem.start}; the constructor takes an already bound
-   * transport.
+   * transport, whose incarnation becomes this node's member id, and does not start joining.
    */
-  constructor(options: ClusteredActorSystemOptions, transport: TcpTransport) {
+  constructor(options: ClusteredActorSystemOptions, transport: Transport) {
     super(options);
     this.#transport = transport;
     this.#self = transport.selfAddress;
     const serializer = options.serializer ?? new TaggedJsonSerializer();
+    this.#serializer = serializer;
     if (serializer instanceof TaggedJsonSerializer) {
       try {
         serializer.register(Terminated, "casty.Terminated");
@@ -281,7 +394,7 @@ export class ClusteredActorSystem extends ActorSystem {
       unreachableTimeout: options.transport?.unreachableTimeout,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
-    this.#memberId = newMemberId(this.clock.wallNow());
+    this.#memberId = transport.incarnation;
     const seeds = (options.seedNodes ?? []) as NodeAddress[];
     this.#membership = new Membership({
       self: { address: this.#self, id: this.#memberId, roles: options.roles ?? [] },
@@ -294,6 +407,7 @@ export class ClusteredActorSystem extends ActorSystem {
       failureDetector: options.failureDetector,
       downing: options.downing,
       join: options.join,
+      random: options.random,
     });
     this.#remoting.registerHandler(
       MEMBERSHIP_PATH,
@@ -313,13 +427,97 @@ export class ClusteredActorSystem extends ActorSystem {
       BARRIER_PATH,
       (_from, msg) => this.#barriers.receive(msg as BarrierMsg),
     );
-    this.spawn(
-      Behaviors.setup<never>((ctx) => {
-        this.#topology = ctx.spawn(topologyActor(() => this.#snapshot()), "_topology");
-        return Behaviors.ignore();
-      }),
-      "_cluster",
+    this.#clusterRoot = super.spawn(Behaviors.ignore<never>(), CLUSTER_SYSTEM_ROOT.slice(1));
+    this.#topology = spawnChildOf(
+      this.#clusterRoot,
+      topologyActor(() => this.#snapshot()),
+      "_topology",
     );
+  }
+
+  /**
+   * Spawns a root actor; a special behavior of a cluster feature (such as
+   * `Behaviors.sharded(...)`) is handed to the extension that registered its marker.
+   *
+   * @throws {ActorNameTakenError} when a live root actor has the name.
+   * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
+   */
+  override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
+    if (behavior.kind === "marker") {
+      const marker = markerOf(behavior);
+      const handler = marker && this.#spawnHandlers.get(marker.marker);
+      if (handler) return handler(behavior as Behavior<never>, name, options) as ActorRef<M>;
+    }
+    return super.spawn(behavior, name, options);
+  }
+
+  /** The cluster as this node sees it (transport-independent). */
+  get view(): ClusterView {
+    const m = this.#membership;
+    return {
+      self: this.#self,
+      incarnation: this.#memberId,
+      members: m.members,
+      leader: m.leader,
+      unreachable: m.unreachable.map((x) => x.address),
+    };
+  }
+
+  async #startExtension(extension: ClusterExtension): Promise<void> {
+    if (!/^[a-z][a-z0-9-]*$/.test(extension.name)) {
+      throw new TypeError(
+        `Invalid cluster extension name ${JSON.stringify(extension.name)}: use a-z, 0-9 and "-"`,
+      );
+    }
+    if (this.#extensions.some((e) => e.name === extension.name)) {
+      throw new TypeError(`Cannot start cluster extension "${extension.name}": it is started`);
+    }
+    const ctx: ClusterExtensionContext = {
+      node: this,
+      selfAddress: this.#self,
+      incarnation: this.#memberId,
+      clock: this.clock,
+      log: this.log,
+      systemName: this.name,
+      spawnSystemActor: <M>(behavior: Behavior<M>, name = `_${extension.name}`) => {
+        if (!name.startsWith("_")) {
+          throw new TypeError(
+            `Cannot spawn system actor "${CLUSTER_SYSTEM_ROOT}/${name}": names under ` +
+              `${CLUSTER_SYSTEM_ROOT} start with "_"`,
+          );
+        }
+        return spawnChildOf(this.#clusterRoot, behavior, name);
+      },
+      registerSerializable: (cls: SerializableClass, tag: string) => {
+        const s = this.#serializer as Partial<{ register(c: SerializableClass, n: string): void }>;
+        if (typeof s.register === "function") s.register(cls, tag);
+      },
+      subscribe: (listener) => {
+        this.#eventListeners.add(listener);
+        return () => this.#eventListeners.delete(listener);
+      },
+      view: () => this.view,
+      refAt: <M>(node: NodeAddress, path: string) => this.#remoting.refAt<M>(node, path),
+      registerHandler: (path, handler) => {
+        if (!path.startsWith(`${CLUSTER_SYSTEM_ROOT}/`)) {
+          throw new TypeError(
+            `Cannot handle "${path}": system handlers live under ${CLUSTER_SYSTEM_ROOT}/`,
+          );
+        }
+        this.#remoting.registerHandler(path, handler);
+      },
+      sendSystem: (node, path, message) => this.#remoting.sendSystem(node, path, message),
+      registerSpawnHandler: (marker, handler) => {
+        if (this.#spawnHandlers.has(marker)) {
+          throw new Error(`Cannot handle marker "${marker}": another extension handles it`);
+        }
+        this.#spawnHandlers.set(marker, handler);
+      },
+    };
+    const entry = { name: extension.name, stop: undefined as ExtensionStop | undefined };
+    this.#extensions.push(entry);
+    const stop = await extension.start(ctx);
+    if (typeof stop === "function") entry.stop = stop;
   }
 
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */
@@ -419,7 +617,7 @@ export class ClusteredActorSystem extends ActorSystem {
   }
 
   /** The node-to-node transport. */
-  get transport(): TcpTransport {
+  get transport(): Transport {
     return this.#transport;
   }
 
@@ -446,6 +644,14 @@ export class ClusteredActorSystem extends ActorSystem {
     this.#barriers.close();
     this.#membership.stop();
     await super.doShutdown();
+    for (const extension of this.#extensions.splice(0).reverse()) {
+      try {
+        await extension.stop?.();
+      } catch (err) {
+        this.log.error(`cluster extension "${extension.name}" failed to stop`, err);
+      }
+    }
+    this.#eventListeners.clear();
     this.#remoting.close();
     await this.#transport.shutdown();
   }
@@ -514,7 +720,14 @@ export class ClusteredActorSystem extends ActorSystem {
       this.#barriers.leaderChanged();
     }
     this.eventStream.publish(e);
+    for (const l of [...this.#eventListeners]) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error("cluster extension listener failed", err);
+      }
+    }
     for (const l of [...this.#topologyListeners]) l();
-    this.#topology?.tell({ type: "topologyChanged" });
+    this.#topology.tell({ type: "topologyChanged" });
   }
 }

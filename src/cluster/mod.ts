@@ -38,3 +38,10 @@ export * from "./downing.ts";
 export * from "./events.ts";
 export * from "./membership.ts";
 export * from "./topology.ts";
+export type {
+  ClusterExtension,
+  ClusterExtensionContext,
+  ClusterView,
+  ExtensionStop,
+  SpawnHandler,
+} from "./extension.ts";

@@ -8,17 +8,17 @@
  * @module
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
-import { type ActorSystem, systemCore } from "../actor/actor_system.ts";
+import { type ActorSystem, attachRemote } from "../actor/actor_system.ts";
 import { MailboxFullError, SerializationError } from "../actor/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
-import type { ActorCell, SystemCore } from "../actor/_actor_cell.ts";
+import type { ActorCell } from "../actor/_actor_cell.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
 import type { Serializer } from "./serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */
-const REMOTE_PATH = "/_remote";
+const REMOTE_PATH = "/_system/_remote";
 
 type RemoteSystemMsg =
   | { readonly t: "watch"; readonly path: string }
@@ -82,8 +82,9 @@ export class RemoteActorRef<M> implements ActorRef<M> {
   }
 
   /**
-   * Sends the message once the outbound queue to its node has room (below half its bound), so
-   * a fast producer slows down instead of overflowing the queue into dead letters.
+   * Sends the message once the outbound queue to its node has room (the transport's
+   * `whenWritable`), so a fast producer slows down instead of overflowing the queue into dead
+   * letters.
    *
    * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
@@ -142,7 +143,6 @@ const REF_CACHE_LIMIT = 50_000;
  */
 export class Remoting {
   readonly #system: ActorSystem;
-  readonly #core: SystemCore;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
   readonly #log: Logger;
@@ -170,7 +170,6 @@ export class Remoting {
    */
   constructor(options: RemotingOptions) {
     this.#system = options.system;
-    this.#core = systemCore(options.system);
     this.#transport = options.transport;
     this.#serializer = options.serializer;
     this.#log = options.log;
@@ -178,12 +177,14 @@ export class Remoting {
     this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
     this.#self = options.transport.selfAddress;
     this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
-    this.#core.addressPrefix = this.#prefix;
-    this.#core.watchOther = (cell, ref) => this.#watch(cell, ref);
-    this.#core.unwatchOther = (cell, ref) => this.#unwatch(cell, ref);
-    this.#core.cellStopped = (cell) => this.#localStopped(cell.path);
-    // An ask's reply ref "stops" when the ask ends: remote watchers of it let go then.
-    this.#core.pathStopped = (path) => this.#localStopped(path);
+    attachRemote(this.#system, {
+      addressPrefix: this.#prefix,
+      watch: (cell, ref) => this.#watch(cell, ref),
+      unwatch: (cell, ref) => this.#unwatch(cell, ref),
+      cellStopped: (cell) => this.#localStopped(cell.path),
+      // An ask's reply ref "stops" when the ask ends: remote watchers of it let go then.
+      pathStopped: (path) => this.#localStopped(path),
+    });
     this.#transport.setHandlers({
       onInbound: (from, env) => {
         try {
@@ -256,7 +257,7 @@ export class Remoting {
   sendSystem(to: NodeAddress, path: string, message: unknown): void {
     if (this.#closed) return;
     const payload = this.#serializer.serialize(message);
-    this.#transport.send(to, { recipient: path, payload });
+    this.#transport.send(to, { recipient: path, payload, lane: laneOf(path) });
   }
 
   /**
@@ -276,51 +277,31 @@ export class Remoting {
       const error = err instanceof SerializationError
         ? err
         : new SerializationError(`Cannot serialize message for "${ref.address}"`, { cause: err });
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "serialization", error.message),
       );
       throw error;
     }
     if (this.#closed) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, ref as ActorRef<never>, "shutdown", "remoting is shut down"),
       );
       return;
     }
-    this.#transport.send(ref.node, { recipient: ref.path, payload });
+    this.#transport.send(ref.node, { recipient: ref.path, payload, lane: laneOf(ref.path) });
   }
 
   /**
-   * Sends once the outbound queue to the ref's node is below half its bound (waiting with a
-   * growing pause, at most `maxWait` ms in all, after which it sends anyway).
+   * Sends once the transport has room for `ref`'s node (its `whenWritable`), or at once for
+   * this node and for control-lane paths.
+   *
+   * @throws {SerializationError} (rejection) when the message cannot be serialized.
    */
-  sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown, maxWait = 30_000): Promise<void> {
-    const t = this.#transport as Partial<{
-      queuedCount(to: NodeAddress): number;
-      outboundQueueLimit: number;
-    }>;
-    const flowControlled = typeof t.queuedCount === "function" &&
-      typeof t.outboundQueueLimit === "number";
-    const high = flowControlled ? Math.max(1, Math.floor(t.outboundQueueLimit! / 2)) : Infinity;
-    if (!flowControlled || this.#closed || t.queuedCount!(ref.node) < high) {
-      // Fast path without an async frame: most sends find room.
-      try {
-        this.send(ref, msg);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  async sendWhenRoom(ref: RemoteActorRef<unknown>, msg: unknown): Promise<void> {
+    if (!this.#closed && laneOf(ref.path) === "user" && !sameNodeAddress(ref.node, this.#self)) {
+      await this.#transport.whenWritable(ref.node);
     }
-    return (async () => {
-      let waited = 0;
-      let pause = 1;
-      while (!this.#closed && waited < maxWait && t.queuedCount!(ref.node) >= high) {
-        await new Promise<void>((resolve) => this.#core.scheduler.internal(resolve, pause));
-        waited += pause;
-        pause = Math.min(pause * 2, 50);
-      }
-      this.send(ref, msg);
-    })();
+    this.send(ref, msg);
   }
 
   /**
@@ -367,7 +348,7 @@ export class Remoting {
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, uri, "unknownPath", `no actor at ${path} on this node`),
       );
       return;
@@ -376,7 +357,7 @@ export class Remoting {
       target.tell(msg);
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(msg, target as ActorRef<never>, "mailboxFull", err.message),
       );
     }
@@ -390,7 +371,7 @@ export class Remoting {
       this.#log.error(
         `Cannot decode a message for "${env.recipient}" from ${formatNodeAddress(from)}: ${detail}`,
       );
-      this.#core.eventStream.publish(
+      this.#system.eventStream.publish(
         new DeadLetter(env.payload.slice(), this.#prefix + env.recipient, "serialization", detail),
       );
       return { ok: false };
@@ -431,7 +412,7 @@ export class Remoting {
       this.#terminatedFrom(to, (message as { path: string }).path);
     }
     const uri = `casty://${this.#system.name}@${formatNodeAddress(to)}${env.recipient}`;
-    this.#core.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
+    this.#system.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
   }
 
   #onPeer(peer: PeerIdentity, up: boolean): void {
@@ -445,7 +426,7 @@ export class Remoting {
       const node: NodeAddress = { host: peer.host, port: peer.port };
       this.#downTimers.set(
         key,
-        this.#core.scheduler.internal(() => {
+        this.#system.scheduler.internal(() => {
           this.#downTimers.delete(key);
           if (!this.#isMember(node)) this.nodeGone(node);
         }, this.#unreachableTimeout),
@@ -549,4 +530,9 @@ export class Remoting {
       this.sendSystem(node, REMOTE_PATH, { t: "terminated", path });
     }
   }
+}
+
+/** Envelopes to system actors (`/_cluster/`, `/_system/`) travel on the control lane. */
+function laneOf(path: string): "control" | "user" {
+  return path.startsWith("/_cluster/") || path.startsWith("/_system/") ? "control" : "user";
 }

@@ -157,6 +157,11 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly tcp?: Tcp;
   /** Random numbers in [0, 1) for backoff jitter. Defaults to `Math.random`. */
   readonly random?: () => number;
+  /**
+   * This run's incarnation id (the node identity shared with the cluster layer); a random
+   * one when left out.
+   */
+  readonly incarnation?: string;
 }
 
 /** Largest frame accepted before a connection has completed its handshake. */
@@ -217,6 +222,13 @@ class Fifo<T> {
     this.#length--;
     return item;
   }
+  sum(of: (item: T) => number): number {
+    let total = 0;
+    for (let i = 0; i < this.#length; i++) {
+      total += of(this.#items[(this.#head + i) & this.#mask] as T);
+    }
+    return total;
+  }
   takeAll(): T[] {
     const items: T[] = [];
     while (this.#length > 0) items.push(this.shift());
@@ -273,6 +285,8 @@ class Peer {
   retryTimer: Cancellable | undefined;
   flushScheduled = false;
   continuation: ReturnType<typeof setTimeout> | undefined;
+  /** Callers of `whenWritable` waiting for room in `queue`. */
+  writeWaiters: (() => void)[] | undefined;
   constructor(key: string, address: NodeAddress) {
     this.key = key;
     this.address = address;
@@ -420,7 +434,13 @@ export class TcpTransport implements Transport {
         },
       },
     );
-    const transport = new TcpTransport(options, listener, tcp, crypto.randomUUID(), maxFrameSize);
+    const transport = new TcpTransport(
+      options,
+      listener,
+      tcp,
+      options.incarnation ?? crypto.randomUUID(),
+      maxFrameSize,
+    );
     ref.transport = transport;
     for (const conn of early) transport.#accept(conn);
     transport.#log.debug(`Listening on ${formatNodeAddress(transport.selfAddress)}`, {
@@ -495,6 +515,76 @@ export class TcpTransport implements Transport {
   }
 
   /**
+   * Payload bytes queued for `to` and not yet written to its socket.
+   *
+   * @param to The peer.
+   * @returns The bytes (0 for an unknown peer).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * assert.equal(node.queuedBytes({ host: "127.0.0.1", port: 1 }), 0);
+   * ```
+   */
+  queuedBytes(to: NodeAddress): number {
+    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
+    return peer === undefined ? 0 : peer.queue.sum((e) => e.payload.length);
+  }
+
+  /**
+   * Resolves once the queue for `to` has room for another envelope (at once when it has);
+   * rejects with the signal's reason when `signal` aborts first.
+   *
+   * @param to The peer.
+   * @param signal Aborts the wait.
+   * @returns A promise that resolves when a send would not overflow.
+   *
+   * @example
+   * ```ts
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * await node.whenWritable({ host: "127.0.0.1", port: 1 });
+   * ```
+   */
+  whenWritable(to: NodeAddress, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
+    if (peer === undefined || peer.queue.length < this.#queueLimit || this.#state !== "running") {
+      return Promise.resolve();
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const waiters = (peer.writeWaiters ??= []);
+    const onAbort = () => {
+      const i = waiters.indexOf(wake);
+      if (i >= 0) waiters.splice(i, 1);
+      reject(signal!.reason);
+    };
+    const wake = () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    };
+    waiters.push(wake);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    return promise;
+  }
+
+  #wakeWriters(peer: Peer): void {
+    const waiters = peer.writeWaiters;
+    if (
+      waiters === undefined || (peer.queue.length >= this.#queueLimit && this.#state === "running")
+    ) {
+      return;
+    }
+    // Wake as many waiters as there is room for (all of them once stopped).
+    const room = this.#state === "running" ? this.#queueLimit - peer.queue.length : waiters.length;
+    const woken = waiters.splice(0, Math.max(0, room));
+    if (waiters.length === 0) peer.writeWaiters = undefined;
+    for (const wake of woken) wake();
+  }
+
+  /**
    * Reports every envelope queued for `to` as undeliverable now, instead of after
    * `unreachableTimeout` — for when the cluster has downed or removed that node. A peer with a
    * live connection is left alone; later sends to `to` are queued (and dialled) as usual.
@@ -516,6 +606,7 @@ export class TcpTransport implements Transport {
     if (peer === undefined || peer.active !== undefined || peer.queue.length === 0) return 0;
     const given = peer.queue.takeAll();
     this.#undeliverable(peer.address, given, reason);
+    this.#wakeWriters(peer);
     return given.length;
   }
 
@@ -820,6 +911,7 @@ export class TcpTransport implements Transport {
       return peer;
     }
     for (const envelope of peer.queue.takeAll()) existing.queue.push(envelope);
+    this.#wakeWriters(peer);
     peer.retryTimer?.cancel();
     link.peer = existing;
     if (existing.dialing !== undefined) {
@@ -991,6 +1083,7 @@ export class TcpTransport implements Transport {
     peer.nextAttemptAt = now + delay;
     if (refusal !== undefined && FATAL_REFUSALS.has(refusal)) {
       this.#undeliverable(peer.address, peer.queue.takeAll(), "refused");
+      this.#wakeWriters(peer);
     } else if (peer.queue.length > 0 && now - peer.downSince >= this.#unreachableTimeout) {
       this.#log.warn(
         `${peer.key} unreachable for ${
@@ -999,6 +1092,7 @@ export class TcpTransport implements Transport {
         { queued: peer.queue.length, reason },
       );
       this.#undeliverable(peer.address, peer.queue.takeAll(), "unreachable");
+      this.#wakeWriters(peer);
     } else if (refusal !== "superseded") {
       this.#log.debug(`Cannot connect to ${peer.key} (attempt ${peer.attempts}): ${reason}`, {
         retryIn: delay,
@@ -1100,6 +1194,7 @@ export class TcpTransport implements Transport {
       estimate += size + 9;
     }
     const n = envelopes.length;
+    if (peer.writeWaiters !== undefined) this.#wakeWriters(peer);
     if (n === 0) return undefined;
     const batchLimit = Math.min(this.#maxBatchBytes, maxPayload);
     // Group consecutive envelopes into batch frames; a group of one is a message frame.
@@ -1245,6 +1340,7 @@ export class TcpTransport implements Transport {
       if (peer.continuation !== undefined) clearTimeout(peer.continuation);
       peer.continuation = undefined;
       this.#undeliverable(peer.address, peer.queue.takeAll(), "shutdown");
+      this.#wakeWriters(peer);
     }
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {

@@ -19,6 +19,12 @@ export interface Envelope {
    * is never reused; copy it (`payload.slice()`) only to keep it for a long time.
    */
   readonly payload: Uint8Array;
+  /**
+   * The lane: `"control"` envelopes (heartbeats, gossip, membership, other cluster system
+   * messages) never queue behind user envelopes and are never dropped by user-lane overflow.
+   * Absent means `"user"`.
+   */
+  readonly lane?: "control" | "user";
 }
 
 /**
@@ -104,6 +110,20 @@ export interface Transport extends AsyncDisposable {
   send(to: NodeAddress, envelope: Envelope): void;
   /** Replaces the callbacks (fields left out are removed). */
   setHandlers(handlers: TransportHandlers): void;
+  /** Envelopes queued for `to` (user lane) and not yet written to its connection. */
+  queuedCount(to: NodeAddress): number;
+  /** Payload bytes queued for `to` (user lane) and not yet written. */
+  queuedBytes(to: NodeAddress): number;
+  /**
+   * Resolves once `to`'s user-lane queue has room for another envelope (at once when it has);
+   * rejects with the signal's reason when `signal` aborts first.
+   */
+  whenWritable(to: NodeAddress, signal?: AbortSignal): Promise<void>;
+  /**
+   * Drops what is queued for `to`, each envelope reported to `onUndeliverable` with `reason`;
+   * returns how many were dropped.
+   */
+  dropQueued(to: NodeAddress, reason?: UndeliverableReason): number;
   /** Closes every connection; queued envelopes go to `onUndeliverable` as `"shutdown"`. */
   shutdown(): Promise<void>;
 }

@@ -49,6 +49,17 @@ export interface InMemoryNetworkOptions {
    * @default {true}
    */
   readonly serialize?: boolean;
+  /**
+   * The size of a message in bytes, for {@linkcode NetworkStats} (without it, the JSON length).
+   * With `serialize: false`, messages are then never turned into JSON (binary payloads).
+   */
+  readonly measure?: (msg: never) => number;
+  /**
+   * Keep the order of messages between each pair of addresses even when latency varies, as a
+   * connection would.
+   * @default {false}
+   */
+  readonly fifo?: boolean;
 }
 
 /**
@@ -109,6 +120,9 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
   readonly #clock: SimulatedClock;
   readonly #latency: number | ((from: NetworkAddress, to: NetworkAddress) => number);
   readonly #serialize: boolean;
+  readonly #measure: ((msg: M) => number) | undefined;
+  readonly #fifo: boolean;
+  readonly #lastAt = new Map<string, number>();
   readonly #handlers = new Map<string, (from: NetworkAddress, msg: M) => void>();
   readonly #blocked = new Set<string>();
   #messages = 0;
@@ -129,6 +143,29 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
     this.#clock = clock;
     this.#latency = options.latency ?? 1;
     this.#serialize = options.serialize ?? true;
+    this.#measure = options.measure as ((msg: M) => number) | undefined;
+    this.#fifo = options.fifo ?? false;
+  }
+
+  /**
+   * Whether a receiver is attached at `address`.
+   *
+   * @param address The address.
+   * @returns `true` when attached.
+   */
+  isAttached(address: NetworkAddress): boolean {
+    return this.#handlers.has(keyOf(address));
+  }
+
+  /**
+   * Whether a partition drops messages from `from` to `to` now.
+   *
+   * @param from Sender.
+   * @param to Receiver.
+   * @returns `true` when blocked.
+   */
+  isBlocked(from: NetworkAddress, to: NetworkAddress): boolean {
+    return this.#blocked.size > 0 && this.#blocked.has(`${keyOf(from)}>${keyOf(to)}`);
   }
 
   /**
@@ -158,20 +195,27 @@ export class InMemoryNetwork<M extends { readonly type: string }> {
    * @param msg A JSON-able message.
    */
   send(from: NetworkAddress, to: NetworkAddress, msg: M): void {
-    const text = JSON.stringify(msg);
+    const text = this.#measure !== undefined && !this.#serialize ? undefined : JSON.stringify(msg);
+    const size = text === undefined ? this.#measure!(msg) : (this.#measure?.(msg) ?? text.length);
     this.#messages++;
-    this.#bytes += text.length;
+    this.#bytes += size;
     const t = (this.#byType[msg.type] ??= { messages: 0, bytes: 0 });
     t.messages++;
-    t.bytes += text.length;
-    if (this.#blocked.has(`${keyOf(from)}>${keyOf(to)}`)) {
+    t.bytes += size;
+    if (this.isBlocked(from, to)) {
       this.#dropped++;
       return;
     }
-    const payload = this.#serialize ? JSON.parse(text) as M : msg;
+    const payload = this.#serialize ? JSON.parse(text!) as M : msg;
     const delay = typeof this.#latency === "number" ? this.#latency : this.#latency(from, to);
+    let at = this.#clock.now() + Math.max(0, delay);
+    if (this.#fifo) {
+      const pair = `${keyOf(from)}>${keyOf(to)}`;
+      at = Math.max(at, this.#lastAt.get(pair) ?? 0);
+      this.#lastAt.set(pair, at);
+    }
     this.#inFlight.push({
-      at: this.#clock.now() + Math.max(0, delay),
+      at,
       seq: this.#seq++,
       from,
       to,

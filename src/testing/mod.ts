@@ -27,3 +27,16 @@ export {
   type SimulatedNode,
   type SimulationTuning,
 } from "./membership_simulation.ts";
+export {
+  InMemoryTransport,
+  type InMemoryTransportOptions,
+  type TransportFrame,
+  transportNetwork,
+} from "./in_memory_transport.ts";
+export {
+  type NodeGroup,
+  TestCluster,
+  testCluster,
+  type TestClusterOptions,
+  type TestClusterWaitOptions,
+} from "./test_cluster.ts";
