@@ -10,6 +10,8 @@ import {
   Behaviors,
   ClusteredActorSystem,
   DeadLetter,
+  MemberDowned,
+  MemberRemoved,
   SubscribeTopology,
   Terminated,
   TOPOLOGY_PATH,
@@ -17,6 +19,7 @@ import {
 } from "../../mod.ts";
 import { memoryLogger, waitFor } from "../_helpers/probe.ts";
 import { runScript } from "../_helpers/process.ts";
+import { testCluster } from "../../src/testing/mod.ts";
 
 type Watched = { replyTo: ActorRef<string> };
 
@@ -154,5 +157,45 @@ describe("Remote watch of a node that is not a member", () => {
     } finally {
       await child.kill("SIGKILL");
     }
+  });
+});
+
+describe("Clean-up after a member leaves", () => {
+  it("spares the watches of a new incarnation at the same address", async () => {
+    await using c = await testCluster(3, { seed: 5 });
+    const [a] = c.nodes;
+    const oldId = c.nodes[2].memberId;
+    const gone: string[] = [];
+    const onGone = (e: MemberDowned | MemberRemoved) => {
+      if (e.member.id === oldId) gone.push(e.constructor.name);
+    };
+    a.eventStream.subscribe(MemberDowned, onGone);
+    a.eventStream.subscribe(MemberRemoved, onGone);
+    const fresh = await c.restart(2);
+    fresh.spawn(Behaviors.receive<string>(() => Behaviors.stopped()), "worker");
+    // The new incarnation joins and fences the old one to down; the leader removes it later.
+    await c.until(() => gone.length > 0, { timeout: 60_000 });
+    assert.deepEqual(gone, ["MemberDowned"], "the old incarnation is not removed yet");
+    // Watch an actor of the new incarnation in between.
+    const worker = a.lookup<string>(`casty://test@127.0.0.1:${c.address(2).port}/worker`)!;
+    const terminated: string[] = [];
+    const watcher = a.spawn(
+      Behaviors.receive<Terminated | Watched | "watch">((ctx, msg) => {
+        if (msg === "watch") ctx.watch(worker as ActorRef<never>);
+        else if (msg instanceof Terminated) terminated.push(msg.ref.path);
+        else msg.replyTo.tell("ok");
+      }),
+      "watcher",
+    );
+    watcher.tell("watch");
+    assert.equal(await c.run(a.ask(watcher, (replyTo) => ({ replyTo }))), "ok");
+    await c.until(() => gone.includes("MemberRemoved"), { timeout: 60_000 });
+    // A Terminated caused by the removal would be queued before this ask's message.
+    assert.equal(await c.run(a.ask(watcher, (replyTo) => ({ replyTo }))), "ok");
+    assert.deepEqual(terminated, [], "the new incarnation's watch survived the old one's removal");
+    // And it still works: the worker stops, the watcher is told.
+    worker.tell("stop");
+    await c.until(() => terminated.length === 1, { timeout: 10_000 });
+    assert.deepEqual(terminated, ["/worker"]);
   });
 });
