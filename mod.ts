@@ -31,35 +31,10 @@
  *
  * @module
  */
-import {
-  type ActorBehaviors,
-  type Behavior,
-  Behaviors as actorBehaviors,
-} from "./src/actor/mod.ts";
-import { eventSourced, type EventSourcedOptions } from "./src/persistence/mod.ts";
-
+// Each entry exports an explicit list; they share the one `Behaviors` object
+// (src/persistence/behaviors.ts), so re-exporting them all names each symbol once.
 export * from "./src/actor/mod.ts";
 export * from "./src/persistence/mod.ts";
 export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
-
-/** Every behavior factory of casty: the local ones plus event sourcing. */
-export interface CastyBehaviors extends ActorBehaviors {
-  /** An event-sourced actor (see {@linkcode eventSourced}). */
-  eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Behavior<C>;
-}
-
-/**
- * Factories for behaviors: `receive`, `setup`, `same`, `stopped`, `unhandled`, `restart`,
- * `ignore`, `withLifecycle`, `supervise`, `spy`, `persisted` and `eventSourced`.
- *
- * @example
- * ```ts
- * import { ActorSystem, Behaviors } from "@casty/casty";
- * await using system = new ActorSystem({ logLevel: "warn" });
- * const greeter = system.spawn(Behaviors.receive<string>((ctx, name) => ctx.log.info(`Hello, ${name}!`)), "greeter");
- * greeter.tell("Alice");
- * ```
- */
-export const Behaviors: CastyBehaviors = { ...actorBehaviors, eventSourced };

@@ -6,7 +6,7 @@
 //   bun bench/remote_serialize_micro.ts
 
 import process from "node:process";
-import { TaggedJsonSerializer } from "../src/remote/serialization.ts";
+import { TaggedJsonSerializer } from "../src/serialization/serialization.ts";
 
 const N = 1_000_000;
 const serializer = new TaggedJsonSerializer();

@@ -2,7 +2,7 @@
 // uncaught error (or an unhandled rejection) that kills the process on Deno and Bun. These
 // helpers turn a failed tell into a DeadLetter (with a reason) or a logged error instead.
 import type { ActorRef } from "./actor_ref.ts";
-import { MailboxFullError, SerializationError } from "./errors.ts";
+import { CastyError, MailboxFullError } from "./errors.ts";
 import { DeadLetter } from "./events.ts";
 import type { EventStream } from "./event_stream.ts";
 import type { Logger } from "./logger.ts";
@@ -22,8 +22,9 @@ export function reportFailedTell(
   context: string,
 ): void {
   const recipient = typeof target === "string" ? target : target.path;
-  if (error instanceof SerializationError) {
-    // Remote refs publish the DeadLetter themselves before throwing (see RemoteActorRef.tell).
+  if (error instanceof CastyError && error.code === "SERIALIZATION") {
+    // A SerializationError (its class lives in a layer above this one): remote refs publish
+    // the DeadLetter themselves before throwing (see RemoteActorRef.tell).
     sink.log?.warn(`${context}: cannot tell "${recipient}": ${error.message}`);
     return;
   }

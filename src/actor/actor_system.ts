@@ -25,6 +25,7 @@ import {
 import { NameRegistry } from "./_name_registry.ts";
 import type { CastyConfig, MailboxSettings } from "../config/casty_config.ts";
 import { resolveActorConfig } from "../config/resolve_actor_config.ts";
+import { isSystemName, SYSTEM_NAME_RULE } from "../config/system_name.ts";
 import { Behaviors } from "./behaviors.ts";
 import { OneForOneStrategy } from "./supervision.ts";
 import { Dispatcher } from "./_dispatcher.ts";
@@ -343,10 +344,8 @@ export class ActorSystem implements AsyncDisposable {
   constructor(options: ActorSystemOptions = {}) {
     const name = options.name ?? options.config?.system.name ?? "casty";
     this.#config = options.config;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
-      throw new TypeError(
-        `Invalid system name ${JSON.stringify(name)}: use letters, digits, "-" or "_"`,
-      );
+    if (!isSystemName(name)) {
+      throw new TypeError(`Invalid system name ${JSON.stringify(name)}: use ${SYSTEM_NAME_RULE}`);
     }
     this.name = name;
     this.clock = options.clock ?? realClock;
@@ -568,6 +567,8 @@ export class ActorSystem implements AsyncDisposable {
     if (!config || path.slice(path.lastIndexOf("/") + 1).startsWith("_")) return behavior;
     if (isSupervised(behavior)) return behavior;
     const s = resolveActorConfig(config, path).supervision;
+    // "stop" is what an unsupervised actor does: wrapping would change nothing but the cost.
+    if (s.strategy === "stop") return behavior;
     return Behaviors.supervise(
       behavior,
       new OneForOneStrategy({

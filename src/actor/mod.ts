@@ -24,12 +24,15 @@ export {
   type AskOptions,
   type ReplyOf,
 } from "./actor_system.ts";
+// The one `Behaviors` object (actor factories plus eventSourced) lives in the persistence
+// layer, which the actor layer's code cannot import; this entry only re-exports it (see
+// src/persistence/behaviors.ts). No code imports an entry, so the layers stay one-way.
+export { Behaviors, type CastyBehaviors } from "../persistence/behaviors.ts";
 export {
   type ActorBehaviors,
   Behavior,
   type BehaviorKind,
   type BehaviorResult,
-  Behaviors,
   type LifecycleHooks,
   type LifecyclePayload,
   type MessageHandler,
@@ -45,15 +48,9 @@ export { type Cancellable, type Clock, realClock } from "./clock.ts";
 export {
   ActorNameTakenError,
   AskTimeoutError,
-  BarrierMismatchError,
   CastyError,
   type CastyErrorOptions,
-  ClusterUnavailableError,
-  ConfigError,
-  LockNotHeldError,
   MailboxFullError,
-  QuorumNotReachedError,
-  SerializationError,
 } from "./errors.ts";
 export {
   ActorEvent,

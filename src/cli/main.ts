@@ -3,7 +3,8 @@
  *
  * ```sh
  * deno run -A jsr:@casty/casty/cli node --config casty.toml --port 25520 --seed 10.0.0.2:25520
- * deno run -A jsr:@casty/casty/cli status --contact 10.0.0.2:25520 --name bank
+ * deno run -A jsr:@casty/casty/cli status --contact 10.0.0.2:25520 --system bank
+ * npx casty status --contact 10.0.0.2:25520 --config casty.toml   # from a clone of the repo
  * ```
  *
  * @example
@@ -17,12 +18,19 @@
  * @module
  */
 import process from "node:process";
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "../config/errors.ts";
 import { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
 import { GetTopology, TOPOLOGY_PATH, type TopologySnapshot } from "../cluster/topology.ts";
 import { defaultConfig } from "../config/casty_config.ts";
 import { loadConfig } from "../config/load_config.ts";
-import { AddressError, formatNodeAddress, parseNodeAddress } from "../remote/address.ts";
+import {
+  AddressError,
+  formatNodeAddress,
+  type NodeAddress,
+  parseNodeAddress,
+} from "../remote/address.ts";
+import { defaultTcp } from "../runtime/select.ts";
+import { TcpConnectError, type TlsOptions } from "../runtime/tcp.ts";
 
 /** Where the CLI writes; the defaults are stdout and stderr. */
 export interface CliOutput {
@@ -36,7 +44,7 @@ export interface CliOutput {
 
 const USAGE = `usage:
   casty node [--config casty.toml] [--name NAME] [--host HOST] [--port PORT] [--seed HOST:PORT]... [--roles a,b]
-  casty status --contact HOST:PORT [--name NAME] [--config casty.toml] [--timeout MS]
+  casty status --contact HOST:PORT [--system NAME] [--config casty.toml] [--timeout MS]
   casty help`;
 
 interface Flags {
@@ -150,45 +158,55 @@ async function status(
   out: (l: string) => void,
   err: (l: string) => void,
 ): Promise<number> {
-  const flags = parseFlags(args, ["contact", "name", "config", "timeout"]);
+  const flags = parseFlags(args, ["contact", "system", "name", "config", "timeout"]);
   const contactText = one(flags, "contact");
   if (!contactText) throw new TypeError('status needs "--contact HOST:PORT"');
   const contact = parseNodeAddress(contactText);
   const configPath = one(flags, "config");
-  const name = one(flags, "name") ??
-    (configPath ? (await loadConfig(configPath)).system.name : defaultConfig().system.name);
+  const config = configPath === undefined ? undefined : await loadConfig(configPath);
+  // Told: --system (or its older spelling --name), else the config's [system] name. Not told:
+  // start with the default name and learn the real one from the contact's refusal.
+  const told = one(flags, "system") ?? one(flags, "name") ?? config?.system.name;
   const timeout = Number(one(flags, "timeout") ?? 5000);
   if (!(timeout > 0)) throw new TypeError(`--timeout must be a positive number of ms`);
-  // A throwaway node that joins nothing: it only talks to the contact's topology actor.
-  await using probe = await ClusteredActorSystem.start({
-    name,
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "error",
-  });
-  const topology = probe.lookup<GetTopology>(
-    `casty://${name}@${formatNodeAddress(contact)}${TOPOLOGY_PATH}`,
-  )!;
-  let snapshot: TopologySnapshot;
+  const tls = config?.cluster.tls;
+  const where = formatNodeAddress(contact);
+
+  // Fail fast when nothing listens there (or the TLS handshake fails), before any actor work.
   try {
-    snapshot = await probe.ask<GetTopology, TopologySnapshot>(
-      topology,
-      (replyTo) => new GetTopology(replyTo),
-      { timeout },
-    );
+    const connection = await defaultTcp().connect(contact.host, contact.port, { timeout, tls });
+    connection.destroy();
   } catch (e) {
     err(
-      `casty: no answer from ${formatNodeAddress(contact)} (system "${name}") within ${timeout} ms`,
+      e instanceof TcpConnectError
+        ? `casty: ${e.message}`
+        : `casty: cannot reach ${where}: ${e instanceof Error ? e.message : String(e)}`,
     );
-    void e;
     return 1;
   }
+
+  let name = told ?? defaultConfig().system.name;
+  let result = await askTopology(contact, name, timeout, tls);
+  if (result.kind === "wrong-system" && told === undefined) {
+    name = result.actual;
+    result = await askTopology(contact, name, timeout, tls);
+  }
+  switch (result.kind) {
+    case "wrong-system":
+      err(
+        `casty: ${where} runs system "${result.actual}", not "${name}" (pass --system ${result.actual})`,
+      );
+      return 1;
+    case "refused":
+      err(`casty: ${where} refused the connection: ${result.message}`);
+      return 1;
+    case "timeout":
+      err(`casty: no answer from ${where} (system "${name}") within ${timeout} ms`);
+      return 1;
+  }
+  const snapshot = result.snapshot;
   const up = snapshot.members.filter((m) => m.status === "up").length;
-  out(
-    `cluster "${name}" seen from ${
-      formatNodeAddress(contact)
-    }: ${snapshot.members.length} members, ${up} up`,
-  );
+  out(`cluster "${name}" seen from ${where}: ${snapshot.members.length} members, ${up} up`);
   out(`leader: ${snapshot.leader ? formatNodeAddress(snapshot.leader) : "none"}`);
   for (const m of snapshot.members) {
     const unreachable = snapshot.unreachable.some((u) =>
@@ -202,6 +220,56 @@ async function status(
   const types = Object.keys(snapshot.allocations);
   out(types.length === 0 ? "shard allocations: none" : `shard allocations: ${types.join(", ")}`);
   return 0;
+}
+
+type TopologyAnswer =
+  | { readonly kind: "ok"; readonly snapshot: TopologySnapshot }
+  | { readonly kind: "wrong-system"; readonly actual: string }
+  | { readonly kind: "refused"; readonly message: string }
+  | { readonly kind: "timeout" };
+
+/**
+ * Asks the contact's topology actor from a throwaway node that joins nothing. A refused
+ * handshake ends the wait at once: the contact's refusal names its own system.
+ */
+async function askTopology(
+  contact: NodeAddress,
+  name: string,
+  timeout: number,
+  tls: TlsOptions | undefined,
+): Promise<TopologyAnswer> {
+  const refused = Promise.withResolvers<TopologyAnswer>();
+  const onError = (message: string) => {
+    const refusal = /refused our handshake: (.*)$/.exec(message)?.[1];
+    if (refusal === undefined) return;
+    const actual = /does not match "([^"]+)"/.exec(refusal)?.[1];
+    refused.resolve(
+      actual !== undefined && actual !== name
+        ? { kind: "wrong-system", actual }
+        : { kind: "refused", message: refusal },
+    );
+  };
+  const silent = () => {};
+  await using probe = await ClusteredActorSystem.start({
+    name,
+    host: "127.0.0.1",
+    port: 0,
+    tls,
+    logger: { debug: silent, info: silent, warn: silent, error: (m) => onError(m) },
+    transport: { connectTimeout: timeout },
+  });
+  const topology = probe.lookup<GetTopology>(
+    `casty://${name}@${formatNodeAddress(contact)}${TOPOLOGY_PATH}`,
+  )!;
+  const asked = probe.ask<GetTopology, TopologySnapshot>(
+    topology,
+    (replyTo) => new GetTopology(replyTo),
+    { timeout },
+  ).then(
+    (snapshot): TopologyAnswer => ({ kind: "ok", snapshot }),
+    (): TopologyAnswer => ({ kind: "timeout" }),
+  );
+  return await Promise.race([asked, refused.promise]);
 }
 
 if (import.meta.main) {

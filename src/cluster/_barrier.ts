@@ -4,7 +4,8 @@
 // answers a different `n` with BarrierMismatchError. Arrivals are re-sent to a new leader when
 // leadership moves, so a leader change does not lose a round. Rounds are reusable.
 import type { Cancellable, Clock } from "../actor/clock.ts";
-import { BarrierMismatchError, CastyError, ClusterUnavailableError } from "../actor/errors.ts";
+import { CastyError } from "../config/errors.ts";
+import { BarrierMismatchError, ClusterUnavailableError } from "./errors.ts";
 import { formatNodeAddress, type NodeAddress, sameNodeAddress } from "../remote/address.ts";
 
 export const BARRIER_PATH = "/_cluster/_barrier";

@@ -8,7 +8,7 @@ import type { SpawnOptions } from "../actor/actor_context.ts";
 import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { type Clock, realClock } from "../actor/clock.ts";
-import { ClusterUnavailableError } from "../actor/errors.ts";
+import { ClusterUnavailableError } from "./errors.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
 import { Terminated } from "../actor/events.ts";
 import type { CastyConfig } from "../config/casty_config.ts";
@@ -23,11 +23,12 @@ import {
   type SerializableClass,
   type Serializer,
   TaggedJsonSerializer,
-} from "../remote/serialization.ts";
+} from "../serialization/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
 import type { Transport } from "../remote/transport.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
+import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -251,10 +252,16 @@ export class ClusteredActorSystem extends ActorSystem {
 
   /**
    * Starts a node: binds the transport, then creates the system. Resolves once bound.
+   * With `config`, the file's `[system]`, `[cluster]` and `[transport]` tables give every
+   * setting the options leave out (merged field by field; an `undefined` option keeps the
+   * file's value).
    *
    * @throws {TcpConnectError | Error} when the port cannot be bound.
    */
-  static async start(options: ClusteredActorSystemOptions): Promise<ClusteredActorSystem> {
+  static async start(
+    startOptions: ClusteredActorSystemOptions | ConfiguredStartOptions,
+  ): Promise<ClusteredActorSystem> {
+    let options = resolveStartOptions(startOptions);
     const seeds = (options.seedNodes ?? []).map((s) =>
       typeof s === "string" ? parseNodeAddress(s) : s
     );
@@ -317,35 +324,7 @@ export class ClusteredActorSystem extends ActorSystem {
     config: CastyConfig,
     overrides: Partial<ClusteredActorSystemOptions> = {},
   ): Promise<ClusteredActorSystem> {
-    const c = config.cluster;
-    const t = config.transport;
-    return ClusteredActorSystem.start({
-      config,
-      name: config.system.name,
-      host: c.host,
-      port: c.port,
-      bindHost: c.bindHost,
-      tls: c.tls,
-      seedNodes: c.seedNodes,
-      roles: c.roles,
-      requiredQuorum: c.requiredQuorum,
-      gossip: c.gossip,
-      heartbeat: c.heartbeat,
-      failureDetector: c.failureDetector,
-      downing: c.downing,
-      transport: {
-        maxFrameSize: t.maxFrameSize,
-        outboundQueueLimit: t.outboundQueueLimit,
-        connectTimeout: t.connectTimeout,
-        handshakeTimeout: t.handshakeTimeout,
-        unreachableTimeout: t.unreachableTimeout,
-        maxBatchBytes: t.maxBatchBytes,
-        writeHighWaterMark: t.writeHighWaterMark,
-        shutdownGrace: t.shutdownGrace,
-        reconnectBackoff: t.reconnectBackoff,
-      },
-      ...overrides,
-    });
+    return ClusteredActorSystem.start({ ...overrides, config });
   }
 
   /**
@@ -577,9 +556,34 @@ export class ClusteredActorSystem extends ActorSystem {
     return promise;
   }
 
-  /** The cluster as this node sees it. */
-  getClusterState(_options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
-    return Promise.resolve(this.#snapshot());
+  /**
+   * The cluster as this node sees it. With a `timeout`, waits up to that many ms for a
+   * converged view (every member has seen the current membership), then resolves with the
+   * view it has; without one (or `0`), resolves at once.
+   */
+  getClusterState(options: ClusterWaitOptions = {}): Promise<TopologySnapshot> {
+    const timeout = options.timeout ?? 0;
+    if (timeout <= 0 || this.#membership.isConverged || this.isShutdown) {
+      return Promise.resolve(this.#snapshot());
+    }
+    const { promise, resolve } = Promise.withResolvers<TopologySnapshot>();
+    const deadline = this.clock.now() + timeout;
+    // Convergence follows gossip, which raises no event of its own: look again each gossip
+    // round-trip's worth of time as well as on every membership event.
+    let poll: { cancel(): void } | undefined;
+    const check = () => {
+      if (this.#membership.isConverged || this.isShutdown || this.clock.now() >= deadline) {
+        poll?.cancel();
+        this.#topologyListeners.delete(check);
+        resolve(this.#snapshot());
+        return;
+      }
+      poll?.cancel();
+      poll = this.scheduler.internal(check, Math.min(50, deadline - this.clock.now()));
+    };
+    this.#topologyListeners.add(check);
+    check();
+    return promise;
   }
 
   /**

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./member.ts";
+import { compareNodeAddresses } from "../remote/address.ts";
+import { type Member, type MemberStatus, nodeKey } from "./member.ts";
 
 /**
  * Tuning for {@linkcode KeepMajority}.
@@ -12,7 +13,7 @@ import { compareAddresses, type Member, type MemberStatus, nodeKey } from "./mem
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { DowningOptions } from "@casty/casty/cluster";
+ * import type { DowningOptions } from "./downing.ts";
  * const o: DowningOptions = { stableAfter: 7000 };
  * assert.equal(o.stableAfter, 7000);
  * ```
@@ -39,7 +40,7 @@ export interface DowningOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { DowningDecision } from "@casty/casty/cluster";
+ * import type { DowningDecision } from "./downing.ts";
  * const d: DowningDecision = { type: "none" };
  * assert.equal(d.type, "none");
  * ```
@@ -62,7 +63,7 @@ const COUNTED: ReadonlySet<MemberStatus> = new Set(["up", "leaving"]);
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { KeepMajority } from "@casty/casty/cluster";
+ * import { KeepMajority } from "./downing.ts";
  * const m = (port: number, status = "up" as const) => ({
  *   address: { host: "h", port }, id: "a", status, roles: [],
  * });
@@ -133,7 +134,7 @@ export class KeepMajority {
     for (const m of pool) {
       if (unreachable.has(nodeKey(m))) theirs++;
       else mine++;
-      if (lowest === undefined || compareAddresses(m.address, lowest.address) < 0) lowest = m;
+      if (lowest === undefined || compareNodeAddresses(m.address, lowest.address) < 0) lowest = m;
     }
     const keep = mine > theirs ||
       (mine === theirs && lowest !== undefined && !unreachable.has(nodeKey(lowest)));

@@ -16,7 +16,7 @@ import { Behavior } from "../actor/behaviors.ts";
 import type { Clock } from "../actor/clock.ts";
 import type { Logger } from "../actor/logger.ts";
 import type { NodeAddress } from "../remote/address.ts";
-import type { SerializableClass } from "../remote/serialization.ts";
+import type { SerializableClass } from "../serialization/serialization.ts";
 import type { SystemMessageHandler } from "../remote/remoting.ts";
 import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";

@@ -18,9 +18,8 @@
  * @module
  */
 
+import { compareNodeAddresses, formatNodeAddress } from "../remote/address.ts";
 import {
-  addressToString,
-  compareAddresses,
   compareNodes,
   type Member,
   type MemberStatus,
@@ -45,7 +44,7 @@ import {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { ReachabilityRow } from "@casty/casty/cluster";
+ * import type { ReachabilityRow } from "./gossip.ts";
  * const row: ReachabilityRow = { observer: "h:1#a", version: 2, unreachable: ["h:2#b"] };
  * assert.equal(row.unreachable.length, 1);
  * ```
@@ -65,7 +64,7 @@ export interface ReachabilityRow {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Tombstone } from "@casty/casty/cluster";
+ * import type { Tombstone } from "./gossip.ts";
  * const t: Tombstone = { node: { address: { host: "h", port: 1 }, id: "a" }, removedAt: 0 };
  * assert.equal(t.removedAt, 0);
  * ```
@@ -83,7 +82,7 @@ export interface Tombstone {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * const g = emptyGossip();
  * assert.ok(g.members.length === 0 && Object.keys(g.version).length === 0);
  * ```
@@ -108,7 +107,7 @@ export interface GossipState {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip } from "@casty/casty/cluster";
+ * import { emptyGossip } from "./gossip.ts";
  * assert.equal(emptyGossip().seen.length, 0);
  * ```
  */
@@ -169,7 +168,7 @@ function derived(state: GossipState): Derived {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, findMember } from "@casty/casty/cluster";
+ * import { emptyGossip, findMember } from "./gossip.ts";
  * assert.equal(findMember(emptyGossip(), "h:1#a"), undefined);
  * ```
  */
@@ -186,7 +185,7 @@ export function findMember(state: GossipState, key: string): Member | undefined 
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, isTombstoned } from "@casty/casty/cluster";
+ * import { emptyGossip, isTombstoned } from "./gossip.ts";
  * assert.ok(!isTombstoned(emptyGossip(), "h:1#a"));
  * ```
  */
@@ -203,7 +202,7 @@ export function isTombstoned(state: GossipState, key: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, hasSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, hasSeen } from "./gossip.ts";
  * assert.ok(!hasSeen(emptyGossip(), "h:1#a"));
  * ```
  */
@@ -220,7 +219,7 @@ export function hasSeen(state: GossipState, key: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, unreachableKeys } from "@casty/casty/cluster";
+ * import { emptyGossip, unreachableKeys } from "./gossip.ts";
  * assert.equal(unreachableKeys(emptyGossip()).size, 0);
  * ```
  */
@@ -237,7 +236,7 @@ export function unreachableKeys(state: GossipState): ReadonlySet<string> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, observedUnreachable } from "@casty/casty/cluster";
+ * import { emptyGossip, observedUnreachable } from "./gossip.ts";
  * assert.equal(observedUnreachable(emptyGossip(), "h:1#a").length, 0);
  * ```
  */
@@ -300,7 +299,7 @@ function normalize(
   // the newest live one is last.
   const tombNewest = new Map<string, string>();
   for (const t of tombstones) {
-    const a = addressToString(t.node.address);
+    const a = formatNodeAddress(t.node.address);
     const cur = tombNewest.get(a);
     if (cur === undefined || t.node.id > cur) tombNewest.set(a, t.node.id);
   }
@@ -308,9 +307,9 @@ function normalize(
     const m = live[i];
     if (statusRank(m.status) >= 4) continue;
     const next = live[i + 1];
-    let fenced = next !== undefined && compareAddresses(next.address, m.address) === 0;
+    let fenced = next !== undefined && compareNodeAddresses(next.address, m.address) === 0;
     if (!fenced && tombNewest.size > 0) {
-      const t = tombNewest.get(addressToString(m.address));
+      const t = tombNewest.get(formatNodeAddress(m.address));
       fenced = t !== undefined && t > m.id;
     }
     if (fenced) live[i] = withStatus(m, "down");
@@ -361,7 +360,7 @@ function sameMember(a: Member, b: Member): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, mergeGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, mergeGossip } from "./gossip.ts";
  * const m = mergeGossip(emptyGossip(), emptyGossip());
  * assert.equal(m.members.length, 0);
  * ```
@@ -425,7 +424,7 @@ export function mergeGossip(a: GossipState, b: GossipState): GossipState {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { bumpVersion, emptyGossip } from "@casty/casty/cluster";
+ * import { bumpVersion, emptyGossip } from "./gossip.ts";
  * assert.equal(bumpVersion(emptyGossip(), "h:1#a").version["h:1#a"], 1);
  * ```
  */
@@ -443,7 +442,7 @@ export function bumpVersion(state: GossipState, node: string): GossipState {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, markSeen, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, markSeen, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "up" as const, roles: [] };
  * assert.equal(markSeen(putMember(emptyGossip(), m), "h:1#a").seen.length, 1);
  * ```
@@ -462,7 +461,7 @@ export function markSeen(state: GossipState, node: string): GossipState {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { addSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { addSeen, emptyGossip } from "./gossip.ts";
  * assert.equal(addSeen(emptyGossip(), ["x"]).seen.length, 0);
  * ```
  */
@@ -486,7 +485,7 @@ export function addSeen(state: GossipState, nodes: Iterable<string>): GossipStat
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * assert.equal(putMember(emptyGossip(), m).members.length, 1);
  * ```
@@ -515,7 +514,7 @@ export function putMember(state: GossipState, member: Member): GossipState {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, putMember, removeMembers } from "@casty/casty/cluster";
+ * import { emptyGossip, putMember, removeMembers } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "down" as const, roles: [] };
  * const g = removeMembers(putMember(emptyGossip(), m), [m], 0);
  * assert.ok(g.members.length === 0 && g.tombstones.length === 1);
@@ -553,7 +552,7 @@ export function removeMembers(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, observe } from "@casty/casty/cluster";
+ * import { emptyGossip, observe } from "./gossip.ts";
  * const g = observe(emptyGossip(), "h:1#a", [{ subject: "h:2#b", reachable: false }]);
  * assert.equal(g.reachability[0].unreachable[0], "h:2#b");
  * ```
@@ -595,7 +594,7 @@ export function observe(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, pruneTombstones } from "@casty/casty/cluster";
+ * import { emptyGossip, pruneTombstones } from "./gossip.ts";
  * assert.equal(pruneTombstones(emptyGossip(), 0).tombstones.length, 0);
  * ```
  */
@@ -626,7 +625,7 @@ const SKIP_UNREACHABLE: ReadonlySet<MemberStatus> = new Set(["down", "exiting"])
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, isConverged } from "@casty/casty/cluster";
+ * import { emptyGossip, isConverged } from "./gossip.ts";
  * assert.ok(isConverged(emptyGossip()));
  * ```
  */
@@ -659,7 +658,7 @@ export function isConverged(state: GossipState): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, leaderOf } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderOf } from "./gossip.ts";
  * assert.equal(leaderOf(emptyGossip(), "h:1#a"), undefined);
  * ```
  */
@@ -687,7 +686,7 @@ export function leaderOf(state: GossipState, self: string): Member | undefined {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, leaderActions, putMember } from "@casty/casty/cluster";
+ * import { emptyGossip, leaderActions, putMember } from "./gossip.ts";
  * const m = { address: { host: "h", port: 1 }, id: "a", status: "joining" as const, roles: [] };
  * const { state } = leaderActions(putMember(emptyGossip(), m), 0);
  * assert.ok(state.members[0].status === "up" && state.members[0].upNumber === 1);
@@ -751,7 +750,7 @@ const STATUS_CODES: readonly MemberStatus[] = [
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { WireMember } from "@casty/casty/cluster";
+ * import type { WireMember } from "./gossip.ts";
  * const w: WireMember = ["127.0.0.1", 25520, "id", 1, 1, []];
  * assert.equal(w[3], 1);
  * ```
@@ -765,7 +764,7 @@ export type WireMember = readonly [string, number, string, number, number, reado
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, encodeGossip, type WireGossip } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeGossip, type WireGossip } from "./gossip.ts";
  * const w: WireGossip = encodeGossip(emptyGossip());
  * assert.equal(w.m.length, 0);
  * ```
@@ -797,7 +796,7 @@ function indexOfKeys(members: readonly Member[]): Map<string, number> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, encodeSeen } from "@casty/casty/cluster";
+ * import { emptyGossip, encodeSeen } from "./gossip.ts";
  * assert.equal(encodeSeen(emptyGossip()), "");
  * ```
  */
@@ -821,7 +820,7 @@ export function encodeSeen(state: GossipState): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeSeen, emptyGossip } from "@casty/casty/cluster";
+ * import { decodeSeen, emptyGossip } from "./gossip.ts";
  * assert.equal(decodeSeen(emptyGossip(), "").length, 0);
  * ```
  */
@@ -848,7 +847,7 @@ export function decodeSeen(state: GossipState, bits: string): string[] {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * assert.equal(decodeGossip(encodeGossip(emptyGossip())).members.length, 0);
  * ```
  */
@@ -894,7 +893,7 @@ function encode(state: GossipState): WireGossip {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeGossip, emptyGossip, encodeGossip } from "@casty/casty/cluster";
+ * import { decodeGossip, emptyGossip, encodeGossip } from "./gossip.ts";
  * assert.equal(decodeGossip(encodeGossip(emptyGossip())).tombstones.length, 0);
  * ```
  */
@@ -963,12 +962,12 @@ export function decodeGossip(wire: WireGossip, local?: GossipState): GossipState
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { sortMembers } from "@casty/casty/cluster";
+ * import { sortMembers } from "./gossip.ts";
  * assert.equal(sortMembers([]).length, 0);
  * ```
  */
 export function sortMembers(members: readonly Member[]): Member[] {
-  return [...members].sort((a, b) => compareAddresses(a.address, b.address));
+  return [...members].sort((a, b) => compareNodeAddresses(a.address, b.address));
 }
 
 /**
@@ -980,10 +979,10 @@ export function sortMembers(members: readonly Member[]): Member[] {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyGossip, membersAt } from "@casty/casty/cluster";
+ * import { emptyGossip, membersAt } from "./gossip.ts";
  * assert.equal(membersAt(emptyGossip(), { host: "h", port: 1 }).length, 0);
  * ```
  */
 export function membersAt(state: GossipState, address: NodeAddress): Member[] {
-  return state.members.filter((m) => compareAddresses(m.address, address) === 0);
+  return state.members.filter((m) => compareNodeAddresses(m.address, address) === 0);
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { NodeAddress } from "../remote/address.ts";
+import { compareNodeAddresses, formatNodeAddress, type NodeAddress } from "../remote/address.ts";
 
 export type { NodeAddress };
 
@@ -15,7 +15,7 @@ export type { NodeAddress };
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { UniqueNode } from "@casty/casty/cluster";
+ * import type { UniqueNode } from "./member.ts";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
  * assert.ok(n.id.length > 0);
  * ```
@@ -34,7 +34,7 @@ export interface UniqueNode {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { MemberStatus } from "@casty/casty/cluster";
+ * import type { MemberStatus } from "./member.ts";
  * const s: MemberStatus = "up";
  * assert.equal(s, "up");
  * ```
@@ -47,7 +47,7 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Member } from "@casty/casty/cluster";
+ * import type { Member } from "./member.ts";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
  *   status: "up",
@@ -89,7 +89,7 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { statusRank } from "@casty/casty/cluster";
+ * import { statusRank } from "./member.ts";
  * assert.ok(statusRank("down") > statusRank("exiting"));
  * ```
  */
@@ -107,7 +107,7 @@ export function statusRank(status: MemberStatus): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compareAddresses } from "@casty/casty/cluster";
+ * import { compareAddresses } from "./member.ts";
  * const a = { host: "10.0.0.1", port: 2552 };
  * const b = { host: "10.0.0.1", port: 2551 };
  * assert.ok(compareAddresses(a, b) > 0);
@@ -127,7 +127,7 @@ export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { addressEquals } from "@casty/casty/cluster";
+ * import { addressEquals } from "./member.ts";
  * assert.ok(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
  * ```
  */
@@ -143,7 +143,7 @@ export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { addressToString } from "@casty/casty/cluster";
+ * import { addressToString } from "./member.ts";
  * assert.equal(addressToString({ host: "127.0.0.1", port: 25520 }), "127.0.0.1:25520");
  * ```
  */
@@ -162,7 +162,7 @@ export function addressToString(address: NodeAddress): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseAddress } from "@casty/casty/cluster";
+ * import { parseAddress } from "./member.ts";
  * assert.equal(parseAddress("127.0.0.1:25520").port, 25520);
  * ```
  */
@@ -185,12 +185,12 @@ export function parseAddress(text: string): NodeAddress {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { nodeKey } from "@casty/casty/cluster";
+ * import { nodeKey } from "./member.ts";
  * assert.equal(nodeKey({ address: { host: "h", port: 1 }, id: "x" }), "h:1#x");
  * ```
  */
 export function nodeKey(node: UniqueNode): string {
-  return `${addressToString(node.address)}#${node.id}`;
+  return `${formatNodeAddress(node.address)}#${node.id}`;
 }
 
 /**
@@ -202,13 +202,13 @@ export function nodeKey(node: UniqueNode): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compareNodes } from "@casty/casty/cluster";
+ * import { compareNodes } from "./member.ts";
  * const h = { host: "h", port: 1 };
  * assert.ok(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
  */
 export function compareNodes(a: UniqueNode, b: UniqueNode): number {
-  const c = compareAddresses(a.address, b.address);
+  const c = compareNodeAddresses(a.address, b.address);
   if (c !== 0) return c;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -223,7 +223,7 @@ export function compareNodes(a: UniqueNode, b: UniqueNode): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isNewerIncarnation, newMemberId } from "@casty/casty/cluster";
+ * import { isNewerIncarnation, newMemberId } from "./member.ts";
  * assert.ok(isNewerIncarnation(newMemberId(2000), newMemberId(1000)));
  * ```
  */
@@ -243,7 +243,7 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { newMemberId } from "@casty/casty/cluster";
+ * import { newMemberId } from "./member.ts";
  * assert.equal(newMemberId(Date.now()).length, 21);
  * ```
  */

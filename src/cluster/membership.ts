@@ -50,13 +50,8 @@ import {
   unreachableKeys,
   type WireGossip,
 } from "./gossip.ts";
-import {
-  addressEquals,
-  addressToString,
-  type Member,
-  type NodeAddress,
-  type UniqueNode,
-} from "./member.ts";
+import { formatNodeAddress, sameNodeAddress } from "../remote/address.ts";
+import type { Member, NodeAddress, UniqueNode } from "./member.ts";
 import { keyOf } from "./_keys.ts";
 import { PhiAccrualFailureDetector, type PhiAccrualOptions } from "./phi_accrual.ts";
 import { compareClocks, type VectorClock } from "./vector_clock.ts";
@@ -259,7 +254,8 @@ function positive(name: string, value: number): number {
  * @example Three nodes over a toy in-process "network"
  * ```ts
  * import assert from "node:assert/strict";
- * import { Membership, type MembershipMessage, type NodeAddress } from "@casty/casty/cluster";
+ * import { Membership, type MembershipMessage } from "@casty/casty/cluster";
+ * import type { NodeAddress } from "@casty/casty/remote";
  * import { SimulatedClock } from "@casty/casty/testing";
  *
  * const clock = new SimulatedClock();
@@ -492,7 +488,7 @@ export class Membership {
     if (this.#terminated || this.#state === undefined) return;
     let next = this.#state;
     for (const m of next.members) {
-      if (addressEquals(m.address, address) && m.status !== "down") {
+      if (sameNodeAddress(m.address, address) && m.status !== "down") {
         next = putMember(next, { ...m, status: "down" });
       }
     }
@@ -511,7 +507,7 @@ export class Membership {
    */
   connectionLost(address: NodeAddress): void {
     if (this.#terminated || this.#state === undefined) return;
-    const known = this.#state.members.some((m) => addressEquals(m.address, address));
+    const known = this.#state.members.some((m) => sameNodeAddress(m.address, address));
     if (!known) return;
     this.#timers.soon?.cancel();
     // Evaluate phi every quarter of the check interval for a while: it crosses the threshold
@@ -542,8 +538,9 @@ export class Membership {
   #joinTick(): void {
     this.#timers.join = undefined;
     if (this.#terminated || this.#state !== undefined) return;
-    const others = this.#seeds.filter((s) => !addressEquals(s, this.#self.address));
-    const firstSeed = this.#seeds.length === 0 || addressEquals(this.#seeds[0], this.#self.address);
+    const others = this.#seeds.filter((s) => !sameNodeAddress(s, this.#self.address));
+    const firstSeed = this.#seeds.length === 0 ||
+      sameNodeAddress(this.#seeds[0], this.#self.address);
     if (
       firstSeed &&
       (others.length === 0 || this.#clock.now() - this.#joinStartedAt >= this.#seedNodeTimeout)
@@ -578,9 +575,9 @@ export class Membership {
     if (findMember(state, key) === undefined) {
       // A join from an older incarnation than one already known is stale: drop it.
       const newer = state.members.some((m) =>
-        addressEquals(m.address, node.address) && m.id > node.id
+        sameNodeAddress(m.address, node.address) && m.id > node.id
       ) || state.tombstones.some((t) =>
-        addressEquals(t.node.address, node.address) && t.node.id > node.id
+        sameNodeAddress(t.node.address, node.address) && t.node.id > node.id
       );
       if (newer) return;
       const joiner: Member = {
@@ -948,7 +945,7 @@ export class Membership {
       }
     }
     const leader = leaderOf(next, this.#selfKey);
-    const leaderKey = leader === undefined ? undefined : addressToString(leader.address);
+    const leaderKey = leader === undefined ? undefined : formatNodeAddress(leader.address);
     if (leaderKey !== this.#knownLeader) {
       this.#knownLeader = leaderKey;
       out.push(new LeaderChanged(leader?.address));

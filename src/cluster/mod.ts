@@ -1,43 +1,38 @@
 /**
- * Cluster membership: members and their lifecycle, vector clocks, the phi accrual failure
- * detector, the gossiped state, keep-majority split-brain resolution, membership events and
- * the {@linkcode Membership} protocol engine that ties them together.
+ * The cluster: {@linkcode ClusteredActorSystem} (an `ActorSystem` whose nodes find each other
+ * through seed nodes, gossip their membership and detect failures), its membership events
+ * (`MemberUp`, `MemberLeft`, …), the topology snapshot, and the cluster's errors.
  *
- * The engine is transport-agnostic and clock-driven, so the same code runs over TCP and in a
- * deterministic simulation (`@casty/casty/testing`: `MembershipSimulation`).
+ * The membership engine underneath is transport-agnostic and clock-driven, so the same code
+ * runs over TCP and in a deterministic simulation (`@casty/casty/testing`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Membership, MemberUp } from "@casty/casty/cluster";
- * import { SimulatedClock } from "@casty/casty/testing";
- * const clock = new SimulatedClock();
- * const ups: string[] = [];
- * const node = new Membership({
- *   self: { address: { host: "127.0.0.1", port: 25520 }, id: "000000000001-aaaaaaaa" },
- *   seedNodes: [],
- *   clock,
- *   send: () => {},
- *   onEvent: (e) => {
- *     if (e instanceof MemberUp) ups.push(`${e.member.address.port}`);
- *   },
+ * import { ClusteredActorSystem, MemberUp } from "@casty/casty/cluster";
+ * await using a = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
+ * const seed = `127.0.0.1:${a.selfAddress.port}`;
+ * await using b = await ClusteredActorSystem.start({
+ *   name: "demo", host: "127.0.0.1", port: 0, seedNodes: [seed],
  * });
- * node.start();
- * assert.ok(ups[0] === "25520" && node.leader?.port === 25520);
- * node.stop();
+ * await b.waitFor(2, { timeout: 10_000 });
+ * const state = await b.getClusterState({ timeout: 10_000 }); // a converged view
+ * assert.equal(state.members.filter((m) => m.status === "up").length, 2);
+ * assert.equal(typeof MemberUp, "function");
  * ```
  *
  * @module
  */
-export * from "./clustered_actor_system.ts";
-export * from "./member.ts";
-export * from "./vector_clock.ts";
-export * from "./phi_accrual.ts";
-export * from "./gossip.ts";
-export * from "./downing.ts";
-export * from "./events.ts";
-export * from "./membership.ts";
-export * from "./topology.ts";
+// Explicit lists: only the public API leaves this folder. The engine's parts (gossip state and
+// merge, vector clocks, the phi accrual detector, downing, address helpers) are internal; tests
+// and the testing kit import them from their files.
+export {
+  ClusteredActorSystem,
+  type ClusteredActorSystemOptions,
+  type ClusterWaitOptions,
+  type TransportFactorySettings,
+  type TransportTuning,
+} from "./clustered_actor_system.ts";
 export type {
   ClusterExtension,
   ClusterExtensionContext,
@@ -45,3 +40,42 @@ export type {
   ExtensionStop,
   SpawnHandler,
 } from "./extension.ts";
+export type { Member, MemberStatus, UniqueNode } from "./member.ts";
+export type { DowningOptions } from "./downing.ts";
+// The engine is reachable from the public surface (`node.membership`, tuning options, the
+// simulation in `@casty/casty/testing`), so its class and option types are exported too.
+export { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
+export type { ConfiguredStartOptions } from "./start_options.ts";
+export type { PhiAccrualOptions } from "./phi_accrual.ts";
+export type { GossipState, ReachabilityRow, Tombstone, WireGossip, WireMember } from "./gossip.ts";
+export type { VectorClock } from "./vector_clock.ts";
+export {
+  LeaderChanged,
+  MemberDowned,
+  MemberExited,
+  MemberJoined,
+  MemberLeft,
+  MemberRemoved,
+  type MembershipEvent,
+  MemberUp,
+  ReachableMember,
+  ShutdownSelf,
+  UnreachableMember,
+} from "./events.ts";
+export {
+  BarrierMismatchError,
+  ClusterUnavailableError,
+  LockNotHeldError,
+  QuorumNotReachedError,
+} from "./errors.ts";
+export {
+  GetTopology,
+  ResolveNode,
+  type ServiceEntry,
+  type ShardAllocation,
+  SubscribeTopology,
+  TOPOLOGY_PATH,
+  type TopologyMsg,
+  TopologySnapshot,
+  UnsubscribeTopology,
+} from "./topology.ts";

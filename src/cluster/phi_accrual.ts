@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { PhiAccrualOptions } from "@casty/casty/cluster";
+ * import type { PhiAccrualOptions } from "./phi_accrual.ts";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
  * assert.equal(o.threshold, 10);
  * ```
@@ -94,7 +94,7 @@ const LN10 = Math.log(10);
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { phiOf } from "@casty/casty/cluster";
+ * import { phiOf } from "./phi_accrual.ts";
  * assert.ok(Math.abs(phiOf(5.612) - 8) < 0.01);
  * assert.ok(Number.isFinite(phiOf(1000)));
  * ```
@@ -129,7 +129,7 @@ export function phiOf(z: number): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { PhiAccrualFailureDetector } from "@casty/casty/cluster";
+ * import { PhiAccrualFailureDetector } from "./phi_accrual.ts";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
  * assert.ok(fd.isAvailable("b", 10_500));

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { incrementClock, type VectorClock } from "@casty/casty/cluster";
+ * import { incrementClock, type VectorClock } from "./vector_clock.ts";
  * const v: VectorClock = incrementClock({}, "a");
  * assert.equal(v.a, 1);
  * ```
@@ -24,7 +24,7 @@ export type VectorClock = Readonly<Record<string, number>>;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type ClockOrder, compareClocks } from "@casty/casty/cluster";
+ * import { type ClockOrder, compareClocks } from "./vector_clock.ts";
  * const o: ClockOrder = compareClocks({ a: 1 }, { b: 1 });
  * assert.equal(o, "concurrent");
  * ```
@@ -40,7 +40,7 @@ export type ClockOrder = "before" | "after" | "same" | "concurrent";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { incrementClock } from "@casty/casty/cluster";
+ * import { incrementClock } from "./vector_clock.ts";
  * assert.equal(incrementClock({ a: 2 }, "a").a, 3);
  * ```
  */
@@ -57,7 +57,7 @@ export function incrementClock(clock: VectorClock, node: string): VectorClock {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { mergeClocks } from "@casty/casty/cluster";
+ * import { mergeClocks } from "./vector_clock.ts";
  * const m = mergeClocks({ a: 2, b: 1 }, { b: 3 });
  * assert.ok(m.a === 2 && m.b === 3);
  * ```
@@ -78,7 +78,7 @@ export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compareClocks } from "@casty/casty/cluster";
+ * import { compareClocks } from "./vector_clock.ts";
  * assert.equal(compareClocks({ a: 1 }, { a: 1, b: 1 }), "before");
  * assert.equal(compareClocks({ a: 1 }, { b: 1 }), "concurrent");
  * ```
@@ -111,7 +111,7 @@ export function compareClocks(a: VectorClock, b: VectorClock): ClockOrder {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { pruneClock } from "@casty/casty/cluster";
+ * import { pruneClock } from "./vector_clock.ts";
  * assert.ok(!("a" in pruneClock({ a: 1, b: 2 }, ["a"])));
  * ```
  */

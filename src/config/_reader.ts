@@ -1,6 +1,6 @@
 // Validating readers for the tables of a parsed casty.toml. Each reader knows its dotted
 // path, so every error names the full key the user wrote.
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "./errors.ts";
 
 /** Largest delay timers honour: Node and Bun fire longer `setTimeout`s immediately. */
 const MAX_TIMER_MS = 2_147_483_647;

@@ -35,8 +35,11 @@ export interface MailboxSettings {
 /** `[defaults.supervision]`, or `supervision = {…}` of an actor override. */
 export interface SupervisionSettings {
   /**
-   * Directive applied to a failing child (file: `strategy`).
-   * @default {"restart"}
+   * Directive applied to a failing child (file: `strategy`). Without a
+   * `[defaults.supervision]` table an actor that fails stops, exactly as with no config at
+   * all; a `[defaults.supervision]` table that names no strategy means `"restart"` (the
+   * seed's file default).
+   * @default {"stop"}
    */
   readonly strategy: SupervisionDirective;
   /**
@@ -217,8 +220,6 @@ export interface ClusterSettings {
   readonly port: number;
   /** Interface to bind when it differs from `host`, e.g. `"0.0.0.0"` (file: `bind_host`). */
   readonly bindHost?: string;
-  /** Stable node identifier; `"host:port"` when absent (file: `node_id`). */
-  readonly nodeId?: string;
   /**
    * Contact points as `"host:port"` (`"[::1]:25520"` for IPv6) (file: `seed_nodes`).
    * @default {[]}
@@ -381,7 +382,8 @@ export function defaultConfig(): CastyConfig {
     system: { name: "casty", suppressDeadLettersOnShutdown: false },
     defaults: {
       mailbox: { capacity: undefined, strategy: "dropNew" },
-      supervision: { strategy: "restart", maxRestarts: 3, within: 60_000 },
+      // "stop": a config that sets nothing changes nothing (an unsupervised actor stops).
+      supervision: { strategy: "stop", maxRestarts: 3, within: 60_000 },
       sharding: { numShards: 100 },
       replication: { replicas: 0, minAcks: 0, ackTimeout: 5_000 },
     },

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "./errors.ts";
+import { isSystemName, SYSTEM_NAME_RULE } from "./system_name.ts";
 import {
   type ActorDefaults,
   type ActorOverride,
@@ -41,9 +42,6 @@ const MAILBOX_STRATEGIES = {
   backpressure: "backpressure",
 } as const;
 const DIRECTIVES = { restart: "restart", stop: "stop", escalate: "escalate" } as const;
-
-/** The rule `ActorSystem` applies to its name (it appears in every actor address). */
-const SYSTEM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** A plain name matches exactly; anything else is a regular expression. */
 const SIMPLE_NAME = /^[\w-]+$/;
@@ -97,8 +95,8 @@ export function configFromObject(
 
 function readSystem(t: TableReader | undefined, base: CastyConfig): SystemSettings {
   const name = t?.string("name");
-  if (t !== undefined && name !== undefined && !SYSTEM_NAME.test(name)) {
-    throw t.error("name", `expected letters, digits, "-", "_" or ".", got ${describe(name)}`);
+  if (t !== undefined && name !== undefined && !isSystemName(name)) {
+    throw t.error("name", `expected ${SYSTEM_NAME_RULE}, got ${describe(name)}`);
   }
   return {
     name: name ?? base.system.name,
@@ -110,10 +108,7 @@ function readSystem(t: TableReader | undefined, base: CastyConfig): SystemSettin
 function readDefaults(t: TableReader | undefined, base: ActorDefaults): ActorDefaults {
   const defaults = {
     mailbox: { ...base.mailbox, ...readMailbox(t?.table("mailbox", MAILBOX_KEYS)) },
-    supervision: {
-      ...base.supervision,
-      ...readSupervision(t?.table("supervision", SUPERVISION_KEYS)),
-    },
+    supervision: readDefaultSupervision(t?.table("supervision", SUPERVISION_KEYS), base),
     sharding: { ...base.sharding, ...readSharding(t?.table("sharding", SHARDING_KEYS)) },
     replication: {
       ...base.replication,
@@ -127,6 +122,23 @@ function readDefaults(t: TableReader | undefined, base: ActorDefaults): ActorDef
     );
   }
   return defaults;
+}
+
+/**
+ * `[defaults.supervision]` over the base. A table that names no strategy means "restart" (the
+ * seed's file default) unless the base already chose one from a file; no table keeps the
+ * base, whose built-in strategy "stop" is what an actor does without any config.
+ */
+function readDefaultSupervision(
+  t: TableReader | undefined,
+  base: ActorDefaults,
+): SupervisionSettings {
+  const baseSupervision = base.supervision;
+  if (t === undefined) return baseSupervision;
+  const own = readSupervision(t);
+  const strategy = own.strategy ??
+    (baseSupervision.strategy === "stop" ? "restart" : baseSupervision.strategy);
+  return { ...baseSupervision, ...own, strategy };
 }
 
 // The readers below return only the fields the table sets, so that spreading them over a
@@ -202,12 +214,20 @@ function readCluster(
   ]);
   const downing = t?.table("downing", ["stable_after", "strategy"]);
   const tls = t?.table("tls", ["certfile", "keyfile", "cafile", "verify_hostname"]);
+  // Refused rather than ignored: a node is its advertised host:port plus an incarnation id
+  // drawn at each start (so a restarted node is told apart from its previous life); a fixed
+  // id would defeat that.
+  if (t?.string("node_id") !== undefined) {
+    throw t.error(
+      "node_id",
+      "is not supported: a node is identified by its host:port and a new incarnation id at every start; remove node_id",
+    );
+  }
   return {
     host: t?.string("host") ?? base.host,
     port: t?.integer("port", { min: 0, max: 65_535 }) ?? base.port,
     ...compact({
       bindHost: t?.string("bind_host"),
-      nodeId: t?.string("node_id"),
       requiredQuorum: t?.integer("required_quorum"),
     }),
     seedNodes: t?.strings("seed_nodes", '"host:port" strings', checkHostPort) ?? base.seedNodes,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError } from "../actor/errors.ts";
+import { ConfigError } from "./errors.ts";
 import { type CastyConfig, defaultConfig } from "./casty_config.ts";
 import { configFromObject } from "./config_from_object.ts";
 

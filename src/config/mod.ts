@@ -60,3 +60,5 @@ export {
   parseConfig,
 } from "./load_config.ts";
 export { resolveActorConfig, type ResolvedActorConfig } from "./resolve_actor_config.ts";
+export { CastyError, type CastyErrorOptions, ConfigError } from "./errors.ts";
+export { isSystemName, SYSTEM_NAME_RULE } from "./system_name.ts";

@@ -39,6 +39,7 @@ export {
   type Snapshot,
 } from "./journal.ts";
 export { InMemoryJournal } from "./in_memory_journal.ts";
+export { Behaviors, type CastyBehaviors } from "./behaviors.ts";
 export {
   SqliteJournal,
   type SqliteJournalOptions,

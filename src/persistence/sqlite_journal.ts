@@ -6,8 +6,8 @@
 
 import { clearImmediate, setImmediate } from "node:timers";
 import type { ActorRef } from "../actor/actor_ref.ts";
-import { SerializationError } from "../actor/errors.ts";
-import { type Serializer, TaggedJsonSerializer } from "../remote/serialization.ts";
+import { SerializationError } from "../serialization/errors.ts";
+import { type Serializer, TaggedJsonSerializer } from "../serialization/serialization.ts";
 import {
   type EventJournal,
   JournalConflictError,

@@ -16,6 +16,7 @@
  */
 
 import { CastyError } from "../actor/errors.ts";
+import { isSystemName } from "../config/system_name.ts";
 
 /** Where a node listens (as it advertises itself to peers). */
 export interface NodeAddress {
@@ -66,7 +67,6 @@ export class AddressError extends CastyError {
 }
 
 const SCHEME = "casty://";
-const SYSTEM_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 
@@ -228,7 +228,7 @@ export function parseActorUri(uri: string): ActorUri {
   checkPath(uri, path);
   const at = authority.indexOf("@");
   const system = at < 0 ? authority : authority.slice(0, at);
-  if (!SYSTEM_NAME.test(system)) {
+  if (!isSystemName(system)) {
     throw new AddressError(uri, `"${system}" is not a valid system name`);
   }
   if (at < 0) return { system, path };
@@ -266,7 +266,7 @@ export function formatActorUri(uri: ActorUri): string {
     ? uri.system
     : `${uri.system}@${formatNodeAddress(uri.address)}`;
   const text = `${SCHEME}${authority}${uri.path}`;
-  if (!SYSTEM_NAME.test(uri.system)) {
+  if (!isSystemName(uri.system)) {
     throw new AddressError(text, `"${uri.system}" is not a valid system name`);
   }
   if (!uri.path.startsWith("/")) throw new AddressError(text, 'the path must start with "/"');

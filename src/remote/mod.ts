@@ -34,13 +34,13 @@ export {
   type Serializer,
   TaggedJsonSerializer,
   type TaggedJsonSerializerOptions,
-} from "./serialization.ts";
+} from "../serialization/serialization.ts";
+export { SerializationError } from "../serialization/errors.ts";
 export {
   type Envelope,
   type PeerIdentity,
   type Transport,
   type TransportHandlers,
-  type TransportLogger,
   type UndeliverableReason,
 } from "./transport.ts";
 export { type ReconnectBackoff, TcpTransport, type TcpTransportOptions } from "./tcp_transport.ts";
@@ -60,3 +60,4 @@ export type {
   TcpListenOptions,
   TlsOptions,
 } from "../runtime/tcp.ts";
+export { TcpConnectError } from "../runtime/tcp.ts";

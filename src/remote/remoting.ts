@@ -9,12 +9,13 @@
  */
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
 import { type ActorSystem, attachRemote } from "../actor/actor_system.ts";
-import { MailboxFullError, SerializationError } from "../actor/errors.ts";
+import { MailboxFullError } from "../actor/errors.ts";
+import { SerializationError } from "../serialization/errors.ts";
 import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
-import type { ActorCell } from "../actor/_actor_cell.ts";
+import type { ActorCell } from "../actor/internal.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
-import type { Serializer } from "./serialization.ts";
+import type { Serializer } from "../serialization/serialization.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */

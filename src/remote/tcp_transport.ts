@@ -40,14 +40,13 @@ import {
   type FrameType,
   writeFrameHeader,
 } from "./_framing.ts";
-import {
-  consoleLogger,
-  type Envelope,
-  type PeerIdentity,
-  type Transport,
-  type TransportHandlers,
-  type TransportLogger,
-  type UndeliverableReason,
+import { consoleLogger, type Logger } from "../actor/logger.ts";
+import type {
+  Envelope,
+  PeerIdentity,
+  Transport,
+  TransportHandlers,
+  UndeliverableReason,
 } from "./transport.ts";
 
 /** Exponential backoff between connection attempts to a peer. */
@@ -104,7 +103,7 @@ export interface TcpTransportOptions extends TransportHandlers {
   /** Clock for reconnect backoff, handshake timeouts and the unreachable timeout. */
   readonly clock?: Clock;
   /** Where to report connection events and errors. Defaults to warnings on the console. */
-  readonly logger?: TransportLogger;
+  readonly logger?: Logger;
   /**
    * Envelopes queued per peer (not yet written to its socket) before new ones overflow
    * to `onUndeliverable`.
@@ -323,7 +322,7 @@ export class TcpTransport implements Transport {
   #tcp: Tcp;
   #tls: TlsOptions | undefined;
   #clock: Clock;
-  #log: TransportLogger;
+  #log: Logger;
   #random: () => number;
   #maxFrameSize: number;
   #queueLimit: number;
@@ -374,7 +373,7 @@ export class TcpTransport implements Transport {
     this.#tcp = tcp;
     this.#tls = options.tls;
     this.#clock = options.clock ?? realClock;
-    this.#log = options.logger ?? consoleLogger;
+    this.#log = options.logger ?? consoleLogger("warn", "[casty:remote]");
     this.#random = options.random ?? Math.random;
     this.#maxFrameSize = maxFrameSize;
     this.#queueLimit = positive("outboundQueueLimit", options.outboundQueueLimit, 100_000);

@@ -63,38 +63,6 @@ export interface TransportHandlers {
   onPeerDisconnected?: (peer: PeerIdentity, reason: string) => void;
 }
 
-/** Where a transport reports what happens on its connections. */
-export interface TransportLogger {
-  /** Routine events (connections made and closed). */
-  debug(message: string, data?: Record<string, unknown>): void;
-  /** Notable events. */
-  info(message: string, data?: Record<string, unknown>): void;
-  /** Recoverable problems (a peer unreachable, a queue overflowing). */
-  warn(message: string, data?: Record<string, unknown>): void;
-  /** Errors (a bad frame, a refused handshake). */
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
-/**
- * A logger that writes warnings and errors to `console.error` and ignores the rest.
- *
- * @example
- * ```ts
- * import { consoleLogger } from "./transport.ts";
- * consoleLogger.debug("not printed");
- * ```
- */
-export const consoleLogger: TransportLogger = {
-  debug(): void {},
-  info(): void {},
-  warn(message: string, data?: Record<string, unknown>): void {
-    console.error(`[casty:remote] WARN ${message}`, data ?? "");
-  },
-  error(message: string, data?: Record<string, unknown>): void {
-    console.error(`[casty:remote] ERROR ${message}`, data ?? "");
-  },
-};
-
 /** Node-to-node delivery of envelopes. */
 export interface Transport extends AsyncDisposable {
   /** The actor system's name; peers with another name are refused. */

@@ -135,9 +135,10 @@ export interface Tcp {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { TcpConnectError } from "./tcp.ts";
+ * import { TcpConnectError } from "@casty/casty/remote";
  * const err = new TcpConnectError("127.0.0.1", 1, "timeout");
- * assert.ok(err.code === "TCP_CONNECT" && err.reason === "timeout");
+ * assert.equal(err.code, "TCP_CONNECT");
+ * assert.equal(err.message, "Cannot connect to 127.0.0.1:1: timed out");
  * ```
  */
 export class TcpConnectError extends CastyError {
@@ -148,6 +149,8 @@ export class TcpConnectError extends CastyError {
   /** Why it failed. */
   readonly reason: "timeout" | "failed";
   /**
+   * Creates a TcpConnectError.
+   *
    * @param host Dialled host.
    * @param port Dialled port.
    * @param reason `"timeout"` or `"failed"`.

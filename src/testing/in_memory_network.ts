@@ -6,7 +6,7 @@
  */
 
 import type { SimulatedClock } from "./simulated_clock.ts";
-import { TimerHeap } from "../actor/_timer_heap.ts";
+import { TimerHeap } from "../actor/internal.ts";
 
 /**
  * The address shape the network routes on.

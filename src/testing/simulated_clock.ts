@@ -1,5 +1,5 @@
 import type { Cancellable, Clock } from "../actor/clock.ts";
-import { TimerHeap } from "../actor/_timer_heap.ts";
+import { TimerHeap } from "../actor/internal.ts";
 
 interface Timer {
   readonly at: number;

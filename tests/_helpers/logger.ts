@@ -1,6 +1,6 @@
-// A TransportLogger that keeps what it is told, for assertions.
+// A Logger that keeps what it is told, for assertions.
 
-import type { TransportLogger } from "../../src/remote/transport.ts";
+import type { Logger } from "../../src/actor/logger.ts";
 
 /** One logged line. */
 export interface LogEntry {
@@ -9,7 +9,7 @@ export interface LogEntry {
 }
 
 /** Collects log lines instead of printing them. */
-export class CollectingLogger implements TransportLogger {
+export class CollectingLogger implements Logger {
   readonly entries: LogEntry[] = [];
   debug(message: string): void {
     this.entries.push({ level: "debug", message });

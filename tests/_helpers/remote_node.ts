@@ -9,7 +9,7 @@
 
 import process from "node:process";
 import { TcpTransport } from "../../src/remote/tcp_transport.ts";
-import type { TransportLogger } from "../../src/remote/transport.ts";
+import type { Logger } from "../../src/actor/logger.ts";
 
 const options = JSON.parse(process.argv[process.argv.length - 1]);
 const expect: number = options.expect ?? 0;
@@ -18,7 +18,7 @@ let last = -1;
 let inOrder = true;
 let checksum = 0x811c9dc5;
 
-const quiet: TransportLogger = {
+const quiet: Logger = {
   debug() {},
   info() {},
   warn() {},

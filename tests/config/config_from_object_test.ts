@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/actor/errors.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 import { configFromObject, defaultConfig, parseConfig } from "../../src/config/mod.ts";
 
 async function rejectsWithKey(text: string, key: string, reason?: RegExp): Promise<void> {
@@ -51,7 +51,7 @@ stable_after = 7.5
   it("honours every key of every table", async () => {
     const config = await parseConfig(`
 [system]
-name = "svc.prod-1"
+name = "svc_prod-1"
 suppress_dead_letters_on_shutdown = true
 
 [defaults.mailbox]
@@ -75,7 +75,6 @@ ack_timeout = 2
 host = "10.0.0.5"
 port = 0
 bind_host = "0.0.0.0"
-node_id = "worker-1"
 seed_nodes = ["10.0.0.4:2551", "[::1]:2552", "seed.example.com:25520"]
 roles = ["worker", "api"]
 required_quorum = 3
@@ -125,7 +124,7 @@ jitter = 0
 serializer = "json"
 `);
     assert.deepEqual(config, {
-      system: { name: "svc.prod-1", suppressDeadLettersOnShutdown: true },
+      system: { name: "svc_prod-1", suppressDeadLettersOnShutdown: true },
       defaults: {
         mailbox: { capacity: 10, strategy: "dropOldest" },
         supervision: { strategy: "escalate", maxRestarts: 0, within: 1_000 },
@@ -136,7 +135,6 @@ serializer = "json"
         host: "10.0.0.5",
         port: 0,
         bindHost: "0.0.0.0",
-        nodeId: "worker-1",
         requiredQuorum: 3,
         seedNodes: ["10.0.0.4:2551", "[::1]:2552", "seed.example.com:25520"],
         roles: ["worker", "api"],

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "../../src/actor/errors.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 import {
   type CastyConfig,
   defaultConfig,

@@ -2,45 +2,18 @@
 // output: the examples are documentation, and documentation that drifts is worse than none.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { type CommandResult, runCommand } from "../_helpers/command.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 const TIMEOUT_MS = 20_000;
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runExample(file: string): Promise<Run> {
+function runExample(file: string): Promise<CommandResult> {
   const path = EXAMPLES + file;
   const args = (globalThis as { Deno?: unknown }).Deno ? ["run", "-A", path] : [path];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${file} did not exit within ${TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, TIMEOUT_MS);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runCommand(process.execPath, args, { timeout: TIMEOUT_MS });
 }
 
 function lines(text: string): string[] {
@@ -147,6 +120,45 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "Total: $100.00",
     "Receipt: 2 items, $100.00",
     "Total after checkout: $0.00",
+  ],
+  "11_event_sourcing.ts": [
+    "deposited 100: 100",
+    "withdrew 30: 70",
+    "rejected 500: only 70",
+    "system and journal closed",
+    "recovered from the journal: 70",
+    "events on disk: 1, 2",
+  ],
+  "12_configuration.ts": [
+    'no casty.toml: system "casty", defaults only',
+    "system: bank, gossip every 500 ms",
+    "sensor-42 mailbox: 10, dropOldest",
+    "auditor supervision: stop",
+    'actor system "bank": worker restarted after a failure',
+    'node "bank" on 127.0.0.1, roles api',
+  ],
+  "13_barrier.ts": [
+    "3 members up",
+    'round 1: all 3 nodes passed "ready" together',
+    'round 2: all 3 nodes passed "ready" together',
+    "disagreeing on n: one BarrierMismatchError, one BARRIER_TIMEOUT",
+    "waiting alone for 300 ms: BARRIER_TIMEOUT",
+  ],
+  "14_cluster_formation.ts": [
+    "members up: first, second, third",
+    "leader (as the first node sees it): the lowest address",
+    "after third.leave(): first, second",
+    "event: up second",
+    "event: up third",
+    "event: left third",
+    "event: removed third",
+  ],
+  "15_failure_handling.ts": [
+    "remote ask: 42",
+    "a: MemberDowned for b",
+    "Terminated: /account",
+    /^b: ShutdownSelf \((downed|removed)\)$/,
+    "an ask to it: AskTimeoutError",
   ],
   "demo.ts": [
     /^casty demo: a bank of actors on (Deno|Bun|Node) \S+$/,

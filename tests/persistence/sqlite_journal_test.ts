@@ -7,11 +7,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { ACTOR_REF, type ActorRef } from "../../src/actor/actor_ref.ts";
-import { SerializationError } from "../../src/actor/errors.ts";
+import { SerializationError } from "../../src/serialization/errors.ts";
 import { JournalError } from "../../src/persistence/journal.ts";
 import { SqliteJournal } from "../../src/persistence/sqlite_journal.ts";
 import { DatabaseSync } from "../../src/persistence/_sqlite.ts";
-import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
+import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
 import { events, journalContract } from "./_journal_contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "casty-sqlite-journal-"));

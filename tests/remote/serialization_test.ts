@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ACTOR_REF, type ActorRef, isActorRef } from "../../src/actor/actor_ref.ts";
-import { SerializationError } from "../../src/actor/errors.ts";
-import { TaggedJsonSerializer } from "../../src/remote/serialization.ts";
+import { SerializationError } from "../../src/serialization/errors.ts";
+import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
 import { Behaviors, ClusteredActorSystem, DeadLetter } from "../../mod.ts";
 import { memoryLogger, waitFor } from "../_helpers/probe.ts";
 

@@ -7,7 +7,7 @@
 
 import { smallBuffersAreCostly } from "../runtime/select.ts";
 import { type ActorRef, isActorRef } from "../actor/actor_ref.ts";
-import { SerializationError } from "../actor/errors.ts";
+import { SerializationError } from "./errors.ts";
 
 /**
  * Turns values into bytes and back. Implementations must round-trip every value they accept
