@@ -1,7 +1,7 @@
 // Checks that imports between the folders of src/ go one way (plain Node, no dependencies).
 //
 //   config ← actor ← {serialization, runtime} ← {persistence, remote} ← cluster ← sharding
-//          ← {replication, distributed} ← client
+//          ← {replication, distributed} ← client;   persistence ← postgres
 //
 // A file may import its own folder, and the folders its folder stands on; testing/ and cli/
 // may import anything. A file whose name starts with "_" is private to its top folder: no
@@ -24,6 +24,8 @@ const BELOW = {
   runtime: ["config", "actor"],
   serialization: ["config", "actor", "runtime"],
   persistence: ["config", "actor", "serialization"],
+  // The PostgreSQL journal (entry @casty/casty/postgres) stands beside persistence, on it.
+  postgres: ["config", "actor", "serialization", "persistence"],
   remote: ["config", "actor", "serialization", "runtime"],
   cluster: ["config", "actor", "serialization", "runtime", "persistence", "remote"],
 };

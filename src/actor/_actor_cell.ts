@@ -288,6 +288,11 @@ export class ActorCell<M> {
     return (this.#terminated ??= Promise.withResolvers<void>()).promise;
   }
 
+  /** Messages waiting in the mailbox. */
+  get queued(): number {
+    return this.#mailbox?.length ?? 0;
+  }
+
   enqueue(msg: M): void {
     if (this.#state >= STOPPING) {
       this.#deadLetter(msg, "stopped");

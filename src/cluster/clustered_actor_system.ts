@@ -26,6 +26,7 @@ import {
 } from "../serialization/serialization.ts";
 import { TcpTransport, type TcpTransportOptions } from "../remote/tcp_transport.ts";
 import type { Transport } from "../remote/transport.ts";
+import { readEnv } from "../runtime/env.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
 import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
@@ -78,6 +79,13 @@ export type TransportTuning = Partial<
     | "writeHighWaterMark"
     | "shutdownGrace"
     | "tcp"
+    | "idleTimeout"
+    | "maxConnections"
+    | "maxHandshakes"
+    | "outboundQueueBytes"
+    | "controlQueueLimit"
+    | "maxInboundBacklog"
+    | "maxInboundBacklogBytes"
   >
 >;
 
@@ -113,6 +121,15 @@ export interface TransportFactorySettings {
   readonly bindPort?: number;
   /** Mutual TLS. */
   readonly tls?: TlsOptions;
+  /** The cluster's shared secret (the option, else `CASTY_CLUSTER_SECRET`). */
+  readonly secret?: string;
+  /** Accept unauthenticated peers on a non-loopback address. */
+  readonly insecure?: boolean;
+  /**
+   * Remote messages still waiting in local mailboxes; the transport stops reading while it
+   * is high (inbound flow control).
+   */
+  readonly inboundBacklog?: () => number;
   /** The node's incarnation: the transport must advertise exactly this one. */
   readonly incarnation: string;
   /** The node's clock. */
@@ -137,6 +154,17 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
   bindPort?: number;
   /** Mutual TLS between nodes: PEM strings or file paths. */
   tls?: TlsOptions;
+  /**
+   * A secret every node shares, proven in each handshake (challenge-response; never sent).
+   * Defaults to the `CASTY_CLUSTER_SECRET` environment variable.
+   */
+  secret?: string;
+  /**
+   * Bind a non-loopback address with neither `tls` nor `secret` (accepting unauthenticated
+   * peers, with a loud warning).
+   * @default {false}
+   */
+  insecure?: boolean;
   /** The message serializer. @default {new TaggedJsonSerializer()} */
   serializer?: Serializer;
   /** Transport tuning (frame size, queue bounds, backoff, …). */
@@ -199,6 +227,9 @@ const tcpTransportFactory = (s: TransportFactorySettings): Promise<Transport> =>
     bindHost: s.bindHost,
     bindPort: s.bindPort,
     tls: s.tls,
+    secret: s.secret,
+    insecure: s.insecure,
+    inboundBacklog: s.inboundBacklog,
     clock: s.clock,
     logger: s.logger,
     incarnation: s.incarnation,
@@ -279,6 +310,7 @@ export class ClusteredActorSystem extends ActorSystem {
     const clock = options.clock ?? realClock;
     const incarnation = newMemberId(clock.wallNow(), options.random);
     const factory = options.transportFactory ?? tcpTransportFactory;
+    const ref: { node?: ClusteredActorSystem } = {};
     const transport = await factory({
       systemName: options.name,
       host: options.host,
@@ -286,6 +318,9 @@ export class ClusteredActorSystem extends ActorSystem {
       bindHost: options.bindHost,
       bindPort: options.bindPort,
       tls: options.tls,
+      secret: options.secret ?? readEnv("CASTY_CLUSTER_SECRET"),
+      insecure: options.insecure,
+      inboundBacklog: () => (ref.node === undefined ? 0 : ref.node.#remoting.inboundBacklog()),
       incarnation,
       clock,
       logger,
@@ -294,6 +329,7 @@ export class ClusteredActorSystem extends ActorSystem {
     let node: ClusteredActorSystem;
     try {
       node = new ClusteredActorSystem({ ...options, seedNodes: seeds }, transport);
+      ref.node = node;
     } catch (err) {
       await transport.shutdown();
       throw err;
@@ -717,6 +753,9 @@ export class ClusteredActorSystem extends ActorSystem {
         // Messages still queued for a node the cluster gave up on are dead letters now, not
         // after the transport's own unreachable timeout.
         this.#transport.dropQueued(e.member.address);
+        // A removed member's peer, alias and incarnation entries go (or, while a connection to
+        // that address is live, once it closes).
+        if (e instanceof MemberRemoved) this.#transport.forget?.(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
       if (!this.#hasSuccessor(e.member)) this.#barriers.nodeLost(e.member.address);

@@ -72,6 +72,8 @@ function optionsFromConfig(config: CastyConfig): ClusteredActorSystemOptions {
     port: c.port,
     bindHost: c.bindHost,
     tls: c.tls,
+    secret: c.secret,
+    insecure: c.insecure,
     seedNodes: c.seedNodes,
     roles: c.roles,
     requiredQuorum: c.requiredQuorum,

@@ -242,6 +242,17 @@ export interface ClusterSettings {
   readonly downing: DowningSettings;
   /** `[cluster.tls]`; plain TCP when absent. */
   readonly tls?: TlsSettings;
+  /**
+   * Secret shared by every node, proven in each handshake without crossing the wire (file:
+   * `secret`). The `CASTY_CLUSTER_SECRET` environment variable is used when it is absent.
+   */
+  readonly secret?: string;
+  /**
+   * Accept unauthenticated peers on a non-loopback address, with neither `tls` nor `secret`
+   * (file: `insecure`); logs a loud warning.
+   * @default {false}
+   */
+  readonly insecure?: boolean;
 }
 
 /** `[transport.reconnect_backoff]`: delays between reconnection attempts to a peer. */

@@ -196,6 +196,8 @@ const CLUSTER_KEYS = [
   "failure_detector",
   "downing",
   "tls",
+  "secret",
+  "insecure",
 ];
 
 function readCluster(
@@ -228,6 +230,8 @@ function readCluster(
     port: t?.integer("port", { min: 0, max: 65_535 }) ?? base.port,
     ...compact({
       bindHost: t?.string("bind_host"),
+      secret: t?.string("secret"),
+      insecure: t?.boolean("insecure"),
       requiredQuorum: t?.integer("required_quorum"),
     }),
     seedNodes: t?.strings("seed_nodes", '"host:port" strings', checkHostPort) ?? base.seedNodes,

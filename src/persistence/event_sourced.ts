@@ -5,7 +5,7 @@
  */
 import type { ActorContext } from "../actor/actor_context.ts";
 import { Behavior, type PersistedPayload } from "../actor/behaviors.ts";
-import type { EventJournal, PersistedEvent } from "./journal.ts";
+import { type EventJournal, loadEvents, type PersistedEvent } from "./journal.ts";
 import type { SnapshotPolicy } from "./snapshot.ts";
 
 /** What an event-sourced command handler may return. */
@@ -111,7 +111,7 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     let state: S = snapshot ? (snapshot.state as S) : initialState;
     let seq = snapshot ? snapshot.sequenceNr : 0;
     for (;;) {
-      const page = await journal.load(entityId, seq + 1, { max: replayPageSize });
+      const page = await loadEvents(journal, entityId, seq + 1, { max: replayPageSize });
       for (const e of page) {
         state = onEvent(state, e.event as E);
         seq = e.sequenceNr;

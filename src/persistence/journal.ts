@@ -78,19 +78,44 @@ export interface LoadOptions {
 /**
  * Durable, append-only storage of each entity's events plus its latest snapshot.
  *
+ * Four methods are all a store must implement: `persist`, `load`, `saveSnapshot` and
+ * `loadSnapshot`. The rest is optional: `highestSequenceNr`, the paging options of `load` and
+ * `close` have fallbacks built on the four ({@linkcode highestSequenceNrOf},
+ * {@linkcode loadEvents}, {@linkcode closeJournal}), which is what casty itself calls.
+ *
  * `persist` is atomic per call and enforces the log's numbering: the first event of a call must
  * be the entity's highest sequence number + 1 and each following one +1 again. Anything else
  * (a number that already exists, or a gap) rejects with {@linkcode JournalConflictError} and
  * writes nothing, so two writers for one entity can never both succeed.
  *
- * @example
+ * @example A journal written to the four methods
  * ```ts
  * import assert from "node:assert/strict";
- * import { type EventJournal, InMemoryJournal } from "@casty/casty/persistence";
- * const journal: EventJournal = new InMemoryJournal();
+ * import {
+ *   type EventJournal,
+ *   highestSequenceNrOf,
+ *   JournalConflictError,
+ *   type PersistedEvent,
+ *   type Snapshot,
+ * } from "@casty/casty/persistence";
+ * const logs = new Map<string, PersistedEvent[]>();
+ * const snapshots = new Map<string, Snapshot>();
+ * const journal: EventJournal = {
+ *   persist: async (id, events) => {
+ *     const log = logs.get(id) ?? [];
+ *     events.forEach((e, i) => {
+ *       if (e.sequenceNr !== log.length + 1 + i) {
+ *         throw new JournalConflictError(id, e.sequenceNr, log.length + 1 + i);
+ *       }
+ *     });
+ *     logs.set(id, [...log, ...events]);
+ *   },
+ *   load: async (id, from = 1) => (logs.get(id) ?? []).filter((e) => e.sequenceNr >= from),
+ *   saveSnapshot: async (id, snapshot) => void snapshots.set(id, snapshot),
+ *   loadSnapshot: async (id) => snapshots.get(id),
+ * };
  * await journal.persist("acc-1", [{ sequenceNr: 1, event: "opened", timestamp: Date.now() }]);
- * assert.equal((await journal.highestSequenceNr("acc-1")), 1);
- * await journal.close();
+ * assert.equal(await highestSequenceNrOf(journal, "acc-1"), 1);
  * ```
  */
 export interface EventJournal {
@@ -104,7 +129,8 @@ export interface EventJournal {
    */
   persist(entityId: string, events: readonly PersistedEvent[]): Promise<void>;
   /**
-   * Reads an entity's events in order.
+   * Reads an entity's events in order. Honouring `options` is optional: callers go through
+   * {@linkcode loadEvents}, which trims what a store returns beyond them.
    *
    * @param entityId The entity.
    * @param fromSequenceNr The first sequence number to return, inclusive.
@@ -116,8 +142,11 @@ export interface EventJournal {
     fromSequenceNr?: number,
     options?: LoadOptions,
   ): Promise<PersistedEvent[]>;
-  /** The highest persisted sequence number of an entity, or 0 when it has no events. */
-  highestSequenceNr(entityId: string): Promise<number>;
+  /**
+   * The highest persisted sequence number of an entity, or 0 when it has no events. Optional;
+   * {@linkcode highestSequenceNrOf} falls back to reading the log.
+   */
+  highestSequenceNr?(entityId: string): Promise<number>;
   /**
    * Stores a snapshot as the entity's latest; an older snapshot (lower sequence number) than
    * the stored one is ignored.
@@ -125,8 +154,105 @@ export interface EventJournal {
   saveSnapshot(entityId: string, snapshot: Snapshot): Promise<void>;
   /** The entity's latest snapshot, if any. */
   loadSnapshot(entityId: string): Promise<Snapshot | undefined>;
-  /** Finishes pending writes and releases the storage; later calls reject. */
-  close(): Promise<void>;
+  /** Finishes pending writes and releases the storage; later calls reject. Optional. */
+  close?(): Promise<void>;
+}
+
+const FALLBACK_PAGE = 1000;
+
+/**
+ * An entity's highest persisted sequence number through any journal: its own
+ * `highestSequenceNr` when it has one, otherwise by paging through the log with `load`.
+ *
+ * @param journal The journal.
+ * @param entityId The entity.
+ * @returns The highest sequence number, 0 when the entity has no events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { highestSequenceNrOf, InMemoryJournal } from "@casty/casty/persistence";
+ * const journal = new InMemoryJournal();
+ * await journal.persist("e", [{ sequenceNr: 1, event: 1, timestamp: 0 }]);
+ * assert.equal(await highestSequenceNrOf(journal, "e"), 1);
+ * assert.equal(await highestSequenceNrOf(journal, "nobody"), 0);
+ * ```
+ */
+export async function highestSequenceNrOf(
+  journal: EventJournal,
+  entityId: string,
+): Promise<number> {
+  if (typeof journal.highestSequenceNr === "function") {
+    return await journal.highestSequenceNr(entityId);
+  }
+  let highest = 0;
+  for (;;) {
+    const page = await loadEvents(journal, entityId, highest + 1, { max: FALLBACK_PAGE });
+    if (page.length === 0) return highest;
+    highest = page[page.length - 1].sequenceNr;
+  }
+}
+
+/**
+ * Reads events through any journal, honouring `toSequenceNr` and `max` even when the journal
+ * itself ignores them (it then returns more, and the extra is dropped).
+ *
+ * @param journal The journal.
+ * @param entityId The entity.
+ * @param fromSequenceNr The first sequence number, inclusive.
+ * @default fromSequenceNr 1
+ * @param options An inclusive upper bound and a page size.
+ * @returns At most `max` events numbered `fromSequenceNr..toSequenceNr`, in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryJournal, loadEvents } from "@casty/casty/persistence";
+ * const journal = new InMemoryJournal();
+ * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+ * const page = await loadEvents(journal, "e", 2, { max: 1 });
+ * assert.deepEqual(page.map((e) => e.event), [2]);
+ * ```
+ */
+export async function loadEvents(
+  journal: EventJournal,
+  entityId: string,
+  fromSequenceNr: number = 1,
+  options: LoadOptions = {},
+): Promise<PersistedEvent[]> {
+  const to = options.toSequenceNr ?? Number.MAX_SAFE_INTEGER;
+  const max = options.max ?? Infinity;
+  const events = await journal.load(entityId, fromSequenceNr, options);
+  let keep = 0;
+  while (
+    keep < events.length && keep < max && events[keep].sequenceNr <= to &&
+    events[keep].sequenceNr >= fromSequenceNr
+  ) keep++;
+  if (keep === events.length) return events;
+  // A store that ignores the options may also return events before `fromSequenceNr`.
+  return events.filter((e) => e.sequenceNr >= fromSequenceNr && e.sequenceNr <= to).slice(
+    0,
+    max,
+  );
+}
+
+/**
+ * Closes any journal: calls its `close` when it has one.
+ *
+ * @param journal The journal.
+ * @returns A promise that resolves once the journal is closed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { closeJournal, InMemoryJournal } from "@casty/casty/persistence";
+ * const journal = new InMemoryJournal();
+ * await closeJournal(journal);
+ * await assert.rejects(journal.load("e"), { code: "JOURNAL_CLOSED" });
+ * ```
+ */
+export async function closeJournal(journal: EventJournal): Promise<void> {
+  if (typeof journal.close === "function") await journal.close();
 }
 
 /** Codes of {@linkcode JournalError}. */

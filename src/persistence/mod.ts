@@ -30,15 +30,19 @@
  */
 
 export {
+  closeJournal,
   type EventJournal,
+  highestSequenceNrOf,
   JournalConflictError,
   JournalError,
   type JournalErrorCode,
+  loadEvents,
   type LoadOptions,
   type PersistedEvent,
   type Snapshot,
 } from "./journal.ts";
 export { InMemoryJournal } from "./in_memory_journal.ts";
+export type { DurableJournalOptions, DurableJournalStats } from "./journal_support.ts";
 export { Behaviors, type CastyBehaviors } from "./behaviors.ts";
 export {
   SqliteJournal,

@@ -17,13 +17,26 @@ import {
   type Snapshot,
 } from "./journal.ts";
 import {
+  type DatabaseSync,
+  isBusyError,
+  isConstraintError,
+  openDatabase,
+  type StatementSync,
+} from "./_sqlite.ts";
+import {
+  decodeStored,
+  type DurableJournalOptions,
+  type DurableJournalStats,
+  encodeEvents,
+  encodeState,
+  errorText,
   findConflict,
   loadBounds,
+  type QueuedCall,
   validateEntityId,
   validatePersist,
   validateSnapshot,
-} from "./_validation.ts";
-import { DatabaseSync, isConstraintError, type StatementSync } from "./_sqlite.ts";
+} from "./journal_support.ts";
 
 /** The schema version this code writes and reads, kept in `PRAGMA user_version`. */
 const SCHEMA_VERSION = 1;
@@ -56,21 +69,9 @@ const PAGE_SIZE = 16_384;
 const MAX_CACHED_ENTITIES = 100_000;
 
 /** Options of {@linkcode SqliteJournal}. */
-export interface SqliteJournalOptions {
+export interface SqliteJournalOptions extends DurableJournalOptions {
   /** The database file (created if missing), or `":memory:"`. */
   path: string;
-  /**
-   * Encodes events and snapshot states. Register your event classes with it so they come back
-   * as themselves after a restart.
-   *
-   * @default {new TaggedJsonSerializer()}
-   */
-  serializer?: Serializer;
-  /**
-   * Resolves actor refs found inside stored events and states; without it, loading a value that
-   * holds a ref throws a `SerializationError`.
-   */
-  resolveRef?: (uri: string) => ActorRef<unknown>;
   /**
    * SQLite's `synchronous` setting. `"full"` fsyncs the write-ahead log at every commit, so an
    * acknowledged write survives a power loss; `"normal"` survives a process crash but may lose
@@ -80,7 +81,10 @@ export interface SqliteJournalOptions {
    */
   synchronous?: "full" | "normal";
   /**
-   * How long a write waits for another process holding the database lock, in milliseconds.
+   * How long a call waits for another connection (or process) holding the database lock, in
+   * milliseconds, before it fails with a {@linkcode JournalError}. The journal never sleeps on
+   * the event loop for it: SQLite's own busy timeout is 0, and a locked database is retried
+   * from timers with a growing delay (1 ms up to 50 ms) while the process keeps serving.
    *
    * @default {5000}
    */
@@ -88,28 +92,9 @@ export interface SqliteJournalOptions {
 }
 
 /** Counters of a {@linkcode SqliteJournal}, for monitoring and tests. */
-export interface SqliteJournalStats {
-  /** Write transactions committed (each holds one batch of group-committed calls). */
-  readonly transactions: number;
-  /** `persist` calls that were written. */
-  readonly persistCalls: number;
-  /** Events written. */
-  readonly eventsWritten: number;
-  /** `persist` calls rejected with a {@linkcode JournalConflictError}. */
-  readonly conflicts: number;
-  /** `saveSnapshot` calls written. */
-  readonly snapshotsWritten: number;
-}
+export type SqliteJournalStats = DurableJournalStats;
 
-interface Pending {
-  readonly entityId: string;
-  readonly events?: readonly PersistedEvent[];
-  readonly rows?: readonly Uint8Array[];
-  readonly snapshot?: Snapshot;
-  readonly state?: Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
+type Pending = QueuedCall<readonly Uint8Array[]>;
 
 interface Statements {
   readonly begin: StatementSync;
@@ -139,7 +124,12 @@ interface Statements {
  * Events and states are encoded with the serializer at call time (later mutation of the values
  * does not change what is stored). Writes run synchronously on the calling thread once per
  * batch; reads run synchronously when called. Several processes may share a file: SQLite's
- * locking keeps them consistent and the numbering check still holds across them.
+ * locking keeps them consistent and the numbering check still holds across them. When another
+ * connection holds the lock, calls wait for it asynchronously (see
+ * {@linkcode SqliteJournalOptions.busyTimeout}), never blocking the event loop.
+ *
+ * `node:sqlite` is loaded by the first `new SqliteJournal(…)`, so importing `@casty/casty`
+ * for local actors never loads it.
  *
  * @example
  * ```ts
@@ -159,8 +149,18 @@ interface Statements {
  */
 export class SqliteJournal implements EventJournal {
   #path: string;
-  #db: DatabaseSync;
-  #sql: Statements;
+  #name: string;
+  #db!: DatabaseSync;
+  #sql!: Statements;
+  #synchronous: "full" | "normal";
+  #busyTimeout: number;
+  // Set while the file could not be set up yet because another connection held the lock.
+  #opening: Promise<void> | undefined;
+  #openFailure: JournalError | undefined;
+  #busySince: number | undefined;
+  #busyDelay = 1;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainWaiters: (() => void)[] = [];
   #serializer: Serializer;
   #resolveRef: ((uri: string) => ActorRef<unknown>) | undefined;
   #queue: Pending[] = [];
@@ -195,48 +195,91 @@ export class SqliteJournal implements EventJournal {
       throw new RangeError(`Cannot open journal "${path}": busyTimeout must be an integer >= 0`);
     }
     this.#path = path;
+    this.#name = `journal "${path}"`;
+    this.#synchronous = synchronous;
+    this.#busyTimeout = busyTimeout;
     this.#serializer = options.serializer ?? new TaggedJsonSerializer();
     this.#resolveRef = options.resolveRef;
     let db: DatabaseSync | undefined;
     try {
-      db = new DatabaseSync(path);
-      db.exec(`PRAGMA busy_timeout = ${busyTimeout}`);
+      db = openDatabase(path);
+      // Never wait for a lock inside SQLite: that sleeps on the event loop. Busy is retried
+      // from timers instead (#whenFree, #waitForLock).
+      db.exec("PRAGMA busy_timeout = 0");
       db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
-      // The first statement that reads the file: a non-database fails here.
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
-      // Statement journals (savepoints) in memory rather than in temporary files.
-      db.exec("PRAGMA temp_store = MEMORY");
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
-        if (version > SCHEMA_VERSION) {
-          throw new JournalError(
-            "JOURNAL_OPEN",
-            `Cannot open journal "${path}": schema version ${version} is newer than the supported version ${SCHEMA_VERSION}`,
-          );
-        }
-        if (version < SCHEMA_VERSION) db.exec(SCHEMA);
-        db.exec("COMMIT");
-      } catch (err) {
-        db.exec("ROLLBACK");
-        throw err;
-      }
-      this.#sql = prepareStatements(db);
+      this.#db = db;
+      this.#setUp();
     } catch (err) {
-      try {
-        db?.close();
-      } catch {
-        // Already failing; the open error is the one to report.
+      if (db !== undefined && isBusyError(err)) {
+        this.#opening = this.#whenFree(() => this.#setUp(), "open journal").then(
+          () => {
+            this.#opening = undefined;
+            this.#flush();
+          },
+          (failure) => {
+            // Every later call rejects with this error (#checkOpen); the queued ones now.
+            this.#openFailure = this.#openError(failure);
+            this.#opening = undefined;
+            this.#closeQuietly();
+            for (const op of this.#queue.splice(0)) op.reject(this.#openFailure);
+            this.#drained();
+          },
+        );
+      } else {
+        if (db !== undefined) {
+          try {
+            db.close();
+          } catch {
+            // Already failing; the open error is the one to report.
+          }
+        }
+        throw this.#openError(err);
       }
-      if (err instanceof JournalError) throw err;
-      throw new JournalError(
-        "JOURNAL_OPEN",
-        `Cannot open journal "${path}": ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
     }
-    this.#db = db;
+  }
+
+  // Switches to WAL, creates or checks the schema, prepares the statements. Throws SQLite's
+  // busy error, untouched, when another connection holds the lock.
+  #setUp(): void {
+    const db = this.#db;
+    // The first statement that reads the file: a non-database fails here.
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${this.#synchronous.toUpperCase()}`);
+    // Statement journals (savepoints) in memory rather than in temporary files.
+    db.exec("PRAGMA temp_store = MEMORY");
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+      if (version > SCHEMA_VERSION) {
+        throw new JournalError(
+          "JOURNAL_OPEN",
+          `Cannot open journal "${this.#path}": schema version ${version} is newer than the supported version ${SCHEMA_VERSION}`,
+        );
+      }
+      if (version < SCHEMA_VERSION) db.exec(SCHEMA);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+    this.#sql = prepareStatements(db);
+  }
+
+  #openError(err: unknown): JournalError {
+    if (err instanceof JournalError) return err;
+    return new JournalError(
+      "JOURNAL_OPEN",
+      `Cannot open journal "${this.#path}": ${errorText(err)}`,
+      { cause: err },
+    );
+  }
+
+  #closeQuietly(): void {
+    try {
+      this.#db.close();
+    } catch {
+      // Closing after a failure: nothing more to report.
+    }
   }
 
   /** The database file path. */
@@ -291,20 +334,11 @@ export class SqliteJournal implements EventJournal {
       return Promise.reject(err);
     }
     if (events.length === 0) return Promise.resolve();
-    const rows: Uint8Array[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      try {
-        rows[i] = this.#serializer.serialize(events[i].event);
-      } catch (err) {
-        return Promise.reject(
-          new SerializationError(
-            `Cannot persist events for "${entityId}": event ${
-              events[i].sequenceNr
-            } is not serializable: ${err instanceof Error ? err.message : String(err)}`,
-            { cause: err },
-          ),
-        );
-      }
+    let rows: Uint8Array[];
+    try {
+      rows = encodeEvents(this.#serializer, entityId, events);
+    } catch (err) {
+      return Promise.reject(err);
     }
     const copy = events.map(({ sequenceNr, timestamp }) => ({
       sequenceNr,
@@ -340,10 +374,10 @@ export class SqliteJournal implements EventJournal {
     fromSequenceNr: number = 1,
     options: LoadOptions = {},
   ): Promise<PersistedEvent[]> {
-    try {
-      this.#checkOpen(`load events for "${entityId}"`);
+    const action = `load events for "${entityId}"`;
+    return this.#read(action, () => {
       const [from, to, max] = loadBounds(entityId, fromSequenceNr, options);
-      if (from > to) return Promise.resolve([]);
+      if (from > to) return [];
       const rows = this.#sql.load.all(entityId, from, to, max === Infinity ? -1 : max);
       const out: PersistedEvent[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
@@ -355,10 +389,8 @@ export class SqliteJournal implements EventJournal {
           timestamp: row.timestamp as number,
         };
       }
-      return Promise.resolve(out);
-    } catch (err) {
-      return Promise.reject(this.#readError(err, `load events for "${entityId}"`));
-    }
+      return out;
+    });
   }
 
   /**
@@ -376,15 +408,10 @@ export class SqliteJournal implements EventJournal {
    * ```
    */
   highestSequenceNr(entityId: string): Promise<number> {
-    try {
-      this.#checkOpen(`read the highest sequence number of "${entityId}"`);
+    return this.#read(`read the highest sequence number of "${entityId}"`, () => {
       validateEntityId(entityId);
-      return Promise.resolve(this.#highest(entityId));
-    } catch (err) {
-      return Promise.reject(
-        this.#readError(err, `read the highest sequence number of "${entityId}"`),
-      );
-    }
+      return this.#highest(entityId);
+    });
   }
 
   /**
@@ -411,16 +438,8 @@ export class SqliteJournal implements EventJournal {
     try {
       this.#checkOpen(`save snapshot for "${entityId}"`);
       validateSnapshot(entityId, snapshot);
-      state = this.#serializer.serialize(snapshot.state);
+      state = encodeState(this.#serializer, entityId, snapshot.state);
     } catch (err) {
-      if (err instanceof SerializationError) {
-        return Promise.reject(
-          new SerializationError(
-            `Cannot save snapshot for "${entityId}": state is not serializable: ${err.message}`,
-            { cause: err },
-          ),
-        );
-      }
       return Promise.reject(err);
     }
     const { sequenceNr, timestamp } = snapshot;
@@ -449,19 +468,16 @@ export class SqliteJournal implements EventJournal {
    * ```
    */
   loadSnapshot(entityId: string): Promise<Snapshot | undefined> {
-    try {
-      this.#checkOpen(`load snapshot for "${entityId}"`);
+    return this.#read(`load snapshot for "${entityId}"`, () => {
       validateEntityId(entityId);
       const row = this.#sql.loadSnapshot.get(entityId);
-      if (row === undefined) return Promise.resolve(undefined);
-      return Promise.resolve({
+      if (row === undefined) return undefined;
+      return {
         sequenceNr: row.sequence_nr as number,
         state: this.#decode(row.state as Uint8Array, `snapshot of "${entityId}"`),
         timestamp: row.timestamp as number,
-      });
-    } catch (err) {
-      return Promise.reject(this.#readError(err, `load snapshot for "${entityId}"`));
-    }
+      };
+    });
   }
 
   /**
@@ -479,24 +495,30 @@ export class SqliteJournal implements EventJournal {
    * await pending; // committed before the file closed
    * ```
    */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     if (this.#scheduled !== undefined) {
       clearImmediate(this.#scheduled);
       this.#scheduled = undefined;
     }
-    this.#flush();
+    if (this.#opening !== undefined) {
+      await this.#opening;
+    }
+    if (this.#openFailure !== undefined) return; // never opened: the file is already released
+    if (this.#retryTimer === undefined) this.#flush();
+    if (this.#queue.length > 0) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
     try {
       this.#db.close();
     } catch (err) {
-      return Promise.reject(
-        new JournalError("JOURNAL_WRITE", `Cannot close journal "${this.#path}": ${String(err)}`, {
-          cause: err,
-        }),
+      throw new JournalError(
+        "JOURNAL_WRITE",
+        `Cannot close journal "${this.#path}": ${String(err)}`,
+        { cause: err },
       );
     }
-    return Promise.resolve();
   }
 
   /** Same as {@linkcode SqliteJournal.close}, for `await using`. */
@@ -507,6 +529,8 @@ export class SqliteJournal implements EventJournal {
   #enqueue(make: (resolve: () => void, reject: (err: unknown) => void) => Pending): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push(make(resolve, reject));
+      // Waiting for the lock or for the file to be set up: that retry takes this call along.
+      if (this.#retryTimer !== undefined || this.#opening !== undefined) return;
       // setImmediate rather than a microtask: it gathers every call of the current macrotask,
       // including those made from promise continuations, into one transaction.
       this.#scheduled ??= setImmediate(() => {
@@ -517,48 +541,48 @@ export class SqliteJournal implements EventJournal {
   }
 
   #flush(): void {
-    const batch = this.#queue;
-    if (batch.length === 0) return;
-    this.#queue = [];
+    if (this.#queue.length === 0 || this.#opening !== undefined) return;
     const sql = this.#sql;
+    try {
+      sql.begin.run();
+    } catch (err) {
+      if (isBusyError(err) && this.#waitForLock()) return;
+      const waited = isBusyError(err)
+        ? `${errorText(err)} by another connection (waited ${this.#busyTimeout} ms)`
+        : errorText(err);
+      this.#failAll(this.#queue.splice(0), waited, err);
+      return;
+    }
+    this.#busySince = undefined;
+    this.#busyDelay = 1;
+    const batch = this.#queue;
+    this.#queue = [];
     const outcomes: (Error | undefined)[] = new Array(batch.length);
     const batchHighest = new Map<string, number>();
     let failure: unknown;
     try {
-      sql.begin.run();
-      try {
-        for (let i = 0; i < batch.length; i++) outcomes[i] = this.#apply(batch[i], batchHighest);
-        sql.commit.run();
-        const cache = this.#highestCache;
-        // A crude bound on memory: forgetting only costs one indexed read per entity.
-        if (cache.size + batchHighest.size > MAX_CACHED_ENTITIES) cache.clear();
-        for (const [entityId, highest] of batchHighest) cache.set(entityId, highest);
-      } catch (err) {
-        failure = err;
-        try {
-          sql.rollback.run();
-        } catch {
-          // SQLite may already have rolled back (I/O error, disk full): nothing left to undo.
-        }
-      }
+      for (let i = 0; i < batch.length; i++) outcomes[i] = this.#apply(batch[i], batchHighest);
+      sql.commit.run();
+      const cache = this.#highestCache;
+      // A crude bound on memory: forgetting only costs one indexed read per entity.
+      if (cache.size + batchHighest.size > MAX_CACHED_ENTITIES) cache.clear();
+      for (const [entityId, highest] of batchHighest) cache.set(entityId, highest);
     } catch (err) {
       failure = err;
+      try {
+        sql.rollback.run();
+      } catch {
+        // SQLite may already have rolled back (I/O error, disk full): nothing left to undo.
+      }
     }
-    if (failure === undefined) this.#stats.transactions++;
+    if (failure !== undefined) {
+      this.#failAll(batch, errorText(failure), failure);
+      return;
+    }
+    this.#stats.transactions++;
     for (let i = 0; i < batch.length; i++) {
       const op = batch[i];
-      if (failure !== undefined) {
-        const what = op.events ? "persist events" : "save snapshot";
-        op.reject(
-          new JournalError(
-            "JOURNAL_WRITE",
-            `Cannot ${what} for "${op.entityId}" in journal "${this.#path}": ${
-              failure instanceof Error ? failure.message : String(failure)
-            }`,
-            { cause: failure },
-          ),
-        );
-      } else if (outcomes[i] !== undefined) {
+      if (outcomes[i] !== undefined) {
         op.reject(outcomes[i]);
       } else {
         if (op.events) {
@@ -570,6 +594,44 @@ export class SqliteJournal implements EventJournal {
         op.resolve();
       }
     }
+    this.#drained();
+  }
+
+  // Another connection holds the write lock: retry the queue from a timer with a growing delay,
+  // unless busyTimeout has run out (then returns false and the caller fails the queue).
+  #waitForLock(): boolean {
+    const now = performance.now();
+    this.#busySince ??= now;
+    if (now - this.#busySince >= this.#busyTimeout) {
+      this.#busySince = undefined;
+      this.#busyDelay = 1;
+      return false;
+    }
+    const delay = Math.min(this.#busyDelay, this.#busyTimeout - (now - this.#busySince));
+    this.#busyDelay = Math.min(this.#busyDelay * 2, 50);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#flush();
+    }, Math.max(1, delay));
+    return true;
+  }
+
+  #failAll(batch: Pending[], reason: string, cause: unknown): void {
+    for (const op of batch) {
+      const what = op.events ? "persist events" : "save snapshot";
+      op.reject(
+        new JournalError(
+          "JOURNAL_WRITE",
+          `Cannot ${what} for "${op.entityId}" in journal "${this.#path}": ${reason}`,
+          { cause },
+        ),
+      );
+    }
+    this.#drained();
+  }
+
+  #drained(): void {
+    if (this.#queue.length === 0) { for (const done of this.#drainWaiters.splice(0)) done(); }
   }
 
   // Applies one queued call inside the open transaction. Returns the call's own failure (a
@@ -627,26 +689,53 @@ export class SqliteJournal implements EventJournal {
   }
 
   #decode(bytes: Uint8Array, what: string): unknown {
+    return decodeStored(this.#serializer, this.#resolveRef, bytes, what, this.#name);
+  }
+
+  // Runs a read now; when another connection holds a lock, again from timers (never a sleep
+  // on the event loop) until busyTimeout.
+  #read<T>(action: string, read: () => T): Promise<T> {
     try {
-      return this.#serializer.deserialize(bytes, this.#resolveRef);
+      this.#checkOpen(action);
+      if (this.#opening !== undefined) {
+        return this.#opening.then(() => this.#read(action, read));
+      }
+      return Promise.resolve(read());
     } catch (err) {
-      throw new SerializationError(
-        `Cannot decode ${what} from journal "${this.#path}": ${
-          err instanceof Error ? err.message : String(err)
-        }`,
-        { cause: err },
-      );
+      if (!isBusyError(err)) return Promise.reject(this.#readError(err, action));
+      return this.#whenFree(read, action).catch((failure) => {
+        throw this.#readError(failure, action);
+      });
+    }
+  }
+
+  async #whenFree<T>(attempt: () => T, action: string): Promise<T> {
+    const start = performance.now();
+    let delay = 1;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        return attempt();
+      } catch (err) {
+        if (!isBusyError(err)) throw err;
+        if (performance.now() - start >= this.#busyTimeout) {
+          throw new Error(
+            `${errorText(err)} by another connection (waited ${this.#busyTimeout} ms to ${action})`,
+            { cause: err },
+          );
+        }
+        delay = Math.min(delay * 2, 50);
+      }
     }
   }
 
   #readError(err: unknown, action: string): unknown {
-    if (err instanceof JournalError || err instanceof SerializationError) return err;
+    if (err instanceof JournalError) return err;
     if (err instanceof TypeError || err instanceof RangeError) return err;
+    if (err instanceof SerializationError) return err;
     return new JournalError(
       "JOURNAL_READ",
-      `Cannot ${action} from journal "${this.#path}": ${
-        err instanceof Error ? err.message : String(err)
-      }`,
+      `Cannot ${action} from journal "${this.#path}": ${errorText(err)}`,
       { cause: err },
     );
   }
@@ -658,6 +747,7 @@ export class SqliteJournal implements EventJournal {
         `Cannot ${action}: journal "${this.#path}" is closed`,
       );
     }
+    if (this.#openFailure !== undefined) throw this.#openFailure;
   }
 }
 

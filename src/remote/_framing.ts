@@ -5,16 +5,23 @@
 
 import { CastyError } from "../actor/errors.ts";
 
-/** Dialer → acceptor: JSON `{ v, system, host, port, incarnation, maxFrameSize }`. */
+/** Dialer → acceptor: JSON `{ v, system, host, port, incarnation, maxFrameSize, nonce }`. */
 export const FRAME_HANDSHAKE = 0x00;
 /** One envelope (see `_envelope_codec.ts`). */
 export const FRAME_MESSAGE = 0x01;
-/** Acceptor → dialer: the handshake is accepted; same JSON shape as the handshake. */
+/** Acceptor → dialer: the handshake is accepted (the last handshake frame); JSON `{}`. */
 export const FRAME_HANDSHAKE_ACK = 0x02;
-/** Acceptor → dialer: the handshake is refused; JSON `{ reason, message }`. */
+/** Either side: the handshake is refused; JSON `{ reason }` that reveals nothing more. */
 export const FRAME_HANDSHAKE_REFUSE = 0x03;
 /** Several envelopes, each as `[u32 BE length][envelope]`. */
 export const FRAME_BATCH = 0x04;
+/**
+ * Acceptor → dialer: its identity, its nonce and, with a shared secret, its proof; JSON
+ * `{ v, host, port, incarnation, maxFrameSize, nonce, proof? }`.
+ */
+export const FRAME_HANDSHAKE_CHALLENGE = 0x05;
+/** Dialer → acceptor: the dialer's proof (with a shared secret); JSON `{ proof? }`. */
+export const FRAME_HANDSHAKE_AUTH = 0x06;
 
 /** Every frame type this version understands. */
 export type FrameType =
@@ -22,7 +29,9 @@ export type FrameType =
   | typeof FRAME_MESSAGE
   | typeof FRAME_HANDSHAKE_ACK
   | typeof FRAME_HANDSHAKE_REFUSE
-  | typeof FRAME_BATCH;
+  | typeof FRAME_BATCH
+  | typeof FRAME_HANDSHAKE_CHALLENGE
+  | typeof FRAME_HANDSHAKE_AUTH;
 
 /** Bytes before the payload: the length and the type. */
 export const FRAME_HEADER_SIZE = 5;
@@ -40,7 +49,7 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 16 * 1024 * 1024;
  * ```
  */
 export function isFrameType(type: number): type is FrameType {
-  return type >= FRAME_HANDSHAKE && type <= FRAME_BATCH;
+  return type >= FRAME_HANDSHAKE && type <= FRAME_HANDSHAKE_AUTH;
 }
 
 /**
@@ -125,10 +134,14 @@ export interface FrameDecoderOptions {
 /** Receives a decoded frame; `payload` may be a view into the chunk passed to `push`. */
 export type FrameHandler = (type: FrameType, payload: Uint8Array) => void;
 
+/** Bytes first allocated for a frame body that did not arrive whole; it grows as bytes arrive. */
+const INITIAL_BODY_BYTES = 64 * 1024;
+
 /**
  * Incremental frame decoder for one connection: accepts any chunking, checks each length
- * against {@linkcode FrameDecoder.maxFrameSize} before buffering the body, and returns
- * errors instead of throwing.
+ * against {@linkcode FrameDecoder.maxFrameSize} before buffering the body, allocates a body
+ * as its bytes arrive (a header claiming 16 MiB followed by silence holds 64 KiB, not
+ * 16 MiB), and returns errors instead of throwing.
  *
  * @example
  * ```ts
@@ -141,7 +154,7 @@ export type FrameHandler = (type: FrameType, payload: Uint8Array) => void;
  * decoder.push(frame.subarray(3), () => seen++);
  * assert.equal(seen, 1);
  * const bad = decoder.push(new Uint8Array([0, 0, 0, 0]), () => {});
- * assert.ok(bad?.kind === "zero-length");
+ * assert.equal(bad?.kind, "zero-length");
  * ```
  */
 export class FrameDecoder {
@@ -150,6 +163,7 @@ export class FrameDecoder {
   #header = new Uint8Array(FRAME_HEADER_SIZE);
   #headerFill = 0;
   #body: Uint8Array | undefined;
+  #bodySize = 0;
   #bodyFill = 0;
   #bodyType: FrameType = FRAME_MESSAGE;
   #error: FrameError | undefined;
@@ -169,6 +183,11 @@ export class FrameDecoder {
     return this.#headerFill + this.#bodyFill;
   }
 
+  /** Bytes allocated for the incomplete frame's body (at most twice what has arrived, or 64 KiB). */
+  get allocatedBytes(): number {
+    return this.#body?.length ?? 0;
+  }
+
   /** Makes every later `push` (including the rest of the current one) a no-op. */
   stop(): void {
     this.#stopped = true;
@@ -185,12 +204,12 @@ export class FrameDecoder {
     let pos = 0;
     while (pos < end && !this.#stopped) {
       if (this.#body !== undefined) {
-        const body = this.#body;
-        const take = Math.min(body.length - this.#bodyFill, end - pos);
+        const take = Math.min(this.#bodySize - this.#bodyFill, end - pos);
+        const body = this.#reserve(this.#bodyFill + take);
         body.set(chunk.subarray(pos, pos + take), this.#bodyFill);
         this.#bodyFill += take;
         pos += take;
-        if (this.#bodyFill === body.length) {
+        if (this.#bodyFill === this.#bodySize) {
           this.#body = undefined;
           this.#bodyFill = 0;
           onFrame(this.#bodyType, body);
@@ -256,9 +275,20 @@ export class FrameDecoder {
   }
 
   #startBody(type: FrameType, size: number): void {
-    this.#body = new Uint8Array(size);
+    this.#body = new Uint8Array(Math.min(size, INITIAL_BODY_BYTES));
+    this.#bodySize = size;
     this.#bodyFill = 0;
     this.#bodyType = type;
+  }
+
+  /** The body buffer, grown (doubling, capped at the frame's size) to hold `needed` bytes. */
+  #reserve(needed: number): Uint8Array {
+    const body = this.#body!;
+    if (needed <= body.length) return body;
+    const grown = new Uint8Array(Math.min(this.#bodySize, Math.max(needed, body.length * 2)));
+    grown.set(body.subarray(0, this.#bodyFill));
+    this.#body = grown;
+    return grown;
   }
 
   #validate(length: number): FrameError | undefined {

@@ -143,6 +143,9 @@ const REF_CACHE_LIMIT = 50_000;
  * ```
  */
 export class Remoting {
+  /** Actor cells that received messages from the network and may still hold some. */
+  readonly #receivers = new Set<{ readonly queued: number }>();
+  #lastReceiver: { readonly queued: number } | undefined;
   readonly #system: ActorSystem;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
@@ -346,6 +349,23 @@ export class Remoting {
     return ref;
   }
 
+  /**
+   * Messages from the network still waiting in local mailboxes (the transport's inbound
+   * backlog): it stops reading from peers while this is high.
+   */
+  inboundBacklog(): number {
+    let total = 0;
+    for (const cell of this.#receivers) {
+      const queued = cell.queued;
+      if (queued > 0) total += queued;
+      else {
+        this.#receivers.delete(cell);
+        if (cell === this.#lastReceiver) this.#lastReceiver = undefined;
+      }
+    }
+    return total;
+  }
+
   #deliverLocal(path: string, msg: unknown, uri: string): void {
     const target = this.#system.lookup(path);
     if (!target) {
@@ -356,6 +376,11 @@ export class Remoting {
     }
     try {
       target.tell(msg);
+      const cell = (target as { cell?: { queued: number } }).cell;
+      if (cell !== undefined && cell !== this.#lastReceiver) {
+        this.#lastReceiver = cell;
+        this.#receivers.add(cell);
+      }
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
       this.#system.eventStream.publish(

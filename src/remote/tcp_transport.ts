@@ -12,6 +12,7 @@
  */
 
 import { type Cancellable, type Clock, realClock } from "../actor/clock.ts";
+import { RingQueue } from "../actor/mailbox.ts";
 import { defaultTcp } from "../runtime/select.ts";
 import type { Tcp, TcpConnection, TcpListener, TlsOptions } from "../runtime/tcp.ts";
 import {
@@ -29,10 +30,11 @@ import {
 } from "./_envelope_codec.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
-  encodeFrame,
   FRAME_BATCH,
   FRAME_HANDSHAKE,
   FRAME_HANDSHAKE_ACK,
+  FRAME_HANDSHAKE_AUTH,
+  FRAME_HANDSHAKE_CHALLENGE,
   FRAME_HANDSHAKE_REFUSE,
   FRAME_HEADER_SIZE,
   FRAME_MESSAGE,
@@ -40,6 +42,27 @@ import {
   type FrameType,
   writeFrameHeader,
 } from "./_framing.ts";
+import {
+  certificateNames,
+  constantTimeEqual,
+  handshakeProof,
+  type HandshakeTranscript,
+  InsecureBindError,
+  isLoopbackHost,
+  newNonce,
+  secretKey,
+} from "./_auth.ts";
+import {
+  type Challenge,
+  handshakeFrame,
+  type Hello,
+  parseAuth,
+  parseChallenge,
+  parseHello,
+  parseRefusal,
+  PROTOCOL_VERSION,
+  type RefuseReason,
+} from "./_handshake.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
 import type {
   Envelope,
@@ -92,8 +115,65 @@ export interface TcpTransportOptions extends TransportHandlers {
    * or a proxy). Defaults to `port`.
    */
   readonly bindPort?: number;
-  /** Mutual TLS for every connection. */
+  /**
+   * Mutual TLS for every connection. A peer's certificate must also name (SAN DNS or IP) the
+   * host the peer claims in the handshake, unless `tls.verifyHostname` is `false`.
+   */
   readonly tls?: TlsOptions;
+  /**
+   * A secret shared by every node of the cluster, proven in each handshake by both sides
+   * (HMAC-SHA256 challenge-response over fresh nonces and the claimed identities; the secret
+   * never crosses the wire). A peer without it cannot complete a handshake.
+   */
+  readonly secret?: string;
+  /**
+   * Accept unauthenticated peers on a non-loopback address (neither `tls` nor `secret`),
+   * with a loud warning. Without it such a bind throws {@linkcode InsecureBindError}.
+   *
+   * @default {false}
+   */
+  readonly insecure?: boolean;
+  /**
+   * Milliseconds without a byte in either direction after which a connection is closed
+   * (cluster heartbeats keep cluster links busy); 0 never closes idle connections.
+   *
+   * @default {60000}
+   */
+  readonly idleTimeout?: number;
+  /**
+   * Open connections (handshaking or not) beyond which new inbound ones are closed at once.
+   *
+   * @default {1024}
+   */
+  readonly maxConnections?: number;
+  /**
+   * Inbound connections still handshaking beyond which new inbound ones are closed at once.
+   *
+   * @default {256}
+   */
+  readonly maxHandshakes?: number;
+  /**
+   * Envelopes delivered to `onInbound` and not yet processed by the receiver (such as the
+   * messages waiting in the mailboxes of the actors they were delivered to). When it reaches
+   * `maxInboundBacklog` envelopes, or `maxInboundBacklogBytes` at the average size of recent
+   * inbound envelopes, the transport stops reading from its main connections — TCP flow
+   * control then slows the senders — until the backlog is back under half of both. Control
+   * connections keep reading. Without it, inbound envelopes are read as fast as they arrive.
+   */
+  readonly inboundBacklog?: () => number;
+  /**
+   * The inbound backlog, in envelopes, at which reading pauses (see `inboundBacklog`).
+   *
+   * @default {100000}
+   */
+  readonly maxInboundBacklog?: number;
+  /**
+   * The inbound backlog, in payload bytes (estimated from the average inbound envelope), at
+   * which reading pauses (see `inboundBacklog`).
+   *
+   * @default {33554432}
+   */
+  readonly maxInboundBacklogBytes?: number;
   /**
    * Largest frame (type byte + payload) accepted or sent, in bytes.
    *
@@ -105,12 +185,26 @@ export interface TcpTransportOptions extends TransportHandlers {
   /** Where to report connection events and errors. Defaults to warnings on the console. */
   readonly logger?: Logger;
   /**
-   * Envelopes queued per peer (not yet written to its socket) before new ones overflow
-   * to `onUndeliverable`.
+   * Envelopes queued per peer on the user lane (not yet written to its socket) before new
+   * ones overflow to `onUndeliverable`.
    *
    * @default {100000}
    */
   readonly outboundQueueLimit?: number;
+  /**
+   * Payload bytes queued per peer on each lane before new envelopes overflow to
+   * `onUndeliverable` (an envelope is always accepted into an empty lane).
+   *
+   * @default {67108864}
+   */
+  readonly outboundQueueBytes?: number;
+  /**
+   * Envelopes queued per peer on the control lane (`lane: "control"`: heartbeats, gossip,
+   * system messages), which is written before the user lane and bounded separately.
+   *
+   * @default {100000}
+   */
+  readonly controlQueueLimit?: number;
   /**
    * Milliseconds to establish a TCP (and TLS) connection.
    *
@@ -169,80 +263,9 @@ const HANDSHAKE_MAX_FRAME = 64 * 1024;
 const WRITE_CHUNK = 256 * 1024;
 /** Bytes written per flush before yielding to the event loop. */
 const FLUSH_SLICE = 4 * 1024 * 1024;
-const PROTOCOL_VERSION = 1;
 
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-
-/** Refusal reasons carried by a HANDSHAKE_REFUSE frame. */
-type RefuseReason =
-  | "system-mismatch"
-  | "superseded"
-  | "address-conflict"
-  | "shutting-down"
-  | "protocol";
-
-/** Refusals after which queued envelopes are given up instead of retried. */
-const FATAL_REFUSALS: ReadonlySet<string> = new Set([
-  "system-mismatch",
-  "address-conflict",
-  "protocol",
-]);
-
-interface Hello {
-  readonly system: string;
-  readonly host: string;
-  readonly port: number;
-  readonly incarnation: string;
-  readonly maxFrameSize: number;
-}
-
-/** A growable ring buffer: O(1) push and shift without array re-indexing. */
-class Fifo<T> {
-  #items: (T | undefined)[] = new Array(16);
-  #mask = 15;
-  #head = 0;
-  #length = 0;
-  get length(): number {
-    return this.#length;
-  }
-  push(item: T): void {
-    if (this.#length > this.#mask) this.#grow();
-    this.#items[(this.#head + this.#length) & this.#mask] = item;
-    this.#length++;
-  }
-  peek(): T {
-    return this.#items[this.#head] as T;
-  }
-  shift(): T {
-    const item = this.#items[this.#head] as T;
-    this.#items[this.#head] = undefined;
-    this.#head = (this.#head + 1) & this.#mask;
-    this.#length--;
-    return item;
-  }
-  sum(of: (item: T) => number): number {
-    let total = 0;
-    for (let i = 0; i < this.#length; i++) {
-      total += of(this.#items[(this.#head + i) & this.#mask] as T);
-    }
-    return total;
-  }
-  takeAll(): T[] {
-    const items: T[] = [];
-    while (this.#length > 0) items.push(this.shift());
-    return items;
-  }
-  #grow(): void {
-    const old = this.#items;
-    const size = old.length * 2;
-    const items: (T | undefined)[] = new Array(size);
-    for (let i = 0; i < this.#length; i++) items[i] = old[(this.#head + i) & this.#mask];
-    this.#items = items;
-    this.#mask = size - 1;
-    this.#head = 0;
-  }
-}
+/** What a handshaking link waits for next. */
+type Stage = "hello" | "auth" | "challenge" | "ack";
 
 type LinkState = "handshaking" | "active" | "closed";
 
@@ -251,6 +274,19 @@ class Link {
   readonly outbound: boolean;
   readonly decoder: FrameDecoder = new FrameDecoder({ maxFrameSize: HANDSHAKE_MAX_FRAME });
   state: LinkState = "handshaking";
+  stage: Stage;
+  /** A proof is being computed or checked; the peer must wait for our answer. */
+  busy = false;
+  nonce = "";
+  hello: Hello | undefined;
+  challenge: Challenge | undefined;
+  lastActivity = 0;
+  /**
+   * A control connection: dialled next to a peer's main connection, it carries only the
+   * dialer's control lane, so heartbeats never wait behind user bytes in a TCP stream, and
+   * its reads are never paused by inbound flow control.
+   */
+  control = false;
   peer: Peer | undefined;
   identity: PeerIdentity | undefined;
   timer: Cancellable | undefined;
@@ -263,6 +299,7 @@ class Link {
     this.conn = conn;
     this.outbound = outbound;
     this.peer = peer;
+    this.stage = outbound ? "challenge" : "hello";
   }
   describe(): string {
     const remote = this.identity ?? this.peer?.address ?? this.conn.remoteAddress;
@@ -277,15 +314,25 @@ class Peer {
   active: Link | undefined;
   dialing: Link | undefined;
   connecting = false;
-  readonly queue: Fifo<Envelope> = new Fifo();
+  /** The user lane. */
+  readonly queue: RingQueue<Envelope> = new RingQueue(16);
+  /** The control lane, written before the user lane. */
+  readonly control: RingQueue<Envelope> = new RingQueue(4);
+  queueBytes = 0;
+  controlBytes = 0;
+  /** Callers of `whenWritable` waiting for room on the user lane. */
+  waiters: (() => void)[] = [];
+  /** Our control connection to this peer (see `Link.control`). */
+  controlOut: Link | undefined;
+  controlDialing = false;
+  /** `forget` was called while a connection was live: drop the entry once it is unused. */
+  forgetWhenUnused = false;
   attempts = 0;
   nextAttemptAt = 0;
   downSince: number | undefined;
   retryTimer: Cancellable | undefined;
   flushScheduled = false;
   continuation: ReturnType<typeof setTimeout> | undefined;
-  /** Callers of `whenWritable` waiting for room in `queue`. */
-  writeWaiters: (() => void)[] | undefined;
   constructor(key: string, address: NodeAddress) {
     this.key = key;
     this.address = address;
@@ -308,7 +355,7 @@ class Peer {
  * });
  * await using b = await TcpTransport.start({ systemName: "demo", host: "127.0.0.1", port: 0 });
  * b.send(a.selfAddress, { recipient: "/greeter", payload: new TextEncoder().encode("hi") });
- * assert.equal((await received.promise), "hi");
+ * assert.equal(await received.promise, "hi");
  * ```
  */
 export class TcpTransport implements Transport {
@@ -321,6 +368,21 @@ export class TcpTransport implements Transport {
   #listener: TcpListener;
   #tcp: Tcp;
   #tls: TlsOptions | undefined;
+  #key: CryptoKey | undefined;
+  #checkNames: boolean;
+  #idleTimeout: number;
+  #idleTimer: Cancellable | undefined;
+  #maxConnections: number;
+  #maxHandshakes: number;
+  #queueBytesLimit: number;
+  #controlLimit: number;
+  #backlog: (() => number) | undefined;
+  #maxBacklog: number;
+  #maxBacklogBytes: number;
+  /** Moving average of inbound payload sizes, to turn a backlog count into bytes. */
+  #inboundAverage = 0;
+  #inboundPaused = false;
+  #resumeTimer: Cancellable | undefined;
   #clock: Clock;
   #log: Logger;
   #random: () => number;
@@ -359,6 +421,7 @@ export class TcpTransport implements Transport {
     tcp: Tcp,
     incarnation: string,
     maxFrameSize: number,
+    key: CryptoKey | undefined,
   ) {
     this.systemName = options.systemName;
     this.selfAddress = Object.freeze({
@@ -372,6 +435,20 @@ export class TcpTransport implements Transport {
     this.#listener = listener;
     this.#tcp = tcp;
     this.#tls = options.tls;
+    this.#key = key;
+    this.#checkNames = options.tls !== undefined && options.tls.verifyHostname !== false;
+    this.#idleTimeout = nonNegative("idleTimeout", options.idleTimeout, 60_000);
+    this.#maxConnections = positive("maxConnections", options.maxConnections, 1024);
+    this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 256);
+    this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
+    this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
+    this.#backlog = options.inboundBacklog;
+    this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 100_000);
+    this.#maxBacklogBytes = positive(
+      "maxInboundBacklogBytes",
+      options.maxInboundBacklogBytes,
+      32 << 20,
+    );
     this.#clock = options.clock ?? realClock;
     this.#log = options.logger ?? consoleLogger("warn", "[casty:remote]");
     this.#random = options.random ?? Math.random;
@@ -399,13 +476,20 @@ export class TcpTransport implements Transport {
    * @returns The transport, with `selfAddress.port` set to the bound port.
    * @throws {TypeError} When an option is invalid.
    * @throws {AddressError} When `host` or `port` is invalid.
+   * @throws {InsecureBindError} When the bound host is not a loopback address and neither
+   * `tls` nor `secret` is set (and `insecure` is not `true`).
    * @throws {Error} When the port cannot be bound.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
-   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * await using node = await TcpTransport.start({
+   *   systemName: "s",
+   *   host: "127.0.0.1",
+   *   port: 0,
+   *   secret: "a secret every node of the cluster shares",
+   * });
    * assert.ok(node.selfAddress.port > 0);
    * ```
    */
@@ -418,18 +502,36 @@ export class TcpTransport implements Transport {
     if (maxFrameSize < 1024) {
       throw new RangeError("Cannot start transport: maxFrameSize must be at least 1024");
     }
+    if (
+      options.secret !== undefined && (typeof options.secret !== "string" || options.secret === "")
+    ) {
+      throw new TypeError("Cannot start transport: secret must be a non-empty string");
+    }
+    const bindHost = options.bindHost ?? options.host;
+    if (
+      !isLoopbackHost(bindHost) && options.tls === undefined && options.secret === undefined
+    ) {
+      if (options.insecure !== true) throw new InsecureBindError(bindHost);
+      (options.logger ?? consoleLogger("warn", "[casty:remote]")).warn(
+        `INSECURE: cluster port on "${bindHost}" accepts unauthenticated peers (insecure: true); ` +
+          `anyone who can reach it can join, send to any actor and down nodes; set \`secret\` or \`tls\``,
+      );
+    }
+    const key = options.secret === undefined ? undefined : await secretKey(options.secret);
     const tcp = options.tcp ?? defaultTcp();
     // Connections accepted before the constructor has run wait in `early`.
     const ref: { transport?: TcpTransport } = {};
     const early: TcpConnection[] = [];
     const listener = await tcp.listen(
-      options.bindHost ?? options.host,
+      bindHost,
       options.bindPort ?? options.port,
       {
         tls: options.tls,
         onAccept: (conn) => ref.transport ? ref.transport.#accept(conn) : early.push(conn),
         onError: (error) => {
-          if (ref.transport) ref.transport.#log.warn(`Rejected connection: ${error.message}`);
+          if (ref.transport) {
+            ref.transport.#log.warn(`Rejected connection: ${error.message}`);
+          }
         },
       },
     );
@@ -439,9 +541,11 @@ export class TcpTransport implements Transport {
       tcp,
       options.incarnation ?? crypto.randomUUID(),
       maxFrameSize,
+      key,
     );
     ref.transport = transport;
     for (const conn of early) transport.#accept(conn);
+    transport.#armIdleSweep();
     transport.#log.debug(`Listening on ${formatNodeAddress(transport.selfAddress)}`, {
       incarnation: transport.incarnation,
     });
@@ -456,7 +560,7 @@ export class TcpTransport implements Transport {
    * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * assert.equal(node.connectionCount, 0);
+   * assert.ok(node.connectionCount === 0);
    * ```
    */
   get connectionCount(): number {
@@ -473,7 +577,7 @@ export class TcpTransport implements Transport {
    * import assert from "node:assert/strict";
    * import { TcpTransport } from "./tcp_transport.ts";
    * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
-   * assert.equal(node.connectedPeers().length, 0);
+   * assert.ok(node.connectedPeers().length === 0);
    * ```
    */
   connectedPeers(): PeerIdentity[] {
@@ -484,14 +588,14 @@ export class TcpTransport implements Transport {
     return result;
   }
 
-  /** The bound of each peer's outbound queue (envelopes). */
+  /** The bound of each peer's user-lane outbound queue (envelopes). */
   get outboundQueueLimit(): number {
     return this.#queueLimit;
   }
 
   /**
-   * Envelopes queued for `to` and not yet written to its socket; senders can use it to
-   * apply backpressure before the queue overflows.
+   * Envelopes queued for `to` on the user lane and not yet written to its connection;
+   * senders can use it to apply backpressure before the queue overflows.
    *
    * @param to The peer.
    * @returns The queue length (0 for an unknown peer).
@@ -505,16 +609,11 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedCount(to: NodeAddress): number {
-    const cached = this.#lookups.get(to);
-    if (
-      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
-      cached.port === to.port
-    ) return cached.peer.queue.length;
-    return this.#peers.get(this.#resolve(formatNodeAddress(to)))?.queue.length ?? 0;
+    return this.#peerOf(to)?.queue.length ?? 0;
   }
 
   /**
-   * Payload bytes queued for `to` and not yet written to its socket.
+   * Payload bytes queued for `to` on the user lane and not yet written.
    *
    * @param to The peer.
    * @returns The bytes (0 for an unknown peer).
@@ -528,17 +627,17 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedBytes(to: NodeAddress): number {
-    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
-    return peer === undefined ? 0 : peer.queue.sum((e) => e.payload.length);
+    return this.#peerOf(to)?.queueBytes ?? 0;
   }
 
   /**
-   * Resolves once the queue for `to` has room for another envelope (at once when it has);
-   * rejects with the signal's reason when `signal` aborts first.
+   * Resolves once `to`'s user-lane queue has room for another envelope (at once when it has),
+   * woken by the queue draining into the connection or being given up — no polling; rejects
+   * with the signal's reason when `signal` aborts first.
    *
    * @param to The peer.
-   * @param signal Aborts the wait.
-   * @returns A promise that resolves when a send would not overflow.
+   * @param signal Cancels the wait.
+   * @returns When an envelope sent to `to` would not overflow.
    *
    * @example
    * ```ts
@@ -549,44 +648,30 @@ export class TcpTransport implements Transport {
    */
   whenWritable(to: NodeAddress, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
-    if (peer === undefined || peer.queue.length < this.#queueLimit || this.#state !== "running") {
+    const peer = this.#peerOf(to);
+    if (peer === undefined || this.#state !== "running" || this.#hasRoom(peer)) {
       return Promise.resolve();
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const waiters = (peer.writeWaiters ??= []);
-    const onAbort = () => {
-      const i = waiters.indexOf(wake);
-      if (i >= 0) waiters.splice(i, 1);
-      reject(signal!.reason);
-    };
-    const wake = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    waiters.push(wake);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    return promise;
-  }
-
-  #wakeWriters(peer: Peer): void {
-    const waiters = peer.writeWaiters;
-    if (
-      waiters === undefined || (peer.queue.length >= this.#queueLimit && this.#state === "running")
-    ) {
-      return;
-    }
-    // Wake as many waiters as there is room for (all of them once stopped).
-    const room = this.#state === "running" ? this.#queueLimit - peer.queue.length : waiters.length;
-    const woken = waiters.splice(0, Math.max(0, room));
-    if (waiters.length === 0) peer.writeWaiters = undefined;
-    for (const wake of woken) wake();
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = peer.waiters.indexOf(wake);
+        if (i >= 0) peer.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      peer.waiters.push(wake);
+    });
   }
 
   /**
-   * Reports every envelope queued for `to` as undeliverable now, instead of after
+   * Reports every envelope queued for `to` (both lanes) as undeliverable now, instead of after
    * `unreachableTimeout` — for when the cluster has downed or removed that node. A peer with a
-   * live connection is left alone; later sends to `to` are queued (and dialled) as usual.
+   * live connection is left alone (its queue is draining); later sends to `to` are queued (and
+   * dialled) as usual.
    *
    * @param to The peer.
    * @param reason The reason given to the undeliverable callback.
@@ -602,11 +687,119 @@ export class TcpTransport implements Transport {
    */
   dropQueued(to: NodeAddress, reason: UndeliverableReason = "unreachable"): number {
     const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
-    if (peer === undefined || peer.active !== undefined || peer.queue.length === 0) return 0;
-    const given = peer.queue.takeAll();
+    if (peer === undefined || peer.active !== undefined) return 0;
+    const given = this.#takeAll(peer);
     this.#undeliverable(peer.address, given, reason);
-    this.#wakeWriters(peer);
     return given.length;
+  }
+
+  /**
+   * Forgets a node the cluster removed: gives up what is queued for it (`"unreachable"`),
+   * stops dialling it and drops its peer, alias and incarnation entries. A node with a live
+   * connection (a restarted incarnation at the same address, or one still leaving) keeps its
+   * entry until that connection closes with nothing queued.
+   *
+   * @param to The node's advertised address.
+   * @returns Whether the entry was dropped now.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * node.send({ host: "127.0.0.1", port: 1 }, { recipient: "/a", payload: new Uint8Array(1) });
+   * assert.equal(node.peerCount, 1);
+   * assert.ok(node.forget({ host: "127.0.0.1", port: 1 }));
+   * assert.equal(node.peerCount, 0);
+   * ```
+   */
+  forget(to: NodeAddress): boolean {
+    const key = this.#resolve(formatNodeAddress(to));
+    const peer = this.#peers.get(key);
+    if (peer === undefined) {
+      this.#dropAliases(key);
+      return false;
+    }
+    if (peer.active !== undefined) {
+      peer.forgetWhenUnused = true;
+      return false;
+    }
+    this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
+    this.#dropPeer(peer);
+    return true;
+  }
+
+  /**
+   * Peer entries held (connected, dialling, or with envelopes queued).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * await using node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * assert.equal(node.peerCount, 0);
+   * ```
+   */
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  #dropPeer(peer: Peer): void {
+    peer.retryTimer?.cancel();
+    peer.retryTimer = undefined;
+    if (peer.continuation !== undefined) clearTimeout(peer.continuation);
+    peer.continuation = undefined;
+    const dialing = peer.dialing;
+    peer.dialing = undefined;
+    if (dialing !== undefined) this.#closeLink(dialing, "peer forgotten", false);
+    const control = peer.controlOut;
+    peer.controlOut = undefined;
+    if (control !== undefined) this.#closeLink(control, "peer forgotten", false);
+    if (this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
+    this.#dropAliases(peer.key);
+    this.#generation++;
+    this.#wakeWriters(peer, true);
+  }
+
+  #dropAliases(key: string): void {
+    for (const [alias, target] of this.#aliases) {
+      if (alias === key || target === key) this.#aliases.delete(alias);
+    }
+  }
+
+  #peerOf(to: NodeAddress): Peer | undefined {
+    const cached = this.#lookups.get(to);
+    if (
+      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
+      cached.port === to.port
+    ) return cached.peer;
+    return this.#peers.get(this.#resolve(formatNodeAddress(to)));
+  }
+
+  /** Room for another envelope of up to a quarter of the byte bound (or a maximal frame). */
+  #hasRoom(peer: Peer): boolean {
+    return peer.queue.length < this.#queueLimit &&
+      (peer.queueBytes === 0 ||
+        peer.queueBytes + Math.min(this.#maxFrameSize, this.#queueBytesLimit / 4) <=
+          this.#queueBytesLimit);
+  }
+
+  /** Wakes `whenWritable` callers once the user lane has room (or always, with `all`). */
+  #wakeWriters(peer: Peer, all = false): void {
+    if (peer.waiters.length === 0 || (!all && !this.#hasRoom(peer))) return;
+    const waiters = peer.waiters;
+    peer.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Empties both lanes (control first) and wakes writers. */
+  #takeAll(peer: Peer): Envelope[] {
+    const out = peer.control.clear();
+    for (const envelope of peer.queue.clear()) out.push(envelope);
+    peer.queueBytes = 0;
+    peer.controlBytes = 0;
+    this.#wakeWriters(peer);
+    return out;
   }
 
   /**
@@ -627,7 +820,8 @@ export class TcpTransport implements Transport {
 
   /**
    * Queues an envelope for `to`, connecting if needed. Envelopes to one peer are written
-   * in the order sent; those sent in the same tick share batch frames. Failures never
+   * in the order sent per lane (`envelope.lane: "control"` is written before the user lane
+   * and bounded separately); those sent in the same tick share batch frames. Failures never
    * throw: they reach `onUndeliverable` (`"queue-overflow"`, `"refused"`,
    * `"unreachable"`, `"shutdown"`, `"too-large"`).
    *
@@ -676,11 +870,32 @@ export class TcpTransport implements Transport {
       peer = this.#peerFor(key, to);
       this.#lookups.set(to, { host: to.host, port: to.port, gen: this.#generation, peer });
     }
-    if (peer.queue.length >= this.#queueLimit) {
-      this.#undeliverable(peer.address, [envelope], "queue-overflow");
-      return;
+    const size = envelope.payload.length;
+    if (envelope.lane === "control") {
+      if (
+        peer.control.length >= this.#controlLimit ||
+        (peer.controlBytes > 0 && peer.controlBytes + size > this.#queueBytesLimit)
+      ) {
+        this.#log.warn(`Control lane to ${peer.key} overflows; dropping "${envelope.recipient}"`, {
+          queued: peer.control.length,
+        });
+        this.#undeliverable(peer.address, [envelope], "queue-overflow");
+        return;
+      }
+      peer.control.push(envelope);
+      peer.controlBytes += size;
+      if (peer.controlOut === undefined && peer.active !== undefined) this.#ensureControl(peer);
+    } else {
+      if (
+        peer.queue.length >= this.#queueLimit ||
+        (peer.queueBytes > 0 && peer.queueBytes + size > this.#queueBytesLimit)
+      ) {
+        this.#undeliverable(peer.address, [envelope], "queue-overflow");
+        return;
+      }
+      peer.queue.push(envelope);
+      peer.queueBytes += size;
     }
-    peer.queue.push(envelope);
     if (peer.active !== undefined) this.#scheduleFlush(peer);
     else this.#ensureDial(peer);
   }
@@ -731,12 +946,33 @@ export class TcpTransport implements Transport {
       conn.destroy();
       return;
     }
+    if (this.#links.size >= this.#maxConnections) {
+      this.#log.warn(
+        `Closing connection from ${formatNodeAddress(conn.remoteAddress)}: ` +
+          `${this.#links.size} connections open (maxConnections ${this.#maxConnections})`,
+      );
+      conn.destroy();
+      return;
+    }
+    let handshaking = 0;
+    for (const link of this.#links) {
+      if (!link.outbound && link.state === "handshaking") handshaking++;
+    }
+    if (handshaking >= this.#maxHandshakes) {
+      this.#log.warn(
+        `Closing connection from ${formatNodeAddress(conn.remoteAddress)}: ` +
+          `${handshaking} handshakes in progress (maxHandshakes ${this.#maxHandshakes})`,
+      );
+      conn.destroy();
+      return;
+    }
     const link = new Link(conn, false);
     this.#attach(link);
   }
 
   #attach(link: Link): void {
     this.#links.add(link);
+    link.lastActivity = this.#clock.now();
     link.onFrame = (type, payload) => this.#onFrame(link, type, payload);
     link.timer = this.#clock.setTimeout(() => {
       link.timer = undefined;
@@ -749,7 +985,11 @@ export class TcpTransport implements Transport {
     }, this.#handshakeTimeout);
     link.conn.onData((chunk) => {
       if (link.state === "closed") return;
+      link.lastActivity = this.#clock.now();
       const error = link.decoder.push(chunk, link.onFrame);
+      if (this.#backlog !== undefined && !this.#inboundPaused && this.#backlogOver(1)) {
+        this.#pauseInbound();
+      }
       if (error !== undefined && (link.state as LinkState) !== "closed") {
         this.#log.error(`Closing connection ${link.describe()}: ${error.message}`, {
           kind: error.kind,
@@ -760,48 +1000,129 @@ export class TcpTransport implements Transport {
     link.conn.onClose((error) => this.#onLinkClosed(link, error));
   }
 
+  #connect(peer: Peer): Promise<TcpConnection> {
+    return this.#tcp.connect(peer.address.host, peer.address.port, {
+      timeout: this.#connectTimeout,
+      tls: this.#tls,
+    });
+  }
+
+  /** Starts the handshake on a dialled connection. */
+  #sendHello(link: Link): void {
+    this.#attach(link);
+    link.nonce = newNonce();
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
+      ...this.#endpoint(link.nonce),
+      system: this.systemName,
+      ...(link.control ? { lane: "control" } : {}),
+    }));
+  }
+
   async #dial(peer: Peer): Promise<void> {
     peer.connecting = true;
     let conn: TcpConnection;
     try {
-      conn = await this.#tcp.connect(peer.address.host, peer.address.port, {
-        timeout: this.#connectTimeout,
-        tls: this.#tls,
-      });
+      conn = await this.#connect(peer);
     } catch (error) {
       peer.connecting = false;
       if (this.#state === "running") this.#dialFailed(peer, (error as Error).message);
       return;
     }
     peer.connecting = false;
-    if (this.#state !== "running" || peer.active !== undefined) {
-      // Shut down meanwhile, or the peer's own connection won the race.
+    if (this.#state !== "running" || peer.active !== undefined || !this.#peers.has(peer.key)) {
+      // Shut down meanwhile, the peer's own connection won the race, or it was forgotten.
       conn.destroy();
-      if (this.#state === "running") this.#scheduleFlush(peer);
+      if (this.#state === "running" && peer.active !== undefined) this.#scheduleFlush(peer);
       return;
     }
     const link = new Link(conn, true, peer);
     peer.dialing = link;
-    this.#attach(link);
-    this.#writeHello(link, FRAME_HANDSHAKE);
+    this.#sendHello(link);
   }
 
-  #writeHello(link: Link, type: typeof FRAME_HANDSHAKE | typeof FRAME_HANDSHAKE_ACK): void {
-    const hello = {
+  /** Dials a control connection to an already connected peer (once at a time). */
+  #ensureControl(peer: Peer): void {
+    if (this.#state !== "running" || peer.controlOut !== undefined || peer.controlDialing) return;
+    peer.controlDialing = true;
+    const dial = this.#dialControl(peer);
+    this.#dials.add(dial);
+    void dial.finally(() => this.#dials.delete(dial));
+  }
+
+  async #dialControl(peer: Peer): Promise<void> {
+    let conn: TcpConnection;
+    try {
+      conn = await this.#connect(peer);
+    } catch (error) {
+      // The control lane falls back to the main connection.
+      peer.controlDialing = false;
+      this.#log.debug(
+        `Cannot open a control connection to ${peer.key}: ${(error as Error).message}`,
+      );
+      return;
+    }
+    if (this.#state !== "running" || this.#peers.get(peer.key) !== peer) {
+      peer.controlDialing = false;
+      conn.destroy();
+      return;
+    }
+    const link = new Link(conn, true, peer);
+    link.control = true;
+    this.#sendHello(link);
+  }
+
+  /** The handshake is done: the link carries envelopes from the identity it proved. */
+  #establish(
+    link: Link,
+    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
+  ): void {
+    link.state = "active";
+    link.timer?.cancel();
+    link.timer = undefined;
+    link.identity = Object.freeze({
+      host: hello.host,
+      port: hello.port,
+      incarnation: hello.incarnation,
+    });
+    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
+    link.decoder.maxFrameSize = this.#maxFrameSize;
+  }
+
+  /** Makes a handshaken control connection active (either side). */
+  #activateControl(
+    link: Link,
+    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
+  ): void {
+    link.control = true;
+    this.#establish(link, hello);
+    this.#log.debug(`Control connection ${link.describe()} open`);
+    const peer = link.peer;
+    if (link.outbound && peer !== undefined) {
+      peer.controlDialing = false;
+      peer.controlOut = link;
+      link.conn.onDrain(() => {
+        if (peer.controlOut === link) this.#flush(peer);
+      });
+      this.#scheduleFlush(peer);
+    }
+  }
+
+  /** This node's identity as sent in a hello or challenge. */
+  #endpoint(nonce: string): Record<string, unknown> {
+    return {
       v: PROTOCOL_VERSION,
-      system: this.systemName,
       host: this.selfAddress.host,
       port: this.selfAddress.port,
       incarnation: this.incarnation,
       maxFrameSize: this.#maxFrameSize,
+      nonce,
     };
-    link.conn.write(encodeFrame(type, textEncoder.encode(JSON.stringify(hello))));
   }
 
-  #refuse(link: Link, reason: RefuseReason, message: string): void {
-    const body = textEncoder.encode(JSON.stringify({ reason, message }));
-    link.conn.write(encodeFrame(FRAME_HANDSHAKE_REFUSE, body));
-    this.#closeLink(link, `refused: ${message}`, true);
+  /** Refuses a handshake; for a peer, the frame carries the reason and nothing else. */
+  #refuse(link: Link, reason: RefuseReason, why: string): void {
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_REFUSE, { reason }));
+    this.#closeLink(link, `refused: ${why}`, true);
   }
 
   #onFrame(link: Link, type: FrameType, payload: Uint8Array): void {
@@ -812,57 +1133,143 @@ export class TcpTransport implements Transport {
       return;
     }
     if (link.state === "closed") return;
-    if (!link.outbound) {
-      if (type !== FRAME_HANDSHAKE) {
-        this.#protocolError(link, `expected a handshake, got frame type 0x0${type}`);
-        return;
-      }
-      const hello = parseHello(payload);
-      if (typeof hello === "string") {
-        this.#log.error(`Refusing connection ${link.describe()}: ${hello}`);
-        this.#refuse(link, "protocol", hello);
-        return;
-      }
-      this.#onHandshake(link, hello);
+    if (link.busy) {
+      this.#protocolError(link, `frame type 0x0${type} before our handshake reply`);
       return;
     }
-    if (type === FRAME_HANDSHAKE_ACK) {
-      const hello = parseHello(payload);
-      if (typeof hello === "string") this.#protocolError(link, hello);
-      else this.#onAck(link, hello);
-    } else if (type === FRAME_HANDSHAKE_REFUSE) {
+    if (type === FRAME_HANDSHAKE_REFUSE) {
       this.#onRefuse(link, payload);
-    } else {
-      this.#protocolError(link, `expected a handshake reply, got frame type 0x0${type}`);
+      return;
     }
+    const expected = {
+      hello: FRAME_HANDSHAKE,
+      auth: FRAME_HANDSHAKE_AUTH,
+      challenge: FRAME_HANDSHAKE_CHALLENGE,
+      ack: FRAME_HANDSHAKE_ACK,
+    }[link.stage];
+    if (type !== expected) {
+      this.#protocolError(link, `expected handshake frame 0x0${expected}, got 0x0${type}`);
+      return;
+    }
+    if (link.stage === "hello") void this.#onHello(link, payload);
+    else if (link.stage === "auth") void this.#onAuth(link, payload);
+    else if (link.stage === "challenge") void this.#onChallenge(link, payload);
+    else this.#onAck(link);
   }
 
-  #onHandshake(link: Link, hello: Hello): void {
-    const from = `${hello.host}:${hello.port}`;
-    if (this.#state !== "running") {
-      this.#refuse(link, "shutting-down", `${this.#selfKey} is shutting down`);
+  #transcript(link: Link, hello: Hello | undefined, challenge: Challenge | undefined) {
+    const self = `${this.#selfKey}#${this.incarnation}`;
+    return (other: { host: string; port: number; incarnation: string }): HandshakeTranscript => {
+      const them = `${formatNodeAddress(other)}#${other.incarnation}`;
+      return link.outbound
+        ? {
+          system: this.systemName,
+          dialerNonce: link.nonce,
+          acceptorNonce: challenge!.nonce,
+          dialer: self,
+          acceptor: them,
+        }
+        : {
+          system: this.systemName,
+          dialerNonce: hello!.nonce,
+          acceptorNonce: link.nonce,
+          dialer: them,
+          acceptor: self,
+        };
+    };
+  }
+
+  /** Acceptor: a hello arrived; answer with our identity, nonce and proof, decide later. */
+  async #onHello(link: Link, payload: Uint8Array): Promise<void> {
+    const hello = parseHello(payload);
+    if (typeof hello === "string") {
+      this.#log.error(`Refusing connection ${link.describe()}: ${hello}`);
+      this.#refuse(link, "refused", hello);
       return;
     }
+    if (this.#state !== "running") {
+      this.#refuse(link, "shutting-down", "shutting down");
+      return;
+    }
+    link.hello = hello;
+    link.nonce = newNonce();
+    let proof: string | undefined;
+    if (this.#key !== undefined) {
+      link.busy = true;
+      proof = await handshakeProof(
+        this.#key,
+        "acceptor",
+        this.#transcript(link, hello, undefined)(hello),
+      );
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+    }
+    link.stage = "auth";
+    // An unauthenticated node has nothing to hide: it names its system (see _handshake.ts).
+    const system = this.#key === undefined && this.#tls === undefined ? this.systemName : undefined;
+    link.conn.write(
+      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof, system }),
+    );
+  }
+
+  /** Acceptor: the dialer's proof arrived; check everything, then accept or refuse. */
+  async #onAuth(link: Link, payload: Uint8Array): Promise<void> {
+    const hello = link.hello!;
+    const auth = parseAuth(payload);
+    const claimed = `${formatNodeAddress(hello)}`;
+    const from = `${formatNodeAddress(link.conn.remoteAddress)} claiming ${claimed}`;
+    if (typeof auth === "string") {
+      this.#log.error(`Refused handshake from ${from}: ${auth}`);
+      this.#refuse(link, "refused", auth);
+      return;
+    }
+    let secretOk = true;
+    if (this.#key !== undefined) {
+      link.busy = true;
+      const expected = await handshakeProof(
+        this.#key,
+        "dialer",
+        this.#transcript(link, hello, undefined)(hello),
+      );
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+      secretOk = auth.proof !== undefined && constantTimeEqual(auth.proof, expected);
+    }
+    let why: string | undefined;
     if (hello.system !== this.systemName) {
-      const message =
-        `system name "${hello.system}" of ${from} does not match "${this.systemName}"`;
-      this.#log.error(`Refused handshake: ${message}`);
-      this.#refuse(link, "system-mismatch", message);
+      why = `its system name "${hello.system}" does not match "${this.systemName}"`;
+    } else if (!secretOk) {
+      why = auth.proof === undefined
+        ? "it sent no proof of the cluster secret (it has no secret configured)"
+        : "its proof of the cluster secret is wrong (a different secret)";
+    } else if (this.#checkNames && !certificateNames(link.conn.peerNames ?? [], hello.host)) {
+      why = `its TLS certificate does not name the host "${hello.host}" it claims (names: ${
+        (link.conn.peerNames ?? []).join(", ") || "none"
+      })`;
+    } else if (claimed === this.#selfKey) {
+      why = "it claims this node's own address";
+    }
+    if (why !== undefined) {
+      this.#log.error(`Refused handshake from ${from}: ${why}`);
+      this.#refuse(link, "refused", why);
+      return;
+    }
+    if (this.#state !== "running") {
+      this.#refuse(link, "shutting-down", "shutting down");
+      return;
+    }
+    if (hello.control) {
+      link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+      this.#activateControl(link, hello);
       return;
     }
     const address = { host: hello.host, port: hello.port };
-    const key = formatNodeAddress(address);
-    if (key === this.#selfKey) {
-      const message = `${from} is this node's own address`;
-      this.#log.error(`Refused handshake: ${message}`);
-      this.#refuse(link, "address-conflict", message);
-      return;
-    }
-    const peer = this.#peerFor(key, address);
-    if (peer.connecting || peer.dialing !== undefined) {
-      // Simultaneous connect: the connection dialled by the lower address wins.
+    const peer = this.#peerFor(claimed, address);
+    const active = peer.active;
+    if (peer.connecting || peer.dialing !== undefined || active?.outbound === true) {
+      // Two connections between the same pair: the one dialled by the lower address wins.
       if (compareNodeAddresses(this.selfAddress, address) < 0) {
-        this.#log.debug(`Refusing connection from ${from}: our own connection wins the race`);
+        this.#log.debug(`Refusing connection from ${claimed}: our own connection wins the race`);
         this.#refuse(link, "superseded", "the connection dialled by the lower address wins");
         return;
       }
@@ -870,29 +1277,80 @@ export class TcpTransport implements Transport {
       peer.dialing = undefined;
       if (mine !== undefined) this.#closeLink(mine, "superseded by the peer's connection", false);
     }
-    this.#writeHello(link, FRAME_HANDSHAKE_ACK);
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
     this.#activate(peer, link, hello);
   }
 
-  #onAck(link: Link, hello: Hello): void {
+  /** Dialer: the acceptor answered; check its proof and certificate, then prove ourselves. */
+  async #onChallenge(link: Link, payload: Uint8Array): Promise<void> {
+    const peer = link.peer!;
+    const challenge = parseChallenge(payload);
+    if (typeof challenge === "string") {
+      this.#protocolError(link, challenge);
+      return;
+    }
+    link.challenge = challenge;
+    const transcript = this.#transcript(link, undefined, challenge)(challenge);
+    let proof: string | undefined;
+    let why: string | undefined;
+    if (this.#key !== undefined) {
+      link.busy = true;
+      const expected = await handshakeProof(this.#key, "acceptor", transcript);
+      proof = await handshakeProof(this.#key, "dialer", transcript);
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+      if (challenge.proof === undefined) {
+        why = "it sent no proof of the cluster secret (it has no secret configured)";
+      } else if (!constantTimeEqual(challenge.proof, expected)) {
+        why = "its proof of the cluster secret is wrong (a different secret or system name)";
+      }
+    }
+    if (
+      why === undefined && this.#checkNames &&
+      !certificateNames(link.conn.peerNames ?? [], challenge.host)
+    ) {
+      why = `its TLS certificate does not name the host "${challenge.host}" it claims`;
+    }
+    if (challenge.system !== undefined && challenge.system !== this.systemName) {
+      const why =
+        `system name "${this.systemName}" of ${this.#selfKey} does not match "${challenge.system}"`;
+      this.#log.error(`${peer.key} refused our handshake: ${why}`);
+      link.refusal = "refused";
+      this.#refuse(link, "refused", why);
+      return;
+    }
+    if (why !== undefined) {
+      this.#log.error(`Cannot connect to ${peer.key}: handshake refused: ${why}`);
+      link.refusal = "refused";
+      this.#refuse(link, "refused", why);
+      return;
+    }
+    link.stage = "ack";
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_AUTH, proof === undefined ? {} : { proof }));
+  }
+
+  /** Dialer: accepted. */
+  #onAck(link: Link): void {
     let peer = link.peer!;
-    if (hello.system !== this.systemName) {
-      const message =
-        `system name "${hello.system}" of ${peer.key} does not match "${this.systemName}"`;
-      this.#log.error(`Handshake failed: ${message}`);
-      link.refusal = "system-mismatch";
-      this.#closeLink(link, message, false);
+    const challenge = link.challenge!;
+    if (link.control) {
+      if (this.#peers.get(peer.key) !== peer || peer.controlOut !== undefined) {
+        peer.controlDialing = false;
+        this.#closeLink(link, "control connection no longer needed", false);
+        return;
+      }
+      this.#activateControl(link, challenge);
       return;
     }
     if (peer.dialing !== link) {
       this.#closeLink(link, "superseded", false);
       return;
     }
-    const address = { host: hello.host, port: hello.port };
+    const address = { host: challenge.host, port: challenge.port };
     const key = formatNodeAddress(address);
     if (key !== peer.key) peer = this.#rekey(peer, link, key, address);
     if (peer.dialing === link) peer.dialing = undefined;
-    this.#activate(peer, link, hello);
+    this.#activate(peer, link, challenge);
   }
 
   /** The dialled address turned out to be an alias of the peer's advertised one. */
@@ -909,8 +1367,17 @@ export class TcpTransport implements Transport {
       this.#peers.set(key, peer);
       return peer;
     }
-    for (const envelope of peer.queue.takeAll()) existing.queue.push(envelope);
-    this.#wakeWriters(peer);
+    const moved = this.#takeAll(peer);
+    for (const envelope of moved) {
+      if (envelope.lane === "control") {
+        existing.control.push(envelope);
+        existing.controlBytes += envelope.payload.length;
+      } else {
+        existing.queue.push(envelope);
+        existing.queueBytes += envelope.payload.length;
+      }
+    }
+    this.#wakeWriters(peer, true);
     peer.retryTimer?.cancel();
     link.peer = existing;
     if (existing.dialing !== undefined) {
@@ -922,36 +1389,39 @@ export class TcpTransport implements Transport {
   }
 
   #onRefuse(link: Link, payload: Uint8Array): void {
-    let reason = "protocol";
-    let message = "malformed refusal";
-    try {
-      const parsed = JSON.parse(textDecoder.decode(payload));
-      if (typeof parsed?.reason === "string") reason = parsed.reason;
-      if (typeof parsed?.message === "string") message = parsed.message;
-    } catch {
-      // keep the defaults
+    const reason = parseRefusal(payload);
+    const who = link.peer?.key ?? formatNodeAddress(link.conn.remoteAddress);
+    if (!link.outbound) {
+      // The dialer refused our challenge: it could not verify our proof or certificate.
+      const hello = link.hello;
+      const hint = hello !== undefined && hello.system !== this.systemName
+        ? `its system name "${hello.system}" does not match "${this.systemName}"`
+        : this.#key !== undefined
+        ? "it does not hold this cluster's secret, or none"
+        : "it requires a secret or certificate this node does not present";
+      this.#log.error(`Handshake from ${who} failed: the peer refused our credentials (${hint})`);
+      this.#closeLink(link, "refused by the peer", false);
+      return;
     }
     link.refusal = reason;
     if (reason === "superseded" || reason === "shutting-down") {
-      this.#log.debug(`${link.peer!.key} refused our connection: ${message}`);
+      this.#log.debug(`${who} refused our connection: ${reason}`);
     } else {
-      this.#log.error(`${link.peer!.key} refused our handshake: ${message}`, { reason });
+      this.#log.error(
+        `${who} refused our handshake: handshake refused (the refusing node logs why)`,
+      );
     }
-    this.#closeLink(link, `refused: ${message}`, false);
+    this.#closeLink(link, `handshake refused (${reason})`, false);
   }
 
-  #activate(peer: Peer, link: Link, hello: Hello): void {
-    link.state = "active";
-    link.timer?.cancel();
-    link.timer = undefined;
+  #activate(
+    peer: Peer,
+    link: Link,
+    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
+  ): void {
     link.peer = peer;
-    link.identity = Object.freeze({
-      host: hello.host,
-      port: hello.port,
-      incarnation: hello.incarnation,
-    });
-    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
-    link.decoder.maxFrameSize = this.#maxFrameSize;
+    this.#establish(link, hello);
+    if (this.#inboundPaused) link.conn.pause(); // a main connection; control ones never pause
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
     });
@@ -981,6 +1451,62 @@ export class TcpTransport implements Transport {
       this.#call("onPeerConnected", () => this.#handlers.onPeerConnected?.(link.identity!));
     }
     this.#scheduleFlush(peer);
+  }
+
+  /**
+   * Inbound flow control: stops reading every connection while the receiver's backlog is at
+   * `maxInboundBacklog`, checking every few milliseconds for it to fall under half of that.
+   */
+  /** Whether the inbound backlog is at `fraction` of either bound. */
+  #backlogOver(fraction: number): boolean {
+    const n = this.#backlog!();
+    return n >= this.#maxBacklog * fraction ||
+      n * this.#inboundAverage >= this.#maxBacklogBytes * fraction;
+  }
+
+  #pauseInbound(): void {
+    this.#inboundPaused = true;
+    for (const link of this.#links) {
+      if (link.state === "active" && !link.control) link.conn.pause();
+    }
+    this.#log.debug(`Pausing reads: inbound backlog of ${this.#backlog!()} envelopes`);
+    let delay = 0;
+    const check = (): void => {
+      this.#resumeTimer = undefined;
+      if (this.#state !== "running") return;
+      if (this.#backlogOver(0.5)) {
+        delay = Math.min(10, delay * 2 + 1);
+        this.#resumeTimer = this.#clock.setTimeout(check, delay);
+        return;
+      }
+      this.#inboundPaused = false;
+      for (const link of this.#links) {
+        link.lastActivity = this.#clock.now();
+        link.conn.resume();
+      }
+    };
+    this.#resumeTimer = this.#clock.setTimeout(check, 0);
+  }
+
+  /** Closes connections idle for `idleTimeout`; re-arms itself while running. */
+  #armIdleSweep(): void {
+    if (this.#idleTimeout === 0 || this.#state !== "running") return;
+    const every = Math.max(10, Math.min(5000, this.#idleTimeout / 4));
+    this.#idleTimer = this.#clock.setTimeout(() => {
+      this.#idleTimer = undefined;
+      const now = this.#clock.now();
+      for (const link of [...this.#links]) {
+        if (link.state !== "active" || this.#inboundPaused) continue;
+        // A peer whose control connection is busy (heartbeats) keeps its main one open too.
+        const control = link.control ? undefined : link.peer?.controlOut;
+        const idle = now - Math.max(link.lastActivity, control?.lastActivity ?? 0);
+        if (idle >= this.#idleTimeout && !(link.peer !== undefined && pending(link.peer))) {
+          this.#log.debug(`Closing connection ${link.describe()}: idle for ${Math.round(idle)} ms`);
+          this.#closeLink(link, `idle for ${Math.round(idle)} ms`, true);
+        }
+      }
+      this.#armIdleSweep();
+    }, every);
   }
 
   #protocolError(link: Link, message: string): void {
@@ -1030,6 +1556,12 @@ export class TcpTransport implements Transport {
   #detach(link: Link, reason: string): void {
     const peer = link.peer;
     if (peer === undefined) return;
+    if (link.control) {
+      // Control envelopes fall back to the main connection until the next control dial.
+      if (peer.controlOut === link) peer.controlOut = undefined;
+      else peer.controlDialing = false;
+      return;
+    }
     if (peer.active === link) {
       peer.active = undefined;
       peer.downSince = this.#clock.now();
@@ -1041,7 +1573,8 @@ export class TcpTransport implements Transport {
         "onPeerDisconnected",
         () => this.#handlers.onPeerDisconnected?.(link.identity!, reason),
       );
-      if (this.#state === "running" && peer.queue.length > 0) this.#ensureDial(peer);
+      if (this.#state === "running" && pending(peer)) this.#ensureDial(peer);
+      else if (peer.forgetWhenUnused && !pending(peer)) this.#dropPeer(peer);
     } else if (peer.dialing === link) {
       peer.dialing = undefined;
       if (this.#state === "running") this.#dialFailed(peer, reason, link.refusal);
@@ -1062,7 +1595,7 @@ export class TcpTransport implements Transport {
     }
     peer.retryTimer = this.#clock.setTimeout(() => {
       peer.retryTimer = undefined;
-      if (peer.queue.length > 0) this.#ensureDial(peer);
+      if (pending(peer)) this.#ensureDial(peer);
     }, delay);
   }
 
@@ -1080,24 +1613,22 @@ export class TcpTransport implements Transport {
     const base = Math.min(max, min * factor ** (peer.attempts - 1));
     const delay = Math.round(base * (1 - jitter + 2 * jitter * this.#random()));
     peer.nextAttemptAt = now + delay;
-    if (refusal !== undefined && FATAL_REFUSALS.has(refusal)) {
-      this.#undeliverable(peer.address, peer.queue.takeAll(), "refused");
-      this.#wakeWriters(peer);
-    } else if (peer.queue.length > 0 && now - peer.downSince >= this.#unreachableTimeout) {
+    if (refusal === "refused") {
+      this.#undeliverable(peer.address, this.#takeAll(peer), "refused");
+    } else if (pending(peer) && now - peer.downSince >= this.#unreachableTimeout) {
       this.#log.warn(
         `${peer.key} unreachable for ${
           Math.round(now - peer.downSince)
         } ms; giving up queued envelopes`,
-        { queued: peer.queue.length, reason },
+        { queued: peer.queue.length + peer.control.length, reason },
       );
-      this.#undeliverable(peer.address, peer.queue.takeAll(), "unreachable");
-      this.#wakeWriters(peer);
+      this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
     } else if (refusal !== "superseded") {
       this.#log.debug(`Cannot connect to ${peer.key} (attempt ${peer.attempts}): ${reason}`, {
         retryIn: delay,
       });
     }
-    if (peer.queue.length > 0) this.#ensureDial(peer);
+    if (pending(peer)) this.#ensureDial(peer);
   }
 
   // ---- outbound ----------------------------------------------------------------------
@@ -1135,45 +1666,73 @@ export class TcpTransport implements Transport {
   }
 
   #flush(peer: Peer): void {
+    const ctl = peer.controlOut;
+    const separate = ctl !== undefined && ctl.state === "active";
+    if (separate && peer.control.length > 0) {
+      let sent = false;
+      while (peer.control.length > 0 && ctl.conn.bufferedAmount < this.#highWater) {
+        const bytes = this.#encode(peer, ctl, WRITE_CHUNK, "control");
+        if (bytes !== undefined) {
+          ctl.conn.write(bytes);
+          sent = true;
+        }
+      }
+      if (sent) ctl.lastActivity = this.#clock.now();
+    }
     const link = peer.active;
     if (link === undefined || link.state !== "active" || peer.continuation !== undefined) return;
     const conn = link.conn;
+    const lanes = separate ? "user" : "both";
     let written = 0;
-    while (peer.queue.length > 0) {
+    while (separate ? peer.queue.length > 0 : pending(peer)) {
       const room = this.#highWater - conn.bufferedAmount;
-      if (room <= 0) return; // resumed by the connection's drain event
+      if (room <= 0) break; // resumed by the connection's drain event
       if (written >= FLUSH_SLICE) {
         // Let reads and other peers run; continue on the next turn of the event loop.
         peer.continuation = setTimeout(() => {
           peer.continuation = undefined;
           this.#flush(peer);
         }, 0);
-        return;
+        break;
       }
-      const bytes = this.#encode(peer, link, Math.min(room, WRITE_CHUNK));
+      const bytes = this.#encode(peer, link, Math.min(room, WRITE_CHUNK), lanes);
       if (bytes !== undefined) {
         conn.write(bytes);
         written += bytes.length;
       }
     }
+    if (written > 0) link.lastActivity = this.#clock.now();
+    this.#wakeWriters(peer);
   }
 
-  /** Takes envelopes off the peer's queue and encodes them as frames, about `target` bytes. */
-  #encode(peer: Peer, link: Link, target: number): Uint8Array | undefined {
-    const queue = peer.queue;
+  /**
+   * Takes envelopes off the peer's lanes (control first) and encodes them as frames, about
+   * `target` bytes.
+   */
+  #encode(
+    peer: Peer,
+    link: Link,
+    target: number,
+    lanes: "both" | "control" | "user",
+  ): Uint8Array | undefined {
     const envelopes = this.#batchEnvelopes;
     const recipients = this.#batchRecipients;
     const senders = this.#batchSenders;
     const sizes = this.#batchSizes;
     const maxPayload = link.maxFrame - 1;
     let estimate = 0;
-    while (queue.length > 0 && estimate < target) {
-      const envelope = queue.peek();
+    while (estimate < target) {
+      const control = lanes === "control" || (lanes === "both" && peer.control.length > 0);
+      const queue = control ? peer.control : peer.queue;
+      if (queue.length === 0) break;
+      const envelope = queue.peek()!;
       const recipient = this.#recipients.get(envelope.recipient);
       const sender = envelope.sender === undefined ? undefined : this.#senders.get(envelope.sender);
       const size = envelopeSize(recipient, sender, envelope.payload);
       if (size > maxPayload) {
         queue.shift();
+        if (control) peer.controlBytes -= envelope.payload.length;
+        else peer.queueBytes -= envelope.payload.length;
         this.#log.error(
           `Cannot send to "${envelope.recipient}": envelope exceeds the peer's frame size`,
           {
@@ -1186,6 +1745,8 @@ export class TcpTransport implements Transport {
       }
       if (envelopes.length > 0 && estimate + size + 9 > target) break;
       queue.shift();
+      if (control) peer.controlBytes -= envelope.payload.length;
+      else peer.queueBytes -= envelope.payload.length;
       envelopes.push(envelope);
       recipients.push(recipient);
       senders.push(sender);
@@ -1193,7 +1754,6 @@ export class TcpTransport implements Transport {
       estimate += size + 9;
     }
     const n = envelopes.length;
-    if (peer.writeWaiters !== undefined) this.#wakeWriters(peer);
     if (n === 0) return undefined;
     const batchLimit = Math.min(this.#maxBatchBytes, maxPayload);
     // Group consecutive envelopes into batch frames; a group of one is a message frame.
@@ -1259,6 +1819,7 @@ export class TcpTransport implements Transport {
   #onMessage(link: Link, bytes: Uint8Array, start: number, end: number): void {
     // A view, not a copy: receive chunks are never reused, and a copy per small payload
     // costs more than the rest of the receive path on V8.
+    this.#inboundAverage += (end - start - this.#inboundAverage) * 0.015625; // 1/64
     const envelope = readEnvelope(bytes, start, end, false);
     if (typeof envelope === "string") {
       this.#protocolError(link, `malformed envelope: ${envelope}`);
@@ -1332,14 +1893,18 @@ export class TcpTransport implements Transport {
 
   async #doShutdown(): Promise<void> {
     this.#state = "stopping";
+    this.#idleTimer?.cancel();
+    this.#idleTimer = undefined;
+    this.#resumeTimer?.cancel();
+    this.#resumeTimer = undefined;
     await this.#listener.close();
     for (const peer of this.#peers.values()) {
       peer.retryTimer?.cancel();
       peer.retryTimer = undefined;
       if (peer.continuation !== undefined) clearTimeout(peer.continuation);
       peer.continuation = undefined;
-      this.#undeliverable(peer.address, peer.queue.takeAll(), "shutdown");
-      this.#wakeWriters(peer);
+      this.#undeliverable(peer.address, this.#takeAll(peer), "shutdown");
+      this.#wakeWriters(peer, true);
     }
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -1371,38 +1936,23 @@ function pickHandlers(source: TransportHandlers): TransportHandlers {
   };
 }
 
+/** Whether a peer has envelopes queued on either lane. */
+function pending(peer: Peer): boolean {
+  return peer.queue.length > 0 || peer.control.length > 0;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
+    throw new TypeError(`Cannot start transport: ${name} must be a non-negative number`);
+  }
+  return value;
+}
+
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
     throw new TypeError(`Cannot start transport: ${name} must be a positive number`);
   }
   return value;
-}
-
-function parseHello(payload: Uint8Array): Hello | string {
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(textDecoder.decode(payload));
-  } catch {
-    return "handshake is not valid JSON";
-  }
-  if (typeof parsed !== "object" || parsed === null) return "handshake is not an object";
-  const { system, host, port, incarnation, maxFrameSize } = parsed;
-  if (typeof system !== "string" || system.length === 0 || system.length > 256) {
-    return "handshake has no valid system name";
-  }
-  if (typeof host !== "string" || host.length === 0 || host.length > 256) {
-    return "handshake has no valid host";
-  }
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    return "handshake has no valid port";
-  }
-  if (typeof incarnation !== "string" || incarnation.length === 0 || incarnation.length > 128) {
-    return "handshake has no valid incarnation";
-  }
-  const frame = typeof maxFrameSize === "number" && Number.isInteger(maxFrameSize) &&
-      maxFrameSize >= 1024
-    ? maxFrameSize
-    : DEFAULT_MAX_FRAME_SIZE;
-  return { system, host, port, incarnation, maxFrameSize: frame };
 }

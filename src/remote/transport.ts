@@ -92,6 +92,11 @@ export interface Transport extends AsyncDisposable {
    * returns how many were dropped.
    */
   dropQueued(to: NodeAddress, reason?: UndeliverableReason): number;
+  /**
+   * Forgets a node the cluster removed: what is queued for it is dropped and its peer, alias
+   * and incarnation entries go (once no live connection uses them). Optional.
+   */
+  forget?(to: NodeAddress): boolean;
   /** Closes every connection; queued envelopes go to `onUndeliverable` as `"shutdown"`. */
   shutdown(): Promise<void>;
 }

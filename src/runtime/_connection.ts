@@ -20,6 +20,8 @@ export abstract class BaseConnection implements TcpConnection {
   abstract get bufferedAmount(): number;
   abstract write(bytes: Uint8Array): void;
   abstract close(): void;
+  abstract pause(): void;
+  abstract resume(): void;
   abstract destroy(): void;
 
   get closed(): boolean {

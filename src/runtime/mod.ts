@@ -17,6 +17,7 @@
 
 export * from "./tcp.ts";
 export * from "./select.ts";
+export { readEnv } from "./env.ts";
 export { denoTcp } from "./deno/tcp.ts";
 export { bunTcp } from "./bun/tcp.ts";
 export { nodeTcp } from "./node/tcp.ts";

@@ -62,7 +62,7 @@ export function supportedTcp(): RuntimeName[] {
  * ```ts
  * import assert from "node:assert/strict";
  * import { tcpFor } from "./select.ts";
- * assert.equal(tcpFor("node").name, "node");
+ * assert.ok(tcpFor("node").name === "node");
  * ```
  */
 export function tcpFor(name: RuntimeName): Tcp {
@@ -84,7 +84,7 @@ let override: Tcp | undefined;
  * ```ts
  * import assert from "node:assert/strict";
  * import { defaultTcp, detectRuntime } from "./select.ts";
- * assert.equal(defaultTcp().name, detectRuntime());
+ * assert.ok(defaultTcp().name === detectRuntime());
  * ```
  */
 export function defaultTcp(): Tcp {
@@ -101,7 +101,7 @@ export function defaultTcp(): Tcp {
  * import assert from "node:assert/strict";
  * import { defaultTcp, setDefaultTcp, tcpFor } from "./select.ts";
  * setDefaultTcp(tcpFor("node"));
- * assert.equal(defaultTcp().name, "node");
+ * assert.ok(defaultTcp().name === "node");
  * setDefaultTcp(undefined);
  * ```
  */
@@ -118,7 +118,7 @@ export function setDefaultTcp(tcp: Tcp | undefined): void {
  * ```ts
  * import assert from "node:assert/strict";
  * import { smallBuffersAreCostly } from "./select.ts";
- * assert.equal(typeof smallBuffersAreCostly(), "boolean");
+ * assert.ok(typeof smallBuffersAreCostly() === "boolean");
  * ```
  */
 export function smallBuffersAreCostly(): boolean {

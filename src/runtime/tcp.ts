@@ -85,6 +85,11 @@ export interface TcpConnection {
   /** True once the connection is closed (by either side) or destroyed. */
   readonly closed: boolean;
   /**
+   * With TLS, the names in the peer certificate's subject alternative names (DNS names and
+   * IP addresses, as written); `undefined` on plain TCP.
+   */
+  readonly peerNames?: readonly string[];
+  /**
    * Queues bytes for sending. The caller must not modify `bytes` afterwards. Writing to a
    * closed connection does nothing.
    */
@@ -98,6 +103,13 @@ export interface TcpConnection {
   onClose(handler: (error?: Error) => void): void;
   /** Adds a handler called whenever the write buffer becomes empty after having data. */
   onDrain(handler: () => void): void;
+  /**
+   * Stops reading from the socket until {@linkcode TcpConnection.resume}: the kernel's receive
+   * buffer fills and TCP flow control slows the sender.
+   */
+  pause(): void;
+  /** Reads again after {@linkcode TcpConnection.pause}. */
+  resume(): void;
   /** Flushes what is buffered, then closes. */
   close(): void;
   /** Closes at once, discarding buffered bytes. */

@@ -41,7 +41,7 @@ async function rejectsConflict(
  * @param name Implementation name for the describe block.
  * @param open Opens a fresh, empty journal.
  */
-export function journalContract(name: string, open: () => EventJournal): void {
+export function journalContract(name: string, open: () => Required<EventJournal>): void {
   describe(`${name} (EventJournal contract)`, () => {
     it("loads persisted events in order with their values", async () => {
       await using j = disposable(open());
@@ -204,6 +204,6 @@ export function journalContract(name: string, open: () => EventJournal): void {
 }
 
 /** Wraps a journal so `await using` closes it. */
-export function disposable<J extends EventJournal>(journal: J): J & AsyncDisposable {
+export function disposable<J extends Required<EventJournal>>(journal: J): J & AsyncDisposable {
   return Object.assign(journal, { [Symbol.asyncDispose]: () => journal.close() });
 }

@@ -84,7 +84,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const journals: [string, () => EventJournal][] = [
+const journals: [string, () => Required<EventJournal>][] = [
   ["InMemoryJournal", () => new InMemoryJournal()],
   ["SqliteJournal", () => new SqliteJournal({ path: join(dir, "journal.db") })],
 ];

@@ -12,6 +12,7 @@ import { JournalError } from "../../src/persistence/journal.ts";
 import { SqliteJournal } from "../../src/persistence/sqlite_journal.ts";
 import { DatabaseSync } from "../../src/persistence/_sqlite.ts";
 import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
+import { groupCommitCases } from "./_group_commit_cases.ts";
 import { events, journalContract } from "./_journal_contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "casty-sqlite-journal-"));
@@ -113,6 +114,8 @@ describe("SqliteJournal durability", () => {
 });
 
 describe("SqliteJournal group commit", () => {
+  groupCommitCases(() => new SqliteJournal({ path: freshPath() }));
+
   it("writes 1,000 entities persisting in one tick in far fewer transactions", async () => {
     await using journal = new SqliteJournal({ path: freshPath() });
     const before = journal.stats.transactions;
@@ -124,34 +127,6 @@ describe("SqliteJournal group commit", () => {
     assert.equal(stats.persistCalls, 1000);
     assert.equal(stats.eventsWritten, 2000);
     assert.equal(await journal.highestSequenceNr("entity-999"), 2);
-  });
-
-  it("commits each call alone when the caller awaits each one", async () => {
-    await using journal = new SqliteJournal({ path: freshPath() });
-    for (let n = 1; n <= 5; n++) await journal.persist("e", events(n, n));
-    assert.equal(journal.stats.transactions, 5);
-  });
-
-  it("rolls back only the conflicting call of a batch and counts it", async () => {
-    await using journal = new SqliteJournal({ path: freshPath() });
-    await journal.persist("hot", events(1, 1));
-    const results = await Promise.allSettled([
-      journal.persist("a", events(1, 3)),
-      journal.persist("hot", events(1, 3)),
-      journal.persist("b", events(1, 1)),
-      journal.persist("hot", events(2, 3)),
-      journal.persist("hot", events(3, 3)),
-    ]);
-    assert.deepEqual(results.map((r) => r.status), [
-      "fulfilled",
-      "rejected",
-      "fulfilled",
-      "fulfilled",
-      "rejected",
-    ]);
-    assert.equal(journal.stats.conflicts, 2);
-    assert.equal(journal.stats.transactions, 2);
-    assert.deepEqual((await journal.load("hot")).map((e) => e.sequenceNr), [1, 2, 3]);
   });
 
   it("rejects only the call whose event cannot be serialized", async () => {

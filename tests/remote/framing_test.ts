@@ -106,6 +106,34 @@ describe("FrameDecoder", () => {
     assert.equal(decoder.bufferedBytes, 0);
   });
 
+  it("allocates a frame body as its bytes arrive, not as its header claims", () => {
+    const decoder = new FrameDecoder();
+    const size = DEFAULT_MAX_FRAME_SIZE - 1;
+    const seen: Uint8Array[] = [];
+    const onFrame = (_type: number, payload: Uint8Array) => seen.push(payload);
+    // A header claiming 16 MiB, then silence: 64 KiB held, not 16 MiB.
+    assert.equal(decoder.push(header(size + 1, FRAME_MESSAGE), onFrame), undefined);
+    assert.ok(decoder.allocatedBytes <= 64 * 1024, `${decoder.allocatedBytes} bytes allocated`);
+    // Bytes that do arrive grow the buffer to at most twice what arrived.
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
+    decoder.push(chunk, onFrame);
+    assert.ok(decoder.allocatedBytes <= 2 * 1024 * 1024, `${decoder.allocatedBytes} allocated`);
+    assert.equal(decoder.bufferedBytes, chunk.length);
+    // The rest completes the frame, byte for byte.
+    let left = size - chunk.length;
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      decoder.push(chunk.subarray(0, n), onFrame);
+      left -= n;
+    }
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].length, size);
+    assert.equal(seen[0][1024 * 1024 + 5], 5);
+    assert.equal(seen[0][size - 1], (size - 1 - 15 * 1024 * 1024) & 0xff);
+    assert.equal(decoder.allocatedBytes, 0);
+  });
+
   it("accepts a frame of exactly the maximum size", () => {
     const decoder = new FrameDecoder({ maxFrameSize: 1000 });
     const frames = decodeAll(decoder, [encodeFrame(FRAME_MESSAGE, new Uint8Array(999))]);

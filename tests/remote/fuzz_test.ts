@@ -6,6 +6,7 @@ import {
   encodeFrame,
   FRAME_BATCH,
   FRAME_HANDSHAKE,
+  FRAME_HANDSHAKE_AUTH,
   FRAME_MESSAGE,
   type FrameType,
 } from "../../src/remote/_framing.ts";
@@ -38,16 +39,21 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** A protocol-2 hello and, sent ahead without waiting for the challenge, an empty proof. */
 function handshake(port: number): Uint8Array {
   const hello = {
-    v: 1,
+    v: 2,
     system: "fuzz",
     host: "127.0.0.1",
     port,
     incarnation: `fuzz-${port}`,
     maxFrameSize: 1 << 20,
+    nonce: "0f".repeat(32),
   };
-  return encodeFrame(FRAME_HANDSHAKE, encoder.encode(JSON.stringify(hello)));
+  return concat(
+    encodeFrame(FRAME_HANDSHAKE, encoder.encode(JSON.stringify(hello))),
+    encodeFrame(FRAME_HANDSHAKE_AUTH, encoder.encode("{}")),
+  );
 }
 
 // Fuzzed handshakes claim privileged ports, which no test node (bound to port 0) can have:

@@ -1,52 +1,25 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
-import type { Envelope, PeerIdentity, UndeliverableReason } from "../../src/remote/transport.ts";
-import type { NodeAddress } from "../../src/remote/address.ts";
+import type { Envelope } from "../../src/remote/transport.ts";
 import {
-  encodeFrame,
   FRAME_BATCH,
   FRAME_HANDSHAKE,
   FRAME_HANDSHAKE_ACK,
+  FRAME_HANDSHAKE_AUTH,
+  FRAME_HANDSHAKE_CHALLENGE,
   FRAME_MESSAGE,
-  FrameDecoder,
-  type FrameType,
 } from "../../src/remote/_framing.ts";
+import { helloBody, json, RawPeer } from "../_helpers/raw_peer.ts";
 import { defaultTcp } from "../../src/runtime/select.ts";
 import type { TcpConnection } from "../../src/runtime/tcp.ts";
-import { CollectingLogger } from "../_helpers/logger.ts";
+import { startTransportNode, type TransportNode } from "../_helpers/transport_node.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 
-interface Node {
-  transport: TcpTransport;
-  inbound: { from: PeerIdentity; envelope: Envelope }[];
-  undeliverable: { to: NodeAddress; envelope: Envelope; reason: UndeliverableReason }[];
-  connected: PeerIdentity[];
-  disconnected: PeerIdentity[];
-  log: CollectingLogger;
-}
+type Node = TransportNode;
 
-async function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
-  const node = {
-    inbound: [],
-    undeliverable: [],
-    connected: [],
-    disconnected: [],
-    log: new CollectingLogger(),
-  } as unknown as Node;
-  node.transport = await TcpTransport.start({
-    systemName: "test",
-    host: "127.0.0.1",
-    port: 0,
-    logger: node.log,
-    reconnectBackoff: { min: 10, max: 100 },
-    onInbound: (from, envelope) => node.inbound.push({ from, envelope }),
-    onUndeliverable: (to, envelope, reason) => node.undeliverable.push({ to, envelope, reason }),
-    onPeerConnected: (peer) => node.connected.push(peer),
-    onPeerDisconnected: (peer) => node.disconnected.push(peer),
-    ...options,
-  });
-  return node;
+function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
+  return startTransportNode("test", options);
 }
 
 function seqPayload(seq: number): Uint8Array {
@@ -281,23 +254,18 @@ describe("TcpTransport", () => {
 
   it("batches envelopes sent in the same tick into batch frames", async () => {
     const a = await startNode();
-    const tcp = defaultTcp();
-    const conn = await tcp.connect("127.0.0.1", a.transport.selfAddress.port);
     const raw = { host: "127.0.0.1", port: 1 };
-    const frames: { type: FrameType; payload: Uint8Array }[] = [];
-    const decoder = new FrameDecoder();
-    conn.onData((chunk) =>
-      decoder.push(chunk, (type, payload) => frames.push({ type, payload: payload.slice() }))
-    );
+    const peer = await RawPeer.connect(a.transport.selfAddress.port);
+    const frames = peer.frames;
     try {
-      const hello = { v: 1, system: "test", ...raw, incarnation: "raw-1", maxFrameSize: 1 << 20 };
-      conn.write(encodeFrame(FRAME_HANDSHAKE, new TextEncoder().encode(JSON.stringify(hello))));
-      await waitUntil(() => frames.length === 1, 5000, "handshake ack");
-      assert.equal(frames[0].type, FRAME_HANDSHAKE_ACK);
-      assert.equal(
-        JSON.parse(new TextDecoder().decode(frames[0].payload)).incarnation,
-        a.transport.incarnation,
-      );
+      peer.sendJson(FRAME_HANDSHAKE, helloBody("test", raw.host, raw.port));
+      const challenge = await peer.next();
+      assert.equal(challenge.type, FRAME_HANDSHAKE_CHALLENGE);
+      assert.equal(json(challenge).incarnation, a.transport.incarnation);
+      // An unauthenticated node (no secret, no TLS) names its system in the challenge.
+      assert.equal(json(challenge).system, "test");
+      peer.sendJson(FRAME_HANDSHAKE_AUTH, {});
+      assert.equal((await peer.next()).type, FRAME_HANDSHAKE_ACK);
       await waitUntil(() => a.connected.length === 1, 2000, "raw peer connected");
       for (let i = 0; i < 100; i++) {
         a.transport.send(raw, { recipient: "/r", payload: seqPayload(i) });
@@ -305,7 +273,7 @@ describe("TcpTransport", () => {
       let envelopes = 0;
       const count = () => {
         envelopes = 0;
-        for (const f of frames.slice(1)) {
+        for (const f of frames.slice(2)) {
           if (f.type === FRAME_MESSAGE) envelopes++;
           else if (f.type === FRAME_BATCH) {
             for (let o = 0; o < f.payload.length;) {
@@ -318,10 +286,10 @@ describe("TcpTransport", () => {
         return envelopes;
       };
       await waitUntil(() => count() === 100, 5000, "100 envelopes");
-      assert.ok(frames.slice(1).some((f) => f.type === FRAME_BATCH));
-      assert.ok(frames.length - 1 < 10, `${frames.length - 1} frames for 100 envelopes`);
+      assert.ok(frames.slice(2).some((f) => f.type === FRAME_BATCH));
+      assert.ok(frames.length - 2 < 10, `${frames.length - 2} frames for 100 envelopes`);
     } finally {
-      conn.destroy();
+      peer.destroy();
       await a.transport.shutdown();
     }
   });

@@ -27,6 +27,9 @@ interface BunSocket {
   end(): void;
   terminate(): void;
   setNoDelay?(noDelay: boolean): boolean;
+  setKeepAlive?(enable: boolean, initialDelay?: number): boolean;
+  pause?(): void;
+  resume?(): void;
 }
 
 interface BunSocketHandler {
@@ -70,6 +73,7 @@ class BunConnection extends BaseConnection {
     this.#socket = socket;
     socket.data = this;
     socket.setNoDelay?.(true);
+    socket.setKeepAlive?.(true, 30);
   }
 
   get bufferedAmount(): number {
@@ -95,6 +99,14 @@ class BunConnection extends BaseConnection {
     if (this.#done || this.#ending) return;
     this.#ending = true;
     if (this.#pending.length === 0) this.#socket.end();
+  }
+
+  pause(): void {
+    if (!this.#done) this.#socket.pause?.();
+  }
+
+  resume(): void {
+    if (!this.#done) this.#socket.resume?.();
   }
 
   destroy(): void {
@@ -224,7 +236,7 @@ async function connect(
  * const conn = await bunTcp.connect("127.0.0.1", listener.port);
  * const echoed = new Promise<Uint8Array>((resolve) => conn.onData(resolve));
  * conn.write(new Uint8Array([1, 2, 3]));
- * assert.equal((await echoed).length, 3);
+ * assert.ok((await echoed).length === 3);
  * conn.destroy();
  * await listener.close();
  * ```

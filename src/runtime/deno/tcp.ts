@@ -18,6 +18,10 @@ import {
 } from "../tcp.ts";
 
 const READ_BUFFER_SIZE = 256 * 1024;
+// After an accept error (EMFILE, ENFILE, ECONNABORTED, ...) the listener waits this long,
+// doubling up to ACCEPT_RETRY_MAX, and accepts again.
+const ACCEPT_RETRY_MIN = 10;
+const ACCEPT_RETRY_MAX = 1000;
 // Small queued writes are merged into one syscall up to this size.
 const COALESCE_LIMIT = 1024 * 1024;
 
@@ -28,12 +32,15 @@ class DenoConnection extends BaseConnection {
   #writing = false;
   #ending = false;
   #done = false;
+  #paused = false;
+  #wake: (() => void) | undefined;
 
   constructor(conn: Deno.TcpConn) {
     const remote = conn.remoteAddr as Deno.NetAddr;
     super({ host: remote.hostname, port: remote.port });
     this.#conn = conn;
     conn.setNoDelay(true);
+    conn.setKeepAlive(true);
     void this.#readLoop();
   }
 
@@ -58,10 +65,25 @@ class DenoConnection extends BaseConnection {
     this.#finish();
   }
 
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(READ_BUFFER_SIZE);
     try {
       while (!this.#done) {
+        if (this.#paused) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          continue;
+        }
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (!this.#ending) this.emitData(buffer.slice(0, n));
@@ -128,6 +150,7 @@ class DenoConnection extends BaseConnection {
   #finish(error?: Error): void {
     if (this.#done) return;
     this.#done = true;
+    this.resume();
     this.#queue = [];
     this.#buffered = 0;
     try {
@@ -152,11 +175,34 @@ function listen(
   const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
   const bound = listener.addr as Deno.NetAddr;
   let closed = false;
+  let retry: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
   const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) options.onAccept(new DenoConnection(conn));
-    } catch (error) {
-      if (!closed) options.onError?.(asError(error));
+    let delay = ACCEPT_RETRY_MIN;
+    while (!closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) return;
+        // One failed accept (out of file descriptors, an aborted connection) must not end
+        // the listener: report it, back off briefly, and accept again.
+        const err = asError(error);
+        options.onError?.(
+          new Error(`accept failed (${err.message}); retrying in ${delay} ms`, { cause: err }),
+        );
+        await new Promise<void>((resolve) => {
+          retry = { timer: setTimeout(resolve, delay), wake: resolve };
+        });
+        retry = undefined;
+        delay = Math.min(ACCEPT_RETRY_MAX, delay * 2);
+        continue;
+      }
+      delay = ACCEPT_RETRY_MIN;
+      try {
+        options.onAccept(new DenoConnection(conn));
+      } catch (error) {
+        options.onError?.(asError(error));
+      }
     }
   })();
   return Promise.resolve({
@@ -165,6 +211,10 @@ function listen(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (retry !== undefined) {
+        clearTimeout(retry.timer);
+        retry.wake();
+      }
       try {
         listener.close();
       } catch {
@@ -216,7 +266,7 @@ async function connect(
  * const conn = await denoTcp.connect("127.0.0.1", listener.port);
  * const echoed = new Promise<Uint8Array>((resolve) => conn.onData(resolve));
  * conn.write(new Uint8Array([1, 2, 3]));
- * assert.equal((await echoed).length, 3);
+ * assert.ok((await echoed).length === 3);
  * conn.destroy();
  * await listener.close();
  * ```

@@ -28,6 +28,7 @@ class NodeConnection extends BaseConnection {
     super({ host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 });
     this.#socket = socket;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_DELAY);
     socket.on("data", (data: Uint8Array) => {
       // A plain view: Buffer's slice() shares memory, Uint8Array's copies, and callers
       // should get the standard semantics.
@@ -44,6 +45,11 @@ class NodeConnection extends BaseConnection {
     return this.#socket.writableLength;
   }
 
+  get peerNames(): readonly string[] | undefined {
+    if (!(this.#socket instanceof tls.TLSSocket)) return undefined;
+    return subjectAltNames(this.#socket.getPeerCertificate()?.subjectaltname);
+  }
+
   write(bytes: Uint8Array): void {
     if (this.closed || this.#socket.writableEnded) return;
     this.#socket.write(bytes);
@@ -53,9 +59,44 @@ class NodeConnection extends BaseConnection {
     if (!this.closed) this.#socket.end();
   }
 
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }
+}
+
+/** Milliseconds of silence before TCP keepalive probes start. */
+const KEEPALIVE_DELAY = 30_000;
+
+/**
+ * The DNS and IP entries of a certificate's `subjectaltname` string
+ * (`"DNS:localhost, IP Address:127.0.0.1"`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { subjectAltNames } from "./tcp.ts";
+ * assert.deepEqual(subjectAltNames("DNS:a.example, IP Address:127.0.0.1, email:x@y"), [
+ *   "a.example",
+ *   "127.0.0.1",
+ * ]);
+ * ```
+ */
+export function subjectAltNames(san: string | undefined): string[] {
+  if (!san) return [];
+  const names: string[] = [];
+  for (const part of san.split(/,\s*/)) {
+    const m = /^(DNS|IP Address):(.+)$/.exec(part.trim());
+    if (m) names.push(m[2].trim());
+  }
+  return names;
 }
 
 /** Reads a PEM value that is either PEM text or a path to a PEM file. */
@@ -161,7 +202,7 @@ function connect(
  * const conn = await nodeTcp.connect("127.0.0.1", listener.port);
  * const echoed = new Promise<Uint8Array>((resolve) => conn.onData(resolve));
  * conn.write(new Uint8Array([1, 2, 3]));
- * assert.equal((await echoed).length, 3);
+ * assert.ok((await echoed).length === 3);
  * conn.destroy();
  * await listener.close();
  * ```

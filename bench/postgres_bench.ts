@@ -1,0 +1,196 @@
+// PostgresJournal throughput and recovery against a throwaway local PostgreSQL server (fsync on),
+// through the npm client `pg`, compared with raw batched INSERTs through the same client in the
+// same run.
+//
+//   deno run -A bench/postgres_bench.ts [seconds per measurement, default 2]
+//   bun bench/postgres_bench.ts
+//
+// Needs the Debian package postgresql (see tests/_helpers/postgres_server.ts).
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import pg from "pg";
+import { type ActorRef, ActorSystem, Behaviors, TaggedJsonSerializer } from "../mod.ts";
+import { PostgresJournal, type SqlClient } from "../src/postgres/mod.ts";
+import { postgresBinDir, startPostgres } from "../tests/_helpers/postgres_server.ts";
+
+const seconds = Number(process.argv[2] ?? 2);
+const runtime = "Deno" in globalThis ? "Deno" : "Bun";
+const event = { type: "deposited", amount: 100, currency: "EUR", note: "bench" };
+
+await using server = await startPostgres({ fsync: true });
+const pool = new pg.Pool({ connectionString: server.url, max: 8 });
+pool.on("error", () => {});
+const sql: SqlClient = { query: (text, params) => pool.query(text, params).then((r) => r.rows) };
+
+const results: { name: string; value: string }[] = [];
+const report = (name: string, value: string) => {
+  results.push({ name, value });
+  console.log(`${name}: ${value}`);
+};
+
+/** Runs `workers` loops of `step` for `seconds`; returns operations per second. */
+async function timed(workers: number, step: (worker: number, i: number) => Promise<number>) {
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  let done = 0;
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      const n = await step(w, i); // not `done += await …`: that reads `done` before the await
+      done += n;
+    }
+  }));
+  return done / ((performance.now() - started) / 1000);
+}
+
+// --- durable events per second through the journal (each "entity" awaits its own persist) ---
+async function journalRate(entities: number, round: number): Promise<number> {
+  const journal = new PostgresJournal({ sql, schema: `j_${entities}_${round}` });
+  await journal.persist("warm-up", [{ sequenceNr: 1, event, timestamp: 0 }]); // creates tables
+  const seq = new Array(entities).fill(0);
+  const rate = await timed(entities, async (w) => {
+    const n = ++seq[w];
+    await journal.persist(`entity-${w}`, [{ sequenceNr: n, event, timestamp: Date.now() }]);
+    return 1;
+  });
+  await journal.close();
+  return rate;
+}
+
+// --- raw batched INSERTs of the same bytes through the same client ---
+const serializer = new TaggedJsonSerializer();
+const bytes = serializer.serialize(event);
+await pool.query(
+  "CREATE TABLE raw_events (entity_id text, sequence_nr int8, timestamp float8, event bytea, " +
+    "PRIMARY KEY (entity_id, sequence_nr))",
+);
+let rawSeq = 0;
+const base64 = Buffer.from(bytes).toString("base64");
+// Two ways a user would batch by hand, one statement per batch awaited before the next: a
+// multi-row VALUES list with 4 parameters a row, and the journal's own statement shape (one JSON
+// text parameter unpacked by json_to_recordset). The faster one is the baseline.
+async function rawRate(batch: number, shape: "values" | "json"): Promise<number> {
+  return await timed(1, async () => {
+    const n = ++rawSeq;
+    if (shape === "json") {
+      const rows = [];
+      for (let i = 0; i < batch; i++) {
+        rows.push({ i: `entity-${i}`, s: n, t: Date.now(), b: base64 });
+      }
+      await pool.query(
+        "INSERT INTO raw_events (entity_id, sequence_nr, timestamp, event) " +
+          "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
+          "AS x(i text, s int8, t float8, b text)",
+        [JSON.stringify(rows)],
+      );
+      return batch;
+    }
+    const params: unknown[] = [];
+    const values: string[] = [];
+    for (let i = 0; i < batch; i++) {
+      const p = params.length;
+      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4})`);
+      params.push(`entity-${i}`, n, Date.now(), bytes);
+    }
+    await pool.query(
+      `INSERT INTO raw_events (entity_id, sequence_nr, timestamp, event) VALUES ${
+        values.join(",")
+      }`,
+      params,
+    );
+    return batch;
+  });
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+// The machine may be shared: each comparison alternates raw and journal rounds in the same run
+// and reports the medians, so load that comes and goes hits both sides alike.
+const rounds = 3;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (a: number, b: number) => `${Math.round((a / b) * 100)}%`;
+
+const raw1s: number[] = [];
+const ones: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  raw1s.push(await rawRate(1, "values"));
+  ones.push(await journalRate(1, r));
+}
+const raw1 = median(raw1s);
+const one = median(ones);
+report("raw INSERT, 1 row per statement", `${fmt(raw1)} rows/s`);
+report("PostgresJournal, 1 entity", `${fmt(one)} events/s (${pct(one, raw1)} of raw)`);
+
+const rawValuesRuns: number[] = [];
+const rawJsonRuns: number[] = [];
+const manyRuns: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  await pool.query("TRUNCATE raw_events");
+  rawValuesRuns.push(await rawRate(1000, "values"));
+  await pool.query("TRUNCATE raw_events");
+  rawJsonRuns.push(await rawRate(1000, "json"));
+  manyRuns.push(await journalRate(1000, r));
+}
+const rawValues = median(rawValuesRuns);
+const rawJson = median(rawJsonRuns);
+const raw1000 = Math.max(rawValues, rawJson);
+const many = median(manyRuns);
+report("raw INSERT … VALUES, 1,000 rows per statement", `${fmt(rawValues)} rows/s`);
+report("raw INSERT … json_to_recordset, 1,000 rows per statement", `${fmt(rawJson)} rows/s`);
+report(
+  "PostgresJournal, 1,000 entities",
+  `${fmt(many)} events/s (${pct(many, raw1000)} of the faster raw)`,
+);
+
+// --- recovery of a 100,000-event entity, with and without a snapshot ---
+type State = { balance: number; count: number };
+type Cmd = { type: "get"; replyTo: ActorRef<State> };
+const journal = new PostgresJournal({ sql, schema: "recovery" });
+const total = 100_000;
+for (let from = 1; from <= total; from += 1000) {
+  await journal.persist(
+    "long",
+    Array.from({ length: 1000 }, (_, i) => ({ sequenceNr: from + i, event, timestamp: 0 })),
+  );
+}
+await using system = new ActorSystem({ name: "bench", logLevel: "error" });
+let incarnation = 0;
+async function recover(entityId: string, replayPageSize = 1000): Promise<[number, State]> {
+  const started = performance.now();
+  const ref = system.spawn(
+    Behaviors.eventSourced<Cmd, typeof event, State>({
+      entityId,
+      journal,
+      initialState: { balance: 0, count: 0 },
+      onEvent: (s, e) => ({ balance: s.balance + e.amount, count: s.count + 1 }),
+      onCommand: (_ctx, state, cmd) => {
+        cmd.replyTo.tell(state);
+        return Behaviors.same();
+      },
+      replayPageSize,
+    }),
+    `recover-${++incarnation}`,
+  );
+  const state = await system.ask(ref, (replyTo) => ({ type: "get", replyTo }), {
+    timeout: 120_000,
+  });
+  return [performance.now() - started, state];
+}
+const [fullMs, full] = await recover("long");
+if (full.count !== total) throw new Error(`replayed ${full.count} events, expected ${total}`);
+report("recovery of 100,000 events, no snapshot (pages of 1,000)", `${Math.round(fullMs)} ms`);
+const [bigPagesMs, bigPages] = await recover("long", 10_000);
+if (bigPages.count !== total) throw new Error("replay in pages of 10,000 lost events");
+report("recovery of 100,000 events, no snapshot (pages of 10,000)", `${Math.round(bigPagesMs)} ms`);
+await journal.saveSnapshot("long", { sequenceNr: total, state: full, timestamp: 0 });
+const [snapMs, fromSnapshot] = await recover("long");
+if (fromSnapshot.count !== total) throw new Error("snapshot recovery lost events");
+report("recovery of 100,000 events, snapshot at 100,000", `${Math.round(snapMs)} ms`);
+
+console.log(
+  `\n| ${runtime}, PostgreSQL ${
+    postgresBinDir().split("/").at(-2)
+  } (fsync on), pg client | result |`,
+);
+console.log("|---|---|");
+for (const r of results) console.log(`| ${r.name} | ${r.value} |`);
+await journal.close();
+await pool.end();

@@ -1,0 +1,224 @@
+// PostgresJournal against a real, throwaway PostgreSQL server (tests/_helpers/postgres_server.ts),
+// through the npm client `pg`.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import pg from "pg";
+import {
+  JournalConflictError,
+  JournalError,
+  SerializationError,
+  TaggedJsonSerializer,
+} from "../../mod.ts";
+import { PostgresJournal, type SqlClient } from "../../src/postgres/mod.ts";
+import { groupCommitCases } from "../persistence/_group_commit_cases.ts";
+import { events, journalContract } from "../persistence/_journal_contract.ts";
+import { type PostgresServer, startPostgres } from "../_helpers/postgres_server.ts";
+
+let server: PostgresServer;
+let pool: pg.Pool;
+let sql: SqlClient;
+let schemas = 0;
+const freshSchema = (): string => `t_${++schemas}`;
+
+before(async () => {
+  server = await startPostgres();
+  pool = new pg.Pool({ connectionString: server.url, max: 4 });
+  pool.on("error", () => {}); // idle clients die when the server restarts; the pool replaces them
+  sql = { query: (text, params) => pool.query(text, params).then((r) => r.rows) };
+});
+
+after(async () => {
+  await pool?.end();
+  await server?.destroy();
+});
+
+journalContract("PostgresJournal", () => new PostgresJournal({ sql, schema: freshSchema() }));
+
+class Deposited {
+  constructor(readonly amount: bigint, readonly at: Date) {}
+}
+
+describe("PostgresJournal storage", () => {
+  it("keeps tagged-JSON values byte for byte, NUL characters and key order included", async () => {
+    const schema = freshSchema();
+    const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
+    const event = {
+      zeta: "a\u0000b",
+      alpha: new Deposited(12345678901234567890n, new Date("2024-01-02T03:04:05.678Z")),
+      tags: new Set(["x"]),
+      meta: new Map<string, unknown>([["u", undefined], ["bytes", new Uint8Array([0, 255])]]),
+    };
+    {
+      await using journal = new PostgresJournal({ sql, schema, serializer });
+      await journal.persist("acc-1", [{ sequenceNr: 1, event, timestamp: 1_700_000_000_123 }]);
+      await journal.saveSnapshot("acc-1", { sequenceNr: 1, state: event, timestamp: 5 });
+    }
+    await using reopened = new PostgresJournal({ sql, schema, serializer });
+    const [loaded] = await reopened.load("acc-1");
+    assert.equal(loaded.timestamp, 1_700_000_000_123);
+    const got = loaded.event as typeof event;
+    assert.ok(got.alpha instanceof Deposited);
+    assert.deepEqual(got, event);
+    assert.deepEqual(Object.keys(got), ["zeta", "alpha", "tags", "meta"]);
+    assert.deepEqual((await reopened.loadSnapshot("acc-1"))?.state, event);
+    const [row] = (await pool.query(
+      `SELECT event FROM ${schema}.casty_events WHERE entity_id = 'acc-1'`,
+    )).rows;
+    assert.deepEqual(new Uint8Array(row.event), serializer.serialize(event));
+  });
+
+  it("creates versioned tables keyed by (entity_id, sequence_nr) and refuses a newer version", async () => {
+    const schema = freshSchema();
+    const journal = new PostgresJournal({ sql, schema });
+    await journal.persist("e", events(1, 1));
+    await journal.close();
+    const pk = await pool.query(
+      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid
+       AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '${schema}.casty_events'::regclass
+       AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+    );
+    assert.deepEqual(pk.rows.map((r) => r.attname), ["entity_id", "sequence_nr"]);
+    assert.deepEqual(
+      (await pool.query(`SELECT version FROM ${schema}.casty_journal_version`)).rows,
+      [
+        { version: 1 },
+      ],
+    );
+    await pool.query(`UPDATE ${schema}.casty_journal_version SET version = 7`);
+    const newer = new PostgresJournal({ sql, schema });
+    for (const call of [newer.persist("e", events(2, 2)), newer.load("e")]) {
+      await assert.rejects(call, (err: unknown) => {
+        assert.ok(err instanceof JournalError);
+        assert.equal(err.code, "JOURNAL_OPEN");
+        assert.equal(
+          err.message,
+          `Cannot open journal in PostgreSQL schema "${schema}": schema version 7 is newer than the supported version 1`,
+        );
+        return true;
+      });
+    }
+    await newer.close();
+  });
+
+  it("sets up the tables once when many journals start together", async () => {
+    const schema = freshSchema();
+    const journals = Array.from({ length: 6 }, () => new PostgresJournal({ sql, schema }));
+    await Promise.all(journals.map((j, i) => j.persist(`e-${i}`, events(1, 2))));
+    const rows = (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.casty_events`)).rows;
+    assert.equal(rows[0].n, 12);
+    await Promise.all(journals.map((j) => j.close()));
+  });
+
+  it("rejects bad options and entity ids PostgreSQL cannot store", async () => {
+    assert.throws(() => new PostgresJournal({ sql: {} as SqlClient }), TypeError);
+    assert.throws(() => new PostgresJournal({ sql, schema: 'x"; DROP TABLE y; --' }), TypeError);
+    assert.throws(() => new PostgresJournal({ sql, timeout: 0 }), RangeError);
+    await using journal = new PostgresJournal({ sql, schema: freshSchema() });
+    await assert.rejects(journal.persist("a\u0000b", events(1, 1)), TypeError);
+    await journal.persist("ok", events(1, 1));
+    assert.equal(await journal.highestSequenceNr("ok"), 1);
+  });
+});
+
+describe("PostgresJournal group commit", () => {
+  groupCommitCases(() => new PostgresJournal({ sql, schema: freshSchema() }));
+
+  it("writes 1,000 entities persisting in one tick in one statement", async () => {
+    await using journal = new PostgresJournal({ sql, schema: freshSchema() });
+    await journal.persist("warm-up", events(1, 1));
+    const before = journal.stats.transactions;
+    const calls = [];
+    for (let i = 0; i < 1000; i++) calls.push(journal.persist(`entity-${i}`, events(1, 2)));
+    await Promise.all(calls);
+    const stats = journal.stats;
+    assert.equal(stats.transactions - before, 1);
+    assert.equal(stats.persistCalls, 1001);
+    assert.equal(stats.eventsWritten, 2001);
+    assert.equal(await journal.highestSequenceNr("entity-999"), 2);
+  });
+
+  it("lets exactly one of two journals (two processes' worth) win a sequence number", async () => {
+    const schema = freshSchema();
+    await using a = new PostgresJournal({ sql, schema });
+    await using b = new PostgresJournal({ sql, schema });
+    await a.persist("shared", events(1, 2));
+    await b.persist("shared", events(3, 3)); // b reads the truth on first use
+    // a's cache says 2: its write of 3 is a stale-cache duplicate the primary key refuses.
+    const results = await Promise.allSettled([
+      a.persist("shared", events(3, 4)),
+      a.persist("other", events(1, 1)),
+    ]);
+    assert.equal(results[0].status, "rejected");
+    const reason = (results[0] as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof JournalConflictError, String(reason));
+    assert.equal(reason.expectedSequenceNr, 4);
+    assert.equal(results[1].status, "fulfilled");
+    await a.persist("shared", events(4, 4));
+    assert.deepEqual((await b.load("shared")).map((e) => e.sequenceNr), [1, 2, 3, 4]);
+  });
+
+  it("rejects only the call whose event cannot be serialized", async () => {
+    await using journal = new PostgresJournal({ sql, schema: freshSchema() });
+    const results = await Promise.allSettled([
+      journal.persist("a", events(1, 1)),
+      journal.persist("b", [{ sequenceNr: 1, event: { fn: () => 1 }, timestamp: 0 }]),
+    ]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.ok((results[1] as PromiseRejectedResult).reason instanceof SerializationError);
+    assert.equal(await journal.highestSequenceNr("b"), 0);
+  });
+
+  it("waits for queued writes on close and leaves the client open", async () => {
+    const schema = freshSchema();
+    const journal = new PostgresJournal({ sql, schema });
+    const pending = [journal.persist("a", events(1, 3)), journal.persist("b", events(1, 1))];
+    await journal.close();
+    await Promise.all(pending);
+    await assert.rejects(journal.persist("a", events(4, 4)), { code: "JOURNAL_CLOSED" });
+    await using reopened = new PostgresJournal({ sql, schema });
+    assert.equal(await reopened.highestSequenceNr("a"), 3);
+  });
+});
+
+describe("PostgresJournal with a server that never answers", () => {
+  it("fails the calls after timeout, without blocking the event loop", async () => {
+    // A real TCP listener that accepts and stays silent, as a hung server or a dead link would.
+    const sockets = new Set<Socket>();
+    const blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+    const { port } = blackHole.address() as { port: number };
+    const silent = new pg.Pool({ connectionString: `postgres://x@127.0.0.1:${port}/x`, max: 1 });
+    silent.on("error", () => {});
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const journal = new PostgresJournal({
+        sql: { query: (text, params) => silent.query(text, params).then((r) => r.rows) },
+        timeout: 300,
+      });
+      const started = performance.now();
+      await assert.rejects(journal.persist("e", events(1, 1)), (err: unknown) => {
+        assert.ok(err instanceof JournalError);
+        assert.equal(err.code, "JOURNAL_OPEN");
+        assert.equal(
+          err.message,
+          'Cannot open journal in PostgreSQL schema "public": no answer from the server after 300 ms',
+        );
+        return true;
+      });
+      const waited = performance.now() - started;
+      assert.ok(waited >= 290 && waited < 3000, `failed after ${waited} ms`);
+      assert.ok(ticks >= 10, `only ${ticks} timer ticks while waiting`);
+      await journal.close();
+    } finally {
+      clearInterval(ticker);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+      await silent.end().catch(() => {});
+    }
+  });
+});
