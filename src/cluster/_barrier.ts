@@ -1,8 +1,13 @@
 // Cluster barriers (`node.barrier(name, n)`): every node sends its arrival to the leader's
 // barrier service at `/_cluster/_barrier`; the leader releases all participants once `n` have
 // arrived, fails the round for everyone when a participant becomes unreachable or leaves, and
-// answers a different `n` with BarrierMismatchError. Arrivals are re-sent to a new leader when
-// leadership moves, so a leader change does not lose a round. Rounds are reusable.
+// answers a different `n` with BarrierMismatchError. Rounds are reusable.
+// Every message carries the leader epoch (see Membership.leaderEpoch): a round belongs to one
+// epoch. When leadership moves (a new epoch), the rounds held by the former leader are dropped
+// and every waiter that arrived under the former epoch fails with a clear error (it may call
+// barrier() again); a release, progress or failure from another epoch than the waiter's is
+// ignored, so a former leader can never release a later round early. Arrivals made before
+// any leader was known are sent once one is.
 import type { Cancellable, Clock } from "../actor/clock.ts";
 import { CastyError } from "../config/errors.ts";
 import { BarrierMismatchError, ClusterUnavailableError } from "./errors.ts";
@@ -11,19 +16,38 @@ import { formatNodeAddress, type NodeAddress, sameNodeAddress } from "../remote/
 export const BARRIER_PATH = "/_cluster/_barrier";
 
 export type BarrierMsg =
-  | { readonly t: "arrive"; readonly name: string; readonly n: number; readonly node: NodeAddress }
-  | { readonly t: "withdraw"; readonly name: string; readonly node: NodeAddress }
-  | { readonly t: "release"; readonly name: string }
-  | { readonly t: "progress"; readonly name: string; readonly participants: readonly NodeAddress[] }
+  | {
+    readonly t: "arrive";
+    readonly name: string;
+    readonly n: number;
+    readonly node: NodeAddress;
+    readonly epoch: number;
+  }
+  | {
+    readonly t: "withdraw";
+    readonly name: string;
+    readonly node: NodeAddress;
+    readonly epoch: number;
+  }
+  | { readonly t: "release"; readonly name: string; readonly epoch: number }
+  | {
+    readonly t: "progress";
+    readonly name: string;
+    readonly participants: readonly NodeAddress[];
+    readonly epoch: number;
+  }
   | {
     readonly t: "fail";
     readonly name: string;
-    readonly kind: "mismatch" | "participant";
+    readonly kind: "mismatch" | "participant" | "leadership";
     readonly reason: string;
+    readonly epoch: number;
   };
 
 interface Waiting {
   readonly n: number;
+  /** The leader epoch the arrival was sent under (undefined: not sent yet, no leader). */
+  epoch: number | undefined;
   /** Participants of the round as last reported by the leader. */
   participants: readonly NodeAddress[];
   readonly resolve: () => void;
@@ -34,6 +58,7 @@ interface Waiting {
 
 interface Round {
   readonly n: number;
+  readonly epoch: number;
   readonly participants: Map<string, NodeAddress>;
 }
 
@@ -41,6 +66,10 @@ export interface BarrierServiceOptions {
   readonly self: NodeAddress;
   readonly clock: Clock;
   readonly leader: () => NodeAddress | undefined;
+  /** The latest leader epoch this node knows (0: none yet). */
+  readonly epoch: () => number;
+  /** Whether this node holds that epoch as the acting leader. */
+  readonly isLeader: () => boolean;
   readonly send: (to: NodeAddress, msg: BarrierMsg) => void;
 }
 
@@ -49,6 +78,7 @@ export class BarrierService {
   readonly #waiting = new Map<string, Waiting>();
   readonly #rounds = new Map<string, Round>();
   #closed = false;
+  #epoch = 0;
 
   constructor(options: BarrierServiceOptions) {
     this.#o = options;
@@ -87,6 +117,7 @@ export class BarrierService {
     }, timeout);
     this.#waiting.set(name, {
       n,
+      epoch: undefined,
       participants: [],
       resolve,
       reject,
@@ -97,9 +128,32 @@ export class BarrierService {
     return promise;
   }
 
-  /** The leader moved: re-send every pending arrival to the new one. */
+  /**
+   * The leader or its epoch may have moved. A new epoch drops the rounds this node held as a
+   * former leader and fails the waiters that arrived under an earlier epoch; arrivals that
+   * waited for a leader are sent.
+   */
   leaderChanged(): void {
-    for (const [name, w] of this.#waiting) this.#sendArrival(name, w.n);
+    this.#checkEpoch();
+    for (const [name, w] of this.#waiting) if (w.epoch === undefined) this.#sendArrival(name, w.n);
+  }
+
+  #checkEpoch(): void {
+    const epoch = this.#o.epoch();
+    if (epoch === this.#epoch) return;
+    const former = this.#epoch;
+    this.#epoch = epoch;
+    this.#rounds.clear();
+    for (const [name, w] of [...this.#waiting]) {
+      if (w.epoch === undefined || w.epoch === epoch) continue;
+      this.#give(
+        name,
+        new ClusterUnavailableError(
+          `Barrier "${name}" failed: leadership moved (epoch ${former} → ${epoch}) while waiting; call barrier() again`,
+        ),
+        false,
+      );
+    }
   }
 
   /** A node became unreachable, was downed or removed: fail the rounds it takes part in. */
@@ -127,14 +181,29 @@ export class BarrierService {
         name,
         kind: "participant",
         reason: `participant ${key} became unreachable or left the cluster`,
+        epoch: round.epoch,
       };
       for (const p of round.participants.values()) this.#send(p, msg);
     }
   }
 
   receive(msg: BarrierMsg): void {
+    this.#checkEpoch();
     switch (msg.t) {
       case "arrive": {
+        // Only the holder of the current epoch keeps rounds, and only for that epoch.
+        if (!this.#o.isLeader() || msg.epoch !== this.#epoch) {
+          this.#send(msg.node, {
+            t: "fail",
+            name: msg.name,
+            kind: "leadership",
+            reason: `leadership moved (the arrival was for epoch ${msg.epoch}, ${
+              this.#o.isLeader() ? "the leader holds" : "this node does not lead in"
+            } epoch ${this.#epoch}); call barrier() again`,
+            epoch: msg.epoch,
+          });
+          return;
+        }
         const key = formatNodeAddress(msg.node);
         let round = this.#rounds.get(msg.name);
         if (round && round.n !== msg.n) {
@@ -143,35 +212,45 @@ export class BarrierService {
             name: msg.name,
             kind: "mismatch",
             reason: `expected ${round.n} participants, this node said ${msg.n}`,
+            epoch: round.epoch,
           });
           return;
         }
-        if (!round) this.#rounds.set(msg.name, round = { n: msg.n, participants: new Map() });
+        if (!round) {
+          round = { n: msg.n, epoch: this.#epoch, participants: new Map() };
+          this.#rounds.set(msg.name, round);
+        }
         round.participants.set(key, msg.node);
         const all = [...round.participants.values()];
+        const epoch = round.epoch;
         if (all.length >= round.n) {
           this.#rounds.delete(msg.name);
-          for (const p of all) this.#send(p, { t: "release", name: msg.name });
+          for (const p of all) this.#send(p, { t: "release", name: msg.name, epoch });
         } else {
-          for (const p of all) this.#send(p, { t: "progress", name: msg.name, participants: all });
+          for (const p of all) {
+            this.#send(p, { t: "progress", name: msg.name, participants: all, epoch });
+          }
         }
         return;
       }
       case "withdraw": {
         const round = this.#rounds.get(msg.name);
-        round?.participants.delete(formatNodeAddress(msg.node));
-        if (round && round.participants.size === 0) this.#rounds.delete(msg.name);
+        if (round === undefined || round.epoch !== msg.epoch) return;
+        round.participants.delete(formatNodeAddress(msg.node));
+        if (round.participants.size === 0) this.#rounds.delete(msg.name);
         return;
       }
       case "release":
+        if (this.#waiting.get(msg.name)?.epoch !== msg.epoch) return; // another epoch's round
         this.#settle(msg.name, undefined);
         return;
       case "progress": {
         const w = this.#waiting.get(msg.name);
-        if (w) w.participants = msg.participants;
+        if (w && w.epoch === msg.epoch) w.participants = msg.participants;
         return;
       }
       case "fail":
+        if (this.#waiting.get(msg.name)?.epoch !== msg.epoch) return;
         this.#settle(
           msg.name,
           msg.kind === "mismatch"
@@ -199,9 +278,12 @@ export class BarrierService {
   }
 
   #sendArrival(name: string, n: number): void {
+    this.#checkEpoch();
     const leader = this.#o.leader();
-    if (!leader) return; // re-sent when a leader appears
-    const msg: BarrierMsg = { t: "arrive", name, n, node: this.#o.self };
+    const w = this.#waiting.get(name);
+    if (!leader || this.#epoch === 0 || w === undefined) return; // sent when a leader appears
+    w.epoch = this.#epoch;
+    const msg: BarrierMsg = { t: "arrive", name, n, node: this.#o.self, epoch: this.#epoch };
     if (sameNodeAddress(leader, this.#o.self)) this.receive(msg);
     else this.#o.send(leader, msg);
   }
@@ -217,11 +299,12 @@ export class BarrierService {
   }
 
   #give(name: string, error: unknown, withdraw: boolean): void {
-    if (!this.#waiting.has(name)) return;
+    const epoch = this.#waiting.get(name)?.epoch;
+    if (epoch === undefined && !this.#waiting.has(name)) return;
     this.#settle(name, error);
     const leader = this.#o.leader();
-    if (withdraw && leader) {
-      const msg: BarrierMsg = { t: "withdraw", name, node: this.#o.self };
+    if (withdraw && leader && epoch !== undefined) {
+      const msg: BarrierMsg = { t: "withdraw", name, node: this.#o.self, epoch };
       if (sameNodeAddress(leader, this.#o.self)) this.receive(msg);
       else this.#o.send(leader, msg);
     }

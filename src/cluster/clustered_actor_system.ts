@@ -417,6 +417,8 @@ export class ClusteredActorSystem extends ActorSystem {
       clock: this.clock,
       send: (to, msg) => this.#remoting.sendSystem(to, MEMBERSHIP_PATH, msg),
       onEvent: (e) => this.#onMembershipEvent(e),
+      onLeaderEpoch: () => this.#barriers?.leaderChanged(),
+      log: (level, message) => level === "error" ? this.log.error(message) : this.log.warn(message),
       gossip: options.gossip,
       heartbeat: options.heartbeat,
       failureDetector: options.failureDetector,
@@ -436,6 +438,8 @@ export class ClusteredActorSystem extends ActorSystem {
       self: this.#self,
       clock: this.clock,
       leader: () => this.#membership.leader,
+      epoch: () => this.#membership.leaderEpoch,
+      isLeader: () => this.#membership.isLeader,
       send: (to, msg) => this.#remoting.sendSystem(to, BARRIER_PATH, msg),
     });
     this.#remoting.registerHandler(
@@ -558,6 +562,14 @@ export class ClusteredActorSystem extends ActorSystem {
   /** The current leader as this node sees it. */
   get leader(): NodeAddress | undefined {
     return this.#membership.leader;
+  }
+
+  /**
+   * The latest leader epoch this node knows (see `Membership.leaderEpoch`): it grows each time
+   * leadership moves, and a leader acts only while it holds the latest one.
+   */
+  get leaderEpoch(): number {
+    return this.#membership.leaderEpoch;
   }
 
   /**
@@ -726,6 +738,10 @@ export class ClusteredActorSystem extends ActorSystem {
       m.members,
       m.leader,
       m.unreachable.map((x) => x.address),
+      {},
+      0,
+      [],
+      m.leaderEpoch,
     );
   }
 

@@ -1,7 +1,7 @@
 /**
  * The membership protocol engine for one node: joining through seeds, push-pull gossip,
  * heartbeats and phi accrual failure detection, leader actions on convergence, graceful leave
- * and keep-majority downing.
+ * and split-brain downing under one acting leader per epoch.
  *
  * It is transport-agnostic and clock-driven: messages go out through `send`, come in through
  * {@linkcode Membership.receive}, every timer goes through the injected {@linkcode Clock}, and
@@ -12,35 +12,22 @@
  */
 
 import type { Cancellable, Clock } from "../actor/clock.ts";
-import { type DowningDecision, type DowningOptions, KeepMajority } from "./downing.ts";
 import {
-  LeaderChanged,
-  MemberDowned,
-  MemberExited,
-  MemberJoined,
-  MemberLeft,
-  MemberRemoved,
-  type MembershipEvent,
-  MemberUp,
-  ReachableMember,
-  ShutdownSelf,
-  UnreachableMember,
-} from "./events.ts";
+  type BrokenLink,
+  type DowningDecision,
+  type DowningOptions,
+  fullyConnectedSurvivors,
+  SplitBrainResolver,
+} from "./downing.ts";
+import { type MembershipEvent, ShutdownSelf } from "./events.ts";
 import {
   addSeen,
   bumpVersion,
-  decodeGossip,
-  decodeSeen,
   emptyGossip,
-  encodeGossip,
-  encodeSeen,
   findMember,
   type GossipState,
   hasSeen,
-  isConverged,
   isTombstoned,
-  leaderActions,
-  leaderOf,
   markSeen,
   mergeGossip,
   observe,
@@ -48,75 +35,47 @@ import {
   pruneTombstones,
   putMember,
   unreachableKeys,
+} from "./gossip_state.ts";
+import { claimLeadership, isConverged, leaderActions, leaderOf } from "./gossip_leader.ts";
+import {
+  decodeGossip,
+  decodeSeen,
+  encodeGossip,
+  encodeSeen,
   type WireGossip,
-} from "./gossip.ts";
+} from "./gossip_wire.ts";
 import { formatNodeAddress, sameNodeAddress } from "../remote/address.ts";
 import type { Member, NodeAddress, UniqueNode } from "./member.ts";
+import { type MembershipMessage, parseMembershipMessage } from "./membership_messages.ts";
+import { HeartbeatRing } from "./_heartbeat_ring.ts";
+import { MembershipEventDiff } from "./_membership_events.ts";
 import { keyOf } from "./_keys.ts";
 import { PhiAccrualFailureDetector, type PhiAccrualOptions } from "./phi_accrual.ts";
 import { compareClocks, type VectorClock } from "./vector_clock.ts";
 
+export { type MembershipMessage, parseMembershipMessage };
+
 /**
- * The messages membership nodes exchange. Plain JSON-able objects: they serialize with
- * `JSON.stringify` as they are. `to` carries the addressee's incarnation id, so a message
- * meant for a previous incarnation at the same address is ignored.
- *
- * - `join`: a node asks a seed (any member) to be added;
- * - `welcome`: the seed's answer, with the state that now contains the joiner;
- * - `gossipStatus`: a digest (version and `seen` bitset) sent every gossip round;
- * - `gossip`: the full state, sent when the digest shows the peer is behind or concurrent;
- * - `heartbeat` / `heartbeatRsp`: failure-detector probes and their answers.
+ * A leader action, reported to {@linkcode MembershipOptions.onLeaderAction} (for tests and
+ * diagnostics): `converge` (joining → up, leaving → exiting, removals) or `down` (the
+ * split-brain resolver's downing), with the epoch it was taken under.
  *
  * @example
  * ```ts
+ * import type { LeaderAction } from "@casty/casty/cluster";
  * import assert from "node:assert/strict";
- * import type { MembershipMessage } from "@casty/casty/cluster";
- * const msg: MembershipMessage = {
- *   type: "join",
- *   node: { address: { host: "127.0.0.1", port: 25521 }, id: "00000lx2k3a4-9f8e7d6c" },
- *   roles: [],
- * };
- * assert.equal(JSON.parse(JSON.stringify(msg)).type, "join");
+ * const a: LeaderAction = { kind: "down", epoch: 2, members: [] };
+ * assert.equal(a.epoch, 2);
  * ```
  */
-export type MembershipMessage =
-  | {
-    readonly type: "join";
-    readonly node: UniqueNode;
-    readonly roles: readonly string[];
-  }
-  | {
-    readonly type: "welcome";
-    readonly from: UniqueNode;
-    readonly to: string;
-    readonly gossip: WireGossip;
-  }
-  | {
-    readonly type: "gossip";
-    readonly from: UniqueNode;
-    readonly to: string;
-    readonly gossip: WireGossip;
-    readonly reply: boolean;
-  }
-  | {
-    readonly type: "gossipStatus";
-    readonly from: UniqueNode;
-    readonly to: string;
-    readonly version: VectorClock;
-    readonly seen: string;
-    readonly reply: boolean;
-  }
-  | {
-    readonly type: "heartbeat";
-    readonly from: UniqueNode;
-    readonly to: string;
-    readonly seq: number;
-  }
-  | {
-    readonly type: "heartbeatRsp";
-    readonly from: UniqueNode;
-    readonly seq: number;
-  };
+export interface LeaderAction {
+  /** What the leader did. */
+  readonly kind: "converge" | "down";
+  /** The leader epoch this node held when it acted. */
+  readonly epoch: number;
+  /** The members it changed. */
+  readonly members: readonly Member[];
+}
 
 /**
  * Options for {@linkcode Membership}. Durations are milliseconds.
@@ -210,6 +169,20 @@ export interface MembershipOptions {
    */
   readonly tombstoneTtl?: number;
   /**
+   * Where the engine reports what it drops or cannot do (a malformed message, a join that gets
+   * no answer, a failing event listener). Never throws into a timer.
+   * @default {console.warn / console.error}
+   */
+  readonly log?: (level: "warn" | "error", message: string) => void;
+  /** Called with every leader action this node takes (tests and diagnostics). */
+  readonly onLeaderAction?: (action: LeaderAction) => void;
+  /**
+   * Called when the leader epoch this node knows moves (a new leader claimed it), after the
+   * state change: services bound to the leader (barriers, coordinators) drop what a former
+   * leader held.
+   */
+  readonly onLeaderEpoch?: (epoch: number) => void;
+  /**
    * Randomness in [0, 1) for peer selection and timer phases; inject a seeded one to make a
    * simulation reproducible.
    * @default {Math.random}
@@ -225,15 +198,6 @@ interface Timers {
   /** Extra availability checks after a hint (a dropped connection, a reachability change). */
   soon?: Cancellable;
   later?: Cancellable;
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function positive(name: string, value: number): number {
@@ -275,7 +239,8 @@ function positive(name: string, value: number): number {
  * clock.advance(20_000);
  * for (const n of nodes.values()) {
  *   assert.ok(n.members.every((m) => m.status === "up") && n.members.length === 3);
- *   assert.ok(n.leader?.port === 1);
+ *   assert.equal(n.leader?.port, 1);
+ *   assert.equal(n.leaderEpoch, 1);
  *   n.stop();
  * }
  * ```
@@ -288,32 +253,34 @@ export class Membership {
   readonly #clock: Clock;
   readonly #send: (to: NodeAddress, msg: MembershipMessage) => void;
   readonly #onEvent?: (event: MembershipEvent) => void;
+  readonly #onLeaderAction?: (action: LeaderAction) => void;
+  readonly #onLeaderEpoch?: (epoch: number) => void;
+  readonly #log: (level: "warn" | "error", message: string) => void;
   readonly #random: () => number;
   readonly #gossipInterval: number;
   readonly #fanout: number;
   readonly #heartbeatInterval: number;
   readonly #checkInterval: number;
-  readonly #monitoredPeers: number;
   readonly #retryInterval: number;
   readonly #seedNodeTimeout: number;
   readonly #tombstoneTtl: number;
   readonly #detector: PhiAccrualFailureDetector;
-  readonly #sbr: KeepMajority;
+  readonly #sbr: SplitBrainResolver;
+  readonly #ring: HeartbeatRing;
+  readonly #eventDiff = new MembershipEventDiff();
 
   #state: GossipState | undefined;
   #timers: Timers = {};
   #started = false;
   #terminated = false;
   #joinStartedAt = 0;
+  #joinAttempts = 0;
+  #joinLoggedAt = 0;
   #heartbeatSeq = 0;
+  #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
-  #ringOf: readonly Member[] | undefined;
-  #ring: { readonly k: string; readonly h: number }[] = [];
-
-  // What this node has already published, for exactly-once events.
-  #known = new Map<string, Member>();
-  #knownUnreachable = new Set<string>();
-  #knownLeader: string | undefined;
+  #viewOf: GossipState | undefined;
+  #view: View = { links: [], leader: undefined };
   #events: MembershipEvent[] = [];
   #flushing = false;
 
@@ -321,7 +288,8 @@ export class Membership {
    * Creates a Membership.
    *
    * @param options See {@linkcode MembershipOptions}.
-   * @throws {RangeError} When an interval, fanout or timeout is not positive.
+   * @throws {RangeError} When an interval, fanout or timeout is not positive, or the downing
+   * options are invalid.
    */
   constructor(options: MembershipOptions) {
     this.#self = { address: options.self.address, id: options.self.id };
@@ -331,6 +299,10 @@ export class Membership {
     this.#clock = options.clock;
     this.#send = options.send;
     this.#onEvent = options.onEvent;
+    this.#onLeaderAction = options.onLeaderAction;
+    this.#onLeaderEpoch = options.onLeaderEpoch;
+    this.#log = options.log ??
+      ((level, message) => level === "error" ? console.error(message) : console.warn(message));
     this.#random = options.random ?? Math.random;
     this.#gossipInterval = positive("gossip.interval", options.gossip?.interval ?? 1000);
     this.#fanout = Math.floor(positive("gossip.fanout", options.gossip?.fanout ?? 3));
@@ -339,7 +311,7 @@ export class Membership {
       "heartbeat.availabilityCheckInterval",
       options.heartbeat?.availabilityCheckInterval ?? 2000,
     );
-    this.#monitoredPeers = Math.floor(
+    const monitoredPeers = Math.floor(
       positive("heartbeat.monitoredPeers", options.heartbeat?.monitoredPeers ?? 9),
     );
     this.#retryInterval = positive(
@@ -349,7 +321,8 @@ export class Membership {
     this.#seedNodeTimeout = positive("join.seedNodeTimeout", options.join?.seedNodeTimeout ?? 5000);
     this.#tombstoneTtl = positive("tombstoneTtl", options.tombstoneTtl ?? 86_400_000);
     this.#detector = new PhiAccrualFailureDetector(options.failureDetector);
-    this.#sbr = new KeepMajority(options.downing);
+    this.#sbr = new SplitBrainResolver(options.downing);
+    this.#ring = new HeartbeatRing(this.#selfKey, monitoredPeers);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -375,9 +348,27 @@ export class Membership {
     return this.#state === undefined ? undefined : findMember(this.#state, this.#selfKey);
   }
 
-  /** The leader's address in this node's view. */
+  /**
+   * The acting leader's address in this node's view: the lowest-address member of the side
+   * that survives the unreachability this node can see (see {@linkcode fullyConnectedSurvivors}),
+   * or with nothing unreachable, the lowest-address `up` member.
+   */
   get leader(): NodeAddress | undefined {
-    return this.#state === undefined ? undefined : leaderOf(this.#state, this.#selfKey)?.address;
+    return this.#state === undefined ? undefined : this.#viewFor(this.#state).leader?.address;
+  }
+
+  /**
+   * The epoch of the latest leadership claim this node knows (0 before any). It only grows;
+   * a leader acts only while it holds the latest epoch, so anything keyed by the epoch (shard
+   * allocations, singletons) can refuse decisions of a stale leader.
+   */
+  get leaderEpoch(): number {
+    return this.#state?.leaderEpoch?.epoch ?? 0;
+  }
+
+  /** Whether this node holds the latest leader epoch and is the acting leader of its side. */
+  get isLeader(): boolean {
+    return this.#state !== undefined && this.#holdsLeadership(this.#state);
   }
 
   /** Members that some member finds unreachable, in this node's view. */
@@ -410,6 +401,7 @@ export class Membership {
     if (this.#started) return;
     this.#started = true;
     this.#joinStartedAt = this.#clock.now();
+    this.#joinLoggedAt = this.#joinStartedAt;
     this.#joinTick();
     this.#timers.gossip = this.#every(
       this.#gossipInterval,
@@ -429,15 +421,32 @@ export class Membership {
   }
 
   /**
-   * Handles one incoming membership message. Messages for another incarnation, from removed
+   * Handles one incoming membership message. It is validated first: a malformed one is
+   * logged and dropped with no state change. Messages for another incarnation, from removed
    * incarnations, or arriving after the engine stopped are ignored.
    *
    * @param _from The sender's address as the transport saw it (the message's own `from`/`node`
    * field identifies the incarnation).
-   * @param msg The message.
+   * @param raw The message as received.
    */
-  receive(_from: NodeAddress, msg: MembershipMessage): void {
+  receive(_from: NodeAddress, raw: MembershipMessage | unknown): void {
     if (this.#terminated) return;
+    let msg: MembershipMessage;
+    try {
+      msg = parseMembershipMessage(raw);
+    } catch (err) {
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
+      return;
+    }
+    try {
+      this.#dispatch(msg);
+    } catch (err) {
+      // Gossip payloads are validated as they are decoded: drop the whole message.
+      this.#log("warn", `Dropped a membership message from ${formatNodeAddress(_from)}: ${err}`);
+    }
+  }
+
+  #dispatch(msg: MembershipMessage): void {
     switch (msg.type) {
       case "heartbeat":
         if (msg.to === this.#self.id) {
@@ -511,9 +520,9 @@ export class Membership {
     if (!known) return;
     this.#timers.soon?.cancel();
     // Evaluate phi every quarter of the check interval for a while: it crosses the threshold
-    // (about 1–2 s after the last heartbeat with the defaults) between two periodic checks.
+    // (a few seconds after the last heartbeat with the defaults) between two periodic checks.
     const step = Math.max(50, Math.floor(this.#checkInterval / 4));
-    let left = Math.ceil(6000 / step);
+    let left = Math.ceil(10_000 / step);
     const tick = () => {
       this.#timers.soon = undefined;
       if (this.#terminated || left-- <= 0) return;
@@ -541,12 +550,29 @@ export class Membership {
     const others = this.#seeds.filter((s) => !sameNodeAddress(s, this.#self.address));
     const firstSeed = this.#seeds.length === 0 ||
       sameNodeAddress(this.#seeds[0], this.#self.address);
-    if (
-      firstSeed &&
-      (others.length === 0 || this.#clock.now() - this.#joinStartedAt >= this.#seedNodeTimeout)
-    ) {
+    const now = this.#clock.now();
+    if (firstSeed && (others.length === 0 || now - this.#joinStartedAt >= this.#seedNodeTimeout)) {
+      if (others.length > 0) {
+        this.#log(
+          "warn",
+          `No other seed node answered ${this.#self.address.host}:${this.#self.address.port} within ${this.#seedNodeTimeout} ms: forming a new cluster`,
+        );
+      }
       this.#formCluster();
       return;
+    }
+    this.#joinAttempts++;
+    // A join that keeps getting no answer is logged (after 10 s, then every 30 s).
+    if (
+      now - this.#joinLoggedAt >= (this.#joinLoggedAt === this.#joinStartedAt ? 10_000 : 30_000)
+    ) {
+      this.#joinLoggedAt = now;
+      this.#log(
+        "warn",
+        `Cannot join the cluster yet: no seed node answered ${this.#joinAttempts} join attempts in ${
+          Math.round(now - this.#joinStartedAt)
+        } ms (seeds: ${others.map(formatNodeAddress).join(", ")}); still trying`,
+      );
     }
     for (const seed of others) {
       this.#send(seed, { type: "join", node: this.#self, roles: this.#roles });
@@ -573,21 +599,22 @@ export class Membership {
     if (isTombstoned(state, key)) return;
     let added = false;
     if (findMember(state, key) === undefined) {
-      // A join from an older incarnation than one already known is stale: drop it.
-      const newer = state.members.some((m) =>
-        sameNodeAddress(m.address, node.address) && m.id > node.id
-      ) || state.tombstones.some((t) =>
-        sameNodeAddress(t.node.address, node.address) && t.node.id > node.id
-      );
-      if (newer) return;
+      // Incarnation ids are opaque (their order says nothing: a restarted node's clock may be
+      // behind). A join from an unknown incarnation is a restart: the previous incarnations at
+      // that address are downed in the same change that admits the new one.
+      let next = state;
+      for (const m of state.members) {
+        if (sameNodeAddress(m.address, node.address) && m.status !== "down") {
+          next = putMember(next, { ...m, status: "down" });
+        }
+      }
       const joiner: Member = {
         address: node.address,
         status: "joining",
         roles: [...roles].sort(),
         id: node.id,
       };
-      // putMember fences any previous incarnation at this address to `down`.
-      this.#commit(putMember(state, joiner));
+      this.#commit(putMember(next, joiner));
       added = true;
     }
     if (this.#state === undefined || this.#terminated) return;
@@ -630,6 +657,23 @@ export class Membership {
     ) return; // not gossip about a cluster that has this incarnation
     const local = this.#state!;
     const order = compareClocks(remote.version, local.version);
+    // A state from a node that has not learned the current leader epoch may carry decisions of
+    // a stale leader: refuse it and send ours, so the sender learns the epoch first.
+    if (
+      (remote.leaderEpoch?.epoch ?? 0) < (local.leaderEpoch?.epoch ?? 0) &&
+      (order === "after" || order === "concurrent") &&
+      remote.leaderEpoch?.leader !== local.leaderEpoch?.leader &&
+      remote.leaderEpoch?.leader === keyOf(from)
+    ) {
+      this.#log(
+        "warn",
+        `Refused the state of former leader ${
+          keyOf(from)
+        } (epoch ${remote.leaderEpoch?.epoch} < ${local.leaderEpoch?.epoch}); sent it the current one`,
+      );
+      this.#sendGossip(from, true);
+      return;
+    }
     this.#setState(markSeen(mergeGossip(local, remote), this.#selfKey));
     if (this.#terminated) return;
     if (order === "before" || order === "concurrent") {
@@ -737,21 +781,120 @@ export class Membership {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Leader actions and downing
+  // The acting leader, its epoch, leader actions and downing
 
-  #isLeader(): boolean {
-    const state = this.#state;
-    if (state === undefined) return false;
-    const leader = leaderOf(state, this.#selfKey);
+  /**
+   * The broken links this node can trust: its own observations and those of observers it can
+   * still reach (an unreachable observer's row is stale), and the acting leader they imply.
+   */
+  #viewFor(state: GossipState): View {
+    // The view depends on the members and the reachability rows only, whose arrays are reused
+    // while unchanged: most state changes (versions, seen sets) hit this cache.
+    if (
+      this.#viewOf === state ||
+      (this.#viewOf !== undefined && this.#viewOf.members === state.members &&
+        this.#viewOf.reachability === state.reachability)
+    ) {
+      this.#viewOf = state;
+      return this.#view;
+    }
+    const mine = new Set(observedUnreachable(state, this.#selfKey));
+    const links: BrokenLink[] = [];
+    for (const row of state.reachability) {
+      if (row.observer !== this.#selfKey && mine.has(row.observer)) continue;
+      const observer = findMember(state, row.observer);
+      if (observer === undefined || observer.status === "down") continue;
+      for (const s of row.unreachable) if (s !== row.observer) links.push([row.observer, s]);
+    }
+    let leader: Member | undefined;
+    const live = new Set(
+      state.members.filter((m) =>
+        m.status === "joining" || m.status === "up" || m.status === "leaving"
+      )
+        .map(keyOf),
+    );
+    const relevant = links.filter(([a, b]) => live.has(a) && live.has(b));
+    if (relevant.length > 0) this.#completeLinks(state, mine, live, relevant);
+    if (relevant.length === 0) {
+      leader = leaderOf(state, this.#selfKey);
+    } else {
+      let side = this.#sbr.survivors(state.members, relevant);
+      if (side.length === 0) side = fullyConnectedSurvivors(state.members, relevant);
+      leader = side.find((m) => m.status === "up" || m.status === "leaving") ?? side[0];
+    }
+    this.#viewOf = state;
+    this.#view = { links: relevant, leader };
+    return this.#view;
+  }
+
+  /**
+   * Beyond ten members each node monitors only its ring successors, so most pairs are not
+   * observed directly. A member that every monitor on this node's side reports unreachable is
+   * gone from this side: it is taken as cut off from every member of this side that no
+   * observation covers (otherwise two halves of a large cluster would each keep members of the
+   * other). Members only some monitors report (a broken link) get no such inference, so one
+   * broken link still costs one node. In clusters monitored all-to-all this adds nothing.
+   */
+  #completeLinks(
+    state: GossipState,
+    mine: ReadonlySet<string>,
+    live: ReadonlySet<string>,
+    links: BrokenLink[],
+  ): void {
+    const monitors = this.#ring.monitorsOf(state);
+    const reported = new Map<string, Set<string>>(); // subject → trusted observers reporting it
+    for (const [o, s] of links) {
+      let by = reported.get(s);
+      if (by === undefined) reported.set(s, by = new Set());
+      by.add(o);
+    }
+    const trusted = (k: string) => k === this.#selfKey || !mine.has(k);
+    const here = [...live].filter((k) => trusted(k) && !reported.has(k));
+    const hereSet = new Set(here);
+    const gone: string[] = [];
+    for (const [subject, by] of reported) {
+      const watchers = [...(monitors.get(subject) ?? [])].filter((w) => hereSet.has(w));
+      if (watchers.length > 0 && watchers.every((w) => by.has(w))) gone.push(subject);
+    }
+    if (gone.length === 0) return;
+    const watches = (x: string, y: string) => monitors.get(y)?.has(x) ?? false;
+    for (const y of gone) {
+      for (const x of here) {
+        if (!watches(x, y) && !(trusted(y) && watches(y, x))) links.push([x, y]);
+      }
+    }
+  }
+
+  #isActingLeader(state: GossipState): boolean {
+    const leader = this.#viewFor(state).leader;
     return leader !== undefined && keyOf(leader) === this.#selfKey;
+  }
+
+  #holdsLeadership(state: GossipState): boolean {
+    return this.#isActingLeader(state) && state.leaderEpoch?.leader === this.#selfKey;
   }
 
   #runLeaderActions(): void {
     const state = this.#state;
-    if (state === undefined || this.#terminated || !this.#isLeader() || !isConverged(state)) return;
+    if (state === undefined || this.#terminated || !this.#isActingLeader(state)) return;
+    if (state.leaderEpoch?.leader !== this.#selfKey) {
+      // The acting leader of this side claims the next epoch; it acts once the others have
+      // seen the claim (convergence, or the survivors' agreement when downing). While views
+      // disagree, two nodes could out-claim each other: at most one claim per gossip interval.
+      const now = this.#clock.now();
+      if (now - this.#lastClaimAt < this.#gossipInterval) return;
+      this.#lastClaimAt = now;
+      this.#commit(claimLeadership(state, this.#selfKey));
+      this.#gossipRound();
+      return;
+    }
+    if (!isConverged(state)) return;
     const result = leaderActions(state, this.#clock.wallNow());
     if (!result.changed) return;
+    const epoch = state.leaderEpoch.epoch;
+    const changed = result.state.members.filter((m) => !state.members.includes(m));
     this.#commit(result.state);
+    this.#onLeaderAction?.({ kind: "converge", epoch, members: [...changed, ...result.removed] });
     // Removed members are no gossip targets any more: tell them directly, so a leaving node
     // learns it is done (and a downed one that is still alive learns it was downed).
     if (this.#state !== undefined) {
@@ -765,19 +908,26 @@ export class Membership {
     if (state === undefined || this.#terminated) return;
     const me = findMember(state, this.#selfKey);
     if (me === undefined || me.status === "joining") return;
-    const unreachable = new Set(unreachableKeys(state));
-    unreachable.delete(this.#selfKey);
+    const view = this.#viewFor(state);
     const decision: DowningDecision = this.#sbr.decide(
       this.#clock.now(),
+      this.#selfKey,
       state.members,
-      unreachable,
+      view.links,
     );
     if (decision.type === "shutdownSelf") {
       this.#terminate("minority");
-    } else if (decision.type === "downUnreachable" && this.#isLeader()) {
+    } else if (decision.type === "downUnreachable" && this.#holdsLeadership(state)) {
+      // Only once every survivor has seen this state (and so the epoch this node holds).
+      if (!decision.survivors.every((m) => hasSeen(state, keyOf(m)))) return;
       let next = state;
       for (const m of decision.members) next = putMember(next, { ...m, status: "down" });
       this.#sbr.reset();
+      this.#onLeaderAction?.({
+        kind: "down",
+        epoch: state.leaderEpoch!.epoch,
+        members: decision.members,
+      });
       this.#commit(next);
       this.#gossipRound();
     }
@@ -786,34 +936,11 @@ export class Membership {
   // -------------------------------------------------------------------------------------------
   // Heartbeats and failure detection
 
-  /** This node's successors on a hash ring of live members, plus those it finds unreachable. */
-  #computeMonitored(state: GossipState): Set<string> {
-    if (this.#ringOf !== state.members) {
-      this.#ringOf = state.members;
-      this.#ring = state.members.filter((m) => m.status !== "down").map((m) => {
-        const k = keyOf(m);
-        return { k, h: fnv1a(k) };
-      }).sort((a, b) => a.h - b.h || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-    }
-    const ring = this.#ring;
-    const out = new Set<string>();
-    const at = ring.findIndex((e) => e.k === this.#selfKey);
-    for (let i = 1; i < ring.length && out.size < this.#monitoredPeers; i++) {
-      out.add(ring[(at + i + ring.length) % ring.length].k);
-    }
-    out.delete(this.#selfKey);
-    for (const k of observedUnreachable(state, this.#selfKey)) {
-      const m = findMember(state, k);
-      if (m !== undefined && m.status !== "down") out.add(k);
-    }
-    return out;
-  }
-
   #heartbeatTick(): void {
     const state = this.#state;
     if (state === undefined) return;
     const now = this.#clock.now();
-    const next = this.#computeMonitored(state);
+    const next = this.#ring.monitored(state);
     for (const k of this.#monitored) if (!next.has(k)) this.#detector.remove(k);
     // Starting to monitor counts as a first heartbeat, so a peer that never answers is
     // detected too (its history starts from the first-heartbeat estimate).
@@ -870,7 +997,10 @@ export class Membership {
   #setState(next: GossipState): void {
     const prev = this.#state;
     this.#state = next;
-    this.#diff(prev, next);
+    if (prev !== undefined && prev.reachability !== next.reachability) {
+      this.#downingCheckAfterStable();
+    }
+    this.#eventDiff.diff(prev, next, this.#viewFor(next).leader, this.#events);
     if (isTombstoned(next, this.#selfKey)) {
       this.#terminate("removed");
       return;
@@ -880,76 +1010,17 @@ export class Membership {
       return;
     }
     this.#flush();
+    const epoch = next.leaderEpoch?.epoch ?? 0;
+    if (epoch !== (prev?.leaderEpoch?.epoch ?? 0) && this.#onLeaderEpoch !== undefined) {
+      try {
+        this.#onLeaderEpoch(epoch);
+      } catch (err) {
+        try {
+          this.#log("error", `A leader epoch listener failed: ${err}`);
+        } catch { /* nothing may throw into a timer */ }
+      }
+    }
     this.#runLeaderActions();
-  }
-
-  #diff(prev: GossipState | undefined, next: GossipState): void {
-    if (
-      prev !== undefined && prev.members === next.members && prev.reachability === next.reachability
-    ) {
-      return; // only version or seen changed
-    }
-    if (prev !== undefined && prev.reachability !== next.reachability) {
-      this.#downingCheckAfterStable();
-    }
-    const out = this.#events;
-    const present = new Set<string>();
-    for (const m of next.members) {
-      const k = keyOf(m);
-      present.add(k);
-      const old = this.#known.get(k);
-      if (old !== undefined && old.status === m.status) {
-        if (old !== m) this.#known.set(k, m);
-        continue;
-      }
-      this.#known.set(k, m);
-      switch (m.status) {
-        case "joining":
-          out.push(new MemberJoined(m));
-          break;
-        case "up":
-          out.push(new MemberUp(m));
-          break;
-        case "leaving":
-          out.push(new MemberLeft(m));
-          break;
-        case "exiting":
-          if (old !== undefined && (old.status === "joining" || old.status === "up")) {
-            out.push(new MemberLeft({ ...m, status: "leaving" }));
-          }
-          out.push(new MemberExited(m));
-          break;
-        case "down":
-          out.push(new MemberDowned(m));
-          break;
-      }
-    }
-    for (const [k, old] of this.#known) {
-      if (present.has(k)) continue;
-      this.#known.delete(k);
-      this.#knownUnreachable.delete(k);
-      out.push(new MemberRemoved({ ...old, status: "removed" }, old.status));
-    }
-    const unreachable = unreachableKeys(next);
-    for (const k of unreachable) {
-      if (!this.#knownUnreachable.has(k)) {
-        this.#knownUnreachable.add(k);
-        out.push(new UnreachableMember(findMember(next, k)!));
-      }
-    }
-    for (const k of [...this.#knownUnreachable]) {
-      if (!unreachable.has(k)) {
-        this.#knownUnreachable.delete(k);
-        const m = findMember(next, k);
-        if (m !== undefined) out.push(new ReachableMember(m));
-      }
-    }
-    const leader = leaderOf(next, this.#selfKey);
-    const leaderKey = leader === undefined ? undefined : formatNodeAddress(leader.address);
-    if (leaderKey !== this.#knownLeader) {
-      this.#knownLeader = leaderKey;
-      out.push(new LeaderChanged(leader?.address));
-    }
   }
 
   #terminate(reason: "removed" | "downed" | "minority"): void {
@@ -969,10 +1040,11 @@ export class Membership {
         try {
           this.#onEvent(e);
         } catch (err) {
-          // A failing listener must not corrupt the protocol; surface it out of band.
-          queueMicrotask(() => {
-            throw err;
-          });
+          // A failing listener must not corrupt the protocol, nor kill the process from a
+          // timer callback: it is logged, and the protocol goes on.
+          try {
+            this.#log("error", `A membership event listener failed on ${e.type}: ${err}`);
+          } catch { /* a failing logger must not either */ }
         }
       }
     } finally {
@@ -996,4 +1068,11 @@ export class Membership {
       },
     };
   }
+}
+
+interface View {
+  /** Broken links between live members this node trusts. */
+  readonly links: readonly BrokenLink[];
+  /** The acting leader. */
+  readonly leader: Member | undefined;
 }

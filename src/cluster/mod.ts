@@ -41,13 +41,25 @@ export type {
   SpawnHandler,
 } from "./extension.ts";
 export type { Member, MemberStatus, UniqueNode } from "./member.ts";
-export type { DowningOptions } from "./downing.ts";
+export type { DowningOptions, DowningStrategy } from "./downing.ts";
 // The engine is reachable from the public surface (`node.membership`, tuning options, the
 // simulation in `@casty/casty/testing`), so its class and option types are exported too.
-export { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
+export {
+  type LeaderAction,
+  Membership,
+  type MembershipMessage,
+  type MembershipOptions,
+} from "./membership.ts";
 export type { ConfiguredStartOptions } from "./start_options.ts";
 export type { PhiAccrualOptions } from "./phi_accrual.ts";
-export type { GossipState, ReachabilityRow, Tombstone, WireGossip, WireMember } from "./gossip.ts";
+export type {
+  GossipState,
+  LeaderEpoch,
+  ReachabilityRow,
+  Tombstone,
+  WireGossip,
+  WireMember,
+} from "./gossip.ts";
 export type { VectorClock } from "./vector_clock.ts";
 export {
   LeaderChanged,

@@ -56,6 +56,7 @@ export class TopologySnapshot {
    * @param allocations Shard allocations per sharded type (`{}` until sharding allocates).
    * @param allocationEpoch Increases with every allocation change.
    * @param registry Receptionist entries.
+   * @param leaderEpoch The latest leader epoch this node knows (see `Membership.leaderEpoch`).
    */
   constructor(
     readonly members: readonly Member[],
@@ -64,6 +65,7 @@ export class TopologySnapshot {
     readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>> = {},
     readonly allocationEpoch: number = 0,
     readonly registry: readonly ServiceEntry[] = [],
+    readonly leaderEpoch: number = 0,
   ) {}
 }
 

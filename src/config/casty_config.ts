@@ -159,8 +159,8 @@ export interface FailureDetectorSettings {
   readonly minStdDeviation: number;
   /**
    * Extra pause tolerated before suspicion grows, in milliseconds (file:
-   * `acceptable_heartbeat_pause_ms`).
-   * @default {0}
+   * `acceptable_heartbeat_pause_ms`). The default tolerates a 1.5 s event-loop stall.
+   * @default {1750}
    */
   readonly acceptableHeartbeatPause: number;
   /**
@@ -180,11 +180,13 @@ export interface DowningSettings {
    */
   readonly stableAfter: number;
   /**
-   * `"keepMajority"` downs the minority side; `"off"` never downs automatically (file:
-   * `keep_majority` or `off`).
+   * The strategy (file: `keep_majority`, `static_quorum`, `keep_oldest`, `down_all` or `off`);
+   * see the cluster's `DowningStrategy`.
    * @default {"keepMajority"}
    */
-  readonly strategy: "keepMajority" | "off";
+  readonly strategy: "keepMajority" | "staticQuorum" | "keepOldest" | "downAll" | "off";
+  /** For `static_quorum` (required there): the least number of members that stay up. */
+  readonly quorumSize?: number;
 }
 
 /**
@@ -409,7 +411,7 @@ export function defaultConfig(): CastyConfig {
         threshold: 8,
         maxSampleSize: 200,
         minStdDeviation: 100,
-        acceptableHeartbeatPause: 0,
+        acceptableHeartbeatPause: 1_750,
         firstHeartbeatEstimate: 1_000,
       },
       downing: { stableAfter: 4_000, strategy: "keepMajority" },

@@ -214,7 +214,7 @@ function readCluster(
     "acceptable_heartbeat_pause_ms",
     "first_heartbeat_estimate_ms",
   ]);
-  const downing = t?.table("downing", ["stable_after", "strategy"]);
+  const downing = t?.table("downing", ["stable_after", "strategy", "quorum_size"]);
   const tls = t?.table("tls", ["certfile", "keyfile", "cafile", "verify_hostname"]);
   // Refused rather than ignored: a node is its advertised host:port plus an incarnation id
   // drawn at each start (so a restarted node is told apart from its previous life); a fixed
@@ -256,12 +256,33 @@ function readCluster(
       firstHeartbeatEstimate: detector?.millis("first_heartbeat_estimate_ms") ??
         base.failureDetector.firstHeartbeatEstimate,
     },
-    downing: {
-      stableAfter: downing?.seconds("stable_after") ?? base.downing.stableAfter,
-      strategy: downing?.choice("strategy", { keep_majority: "keepMajority", off: "off" }) ??
-        base.downing.strategy,
-    },
+    downing: readDowning(downing, base.downing),
     ...(tls === undefined ? {} : { tls: readTls(tls, baseDir) }),
+  };
+}
+
+function readDowning(
+  t: TableReader | undefined,
+  base: ClusterSettings["downing"],
+): ClusterSettings["downing"] {
+  const strategy = t?.choice("strategy", {
+    keep_majority: "keepMajority",
+    static_quorum: "staticQuorum",
+    keep_oldest: "keepOldest",
+    down_all: "downAll",
+    off: "off",
+  }) ?? base.strategy;
+  const quorumSize = t?.integer("quorum_size") ?? base.quorumSize;
+  if (strategy === "staticQuorum" && quorumSize === undefined) {
+    throw new ConfigError(
+      "cluster.downing.quorum_size",
+      `strategy "static_quorum" needs quorum_size (a positive integer)`,
+    );
+  }
+  return {
+    stableAfter: t?.seconds("stable_after") ?? base.stableAfter,
+    strategy,
+    ...(quorumSize === undefined ? {} : { quorumSize }),
   };
 }
 

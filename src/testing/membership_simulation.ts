@@ -5,7 +5,9 @@
  * @module
  */
 
+import type { Cancellable, Clock } from "../actor/clock.ts";
 import {
+  type LeaderAction,
   Membership,
   type MembershipMessage,
   type MembershipOptions,
@@ -26,7 +28,7 @@ import { SimulatedClock } from "./simulated_clock.ts";
  * import { seededRandom } from "@casty/casty/testing";
  * const a = seededRandom(42);
  * const b = seededRandom(42);
- * assert.equal(a(), b());
+ * assert.ok(a() === b());
  * ```
  */
 export function seededRandom(seed: number): () => number {
@@ -54,7 +56,7 @@ export function seededRandom(seed: number): () => number {
  */
 export type SimulationTuning = Omit<
   MembershipOptions,
-  "self" | "seedNodes" | "clock" | "send" | "onEvent" | "random"
+  "self" | "seedNodes" | "clock" | "send" | "onEvent" | "random" | "onLeaderAction"
 >;
 
 /**
@@ -65,7 +67,7 @@ export type SimulationTuning = Omit<
  * import assert from "node:assert/strict";
  * import type { MembershipSimulationOptions } from "@casty/casty/testing";
  * const o: MembershipSimulationOptions = { seed: 7, latency: 2 };
- * assert.equal(o.seed, 7);
+ * assert.ok(o.seed === 7);
  * ```
  */
 export interface MembershipSimulationOptions {
@@ -107,16 +109,59 @@ export interface SimulatedNode {
   readonly membership: Membership;
   /** Every event it published, in order. */
   readonly events: MembershipEvent[];
+  /** Every leader action it took, with the simulated time, in order. */
+  readonly leaderActions: (LeaderAction & { readonly at: number })[];
   /** False once killed, stopped, or shut down by the protocol. */
   readonly alive: boolean;
 }
 
 class Node implements SimulatedNode {
   readonly events: MembershipEvent[] = [];
+  readonly leaderActions: (LeaderAction & { readonly at: number })[] = [];
   killed = false;
-  constructor(readonly address: NodeAddress, readonly membership: Membership) {}
+  stalledUntil = -Infinity;
+  membership!: Membership;
+  constructor(readonly address: NodeAddress) {}
   get alive(): boolean {
     return !this.killed && !this.membership.isTerminated;
+  }
+}
+
+/**
+ * A node's view of the shared clock: its wall clock may be offset (set back), and while the
+ * node is stalled (a blocked event loop) its timers wait until the stall ends.
+ */
+class NodeClock implements Clock {
+  constructor(
+    readonly base: SimulatedClock,
+    readonly node: Node,
+    readonly wallOffset: number,
+  ) {}
+  now(): number {
+    return this.base.now();
+  }
+  wallNow(): number {
+    return this.base.wallNow() + this.wallOffset;
+  }
+  setTimeout(callback: () => void, delayMs: number): Cancellable {
+    let inner: Cancellable | undefined;
+    let cancelled = false;
+    const fire = () => {
+      if (cancelled) return;
+      const wait = this.node.stalledUntil - this.base.now();
+      if (wait > 0) {
+        inner = this.base.setTimeout(fire, wait);
+        return;
+      }
+      callback();
+    };
+    inner = this.base.setTimeout(fire, delayMs);
+    return {
+      cancel: () => {
+        cancelled = true;
+        inner?.cancel();
+      },
+    };
   }
 }
 
@@ -175,7 +220,8 @@ export class MembershipSimulation {
    * Creates and starts a node (a new incarnation if one existed on that port).
    *
    * @param port Its port (nodes sort by port, so the lowest port leads).
-   * @param options Seeds (ports; default: just this node), roles, and whether to start.
+   * @param options Seeds (ports; default: just this node), roles, whether to start, and a
+   * wall-clock offset (its incarnation id is made from its own wall clock).
    * @returns The node.
    */
   add(
@@ -184,6 +230,8 @@ export class MembershipSimulation {
       readonly seeds?: readonly number[];
       readonly roles?: readonly string[];
       readonly start?: boolean;
+      /** Offset of this node's wall clock in ms (negative: set back). */
+      readonly wallClockOffset?: number;
     } = {},
   ): SimulatedNode {
     const old = this.#nodes.get(port);
@@ -195,22 +243,31 @@ export class MembershipSimulation {
     this.#seeds.set(port, seeds);
     this.#roles.set(port, roles);
     const address = this.address(port);
-    let node: Node | undefined = undefined;
+    const node = new Node(address);
+    const clock = new NodeClock(this.clock, node, options.wallClockOffset ?? 0);
     const membership = new Membership({
+      log: () => {},
       ...this.#tuning,
-      self: { address, id: newMemberId(this.clock.wallNow(), this.#random), roles },
+      self: { address, id: newMemberId(clock.wallNow(), this.#random), roles },
       seedNodes: seeds.map((p) => this.address(p)),
-      clock: this.clock,
+      clock,
       send: (to, msg) => {
-        if (!node!.killed) this.network.send(address, to, msg);
+        if (!node.killed) this.network.send(address, to, msg);
       },
-      onEvent: (e) => node!.events.push(e),
+      onEvent: (e) => node.events.push(e),
+      onLeaderAction: (a) => node.leaderActions.push({ ...a, at: this.clock.now() }),
       random: seededRandom(Math.floor(this.#random() * 2 ** 32)),
     });
-    node = new Node(address, membership);
+    node.membership = membership;
     this.#nodes.set(port, node);
     this.network.attach(address, (from, msg) => {
-      if (!node!.killed) membership.receive(from, msg);
+      if (node.killed) return;
+      const wait = node.stalledUntil - this.clock.now();
+      // A stalled node reads what arrived during the stall when it wakes up, in order, and
+      // after its overdue timers ran (as an event loop runs its timers before polling I/O).
+      if (wait > 0) {
+        this.clock.setTimeout(() => !node.killed && membership.receive(from, msg), wait + 1);
+      } else membership.receive(from, msg);
     });
     if (options.start ?? true) membership.start();
     return node;
@@ -241,7 +298,7 @@ export class MembershipSimulation {
 
   /**
    * Kills the node on `port`: it stops sending, receiving and running timers, like a crashed
-   * process.
+   * process; the others get the connection-lost hint a real transport gives them.
    *
    * @param port The port.
    */
@@ -251,18 +308,41 @@ export class MembershipSimulation {
     n.killed = true;
     n.membership.stop();
     this.network.detach(n.address);
+    // A crashed process's sockets close: its peers' transports tell membership at once.
+    for (const other of this.#nodes.values()) {
+      if (other !== n && other.alive) other.membership.connectionLost(n.address);
+    }
   }
 
   /**
    * Starts a new incarnation on `port` with the seeds and roles it had.
    *
    * @param port The port.
+   * @param options `wallClockOffset`: the new incarnation's wall clock offset in ms (e.g.
+   * `-86_400_000`: restarted with its clock a day behind).
    * @returns The new node.
    */
-  restart(port: number): SimulatedNode {
+  restart(port: number, options: { readonly wallClockOffset?: number } = {}): SimulatedNode {
     this.kill(port);
-    this.clock.advance(1); // ids are time-ordered: the new incarnation gets a later one
-    return this.add(port, { seeds: this.#seeds.get(port), roles: this.#roles.get(port) });
+    this.clock.advance(1);
+    return this.add(port, {
+      seeds: this.#seeds.get(port),
+      roles: this.#roles.get(port),
+      wallClockOffset: options.wallClockOffset,
+    });
+  }
+
+  /**
+   * Stalls the node on `port` for `ms` (a blocked event loop): its timers and the messages it
+   * receives wait until the stall ends, then run in order.
+   *
+   * @param port The port.
+   * @param ms How long.
+   */
+  stall(port: number, ms: number): void {
+    const n = this.#nodes.get(port);
+    if (n === undefined) throw new RangeError(`No simulated node on port ${port}`);
+    n.stalledUntil = Math.max(n.stalledUntil, this.clock.now() + ms);
   }
 
   /**

@@ -31,6 +31,8 @@ export async function startNode(
     stableAfter?: number;
     name?: string;
     barrier?: string;
+    /** Extra environment, e.g. `CASTY_TEST_CLOCK_OFFSET_MS` to shift the node's wall clock. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<NodeProcess> {
   const args = [options.name ?? "cluster", String(port)];
@@ -38,7 +40,7 @@ export async function startNode(
   if (options.bindPort !== undefined) args.push("--bind-port", String(options.bindPort));
   if (options.stableAfter !== undefined) args.push("--stable-after", String(options.stableAfter));
   if (options.barrier !== undefined) args.push("--barrier", options.barrier);
-  const proc = runScript(script, args);
+  const proc = runScript(script, args, options.env);
   const parse = (l: string): NodeEvent | undefined => {
     try {
       return JSON.parse(l) as NodeEvent;

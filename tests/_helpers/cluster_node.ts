@@ -6,7 +6,8 @@
 // LeaderChanged (with "leader"), and {"event":"view","up":[ports],"leader":P} after each change.
 // SIGTERM → graceful leave, then exit 0. When the cluster tells it to shut down (minority side
 // of a partition, or downed) it prints {"event":"ShutdownSelf","reason":…} and exits 0.
-// Lives at most 120 s.
+// Lives at most 120 s. CASTY_TEST_CLOCK_OFFSET_MS shifts its wall clock (Date.now), e.g.
+// -86400000 for a node restarted with its clock a day behind.
 import process from "node:process";
 import {
   Behaviors,
@@ -20,6 +21,12 @@ import {
   ShutdownSelf,
   UnreachableMember,
 } from "../../mod.ts";
+
+const clockOffset = Number(process.env.CASTY_TEST_CLOCK_OFFSET_MS ?? 0);
+if (clockOffset !== 0) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + clockOffset;
+}
 
 const args = process.argv.slice(2);
 const [name = "cluster", portArg = "0"] = args;
@@ -88,13 +95,21 @@ node.eventStream.subscribe(ShutdownSelf, (e) => {
   setTimeout(() => process.exit(0), 200);
 });
 
-print({ event: "ready", port: node.selfAddress.port });
+print({ event: "ready", port: node.selfAddress.port, id: node.memberId, now: Date.now() });
 view();
 if (barrier) {
-  node.barrier(barrier[0], barrier[1], { timeout: 60_000 }).then(
-    () => print({ event: "barrier", ok: true }),
-    (err) => print({ event: "barrier", ok: false, error: `${err.name}: ${err.message}` }),
-  );
+  const [barrierName, n] = barrier;
+  // A round does not survive a leadership move (e.g. a lower address coming up): arrive again.
+  const arrive = (): void => {
+    node.barrier(barrierName, n, { timeout: 60_000 }).then(
+      () => print({ event: "barrier", ok: true }),
+      (err) =>
+        /leadership moved/.test(String(err?.message))
+          ? arrive()
+          : print({ event: "barrier", ok: false, error: `${err.name}: ${err.message}` }),
+    );
+  };
+  arrive();
 }
 const lifetime = setTimeout(() => node.shutdown().then(() => process.exit(0)), 120_000);
 process.on("SIGTERM", () => {

@@ -41,7 +41,23 @@ async function cluster(n: number): Promise<ClusteredActorSystem[]> {
   const rest = await Promise.all(Array.from({ length: n - 1 }, () => start({ seedNodes: [seed] })));
   const nodes = [first, ...rest];
   await Promise.all(nodes.map((x) => x.waitFor(n, { timeout: 20_000 })));
+  await leadershipSettled(nodes);
   return nodes;
+}
+
+/**
+ * Waits until every node knows the same leader epoch, held by the lowest member (leadership
+ * moves when a lower address comes up, and barrier rounds do not survive a move).
+ */
+async function leadershipSettled(nodes: ClusteredActorSystem[]): Promise<void> {
+  await waitFor(() => {
+    const lowest = Math.min(...nodes[0].members.map((m) => m.address.port));
+    const holders = new Set(nodes.map((x) => x.membership.state.leaderEpoch?.leader));
+    const [holder] = holders;
+    return holders.size === 1 && holder !== undefined &&
+      holder.startsWith(`127.0.0.1:${lowest}#`) &&
+      new Set(nodes.map((x) => x.leaderEpoch)).size === 1;
+  }, { timeout: 10_000 });
 }
 
 /** Every waiter of the "doomed" round failed because the participant on `port` was lost. */
@@ -241,6 +257,7 @@ describe("ClusteredActorSystem.barrier() across real processes", () => {
     });
     try {
       await a.waitFor(3, { timeout: 20_000 });
+      await leadershipSettled([a, b]);
       const waiting = [a, b].map((n) => n.barrier("doomed", 4, { timeout: 30_000 }));
       await new Promise((r) => setTimeout(r, 300));
       const killedAt = Date.now();
@@ -275,6 +292,16 @@ describe("ClusteredActorSystem on testCluster (simulated time, in-memory transpo
       assert.equal(s.members.length, 3);
       assert.deepEqual(s.leader, c.address(0));
       assert.deepEqual(s.unreachable, []);
+    }
+    // one leader epoch, held by the leader, known to every node and in the snapshot
+    await c.until(() =>
+      c.nodes[0].membership.isLeader &&
+      c.nodes.every((n) => n.leaderEpoch === c.nodes[0].leaderEpoch)
+    );
+    assert.ok(c.nodes[0].leaderEpoch >= 1);
+    assert.deepEqual(c.nodes.map((n) => n.membership.isLeader), [true, false, false]);
+    for (const n of c.nodes) {
+      assert.equal((await n.getClusterState()).leaderEpoch, c.nodes[0].leaderEpoch);
     }
   });
 

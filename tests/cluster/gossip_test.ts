@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   bumpVersion,
+  claimLeadership,
   decodeGossip,
   decodeSeen,
   emptyGossip,
@@ -11,8 +12,10 @@ import {
   type GossipState,
   isConverged,
   isTombstoned,
+  laterEpoch,
   leaderActions,
   leaderOf,
+  MalformedMessageError,
   markSeen,
   mergeGossip,
   observe,
@@ -63,6 +66,10 @@ function randomHistory(seed: number, steps: number): GossipState[] {
       // a new incarnation.
       if (local.has(q)) incarnation.set(q, incarnation.get(q)! + 1);
       const joiner = member(q, "joining", idOf(q));
+      // as the engine does: admitting a new incarnation downs the previous ones at that port
+      for (const m of g.members) {
+        if (m.address.port === q && m.status !== "down") g = putMember(g, { ...m, status: "down" });
+      }
       g = bumpVersion(putMember(g, joiner), me);
       if (q !== p) {
         local.set(q, markSeen(g, key(q, idOf(q))));
@@ -117,12 +124,19 @@ describe("mergeGossip()", () => {
     assert.equal(findMember(m, key(2))?.status, "down");
   });
 
-  it("fences an older incarnation at the same address when a newer one joins", () => {
-    const a = stateOf("x", member(1, "up", "a", 1), member(2, "up", "old", 2));
-    const b = stateOf("y", member(1, "up", "a", 1), member(2, "joining", "p-new"));
-    const m = mergeGossip(a, b);
-    assert.equal(findMember(m, key(2, "old"))?.status, "down");
-    assert.equal(findMember(m, key(2, "p-new"))?.status, "joining");
+  it("keeps the admitting node's fencing of an older incarnation, whatever the ids' order", () => {
+    // ids are opaque: the new incarnation's id sorts *before* the old one (a clock set back)
+    const a = stateOf("x", member(1, "up", "a", 1), member(2, "up", "zz-old", 2));
+    const b = stateOf(
+      "y",
+      member(1, "up", "a", 1),
+      member(2, "down", "zz-old", 2),
+      member(2, "joining", "aa-new"),
+    );
+    for (const m of [mergeGossip(a, b), mergeGossip(b, a)]) {
+      assert.equal(findMember(m, key(2, "zz-old"))?.status, "down");
+      assert.equal(findMember(m, key(2, "aa-new"))?.status, "joining");
+    }
   });
 
   it("never revives a tombstoned member", () => {
@@ -252,5 +266,54 @@ describe("wire form", () => {
     g = markSeen(markSeen(g, key(1)), key(3));
     assert.deepEqual(decodeSeen(g, encodeSeen(g)), [key(1), key(3)]);
     assert.deepEqual(decodeSeen(g, "not base64!"), []);
+  });
+});
+
+describe("wire validation", () => {
+  const good = () =>
+    JSON.parse(JSON.stringify(encodeGossip(
+      claimLeadership(stateOf("x", member(1, "up", "a", 1), member(2, "up", "a", 2)), key(1)),
+    )));
+
+  it("round-trips the leader epoch", () => {
+    assert.deepEqual(decodeGossip(good()).leaderEpoch, { epoch: 1, leader: key(1) });
+  });
+
+  it("rejects wrong types, non-finite or out-of-range numbers and oversized fields", () => {
+    const cases: [string, (w: Record<string, unknown[]>) => void][] = [
+      ["members not an array", (w) => (w.m = "x" as unknown as unknown[])],
+      ["a fractional port", (w) => ((w.m[0] as unknown[])[1] = 1.5)],
+      ["a port over 65535", (w) => ((w.m[0] as unknown[])[1] = 70000)],
+      ["an unknown status", (w) => ((w.m[0] as unknown[])[3] = 9)],
+      ["a NaN-like version counter", (w) => ((w.v[0] as unknown[])[1] = "1")],
+      ["a member index out of range", (w) => ((w.v[0] as unknown[])[0] = 99)],
+      ["a huge id", (w) => ((w.m[0] as unknown[])[2] = "x".repeat(10_000))],
+      ["too many roles", (w) => ((w.m[0] as unknown[])[5] = Array(1000).fill("r"))],
+      ["a duplicate member", (w) => w.m.push(w.m[0])],
+      ["a negative epoch", (w) => ((w as Record<string, unknown>).e = [0, -1])],
+      ["a bad seen bitset", (w) => ((w as Record<string, unknown>).s = "%%%")],
+    ];
+    for (const [what, spoil] of cases) {
+      const w = good();
+      spoil(w);
+      assert.throws(() => decodeGossip(w), MalformedMessageError, what);
+    }
+  });
+});
+
+describe("laterEpoch()", () => {
+  it("keeps the higher epoch, and on a tie the lower leader key, in any order", () => {
+    const a = { epoch: 2, leader: key(2) };
+    const b = { epoch: 2, leader: key(1) };
+    const c = { epoch: 3, leader: key(5) };
+    assert.equal(laterEpoch(a, b), b);
+    assert.equal(laterEpoch(b, a), b);
+    assert.equal(laterEpoch(a, c), c);
+    assert.equal(laterEpoch(undefined, a), a);
+    const x = mergeGossip(
+      claimLeadership(emptyGossip(), key(2)),
+      claimLeadership(emptyGossip(), key(1)),
+    );
+    assert.deepEqual(x.leaderEpoch, { epoch: 1, leader: key(1) });
   });
 });

@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MembershipEvent } from "../../src/cluster/events.ts";
+import type { DowningOptions } from "../../src/cluster/downing.ts";
+import { bumpVersion, encodeGossip, putMember } from "../../src/cluster/gossip.ts";
+import { nodeKey } from "../../src/cluster/member.ts";
 import { Membership } from "../../src/cluster/membership.ts";
 import {
   MembershipSimulation,
@@ -186,6 +189,105 @@ describe("Membership: failures", () => {
   });
 });
 
+describe("Membership: failure-detector defaults", () => {
+  it("takes a node whose event loop stalls for 1.5 s for a slow node, not a failed one", () => {
+    for (const seed of [51, 52, 53, 54, 55]) {
+      using sim = simulation(seed);
+      formed(sim, [1, 2, 3, 4, 5]);
+      sim.runFor(10_000); // a realistic heartbeat history
+      sim.stall(3, 1500);
+      sim.runFor(15_000);
+      for (const node of sim.nodes) {
+        assert.ok(node.alive, `node ${node.address.port} alive (seed ${seed})`);
+        const unreachable = labels(node.events).filter((l) => l.startsWith("UnreachableMember"));
+        assert.deepEqual(
+          unreachable,
+          [],
+          `no UnreachableMember on ${node.address.port} (seed ${seed})`,
+        );
+      }
+      assert.ok(sim.allUp(5));
+    }
+  });
+
+  it("still detects a crash within 5 s and removes it within stableAfter + 5 s", () => {
+    for (const seed of [61, 62, 63]) {
+      using sim = simulation(seed);
+      formed(sim, [1, 2, 3, 4, 5]);
+      sim.runFor(10_000);
+      sim.kill(4);
+      const t0 = sim.clock.now();
+      const survivors = sim.alive;
+      assert.ok(
+        sim.runUntil(() => survivors.every((n) => count(n, "UnreachableMember:4") === 1), 5_000),
+        `UnreachableMember within 5 s (seed ${seed})`,
+      );
+      assert.ok(
+        sim.runUntil(() => survivors.every((n) => count(n, "MemberRemoved:4") === 1), 10_000),
+        `MemberRemoved (seed ${seed})`,
+      );
+      assert.ok(sim.clock.now() - t0 <= STABLE_AFTER + 5_000 + 5_000);
+    }
+  });
+});
+
+describe("Membership: identity", () => {
+  it("rejoins a node restarted with its clock a day behind, before its crash was noticed", () => {
+    using sim = simulation(71);
+    formed(sim, [1, 2, 3, 4]);
+    const oldId = sim.node(3).membership.selfNode.id;
+    const fresh = sim.restart(3, { wallClockOffset: -86_400_000 });
+    assert.ok(fresh.membership.selfNode.id < oldId, "the new id sorts before the old one");
+    assert.ok(sim.runUntil(() => sim.allUp(4), 60_000), "rejoined");
+    for (const node of sim.alive) {
+      const three = node.membership.members.filter((m) => m.address.port === 3);
+      assert.deepEqual(three.map((m) => m.id), [fresh.membership.selfNode.id]);
+    }
+  });
+
+  it("rejoins a node restarted with its clock a day behind, after it was removed", () => {
+    using sim = simulation(72);
+    formed(sim, [1, 2, 3, 4]);
+    const oldId = sim.node(4).membership.selfNode.id;
+    sim.kill(4);
+    assert.ok(sim.runUntil(() => sim.allUp(3), 60_000), "the crashed node was removed");
+    assert.ok(sim.node(1).membership.state.tombstones.some((t) => t.node.id === oldId));
+    const fresh = sim.restart(4, { wallClockOffset: -86_400_000 });
+    assert.ok(sim.runUntil(() => sim.allUp(4), 60_000), "rejoined despite the tombstone");
+    assert.equal(fresh.membership.selfMember?.status, "up");
+  });
+
+  it("logs a join that keeps getting no answer, and drops malformed messages with a log", () => {
+    const clock = new SimulatedClock();
+    const logs: string[] = [];
+    const node = new Membership({
+      self: { address: { host: "h", port: 2 }, id: "b" },
+      seedNodes: [{ host: "h", port: 1 }],
+      clock,
+      send: () => {},
+      log: (_level, message) => logs.push(message),
+    });
+    node.start();
+    clock.advance(9_000);
+    assert.equal(logs.length, 0);
+    clock.advance(2_000);
+    assert.equal(logs.length, 1);
+    assert.match(logs[0], /Cannot join the cluster yet: no seed node answered \d+ join attempts/);
+    node.receive({ host: "h", port: 1 }, { type: "heartbeat", from: "x", to: "b", seq: 1 });
+    node.receive({ host: "h", port: 1 }, {
+      type: "welcome",
+      from: { address: { host: "h", port: 1 }, id: "a" },
+      to: "b",
+      gossip: { m: [["h", 1.5, "a", 1, 1, []]], v: [], s: "", r: [], t: [] },
+    });
+    assert.equal(logs.length, 3);
+    assert.match(logs[1], /Dropped a membership message from h:1: .*from is not an object/);
+    assert.match(logs[2], /member 0 port is not an integer/);
+    assert.equal(node.selfMember, undefined, "no state change");
+    node.stop();
+  });
+});
+
 describe("Membership: graceful leave", () => {
   it("goes leaving → exiting → removed on every node, and the leaver learns it was removed", () => {
     using sim = simulation(21);
@@ -279,7 +381,7 @@ describe("Membership: partitions (keep-majority)", () => {
     sim.network.partition([sim.address(1), sim.address(2)], [3, 4, 5].map((p) => sim.address(p)));
     // sample every 100 ms: a member is only ever downed by the majority side
     const downedBy = new Map<number, Set<number>>();
-    sim.runUntil(() => {
+    const settled = sim.runUntil(() => {
       for (const node of sim.nodes) {
         for (const m of node.membership.members) {
           if (m.status !== "down") continue;
@@ -290,10 +392,114 @@ describe("Membership: partitions (keep-majority)", () => {
       }
       return sim.allUp(3);
     }, 60_000);
+    assert.ok(settled, "the majority settled with 3 members up");
+    assert.deepEqual([...downedBy.keys()].sort(), [1, 2], "exactly the minority was downed");
     for (const [port, by] of downedBy) {
-      assert.ok([1, 2].includes(port), `only minority members are downed (saw ${port})`);
-      assert.ok([...by].every((p) => p >= 3), `downed only in the majority's view`);
+      assert.ok([...by].every((p) => p >= 3), `${port} downed only in the majority's view`);
     }
+    // one node took every leader action under each epoch, and the downing was node 3's
+    const byEpoch = new Map<number, Set<number>>();
+    for (const node of sim.nodes) {
+      for (const a of node.leaderActions) {
+        byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(node.address.port));
+      }
+    }
+    for (const [epoch, by] of byEpoch) assert.equal(by.size, 1, `one actor in epoch ${epoch}`);
+    const downs = sim.nodes.flatMap((n) =>
+      n.leaderActions.filter((a) => a.kind === "down").map(() => n.address.port)
+    );
+    assert.deepEqual(downs, [3]);
+  });
+});
+
+describe("Membership: the leader epoch", () => {
+  it("refuses the decisions of a former leader that has not learned the newer epoch", () => {
+    const logs: string[] = [];
+    using sim = new MembershipSimulation({
+      seed: 91,
+      tuning: { downing: { stableAfter: 60_000 }, log: (_l, m) => logs.push(m) },
+    });
+    formed(sim, [1, 2, 3]);
+    assert.ok(sim.runUntil(() => sim.node(1).membership.isLeader, 10_000));
+    const before = sim.node(1).membership.leaderEpoch;
+    sim.network.partition([sim.address(1)], [sim.address(2), sim.address(3)]);
+    // the majority side's leader (node 2) claims the next epoch; node 1 still has the old one
+    assert.ok(sim.runUntil(() => sim.node(2).membership.isLeader, 20_000));
+    assert.ok(sim.node(2).membership.leaderEpoch > before);
+    assert.equal(sim.node(1).membership.leaderEpoch, before);
+    assert.ok(!sim.node(1).membership.isLeader, "the cut-off node does not act meanwhile");
+    // a decision of the former leader: node 1 downs node 3 under its old epoch
+    const one = sim.node(1).membership;
+    const three = one.members.find((m) => m.address.port === 3)!;
+    const stale = bumpVersion(
+      putMember(one.state, { ...three, status: "down" }),
+      nodeKey(one.selfNode),
+    );
+    sim.node(2).membership.receive(sim.address(1), {
+      type: "gossip",
+      from: one.selfNode,
+      to: sim.node(2).membership.selfNode.id,
+      gossip: encodeGossip(stale),
+      reply: false,
+    });
+    assert.ok(logs.some((l) => /Refused the state of former leader 10\.0\.0\.1:1#/.test(l)));
+    assert.equal(
+      sim.node(2).membership.members.find((m) => m.address.port === 3)?.status,
+      "up",
+      "the former leader's decision was refused",
+    );
+    sim.network.heal();
+    // node 1 learns the newer epoch; leadership returns to the lowest address, newer again
+    assert.ok(sim.runUntil(() => sim.allUp(3) && sim.node(1).membership.isLeader, 30_000));
+    const epochs = new Set(sim.nodes.map((n) => n.membership.leaderEpoch));
+    assert.equal(epochs.size, 1);
+    assert.ok([...epochs][0] >= before + 2);
+    const byEpoch = new Map<number, Set<number>>();
+    for (const n of sim.nodes) {
+      for (const a of n.leaderActions) {
+        byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(n.address.port));
+      }
+    }
+    for (const [epoch, by] of byEpoch) assert.equal(by.size, 1, `one actor in epoch ${epoch}`);
+  });
+});
+
+describe("Membership: downing strategies end to end", () => {
+  const run = (
+    downing: DowningOptions,
+    seed: number,
+    fault: (sim: MembershipSimulation) => void,
+  ): number[] => {
+    using sim = new MembershipSimulation({ seed, tuning: { downing } });
+    formed(sim, [1, 2, 3, 4, 5]);
+    fault(sim);
+    sim.runFor(40_000);
+    return sim.alive.map((n) => n.address.port);
+  };
+  const crash3 = (sim: MembershipSimulation) => sim.kill(3);
+  const split = (sim: MembershipSimulation) =>
+    sim.network.partition([1, 2].map(sim.address.bind(sim)), [3, 4, 5].map(sim.address.bind(sim)));
+
+  it("keepMajority, staticQuorum and keepOldest down a crashed node; downAll downs everyone", () => {
+    for (const seed of [81, 82]) {
+      assert.deepEqual(run({ stableAfter: 3000 }, seed, crash3), [1, 2, 4, 5]);
+      const quorum = { strategy: "staticQuorum", quorumSize: 3, stableAfter: 3000 } as const;
+      assert.deepEqual(run(quorum, seed, crash3), [1, 2, 4, 5]);
+      assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, seed, crash3), [
+        1,
+        2,
+        4,
+        5,
+      ]);
+      assert.deepEqual(run({ strategy: "downAll", stableAfter: 3000 }, seed, crash3), []);
+    }
+  });
+
+  it("on a 2|3 split: keepOldest keeps the oldest's minority side, staticQuorum 4 keeps nobody", () => {
+    assert.deepEqual(run({ strategy: "keepOldest", stableAfter: 3000 }, 83, split), [1, 2]);
+    const quorum = { strategy: "staticQuorum", quorumSize: 4, stableAfter: 3000 } as const;
+    assert.deepEqual(run(quorum, 84, split), []);
+    assert.deepEqual(run({ strategy: "off", stableAfter: 3000 }, 85, split), [1, 2, 3, 4, 5]);
   });
 });
 

@@ -42,7 +42,7 @@ describe("PhiAccrualFailureDetector", () => {
   });
 
   it("grows with the time since the last heartbeat", () => {
-    const fd = new PhiAccrualFailureDetector();
+    const fd = new PhiAccrualFailureDetector({ acceptableHeartbeatPause: 0 });
     const last = steady(fd, "b", 500, 50);
     let prev = -1;
     for (let e = 0; e <= 3000; e += 100) {
@@ -53,16 +53,25 @@ describe("PhiAccrualFailureDetector", () => {
     assert.ok(fd.phi("b", last + 3000) > 8);
   });
 
-  it("crosses the default threshold about 1.06 s after the last of steady 500 ms heartbeats", () => {
-    const fd = new PhiAccrualFailureDetector();
+  it("crosses threshold 8 about 1.06 s after the last of steady 500 ms heartbeats with no pause", () => {
+    const fd = new PhiAccrualFailureDetector({ acceptableHeartbeatPause: 0 });
     const last = steady(fd, "b", 500, 400); // the two warm-up samples are long gone
     let elapsed = 0;
     while (fd.isAvailable("b", last + elapsed)) elapsed++;
     assert.ok(elapsed >= 1050 && elapsed <= 1070, `crossed after ${elapsed} ms`);
   });
 
-  it("seeds a new node's history with the first-heartbeat estimate (detects a silent node)", () => {
+  it("with the defaults, tolerates 2.3 s of silence (a 1.5 s stall) and crosses at about 2.81 s", () => {
     const fd = new PhiAccrualFailureDetector();
+    const last = steady(fd, "b", 500, 400);
+    assert.ok(fd.isAvailable("b", last + 2300));
+    let elapsed = 0;
+    while (fd.isAvailable("b", last + elapsed)) elapsed++;
+    assert.ok(elapsed >= 2800 && elapsed <= 2820, `crossed after ${elapsed} ms`);
+  });
+
+  it("seeds a new node's history with the first-heartbeat estimate (detects a silent node)", () => {
+    const fd = new PhiAccrualFailureDetector({ acceptableHeartbeatPause: 0 });
     fd.heartbeat("new", 0); // monitoring starts; the node never answers
     assert.ok(fd.isMonitoring("new"));
     assert.ok(fd.isAvailable("new", 1500));
@@ -73,7 +82,7 @@ describe("PhiAccrualFailureDetector", () => {
   });
 
   it("does not learn from the long gap of a failure", () => {
-    const fd = new PhiAccrualFailureDetector();
+    const fd = new PhiAccrualFailureDetector({ acceptableHeartbeatPause: 0 });
     const last = steady(fd, "b", 500, 100);
     fd.heartbeat("b", last + 60_000); // back after a minute
     // With the 60 s gap in its history it would tolerate long silences; it must not.

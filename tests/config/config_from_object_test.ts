@@ -417,7 +417,7 @@ describe("parseConfig() bad values", () => {
       "an unknown downing strategy",
       '[cluster.downing]\nstrategy = "oldest"',
       "cluster.downing.strategy",
-      /"keep_majority", "off"/,
+      /"keep_majority", "static_quorum", "keep_oldest", "down_all", "off"/,
     ],
     [
       "a TLS table without keyfile",
