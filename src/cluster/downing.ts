@@ -41,8 +41,8 @@ export type DowningStrategy = "keepMajority" | "staticQuorum" | "keepOldest" | "
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { DowningOptions } from "./downing.ts";
+ * import assert from "node:assert/strict";
  * const o: DowningOptions = { strategy: "staticQuorum", quorumSize: 3, stableAfter: 7000 };
  * assert.equal(o.quorumSize, 3);
  * ```
@@ -71,8 +71,8 @@ export interface DowningOptions {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { DowningDecision } from "./downing.ts";
+ * import assert from "node:assert/strict";
  * const d: DowningDecision = { type: "none" };
  * assert.equal(d.type, "none");
  * ```

@@ -14,8 +14,8 @@ export type { NodeAddress };
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { UniqueNode } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const n: UniqueNode = { address: { host: "10.0.0.1", port: 25520 }, id: "0lx2k3a4b5c6-9f8e7d6c" };
  * assert.ok(n.id.length > 0);
  * ```
@@ -33,8 +33,8 @@ export interface UniqueNode {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { MemberStatus } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const s: MemberStatus = "up";
  * assert.ok(s === "up");
  * ```
@@ -46,8 +46,8 @@ export type MemberStatus = "joining" | "up" | "leaving" | "exiting" | "down" | "
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { Member } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const m: Member = {
  *   address: { host: "127.0.0.1", port: 25520 },
  *   status: "up",
@@ -88,93 +88,13 @@ const STATUS_RANK: Readonly<Record<MemberStatus, number>> = {
  * @returns 0 for `joining` up to 5 for `removed`.
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { statusRank } from "./member.ts";
+ * import assert from "node:assert/strict";
  * assert.ok(statusRank("down") > statusRank("exiting"));
  * ```
  */
 export function statusRank(status: MemberStatus): number {
   return STATUS_RANK[status];
-}
-
-/**
- * Orders addresses by host (as strings), then port: the order that picks the leader and breaks
- * split-brain ties.
- *
- * @param a First address.
- * @param b Second address.
- * @returns Negative if `a` sorts first, positive if `b` does, 0 if equal.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { compareAddresses } from "./member.ts";
- * const a = { host: "10.0.0.1", port: 2552 };
- * const b = { host: "10.0.0.1", port: 2551 };
- * assert.ok(compareAddresses(a, b) > 0);
- * ```
- */
-export function compareAddresses(a: NodeAddress, b: NodeAddress): number {
-  if (a.host !== b.host) return a.host < b.host ? -1 : 1;
-  return a.port - b.port;
-}
-
-/**
- * Whether two addresses are the same.
- *
- * @param a First address.
- * @param b Second address.
- * @returns `true` when host and port match.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { addressEquals } from "./member.ts";
- * assert.ok(addressEquals({ host: "h", port: 1 }, { host: "h", port: 1 }));
- * ```
- */
-export function addressEquals(a: NodeAddress, b: NodeAddress): boolean {
-  return a.host === b.host && a.port === b.port;
-}
-
-/**
- * The `host:port` form of an address (IPv6 hosts are bracketed).
- *
- * @param address The address.
- * @returns A string usable as a map key.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { addressToString } from "./member.ts";
- * assert.equal(addressToString({ host: "127.0.0.1", port: 25520 }), "127.0.0.1:25520");
- * ```
- */
-export function addressToString(address: NodeAddress): string {
-  return address.host.includes(":")
-    ? `[${address.host}]:${address.port}`
-    : `${address.host}:${address.port}`;
-}
-
-/**
- * Parses `host:port` (or `[v6]:port`).
- *
- * @param text The address text.
- * @returns The address.
- * @throws {TypeError} When the text has no valid port.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseAddress } from "./member.ts";
- * assert.equal(parseAddress("127.0.0.1:25520").port, 25520);
- * ```
- */
-export function parseAddress(text: string): NodeAddress {
-  const at = text.lastIndexOf(":");
-  const port = Number(text.slice(at + 1));
-  let host = text.slice(0, at);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`Cannot parse node address "${text}": expected host:port`);
-  }
-  return { host, port };
 }
 
 /**
@@ -184,8 +104,8 @@ export function parseAddress(text: string): NodeAddress {
  * @returns The key.
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { nodeKey } from "./member.ts";
+ * import assert from "node:assert/strict";
  * assert.ok(nodeKey({ address: { host: "h", port: 1 }, id: "x" }) === "h:1#x");
  * ```
  */
@@ -201,8 +121,8 @@ export function nodeKey(node: UniqueNode): string {
  * @returns Negative, zero or positive.
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { compareNodes } from "./member.ts";
+ * import assert from "node:assert/strict";
  * const h = { host: "h", port: 1 };
  * assert.ok(compareNodes({ address: h, id: "a" }, { address: h, id: "b" }) < 0);
  * ```
@@ -245,8 +165,8 @@ export function isNewerIncarnation(a: string, b: string): boolean {
  * @returns An id such as `"00000lx2k3a4-9f8e7d6c"`.
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { newMemberId } from "./member.ts";
+ * import assert from "node:assert/strict";
  * assert.ok(newMemberId(Date.now()).length === 21);
  * ```
  */

@@ -82,9 +82,9 @@ export interface LeaderAction {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { MembershipOptions } from "@casty/casty/cluster";
  * import { realClock } from "@casty/casty";
+ * import assert from "node:assert/strict";
  * const options: MembershipOptions = {
  *   self: { address: { host: "127.0.0.1", port: 25520 }, id: "00000lx2k3a4-9f8e7d6c" },
  *   seedNodes: [{ host: "127.0.0.1", port: 25520 }],
@@ -217,10 +217,10 @@ function positive(name: string, value: number): number {
  *
  * @example Three nodes over a toy in-process "network"
  * ```ts
- * import assert from "node:assert/strict";
  * import { Membership, type MembershipMessage } from "@casty/casty/cluster";
  * import type { NodeAddress } from "@casty/casty/remote";
  * import { SimulatedClock } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  *
  * const clock = new SimulatedClock();
  * const nodes = new Map<number, Membership>();

@@ -9,8 +9,8 @@
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { PhiAccrualOptions } from "./phi_accrual.ts";
+ * import assert from "node:assert/strict";
  * const o: PhiAccrualOptions = { threshold: 10, acceptableHeartbeatPause: 1000 };
  * assert.ok(o.threshold === 10);
  * ```
@@ -96,8 +96,8 @@ const LN10 = Math.log(10);
  * @returns Phi, 0 or more.
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { phiOf } from "./phi_accrual.ts";
+ * import assert from "node:assert/strict";
  * assert.ok(Math.abs(phiOf(5.612) - 8) < 0.01);
  * assert.ok(Number.isFinite(phiOf(1000)));
  * ```
@@ -131,8 +131,8 @@ export function phiOf(z: number): number {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { PhiAccrualFailureDetector } from "./phi_accrual.ts";
+ * import assert from "node:assert/strict";
  * const fd = new PhiAccrualFailureDetector();
  * for (let t = 0; t <= 10_000; t += 500) fd.heartbeat("b", t);
  * assert.ok(fd.isAvailable("b", 10_500));

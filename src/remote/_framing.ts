@@ -43,8 +43,8 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 16 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { FRAME_BATCH, isFrameType } from "./_framing.ts";
+ * import assert from "node:assert/strict";
  * assert.ok(isFrameType(FRAME_BATCH) && !isFrameType(0x7f));
  * ```
  */
@@ -57,10 +57,10 @@ export function isFrameType(type: number): type is FrameType {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { FRAME_MESSAGE, writeFrameHeader } from "./_framing.ts";
  * const out = new Uint8Array(5);
  * writeFrameHeader(out, 0, FRAME_MESSAGE, 3);
+ * import assert from "node:assert/strict";
  * assert.ok(out[3] === 4 && out[4] === FRAME_MESSAGE);
  * ```
  */
@@ -83,9 +83,9 @@ export function writeFrameHeader(
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { encodeFrame, FRAME_MESSAGE } from "./_framing.ts";
  * const frame = encodeFrame(FRAME_MESSAGE, new Uint8Array([7]));
+ * import assert from "node:assert/strict";
  * assert.equal(frame.join(), "0,0,0,2,1,7");
  * ```
  */
@@ -104,9 +104,9 @@ export type FrameErrorKind = "zero-length" | "oversized" | "unknown-type" | "tru
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { FrameError } from "./_framing.ts";
  * const err = new FrameError("oversized", "too big");
+ * import assert from "node:assert/strict";
  * assert.ok(err.code === "BAD_FRAME" && err.kind === "oversized");
  * ```
  */
@@ -145,13 +145,13 @@ const INITIAL_BODY_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { encodeFrame, FRAME_MESSAGE, FrameDecoder } from "./_framing.ts";
  * const decoder = new FrameDecoder({ maxFrameSize: 1024 });
  * const frame = encodeFrame(FRAME_MESSAGE, new Uint8Array([1, 2]));
  * let seen = 0;
  * decoder.push(frame.subarray(0, 3), () => seen++);
  * decoder.push(frame.subarray(3), () => seen++);
+ * import assert from "node:assert/strict";
  * assert.equal(seen, 1);
  * const bad = decoder.push(new Uint8Array([0, 0, 0, 0]), () => {});
  * assert.equal(bad?.kind, "zero-length");

@@ -13,8 +13,8 @@ import { TimerHeap } from "../actor/internal.ts";
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { NetworkAddress } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const a: NetworkAddress = { host: "10.0.0.1", port: 1 };
  * assert.ok(a.port === 1);
  * ```
@@ -31,8 +31,8 @@ export interface NetworkAddress {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { InMemoryNetworkOptions } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const o: InMemoryNetworkOptions = { latency: 5 };
  * assert.ok(o.latency === 5);
  * ```
@@ -67,8 +67,8 @@ export interface InMemoryNetworkOptions {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { NetworkStats } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const s: NetworkStats = { messages: 0, bytes: 0, dropped: 0, byType: {} };
  * assert.ok(s.bytes === 0);
  * ```
@@ -103,8 +103,8 @@ function keyOf(a: NetworkAddress): string {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { InMemoryNetwork, SimulatedClock } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const clock = new SimulatedClock();
  * const net = new InMemoryNetwork<{ type: string }>(clock, { latency: 10 });
  * const a = { host: "a", port: 1 };

@@ -24,8 +24,8 @@ import { SimulatedClock } from "./simulated_clock.ts";
  * @returns A function returning numbers in [0, 1).
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { seededRandom } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const a = seededRandom(42);
  * const b = seededRandom(42);
  * assert.ok(a() === b());
@@ -48,8 +48,8 @@ export function seededRandom(seed: number): () => number {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { SimulationTuning } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const t: SimulationTuning = { downing: { stableAfter: 3000 } };
  * assert.ok(t.downing?.stableAfter === 3000);
  * ```
@@ -64,8 +64,8 @@ export type SimulationTuning = Omit<
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import type { MembershipSimulationOptions } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * const o: MembershipSimulationOptions = { seed: 7, latency: 2 };
  * assert.ok(o.seed === 7);
  * ```
@@ -95,8 +95,8 @@ export interface MembershipSimulationOptions {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { MembershipSimulation } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * using sim = new MembershipSimulation();
  * const n = sim.add(1);
  * assert.ok(n.alive);
@@ -170,8 +170,8 @@ class NodeClock implements Clock {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
  * import { MembershipSimulation } from "@casty/casty/testing";
+ * import assert from "node:assert/strict";
  * using sim = new MembershipSimulation({ seed: 3 });
  * for (const port of [1, 2, 3]) sim.add(port, { seeds: [1, 2] });
  * const ok = sim.runUntil(() => sim.allUp(3), 30_000);
