@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { ACTOR_REF, type ActorRef, isActorRef } from "../../src/actor/actor_ref.ts";
 import { SerializationError } from "../../src/serialization/errors.ts";
 import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
-import { Behaviors, ClusteredActorSystem, DeadLetter } from "../../mod.ts";
-import { memoryLogger, waitFor } from "../_helpers/probe.ts";
+import { Behaviors, DeadLetter } from "../../mod.ts";
+import { startLocalNode, waitFor } from "../_helpers/probe.ts";
 
 class Deposited {
   constructor(readonly amount: number, readonly at: Date) {}
@@ -578,15 +578,8 @@ describe("TaggedJsonSerializer decode limits", () => {
   });
 
   it("refuses one oversized message on a real connection and delivers the next ones", async () => {
-    const start = () =>
-      ClusteredActorSystem.start({
-        name: "limits",
-        host: "127.0.0.1",
-        port: 0,
-        logger: memoryLogger(),
-      });
-    await using receiver = await start();
-    await using sender = await start();
+    await using receiver = await startLocalNode("limits");
+    await using sender = await startLocalNode("limits");
     const got: unknown[] = [];
     receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
     const dead: DeadLetter[] = [];

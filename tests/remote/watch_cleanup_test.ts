@@ -8,7 +8,6 @@ import {
   type ActorRef,
   ActorSystem,
   Behaviors,
-  ClusteredActorSystem,
   DeadLetter,
   MemberDowned,
   MemberRemoved,
@@ -17,7 +16,7 @@ import {
   TOPOLOGY_PATH,
   type TopologySnapshot,
 } from "../../mod.ts";
-import { memoryLogger, waitFor } from "../_helpers/probe.ts";
+import { memoryLogger, startLocalNode, waitFor } from "../_helpers/probe.ts";
 import { runScript } from "../_helpers/process.ts";
 import { testCluster } from "../../src/testing/mod.ts";
 
@@ -35,14 +34,7 @@ function watcher(terminated: string[]) {
   });
 }
 
-const start = (name: string, extra: Record<string, unknown> = {}) =>
-  ClusteredActorSystem.start({
-    name,
-    host: "127.0.0.1",
-    port: 0,
-    logger: memoryLogger(),
-    ...extra,
-  });
+const start = startLocalNode;
 
 describe("Watching ask refs", () => {
   it("tells a local watcher Terminated when the ask ends, by reply or by timeout", async () => {
