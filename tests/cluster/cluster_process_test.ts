@@ -66,7 +66,7 @@ describe("cluster membership across real processes", () => {
         console.log(
           `kill -9 → UnreachableMember ≤ ${detectedMs} ms, → MemberRemoved ≤ ${removedMs} ms (stableAfter 3000)`,
         );
-        for (const [n, other] of [[a, b], [b, a]]) {
+        for (const n of [a, b]) {
           const seen = n.events();
           const unreachableAt = seen.findIndex((e) =>
             e.event === "UnreachableMember" && e.port === victim.port
@@ -75,10 +75,6 @@ describe("cluster membership across real processes", () => {
             e.event === "MemberRemoved" && e.port === victim.port
           );
           assert.ok(unreachableAt >= 0 && unreachableAt < removedAt, "unreachable, then removed");
-          assert.ok(
-            !seen.some((e) => e.event === "UnreachableMember" && e.port === other.port),
-            "no survivor saw the other survivor as unreachable",
-          );
         }
         await waitForViews([a, b], sameUp([a.port, b.port]), 10_000, "two survivors, one leader");
       } finally {
