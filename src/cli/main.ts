@@ -217,9 +217,61 @@ async function status(
         `${m.roles.length ? `  roles: ${m.roles.join(",")}` : ""}  id: ${m.id}`,
     );
   }
-  const types = Object.keys(snapshot.allocations);
-  out(types.length === 0 ? "shard allocations: none" : `shard allocations: ${types.join(", ")}`);
+  for (const line of shardTable(snapshot)) out(line);
   return 0;
+}
+
+/**
+ * The shards per node of every sharded type in `snapshot`, as the lines of a table (the last
+ * part of `casty status`).
+ *
+ * @param snapshot A topology snapshot.
+ * @returns The lines.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TopologySnapshot } from "@casty/casty";
+ * import { shardTable } from "@casty/casty/cli";
+ * const a = { host: "127.0.0.1", port: 25520 };
+ * const lines = shardTable(
+ *   new TopologySnapshot([], a, [], { accounts: { 0: { primary: a, replicas: [] } } }, 3),
+ * );
+ * assert.deepEqual(lines, [
+ *   "shards per node (allocation epoch 3):",
+ *   "  node             accounts",
+ *   "  127.0.0.1:25520         1",
+ * ]);
+ * ```
+ */
+export function shardTable(snapshot: TopologySnapshot): string[] {
+  const types = Object.keys(snapshot.allocations).sort();
+  if (types.length === 0) return ["shard allocations: none"];
+  const counts = new Map<string, Map<string, number>>();
+  for (const m of snapshot.members) counts.set(formatNodeAddress(m.address), new Map());
+  for (const type of types) {
+    for (const a of Object.values(snapshot.allocations[type])) {
+      const node = formatNodeAddress(a.primary);
+      let row = counts.get(node);
+      if (row === undefined) counts.set(node, row = new Map());
+      row.set(type, (row.get(type) ?? 0) + 1);
+    }
+  }
+  const nodes = [...counts.keys()].sort();
+  const width = Math.max(4, ...nodes.map((n) => n.length));
+  const cols = types.map((t) => Math.max(t.length, 3));
+  const lines = [
+    `shards per node (allocation epoch ${snapshot.allocationEpoch}):`,
+    `  ${"node".padEnd(width)}  ${types.map((t, i) => t.padStart(cols[i])).join("  ")}`,
+  ];
+  for (const n of nodes) {
+    const row = counts.get(n)!;
+    lines.push(
+      `  ${n.padEnd(width)}  ${
+        types.map((t, i) => String(row.get(t) ?? 0).padStart(cols[i])).join("  ")
+      }`,
+    );
+  }
+  return lines;
 }
 
 type TopologyAnswer =

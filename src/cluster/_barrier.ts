@@ -4,16 +4,21 @@
 // answers a different `n` with BarrierMismatchError. Rounds are reusable.
 // Every message carries the leader epoch (see Membership.leaderEpoch): a round belongs to one
 // epoch. When leadership moves (a new epoch), the rounds held by the former leader are dropped
-// and every waiter that arrived under the former epoch fails with a clear error (it may call
-// barrier() again); a release, progress or failure from another epoch than the waiter's is
-// ignored, so a former leader can never release a later round early. Arrivals made before
-// any leader was known are sent once one is.
+// and every waiter that arrived under the former epoch arrives again at the new leader, within
+// its own timeout: leadership moving is the cluster's business, not the caller's. A release
+// from an epoch the waiter arrived under (this call, not an earlier one) still counts, since
+// that leader really saw n arrivals; the waiter then withdraws its newer arrival. Anything from
+// an epoch this call never arrived under is ignored, so a former leader can never release a
+// later round early. Arrivals made before any leader was known are sent once one is.
 import type { Cancellable, Clock } from "../actor/clock.ts";
 import { CastyError } from "../config/errors.ts";
 import { BarrierMismatchError, ClusterUnavailableError } from "./errors.ts";
 import { formatNodeAddress, type NodeAddress, sameNodeAddress } from "../remote/address.ts";
 
 export const BARRIER_PATH = "/_cluster/_barrier";
+
+/** How long a waiter refused by a node that does not lead (yet) waits before arriving again. */
+const LEADERSHIP_RETRY_MS = 100;
 
 export type BarrierMsg =
   | {
@@ -48,6 +53,8 @@ interface Waiting {
   readonly n: number;
   /** The leader epoch the arrival was sent under (undefined: not sent yet, no leader). */
   epoch: number | undefined;
+  /** Earlier epochs this call arrived under (leadership moved since). */
+  readonly earlier: Set<number>;
   /** Participants of the round as last reported by the leader. */
   participants: readonly NodeAddress[];
   readonly resolve: () => void;
@@ -118,6 +125,7 @@ export class BarrierService {
     this.#waiting.set(name, {
       n,
       epoch: undefined,
+      earlier: new Set(),
       participants: [],
       resolve,
       reject,
@@ -141,19 +149,22 @@ export class BarrierService {
   #checkEpoch(): void {
     const epoch = this.#o.epoch();
     if (epoch === this.#epoch) return;
-    const former = this.#epoch;
     this.#epoch = epoch;
     this.#rounds.clear();
-    for (const [name, w] of [...this.#waiting]) {
+    for (const [name, w] of this.#waiting) {
       if (w.epoch === undefined || w.epoch === epoch) continue;
-      this.#give(
-        name,
-        new ClusterUnavailableError(
-          `Barrier "${name}" failed: leadership moved (epoch ${former} → ${epoch}) while waiting; call barrier() again`,
-        ),
-        false,
-      );
+      this.#rearrive(name, w);
     }
+  }
+
+  /** The arrival's epoch is over: arrive again under the current one (or once a leader is known). */
+  #rearrive(name: string, w: Waiting): void {
+    if (w.epoch !== undefined) w.earlier.add(w.epoch);
+    w.epoch = undefined;
+    w.participants = [];
+    queueMicrotask(() => {
+      if (this.#waiting.get(name) === w && w.epoch === undefined) this.#sendArrival(name, w.n);
+    });
   }
 
   /** A node became unreachable, was downed or removed: fail the rounds it takes part in. */
@@ -240,17 +251,33 @@ export class BarrierService {
         if (round.participants.size === 0) this.#rounds.delete(msg.name);
         return;
       }
-      case "release":
-        if (this.#waiting.get(msg.name)?.epoch !== msg.epoch) return; // another epoch's round
-        this.#settle(msg.name, undefined);
-        return;
+      case "release": {
+        const w = this.#waiting.get(msg.name);
+        if (w === undefined) return;
+        if (w.epoch === msg.epoch) this.#settle(msg.name, undefined);
+        else if (w.earlier.has(msg.epoch)) this.#give(msg.name, undefined, true); // withdraw the newer arrival
+        return; // otherwise another call's or epoch's round
+      }
       case "progress": {
         const w = this.#waiting.get(msg.name);
         if (w && w.epoch === msg.epoch) w.participants = msg.participants;
         return;
       }
-      case "fail":
-        if (this.#waiting.get(msg.name)?.epoch !== msg.epoch) return;
+      case "fail": {
+        const w = this.#waiting.get(msg.name);
+        if (w === undefined || w.epoch !== msg.epoch) return;
+        if (msg.kind === "leadership") {
+          // The node we took for the leader does not lead in our epoch (yet or any more): try
+          // again a little later; the timeout still bounds the whole wait.
+          w.earlier.add(msg.epoch);
+          w.epoch = undefined;
+          this.#o.clock.setTimeout(() => {
+            if (this.#waiting.get(msg.name) === w && w.epoch === undefined) {
+              this.#sendArrival(msg.name, w.n);
+            }
+          }, LEADERSHIP_RETRY_MS);
+          return;
+        }
         this.#settle(
           msg.name,
           msg.kind === "mismatch"
@@ -258,6 +285,7 @@ export class BarrierService {
             : new ClusterUnavailableError(`Barrier "${msg.name}" failed: ${msg.reason}`),
         );
         return;
+      }
     }
   }
 

@@ -5,7 +5,14 @@
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
 import type { SpawnOptions } from "../actor/actor_context.ts";
-import { ActorSystem, type ActorSystemOptions, spawnChildOf } from "../actor/actor_system.ts";
+import {
+  ActorSystem,
+  type ActorSystemOptions,
+  type AskFactory,
+  type AskOptions,
+  type ReplyOf,
+  spawnChildOf,
+} from "../actor/actor_system.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { type Clock, realClock } from "../actor/clock.ts";
 import { ClusterUnavailableError } from "./errors.ts";
@@ -29,6 +36,20 @@ import type { Transport } from "../remote/transport.ts";
 import { readEnv } from "../runtime/env.ts";
 import { Behaviors } from "../actor/behaviors.ts";
 import type { TlsOptions } from "../runtime/tcp.ts";
+import {
+  BROADCAST_ASK,
+  type BroadcastedBehavior,
+  type BroadcastRef,
+  type BroadcastReplies,
+} from "./broadcast_ref.ts";
+import {
+  Find,
+  type Listing,
+  RECEPTIONIST_PATH,
+  type ReceptionistCommand,
+  registryOf,
+  ServiceKey,
+} from "./receptionist.ts";
 import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
@@ -45,8 +66,11 @@ import {
   type ClusterExtension,
   type ClusterExtensionContext,
   type ClusterView,
+  defaultExtensions,
+  type EntityEnvelope,
   type ExtensionStop,
   markerOf,
+  type ShardingPort,
   type SpawnHandler,
 } from "./extension.ts";
 import { type Member, newMemberId } from "./member.ts";
@@ -278,6 +302,10 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #eventListeners = new Set<(event: MembershipEvent) => void>();
   readonly #spawnHandlers = new Map<string, SpawnHandler>();
   readonly #extensions: { readonly name: string; stop: ExtensionStop | undefined }[] = [];
+  readonly #leaveHooks: (() => Promise<void>)[] = [];
+  readonly #stableAfter: number;
+  readonly #roles: readonly string[];
+  #sharding: ShardingPort | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -335,7 +363,12 @@ export class ClusteredActorSystem extends ActorSystem {
       throw err;
     }
     try {
-      for (const extension of options.extensions ?? []) await node.#startExtension(extension);
+      const given = options.extensions ?? [];
+      const all = [
+        ...defaultExtensions().filter((d) => !given.some((e) => e.name === d.name)),
+        ...given,
+      ];
+      for (const extension of all) await node.#startExtension(extension);
     } catch (err) {
       await node.shutdown();
       throw err;
@@ -409,6 +442,8 @@ export class ClusteredActorSystem extends ActorSystem {
       unreachableTimeout: options.transport?.unreachableTimeout,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
+    this.#stableAfter = options.downing?.stableAfter ?? 4_000;
+    this.#roles = [...(options.roles ?? [])];
     this.#memberId = transport.incarnation;
     const seeds = (options.seedNodes ?? []) as NodeAddress[];
     this.#membership = new Membership({
@@ -461,6 +496,19 @@ export class ClusteredActorSystem extends ActorSystem {
    * @throws {ActorNameTakenError} when a live root actor has the name.
    * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
    */
+  override spawn<M>(
+    behavior: BroadcastedBehavior<M>,
+    name: string,
+    options?: SpawnOptions,
+  ): BroadcastRef<M>;
+  /**
+   * Spawns a root actor; a special behavior of a cluster feature (such as
+   * `Behaviors.singleton(...)`) is handed to the extension that registered its marker.
+   *
+   * @throws {ActorNameTakenError} when a live root actor has the name.
+   * @throws {TypeError} on an invalid name, or for a special behavior no extension handles.
+   */
+  override spawn<M>(behavior: Behavior<M>, name: string, options?: SpawnOptions): ActorRef<M>;
   override spawn<M>(behavior: Behavior<M>, name: string, options: SpawnOptions = {}): ActorRef<M> {
     if (behavior.kind === "marker") {
       const marker = markerOf(behavior);
@@ -468,6 +516,38 @@ export class ClusteredActorSystem extends ActorSystem {
       if (handler) return handler(behavior as Behavior<never>, name, options) as ActorRef<M>;
     }
     return super.spawn(behavior, name, options);
+  }
+
+  /**
+   * Asks an actor and waits for its reply. On a {@linkcode BroadcastRef} it asks every node's
+   * instance and resolves with a {@linkcode BroadcastReplies} array: the replies that arrived in
+   * time, and in `missing` the nodes that did not answer (never an error for those).
+   *
+   * @throws {AskTimeoutError} (rejection) when a plain ask gets no reply within the timeout.
+   */
+  override ask<M, R = ReplyOf<M>>(
+    target: BroadcastRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<BroadcastReplies<R>>;
+  /**
+   * Asks an actor and waits for its reply.
+   *
+   * @throws {AskTimeoutError} (rejection) when no reply arrives within the timeout.
+   */
+  override ask<M, R = ReplyOf<M>>(
+    target: ActorRef<M>,
+    factory: NoInfer<AskFactory<M, R>>,
+    options?: AskOptions,
+  ): Promise<R>;
+  override ask<M, R>(
+    target: ActorRef<M>,
+    factory: AskFactory<M, R>,
+    options: AskOptions = {},
+  ): Promise<unknown> {
+    const collect = (target as Partial<BroadcastRef<M>>)[BROADCAST_ASK];
+    if (typeof collect === "function") return collect(factory, options);
+    return super.ask(target, factory, options);
   }
 
   /** The cluster as this node sees it (transport-independent). */
@@ -532,6 +612,15 @@ export class ClusteredActorSystem extends ActorSystem {
         }
         this.#spawnHandlers.set(marker, handler);
       },
+      stableAfter: this.#stableAfter,
+      onLeave: (hook) => void this.#leaveHooks.push(hook),
+      provideSharding: (port) => {
+        this.#sharding = port;
+      },
+      topologyChanged: () => {
+        for (const l of [...this.#topologyListeners]) l();
+        this.#topology.tell({ type: "topologyChanged" });
+      },
     };
     const entry = { name: extension.name, stop: undefined as ExtensionStop | undefined };
     this.#extensions.push(entry);
@@ -539,9 +628,61 @@ export class ClusteredActorSystem extends ActorSystem {
     if (typeof stop === "function") entry.stop = stop;
   }
 
+  /**
+   * The region of sharded type `name` on this node: spawns `Behaviors.sharded(factory, options)`
+   * under `name` the first time, returns the same ref afterwards.
+   *
+   * @throws {Error} when the sharding extension is not loaded (import `@casty/casty`).
+   */
+  regionRef<M>(
+    name: string,
+    factory: (entityId: string) => Behavior<M>,
+    options: { numShards?: number; role?: string; passivateAfter?: number } = {},
+  ): ActorRef<EntityEnvelope<M>> {
+    return this.#shardingPort().regionRef(
+      name,
+      factory as (entityId: string) => Behavior<never>,
+      options,
+    ) as ActorRef<EntityEnvelope<M>>;
+  }
+
+  /**
+   * Asks one entity of a sharded type: wraps `factory(replyTo)` in a `ShardEnvelope` for
+   * `entityId` and waits for the reply.
+   *
+   * @throws {AskTimeoutError} (rejection) after `timeout` ms (default 5000).
+   */
+  entityAsk<M, R>(
+    ref: ActorRef<EntityEnvelope<M>>,
+    entityId: string,
+    factory: (replyTo: ActorRef<R>) => M,
+    options: AskOptions = {},
+  ): Promise<R> {
+    const port = this.#shardingPort();
+    return this.ask<EntityEnvelope<M>, R>(
+      ref,
+      (replyTo) => port.envelope(entityId, factory(replyTo)) as EntityEnvelope<M>,
+      options,
+    );
+  }
+
+  #shardingPort(): ShardingPort {
+    if (this.#sharding === undefined) {
+      throw new Error(
+        "Cannot use sharding: the sharding extension is not loaded (import @casty/casty or @casty/casty/sharding)",
+      );
+    }
+    return this.#sharding;
+  }
+
   /** The address this node is bound to and advertises (`port` is the real one for port 0). */
   get selfAddress(): NodeAddress {
     return this.#self;
+  }
+
+  /** This node's roles (for role-aware placement). */
+  get roles(): readonly string[] {
+    return this.#roles;
   }
 
   /** This node's member incarnation id (a new one at every start). */
@@ -676,8 +817,27 @@ export class ClusteredActorSystem extends ActorSystem {
   /**
    * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
    * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   * With a {@linkcode ServiceKey}, resolves with the {@linkcode Listing} of the actors registered
+   * under it on every node (from this node's copy of the registry).
    */
-  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined {
+  override lookup<M>(key: ServiceKey<M>, options?: ClusterWaitOptions): Promise<Listing<M>>;
+  /**
+   * Finds an actor: a local path (`/a/b`), a local URI, or a full remote URI
+   * (`casty://system@host:port/path`), which returns a remote ref without a network round trip.
+   */
+  override lookup<M = unknown>(pathOrUri: string): ActorRef<M> | undefined;
+  override lookup<M = unknown>(
+    pathOrUri: string | ServiceKey<M>,
+    options: ClusterWaitOptions = {},
+  ): ActorRef<M> | undefined | Promise<Listing<M>> {
+    if (pathOrUri instanceof ServiceKey) {
+      const key = pathOrUri;
+      return this.ask<Find<M>, Listing<M>>(
+        this.receptionist as ActorRef<Find<M>>,
+        (replyTo) => new Find(key, replyTo),
+        { timeout: options.timeout ?? 5000 },
+      );
+    }
     if (!pathOrUri.startsWith("casty://")) return super.lookup<M>(pathOrUri);
     const uri = parseActorUri(pathOrUri);
     if (uri.system !== this.name) return undefined;
@@ -685,6 +845,18 @@ export class ClusteredActorSystem extends ActorSystem {
       return super.lookup<M>(uri.path);
     }
     return this.#remoting.refFor<M>(pathOrUri);
+  }
+
+  /**
+   * This node's receptionist (`/_cluster/_receptionist`): send it `Register`, `Deregister`,
+   * `Find`, `Subscribe` and `Unsubscribe`.
+   */
+  get receptionist(): ActorRef<ReceptionistCommand> {
+    const ref = super.lookup<ReceptionistCommand>(RECEPTIONIST_PATH);
+    if (ref === undefined) {
+      throw new ClusterUnavailableError(`Cannot reach the receptionist: node is shut down`);
+    }
+    return ref;
   }
 
   /**
@@ -720,6 +892,16 @@ export class ClusteredActorSystem extends ActorSystem {
     );
     if (!others) return;
     this.#leaving = true;
+    if (this.#leaveHooks.length > 0) {
+      let hookTimer: { cancel(): void } | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#leaveHooks.map((h) => h())),
+        new Promise<void>((resolve) => {
+          hookTimer = this.scheduler.internal(resolve, this.#leaveTimeout);
+        }),
+      ]);
+      hookTimer?.cancel();
+    }
     m.leave();
     let timer: { cancel(): void } | undefined;
     const timeout = new Promise<void>((resolve) => {
@@ -734,13 +916,14 @@ export class ClusteredActorSystem extends ActorSystem {
 
   #snapshot(): TopologySnapshot {
     const m = this.#membership;
+    const sharding = this.#sharding?.allocations();
     return new TopologySnapshot(
       m.members,
       m.leader,
       m.unreachable.map((x) => x.address),
-      {},
-      0,
-      [],
+      sharding?.allocations ?? {},
+      sharding?.epoch ?? 0,
+      registryOf(this),
       m.leaderEpoch,
     );
   }

@@ -21,6 +21,7 @@ import type { SystemMessageHandler } from "../remote/remoting.ts";
 import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";
 import type { Member } from "./member.ts";
+import type { ShardAllocation } from "./topology.ts";
 
 /** The reserved root of every cluster system actor: `/_cluster/_topology`, `/_cluster/<name>`. */
 export const CLUSTER_SYSTEM_ROOT = "/_cluster";
@@ -114,6 +115,102 @@ export interface ClusterExtensionContext {
    * @throws {Error} when another extension handles that marker.
    */
   registerSpawnHandler(marker: string, handler: SpawnHandler): void;
+  /**
+   * How long the downing strategy waits before it downs an unreachable side, in ms: a feature
+   * that must stop before the other side takes over (sharding) stops well within it.
+   */
+  readonly stableAfter: number;
+  /**
+   * Runs `hook` at the start of a graceful leave (`node.leave()` or `shutdown()` with peers),
+   * before the node announces that it leaves: time to hand work over. Bounded by `leaveTimeout`.
+   */
+  onLeave(hook: () => Promise<void>): void;
+  /** Makes `node.regionRef` and `node.entityAsk` work (the sharding extension provides it). */
+  provideSharding(port: ShardingPort): void;
+  /** Pushes a new topology snapshot to the topology subscribers (allocations changed). */
+  topologyChanged(): void;
+}
+
+/**
+ * What the sharding extension gives the node, so that `node.regionRef` and `node.entityAsk`
+ * exist on {@linkcode ClusteredActorSystem} without the cluster layer importing sharding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ShardingPort } from "@casty/casty/cluster";
+ * const port: Pick<ShardingPort, "envelope"> = { envelope: (entityId, message) => ({ entityId, message }) };
+ * assert.equal(port.envelope("a", 1).entityId, "a");
+ * ```
+ */
+export interface ShardingPort {
+  /** Spawns (or returns the already spawned) sharded type `name`. */
+  regionRef(
+    name: string,
+    factory: (entityId: string) => Behavior<never>,
+    options: Readonly<Record<string, unknown>>,
+  ): ActorRef<never>;
+  /** Wraps a message for one entity (a `ShardEnvelope`). */
+  envelope(entityId: string, message: unknown): EntityEnvelope<unknown>;
+  /** The allocations this node knows, for the topology snapshot. */
+  allocations(): {
+    readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>>;
+    readonly epoch: number;
+  };
+}
+
+/**
+ * The shape of a `ShardEnvelope`: a message for one entity of a sharded type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EntityEnvelope } from "@casty/casty/cluster";
+ * const e: EntityEnvelope<number> = { entityId: "a", message: 1 };
+ * assert.equal(e.message, 1);
+ * ```
+ */
+export interface EntityEnvelope<M> {
+  /** The entity id. */
+  readonly entityId: string;
+  /** The message. */
+  readonly message: M;
+}
+
+const defaults: ClusterExtension[] = [];
+
+/**
+ * Adds a feature to the extensions every {@linkcode ClusteredActorSystem} starts (the sharding
+ * module adds itself when it is loaded; `options.extensions` with the same name replaces it).
+ *
+ * @param extension The feature.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addDefaultExtension, defaultExtensions } from "./extension.ts";
+ * const ext = { name: "demo-default", start() {} };
+ * addDefaultExtension(ext);
+ * addDefaultExtension(ext);
+ * assert.equal(defaultExtensions().filter((e) => e.name === "demo-default").length, 1);
+ * ```
+ */
+export function addDefaultExtension(extension: ClusterExtension): void {
+  if (!defaults.some((e) => e.name === extension.name)) defaults.push(extension);
+}
+
+/**
+ * The features every node starts by default, in order.
+ *
+ * @returns A copy of the list.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultExtensions } from "./extension.ts";
+ * assert.ok(Array.isArray(defaultExtensions()));
+ * ```
+ */
+export function defaultExtensions(): ClusterExtension[] {
+  return [...defaults];
 }
 
 /** What stops an extension on one node. */

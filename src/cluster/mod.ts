@@ -37,7 +37,9 @@ export type {
   ClusterExtension,
   ClusterExtensionContext,
   ClusterView,
+  EntityEnvelope,
   ExtensionStop,
+  ShardingPort,
   SpawnHandler,
 } from "./extension.ts";
 export type { Member, MemberStatus, UniqueNode } from "./member.ts";
@@ -91,3 +93,23 @@ export {
   TopologySnapshot,
   UnsubscribeTopology,
 } from "./topology.ts";
+export {
+  Deregister,
+  discoverable,
+  Find,
+  Listing,
+  RECEPTIONIST_PATH,
+  type ReceptionistCommand,
+  Register,
+  type ServiceInstance,
+  ServiceKey,
+  Subscribe,
+  Unsubscribe,
+} from "./receptionist.ts";
+export {
+  BROADCASTED,
+  type BroadcastedBehavior,
+  type BroadcastMissing,
+  type BroadcastRef,
+  type BroadcastReplies,
+} from "./broadcast_ref.ts";

@@ -160,6 +160,17 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     /^b: ShutdownSelf \((downed|removed)\)$/,
     "an ask to it: AskTimeoutError",
   ],
+  "16_cluster_services.ts": [
+    "3 nodes up: A, B, C",
+    "B hits the singleton: node A, hit 1",
+    "C hits the singleton: node A, hit 2",
+    "broadcast ask: A, B, C; missing: 0",
+    "hello B, from A",
+    "hello B, from C",
+    "A left the cluster",
+    "C hits the singleton: node B, hit 1",
+    "greeters now: C",
+  ],
   "demo.ts": [
     /^casty demo: a bank of actors on (Deno|Bun|Node) \S+$/,
     "1. Opening accounts: each account is an actor with its balance in a closure",

@@ -1,0 +1,24 @@
+// The sharding soak: seeded schedules of joins, leaves, kills and partitions under traffic
+// (tests/sharding/_schedules.ts). `npm run soak:sharding`; CASTY_SOAK_SEEDS seeds (default
+// 1000) from CASTY_SOAK_FROM (default 1). Prints each failing seed with its schedule and exits
+// 1 if any failed.
+import process from "node:process";
+import { runSchedule } from "../tests/sharding/_schedules.ts";
+
+const seeds = Number(process.env.CASTY_SOAK_SEEDS ?? 1000);
+const from = Number(process.env.CASTY_SOAK_FROM ?? 1);
+const t0 = performance.now();
+let failed = 0;
+for (let seed = from; seed < from + seeds; seed++) {
+  const failure = await runSchedule(seed);
+  if (failure !== undefined) {
+    failed++;
+    console.log(`FAIL ${failure}`);
+  }
+}
+console.log(
+  `sharding schedules: ${seeds - failed}/${seeds} seeds passed (${
+    Math.round((performance.now() - t0) / 1000)
+  } s)`,
+);
+process.exit(failed === 0 ? 0 : 1);
