@@ -308,12 +308,9 @@ export function startReplication<M>(
     let term = 0;
     hooks.afterPersist = (_entityId, records) => {
       const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
-      if (minAcks === 0) {
-        for (const t of targets) store(t).tell(new ReplicateEvents(id, term, records, null));
-        return;
-      }
+      if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
-      return new Promise<void>((resolve, reject) => {
+      const confirmed = new Promise<void>((resolve, reject) => {
         let acks = 0;
         let done = false;
         let poll: ReturnType<typeof setTimeout> | undefined;
@@ -344,7 +341,7 @@ export function startReplication<M>(
         const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
           ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r)).then(
             async (ack) => {
-              if (done) return;
+              // Catch-up of a lagging replica goes on after the command is confirmed by others.
               if (ack.ok && ack.highestSequenceNr >= last) {
                 if (++acks >= minAcks) finish();
               } else if (!ack.ok && ack.term > term) {
@@ -363,6 +360,13 @@ export function startReplication<M>(
         };
         for (const t of targets) send(t, records, -1);
       });
+      // With minAcks 0 nothing waits, but the acks still drive catch-up and tell of a deposition
+      // (the entity then stops after its next command).
+      if (minAcks === 0) {
+        confirmed.catch(() => {});
+        return;
+      }
+      return confirmed;
     };
     return new Behavior<M>("setup", async () => {
       term = await promote(id, hooks.journal);

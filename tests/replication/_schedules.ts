@@ -7,16 +7,19 @@ import type { Cmd, State } from "./_fixtures.ts";
 import { account, deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
 import { Behaviors } from "../../mod.ts";
 import { InMemoryJournal } from "../../src/persistence/mod.ts";
+import type { ReplicationConfig } from "../../src/sharding/mod.ts";
 
 const ENTITIES = ["a", "b", "c", "d", "e", "f"];
 
-/** Runs one seeded schedule on 4 nodes with `replicas: 1, minAcks: 1`. */
-export async function runSchedule(seed: number): Promise<string | undefined> {
+/** Runs one seeded schedule on 4 nodes (`replicas: 1, minAcks: 1` unless given). */
+export async function runSchedule(
+  seed: number,
+  replication: ReplicationConfig = { replicas: 1, minAcks: 1, ackTimeout: 1000 },
+): Promise<string | undefined> {
   const rnd = seededRandom(seed * 7919 + 3);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const log: string[] = [];
   await using cluster = await testCluster(4, { seed, downing: { stableAfter: 2000 } });
-  const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
   const { journals, regions } = spawnAccounts(cluster, replication);
   // entity → acknowledged deposits: id, the sequence number it was acknowledged at, by which node.
   const acked = new Map<string, { id: string; seq: number; node: string }[]>(
@@ -119,6 +122,8 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
     }
     return undefined;
   } catch (err) {
-    return `seed ${seed}: ${(err as Error).message}\n  schedule:\n    ${log.join("\n    ")}`;
+    return `seed ${seed} (${JSON.stringify(replication)}): ${
+      (err as Error).message
+    }\n  schedule:\n    ${log.join("\n    ")}`;
   }
 }

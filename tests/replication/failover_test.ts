@@ -123,4 +123,33 @@ describe("replication: failover and fencing", () => {
     // The new replica got the whole log by sequence range, the unconfirmed c5 included.
     assert.deepEqual(await idsIn(journals[2], "fay"), ["c0", "c1", "c2", "c3", "c4", "c5", "c6"]);
   });
+
+  it("catches up a replica that missed writes while its link was cut, once another acknowledged them", async () => {
+    await using cluster = await testCluster(3, { seed: 31 });
+    const { journals, regions } = spawnAccounts(cluster, {
+      replicas: 2,
+      minAcks: 1,
+      ackTimeout: 1000,
+    });
+    assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "gus", "c0")))?.ok, true);
+    const p = (await placement(cluster, 0, "gus"))!;
+    const [near, far] = p.replicas;
+    // A short cut (well under failure detection): the far replica misses c1..c3.
+    cluster.partition([p.primary], [far]);
+    for (let k = 1; k <= 3; k++) {
+      const r = await cluster.run(deposit(cluster, p.primary, regions[p.primary], "gus", `c${k}`));
+      assert.equal(r?.ok, true, "the near replica acknowledges");
+    }
+    assert.deepEqual(await idsIn(journals[far], "gus"), ["c0"]);
+    cluster.heal();
+    await cluster.advance(200);
+    assert.equal(
+      (await cluster.run(deposit(cluster, p.primary, regions[p.primary], "gus", "c4")))?.ok,
+      true,
+    );
+    await cluster.advance(200);
+    const all = ["c0", "c1", "c2", "c3", "c4"];
+    assert.deepEqual(await idsIn(journals[near], "gus"), all);
+    assert.deepEqual(await idsIn(journals[far], "gus"), all, "the far replica caught up by range");
+  });
 });

@@ -16,4 +16,13 @@ describe("replication under seeded schedules of kills, partitions and cut links"
     }
     assert.deepEqual(failures, [], failures.join("\n"));
   });
+
+  it("keeps every replica converged with two replicas and minAcks 1", async () => {
+    const failures: string[] = [];
+    for (let seed = FROM; seed < FROM + Math.ceil(SEEDS / 2); seed++) {
+      const failure = await runSchedule(seed, { replicas: 2, minAcks: 1, ackTimeout: 1000 });
+      if (failure !== undefined) failures.push(failure);
+    }
+    assert.deepEqual(failures, [], failures.join("\n"));
+  });
 });
