@@ -121,6 +121,7 @@ type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
 
 const FETCH_PAGE = 1000;
 const SHUTDOWN_POLL = 50;
+const CACHE_LIMIT = 10_000;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -182,14 +183,26 @@ function eligibleNodes(view: ClusterView, role: string | undefined): NodeAddress
 /** The replica store: keeps terms and writes replicated events into this node's journal. */
 function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<StoreMsg> {
   const terms = new Map<string, number>();
+  // Highest sequence number written through this store, per entity (saves a journal read per
+  // write). Forgotten at every claim: a primary on this node writes its journal directly, and
+  // it always claims here first.
+  const known = new Map<string, number>();
+  const journals = new Map<string, EventJournal>();
+  const remember = <V>(m: Map<string, V>, id: string, v: V) => {
+    if (m.size >= CACHE_LIMIT && !m.has(id)) m.clear();
+    m.set(id, v);
+  };
   return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
     const id = msg.entityId;
     const term = terms.get(id) ?? 0;
-    let journal: EventJournal;
-    try {
-      journal = journalOf(id);
-    } catch {
-      return undefined;
+    let journal = journals.get(id);
+    if (journal === undefined) {
+      try {
+        journal = journalOf(id);
+      } catch {
+        return undefined;
+      }
+      remember(journals, id, journal);
     }
     if (msg instanceof ReplicaFetch) {
       const events = await loadEvents(journal, id, msg.fromSequenceNr, { max: msg.max })
@@ -197,8 +210,9 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
       msg.replyTo.tell(new ReplicaEvents(id, events));
       return undefined;
     }
-    const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
     if (msg instanceof ReplicaClaim) {
+      known.delete(id);
+      const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
       if (msg.term > term) terms.set(id, msg.term);
       msg.replyTo.tell(
         new ReplicateEventsAck(id, msg.term >= term, Math.max(term, msg.term), highest),
@@ -207,7 +221,13 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
     }
     const ack = (ok: boolean, t: number, h: number) =>
       msg.replyTo?.tell(new ReplicateEventsAck(id, ok, t, h));
-    if (msg.term < term || highest < 0) return ack(false, term, Math.max(highest, 0));
+    let highest = known.get(id);
+    if (highest === undefined) {
+      highest = await highestSequenceNrOf(journal, id).catch(() => -1);
+      if (highest < 0) return ack(false, term, 0);
+      remember(known, id, highest);
+    }
+    if (msg.term < term) return ack(false, term, highest);
     terms.set(id, msg.term);
     const fresh = msg.events.filter((e) => e.sequenceNr > highest);
     if (fresh.length === 0) return ack(true, msg.term, highest);
@@ -215,9 +235,12 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
     try {
       await journal.persist(id, fresh);
     } catch {
+      known.delete(id);
       return ack(false, msg.term, await highestSequenceNrOf(journal, id).catch(() => 0));
     }
-    return ack(true, msg.term, fresh[fresh.length - 1].sequenceNr);
+    const last = fresh[fresh.length - 1].sequenceNr;
+    remember(known, id, last);
+    return ack(true, msg.term, last);
   });
 }
 
