@@ -190,6 +190,12 @@ export interface DistributedApi {
   set<V>(name: string, options?: StructureOptions): SetApi<V>;
   /** A queue named `name`. */
   queue<V>(name: string, options?: StructureOptions): QueueApi<V>;
+  /** A lock named `name`. */
+  lock(name: string, options?: LeaseOptions): LockApi;
+  /** A semaphore named `name` with `permits` permits (fixed at creation). */
+  semaphore(name: string, permits: number, options?: LeaseOptions): SemaphoreApi;
+  /** A barrier named `name`. */
+  barrier(name: string, options?: LeaseOptions): BarrierApi;
 }
 
 /**
@@ -204,3 +210,136 @@ export interface DistributedApi {
  * ```
  */
 export type DistributedProvider = (options: DistributedOptions) => DistributedApi;
+
+/**
+ * Options of a lock, a semaphore or a barrier.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LeaseOptions } from "@casty/casty/cluster";
+ * const o: LeaseOptions = { lease: 2000 };
+ * assert.equal(o.lease, 2000);
+ * ```
+ */
+export interface LeaseOptions extends StructureOptions {
+  /**
+   * How long a grant (or a barrier arrival) lives without renewal, in ms. The holder renews it
+   * every third of it while its node is alive; a holder whose node died or was cut off loses it
+   * after at most this long, and the next waiter gets a higher fencing token.
+   * @default {10000}
+   */
+  readonly lease?: number;
+}
+
+/**
+ * Options of `acquire` and `arrive`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { WaitOptions } from "@casty/casty/cluster";
+ * const o: WaitOptions = { timeout: 500, signal: AbortSignal.timeout(1000) };
+ * assert.equal(o.timeout, 500);
+ * ```
+ */
+export interface WaitOptions {
+  /** Give up after this many ms (then the waiter leaves the queue); waits forever when absent. */
+  readonly timeout?: number;
+  /** Give up when aborted (then the waiter leaves the queue). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A cluster-wide lock with FIFO waiters, leases and fencing tokens
+ * (`node.distributed().lock(name)`). Each handle is one holder; it is not reentrant.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryJournal } from "@casty/casty/persistence";
+ * import { ClusteredActorSystem } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "doc", host: "127.0.0.1", port: 0 });
+ * const lock = node.distributed({ journal: new InMemoryJournal() }).lock("deploy");
+ * const token = await lock.acquire({ timeout: 2000 });
+ * assert.equal(lock.fencingToken, token);
+ * assert.equal(await lock.release(), true);
+ * assert.equal(await lock.release(), false);
+ * ```
+ */
+export interface LockApi {
+  /** The lock's name. */
+  readonly name: string;
+  /** Waits for the lock; resolves to its fencing token (higher with every grant). */
+  acquire(options?: WaitOptions): Promise<number>;
+  /** Takes the lock if it is free and nobody waits: its fencing token, else `undefined`. */
+  tryAcquire(): Promise<number | undefined>;
+  /** Releases the lock: `false` if this handle does not hold it (any more). */
+  release(): Promise<boolean>;
+  /** The token of the grant this handle holds while its lease is live, else `undefined`. */
+  readonly fencingToken: number | undefined;
+  /** Frees the lock (holders lose it, waiters time out); the next use starts a fresh one. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A cluster-wide semaphore: `permits` holders at once, FIFO waiters, leases and fencing tokens
+ * (`node.distributed().semaphore(name, permits)`). A handle may hold several permits; `release`
+ * gives back the oldest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InMemoryJournal } from "@casty/casty/persistence";
+ * import { ClusteredActorSystem } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "doc", host: "127.0.0.1", port: 0 });
+ * const d = node.distributed({ journal: new InMemoryJournal() });
+ * const pool = d.semaphore("db", 2);
+ * await pool.acquire();
+ * await pool.acquire();
+ * assert.equal(await pool.tryAcquire(), undefined);
+ * assert.equal(await pool.release(), true);
+ * ```
+ */
+export interface SemaphoreApi {
+  /** The semaphore's name. */
+  readonly name: string;
+  /** The permits it was created with. */
+  readonly permits: number;
+  /** Waits for a permit; resolves to its fencing token. */
+  acquire(options?: WaitOptions): Promise<number>;
+  /** Takes a permit if one is free and nobody waits: its token, else `undefined`. */
+  tryAcquire(): Promise<number | undefined>;
+  /** Gives back the oldest permit this handle holds: `false` if it holds none. */
+  release(): Promise<boolean>;
+  /** Frees the semaphore; the next use starts a fresh one. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A reusable cluster-wide barrier (`node.distributed().barrier(name)`): `arrive(n)` resolves
+ * once `n` participants arrived.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClusteredActorSystem } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "doc", host: "127.0.0.1", port: 0 });
+ * const b = node.distributed().barrier("start");
+ * await Promise.all([b.arrive(2), b.arrive(2)]);
+ * assert.equal(b.name, "start");
+ * ```
+ */
+export interface BarrierApi {
+  /** The barrier's name. */
+  readonly name: string;
+  /**
+   * Arrives and waits until `expected` participants arrived in this round. Rejects with
+   * `BarrierMismatchError` when the round expects another count, and with a `DistributedError`
+   * (`BARRIER_TIMEOUT`, `BARRIER_BROKEN`) for everyone when the round times out or a
+   * participant's node dies.
+   */
+  arrive(expected: number, options?: WaitOptions): Promise<void>;
+  /** Frees the barrier (waiting participants fail); the next use starts a fresh one. */
+  destroy(): Promise<void>;
+}

@@ -23,18 +23,20 @@ export interface StructureRoute {
  * @param route The structure.
  * @param op The operation.
  * @param args Its arguments.
+ * @param options Another ask timeout, an abort signal.
  * @returns The value the entity answered.
  */
 export async function call<R>(
   route: StructureRoute,
   op: string,
   args: readonly unknown[] = [],
+  options: { readonly timeout?: number; readonly signal?: AbortSignal } = {},
 ): Promise<R> {
   const reply = await route.node.entityAsk<DataCommand, DataReply>(
     route.region,
     route.entityId,
     (replyTo) => ({ op, args, replyTo }),
-    { timeout: route.timeout },
+    { timeout: options.timeout ?? route.timeout, signal: options.signal },
   );
   if (!reply.ok) throw new DistributedError(reply.code as DistributedErrorCode, reply.message);
   return reply.value as R;

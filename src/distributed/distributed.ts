@@ -5,10 +5,12 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
+import type { Behavior } from "../actor/behaviors.ts";
 import type { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
 import type {
   DistributedApi,
   DistributedOptions,
+  LeaseOptions,
   StructureOptions,
 } from "../cluster/distributed_api.ts";
 import {
@@ -19,6 +21,10 @@ import {
 import type { EventJournal } from "../persistence/journal.ts";
 import type { StructureRoute } from "./_client.ts";
 import { type DataCommand, dataEntity, type DataModel } from "./_entity.ts";
+import { barrierEntity } from "./_barrier_entity.ts";
+import { permitsEntity } from "./_permits.ts";
+import { DistributedBarrier } from "./barrier.ts";
+import { DistributedLock, DistributedSemaphore } from "./lock.ts";
 import { counterModel, mapModel, queueModel, setModel } from "./_models.ts";
 import { DistributedCounter } from "./counter.ts";
 import { DistributedError } from "./errors.ts";
@@ -36,6 +42,17 @@ const models: Record<string, DataModel<any, any>> = {
   set: setModel,
   queue: queueModel,
 };
+
+function leaseOf(options: LeaseOptions): number {
+  const lease = options.lease ?? 10_000;
+  if (!(lease > 0) || !Number.isFinite(lease)) {
+    throw new DistributedError(
+      "BAD_ARGUMENT",
+      `lease must be a positive number of ms, got ${lease}`,
+    );
+  }
+  return lease;
+}
 
 const journals = new WeakMap<ClusteredActorSystem, EventJournal | null>();
 
@@ -132,6 +149,52 @@ export class Distributed implements DistributedApi {
     return new DistributedQueue<V>(name, this.#route("queue", name, options));
   }
 
+  /**
+   * A lock with FIFO waiters, leases and fencing tokens.
+   *
+   * @param name Its name.
+   * @param options Shards, timeout (per request) and lease (ms, default 10 000).
+   * @returns Its handle (one holder).
+   */
+  lock(name: string, options: LeaseOptions = {}): DistributedLock {
+    return new DistributedLock(name, this.#route("lock", name, options), leaseOf(options));
+  }
+
+  /**
+   * A semaphore with `permits` permits, FIFO waiters, leases and fencing tokens.
+   *
+   * @param name Its name.
+   * @param permits Its permits, fixed when it is first used (another count is an error).
+   * @param options Shards, timeout (per request) and lease (ms, default 10 000).
+   * @returns Its handle.
+   */
+  semaphore(name: string, permits: number, options: LeaseOptions = {}): DistributedSemaphore {
+    if (!Number.isInteger(permits) || permits < 1) {
+      throw new DistributedError(
+        "BAD_ARGUMENT",
+        `permits must be a positive integer, got ${permits}`,
+      );
+    }
+    return new DistributedSemaphore(
+      name,
+      permits,
+      this.#route("semaphore", name, options),
+      leaseOf(options),
+    );
+  }
+
+  /**
+   * A reusable barrier.
+   *
+   * @param name Its name.
+   * @param options Shards, timeout (per request) and lease (how long an arrival whose node
+   * stopped answering is waited for, ms, default 10 000).
+   * @returns Its handle.
+   */
+  barrier(name: string, options: LeaseOptions = {}): DistributedBarrier {
+    return new DistributedBarrier(name, this.#route("barrier", name, options), leaseOf(options));
+  }
+
   #route(kind: string, name: string, options: StructureOptions): StructureRoute {
     if (typeof name !== "string" || name.length === 0) {
       throw new DistributedError("BAD_ARGUMENT", `Invalid ${kind} name ${JSON.stringify(name)}`);
@@ -161,6 +224,14 @@ export class Distributed implements DistributedApi {
       `casty-distributed-${shards}`,
       (entityId) => {
         const kind = entityId.split(":")[1];
+        if (kind === "lock" || kind === "semaphore") {
+          return permitsEntity(entityId, journal) as Behavior<DataCommand>;
+        }
+        if (kind === "barrier") {
+          return barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<
+            DataCommand
+          >;
+        }
         const model = models[kind];
         if (model === undefined) throw new TypeError(`Unknown distributed entity "${entityId}"`);
         return dataEntity(model, entityId, journal);

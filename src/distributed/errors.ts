@@ -10,7 +10,10 @@ export type DistributedErrorCode =
   | "BAD_REQUEST"
   | "UNKNOWN_OPERATION"
   | "JOURNAL_MISMATCH"
-  | "PERMITS_MISMATCH";
+  | "PERMITS_MISMATCH"
+  | "ACQUIRE_TIMEOUT"
+  | "BARRIER_TIMEOUT"
+  | "BARRIER_BROKEN";
 
 /**
  * An operation on a distributed structure was refused (bad input, or a conflicting definition).

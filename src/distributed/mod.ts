@@ -18,4 +18,6 @@ export { DistributedCounter } from "./counter.ts";
 export { DistributedMap } from "./map.ts";
 export { DistributedSet } from "./set.ts";
 export { DistributedQueue } from "./queue.ts";
+export { DistributedLock, DistributedSemaphore } from "./lock.ts";
+export { DistributedBarrier } from "./barrier.ts";
 export { DistributedError, type DistributedErrorCode } from "./errors.ts";
