@@ -312,6 +312,8 @@ export interface SemaphoreApi {
   tryAcquire(): Promise<number | undefined>;
   /** Gives back the oldest permit this handle holds: `false` if it holds none. */
   release(): Promise<boolean>;
+  /** The tokens of the permits this handle holds with a live lease, oldest first. */
+  readonly fencingTokens: readonly number[];
   /** Frees the semaphore; the next use starts a fresh one. */
   destroy(): Promise<void>;
 }

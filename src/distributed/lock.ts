@@ -112,9 +112,9 @@ class PermitClient {
     return await call<boolean>(this.#route, "release", [grant.owner]);
   }
 
-  get fencingToken(): number | undefined {
+  get fencingTokens(): number[] {
     const now = this.#clock.now();
-    return this.#held.find((g) => now < g.validUntil)?.token;
+    return this.#held.filter((g) => now < g.validUntil).map((g) => g.token);
   }
 
   async destroy(): Promise<void> {
@@ -246,7 +246,7 @@ export class DistributedLock implements LockApi {
 
   /** The token of the grant this handle holds while its lease is live, else `undefined`. */
   get fencingToken(): number | undefined {
-    return this.#client.fencingToken;
+    return this.#client.fencingTokens[0];
   }
 
   /** Frees the lock (holders lose it, waiters time out); the next use starts a fresh one. */
@@ -325,6 +325,11 @@ export class DistributedSemaphore implements SemaphoreApi {
    */
   release(): Promise<boolean> {
     return this.#client.release();
+  }
+
+  /** The tokens of the permits this handle holds with a live lease, oldest first. */
+  get fencingTokens(): readonly number[] {
+    return this.#client.fencingTokens;
   }
 
   /** Frees the semaphore; the next use starts a fresh one. */
