@@ -24,7 +24,7 @@ export type DataReply =
 /** What a model decides for one operation. */
 export interface Decision<S, E> {
   readonly events: readonly E[];
-  /** The reply, computed from the state before the events. */
+  /** The reply, computed from the state before the events (`apply` may update it in place). */
   readonly value?: unknown;
   /** The entity stops after the events (destroy). */
   readonly stop?: boolean;
@@ -74,6 +74,15 @@ function applyAll<S, E>(model: DataModel<S, E>, state: S, event: E): S {
  * @param journal Where events go; in memory only when absent.
  */
 export function dataEntity<S, E>(
+  model: DataModel<S, E>,
+  entityId: string,
+  journal: EventJournal | undefined,
+): Behavior<DataCommand> {
+  // A fresh state at every start (models update it in place), restarts included.
+  return Behaviors.setup<DataCommand>(() => run(model, entityId, journal));
+}
+
+function run<S, E>(
   model: DataModel<S, E>,
   entityId: string,
   journal: EventJournal | undefined,

@@ -1,5 +1,6 @@
 /**
- * The pure models of the data structures (counter, map, set, queue).
+ * The models of the data structures (counter, map, set, queue). `apply` updates the state in
+ * place (O(1) per operation); the entity makes a fresh state at every start.
  *
  * @module
  */
@@ -34,13 +35,12 @@ export const counterModel: DataModel<number, { t: "add"; n: number }> = {
 type MapEvent = { t: "put"; k: unknown; v: unknown } | { t: "del"; k: unknown };
 
 /** Map: keys compared after serialization (primitives by value). */
-export const mapModel: DataModel<ReadonlyMap<unknown, unknown>, MapEvent> = {
+export const mapModel: DataModel<Map<unknown, unknown>, MapEvent> = {
   initial: () => new Map(),
   apply(s, e) {
-    const next = new Map(s);
-    if (e.t === "put") next.set(e.k, e.v);
-    else next.delete(e.k);
-    return next;
+    if (e.t === "put") s.set(e.k, e.v);
+    else s.delete(e.k);
+    return s;
   },
   decide(s, op, [k, v]) {
     switch (op) {
@@ -62,13 +62,12 @@ export const mapModel: DataModel<ReadonlyMap<unknown, unknown>, MapEvent> = {
 type SetEvent = { t: "add"; v: unknown } | { t: "rm"; v: unknown };
 
 /** Set: values compared after serialization (primitives by value). */
-export const setModel: DataModel<ReadonlySet<unknown>, SetEvent> = {
+export const setModel: DataModel<Set<unknown>, SetEvent> = {
   initial: () => new Set(),
   apply(s, e) {
-    const next = new Set(s);
-    if (e.t === "add") next.add(e.v);
-    else next.delete(e.v);
-    return next;
+    if (e.t === "add") s.add(e.v);
+    else s.delete(e.v);
+    return s;
   },
   decide(s, op, [v]) {
     switch (op) {
@@ -85,24 +84,39 @@ export const setModel: DataModel<ReadonlySet<unknown>, SetEvent> = {
   },
 };
 
+/** A queue: `items[head..]` (dequeued items are dropped in batches). */
+interface Queue {
+  readonly items: unknown[];
+  head: number;
+}
+
+const size = (q: Queue) => q.items.length - q.head;
+
 type QueueEvent = { t: "enq"; v: unknown } | { t: "deq" };
 
 /** Queue: FIFO. */
-export const queueModel: DataModel<readonly unknown[], QueueEvent> = {
-  initial: () => [],
-  apply: (s, e) => (e.t === "enq" ? [...s, e.v] : s.slice(1)),
+export const queueModel: DataModel<Queue, QueueEvent> = {
+  initial: () => ({ items: [], head: 0 }),
+  apply(s, e) {
+    if (e.t === "enq") s.items.push(e.v);
+    else if (++s.head > 1024 && s.head * 2 > s.items.length) {
+      s.items.splice(0, s.head); // compact now and then: dequeue stays O(1) amortized
+      s.head = 0;
+    }
+    return s;
+  },
   decide(s, op, [v]) {
     switch (op) {
       case "enqueue":
         return { events: [{ t: "enq", v }], value: undefined };
       case "dequeue":
-        return s.length === 0
+        return size(s) === 0
           ? { events: [], value: undefined }
-          : { events: [{ t: "deq" }], value: s[0] };
+          : { events: [{ t: "deq" }], value: s.items[s.head] };
       case "peek":
-        return { events: [], value: s[0] };
+        return { events: [], value: s.items[s.head] };
       case "size":
-        return { events: [], value: s.length };
+        return { events: [], value: size(s) };
     }
     throw new ModelError("UNKNOWN_OPERATION", `Unknown queue operation "${op}"`);
   },

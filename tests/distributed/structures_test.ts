@@ -144,4 +144,20 @@ describe("node.distributed() on a simulated cluster", () => {
       (e: unknown) => e instanceof DistributedError && e.code === "JOURNAL_MISMATCH",
     );
   });
+
+  it("keeps FIFO order over thousands of items, also replayed from the journal after a restart", async () => {
+    const journal = new InMemoryJournal();
+    const out: number[] = [];
+    {
+      await using cluster = await testCluster(1, { seed: 27 });
+      const q = cluster.nodes[0].distributed({ journal }).queue<number>("big");
+      await cluster.run(Promise.all(Array.from({ length: 3000 }, (_, i) => q.enqueue(i))));
+      for (let i = 0; i < 2500; i++) out.push((await cluster.run(q.dequeue()))!);
+    }
+    assert.deepEqual(out, Array.from({ length: 2500 }, (_, i) => i));
+    await using again = await testCluster(1, { seed: 28, journal });
+    const q = again.nodes[0].distributed({ journal }).queue<number>("big");
+    assert.equal(await again.run(q.size()), 500);
+    assert.equal(await again.run(q.peek()), 2500);
+  });
 });
