@@ -169,4 +169,41 @@ describe("barrier on a simulated cluster", () => {
     await cluster.kill(2);
     await assert.rejects(cluster.run(waiting, { timeout: 120_000 }), isCode("BARRIER_BROKEN"));
   });
+
+  it("an aborted participant leaves the round; destroy() fails the waiting ones", async () => {
+    await using cluster = await testCluster(2, { seed: 54 });
+    const b0 = cluster.nodes[0].distributed().barrier("b");
+    const b1 = cluster.nodes[1].distributed().barrier("b");
+    const ctl = new AbortController();
+    const gone = assert.rejects(b0.arrive(2, { signal: ctl.signal }), /left/);
+    await cluster.advance(1000); // the arrival has reached the entity (not merely been sent)
+    ctl.abort(new Error("left"));
+    await cluster.run(gone);
+    await cluster.advance(100);
+    // The aborted arrival does not count: this round needs two new participants.
+    let released = false;
+    const waiting = b1.arrive(2).then(() => (released = true));
+    await cluster.advance(1000);
+    assert.equal(released, false);
+    await cluster.run(Promise.all([waiting, b0.arrive(2)]));
+    const broken = assert.rejects(b0.arrive(2), isCode("BARRIER_BROKEN"));
+    await cluster.advance(100);
+    await cluster.run(b1.destroy());
+    await cluster.run(broken);
+  });
+});
+
+describe("destroy() of a lock", () => {
+  it("takes the lock from its holder and keeps tokens growing", async () => {
+    await using cluster = await testCluster(2, { seed: 55 });
+    const journal = cluster.journal as InMemoryJournal;
+    const a = cluster.nodes[0].distributed({ journal }).lock("l", { lease: 1500 });
+    const b = cluster.nodes[1].distributed({ journal }).lock("l", { lease: 1500 });
+    const t1 = await cluster.run(a.acquire());
+    await cluster.run(b.destroy());
+    await cluster.until(() => a.fencingToken === undefined, { timeout: 5000 });
+    const t2 = await cluster.run(b.acquire());
+    assert.ok(t2 > t1);
+    assert.equal(await cluster.run(a.release()), false);
+  });
 });
