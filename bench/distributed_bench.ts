@@ -51,12 +51,9 @@ async function latency(label: string, n: number, op: () => Promise<unknown>) {
 
 const dir = mkdtempSync(join(tmpdir(), "casty-dist-bench-"));
 const journal = new SqliteJournal({ path: join(dir, "j.db"), synchronous: "normal" });
-const node = await ClusteredActorSystem.start({
-  name: "bench",
-  host: "127.0.0.1",
-  port: 0,
-  logLevel: "error",
-});
+const startNode = (name: string) =>
+  ClusteredActorSystem.start({ name, host: "127.0.0.1", port: 0, logLevel: "error" });
+const node = await startNode("bench");
 try {
   const plain = node.regionRef<Msg>("plain", plainCounter, { numShards: 100 });
   const ask = () =>
@@ -78,12 +75,7 @@ try {
     );
   }
   // A second node-local facade with a journal needs its own node (one journal per node).
-  const node2 = await ClusteredActorSystem.start({
-    name: "bench2",
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "error",
-  });
+  const node2 = await startNode("bench2");
   try {
     const dj = node2.distributed({ journal });
     const cj = dj.counter("c");
