@@ -150,7 +150,11 @@ export class Distributed implements DistributedApi {
   }
 
   /**
-   * A lock with FIFO waiters, leases and fencing tokens.
+   * A lock with FIFO waiters, leases and fencing tokens. Give the facade a journal: then the
+   * tokens and holders survive failovers exactly. Without one, a lock entity that starts (its
+   * first use, or after its node died) grants nothing for one lease, so that a grant its previous
+   * incarnation made runs out first (a holder that renews meanwhile is adopted), and its tokens
+   * start from the wall clock × 1000.
    *
    * @param name Its name.
    * @param options Shards, timeout (per request) and lease (ms, default 10 000).
@@ -161,7 +165,8 @@ export class Distributed implements DistributedApi {
   }
 
   /**
-   * A semaphore with `permits` permits, FIFO waiters, leases and fencing tokens.
+   * A semaphore with `permits` permits, FIFO waiters, leases and fencing tokens (without a
+   * journal, a starting entity waits one lease before it grants, as for {@linkcode lock}).
    *
    * @param name Its name.
    * @param permits Its permits, fixed when it is first used (another count is an error).
