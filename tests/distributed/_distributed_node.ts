@@ -5,6 +5,7 @@
 //   {"op":"get","name":"c","tag":"t2"}                   → {"event":"value","tag":"t2","value":600}
 //   {"op":"acquire","name":"l","lease":2000,"timeout":30000,"tag":"t3"}
 //                                                 → {"event":"acquired","tag":"t3","token":7}
+//   {"op":"leader","tag":"t5"} → {"event":"leader","tag":"t5","port":P}
 //   {"op":"release","tag":"t4"} → {"event":"released","tag":"t4","released":true} (last lock)
 // or {"event":"error","tag":…,"message":…}; prints {"event":"ready","port":P} and
 // {"event":"view","up":[ports]} after each change. Lives at most 90 s.
@@ -63,6 +64,8 @@ rl.on("line", async (line) => {
       print({ event: "done", tag: cmd.tag, errors });
     } else if (cmd.op === "get") {
       print({ event: "value", tag: cmd.tag, value: await d.counter(cmd.name).get() });
+    } else if (cmd.op === "leader") {
+      print({ event: "leader", tag: cmd.tag, port: node.leader?.port });
     } else if (cmd.op === "release") {
       print({ event: "released", tag: cmd.tag, released: await locks.pop()?.release() });
     } else if (cmd.op === "acquire") {
