@@ -86,6 +86,29 @@ describe("lock on a simulated cluster", () => {
     assert.ok(cluster.clock.now() - start >= lease - 100, "not before the lease ran out");
   });
 
+  for (const withJournal of [true, false]) {
+    it(`tokens keep growing when the lock's own node dies (failover, ${withJournal ? "with" : "without"} a journal)`, async () => {
+      await using cluster = await testCluster(3, { seed: withJournal ? 37 : 38 });
+      const journal = withJournal ? cluster.journal as InMemoryJournal : undefined;
+      const lease = 2000;
+      // Node 2 alone has the region when the lock is first used, so the lock's entity lives there.
+      const dead = cluster.nodes[2].distributed({ journal }).lock("f", { lease });
+      const t1 = await cluster.run(dead.acquire());
+      const other = cluster.nodes[0].distributed({ journal }).lock("f", { lease, timeout: 1000 });
+      const waiter = cluster.nodes[1].distributed({ journal }).lock("f", { lease, timeout: 1000 });
+      assert.equal(await cluster.run(other.tryAcquire()), undefined);
+      const killedAt = cluster.clock.now();
+      await cluster.kill(2);
+      const t2 = await cluster.run(other.acquire(), { timeout: 120_000 });
+      assert.ok(t2 > t1, `${t2} > ${t1}`);
+      // Longer than a lease: the entity itself moved (downing, reallocation, recovery).
+      assert.ok(cluster.clock.now() - killedAt > 2 * lease, "the lock's entity moved");
+      assert.equal(await cluster.run(waiter.tryAcquire()), undefined);
+      assert.equal(await cluster.run(other.release()), true);
+      assert.ok((await cluster.run(waiter.acquire())) > t2);
+    });
+  }
+
   it("fencing tokens keep growing across a restart of every node, with a journal", async () => {
     const journal = new InMemoryJournal();
     let t1: number;
