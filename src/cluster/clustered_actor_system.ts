@@ -73,6 +73,7 @@ import {
   type ShardingPort,
   type SpawnHandler,
 } from "./extension.ts";
+import type { DistributedApi, DistributedOptions, DistributedProvider } from "./distributed_api.ts";
 import { type Member, newMemberId } from "./member.ts";
 import { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
 import type { PhiAccrualOptions } from "./phi_accrual.ts";
@@ -306,6 +307,7 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #stableAfter: number;
   readonly #roles: readonly string[];
   #sharding: ShardingPort | undefined;
+  #distributed: DistributedProvider | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -617,6 +619,9 @@ export class ClusteredActorSystem extends ActorSystem {
       provideSharding: (port) => {
         this.#sharding = port;
       },
+      provideDistributed: (provider) => {
+        this.#distributed = provider;
+      },
       topologyChanged: () => {
         for (const l of [...this.#topologyListeners]) l();
         this.#topology.tell({ type: "topologyChanged" });
@@ -664,6 +669,23 @@ export class ClusteredActorSystem extends ActorSystem {
       (replyTo) => port.envelope(entityId, factory(replyTo)) as EntityEnvelope<M>,
       options,
     );
+  }
+
+  /**
+   * Counters, maps, sets and queues shared by the whole cluster, each a sharded entity (see
+   * `@casty/casty/distributed`).
+   *
+   * @param options `journal` makes every structure persistent (give every node the same one).
+   * @returns The facade.
+   * @throws {Error} when the distributed extension is not loaded (import `@casty/casty`).
+   */
+  distributed(options: DistributedOptions = {}): DistributedApi {
+    if (this.#distributed === undefined) {
+      throw new Error(
+        "Cannot use node.distributed(): the distributed extension is not loaded (import @casty/casty or @casty/casty/distributed)",
+      );
+    }
+    return this.#distributed(options);
   }
 
   #shardingPort(): ShardingPort {
