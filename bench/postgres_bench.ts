@@ -53,6 +53,11 @@ async function journalRate(entities: number, round: number): Promise<number> {
     return 1;
   });
   await journal.close();
+  const { transactions, eventsWritten } = journal.stats;
+  console.log(
+    `  journal, ${entities} entities: ${Math.round(rate)} events/s, ` +
+      `${Math.round(eventsWritten / transactions)} events per statement`,
+  );
   return rate;
 }
 
