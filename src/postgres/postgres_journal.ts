@@ -8,11 +8,7 @@ import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { SerializationError } from "../serialization/errors.ts";
-import {
-  type Serializer,
-  serializeToJsonText,
-  TaggedJsonSerializer,
-} from "../serialization/serialization.ts";
+import { type Serializer, TaggedJsonSerializer } from "../serialization/serialization.ts";
 import {
   type EventJournal,
   JournalConflictError,
@@ -293,7 +289,10 @@ export class PostgresJournal implements EventJournal {
       validatePersist(entityId, events);
       checkText(entityId, `persist events for "${entityId}"`);
       if (events.length === 0) return Promise.resolve();
-      rows = this.#eventRows(entityId, events);
+      const bytes = encodeEvents(this.#serializer, entityId, events);
+      const id = JSON.stringify(entityId);
+      rows = jsonRow(id, events[0], bytes[0]);
+      for (let i = 1; i < events.length; i++) rows += `,${jsonRow(id, events[i], bytes[i])}`;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -502,36 +501,6 @@ export class PostgresJournal implements EventJournal {
     return this.close();
   }
 
-  // The events as rows for json_to_recordset, serialized once, at call time. With the default
-  // serializer the event's JSON text goes into the row as it is (column `e`), which the server
-  // stores as its UTF-8 bytes: exactly what serialize() returns, without making those bytes and
-  // base64 of them here. Text that holds a \u escape or a non-ASCII character, or is `null`,
-  // travels as base64 bytes (column `b`) instead, so the server's JSON parser and character set
-  // can never alter it. Other serializers always go the bytes way.
-  #eventRows(entityId: string, events: readonly PersistedEvent[]): string {
-    const id = JSON.stringify(entityId);
-    let rows = "";
-    try {
-      for (let i = 0; i < events.length; i++) {
-        const text = serializeToJsonText(this.#serializer, events[i].event);
-        if (text === undefined) break;
-        const value = text === "null" || NOT_VERBATIM.test(text)
-          ? `"b":"${base64(utf8.encode(text))}"`
-          : `"e":${text}`;
-        rows += `${i === 0 ? "" : ","}{"i":${id},"s":${events[i].sequenceNr},"t":${
-          events[i].timestamp
-        },${value}}`;
-        if (i === events.length - 1) return rows;
-      }
-    } catch {
-      // encodeEvents below throws the error that names the event.
-    }
-    const bytes = encodeEvents(this.#serializer, entityId, events);
-    rows = jsonRow(id, events[0], bytes[0]);
-    for (let i = 1; i < events.length; i++) rows += `,${jsonRow(id, events[i], bytes[i])}`;
-    return rows;
-  }
-
   #enqueue(op: Pending): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       op.resolve = resolve;
@@ -686,10 +655,9 @@ export class PostgresJournal implements EventJournal {
     // parameter is declared text (`$1::text::json`): a client that learns a parameter's type
     // from the server (postgres) would otherwise JSON-encode a string meant as json, or reject a
     // string meant as int8.
-    // An event comes as JSON text (`e`, a json column keeps its text exactly) or as base64 (`b`).
     const insertEvents = `INSERT INTO ${t.events} (entity_id, sequence_nr, "timestamp", event) ` +
-      "SELECT i, s, t, coalesce(convert_to(e::text, 'UTF8'), decode(b, 'base64')) " +
-      "FROM json_to_recordset($1::text::json) AS x(i text, s int8, t float8, e json, b text)";
+      "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
+      "AS x(i text, s int8, t float8, b text)";
     const upsertSnapshots = (param: string) =>
       `INSERT INTO ${t.snapshots} (entity_id, sequence_nr, "timestamp", state) ` +
       `SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset(${param}::text::json) ` +
@@ -885,10 +853,6 @@ function conflictOf(op: Pending, known: number): [number, number] | undefined {
   }
   return undefined;
 }
-
-const utf8 = new TextEncoder();
-/** JSON text that goes to the server as bytes rather than verbatim: see #eventRows. */
-const NOT_VERBATIM = /[\u0080-\uffff]|\\u/;
 
 // One row for json_to_recordset(...) AS (i text, s int8, t float8, b text), written by hand:
 // `id` is already JSON, the numbers are safe integers and finite (validated), base64 needs no

@@ -201,30 +201,6 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  * console.assert(map.get("k") === 1n);
  * ```
  */
-let jsonTextOf: (serializer: TaggedJsonSerializer, value: unknown) => string;
-
-/**
- * The JSON text whose UTF-8 bytes `serializer.serialize(value)` returns, without making the
- * bytes, when `serializer` is a {@linkcode TaggedJsonSerializer} whose `serialize` is not
- * overridden; `undefined` for any other serializer. Internal (not exported by an entry point):
- * the PostgreSQL journal puts event JSON straight into its statement's JSON parameter.
- *
- * @throws {SerializationError} exactly as `serialize` does.
- *
- * @example
- * ```ts ignore
- * const text = serializeToJsonText(new TaggedJsonSerializer(), { n: 1n });
- * assert.equal(text, '{"n":{"$t":"bigint","v":"1"}}');
- * ```
- */
-export function serializeToJsonText(serializer: Serializer, value: unknown): string | undefined {
-  if (
-    !(serializer instanceof TaggedJsonSerializer) ||
-    serializer.serialize !== TaggedJsonSerializer.prototype.serialize
-  ) return undefined;
-  return jsonTextOf(serializer, value);
-}
-
 export class TaggedJsonSerializer implements Serializer {
   #nameByProto = new Map<object, string>();
   #protoByName = new Map<string, object>();
@@ -312,11 +288,6 @@ export class TaggedJsonSerializer implements Serializer {
    * ```
    */
   serialize(value: unknown): Uint8Array {
-    return encodeUtf8(this.#text(value));
-  }
-
-  // The JSON text that serialize() encodes as UTF-8.
-  #text(value: unknown): string {
     let encoded: Json;
     try {
       encoded = this.#encode(value);
@@ -332,11 +303,7 @@ export class TaggedJsonSerializer implements Serializer {
       }
       throw new SerializationError(`Cannot serialize value: ${String(err)}`, { cause: err });
     }
-    return JSON.stringify(encoded);
-  }
-
-  static {
-    jsonTextOf = (serializer, value) => serializer.#text(value);
+    return encodeUtf8(JSON.stringify(encoded));
   }
 
   /**

@@ -68,10 +68,10 @@ describe("PostgresJournal storage", () => {
     assert.deepEqual(new Uint8Array(row.event), serializer.serialize(event));
   });
 
-  it("stores exactly the serializer's bytes whether an event travels as JSON text or as bytes", async () => {
-    // Plain ASCII JSON goes into the statement as text; \u escapes, non-ASCII text and null go
-    // as base64; a subclass that overrides serialize() always goes as bytes. All must store the
-    // very bytes serialize() returns, in one batch.
+  it("stores exactly the serializer's bytes for every kind of value, in one batch", async () => {
+    // ASCII and non-ASCII JSON, escapes, NUL, a lone surrogate, null and undefined, with the
+    // default serializer and with a subclass that overrides serialize(): the table holds the
+    // very bytes serialize() returns.
     class Upper extends TaggedJsonSerializer {
       override serialize(value: unknown): Uint8Array {
         return super.serialize(typeof value === "string" ? value.toUpperCase() : value);
