@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  *
  * type AccountMsg =
@@ -25,7 +26,7 @@
  * const ref = system.spawn(account(), "account");
  * ref.tell({ type: "deposit", amount: 100 });
  * const balance = await system.ask(ref, (replyTo) => ({ type: "getBalance", replyTo }), { timeout: 2000 });
- * console.assert(balance === 100);
+ * assert.equal(balance, 100);
  * ```
  *
  * @module

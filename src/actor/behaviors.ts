@@ -52,9 +52,10 @@ export interface SpyOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SpyEvent } from "@casty/casty";
  * const e = new SpyEvent("/a", "hello", 0);
- * console.assert(e.actorPath === "/a");
+ * assert.equal(e.actorPath, "/a");
  * ```
  */
 export class SpyEvent<M = unknown> {
@@ -96,9 +97,10 @@ export type BehaviorKind =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Behaviors, type Behavior } from "@casty/casty";
  * const counter = (n = 0): Behavior<"inc"> => Behaviors.receive(() => counter(n + 1));
- * console.assert(counter().kind === "receive");
+ * assert.equal(counter().kind, "receive");
  * ```
  */
 export class Behavior<M> {
@@ -189,6 +191,7 @@ export interface ActorBehaviors {
  *
  * @example A counter with functional state
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  * type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
  * const counter = (n = 0): Behavior<Msg> =>
@@ -200,7 +203,7 @@ export interface ActorBehaviors {
  * const ref = system.spawn(counter(), "counter");
  * ref.tell({ type: "inc" });
  * const n = await system.ask(ref, (replyTo) => ({ type: "get", replyTo }), { timeout: 1000 });
- * console.assert(n === 1);
+ * assert.equal(n, 1);
  * ```
  */
 export const Behaviors: ActorBehaviors = {

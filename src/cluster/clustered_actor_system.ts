@@ -277,13 +277,14 @@ export interface ClusterWaitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * type Ping = { replyTo: ActorRef<string> };
  * await using a = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * await using b = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * a.spawn(Behaviors.receive<Ping>((_ctx, msg) => msg.replyTo.tell("pong")), "ponger");
  * const remote = b.lookup<Ping>(`casty://demo@127.0.0.1:${a.selfAddress.port}/ponger`)!;
- * console.assert((await b.ask(remote, (replyTo) => ({ replyTo }))) === "pong");
+ * assert.equal((await b.ask(remote, (replyTo) => ({ replyTo }))), "pong");
  * ```
  */
 export class ClusteredActorSystem extends ActorSystem {
@@ -434,6 +435,11 @@ export class ClusteredActorSystem extends ActorSystem {
       transport,
       serializer,
       log: this.log,
+      isMember: (node) =>
+        (this.#membership?.members ?? []).some((m) =>
+          sameNodeAddress(m.address, node) && m.status !== "removed"
+        ),
+      unreachableTimeout: options.transport?.unreachableTimeout,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
     this.#stableAfter = options.downing?.stableAfter ?? 4_000;
@@ -922,6 +928,14 @@ export class ClusteredActorSystem extends ActorSystem {
     );
   }
 
+  /** Whether another live incarnation than `member` is a member at its address. */
+  #hasSuccessor(member: Member): boolean {
+    return this.#membership.members.some((m) =>
+      m.id !== member.id && sameNodeAddress(m.address, member.address) &&
+      m.status !== "down" && m.status !== "removed"
+    );
+  }
+
   #onMembershipEvent(e: MembershipEvent): void {
     if (e instanceof ShutdownSelf) {
       this.#removed.resolve();
@@ -930,7 +944,9 @@ export class ClusteredActorSystem extends ActorSystem {
         if (!this.isShutdown) void this.shutdown();
       }
     } else if (e instanceof MemberRemoved || e instanceof MemberDowned) {
-      if (!sameNodeAddress(e.member.address, this.#self)) {
+      // Clean-up keyed by address must spare a newer incarnation at the same address: its
+      // watches, barrier arrivals and queued messages are not the departed one's.
+      if (!sameNodeAddress(e.member.address, this.#self) && !this.#hasSuccessor(e.member)) {
         this.#remoting.nodeGone(e.member.address);
         this.#barriers.nodeLost(e.member.address);
         // Messages still queued for a node the cluster gave up on are dead letters now, not
@@ -941,7 +957,7 @@ export class ClusteredActorSystem extends ActorSystem {
         if (e instanceof MemberRemoved) this.#transport.forget?.(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
-      this.#barriers.nodeLost(e.member.address);
+      if (!this.#hasSuccessor(e.member)) this.#barriers.nodeLost(e.member.address);
     } else if (e instanceof LeaderChanged) {
       this.#barriers.leaderChanged();
     }
