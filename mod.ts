@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  *
  * type AccountMsg =
@@ -25,7 +26,7 @@
  * const ref = system.spawn(account(), "account");
  * ref.tell({ type: "deposit", amount: 100 });
  * const balance = await system.ask(ref, (replyTo) => ({ type: "getBalance", replyTo }), { timeout: 2000 });
- * console.assert(balance === 100);
+ * assert.equal(balance, 100);
  * ```
  *
  * @module
@@ -38,6 +39,7 @@ export * from "./src/config/mod.ts";
 export * from "./src/remote/mod.ts";
 export * from "./src/cluster/mod.ts";
 export * from "./src/sharding/mod.ts";
+export * from "./src/distributed/mod.ts";
 // The root `Behaviors` also has the cluster features' factories (this explicit export wins over
 // the one the entries above re-export); it is the same object as theirs.
 export { Behaviors, type ClusterBehaviors } from "./src/sharding/mod.ts";

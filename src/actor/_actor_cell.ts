@@ -33,6 +33,7 @@ import type { Scheduler } from "./scheduler.ts";
 import type { SupervisionStrategy } from "./supervision.ts";
 import type { Dispatcher } from "./_dispatcher.ts";
 import { NameRegistry } from "./_name_registry.ts";
+import { reportFailedTell } from "./_tell_safely.ts";
 
 /**
  * What the remote layer plugs into a system (through `attachRemote` in actor_system.ts, once):
@@ -47,6 +48,8 @@ export interface RemoteHooks {
   unwatch(watcher: ActorCell<unknown>, ref: ActorRef<never>): void;
   /** Called after any local cell has terminated (remote watchers of it are told). */
   cellStopped(cell: ActorCell<unknown>): void;
+  /** Called when a watchable ref that is not a cell (an ask's reply ref) ends. */
+  pathStopped?(path: string): void;
 }
 
 /** Everything a cell needs from its system. */
@@ -70,6 +73,24 @@ export interface SystemCore {
   mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
   /** Wraps a behavior with configured supervision, if any. */
   behaviorFor<M>(path: string, behavior: Behavior<M>): Behavior<M>;
+}
+
+/**
+ * Refs that are not cells but can be watched carry this key: ask reply refs, which "stop" when
+ * their ask ends, so that whoever watches them (a topology subscription, a remote watch) is
+ * told `Terminated` and lets go of them.
+ */
+export const WATCHABLE: unique symbol = Symbol("casty.watchable");
+
+/** What a watchable ref offers under {@linkcode WATCHABLE}. */
+export interface Watchable {
+  /** Adds a watcher; `false` when the ref has ended already. */
+  addWatcher(cell: ActorCell<unknown>): boolean;
+  removeWatcher(cell: ActorCell<unknown>): void;
+}
+
+function watchableOf(ref: ActorRef<never>): Watchable | undefined {
+  return (ref as { [WATCHABLE]?: Watchable })[WATCHABLE];
 }
 
 const CREATED = 0;
@@ -408,6 +429,12 @@ export class ActorCell<M> {
       }
       return;
     }
+    const watchable = watchableOf(ref);
+    if (watchable) {
+      (this.#watching ??= new Set()).add(ref);
+      if (!watchable.addWatcher(this as ActorCell<unknown>)) this.#deliverTerminated(ref);
+      return;
+    }
     if (this.core.remote?.watch(this as ActorCell<unknown>, ref)) {
       (this.#watching ??= new Set()).add(ref);
       return;
@@ -419,6 +446,8 @@ export class ActorCell<M> {
     if (!this.#watching?.delete(ref)) return;
     if (ref instanceof LocalActorRef) {
       (ref.cell as ActorCell<unknown>).#watchers?.delete(this as ActorCell<unknown>);
+    } else if (watchableOf(ref)) {
+      watchableOf(ref)!.removeWatcher(this as ActorCell<unknown>);
     } else {
       this.core.remote?.unwatch(this as ActorCell<unknown>, ref);
     }
@@ -443,7 +472,7 @@ export class ActorCell<M> {
           this.#sysEnqueue({ kind: "fail", error: err });
           return;
         }
-        this.enqueue(msg);
+        this.#enqueueFromCallback(msg);
       },
       (error) => {
         if (!onFailure) {
@@ -457,9 +486,19 @@ export class ActorCell<M> {
           this.#sysEnqueue({ kind: "fail", error: err });
           return;
         }
-        this.enqueue(msg);
+        this.#enqueueFromCallback(msg);
       },
     );
+  }
+
+  // A throw inside a promise callback is an unhandled rejection, which kills the process:
+  // a full `backpressure` mailbox turns the piped message into a DeadLetter instead.
+  #enqueueFromCallback(msg: M): void {
+    try {
+      this.enqueue(msg);
+    } catch (err) {
+      reportFailedTell(this.core, this.ref as ActorRef<never>, msg, err, `${this.path} pipeToSelf`);
+    }
   }
 
   /**
@@ -915,11 +954,14 @@ export class ActorCell<M> {
     if (this.#watching) {
       for (const ref of this.#watching) {
         if (ref instanceof LocalActorRef) (ref.cell as ActorCell<unknown>).#watchers?.delete(self);
+        else if (watchableOf(ref)) watchableOf(ref)!.removeWatcher(self);
         else this.core.remote?.unwatch(self, ref);
       }
       this.#watching = undefined;
     }
     const es = this.core.eventStream;
+    // A stopped actor's event subscriptions end with it (else each event becomes a DeadLetter).
+    es.unsubscribeRef(this.ref as ActorRef<never>);
     if (es.hasSubscribers(ActorStopped)) es.publish(new ActorStopped(this.ref as ActorRef<never>));
     if (this.#watchers) {
       const ref = this.ref as ActorRef<never>;

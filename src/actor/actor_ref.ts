@@ -15,11 +15,12 @@ export const ACTOR_REF: unique symbol = Symbol.for("casty.ActorRef") as never;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * await using system = new ActorSystem({ name: "demo" });
  * const ref: ActorRef<string> = system.spawn(Behaviors.ignore<string>(), "sink");
  * ref.tell("hello");
- * console.assert(ref.path === "/sink");
+ * assert.equal(ref.path, "/sink");
  * ```
  */
 export interface ActorRef<M> {
@@ -51,8 +52,9 @@ export interface ActorRef<M> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isActorRef } from "@casty/casty";
- * console.assert(!isActorRef({ path: "/x" }));
+ * assert.ok(!isActorRef({ path: "/x" }));
  * ```
  */
 export function isActorRef(value: unknown): value is ActorRef<unknown> {

@@ -19,6 +19,8 @@ import {
   LocalActorRef,
   type RemoteHooks,
   type SystemCore,
+  WATCHABLE,
+  type Watchable,
 } from "./_actor_cell.ts";
 import { NameRegistry } from "./_name_registry.ts";
 import type { CastyConfig, MailboxSettings } from "../config/casty_config.ts";
@@ -92,6 +94,41 @@ export type AskFactory<M, R> = (replyTo: ActorRef<R>) => M;
 
 let askCounter = 0;
 
+// Reply paths of asks are `/_ask/<n>-<token>`. `n`, a counter, keys the map of pending asks so
+// that lookup stays a number lookup; `token` is 128 random bits drawn for this ask alone, and a
+// reply is routed only when the whole path matches. A counter with one random per-system
+// prefix would not do: the prefix is part of every reply path this node sends, so a single
+// leaked path (a message a peer logs or forwards, a DeadLetter, a replyTo kept after the
+// reply) would make every other pending ask's path guessable, and any peer could answer
+// other callers' asks. Independent tokens mean one path reveals nothing about another. To keep
+// a local ask cheap, random words are drawn 256 asks at a time, and the path string is built
+// only when something reads it (a remote ask, a dead letter).
+const RANDOM_POOL = new Uint32Array(1024);
+let randomNext = RANDOM_POOL.length;
+
+function randomWord(): number {
+  if (randomNext === RANDOM_POOL.length) {
+    crypto.getRandomValues(RANDOM_POOL);
+    randomNext = 0;
+  }
+  const w = RANDOM_POOL[randomNext];
+  // Each word is used once: a path must not be derivable from an earlier one.
+  RANDOM_POOL[randomNext++] = 0;
+  return w;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+// Comparing reply paths in constant time keeps a peer from learning a token by timing.
+function samePath(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 // Set by a static block of ActorSystem: the cluster layer reaches the core through
 // systemCore() without it becoming part of the public API.
 let coreOf: (system: ActorSystem) => SystemCore;
@@ -145,9 +182,11 @@ function isSupervised(b: Behavior<never>): boolean {
   return false;
 }
 
-/** The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. */
-class AskRef<R> implements ActorRef<R> {
-  readonly path: string;
+/**
+ * The temporary ref behind an ask. A reply after completion becomes a `DeadLetter`. It can be
+ * watched, locally and from other nodes: the ask's end is its `Terminated`.
+ */
+class AskRef<R> implements ActorRef<R>, Watchable {
   readonly #system: ActorSystem;
   readonly #id: number;
   readonly #asks: Map<number, AskRef<unknown>>;
@@ -155,6 +194,12 @@ class AskRef<R> implements ActorRef<R> {
   #reject: ((error: unknown) => void) | undefined;
   timer: Cancellable | undefined;
   signal: AbortSignal | undefined;
+  readonly #t0 = randomWord();
+  readonly #t1 = randomWord();
+  readonly #t2 = randomWord();
+  readonly #t3 = randomWord();
+  #path: string | undefined;
+  #watchers: Set<ActorCell<unknown>> | undefined;
 
   constructor(
     system: ActorSystem,
@@ -166,13 +211,32 @@ class AskRef<R> implements ActorRef<R> {
     this.#system = system;
     this.#id = id;
     this.#asks = asks;
-    this.path = `/_ask/${id}`;
     this.#resolve = resolve;
     this.#reject = reject;
   }
 
   get [ACTOR_REF](): true {
     return true;
+  }
+
+  get [WATCHABLE](): Watchable {
+    return this;
+  }
+
+  addWatcher(cell: ActorCell<unknown>): boolean {
+    if (this.#resolve === undefined) return false;
+    (this.#watchers ??= new Set()).add(cell);
+    return true;
+  }
+
+  removeWatcher(cell: ActorCell<unknown>): void {
+    this.#watchers?.delete(cell);
+  }
+
+  get path(): string {
+    return this.#path ??= `/_ask/${this.#id}-${hex8(this.#t0)}${hex8(this.#t1)}${hex8(this.#t2)}${
+      hex8(this.#t3)
+    }`;
   }
 
   get address(): string {
@@ -214,6 +278,13 @@ class AskRef<R> implements ActorRef<R> {
     this.timer?.cancel();
     this.#asks.delete(this.#id);
     this.signal?.removeEventListener("abort", this);
+    const watchers = this.#watchers;
+    if (watchers) {
+      this.#watchers = undefined;
+      for (const cell of watchers) cell.deliverTerminated(this as ActorRef<never>);
+    }
+    // Only a path that was read can have been sent to another node (and watched from there).
+    if (this.#path !== undefined) coreOf(this.#system).remote?.pathStopped?.(this.#path);
   }
 
   toJSON(): string {
@@ -227,6 +298,7 @@ class AskRef<R> implements ActorRef<R> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  * type AccountMsg =
  *   | { type: "deposit"; amount: number }
@@ -242,7 +314,7 @@ class AskRef<R> implements ActorRef<R> {
  * const ref = system.spawn(account(), "account");
  * ref.tell({ type: "deposit", amount: 100 });
  * const balance = await system.ask(ref, (replyTo) => ({ type: "getBalance", replyTo }), { timeout: 2000 });
- * console.assert(balance === 100);
+ * assert.equal(balance, 100);
  * ```
  */
 export class ActorSystem implements AsyncDisposable {
@@ -279,7 +351,7 @@ export class ActorSystem implements AsyncDisposable {
     this.clock = options.clock ?? realClock;
     this.log = options.logger ?? consoleLogger(options.logLevel ?? "info");
     this.eventStream = new EventStream(this.log);
-    this.scheduler = new Scheduler(this.clock);
+    this.scheduler = new Scheduler(this.clock, { eventStream: this.eventStream, log: this.log });
     const roots = this.#roots;
     this.#core = {
       system: this,
@@ -383,7 +455,10 @@ export class ActorSystem implements AsyncDisposable {
     const local = this.localPath(path);
     if (local === undefined) return undefined;
     if (local.startsWith("/_ask/")) {
-      return this.#asks.get(Number(local.slice(6))) as ActorRef<M> | undefined;
+      const dash = local.indexOf("-", 6);
+      if (dash < 0) return undefined;
+      const ask = this.#asks.get(Number(local.slice(6, dash)));
+      return ask && samePath(ask.path, local) ? (ask as ActorRef<M>) : undefined;
     }
     // Walk the segments without allocating an array (lookup is on the inbound message path).
     let cell: ActorCell<unknown> | undefined;

@@ -52,9 +52,10 @@ export interface SpyOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SpyEvent } from "@casty/casty";
  * const e = new SpyEvent("/a", "hello", 0);
- * console.assert(e.actorPath === "/a");
+ * assert.equal(e.actorPath, "/a");
  * ```
  */
 export class SpyEvent<M = unknown> {
@@ -96,9 +97,10 @@ export type BehaviorKind =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Behaviors, type Behavior } from "@casty/casty";
  * const counter = (n = 0): Behavior<"inc"> => Behaviors.receive(() => counter(n + 1));
- * console.assert(counter().kind === "receive");
+ * assert.equal(counter().kind, "receive");
  * ```
  */
 export class Behavior<M> {
@@ -134,6 +136,12 @@ export interface SpyPayload {
 export interface PersistedOptions<S> {
   /** Runs with the new state once the events are durable (and replicated, if configured). */
   reply?: (state: S) => void;
+  /**
+   * Runs instead of `reply` when the events are durable locally but could not be confirmed
+   * (a replicated entity that did not collect `minAcks` acknowledgements in time gets a
+   * `QuorumNotReachedError`); without it such a failure fails the actor and nobody is told.
+   */
+  onFailure?: (error: Error) => void;
   /** The behavior after persisting; only {@linkcode Behaviors.stopped} changes anything. */
   then?: Behavior<unknown>;
 }
@@ -142,6 +150,7 @@ export interface PersistedOptions<S> {
 export interface PersistedPayload {
   readonly events: readonly unknown[];
   readonly reply?: (state: unknown) => void;
+  readonly onFailure?: (error: Error) => void;
   readonly then?: Behavior<unknown>;
 }
 
@@ -189,6 +198,7 @@ export interface ActorBehaviors {
  *
  * @example A counter with functional state
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem, Behaviors, type ActorRef, type Behavior } from "@casty/casty";
  * type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
  * const counter = (n = 0): Behavior<Msg> =>
@@ -200,7 +210,7 @@ export interface ActorBehaviors {
  * const ref = system.spawn(counter(), "counter");
  * ref.tell({ type: "inc" });
  * const n = await system.ask(ref, (replyTo) => ({ type: "get", replyTo }), { timeout: 1000 });
- * console.assert(n === 1);
+ * assert.equal(n, 1);
  * ```
  */
 export const Behaviors: ActorBehaviors = {
@@ -267,6 +277,7 @@ export const Behaviors: ActorBehaviors = {
     return new Behavior<M>("persisted", {
       events,
       reply: options.reply as ((s: unknown) => void) | undefined,
+      onFailure: options.onFailure,
       then: options.then,
     } as PersistedPayload);
   },

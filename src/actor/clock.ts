@@ -17,11 +17,12 @@ export interface Cancellable {
  *
  * @example Using the real clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@casty/casty";
  * const start = realClock.now();
  * const timer = realClock.setTimeout(() => {}, 10);
  * timer.cancel();
- * console.assert(realClock.now() >= start);
+ * assert.ok(realClock.now() >= start);
  * ```
  */
 export interface Clock {
@@ -33,6 +34,12 @@ export interface Clock {
   setTimeout(callback: () => void, delayMs: number): Cancellable;
 }
 
+/**
+ * The longest delay a runtime timer honours (2^31−1 ms, about 24.8 days): longer delays fire
+ * at once on Deno, Bun and Node.
+ */
+export const MAX_TIMER_DELAY: number = 2 ** 31 - 1;
+
 class RealClock implements Clock {
   now(): number {
     return performance.now();
@@ -41,7 +48,19 @@ class RealClock implements Clock {
     return Date.now();
   }
   setTimeout(callback: () => void, delayMs: number): Cancellable {
-    const id = setTimeout(callback, Math.max(0, delayMs));
+    if (!(delayMs > MAX_TIMER_DELAY)) {
+      const id = setTimeout(callback, Math.max(0, delayMs));
+      return { cancel: () => clearTimeout(id) };
+    }
+    // Chain runtime timers of at most MAX_TIMER_DELAY until the due time.
+    const due = performance.now() + delayMs;
+    let id: ReturnType<typeof setTimeout>;
+    const step = () => {
+      const left = due - performance.now();
+      if (left <= 0) callback();
+      else id = setTimeout(step, Math.min(MAX_TIMER_DELAY, left));
+    };
+    id = setTimeout(step, MAX_TIMER_DELAY);
     return { cancel: () => clearTimeout(id) };
   }
 }
@@ -51,8 +70,9 @@ class RealClock implements Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@casty/casty";
- * console.assert(typeof realClock.now() === "number");
+ * assert.equal(typeof realClock.now(), "number");
  * ```
  */
 export const realClock: Clock = new RealClock();

@@ -65,7 +65,7 @@ export {
 export { type EventClass, EventStream } from "./event_stream.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
 export { Mailbox, type MailboxOptions, type OverflowStrategy } from "./mailbox.ts";
-export { Scheduler } from "./scheduler.ts";
+export { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 export {
   type BackoffOptions,
   type Directive,

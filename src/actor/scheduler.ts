@@ -4,14 +4,47 @@
  * @module
  */
 import type { ActorRef } from "./actor_ref.ts";
-import type { Cancellable, Clock } from "./clock.ts";
+import { type Cancellable, type Clock, MAX_TIMER_DELAY } from "./clock.ts";
+import type { EventStream } from "./event_stream.ts";
+import type { Logger } from "./logger.ts";
 import { type Timed, TimerHeap } from "./_timer_heap.ts";
+import { tellSafely } from "./_tell_safely.ts";
+
+/**
+ * Options of {@linkcode Scheduler}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { consoleLogger, EventStream, Scheduler } from "@casty/casty";
+ * import { SimulatedClock } from "@casty/casty/testing";
+ * const clock = new SimulatedClock();
+ * const logged: string[] = [];
+ * const log = { ...consoleLogger("silent"), error: (m: string) => void logged.push(m) };
+ * const scheduler = new Scheduler(clock, { eventStream: new EventStream(), log });
+ * scheduler.internal(() => {
+ *   throw new Error("boom");
+ * }, 10);
+ * clock.advance(10); // the failure is logged, never thrown into the runtime
+ * assert.deepEqual(logged, ["A scheduled callback failed"]);
+ * scheduler.close();
+ * ```
+ */
+export interface SchedulerOptions {
+  /** Where a scheduled message that cannot be delivered is published as a `DeadLetter`. */
+  eventStream?: EventStream;
+  /** Where failing timer callbacks are logged. */
+  log?: Logger;
+}
 
 /**
  * Schedules messages to actors: periodic ticks and one-shot delays, each under a string key.
  * Scheduling under a key that is in use replaces the earlier schedule. Framework-internal
  * timers use {@linkcode Scheduler.internal}, which has no key, so user keys can never reach
- * them. Everything is cancelled when the system shuts down.
+ * them. Everything is cancelled when the system shuts down. A scheduled message that cannot
+ * be delivered (a full `backpressure` mailbox, an unserializable message to a remote ref)
+ * becomes a `DeadLetter`, and a failing internal callback is logged: nothing a timer runs
+ * can throw into the runtime. Delays of any length work (runtime timers stop at 2^31−1 ms).
  *
  * @example
  * ```ts
@@ -25,6 +58,7 @@ import { type Timed, TimerHeap } from "./_timer_heap.ts";
  */
 export class Scheduler {
   #clock: Clock;
+  #sink: SchedulerOptions;
   #keyed = new Map<string, Cancellable>();
   #closed = false;
   // Internal timers (ask timeouts, protocol timers) share ONE clock timer through a min-heap
@@ -39,9 +73,11 @@ export class Scheduler {
    * Creates a Scheduler.
    *
    * @param clock The clock timers run on.
+   * @param options Where undeliverable messages and failing callbacks are reported.
    */
-  constructor(clock: Clock) {
+  constructor(clock: Clock, options: SchedulerOptions = {}) {
     this.#clock = clock;
+    this.#sink = options;
   }
 
   /** Tells `target` `message` every `intervalMs`, first after one interval. */
@@ -61,7 +97,7 @@ export class Scheduler {
       current = this.#clock.setTimeout(() => {
         if (this.#keyed.get(key) !== handle) return;
         arm();
-        target.tell(message);
+        tellSafely(this.#sink, target, message, `tick "${key}"`);
       }, Math.max(0, due - this.#clock.now()));
     };
     arm();
@@ -79,7 +115,7 @@ export class Scheduler {
     const timer = this.#clock.setTimeout(() => {
       if (this.#keyed.get(key) !== handle) return;
       this.#keyed.delete(key);
-      target.tell(message);
+      tellSafely(this.#sink, target, message, `schedule "${key}"`);
     }, delayMs);
     this.#keyed.set(key, handle);
   }
@@ -128,7 +164,10 @@ export class Scheduler {
   #arm(at: number): void {
     this.#armed?.cancel();
     this.#armedAt = at;
-    this.#armed = this.#clock.setTimeout(this.#fire, Math.max(0, at - this.#clock.now()));
+    // Runtime timers fire at once beyond 2^31−1 ms; a far-off timer (a 35-day ask) arms the
+    // longest runtime timer and, finding nothing due, #fire re-arms for the rest.
+    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, at - this.#clock.now()));
+    this.#armed = this.#clock.setTimeout(this.#fire, delay);
   }
 
   #disarm(): void {
@@ -150,9 +189,8 @@ export class Scheduler {
       try {
         t.callback();
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        // Rethrowing here would be an uncaught exception in a timer: it kills the process.
+        (this.#sink.log ?? console).error("A scheduled callback failed", err);
       }
     }
     while (heap.size > 0 && heap.peek()!.cancelled) heap.pop();

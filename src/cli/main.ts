@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "@casty/casty/cli";
  * const code = await main(["help"], { out: () => {} });
- * console.assert(code === 0);
+ * assert.equal(code, 0);
  * ```
  *
  * @module
@@ -82,10 +83,11 @@ function port(text: string, what: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "@casty/casty/cli";
  * const lines: string[] = [];
  * const code = await main(["status"], { err: (l) => lines.push(l) });
- * console.assert(code === 2 && lines[0].includes("--contact"));
+ * assert.ok(code === 2 && lines[0].includes("--contact"));
  * ```
  */
 export async function main(args: string[], io: CliOutput = {}): Promise<number> {

@@ -73,6 +73,7 @@ import {
   type ShardingPort,
   type SpawnHandler,
 } from "./extension.ts";
+import type { DistributedApi, DistributedOptions, DistributedProvider } from "./distributed_api.ts";
 import { type Member, newMemberId } from "./member.ts";
 import { Membership, type MembershipMessage, type MembershipOptions } from "./membership.ts";
 import type { PhiAccrualOptions } from "./phi_accrual.ts";
@@ -277,13 +278,14 @@ export interface ClusterWaitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, Behaviors, type ActorRef } from "@casty/casty";
  * type Ping = { replyTo: ActorRef<string> };
  * await using a = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * await using b = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * a.spawn(Behaviors.receive<Ping>((_ctx, msg) => msg.replyTo.tell("pong")), "ponger");
  * const remote = b.lookup<Ping>(`casty://demo@127.0.0.1:${a.selfAddress.port}/ponger`)!;
- * console.assert((await b.ask(remote, (replyTo) => ({ replyTo }))) === "pong");
+ * assert.equal((await b.ask(remote, (replyTo) => ({ replyTo }))), "pong");
  * ```
  */
 export class ClusteredActorSystem extends ActorSystem {
@@ -305,6 +307,7 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #stableAfter: number;
   readonly #roles: readonly string[];
   #sharding: ShardingPort | undefined;
+  #distributed: DistributedProvider | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
 
@@ -434,6 +437,11 @@ export class ClusteredActorSystem extends ActorSystem {
       transport,
       serializer,
       log: this.log,
+      isMember: (node) =>
+        (this.#membership?.members ?? []).some((m) =>
+          sameNodeAddress(m.address, node) && m.status !== "removed"
+        ),
+      unreachableTimeout: options.transport?.unreachableTimeout,
     });
     this.#leaveTimeout = options.leaveTimeout ?? 10_000;
     this.#stableAfter = options.downing?.stableAfter ?? 4_000;
@@ -611,6 +619,9 @@ export class ClusteredActorSystem extends ActorSystem {
       provideSharding: (port) => {
         this.#sharding = port;
       },
+      provideDistributed: (provider) => {
+        this.#distributed = provider;
+      },
       topologyChanged: () => {
         for (const l of [...this.#topologyListeners]) l();
         this.#topology.tell({ type: "topologyChanged" });
@@ -658,6 +669,23 @@ export class ClusteredActorSystem extends ActorSystem {
       (replyTo) => port.envelope(entityId, factory(replyTo)) as EntityEnvelope<M>,
       options,
     );
+  }
+
+  /**
+   * Counters, maps, sets and queues shared by the whole cluster, each a sharded entity (see
+   * `@casty/casty/distributed`).
+   *
+   * @param options `journal` makes every structure persistent (give every node the same one).
+   * @returns The facade.
+   * @throws {Error} when the distributed extension is not loaded (import `@casty/casty`).
+   */
+  distributed(options: DistributedOptions = {}): DistributedApi {
+    if (this.#distributed === undefined) {
+      throw new Error(
+        "Cannot use node.distributed(): the distributed extension is not loaded (import @casty/casty or @casty/casty/distributed)",
+      );
+    }
+    return this.#distributed(options);
   }
 
   #shardingPort(): ShardingPort {
@@ -922,6 +950,14 @@ export class ClusteredActorSystem extends ActorSystem {
     );
   }
 
+  /** Whether another live incarnation than `member` is a member at its address. */
+  #hasSuccessor(member: Member): boolean {
+    return this.#membership.members.some((m) =>
+      m.id !== member.id && sameNodeAddress(m.address, member.address) &&
+      m.status !== "down" && m.status !== "removed"
+    );
+  }
+
   #onMembershipEvent(e: MembershipEvent): void {
     if (e instanceof ShutdownSelf) {
       this.#removed.resolve();
@@ -930,7 +966,9 @@ export class ClusteredActorSystem extends ActorSystem {
         if (!this.isShutdown) void this.shutdown();
       }
     } else if (e instanceof MemberRemoved || e instanceof MemberDowned) {
-      if (!sameNodeAddress(e.member.address, this.#self)) {
+      // Clean-up keyed by address must spare a newer incarnation at the same address: its
+      // watches, barrier arrivals and queued messages are not the departed one's.
+      if (!sameNodeAddress(e.member.address, this.#self) && !this.#hasSuccessor(e.member)) {
         this.#remoting.nodeGone(e.member.address);
         this.#barriers.nodeLost(e.member.address);
         // Messages still queued for a node the cluster gave up on are dead letters now, not
@@ -941,7 +979,7 @@ export class ClusteredActorSystem extends ActorSystem {
         if (e instanceof MemberRemoved) this.#transport.forget?.(e.member.address);
       }
     } else if (e instanceof UnreachableMember) {
-      this.#barriers.nodeLost(e.member.address);
+      if (!this.#hasSuccessor(e.member)) this.#barriers.nodeLost(e.member.address);
     } else if (e instanceof LeaderChanged) {
       this.#barriers.leaderChanged();
     }

@@ -12,9 +12,10 @@ import type { Member, MemberStatus, NodeAddress } from "./member.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberJoined } from "@casty/casty/cluster";
  * const e = new MemberJoined({ address: { host: "h", port: 1 }, id: "a", status: "joining", roles: [] });
- * console.assert(e.type === "MemberJoined");
+ * assert.equal(e.type, "MemberJoined");
  * ```
  */
 export class MemberJoined {
@@ -33,9 +34,10 @@ export class MemberJoined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberUp } from "@casty/casty/cluster";
  * const e = new MemberUp({ address: { host: "h", port: 1 }, id: "a", status: "up", roles: [] });
- * console.assert(e.type === "MemberUp" && e.member.status === "up");
+ * assert.ok(e.type === "MemberUp" && e.member.status === "up");
  * ```
  */
 export class MemberUp {
@@ -54,9 +56,10 @@ export class MemberUp {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberLeft } from "@casty/casty/cluster";
  * const e = new MemberLeft({ address: { host: "h", port: 1 }, id: "a", status: "leaving", roles: [] });
- * console.assert(e.type === "MemberLeft");
+ * assert.equal(e.type, "MemberLeft");
  * ```
  */
 export class MemberLeft {
@@ -75,9 +78,10 @@ export class MemberLeft {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberExited } from "@casty/casty/cluster";
  * const e = new MemberExited({ address: { host: "h", port: 1 }, id: "a", status: "exiting", roles: [] });
- * console.assert(e.type === "MemberExited");
+ * assert.equal(e.type, "MemberExited");
  * ```
  */
 export class MemberExited {
@@ -97,9 +101,10 @@ export class MemberExited {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberDowned } from "@casty/casty/cluster";
  * const e = new MemberDowned({ address: { host: "h", port: 1 }, id: "a", status: "down", roles: [] });
- * console.assert(e.type === "MemberDowned");
+ * assert.equal(e.type, "MemberDowned");
  * ```
  */
 export class MemberDowned {
@@ -118,12 +123,13 @@ export class MemberDowned {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberRemoved } from "@casty/casty/cluster";
  * const e = new MemberRemoved(
  *   { address: { host: "h", port: 1 }, id: "a", status: "removed", roles: [] },
  *   "exiting",
  * );
- * console.assert(e.previousStatus === "exiting");
+ * assert.equal(e.previousStatus, "exiting");
  * ```
  */
 export class MemberRemoved {
@@ -144,9 +150,10 @@ export class MemberRemoved {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnreachableMember } from "@casty/casty/cluster";
  * const e = new UnreachableMember({ address: { host: "h", port: 1 }, id: "a", status: "up", roles: [] });
- * console.assert(e.type === "UnreachableMember");
+ * assert.equal(e.type, "UnreachableMember");
  * ```
  */
 export class UnreachableMember {
@@ -165,9 +172,10 @@ export class UnreachableMember {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReachableMember } from "@casty/casty/cluster";
  * const e = new ReachableMember({ address: { host: "h", port: 1 }, id: "a", status: "up", roles: [] });
- * console.assert(e.type === "ReachableMember");
+ * assert.equal(e.type, "ReachableMember");
  * ```
  */
 export class ReachableMember {
@@ -186,9 +194,10 @@ export class ReachableMember {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LeaderChanged } from "@casty/casty/cluster";
  * const e = new LeaderChanged({ host: "h", port: 1 });
- * console.assert(e.leader?.port === 1);
+ * assert.ok(e.leader?.port === 1);
  * ```
  */
 export class LeaderChanged {
@@ -209,9 +218,10 @@ export class LeaderChanged {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ShutdownSelf } from "@casty/casty/cluster";
  * const e = new ShutdownSelf("minority");
- * console.assert(e.type === "ShutdownSelf" && e.reason === "minority");
+ * assert.ok(e.type === "ShutdownSelf" && e.reason === "minority");
  * ```
  */
 export class ShutdownSelf {
@@ -230,9 +240,10 @@ export class ShutdownSelf {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemberUp, type MembershipEvent } from "@casty/casty/cluster";
  * const e: MembershipEvent = new MemberUp({ address: { host: "h", port: 1 }, id: "a", status: "up", roles: [] });
- * if (e.type === "MemberUp") console.assert(e.member.id === "a");
+ * if (e.type === "MemberUp") assert.equal(e.member.id, "a");
  * ```
  */
 export type MembershipEvent =

@@ -22,6 +22,7 @@ import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";
 import type { Member } from "./member.ts";
 import type { ShardAllocation } from "./topology.ts";
+import type { DistributedProvider } from "./distributed_api.ts";
 
 /** The reserved root of every cluster system actor: `/_cluster/_topology`, `/_cluster/<name>`. */
 export const CLUSTER_SYSTEM_ROOT = "/_cluster";
@@ -127,6 +128,8 @@ export interface ClusterExtensionContext {
   onLeave(hook: () => Promise<void>): void;
   /** Makes `node.regionRef` and `node.entityAsk` work (the sharding extension provides it). */
   provideSharding(port: ShardingPort): void;
+  /** Makes `node.distributed()` work (the distributed extension provides it). */
+  provideDistributed(provider: DistributedProvider): void;
   /** Pushes a new topology snapshot to the topology subscribers (allocations changed). */
   topologyChanged(): void;
 }

@@ -43,6 +43,21 @@ export type {
   SpawnHandler,
 } from "./extension.ts";
 export type { Member, MemberStatus, UniqueNode } from "./member.ts";
+export type {
+  BarrierApi,
+  CounterApi,
+  DistributedApi,
+  DistributedOptions,
+  DistributedProvider,
+  LeaseOptions,
+  LockApi,
+  MapApi,
+  QueueApi,
+  SemaphoreApi,
+  SetApi,
+  StructureOptions,
+  WaitOptions,
+} from "./distributed_api.ts";
 export type { DowningOptions, DowningStrategy } from "./downing.ts";
 // The engine is reachable from the public surface (`node.membership`, tuning options, the
 // simulation in `@casty/casty/testing`), so its class and option types are exported too.

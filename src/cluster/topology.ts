@@ -36,11 +36,12 @@ export interface ServiceEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0 });
  * await node.waitFor(1, { timeout: 5000 });
  * const state = await node.getClusterState();
- * console.assert(state.members.length === 1 && state.leader?.port === node.selfAddress.port);
+ * assert.ok(state.members.length === 1 && state.leader?.port === node.selfAddress.port);
  * ```
  */
 export class TopologySnapshot {
@@ -125,13 +126,14 @@ export class UnsubscribeTopology {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, ResolveNode, TOPOLOGY_PATH, type NodeAddress } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "warn" });
  * const address = await node.ask<ResolveNode, NodeAddress | undefined>(
  *   node.lookup(TOPOLOGY_PATH)!,
  *   (replyTo) => new ResolveNode(node.memberId, replyTo),
  * );
- * console.assert(address?.port === node.selfAddress.port);
+ * assert.ok(address?.port === node.selfAddress.port);
  * ```
  */
 export class ResolveNode {
@@ -151,13 +153,14 @@ export class ResolveNode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, GetTopology, TOPOLOGY_PATH, type TopologySnapshot } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "warn" });
  * const snapshot = await node.ask<GetTopology, TopologySnapshot>(
  *   node.lookup(TOPOLOGY_PATH)!,
  *   (replyTo) => new GetTopology(replyTo),
  * );
- * console.assert(snapshot.members.length === 1);
+ * assert.equal(snapshot.members.length, 1);
  * ```
  */
 export class GetTopology {

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { incrementClock, type VectorClock } from "./vector_clock.ts";
  * const v: VectorClock = incrementClock({}, "a");
- * console.assert(v.a === 1);
+ * assert.equal(v.a, 1);
  * ```
  */
 export type VectorClock = Readonly<Record<string, number>>;
@@ -22,9 +23,10 @@ export type VectorClock = Readonly<Record<string, number>>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClockOrder, compareClocks } from "./vector_clock.ts";
  * const o: ClockOrder = compareClocks({ a: 1 }, { b: 1 });
- * console.assert(o === "concurrent");
+ * assert.equal(o, "concurrent");
  * ```
  */
 export type ClockOrder = "before" | "after" | "same" | "concurrent";
@@ -37,8 +39,9 @@ export type ClockOrder = "before" | "after" | "same" | "concurrent";
  * @returns A new clock.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { incrementClock } from "./vector_clock.ts";
- * console.assert(incrementClock({ a: 2 }, "a").a === 3);
+ * assert.equal(incrementClock({ a: 2 }, "a").a, 3);
  * ```
  */
 export function incrementClock(clock: VectorClock, node: string): VectorClock {
@@ -53,9 +56,10 @@ export function incrementClock(clock: VectorClock, node: string): VectorClock {
  * @returns A new clock with keys in sorted order.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeClocks } from "./vector_clock.ts";
  * const m = mergeClocks({ a: 2, b: 1 }, { b: 3 });
- * console.assert(m.a === 2 && m.b === 3);
+ * assert.ok(m.a === 2 && m.b === 3);
  * ```
  */
 export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
@@ -73,9 +77,10 @@ export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
  * @returns `"before"` if `a` < `b`, `"after"` if `a` > `b`, `"same"`, or `"concurrent"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareClocks } from "./vector_clock.ts";
- * console.assert(compareClocks({ a: 1 }, { a: 1, b: 1 }) === "before");
- * console.assert(compareClocks({ a: 1 }, { b: 1 }) === "concurrent");
+ * assert.equal(compareClocks({ a: 1 }, { a: 1, b: 1 }), "before");
+ * assert.equal(compareClocks({ a: 1 }, { b: 1 }), "concurrent");
  * ```
  */
 export function compareClocks(a: VectorClock, b: VectorClock): ClockOrder {
@@ -105,8 +110,9 @@ export function compareClocks(a: VectorClock, b: VectorClock): ClockOrder {
  * @returns A new clock without those keys (the same object when nothing was dropped).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pruneClock } from "./vector_clock.ts";
- * console.assert(!("a" in pruneClock({ a: 1, b: 2 }, ["a"])));
+ * assert.ok(!("a" in pruneClock({ a: 1, b: 2 }, ["a"])));
  * ```
  */
 export function pruneClock(clock: VectorClock, nodes: Iterable<string>): VectorClock {

@@ -382,11 +382,12 @@ export interface CastyConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultConfig } from "@casty/casty/config";
  * const config = defaultConfig();
- * console.assert(config.system.name === "casty");
- * console.assert(config.cluster.gossip.interval === 1000);
- * console.assert(config.defaults.mailbox.capacity === undefined);
+ * assert.equal(config.system.name, "casty");
+ * assert.equal(config.cluster.gossip.interval, 1000);
+ * assert.equal(config.defaults.mailbox.capacity, undefined);
  * ```
  */
 export function defaultConfig(): CastyConfig {

@@ -59,9 +59,10 @@ const SIMPLE_NAME = /^[\w-]+$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { configFromObject } from "@casty/casty/config";
  * const config = configFromObject({ cluster: { gossip: { interval: 1.5 } } });
- * console.assert(config.cluster.gossip.interval === 1500);
+ * assert.equal(config.cluster.gossip.interval, 1500);
  * ```
  */
 export function configFromObject(

@@ -34,11 +34,12 @@ export interface LoadConfigOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "@casty/casty/config";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/casty.toml`, '[system]\nname = "my-app"\n');
  * const config = await loadConfig(undefined, { cwd: dir });
- * console.assert(config.system.name === "my-app");
+ * assert.equal(config.system.name, "my-app");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -67,12 +68,13 @@ export async function loadConfig(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findConfigFile } from "@casty/casty/config";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/casty.toml`, "");
  * await Deno.mkdir(`${dir}/src/app`, { recursive: true });
  * const found = await findConfigFile({ cwd: `${dir}/src/app` });
- * console.assert(found === `${await Deno.realPath(dir)}/casty.toml` || found?.endsWith("casty.toml"));
+ * assert.ok(found === `${await Deno.realPath(dir)}/casty.toml` || found?.endsWith("casty.toml"));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -107,6 +109,7 @@ export async function findConfigFile(options: LoadConfigOptions = {}): Promise<s
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig } from "@casty/casty/config";
  * const config = await parseConfig(`
  * [defaults.supervision]
@@ -115,8 +118,8 @@ export async function findConfigFile(options: LoadConfigOptions = {}): Promise<s
  * [cluster]
  * seed_nodes = ["node1:25520"]
  * `);
- * console.assert(config.defaults.supervision.within === 45000);
- * console.assert(config.cluster.seedNodes[0] === "node1:25520");
+ * assert.equal(config.defaults.supervision.within, 45000);
+ * assert.equal(config.cluster.seedNodes[0], "node1:25520");
  * ```
  */
 export async function parseConfig(text: string, source?: string): Promise<CastyConfig> {

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig, resolveActorConfig } from "@casty/casty/config";
  *
  * const config = await parseConfig(`
@@ -20,9 +21,9 @@
  * [actors."sensor-\\\\d+"]
  * mailbox = { capacity = 100, strategy = "drop_oldest" }
  * `);
- * console.assert(config.cluster.gossip.interval === 1500);
+ * assert.equal(config.cluster.gossip.interval, 1500);
  * const sensor = resolveActorConfig(config, "sensor-042");
- * console.assert(sensor.mailbox.capacity === 100 && sensor.mailbox.strategy === "dropOldest");
+ * assert.ok(sensor.mailbox.capacity === 100 && sensor.mailbox.strategy === "dropOldest");
  * ```
  *
  * @module

@@ -45,6 +45,7 @@ const BUILT_IN = defaultConfig().defaults;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig, resolveActorConfig } from "@casty/casty/config";
  * const config = await parseConfig(`
  * [defaults.mailbox]
@@ -55,8 +56,8 @@ const BUILT_IN = defaultConfig().defaults;
  * mailbox = { capacity = 5000 }
  * `);
  * const orders = resolveActorConfig(config, "orders");
- * console.assert(orders.mailbox.capacity === 5000 && orders.mailbox.strategy === "dropNew");
- * console.assert(resolveActorConfig(config, "billing").mailbox.capacity === 1000);
+ * assert.ok(orders.mailbox.capacity === 5000 && orders.mailbox.strategy === "dropNew");
+ * assert.equal(resolveActorConfig(config, "billing").mailbox.capacity, 1000);
  * ```
  */
 export function resolveActorConfig(

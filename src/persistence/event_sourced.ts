@@ -21,6 +21,58 @@ export type AfterPersist = (
   events: readonly PersistedEvent[],
 ) => void | Promise<void>;
 
+/**
+ * The seams of one event-sourced behavior that replication uses: its entity id and journal, and
+ * a replaceable `afterPersist` hook. Set `stopped` to stop the actor after the current command.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Behaviors } from "@casty/casty";
+ * import { eventSourcedHooks, InMemoryJournal } from "@casty/casty/persistence";
+ * const journal = new InMemoryJournal();
+ * const b = Behaviors.eventSourced<string, string, number>({
+ *   entityId: "e", journal, initialState: 0, onEvent: (n) => n + 1, onCommand: () => undefined,
+ * });
+ * assert.equal(eventSourcedHooks(b)?.journal, journal);
+ * assert.equal(eventSourcedHooks(Behaviors.same()), undefined);
+ * ```
+ */
+export interface EventSourcedHooks {
+  /** The entity id. */
+  readonly entityId: string;
+  /** The journal the behavior writes to. */
+  readonly journal: EventJournal;
+  /** Run after each durable persist, before `reply`; a rejection goes to `onFailure`. */
+  afterPersist?: AfterPersist;
+  /** When set (by a hook), the actor stops after the current command. */
+  stopped: boolean;
+}
+
+const HOOKS = new WeakMap<object, EventSourcedHooks>();
+
+/**
+ * The {@linkcode EventSourcedHooks} of a behavior made by {@linkcode eventSourced}, or
+ * `undefined` for any other behavior.
+ *
+ * @param behavior A behavior.
+ * @returns Its hooks, if it is event-sourced.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Behaviors } from "@casty/casty";
+ * import { eventSourcedHooks, InMemoryJournal } from "@casty/casty/persistence";
+ * const b = Behaviors.eventSourced<string, string, number>({
+ *   entityId: "e", journal: new InMemoryJournal(), initialState: 0, onEvent: (n) => n + 1,
+ *   onCommand: () => undefined,
+ * });
+ * assert.equal(eventSourcedHooks(b)?.entityId, "e");
+ * ```
+ */
+export function eventSourcedHooks<M>(behavior: Behavior<M>): EventSourcedHooks | undefined {
+  return HOOKS.get(behavior);
+}
+
 /** Options of {@linkcode eventSourced} (`Behaviors.eventSourced`). */
 export interface EventSourcedOptions<C, E, S> {
   /** The entity's id: the key of its log in the journal. */
@@ -104,7 +156,8 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     throw new RangeError(`replayPageSize must be a positive integer, got ${replayPageSize}`);
   }
 
-  return new Behavior<C>("setup", async (ctx: ActorContext<C>) => {
+  const hooks: EventSourcedHooks = { entityId, journal, afterPersist, stopped: false };
+  const behavior = new Behavior<C>("setup", async (ctx: ActorContext<C>) => {
     // Recovery: the cell does not handle messages until this promise settles, so commands
     // that arrive meanwhile are kept in the mailbox in order (the stash).
     const snapshot = await journal.loadSnapshot(entityId);
@@ -150,9 +203,18 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
             ctx.log.warn(`snapshot of "${entityId}" at ${seq} failed`, err);
           }
         }
-        if (afterPersist) await afterPersist(entityId, records);
+        if (hooks.afterPersist) {
+          try {
+            await hooks.afterPersist(entityId, records);
+          } catch (err) {
+            if (!payload.onFailure && !hooks.stopped) throw err;
+            payload.onFailure?.(err instanceof Error ? err : new Error(String(err)));
+            return hooks.stopped ? STOPPED as Behavior<C> : undefined;
+          }
+        }
       }
       payload.reply?.(state);
+      if (hooks.stopped) return STOPPED as Behavior<C>;
       if (payload.then?.kind === "stopped") return payload.then as Behavior<C>;
       return undefined;
     };
@@ -191,4 +253,8 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
       return handle(result as CommandResult<C>);
     });
   });
+  HOOKS.set(behavior, hooks);
+  return behavior;
 }
+
+const STOPPED = new Behavior<unknown>("stopped");

@@ -54,5 +54,7 @@ export {
   type AfterPersist,
   type CommandResult,
   eventSourced,
+  type EventSourcedHooks,
+  eventSourcedHooks,
   type EventSourcedOptions,
 } from "./event_sourced.ts";

@@ -24,9 +24,7 @@ import {
   encodeEvents,
   encodeState,
   errorText,
-  findConflict,
   loadBounds,
-  type QueuedCall,
   validateEntityId,
   validatePersist,
   validateSnapshot,
@@ -101,8 +99,27 @@ export interface PostgresJournalOptions extends DurableJournalOptions {
 /** Counters of a {@linkcode PostgresJournal}, for monitoring and tests. */
 export type PostgresJournalStats = DurableJournalStats;
 
-/** A queued call; its events are kept as JSON rows for json_to_recordset, built at call time. */
-type Pending = QueuedCall<string>;
+/**
+ * A queued `persist` or `saveSnapshot` call. Its values are encoded at call time (so later
+ * mutation changes nothing): the events as JSON rows for json_to_recordset, the snapshot's state
+ * as bytes. Every entry has the same fields, so the queue's objects share one shape.
+ */
+interface Pending {
+  readonly entityId: string;
+  /** The first event's sequence number; 0 for a snapshot. */
+  readonly first: number;
+  /** How many events; 0 for a snapshot. */
+  readonly count: number;
+  /** The events' numbers, kept only when they do not follow each other (the call conflicts). */
+  readonly gapped: readonly number[] | undefined;
+  readonly rows: string | undefined;
+  readonly snapshot: Snapshot | undefined;
+  readonly state: Uint8Array | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const unset = (): void => {};
 
 interface Tables {
   readonly events: string;
@@ -274,19 +291,30 @@ export class PostgresJournal implements EventJournal {
       if (events.length === 0) return Promise.resolve();
       const bytes = encodeEvents(this.#serializer, entityId, events);
       const id = JSON.stringify(entityId);
-      rows = "";
-      for (let i = 0; i < events.length; i++) {
-        rows += `${i === 0 ? "" : ","}${jsonRow(id, events[i], bytes[i])}`;
-      }
+      rows = jsonRow(id, events[0], bytes[0]);
+      for (let i = 1; i < events.length; i++) rows += `,${jsonRow(id, events[i], bytes[i])}`;
     } catch (err) {
       return Promise.reject(err);
     }
-    const copy = events.map(({ sequenceNr, timestamp }) => ({
-      sequenceNr,
-      timestamp,
-      event: null,
-    }));
-    return this.#enqueue((resolve, reject) => ({ entityId, events: copy, rows, resolve, reject }));
+    const first = events[0].sequenceNr;
+    let gapped: number[] | undefined;
+    for (let i = 1; i < events.length; i++) {
+      if (events[i].sequenceNr !== first + i) {
+        gapped = events.map((e) => e.sequenceNr);
+        break;
+      }
+    }
+    return this.#enqueue({
+      entityId,
+      first,
+      count: events.length,
+      gapped,
+      rows,
+      snapshot: undefined,
+      state: undefined,
+      resolve: unset,
+      reject: unset,
+    });
   }
 
   /**
@@ -399,13 +427,17 @@ export class PostgresJournal implements EventJournal {
       return Promise.reject(err);
     }
     const { sequenceNr, timestamp } = snapshot;
-    return this.#enqueue((resolve, reject) => ({
+    return this.#enqueue({
       entityId,
+      first: 0,
+      count: 0,
+      gapped: undefined,
+      rows: undefined,
       snapshot: { sequenceNr, timestamp, state: null },
       state,
-      resolve,
-      reject,
-    }));
+      resolve: unset,
+      reject: unset,
+    });
   }
 
   /**
@@ -469,11 +501,14 @@ export class PostgresJournal implements EventJournal {
     return this.close();
   }
 
-  #enqueue(make: (resolve: () => void, reject: (err: unknown) => void) => Pending): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push(make(resolve, reject));
-      this.#schedule();
+  #enqueue(op: Pending): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      op.resolve = resolve;
+      op.reject = reject;
     });
+    this.#queue.push(op);
+    this.#schedule();
+    return done;
   }
 
   #schedule(): void {
@@ -495,7 +530,7 @@ export class PostgresJournal implements EventJournal {
     let events = 0;
     let n = 0;
     while (n < this.#queue.length && (n === 0 || events < this.#maxBatchEvents)) {
-      events += this.#queue[n].events?.length ?? 0;
+      events += this.#queue[n].count;
       n++;
     }
     const batch = this.#queue.splice(0, n);
@@ -517,7 +552,7 @@ export class PostgresJournal implements EventJournal {
     for (let attempt = 1;; attempt++) {
       const unknown = new Set<string>();
       for (const op of batch) {
-        if (op.events && !fresh.has(op.entityId) && !this.#highestCache.has(op.entityId)) {
+        if (op.count > 0 && !fresh.has(op.entityId) && !this.#highestCache.has(op.entityId)) {
           unknown.add(op.entityId);
         }
       }
@@ -534,14 +569,14 @@ export class PostgresJournal implements EventJournal {
         }
         if (plan.events.length > 0 || plan.snapshots.length > 0) await this.#commit(plan);
       } catch (err) {
-        for (const op of batch) if (op.events) this.#highestCache.delete(op.entityId);
+        for (const op of batch) if (op.count > 0) this.#highestCache.delete(op.entityId);
         // The primary key caught a writer we did not know about: learn the truth, try again.
         if (isUniqueViolation(err) && attempt < 5) {
           fresh = new Map();
           continue;
         }
         for (const op of batch) {
-          const what = op.events ? "persist events" : "save snapshot";
+          const what = op.count > 0 ? "persist events" : "save snapshot";
           op.reject(
             new JournalError(
               "JOURNAL_WRITE",
@@ -562,9 +597,9 @@ export class PostgresJournal implements EventJournal {
         if (conflict) {
           this.#stats.conflicts++;
           op.reject(conflict);
-        } else if (op.events) {
+        } else if (op.count > 0) {
           this.#stats.persistCalls++;
-          this.#stats.eventsWritten += op.events.length;
+          this.#stats.eventsWritten += op.count;
           op.resolve();
         } else {
           this.#stats.snapshotsWritten++;
@@ -594,16 +629,15 @@ export class PostgresJournal implements EventJournal {
         }
         continue;
       }
-      const opEvents = op.events!;
       const known = highest.get(id) ?? fresh.get(id) ?? this.#highestCache.get(id) ?? 0;
-      const conflict = findConflict(opEvents, known);
+      const conflict = conflictOf(op, known);
       if (conflict) {
         if (!highest.has(id) && !fresh.has(id)) staleSuspects.add(id);
         conflicts.set(i, new JournalConflictError(id, conflict[0], conflict[1]));
         continue;
       }
       events.push(op.rows!);
-      highest.set(id, opEvents[opEvents.length - 1].sequenceNr);
+      highest.set(id, op.first + op.count - 1);
     }
     const snapshots: string[] = [];
     for (const op of snapshotsByEntity.values()) {
@@ -615,24 +649,34 @@ export class PostgresJournal implements EventJournal {
   async #commit(plan: Plan): Promise<void> {
     const t = this.#t;
     // One statement, so one transaction on whichever connection the client picks: the events
-    // as one multi-row INSERT and the snapshots as one upsert. The whole batch travels as two
-    // text parameters holding JSON, which every client passes the same way (no array or bytea
-    // binding differences between drivers). Every parameter is declared text (`$1::text::json`):
-    // a client that learns a parameter's type from the server (postgres) would otherwise
-    // JSON-encode a string meant as json, or reject a string meant as int8.
-    await this.#run(
-      `WITH ev AS (INSERT INTO ${t.events} (entity_id, sequence_nr, "timestamp", event) ` +
-        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
-        "AS x(i text, s int8, t float8, b text)), " +
-        `sn AS (INSERT INTO ${t.snapshots} (entity_id, sequence_nr, "timestamp", state) ` +
-        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($2::text::json) " +
-        "AS y(i text, s int8, t float8, b text) " +
-        `ON CONFLICT (entity_id) DO UPDATE SET sequence_nr = excluded.sequence_nr, ` +
-        `"timestamp" = excluded."timestamp", state = excluded.state ` +
-        `WHERE excluded.sequence_nr >= ${t.snapshots}.sequence_nr) ` +
-        "SELECT 1 AS done",
-      [`[${plan.events.join(",")}]`, `[${plan.snapshots.join(",")}]`],
-    );
+    // as one multi-row INSERT and the snapshots as one upsert (both, in one statement, when the
+    // batch has both). The batch travels as text parameters holding JSON, which every client
+    // passes the same way (no array or bytea binding differences between drivers). Every
+    // parameter is declared text (`$1::text::json`): a client that learns a parameter's type
+    // from the server (postgres) would otherwise JSON-encode a string meant as json, or reject a
+    // string meant as int8.
+    const insertEvents = `INSERT INTO ${t.events} (entity_id, sequence_nr, "timestamp", event) ` +
+      "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
+      "AS x(i text, s int8, t float8, b text)";
+    const upsertSnapshots = (param: string) =>
+      `INSERT INTO ${t.snapshots} (entity_id, sequence_nr, "timestamp", state) ` +
+      `SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset(${param}::text::json) ` +
+      "AS y(i text, s int8, t float8, b text) " +
+      `ON CONFLICT (entity_id) DO UPDATE SET sequence_nr = excluded.sequence_nr, ` +
+      `"timestamp" = excluded."timestamp", state = excluded.state ` +
+      `WHERE excluded.sequence_nr >= ${t.snapshots}.sequence_nr`;
+    const events = `[${plan.events.join(",")}]`;
+    const snapshots = `[${plan.snapshots.join(",")}]`;
+    if (plan.snapshots.length === 0) {
+      await this.#run(insertEvents, [events]);
+    } else if (plan.events.length === 0) {
+      await this.#run(upsertSnapshots("$1"), [snapshots]);
+    } else {
+      await this.#run(
+        `WITH ev AS (${insertEvents}), sn AS (${upsertSnapshots("$2")}) SELECT 1 AS done`,
+        [events, snapshots],
+      );
+    }
   }
 
   async #readHighest(ids: Set<string>, into: Map<string, number>): Promise<void> {
@@ -788,8 +832,26 @@ interface Plan {
 // rejects "\u0000" inside strings, so an event holding a NUL character could never be stored.
 // bytea keeps exactly the bytes SqliteJournal keeps, costs the server no parsing, and stays
 // readable for ad-hoc queries with convert_from(event, 'UTF8')::jsonb.
+// Uint8Array.prototype.toBase64 (ES2026) where the runtime has it: no Buffer to allocate, about
+// a third cheaper per event on Deno and Bun.
+const toBase64: ((bytes: Uint8Array) => string) | undefined =
+  typeof (Uint8Array.prototype as { toBase64?: unknown }).toBase64 === "function"
+    ? (bytes) => (bytes as unknown as { toBase64(): string }).toBase64()
+    : undefined;
+
 function base64(bytes: Uint8Array): string {
+  if (toBase64 !== undefined) return toBase64(bytes);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+// The first number of a call that breaks `known + 1, + 2, …`, with the number expected there
+// (findConflict of journal_support, on the numbers a queued call keeps).
+function conflictOf(op: Pending, known: number): [number, number] | undefined {
+  if (op.gapped === undefined) return op.first === known + 1 ? undefined : [op.first, known + 1];
+  for (let i = 0; i < op.gapped.length; i++) {
+    if (op.gapped[i] !== known + 1 + i) return [op.gapped[i], known + 1 + i];
+  }
+  return undefined;
 }
 
 // One row for json_to_recordset(...) AS (i text, s int8, t float8, b text), written by hand:

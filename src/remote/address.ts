@@ -4,11 +4,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatActorUri, parseActorUri } from "./address.ts";
  * const uri = parseActorUri("casty://bank@127.0.0.1:25520/accounts/alice");
- * console.assert(uri.system === "bank" && uri.address?.port === 25520);
- * console.assert(uri.path === "/accounts/alice");
- * console.assert(formatActorUri(uri) === "casty://bank@127.0.0.1:25520/accounts/alice");
+ * assert.ok(uri.system === "bank" && uri.address?.port === 25520);
+ * assert.equal(uri.path, "/accounts/alice");
+ * assert.equal(formatActorUri(uri), "casty://bank@127.0.0.1:25520/accounts/alice");
  * ```
  *
  * @module
@@ -40,11 +41,12 @@ export interface ActorUri {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AddressError, parseNodeAddress } from "./address.ts";
  * try {
  *   parseNodeAddress("no-port");
  * } catch (err) {
- *   console.assert(err instanceof AddressError && err.code === "INVALID_ADDRESS");
+ *   assert.ok(err instanceof AddressError && err.code === "INVALID_ADDRESS");
  * }
  * ```
  */
@@ -91,8 +93,9 @@ function checkHost(input: string, host: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nodeAddress } from "./address.ts";
- * console.assert(nodeAddress("127.0.0.1", 25520).port === 25520);
+ * assert.equal(nodeAddress("127.0.0.1", 25520).port, 25520);
  * ```
  */
 export function nodeAddress(host: string, port: number): NodeAddress {
@@ -111,8 +114,9 @@ export function nodeAddress(host: string, port: number): NodeAddress {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseNodeAddress } from "./address.ts";
- * console.assert(parseNodeAddress("[::1]:7000").host === "::1");
+ * assert.equal(parseNodeAddress("[::1]:7000").host, "::1");
  * ```
  */
 export function parseNodeAddress(text: string): NodeAddress {
@@ -153,8 +157,9 @@ function parseAddressIn(input: string, text: string): NodeAddress {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatNodeAddress } from "./address.ts";
- * console.assert(formatNodeAddress({ host: "127.0.0.1", port: 1 }) === "127.0.0.1:1");
+ * assert.equal(formatNodeAddress({ host: "127.0.0.1", port: 1 }), "127.0.0.1:1");
  * ```
  */
 export function formatNodeAddress(address: NodeAddress): string {
@@ -173,9 +178,10 @@ export function formatNodeAddress(address: NodeAddress): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareNodeAddresses } from "./address.ts";
  * const a = { host: "127.0.0.1", port: 1000 };
- * console.assert(compareNodeAddresses(a, { host: "127.0.0.1", port: 2000 }) < 0);
+ * assert.ok(compareNodeAddresses(a, { host: "127.0.0.1", port: 2000 }) < 0);
  * ```
  */
 export function compareNodeAddresses(a: NodeAddress, b: NodeAddress): number {
@@ -188,8 +194,9 @@ export function compareNodeAddresses(a: NodeAddress, b: NodeAddress): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sameNodeAddress } from "./address.ts";
- * console.assert(sameNodeAddress({ host: "h", port: 1 }, { host: "h", port: 1 }));
+ * assert.ok(sameNodeAddress({ host: "h", port: 1 }, { host: "h", port: 1 }));
  * ```
  */
 export function sameNodeAddress(a: NodeAddress, b: NodeAddress): boolean {
@@ -205,9 +212,10 @@ export function sameNodeAddress(a: NodeAddress, b: NodeAddress): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseActorUri } from "./address.ts";
  * const local = parseActorUri("casty://bank/user/alice");
- * console.assert(local.address === undefined && local.path === "/user/alice");
+ * assert.ok(local.address === undefined && local.path === "/user/alice");
  * ```
  */
 export function parseActorUri(uri: string): ActorUri {
@@ -247,9 +255,10 @@ function checkPath(uri: string, path: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatActorUri } from "./address.ts";
  * const text = formatActorUri({ system: "bank", path: "/a" });
- * console.assert(text === "casty://bank/a");
+ * assert.equal(text, "casty://bank/a");
  * ```
  */
 export function formatActorUri(uri: ActorUri): string {

@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseActorUri, TaggedJsonSerializer } from "@casty/casty/remote";
  * const uri = parseActorUri("casty://bank@127.0.0.1:25520/accounts");
- * console.assert(uri.address?.port === 25520);
+ * assert.ok(uri.address?.port === 25520);
  * const s = new TaggedJsonSerializer();
  * const back = s.deserialize(s.serialize({ at: new Date(0), n: 10n })) as { at: Date; n: bigint };
- * console.assert(back.n === 10n);
+ * assert.equal(back.n, 10n);
  * ```
  *
  * @module
@@ -28,6 +29,7 @@ export {
   sameNodeAddress,
 } from "./address.ts";
 export {
+  type DecodeLimits,
   type SerializableClass,
   type Serializer,
   TaggedJsonSerializer,

@@ -36,10 +36,11 @@ export type SystemMessageHandler = (from: PeerIdentity, message: unknown) => voi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem, isActorRef } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
  * const ref = node.lookup(`casty://demo@127.0.0.1:1/some/actor`);
- * console.assert(isActorRef(ref) && ref.path === "/some/actor");
+ * assert.ok(isActorRef(ref) && ref.path === "/some/actor");
  * ```
  */
 export class RemoteActorRef<M> implements ActorRef<M> {
@@ -113,6 +114,19 @@ export interface RemotingOptions {
   readonly serializer: Serializer;
   /** Where problems are logged. */
   readonly log: Logger;
+  /**
+   * Whether a node is a cluster member. Members' actors are declared terminated when
+   * membership removes the node ({@linkcode Remoting.nodeGone}); watched actors on any other
+   * node are declared terminated once its connection has been down for `unreachableTimeout`.
+   * Without it, no node is a member.
+   */
+  readonly isMember?: (node: NodeAddress) => boolean;
+  /**
+   * Milliseconds a non-member's connection may stay down before its watched actors are
+   * declared terminated.
+   * @default {30000}
+   */
+  readonly unreachableTimeout?: number;
 }
 
 const REF_CACHE_LIMIT = 50_000;
@@ -122,9 +136,10 @@ const REF_CACHE_LIMIT = 50_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClusteredActorSystem } from "@casty/casty";
  * await using node = await ClusteredActorSystem.start({ name: "demo", host: "127.0.0.1", port: 0 });
- * console.assert(node.remoting.selfAddress.port === node.selfAddress.port);
+ * assert.equal(node.remoting.selfAddress.port, node.selfAddress.port);
  * ```
  */
 export class Remoting {
@@ -146,6 +161,10 @@ export class Remoting {
   /** Last incarnation seen per node key, to notice restarted peers. */
   readonly #incarnations = new Map<string, string>();
   readonly #peerListeners = new Set<(peer: PeerIdentity, up: boolean) => void>();
+  readonly #isMember: (node: NodeAddress) => boolean;
+  readonly #unreachableTimeout: number;
+  /** Non-member nodes with watched actors whose connection is down: node key → timer. */
+  readonly #downTimers = new Map<string, { cancel(): void }>();
   #closed = false;
 
   /**
@@ -158,6 +177,8 @@ export class Remoting {
     this.#transport = options.transport;
     this.#serializer = options.serializer;
     this.#log = options.log;
+    this.#isMember = options.isMember ?? (() => false);
+    this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
     this.#self = options.transport.selfAddress;
     this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
     attachRemote(this.#system, {
@@ -165,6 +186,8 @@ export class Remoting {
       watch: (cell, ref) => this.#watch(cell, ref),
       unwatch: (cell, ref) => this.#unwatch(cell, ref),
       cellStopped: (cell) => this.#localStopped(cell.path),
+      // An ask's reply ref "stops" when the ask ends: remote watchers of it let go then.
+      pathStopped: (path) => this.#localStopped(path),
     });
     this.#transport.setHandlers({
       onInbound: (from, env) => {
@@ -306,6 +329,8 @@ export class Remoting {
   /** Stops sending; later sends become dead letters. */
   close(): void {
     this.#closed = true;
+    for (const timer of this.#downTimers.values()) timer.cancel();
+    this.#downTimers.clear();
   }
 
   #remoteRef(node: NodeAddress, path: string, uri: string): RemoteActorRef<unknown> {
@@ -407,12 +432,32 @@ export class Remoting {
     } catch {
       // keep the bytes: the dead letter still says what was lost
     }
+    if (env.recipient === REMOTE_PATH && (message as RemoteSystemMsg | undefined)?.t === "watch") {
+      // The node never took the watch (no connection within the transport's unreachable
+      // timeout): nothing will ever report the actor's end, so it ends for the watchers now.
+      this.#terminatedFrom(to, (message as { path: string }).path);
+    }
     const uri = `casty://${this.#system.name}@${formatNodeAddress(to)}${env.recipient}`;
     this.#system.eventStream.publish(new DeadLetter(message, uri, "undeliverable", reason));
   }
 
   #onPeer(peer: PeerIdentity, up: boolean): void {
     const key = formatNodeAddress(peer);
+    if (up) {
+      this.#downTimers.get(key)?.cancel();
+      this.#downTimers.delete(key);
+    } else if (!this.#downTimers.has(key) && !this.#isMember(peer) && this.#watches(peer)) {
+      // Membership never reports a non-member gone: its watched actors end once it has been
+      // unreachable for the timeout.
+      const node: NodeAddress = { host: peer.host, port: peer.port };
+      this.#downTimers.set(
+        key,
+        this.#system.scheduler.internal(() => {
+          this.#downTimers.delete(key);
+          if (!this.#isMember(node)) this.nodeGone(node);
+        }, this.#unreachableTimeout),
+      );
+    }
     if (up) {
       const previous = this.#incarnations.get(key);
       this.#incarnations.set(key, peer.incarnation);
@@ -428,6 +473,14 @@ export class Remoting {
         this.#log.error("peer listener failed", err);
       }
     }
+  }
+
+  #watches(node: NodeAddress): boolean {
+    for (const uri of this.#watching.keys()) {
+      const ref = this.#refs.get(uri);
+      if (ref && sameNodeAddress(ref.node, node)) return true;
+    }
+    return false;
   }
 
   #watch(cell: ActorCell<unknown>, ref: ActorRef<never>): boolean {

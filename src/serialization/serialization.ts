@@ -15,10 +15,11 @@ import { SerializationError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Serializer, TaggedJsonSerializer } from "@casty/casty/remote";
  * const serializer: Serializer = new TaggedJsonSerializer();
  * const bytes = serializer.serialize({ type: "deposit", amount: 100n });
- * console.assert((serializer.deserialize(bytes) as { amount: bigint }).amount === 100n);
+ * assert.equal((serializer.deserialize(bytes) as { amount: bigint }).amount, 100n);
  * ```
  */
 export interface Serializer {
@@ -51,6 +52,57 @@ export interface TaggedJsonSerializerOptions {
    * @default {[]}
    */
   classes?: readonly SerializableClass[] | Readonly<Record<string, SerializableClass>>;
+  /**
+   * Limits that keep the cost of decoding one value bounded whatever a peer sends; input
+   * beyond one is refused with a {@linkcode SerializationError}.
+   */
+  limits?: DecodeLimits;
+}
+
+/**
+ * Limits on what {@linkcode TaggedJsonSerializer.deserialize} accepts. Decoding a value within
+ * them costs time roughly linear in its size: parsing a decimal bigint is quadratic in its
+ * digits (a million digits take 100+ ms), and nesting costs stack.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TaggedJsonSerializer } from "@casty/casty/remote";
+ * const serializer = new TaggedJsonSerializer({ limits: { maxBigIntDigits: 20 } });
+ * const bytes = new TaggedJsonSerializer().serialize(10n ** 30n);
+ * assert.throws(() => serializer.deserialize(bytes), { name: "SerializationError" });
+ * ```
+ */
+export interface DecodeLimits {
+  /**
+   * Most nested containers (arrays, objects, maps, sets, class instances, errors).
+   * @default {2048}
+   */
+  maxDepth?: number;
+  /**
+   * Most array items, object fields and map or set entries in one value, all containers
+   * together (a 16 MiB frame holds at most about 8 million).
+   * @default {4194304}
+   */
+  maxEntries?: number;
+  /**
+   * Most decimal digits in one `bigint`.
+   * @default {10000}
+   */
+  maxBigIntDigits?: number;
+}
+
+const DEFAULT_LIMITS: Required<DecodeLimits> = {
+  maxDepth: 2048,
+  maxEntries: 4 * 1024 * 1024,
+  maxBigIntDigits: 10_000,
+};
+
+function checkLimit(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Decode limit ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 /** The key that marks an encoded special value: `{ "$t": "date", "v": 0 }`. */
@@ -189,6 +241,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaggedJsonSerializer } from "@casty/casty/remote";
  *
  * class Deposited {
@@ -197,8 +250,8 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
  * const serializer = new TaggedJsonSerializer({ classes: [Deposited] });
  * const bytes = serializer.serialize([new Deposited(100, new Date(0)), new Map([["k", 1n]])]);
  * const [event, map] = serializer.deserialize(bytes) as [Deposited, Map<string, bigint>];
- * console.assert(event instanceof Deposited && event.at.getTime() === 0);
- * console.assert(map.get("k") === 1n);
+ * assert.ok(event instanceof Deposited && event.at.getTime() === 0);
+ * assert.equal(map.get("k"), 1n);
  * ```
  */
 export class TaggedJsonSerializer implements Serializer {
@@ -210,6 +263,10 @@ export class TaggedJsonSerializer implements Serializer {
   #deep: Set<object> | undefined;
   #depth = 0;
   #resolveRef: ((uri: string) => ActorRef<unknown>) | undefined;
+  readonly #limits: Required<DecodeLimits>;
+  // Decoding state of the value being decoded: nesting depth and entries seen so far.
+  #decodeDepth = 0;
+  #entries = 0;
 
   /**
    * Creates a TaggedJsonSerializer.
@@ -217,6 +274,12 @@ export class TaggedJsonSerializer implements Serializer {
    * @param options Classes to register up front.
    */
   constructor(options: TaggedJsonSerializerOptions = {}) {
+    const limits = { ...DEFAULT_LIMITS };
+    for (const [key, value] of Object.entries(options.limits ?? {})) {
+      if (!(key in DEFAULT_LIMITS)) throw new TypeError(`Unknown decode limit "${key}"`);
+      if (value !== undefined) limits[key as keyof DecodeLimits] = checkLimit(key, value);
+    }
+    this.#limits = limits;
     const classes = options.classes;
     if (Array.isArray(classes)) {
       for (const ctor of classes) this.register(ctor);
@@ -240,11 +303,12 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * class Point { constructor(readonly x: number, readonly y: number) {} }
    * const serializer = new TaggedJsonSerializer().register(Point, "geo.Point");
    * const p = serializer.deserialize(serializer.serialize(new Point(1, 2)));
-   * console.assert(p instanceof Point);
+   * assert.ok(p instanceof Point);
    * ```
    */
   register(ctor: SerializableClass, name: string = ctor.name): this {
@@ -282,9 +346,10 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * const bytes = new TaggedJsonSerializer().serialize({ n: NaN });
-   * console.assert(new TextDecoder().decode(bytes) === '{"n":{"$t":"number","v":"NaN"}}');
+   * assert.equal(new TextDecoder().decode(bytes), '{"n":{"$t":"number","v":"NaN"}}');
    * ```
    */
   serialize(value: unknown): Uint8Array {
@@ -317,10 +382,11 @@ export class TaggedJsonSerializer implements Serializer {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TaggedJsonSerializer } from "@casty/casty/remote";
    * const s = new TaggedJsonSerializer();
    * const set = s.deserialize(s.serialize(new Set([1, 2]))) as Set<number>;
-   * console.assert(set.has(2));
+   * assert.ok(set.has(2));
    * ```
    */
   deserialize(bytes: Uint8Array, resolveRef?: (uri: string) => ActorRef<unknown>): unknown {
@@ -337,14 +403,21 @@ export class TaggedJsonSerializer implements Serializer {
       );
     }
     const previous = this.#resolveRef;
+    const previousDepth = this.#decodeDepth;
+    const previousEntries = this.#entries;
     this.#resolveRef = resolveRef;
+    this.#decodeDepth = 0;
+    this.#entries = 0;
     try {
       return this.#decode(parsed);
     } catch (err) {
       if (err instanceof SerializationError) throw err;
       throw new SerializationError(`Cannot deserialize value: ${String(err)}`, { cause: err });
     } finally {
+      // A ref resolver may decode another value with this serializer: restore, do not reset.
       this.#resolveRef = previous;
+      this.#decodeDepth = previousDepth;
+      this.#entries = previousEntries;
     }
   }
 
@@ -560,26 +633,50 @@ export class TaggedJsonSerializer implements Serializer {
   // Decodes in place: the parsed tree is fresh, so containers are reused, not copied.
   #decode(value: Json): unknown {
     if (typeof value !== "object" || value === null) return value;
+    const depth = this.#decodeDepth;
+    if (depth >= this.#limits.maxDepth) {
+      throw new SerializationError(
+        `Cannot deserialize value: nested deeper than the limit of ${this.#limits.maxDepth} ` +
+          `(maxDepth)`,
+      );
+    }
+    this.#decodeDepth = depth + 1;
+    let out: unknown;
     if (Array.isArray(value)) {
+      this.#count(value.length);
       for (let i = 0; i < value.length; i++) {
         const item = value[i];
         if (typeof item === "object" && item !== null) value[i] = this.#decode(item) as Json;
       }
-      return value;
+      out = value;
+    } else {
+      const tag = value[TAG];
+      out = tag === undefined ? this.#decodeFields(value) : this.#decodeTagged(tag, value);
     }
-    const tag = value[TAG];
-    if (tag === undefined) return this.#decodeFields(value);
-    return this.#decodeTagged(tag, value);
+    this.#decodeDepth = depth;
+    return out;
+  }
+
+  #count(n: number): void {
+    if ((this.#entries += n) > this.#limits.maxEntries) {
+      throw new SerializationError(
+        `Cannot deserialize value: more than the limit of ${this.#limits.maxEntries} ` +
+          `entries (maxEntries)`,
+      );
+    }
   }
 
   #decodeFields(obj: JsonObject): JsonObject {
+    let n = 0;
     for (const key in obj) {
+      n++;
       const item = obj[key];
       if (typeof item === "object" && item !== null) {
         const decoded = this.#decode(item) as Json;
         if (decoded !== item) setOwn(obj, key, decoded);
       }
     }
+    this.#count(n);
     return obj;
   }
 
@@ -601,7 +698,17 @@ export class TaggedJsonSerializer implements Serializer {
         }
         break;
       case "bigint":
-        if (typeof v === "string" && /^-?\d+$/.test(v)) return BigInt(v);
+        if (typeof v === "string") {
+          // Parsing decimal digits is quadratic: the length is checked before anything else.
+          const digits = v.length - (v.startsWith("-") ? 1 : 0);
+          if (digits > this.#limits.maxBigIntDigits) {
+            throw new SerializationError(
+              `Cannot deserialize bigint: ${digits} digits, more than the limit of ` +
+                `${this.#limits.maxBigIntDigits} (maxBigIntDigits)`,
+            );
+          }
+          if (/^-?\d+$/.test(v)) return BigInt(v);
+        }
         break;
       case "date":
         if (v === null) return new Date(NaN);
@@ -621,6 +728,7 @@ export class TaggedJsonSerializer implements Serializer {
       case "map":
         if (Array.isArray(v)) {
           const map = new Map<unknown, unknown>();
+          this.#count(v.length);
           for (const entry of v) {
             if (!Array.isArray(entry) || entry.length !== 2) return malformed("map");
             map.set(this.#decode(entry[0]), this.#decode(entry[1]));
@@ -631,6 +739,7 @@ export class TaggedJsonSerializer implements Serializer {
       case "set":
         if (Array.isArray(v)) {
           const set = new Set<unknown>();
+          this.#count(v.length);
           for (const item of v) set.add(this.#decode(item));
           return set;
         }

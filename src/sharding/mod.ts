@@ -27,3 +27,13 @@ export {
   type ShardingTuning,
 } from "./shard_coordinator.ts";
 export { HandoffMarker, ShardForward } from "./shard_region.ts";
+export {
+  provideReplication,
+  type ReplicatedType,
+  type ReplicationConfig,
+  type ReplicationStarter,
+  replicationStarter,
+  resolveReplication,
+} from "./replication_config.ts";
+// Loading the replication layer installs it (it stands on sharding).
+export { replicaNodes, ReplicateEvents, ReplicateEventsAck } from "../replication/replication.ts";

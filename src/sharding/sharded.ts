@@ -16,6 +16,12 @@ import type { ShardAllocation } from "../cluster/topology.ts";
 import { ShardCoordinator, type ShardingTuning } from "./shard_coordinator.ts";
 import { ShardEnvelope } from "./shard_envelope.ts";
 import {
+  type ReplicatedType,
+  type ReplicationConfig,
+  replicationStarter,
+  resolveReplication,
+} from "./replication_config.ts";
+import {
   HandoffMarker,
   noFastPath,
   regionBehavior,
@@ -45,6 +51,12 @@ export interface ShardedOptions {
   readonly role?: string;
   /** An entity idle this long (ms) is stopped, and comes back on its next message. */
   readonly passivateAfter?: number;
+  /**
+   * Replicate each entity's events to other nodes (the factory must return
+   * `Behaviors.eventSourced(...)`).
+   * @default {`[actors."<name>"] replication`, else `[defaults.replication]` (no replicas)}
+   */
+  readonly replication?: ReplicationConfig;
 }
 
 interface ShardedSpec<M> extends ShardedOptions {
@@ -63,7 +75,7 @@ const MARKER = "sharded";
  * @param factory Builds the behavior of one entity from its id.
  * @param options Shard count, role, passivation.
  * @returns A behavior that only a `ClusteredActorSystem` can spawn.
- * @throws {RangeError} on a bad `numShards` or `passivateAfter`.
+ * @throws {RangeError} on a bad `numShards`, `passivateAfter` or `replication`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -104,6 +116,7 @@ export function sharded<M>(
       `passivateAfter must be a positive number of ms, got ${options.passivateAfter}`,
     );
   }
+  if (options.replication !== undefined) resolveReplication(options.replication);
   const spec: ShardedSpec<M> = { ...options, factory };
   return markerBehavior<ShardEnvelope<M>>(MARKER, "Behaviors.sharded()", spec);
 }
@@ -128,6 +141,7 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
       ctx.registerSerializable(ShardEnvelope, "casty.ShardEnvelope");
       ctx.registerSerializable(ShardForward, "casty.ShardForward");
       ctx.registerSerializable(HandoffMarker, "casty.HandoffMarker");
+      const replicated = new Map<string, ReplicatedType<unknown>>();
       const coordinator = new ShardCoordinator(ctx, settings, () => ctx.topologyChanged());
       const regions = new Map<string, ActorRef<never>>();
       const spawnRegion = (name: string, spec: ShardedSpec<unknown>): ActorRef<never> => {
@@ -138,11 +152,29 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
         const config = ctx.node.config;
         const numShards = spec.numShards ??
           (config ? resolveActorConfig(config, name).sharding.numShards : 100);
+        const replication = spec.replication
+          ? resolveReplication(spec.replication)
+          : config
+          ? resolveActorConfig(config, name).replication
+          : undefined;
+        let factory = spec.factory;
+        if (replication !== undefined && replication.replicas > 0) {
+          const start = replicationStarter();
+          if (start === undefined) {
+            throw new TypeError(
+              `Cannot replicate sharded type "${name}": the replication layer is not loaded ` +
+                '(import "@casty/casty/sharding" or "@casty/casty")',
+            );
+          }
+          const r = start(ctx, name, factory, replication, spec.role);
+          replicated.set(name, r);
+          factory = r.factory;
+        }
         const fast: RegionFastPath = { queued: 0, tryLocal: noFastPath };
         const region = ctx.node.spawn(
           regionBehavior(ctx, coordinator, {
             name,
-            factory: spec.factory,
+            factory,
             numShards,
             passivateAfter: spec.passivateAfter,
             eligible: spec.role === undefined || ctx.node.roles.includes(spec.role),
@@ -171,7 +203,8 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
           for (const [type, m] of t.types) {
             const r: Record<number, ShardAllocation> = {};
             for (const [s, e] of [...m].sort((a, b) => a[0] - b[0])) {
-              r[s] = { primary: e.address, replicas: [] };
+              const replicas = replicated.get(type)?.replicasOf(e.address) ?? [];
+              r[s] = { primary: e.address, replicas };
             }
             allocations[type] = r;
           }

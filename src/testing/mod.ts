@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimulatedClock } from "@casty/casty/testing";
  * const clock = new SimulatedClock();
  * clock.advance(1000);
- * console.assert(clock.now() === 1000);
+ * assert.equal(clock.now(), 1000);
  * ```
  *
  * @module

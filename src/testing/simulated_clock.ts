@@ -15,14 +15,15 @@ interface Timer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimulatedClock } from "@casty/casty/testing";
  * const clock = new SimulatedClock();
  * let fired = 0;
  * clock.setTimeout(() => fired++, 100);
  * clock.advance(99);
- * console.assert(fired === 0);
+ * assert.equal(fired, 0);
  * clock.advance(1);
- * console.assert(fired === 1);
+ * assert.equal(fired, 1);
  * ```
  */
 export class SimulatedClock implements Clock {

@@ -1,5 +1,11 @@
 // Test helpers: a probe actor that records what it receives, and bounded waiting.
-import { type ActorRef, type ActorSystem, Behaviors, type Logger } from "../../mod.ts";
+import {
+  type ActorRef,
+  type ActorSystem,
+  Behaviors,
+  ClusteredActorSystem,
+  type Logger,
+} from "../../mod.ts";
 
 /** Polls `condition` every few ms until it holds; fails after `timeout` ms. */
 export async function waitFor(
@@ -62,4 +68,18 @@ export function memoryLogger(): Logger & { lines: string[] } {
     lines.push(`${level} ${m}${extra ? " " + extra : ""}`);
   };
   return { lines, debug: fmt("debug"), info: fmt("info"), warn: fmt("warn"), error: fmt("error") };
+}
+
+/** Starts a node on 127.0.0.1 with a free port and a memory logger (in-process remoting tests). */
+export function startLocalNode(
+  name = "net",
+  extra: Record<string, unknown> = {},
+): Promise<ClusteredActorSystem> {
+  return ClusteredActorSystem.start({
+    name,
+    host: "127.0.0.1",
+    port: 0,
+    logger: memoryLogger(),
+    ...extra,
+  });
 }

@@ -1,13 +1,19 @@
 // A node of the seed's bank example in its own process (deno run -A / bun), for the sharding
-// process tests. Usage: sharded_bank_node.ts <port> [--seed host:port]... [--journal path]
-//                        [--stable-after ms]
+// and PostgreSQL process tests. Usage: sharded_bank_node.ts <port> [--seed host:port]...
+//   [--journal path] [--postgres url schema] [--stable-after ms]
 // Spawns Behaviors.sharded(account, { numShards: 100 }) as "accounts" (event-sourced on a
-// SqliteJournal when --journal is given), then reads JSON commands on stdin, one per line:
-//   {"op":"deposit","id":"alice","amount":100}
-//   {"op":"balance","id":"alice","tag":"t1"}  → {"event":"balance","tag":"t1","balance":150,"node":P}
+// SqliteJournal when --journal is given, on a PostgresJournal through the npm client pg when
+// --postgres is), then reads JSON commands on stdin, one per line:
+//   {"op":"deposit","id":"alice","amount":100}               (fire and forget)
+//   {"op":"deposit","id":"alice","amount":100,"dep":"d1","tag":"t0"}
+//        → {"event":"ack","tag":"t0","id":…,"dep":"d1","balance":…,"node":P} once persisted
+//          or {"event":"error","tag":"t0","message":…}
+//   {"op":"balance","id":"alice","tag":"t1"}  → {"event":"balance","tag":"t1","balance":150,"node":P,
+//                                                "deps":[deposit ids in log order]}
 //                                                or {"event":"error","tag":"t1","message":…}
-// and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change.
-// Lives at most 90 s.
+// and prints {"event":"ready","port":P}, {"event":"view","up":[ports]} after each change and
+// {"event":"journal-error","message":…} whenever its journal rejects a call.
+// Lives at most 90 s; closing stdin or SIGTERM makes it leave the cluster and exit.
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -15,22 +21,27 @@ import {
   type Behavior,
   Behaviors,
   ClusteredActorSystem,
+  type EventJournal,
   ShardEnvelope,
   SqliteJournal,
 } from "../../mod.ts";
 
+type Reply = { balance: number; node: number; deps: string[] };
 type AccountMsg =
-  | { type: "deposit"; amount: number }
-  | { type: "getBalance"; replyTo: ActorRef<{ balance: number; node: number }> };
+  | { type: "deposit"; amount: number; dep?: string; replyTo?: ActorRef<Reply> }
+  | { type: "getBalance"; replyTo: ActorRef<Reply> };
+type Account = { balance: number; deps: string[] };
 
 const args = process.argv.slice(2);
 const port = Number(args[0] ?? 0);
 const seeds: string[] = [];
 let journalPath: string | undefined;
+let postgres: { url: string; schema: string } | undefined;
 let stableAfter: number | undefined;
 for (let i = 1; i < args.length; i++) {
   if (args[i] === "--seed") seeds.push(args[++i]);
   else if (args[i] === "--journal") journalPath = args[++i];
+  else if (args[i] === "--postgres") postgres = { url: args[++i], schema: args[++i] };
   else if (args[i] === "--stable-after") stableAfter = Number(args[++i]);
 }
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -44,31 +55,78 @@ const node = await ClusteredActorSystem.start({
   logLevel: "error",
 });
 const self = node.selfAddress.port;
-const journal = journalPath === undefined ? undefined : new SqliteJournal({ path: journalPath });
+let journal: EventJournal | undefined;
+let closePool = async (): Promise<void> => {};
+if (journalPath !== undefined) journal = new SqliteJournal({ path: journalPath });
+if (postgres !== undefined) {
+  // Loaded only here: the other bank tests need neither pg nor the PostgreSQL entry.
+  const { default: pg } = await import("pg");
+  const { PostgresJournal } = await import("../../src/postgres/mod.ts");
+  const pool = new pg.Pool({
+    connectionString: postgres.url,
+    max: 4,
+    connectionTimeoutMillis: 1000,
+  });
+  pool.on("error", () => {}); // idle connections die when the server restarts
+  const pgJournal = new PostgresJournal({
+    sql: { query: (text, params) => pool.query(text, params).then((r) => r.rows) },
+    schema: postgres.schema,
+    timeout: 3000,
+  });
+  // Every rejection is printed, so a test can tell why the commands of an entity failed.
+  const printed = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err) => {
+      print({ event: "journal-error", message: String(err?.message ?? err) });
+      throw err;
+    });
+  journal = {
+    persist: (id, events) => printed(pgJournal.persist(id, events)),
+    load: (id, from, options) => printed(pgJournal.load(id, from, options)),
+    saveSnapshot: (id, s) => printed(pgJournal.saveSnapshot(id, s)),
+    loadSnapshot: (id) => printed(pgJournal.loadSnapshot(id)),
+    close: () => pgJournal.close(),
+  };
+  closePool = () => pool.end();
+}
 
 // The seed's account entity, as written there (plain), or event-sourced on the shared journal.
 const plainAccount = (_id: string): Behavior<AccountMsg> => {
-  const active = (balance: number): Behavior<AccountMsg> =>
+  const active = (a: Account): Behavior<AccountMsg> =>
     Behaviors.receive((_ctx, msg) => {
       switch (msg.type) {
-        case "deposit":
-          return active(balance + msg.amount);
+        case "deposit": {
+          const next = applyDeposit(a, msg);
+          msg.replyTo?.tell({ ...next, node: self });
+          return active(next);
+        }
         case "getBalance":
-          msg.replyTo.tell({ balance, node: self });
+          msg.replyTo.tell({ ...a, node: self });
           return Behaviors.same();
       }
     });
-  return active(0);
+  return active({ balance: 0, deps: [] });
 };
+const applyDeposit = (a: Account, e: { amount: number; dep?: string }): Account => ({
+  balance: a.balance + e.amount,
+  deps: e.dep === undefined ? a.deps : [...a.deps, e.dep],
+});
 const durableAccount = (id: string): Behavior<AccountMsg> =>
-  Behaviors.eventSourced<AccountMsg, { amount: number }, number>({
+  Behaviors.eventSourced<AccountMsg, { amount: number; dep?: string }, Account>({
     entityId: `account-${id}`,
     journal: journal!,
-    initialState: 0,
-    onEvent: (balance, e) => balance + e.amount,
-    onCommand: (_ctx, balance, msg) => {
-      if (msg.type === "deposit") return Behaviors.persisted([{ amount: msg.amount }]);
-      msg.replyTo.tell({ balance, node: self });
+    initialState: { balance: 0, deps: [] },
+    onEvent: applyDeposit,
+    onCommand: (_ctx, a, msg) => {
+      if (msg.type === "deposit") {
+        const event = msg.dep === undefined
+          ? { amount: msg.amount }
+          : { amount: msg.amount, dep: msg.dep };
+        const replyTo = msg.replyTo;
+        return Behaviors.persisted([event], {
+          reply: (s) => replyTo?.tell({ ...s, node: self }),
+        });
+      }
+      msg.replyTo.tell({ ...a, node: self });
       return Behaviors.same();
     },
   });
@@ -88,11 +146,35 @@ print({ event: "ready", port: self });
 
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
-  const cmd = JSON.parse(line) as { op: string; id: string; amount?: number; tag?: string };
-  if (cmd.op === "deposit") {
+  const cmd = JSON.parse(line) as {
+    op: string;
+    id: string;
+    amount?: number;
+    tag?: string;
+    dep?: string;
+  };
+  if (cmd.op === "deposit" && cmd.tag === undefined) {
     accounts.tell(new ShardEnvelope(cmd.id, { type: "deposit", amount: cmd.amount! }));
+  } else if (cmd.op === "deposit") {
+    node.ask<ShardEnvelope<AccountMsg>, Reply>(
+      accounts,
+      (replyTo) =>
+        new ShardEnvelope(cmd.id, { type: "deposit", amount: cmd.amount!, dep: cmd.dep, replyTo }),
+      { timeout: 2000 },
+    ).then(
+      (r) =>
+        print({
+          event: "ack",
+          tag: cmd.tag,
+          id: cmd.id,
+          dep: cmd.dep,
+          balance: r.balance,
+          node: r.node,
+        }),
+      (err) => print({ event: "error", tag: cmd.tag, message: String(err) }),
+    );
   } else if (cmd.op === "balance") {
-    node.ask<ShardEnvelope<AccountMsg>, { balance: number; node: number }>(
+    node.ask<ShardEnvelope<AccountMsg>, Reply>(
       accounts,
       (replyTo) => new ShardEnvelope(cmd.id, { type: "getBalance", replyTo }),
       { timeout: 2000 },
@@ -103,15 +185,18 @@ rl.on("line", (line) => {
   }
 });
 setTimeout(() => process.exit(3), 90_000).unref?.();
-process.on("SIGTERM", async () => {
+const leave = async () => {
   print({ event: "leaving" });
   try {
     await node.leave();
     print({ event: "left" });
-    await journal?.close();
+    await journal?.close?.();
+    await closePool();
     print({ event: "closed" });
   } catch (err) {
     print({ event: "error", message: String(err) });
   }
   process.exit(0);
-});
+};
+process.on("SIGTERM", leave);
+rl.on("close", leave);

@@ -434,13 +434,14 @@ describe("ClusteredActorSystem on testCluster (simulated time, in-memory transpo
     await using c = await testCluster(3);
     for (let round = 0; round < 3; round++) {
       const order: number[] = [];
-      await c.run(
-        Promise.all(
-          c.nodes.map((n, i) =>
-            n.barrier("phase", 3, { timeout: 10_000 }).then(() => order.push(i))
-          ),
-        ),
-      );
+      const arrive = (i: number) =>
+        c.nodes[i].barrier("phase", 3, { timeout: 10_000 }).then(() => order.push(i));
+      // Two arrive and wait: nobody is released before the third arrives.
+      const arrivals = [arrive(0), arrive(1)];
+      await c.advance(500);
+      assert.deepEqual(order, [], `round ${round}: released before the third arrived`);
+      arrivals.push(arrive(2));
+      await c.run(Promise.all(arrivals));
       assert.deepEqual(order.sort(), [0, 1, 2]);
     }
     const two = c.nodes.slice(0, 2).map((n) => n.barrier("partial", 3, { timeout: 300 }));
@@ -462,7 +463,9 @@ describe("ClusteredActorSystem on testCluster (simulated time, in-memory transpo
       c.run(c.nodes[1].barrier("mixed", 2, { timeout: 2000 })),
       BarrierMismatchError,
     );
-    await c.run(first);
+    // The node that expects three keeps waiting for a third participant until its timeout.
+    const outcome = await c.run(first);
+    assert.equal(outcome?.code, "BARRIER_TIMEOUT", String(outcome));
   });
 
   it("barrier fails the waiting round when a participant is killed", async () => {

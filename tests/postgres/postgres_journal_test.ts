@@ -68,6 +68,50 @@ describe("PostgresJournal storage", () => {
     assert.deepEqual(new Uint8Array(row.event), serializer.serialize(event));
   });
 
+  it("stores exactly the serializer's bytes for every kind of value, in one batch", async () => {
+    // ASCII and non-ASCII JSON, escapes, NUL, a lone surrogate, null and undefined, with the
+    // default serializer and with a subclass that overrides serialize(): the table holds the
+    // very bytes serialize() returns.
+    class Upper extends TaggedJsonSerializer {
+      override serialize(value: unknown): Uint8Array {
+        return super.serialize(typeof value === "string" ? value.toUpperCase() : value);
+      }
+    }
+    const values: unknown[] = [
+      { type: "deposited", amount: 100, note: 'say "hi"\\ \n\t/' },
+      [1.5e300, -0.000001, true, false, {}, []],
+      "",
+      null,
+      undefined,
+      "nul \u0000 and lone \ud800 surrogate",
+      "ünïcödé 🎉",
+      { bigint: 1n, date: new Date(0), nan: NaN },
+    ];
+    for (const serializer of [new TaggedJsonSerializer(), new Upper()]) {
+      const schema = freshSchema();
+      await using journal = new PostgresJournal({ sql, schema, serializer });
+      await Promise.all(values.map((event, i) =>
+        journal.persist(`e-${i}`, [
+          { sequenceNr: 1, event, timestamp: i },
+          { sequenceNr: 2, event: [event], timestamp: i },
+        ])
+      ));
+      assert.equal(journal.stats.transactions, 1, "one statement carried them all");
+      const { rows } = await pool.query(
+        `SELECT entity_id, sequence_nr, event FROM ${schema}.casty_events`,
+      );
+      assert.equal(rows.length, values.length * 2);
+      for (const row of rows) {
+        const value = values[Number(String(row.entity_id).slice(2))];
+        const event = Number(row.sequence_nr) === 1 ? value : [value];
+        assert.deepEqual(new Uint8Array(row.event), serializer.serialize(event), row.entity_id);
+      }
+      const [first, second] = await journal.load("e-6");
+      assert.equal(first.event, serializer instanceof Upper ? "ÜNÏCÖDÉ 🎉" : "ünïcödé 🎉");
+      assert.deepEqual(second.event, ["ünïcödé 🎉"]); // Upper changes top-level strings only
+    }
+  });
+
   it("creates versioned tables keyed by (entity_id, sequence_nr) and refuses a newer version", async () => {
     const schema = freshSchema();
     const journal = new PostgresJournal({ sql, schema });

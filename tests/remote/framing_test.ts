@@ -7,6 +7,7 @@ import {
   FRAME_HANDSHAKE,
   FRAME_MESSAGE,
   FrameDecoder,
+  FrameError,
   type FrameType,
 } from "../../src/remote/_framing.ts";
 import { randomBytes, seededRandom } from "../_helpers/random.ts";
@@ -167,14 +168,25 @@ describe("FrameDecoder", () => {
     assert.equal(second, first);
   });
 
-  it("survives random garbage without throwing", () => {
+  it("survives random garbage without throwing, reporting a FrameError or bounded frames", () => {
     const random = seededRandom(7);
+    let failed = 0;
     for (let i = 0; i < 2000; i++) {
       const decoder = new FrameDecoder({ maxFrameSize: 1 << 20 });
       const garbage = randomBytes(random, 1 + Math.floor(random() * 64));
-      decoder.push(garbage, () => {});
-      decoder.finish();
+      const error = decoder.push(garbage, (_type, payload) => {
+        assert.ok(payload.length <= garbage.length, "a frame is never longer than its input");
+      });
+      const end = decoder.finish();
+      if (error !== undefined) {
+        failed++;
+        assert.ok(error instanceof FrameError, String(error));
+        assert.equal(decoder.push(garbage, () => assert.fail("no frame after an error")), error);
+      } else if (end !== undefined) {
+        assert.equal(end.kind, "truncated");
+      }
     }
+    assert.ok(failed > 0, "random bytes are mostly malformed");
   });
 
   it("stops delivering once stop() is called inside a frame handler", () => {

@@ -3,24 +3,17 @@ import assert from "node:assert/strict";
 import {
   type ActorRef,
   Behaviors,
-  ClusteredActorSystem,
+  type ClusteredActorSystem,
   DeadLetter,
   RemoteActorRef,
   SerializationError,
   type Terminated,
 } from "../../mod.ts";
-import { memoryLogger, waitFor } from "../_helpers/probe.ts";
+import { startLocalNode, waitFor } from "../_helpers/probe.ts";
 import { runScript } from "../_helpers/process.ts";
 import { tlsFixtures } from "../_helpers/tls_fixtures.ts";
 
-const start = (name = "net", extra: Record<string, unknown> = {}) =>
-  ClusteredActorSystem.start({
-    name,
-    host: "127.0.0.1",
-    port: 0,
-    logger: memoryLogger(),
-    ...extra,
-  });
+const start = startLocalNode;
 
 const uriOf = (node: ClusteredActorSystem, path: string) =>
   `casty://${node.name}@127.0.0.1:${node.selfAddress.port}${path}`;

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { ACTOR_REF, type ActorRef, isActorRef } from "../../src/actor/actor_ref.ts";
 import { SerializationError } from "../../src/serialization/errors.ts";
 import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
+import { Behaviors, DeadLetter } from "../../mod.ts";
+import { startLocalNode, waitFor } from "../_helpers/probe.ts";
 
 class Deposited {
   constructor(readonly amount: number, readonly at: Date) {}
@@ -490,5 +492,112 @@ describe("TaggedJsonSerializer fast paths", () => {
       });
     }
     assert.equal(s.deserialize(quoted(0xef, 0xbf, 0xbd)), "\uFFFD");
+  });
+});
+
+describe("TaggedJsonSerializer decode limits", () => {
+  const bytesOf = (json: string) => new TextEncoder().encode(json);
+  const decodeError = (s: TaggedJsonSerializer, bytes: Uint8Array): SerializationError => {
+    try {
+      s.deserialize(bytes);
+    } catch (err) {
+      assert.ok(err instanceof SerializationError, String(err));
+      return err;
+    }
+    assert.fail("expected a SerializationError");
+  };
+
+  it("refuses a million-digit bigint quickly with a clear error", () => {
+    const s = new TaggedJsonSerializer();
+    const frame = bytesOf(`{"a":1,"n":{"$t":"bigint","v":"-${"7".repeat(1_000_000)}"}}`);
+    const started = performance.now();
+    const err = decodeError(s, frame);
+    const elapsed = performance.now() - started;
+    assert.equal(
+      err.message,
+      "Cannot deserialize bigint: 1000000 digits, more than the limit of 10000 (maxBigIntDigits)",
+    );
+    // Parsing the digits takes about 300 ms here; refusing them costs the JSON parse of 1 MB.
+    assert.ok(elapsed < 100, `took ${elapsed.toFixed(1)} ms`);
+    assert.deepEqual(s.deserialize(bytesOf(`{"n":{"$t":"bigint","v":"12"}}`)), { n: 12n });
+  });
+
+  it("accepts bigints up to the limit and takes the limit as an option", () => {
+    const max = 10n ** 9_999n; // 10,000 digits
+    assert.equal(roundTrip(-max), -max);
+    const s = new TaggedJsonSerializer({ limits: { maxBigIntDigits: 3 } });
+    assert.equal(roundTrip(-999n, s), -999n);
+    assert.match(decodeError(s, s.serialize(1000n)).message, /4 digits, .*limit of 3/);
+  });
+
+  it("refuses nesting beyond maxDepth, and stays usable", () => {
+    const s = new TaggedJsonSerializer();
+    const deep = bytesOf("[".repeat(100_000) + "]".repeat(100_000));
+    assert.equal(
+      decodeError(s, deep).message,
+      "Cannot deserialize value: nested deeper than the limit of 2048 (maxDepth)",
+    );
+    const shallow = new TaggedJsonSerializer({ limits: { maxDepth: 3 } });
+    assert.deepEqual(roundTrip({ a: [{ b: 1 }] }, shallow), { a: [{ b: 1 }] });
+    assert.match(decodeError(shallow, bytesOf(`{"a":[{"b":[]}]}`)).message, /limit of 3/);
+    assert.match(
+      decodeError(shallow, shallow.serialize({ a: new Map([[1, new Set([new Set()])]]) })).message,
+      /limit of 3/,
+    );
+    assert.deepEqual(roundTrip({ a: [{ b: 1 }] }, shallow), { a: [{ b: 1 }] }, "state was reset");
+  });
+
+  it("refuses more entries than maxEntries, counting every container", () => {
+    const s = new TaggedJsonSerializer({ limits: { maxEntries: 10 } });
+    assert.deepEqual(roundTrip([1, 2, 3, { a: 1, b: [1, 2] }], s), [1, 2, 3, { a: 1, b: [1, 2] }]);
+    for (
+      const value of [
+        Array.from({ length: 11 }, (_, i) => i),
+        { a: [1, 2, 3, 4, 5], b: { c: 1, d: 2, e: 3, f: 4 } },
+        new Map(Array.from({ length: 6 }, (_, i) => [i, [i]])),
+        new Set(Array.from({ length: 11 }, (_, i) => i)),
+      ]
+    ) {
+      assert.equal(
+        decodeError(s, s.serialize(value)).message,
+        "Cannot deserialize value: more than the limit of 10 entries (maxEntries)",
+      );
+    }
+    assert.deepEqual(roundTrip([1, 2], s), [1, 2], "the count starts again for each value");
+  });
+
+  it("rejects invalid limits", () => {
+    assert.throws(
+      () => new TaggedJsonSerializer({ limits: { maxDepth: 0 } }),
+      { name: "RangeError", message: "Decode limit maxDepth must be a positive integer, got 0" },
+    );
+    assert.throws(
+      () => new TaggedJsonSerializer({ limits: { maxDepht: 3 } as never }),
+      { name: "TypeError", message: 'Unknown decode limit "maxDepht"' },
+    );
+  });
+
+  it("refuses one oversized message on a real connection and delivers the next ones", async () => {
+    await using receiver = await startLocalNode("limits");
+    await using sender = await startLocalNode("limits");
+    const got: unknown[] = [];
+    receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
+    const dead: DeadLetter[] = [];
+    receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    const inbox = sender.lookup<unknown>(
+      `casty://limits@127.0.0.1:${receiver.selfAddress.port}/inbox`,
+    )!;
+    inbox.tell({ n: 1n });
+    inbox.tell({ n: 10n ** 999_999n }); // a million digits
+    inbox.tell({ n: 3n });
+    await waitFor(() => got.length >= 2 && dead.length >= 1, {
+      timeout: 10_000,
+      describe: () => `two messages and a DeadLetter, got ${got.length} and ${dead.length}`,
+    });
+    assert.deepEqual(got, [{ n: 1n }, { n: 3n }]);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].reason, "serialization");
+    assert.match(dead[0].detail ?? "", /1000000 digits, more than the limit of 10000/);
+    assert.ok(dead[0].message instanceof Uint8Array, "the dead letter keeps the bytes");
   });
 });

@@ -1,0 +1,43 @@
+/**
+ * How a structure handle talks to its entity.
+ *
+ * @module
+ */
+import type { ActorRef } from "../actor/actor_ref.ts";
+import type { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
+import type { EntityEnvelope } from "../cluster/extension.ts";
+import type { DataCommand, DataReply } from "./_entity.ts";
+import { DistributedError, type DistributedErrorCode } from "./errors.ts";
+
+/** One structure's route: node, region, entity id, timeout. */
+export interface StructureRoute {
+  readonly node: ClusteredActorSystem;
+  readonly region: ActorRef<EntityEnvelope<DataCommand>>;
+  readonly entityId: string;
+  readonly timeout: number;
+}
+
+/**
+ * Sends one operation and unwraps the reply.
+ *
+ * @param route The structure.
+ * @param op The operation.
+ * @param args Its arguments.
+ * @param options Another ask timeout, an abort signal.
+ * @returns The value the entity answered.
+ */
+export async function call<R>(
+  route: StructureRoute,
+  op: string,
+  args: readonly unknown[] = [],
+  options: { readonly timeout?: number; readonly signal?: AbortSignal } = {},
+): Promise<R> {
+  const reply = await route.node.entityAsk<DataCommand, DataReply>(
+    route.region,
+    route.entityId,
+    (replyTo) => ({ op, args, replyTo }),
+    { timeout: options.timeout ?? route.timeout, signal: options.signal },
+  );
+  if (!reply.ok) throw new DistributedError(reply.code as DistributedErrorCode, reply.message);
+  return reply.value as R;
+}

@@ -1,0 +1,129 @@
+// Seeded fault schedules for replication: kills, partitions and cut links while writers send a
+// steady stream of deposits, with a checker over the recorded history. `runSchedule(seed)`
+// returns undefined on success, or the failure with the schedule that reproduces it.
+import assert from "node:assert/strict";
+import { seededRandom, testCluster } from "../../src/testing/mod.ts";
+import type { Cmd, State } from "./_fixtures.ts";
+import { account, deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+import { Behaviors } from "../../mod.ts";
+import { InMemoryJournal } from "../../src/persistence/mod.ts";
+import type { ReplicationConfig } from "../../src/sharding/mod.ts";
+
+const ENTITIES = ["a", "b", "c", "d", "e", "f"];
+
+/** Runs one seeded schedule on 4 nodes (`replicas: 1, minAcks: 1` unless given). */
+export async function runSchedule(
+  seed: number,
+  replication: ReplicationConfig = { replicas: 1, minAcks: 1, ackTimeout: 1000 },
+): Promise<string | undefined> {
+  const rnd = seededRandom(seed * 7919 + 3);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const log: string[] = [];
+  await using cluster = await testCluster(4, { seed, downing: { stableAfter: 2000 } });
+  const { journals, regions } = spawnAccounts(cluster, replication);
+  // entity → acknowledged deposits: id, the sequence number it was acknowledged at, by which node.
+  const acked = new Map<string, { id: string; seq: number; node: string }[]>(
+    ENTITIES.map((e) => [e, []]),
+  );
+  const writers = new Set([0, 1, 2, 3]); // nodes that send: not killed, not cut off
+  const pending: Promise<void>[] = [];
+  let n = 0;
+  const write = (from: number) => {
+    const entity = pick(ENTITIES);
+    const id = `w${from}-${++n}`;
+    pending.push(
+      deposit(cluster, from, regions[from], entity, id, 4000).then((r) => {
+        if (r?.ok) acked.get(entity)!.push({ id, seq: r.seq, node: r.node });
+      }),
+    );
+  };
+  const step = async (ms: number) => {
+    for (let t = 0; t < ms; t += 20) {
+      if (writers.size > 0 && rnd() < 0.8) write(pick([...writers]));
+      await cluster.advance(20);
+    }
+  };
+  try {
+    await step(300);
+    const faults = ["kill", "partition", "cut", "kill", "partition"] as const;
+    const kind = pick(faults);
+    const second = pick(["partition", "cut", "join", "none"] as const);
+    for (const what of [kind, second]) {
+      const alive = cluster.nodes.map((_, i) => i).filter((i) => !cluster.nodes[i].isShutdown);
+      const victim = pick(alive);
+      if (what === "kill") {
+        log.push(`t=${cluster.clock.now()} kill node ${victim}`);
+        writers.delete(victim);
+        await cluster.run(cluster.kill(victim)); // an entity may be waiting for acks
+      } else if (what === "partition") {
+        log.push(
+          `t=${cluster.clock.now()} partition node ${victim} from ${
+            alive.filter((x) => x !== victim)
+          }`,
+        );
+        writers.delete(victim);
+        cluster.partition(alive.filter((x) => x !== victim), [victim]);
+      } else if (what === "cut") {
+        const other = pick(alive.filter((x) => x !== victim));
+        log.push(`t=${cluster.clock.now()} cut link ${victim} | ${other}`);
+        cluster.partition([victim], [other]);
+      } else if (what === "join") {
+        // A new node joins: rebalancing moves primaries to it (promoted from the old owner).
+        const i = cluster.nodes.length;
+        log.push(`t=${cluster.clock.now()} node ${i} joins`);
+        const node = await cluster.run(cluster.start(i));
+        journals.push(new InMemoryJournal());
+        regions.push(node.spawn(
+          Behaviors.sharded(account(`n${i}`, journals[i]), { numShards: 10, replication }),
+          "accounts",
+        ));
+        writers.add(i);
+      } else {
+        log.push(`t=${cluster.clock.now()} no second fault`);
+      }
+      await step(500 + Math.floor(rnd() * 3000));
+      // Faults end: heal and let the cluster settle (down whoever was cut off) before the next.
+      log.push(`t=${cluster.clock.now()} heal`);
+      cluster.heal();
+      await step(8000);
+      for (const i of [...writers]) if (cluster.nodes[i].isShutdown) writers.delete(i);
+    }
+    await cluster.run(Promise.all(pending), { timeout: 30_000 });
+    const live = cluster.nodes.findIndex((n) => !n.isShutdown);
+    // One more acknowledged write per entity once faults stopped: the replicas converge.
+    for (const e of ENTITIES) {
+      const r = await cluster.run(deposit(cluster, live, regions[live], e, `final-${e}`, 10_000));
+      assert.equal(r?.ok, true, `final write to ${e}: ${JSON.stringify(r)}`);
+      acked.get(e)!.push({ id: `final-${e}`, seq: r!.ok ? r!.seq : 0, node: r!.node });
+    }
+    for (const e of ENTITIES) {
+      const state = await cluster.run(
+        cluster.nodes[live].entityAsk<Cmd, State>(regions[live], e, (replyTo) => ({
+          type: "get",
+          replyTo,
+        })),
+      );
+      assert.equal(new Set(state.ids).size, state.ids.length, `${e}: a deposit applied twice`);
+      const seqs = new Map<number, string>();
+      for (const a of acked.get(e)!) {
+        // No two writers: one sequence number was never acknowledged for two deposits.
+        const other = seqs.get(a.seq);
+        assert.equal(other, undefined, `${e}: seq ${a.seq} acknowledged for ${other} and ${a.id}`);
+        seqs.set(a.seq, a.id);
+        // Every acknowledged deposit is in the final state, once, where it was acknowledged.
+        assert.equal(state.ids[a.seq - 1], a.id, `${e}: acknowledged ${a.id}@${a.seq} lost`);
+      }
+      const p = (await placement(cluster, live, e))!;
+      const primaryLog = await idsIn(journals[p.primary], e);
+      assert.deepEqual(primaryLog, state.ids, `${e}: the primary's journal is its state`);
+      for (const r of p.replicas) {
+        assert.deepEqual(await idsIn(journals[r], e), primaryLog, `${e}: replica n${r} converged`);
+      }
+    }
+    return undefined;
+  } catch (err) {
+    return `seed ${seed} (${JSON.stringify(replication)}): ${
+      (err as Error).message
+    }\n  schedule:\n    ${log.join("\n    ")}`;
+  }
+}
