@@ -4,19 +4,14 @@
 //   deno run -A bench/sharding_ask_latency.ts
 //   bun bench/sharding_ask_latency.ts
 import process from "node:process";
-import { type ActorRef, Behaviors, ClusteredActorSystem } from "../mod.ts";
+import { startBenchNode } from "./_bench_node.ts";
+import { type ActorRef, Behaviors } from "../mod.ts";
 
 const N = Number(process.env.N ?? 20_000);
 type Ping = { readonly replyTo: ActorRef<number> };
 const pong = Behaviors.receive<Ping>((_ctx, m) => m.replyTo.tell(1));
 
-const node = await ClusteredActorSystem.start({
-  name: "bench",
-  host: "127.0.0.1",
-  port: 0,
-  logLevel: "error",
-});
-await node.waitFor(1, { timeout: 10_000 });
+const node = await startBenchNode();
 const pingers = node.spawn(Behaviors.sharded((_id: string) => pong, { numShards: 100 }), "pingers");
 const plain = node.spawn(pong, "pinger");
 const IDS = Array.from({ length: 100 }, (_, i) => `p${i}`);

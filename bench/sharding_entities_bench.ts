@@ -6,7 +6,8 @@
 //   bun bench/sharding_entities_bench.ts
 //   N=100000 deno run -A --v8-flags=--expose-gc bench/sharding_entities_bench.ts
 import process from "node:process";
-import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
+import { startBenchNode } from "./_bench_node.ts";
+import { type ActorRef, Behaviors, ShardEnvelope } from "../mod.ts";
 
 const N = Number(process.env.N ?? 1_000_000);
 
@@ -34,13 +35,7 @@ const entity = Behaviors.receive<Msg>(() => {
   if (--remaining === 0) finished();
 });
 
-const node = await ClusteredActorSystem.start({
-  name: "bench",
-  host: "127.0.0.1",
-  port: 0,
-  logLevel: "error",
-});
-await node.waitFor(1, { timeout: 10_000 });
+const node = await startBenchNode();
 const region = node.spawn(Behaviors.sharded((_id: string) => entity, { numShards: 100 }), "e");
 const ids = Array.from({ length: N }, (_, i) => `entity-${i}`);
 const names = Array.from({ length: N }, (_, i) => `plain-${i}`);

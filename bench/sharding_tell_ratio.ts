@@ -7,7 +7,8 @@
 // round-robin and waits until all are handled. Rounds alternate plain/sharded; the medians are
 // printed with their ratio.
 import process from "node:process";
-import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
+import { startBenchNode } from "./_bench_node.ts";
+import { type ActorRef, Behaviors, ShardEnvelope } from "../mod.ts";
 
 const TELLS = 200_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
@@ -21,13 +22,7 @@ const handler = () =>
     if (--remaining === 0) finished();
   });
 
-const node = await ClusteredActorSystem.start({
-  name: "bench",
-  host: "127.0.0.1",
-  port: 0,
-  logLevel: "error",
-});
-await node.waitFor(1, { timeout: 10_000 });
+const node = await startBenchNode();
 const region = node.spawn(Behaviors.sharded((_id: string) => handler(), { numShards: 100 }), "e");
 const plain: ActorRef<Msg>[] = IDS.map((_, i) => node.spawn(handler(), `p${i}`));
 const envelopes = IDS.map((id) => new ShardEnvelope(id, MSG));
@@ -76,9 +71,8 @@ for (let i = 0; i < ROUNDS; i++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const mp = median(p);
 const ms = median(s);
-const runtime = "Deno" in globalThis
-  ? `Deno ${Deno.version.deno}`
-  : `Bun ${globalThis.Bun?.version}`;
+const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : `Bun ${g.Bun?.version}`;
 console.log(`${runtime}, ${TELLS} messages over 1000 receivers, median of ${ROUNDS} rounds`);
 console.log(`plain local tell:   ${mp.toFixed(1)} ms  ${(TELLS / mp / 1000).toFixed(2)} M msgs/s`);
 console.log(`sharded local tell: ${ms.toFixed(1)} ms  ${(TELLS / ms / 1000).toFixed(2)} M msgs/s`);
