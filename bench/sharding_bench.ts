@@ -2,14 +2,9 @@
 // entities against plain local tell in the same run.
 //
 //   deno bench -A bench/sharding_bench.ts
-import {
-  type ActorRef,
-  Behaviors,
-  ClusteredActorSystem,
-  entityShard,
-  ShardEnvelope,
-} from "../mod.ts";
+import { type ActorRef, Behaviors, entityShard, ShardEnvelope } from "../mod.ts";
 import { md5 } from "../src/sharding/_md5.ts";
+import { tellFixture } from "./_bench_node.ts";
 
 const IDS = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
 const encoder = new TextEncoder();
@@ -93,36 +88,7 @@ Deno.bench({
 // ------------------------------------------------------------------ sharded vs plain tell
 
 const TELLS = 200_000;
-type Msg = { readonly n: number };
-const MSG: Msg = { n: 1 };
-let remaining = 0;
-let finished: () => void = () => {};
-const handler = () =>
-  Behaviors.receive<Msg>(() => {
-    if (--remaining === 0) finished();
-  });
-
-const node = await ClusteredActorSystem.start({
-  name: "bench",
-  host: "127.0.0.1",
-  port: 0,
-  logLevel: "error",
-});
-await node.waitFor(1, { timeout: 10_000 });
-const region = node.spawn(Behaviors.sharded((_id: string) => handler(), { numShards: 100 }), "e");
-const plain: ActorRef<Msg>[] = IDS.map((_, i) => node.spawn(handler(), `p${i}`));
-const envelopes = IDS.map((id) => new ShardEnvelope(id, MSG));
-// Warm up: every entity exists and every shard is allocated here.
-for (;;) {
-  remaining = IDS.length;
-  const done = new Promise<void>((resolve) => (finished = resolve));
-  for (const e of envelopes) region.tell(e);
-  const ok = await Promise.race([
-    done.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
-  ]);
-  if (ok) break;
-}
+const { node, region, plain, envelopes, msg: MSG, run } = await tellFixture();
 
 Deno.bench({
   name: `plain local tell: ${TELLS} messages over 1000 actors`,
@@ -131,10 +97,7 @@ Deno.bench({
   n: 10,
   warmup: 2,
   async fn() {
-    remaining = TELLS;
-    const done = new Promise<void>((resolve) => (finished = resolve));
-    for (let i = 0; i < TELLS; i++) plain[i % 1000].tell(MSG);
-    await done;
+    await run(TELLS, (i) => plain[i % 1000].tell(MSG));
   },
 });
 
@@ -144,10 +107,7 @@ Deno.bench({
   n: 10,
   warmup: 2,
   async fn() {
-    remaining = TELLS;
-    const done = new Promise<void>((resolve) => (finished = resolve));
-    for (let i = 0; i < TELLS; i++) region.tell(envelopes[i % 1000]);
-    await done;
+    await run(TELLS, (i) => region.tell(envelopes[i % 1000]));
   },
 });
 

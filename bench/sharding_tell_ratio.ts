@@ -7,46 +7,19 @@
 // round-robin and waits until all are handled. Rounds alternate plain/sharded; the medians are
 // printed with their ratio.
 import process from "node:process";
-import { startBenchNode } from "./_bench_node.ts";
-import { type ActorRef, Behaviors, ShardEnvelope } from "../mod.ts";
+import { tellFixture } from "./_bench_node.ts";
 
 const TELLS = 200_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
-const IDS = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
-type Msg = { readonly n: number };
-const MSG: Msg = { n: 1 };
-let remaining = 0;
-let finished: () => void = () => {};
-const handler = () =>
-  Behaviors.receive<Msg>(() => {
-    if (--remaining === 0) finished();
-  });
-
-const node = await startBenchNode();
-const region = node.spawn(Behaviors.sharded((_id: string) => handler(), { numShards: 100 }), "e");
-const plain: ActorRef<Msg>[] = IDS.map((_, i) => node.spawn(handler(), `p${i}`));
-const envelopes = IDS.map((id) => new ShardEnvelope(id, MSG));
-for (;;) {
-  remaining = IDS.length;
-  const done = new Promise<void>((resolve) => (finished = resolve));
-  for (const e of envelopes) region.tell(e);
-  const ok = await Promise.race([
-    done.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
-  ]);
-  if (ok) break;
-}
+const { node, region, plain, envelopes, msg: MSG, run } = await tellFixture();
 
 // Wall time and CPU time (user + system, ms) of one round: on a shared machine the CPU time is
 // the steadier measure (time spent waiting for a core is not counted).
 const cpu: number[] = [];
 async function round(send: (i: number) => void): Promise<number> {
-  remaining = TELLS;
-  const done = new Promise<void>((resolve) => (finished = resolve));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < TELLS; i++) send(i);
-  await done;
+  await run(TELLS, send);
   const t = performance.now() - t0;
   const c = process.cpuUsage(c0);
   cpu.push((c.user + c.system) / 1000);
