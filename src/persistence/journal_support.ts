@@ -50,6 +50,11 @@ export interface DurableJournalStats {
   readonly snapshotsWritten: number;
 }
 
+/** The counters of a durable journal, all at zero (each journal mutates its own copy). */
+export function zeroStats(): { -readonly [K in keyof DurableJournalStats]: number } {
+  return { transactions: 0, persistCalls: 0, eventsWritten: 0, conflicts: 0, snapshotsWritten: 0 };
+}
+
 /**
  * One `persist` or `saveSnapshot` call waiting for its group commit. `Rows` is how the journal
  * keeps the call's encoded events.

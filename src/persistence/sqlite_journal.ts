@@ -36,6 +36,7 @@ import {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  zeroStats,
 } from "./journal_support.ts";
 
 /** The schema version this code writes and reads, kept in `PRAGMA user_version`. */
@@ -168,13 +169,7 @@ export class SqliteJournal implements EventJournal {
   #highestCache = new Map<string, number>();
   #scheduled: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
-  #stats = {
-    transactions: 0,
-    persistCalls: 0,
-    eventsWritten: 0,
-    conflicts: 0,
-    snapshotsWritten: 0,
-  };
+  #stats = zeroStats();
 
   /**
    * Opens (or creates) the journal file.

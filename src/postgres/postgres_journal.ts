@@ -28,6 +28,7 @@ import {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  zeroStats,
 } from "../persistence/journal_support.ts";
 
 /** The schema version this code writes and reads, kept in `<schema>.casty_journal_version`. */
@@ -191,13 +192,7 @@ export class PostgresJournal implements EventJournal {
   // behind the truth (another process appended), never run ahead of it within this process.
   #highestCache = new Map<string, number>();
   #closed = false;
-  #stats = {
-    transactions: 0,
-    persistCalls: 0,
-    eventsWritten: 0,
-    conflicts: 0,
-    snapshotsWritten: 0,
-  };
+  #stats = zeroStats();
 
   /**
    * Creates the journal. Nothing is sent to the server until the first call, which creates or
