@@ -213,7 +213,16 @@ const EXT_KEY_USAGES: Record<string, string> = {
   "1.3.6.1.5.5.7.3.4": "emailProtection",
 };
 
-/** A DER Name with one common name. */
+/**
+ * A DER Name with one common name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nameWithCommonName } from "./_x509.ts";
+ * assert.deepEqual([...nameWithCommonName("a")], [48, 12, 49, 10, 48, 8, 6, 3, 85, 4, 3, 12, 1, 97]);
+ * ```
+ */
 export function nameWithCommonName(cn: string): Uint8Array {
   return seq(tlv(0x31, seq(oid(OID.commonName), tlv(0x0c, text.encode(cn)))));
 }
@@ -233,6 +242,16 @@ function formatName(name: Node): string {
 
 /**
  * The 4 or 16 bytes of an IPv4 or IPv6 address, or `undefined` when `address` is neither.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ipBytes } from "./_x509.ts";
+ * assert.deepEqual([...ipBytes("10.0.0.1")!], [10, 0, 0, 1]);
+ * assert.deepEqual([...ipBytes("[::1]")!], [...new Array(15).fill(0), 1]);
+ * assert.equal(ipBytes("10.0.0.256"), undefined);
+ * assert.equal(ipBytes("node1.local"), undefined);
+ * ```
  */
 export function ipBytes(address: string): Uint8Array | undefined {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
@@ -334,7 +353,18 @@ export interface PemBlock {
   readonly der: Uint8Array;
 }
 
-/** The PEM text of `der` under `label`, lines of 64 characters. */
+/**
+ * The PEM text of `der` under `label`, lines of 64 characters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromPem, toPem } from "./_x509.ts";
+ * const pem = toPem("CERTIFICATE", Uint8Array.of(1, 2, 3));
+ * assert.equal(pem, "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n");
+ * assert.deepEqual([...fromPem(pem)[0].der], [1, 2, 3]);
+ * ```
+ */
 export function toPem(label: string, der: Uint8Array): string {
   let binary = "";
   for (const b of der) binary += String.fromCharCode(b);
@@ -343,7 +373,19 @@ export function toPem(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-/** Every PEM block of `pem`, in order; an empty array when there is none. */
+/**
+ * Every PEM block of `pem`, in order; an empty array when there is none.
+ *
+ * @throws {Error} When a block's body is not base64.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromPem } from "./_x509.ts";
+ * const blocks = fromPem("-----BEGIN PRIVATE KEY-----\nAAE=\n-----END PRIVATE KEY-----\n");
+ * assert.equal(blocks[0].label, "PRIVATE KEY");
+ * assert.deepEqual(fromPem("no pem here"), []);
+ * ```
+ */
 export function fromPem(pem: string): PemBlock[] {
   const out: PemBlock[] = [];
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -405,6 +447,16 @@ export interface CertificateInfo {
  * Reads a DER certificate.
  *
  * @throws {Error} When `der` is not an X.509 certificate.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileSync } from "node:fs";
+ * import { fromPem, parseCertificate } from "./_x509.ts";
+ * const pem = readFileSync(new URL("../../tests/_fixtures/tls/node1_cert.pem", import.meta.url), "utf8");
+ * const info = await parseCertificate(fromPem(pem)[0].der);
+ * assert.equal(info.subject, "CN=casty-node-1");
+ * assert.deepEqual(info.altNames, [{ type: "ip", value: "127.0.0.1" }, { type: "dns", value: "localhost" }]);
+ * ```
  */
 export async function parseCertificate(der: Uint8Array): Promise<CertificateInfo> {
   const [tbs, sigAlg] = children(expect(read(der), 0x30, "a certificate"));
@@ -474,6 +526,18 @@ export async function parseCertificate(der: Uint8Array): Promise<CertificateInfo
  * The key type of a PKCS#8 private key (`ECDSA P-256`, `RSA`, …).
  *
  * @throws {Error} When `der` is not PKCS#8.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { privateKeyType } from "./_x509.ts";
+ * const { privateKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const der = new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey));
+ * assert.equal(privateKeyType(der), "ECDSA P-256");
+ * ```
  */
 export function privateKeyType(der: Uint8Array): string {
   const [version, algorithm] = children(expect(read(der), 0x30, "a PKCS#8 key"));
@@ -486,7 +550,22 @@ function publicKeyBits(spki: Uint8Array): Uint8Array {
   return expect(children(read(spki))[1], 0x03, "a public key").body.subarray(1);
 }
 
-/** The SHA-1 key identifier of a SubjectPublicKeyInfo (RFC 5280 4.2.1.2, method 1). */
+/**
+ * The SHA-1 key identifier of a SubjectPublicKeyInfo (RFC 5280 4.2.1.2, method 1).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyIdentifier } from "./_x509.ts";
+ * const { publicKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+ * assert.equal((await keyIdentifier(spki)).length, 20);
+ * ```
+ */
 export async function keyIdentifier(spki: Uint8Array): Promise<Uint8Array> {
   const bytes = publicKeyBits(spki) as Uint8Array<ArrayBuffer>;
   return new Uint8Array(await crypto.subtle.digest("SHA-1", bytes));
@@ -521,7 +600,35 @@ function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array
   return seq(oid(id), ...(critical ? [TRUE] : []), octets(value));
 }
 
-/** Signs and encodes an X.509 v3 certificate; returns its DER. */
+/**
+ * Signs and encodes an X.509 v3 certificate; returns its DER.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildCertificate, keyIdentifier, nameWithCommonName, parseCertificate } from "./_x509.ts";
+ * const pair = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+ * const der = await buildCertificate({
+ *   kind: "ca",
+ *   commonName: "ca",
+ *   publicKeyInfo: spki,
+ *   altNames: [],
+ *   notBefore: new Date("2026-01-01T00:00:00Z"),
+ *   notAfter: new Date("2060-01-01T00:00:00Z"),
+ *   issuerName: nameWithCommonName("ca"),
+ *   issuerKeyId: await keyIdentifier(spki),
+ *   issuerKey: pair.privateKey,
+ * });
+ * const info = await parseCertificate(der);
+ * assert.ok(info.isCa && info.issuer === "CN=ca");
+ * assert.equal(info.notAfter.toISOString(), "2060-01-01T00:00:00.000Z");
+ * ```
+ */
 export async function buildCertificate(spec: CertificateSpec): Promise<Uint8Array> {
   const serial = crypto.getRandomValues(new Uint8Array(16));
   serial[0] = (serial[0] & 0x7f) | 0x40; // positive, 16 bytes, never 0
@@ -567,9 +674,4 @@ export async function buildCertificate(spec: CertificateSpec): Promise<Uint8Arra
   const half = p1363.length / 2;
   const signature = seq(integer(p1363.subarray(0, half)), integer(p1363.subarray(half)));
   return seq(tbs, algorithm, bits(signature));
-}
-
-/** Whether `error` came from reading malformed DER. */
-export function isDerError(error: unknown): boolean {
-  return error instanceof DerError;
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { main } from "../../src/cli/main.ts";
 import { ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
@@ -184,6 +185,42 @@ describe("casty cert", () => {
     assert.match(elsewhere, /names \(SAN\): +DNS:other\.example\n/);
     const expired = (await ok("cert", "info", join(dir, "expired_cert.pem"))).join("\n");
     assert.match(expired, /\((EXPIRED 0 days ago|valid, 0 days left)\)/);
+  });
+
+  it("reads certificates made by OpenSSL (the committed test fixtures)", async () => {
+    const path = fileURLToPath(new URL("../_fixtures/tls/node1_cert.pem", import.meta.url));
+    const out = (await ok("cert", "info", path)).join("\n");
+    assert.match(out, /subject: +CN=casty-node-1\n +issuer: +CN=casty-test-ca\n/);
+    assert.match(out, /names \(SAN\): +IP:127\.0\.0\.1, DNS:localhost\n/);
+    assert.ok(out.includes(`SHA-256:      ${await fingerprint(path)}`), out);
+  });
+
+  it("makes what OpenSSL verifies for TLS servers and clients", (t) => {
+    const verify = (purpose: string, file: string, ca = join(dir, "ca_cert.pem")) =>
+      spawnSync("openssl", ["verify", "-CAfile", ca, "-purpose", purpose, file], {
+        encoding: "utf8",
+      });
+    const probe = verify("sslserver", join(dir, "node1_cert.pem"));
+    if (probe.error !== undefined) {
+      t.skip("openssl is not available");
+      return;
+    }
+    assert.equal(probe.status, 0, probe.stderr + probe.stdout);
+    assert.equal(verify("sslclient", join(dir, "node1_cert.pem")).status, 0);
+    assert.equal(verify("sslclient", join(dir, "ops_cert.pem")).status, 0);
+    assert.notEqual(verify("sslserver", join(dir, "ops_cert.pem")).status, 0); // client only
+    assert.notEqual(verify("sslserver", join(rogueDir, "rogue_cert.pem")).status, 0);
+  });
+
+  it("caps a certificate's validity at its CA's", async () => {
+    const short = join(base, "short");
+    await ok("cert", "create-ca", "--out", short, "--days", "10");
+    const out = await ok("cert", "create-client", "--out", short);
+    assert.match(out[0], /valid until \S+ \(capped at the CA's own expiry\)$/);
+    const ca = (await ok("cert", "info", join(short, "ca_cert.pem"))).join("\n");
+    const leaf = (await ok("cert", "info", join(short, "client_cert.pem"))).join("\n");
+    const end = (text: string) => /\.\. (\S+) \(/.exec(text)![1];
+    assert.equal(end(leaf), end(ca));
   });
 
   it("refuses to overwrite without --force, and overwrites with it", async () => {
