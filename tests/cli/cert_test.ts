@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import process from "node:process";
 import { main } from "../../src/cli/main.ts";
 import { ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
@@ -102,6 +103,15 @@ async function assertRefused(bad: TlsOptions, refusal: RegExp): Promise<void> {
   } finally {
     await good.shutdown();
   }
+}
+
+/** Whether this machine can listen on [::1]. */
+function ipv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(0, "::1", () => server.close(() => resolve(true)));
+  });
 }
 
 describe("casty cert", () => {
@@ -350,6 +360,36 @@ describe("casty cert", () => {
       }
     },
   );
+
+  it("makes IPv6 certificates (--ip ::1) a cluster on [::1] forms with", LONG, async (t) => {
+    if (!(await ipv6Loopback())) {
+      t.skip("no IPv6 loopback here");
+      return;
+    }
+    await ok("cert", "create-node", "--out", dir, "--name", "v6a", "--ip", "::1");
+    await ok("cert", "create-node", "--out", dir, "--name", "v6b", "--ip", "::1");
+    const start = (name: string, seed?: number) =>
+      ClusteredActorSystem.start({
+        name: "certs",
+        host: "::1",
+        port: 0,
+        tls: tls(name),
+        seedNodes: seed === undefined ? [] : [`[::1]:${seed}`],
+        logger: new CollectingLogger(),
+      });
+    const a = await start("v6a");
+    try {
+      const b = await start("v6b", a.selfAddress.port);
+      try {
+        await a.waitFor(2, { timeout: 30_000 });
+        await b.waitFor(2, { timeout: 30_000 });
+      } finally {
+        await b.shutdown();
+      }
+    } finally {
+      await a.shutdown();
+    }
+  });
 
   it("gets a node whose certificate names another host refused", LONG, async () => {
     await assertRefused(
