@@ -176,9 +176,15 @@ class ManagementServer {
     }, 1000);
   }
 
+  /** The cluster as this node sees it now (the pushes may lag behind allocations). */
+  async #refresh(): Promise<void> {
+    this.#topology = await this.#ctx.node.getClusterState();
+  }
+
   /** Asks every live member for its stats (this node answers itself). */
   #collect(): Promise<void> {
     return this.#collecting ??= (async () => {
+      await this.#refresh();
       const self = formatNodeAddress(this.#ctx.selfAddress);
       const fresh = new Map<string, NodeStats>();
       fresh.set(self, this.#localStats());
@@ -285,6 +291,7 @@ class ManagementServer {
     if (!this.#authorized(request)) {
       return this.#refuse(path, "this node has a secret");
     }
+    await this.#refresh();
     switch (path) {
       case "/":
         return new Response(dashboardHtml(this.#ctx.systemName), {
@@ -374,12 +381,18 @@ class ManagementServer {
 type ManagementMsg = GetNodeStats | TopologySnapshot;
 
 function managementActor(
-  stats: () => NodeStats,
+  stats: () => Promise<NodeStats>,
   onTopology: (s: TopologySnapshot) => void,
 ): Behavior<ManagementMsg> {
   return Behaviors.receive<ManagementMsg>((_ctx, msg) => {
-    if (msg instanceof TopologySnapshot) onTopology(msg);
-    else msg.replyTo.tell(stats());
+    if (msg instanceof TopologySnapshot) {
+      onTopology(msg);
+      return;
+    }
+    return stats().then((s) => {
+      msg.replyTo.tell(s);
+      return Behaviors.same<ManagementMsg>();
+    });
   });
 }
 
@@ -429,7 +442,10 @@ export const managementExtension: ClusterExtension = {
     const current: { server?: ManagementServer } = {};
     const ref = ctx.spawnSystemActor(
       managementActor(
-        () => sampler.stats(Object.keys(topology.allocations)),
+        async () => {
+          topology = await ctx.node.getClusterState();
+          return sampler.stats(Object.keys(topology.allocations));
+        },
         (s) => {
           topology = s;
           current.server?.topologyChanged(s);
