@@ -1,8 +1,8 @@
 // A node with the management HTTP server, in its own process (deno run -A / bun), for the
 // management, dashboard and `casty status` tests.
 // Usage: management_node.ts <system> [--seed host:port]... [--secret S] [--http-port N]
-//          [--no-http] [--stable-after ms] [--roles a,b] [--tls cert,key,ca]
-// Spawns Behaviors.sharded(counter, { numShards: 12 }) as "counters", prints
+//          [--no-http] [--stable-after ms] [--roles a,b] [--tls cert,key,ca] [--port N]
+// Spawns Behaviors.sharded((_id: string) => counter(), { numShards: 12 }) as "counters", prints
 // {"event":"ready","port":P,"http":H} (H: the bound management port, null with --no-http), then
 // {"event":"view","up":n,"members":n} after each membership change. Reads commands on stdin,
 // one JSON per line: {"op":"touch","n":10,"tag":"t"} sends one message to entities c0..c(n-1)
@@ -10,7 +10,13 @@
 // and exits; lives at most 90 s.
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../../mod.ts";
+import {
+  type ActorRef,
+  type Behavior,
+  Behaviors,
+  ClusteredActorSystem,
+  ShardEnvelope,
+} from "../../mod.ts";
 import { managementPort } from "../../src/management/mod.ts";
 
 const args = process.argv.slice(2);
@@ -18,6 +24,7 @@ const name = args[0] ?? "ops";
 const seeds: string[] = [];
 let secret: string | undefined;
 let httpPort: number | undefined = 0;
+let port = 0;
 let stableAfter: number | undefined;
 let roles: string[] = [];
 let tls: { cert: string; key: string; ca: string } | undefined;
@@ -26,6 +33,7 @@ for (let i = 1; i < args.length; i++) {
   else if (args[i] === "--secret") secret = args[++i];
   else if (args[i] === "--http-port") httpPort = Number(args[++i]);
   else if (args[i] === "--no-http") httpPort = undefined;
+  else if (args[i] === "--port") port = Number(args[++i]);
   else if (args[i] === "--stable-after") stableAfter = Number(args[++i]);
   else if (args[i] === "--roles") roles = args[++i].split(",");
   else if (args[i] === "--tls") {
@@ -36,7 +44,7 @@ for (let i = 1; i < args.length; i++) {
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 
 type CounterMsg = { type: "inc"; replyTo: ActorRef<number> };
-const counter = (n = 0) =>
+const counter = (n = 0): Behavior<CounterMsg> =>
   Behaviors.receive<CounterMsg>((_ctx, msg) => {
     msg.replyTo.tell(n + 1);
     return counter(n + 1);
@@ -45,7 +53,7 @@ const counter = (n = 0) =>
 const node = await ClusteredActorSystem.start({
   name,
   host: "127.0.0.1",
-  port: 0,
+  port,
   seedNodes: seeds,
   roles,
   secret,
@@ -56,7 +64,10 @@ const node = await ClusteredActorSystem.start({
   failureDetector: { acceptableHeartbeatPause: 1000 },
   logLevel: "error",
 });
-const counters = node.spawn(Behaviors.sharded(counter, { numShards: 12 }), "counters");
+const counters = node.spawn(
+  Behaviors.sharded((_id: string) => counter(), { numShards: 12 }),
+  "counters",
+);
 const self = `127.0.0.1:${node.selfAddress.port}`;
 print({ event: "ready", port: node.selfAddress.port, http: managementPort(self) ?? null });
 
