@@ -218,8 +218,11 @@ class ManagementServer {
   }
 
   #snapshotEvent(): Uint8Array {
+    // The last collection has this node's stats too (at most a second old): counting the
+    // actors walks them all, so it is done once per second, not once per push.
     const peers = new Map(this.#peers);
-    peers.set(formatNodeAddress(this.#ctx.selfAddress), this.#localStats());
+    const self = formatNodeAddress(this.#ctx.selfAddress);
+    if (!peers.has(self)) peers.set(self, this.#localStats());
     const s = dashboardSnapshot(
       this.#topology,
       this.#ctx.selfAddress,

@@ -88,7 +88,7 @@ export class NodeStatsSampler {
     this.#ctx = ctx;
     this.#startedAt = startedAt(ctx.incarnation) ?? ctx.clock.wallNow();
     this.#unsubscribe = ctx.node.eventStream.subscribe(DeadLetter, () => void this.#deadLetters++);
-    this.#last = { at: ctx.clock.now(), processed: ctx.node.stats().processed, deadLetters: 0 };
+    this.#last = { at: ctx.clock.now(), processed: ctx.node.messagesProcessed, deadLetters: 0 };
     this.#schedule();
   }
 
@@ -101,7 +101,7 @@ export class NodeStatsSampler {
 
   #sample(): void {
     const now = this.#ctx.clock.now();
-    const processed = this.#ctx.node.stats().processed;
+    const processed = this.#ctx.node.messagesProcessed;
     const seconds = Math.max(0.001, (now - this.#last.at) / 1000);
     this.#rates = {
       messages: Math.round((processed - this.#last.processed) / seconds),
