@@ -84,8 +84,8 @@ describe("casty status against 3 real nodes", () => {
       const rows = r.out.slice(shardsAt + 2).map((l) => l.trim().split(/ +/));
       assert.equal(rows.length, 3);
       // shards are allocated on first use: 10 entities touch between 1 and 10 of the 12
-    const shards = rows.reduce((sum, row) => sum + Number(row[1]), 0);
-    assert.ok(shards >= 1 && shards <= 10, r.out.join("\n"));
+      const shards = rows.reduce((sum, row) => sum + Number(row[1]), 0);
+      assert.ok(shards >= 1 && shards <= 10, r.out.join("\n"));
       assert.equal(rows.reduce((sum, row) => sum + Number(row[2]), 0), 10);
       const shardHeader = r.out[shardsAt + 1];
       for (const l of r.out.slice(shardsAt + 2)) {
