@@ -13,6 +13,9 @@ import { runScript, type ScriptProcess } from "../_helpers/process.ts";
 
 const NODE = fileURLToPath(new URL("../_helpers/management_node.ts", import.meta.url));
 const LONG = { timeout: 60_000 };
+// Long enough that a poll of `casty status` (at most ~1.5 s per member) sees the killed node
+// unreachable before the majority downs it.
+const STABLE_AFTER = "4000";
 
 function collect(): { lines: string[]; write: (l: string) => void } {
   const lines: string[] = [];
@@ -37,12 +40,12 @@ describe("casty status against 3 real nodes", () => {
   let ports: number[] = [];
 
   before(async () => {
-    const first = await startNode(["ops", "--no-http", "--stable-after", "1500"]);
+    const first = await startNode(["ops", "--no-http", "--stable-after", STABLE_AFTER]);
     nodes.push(first.proc);
     const seed = `127.0.0.1:${first.port}`;
     const rest = await Promise.all([
-      startNode(["ops", "--no-http", "--seed", seed, "--stable-after", "1500"]),
-      startNode(["ops", "--no-http", "--seed", seed, "--stable-after", "1500"]),
+      startNode(["ops", "--no-http", "--seed", seed, "--stable-after", STABLE_AFTER]),
+      startNode(["ops", "--no-http", "--seed", seed, "--stable-after", STABLE_AFTER]),
     ]);
     nodes.push(...rest.map((r) => r.proc));
     ports = [first.port, ...rest.map((r) => r.port)];
@@ -135,7 +138,7 @@ describe("casty status against 3 real nodes", () => {
         "--system",
         "ops",
         "--timeout",
-        "3000",
+        "1500",
       ]);
       assert.equal(r.code, 0, r.err.join("\n"));
       last = r.out;

@@ -153,7 +153,7 @@ const ROWS = `[...document.querySelectorAll("#members tr")].map((r) => ({
   let victim = "";
 
   before(async () => {
-    const common = ["--secret", SECRET, "--stable-after", "1500"];
+    const common = ["--secret", SECRET, "--stable-after", "3000"];
     // All three start at once: the others retry joining the first until it is up.
     const ports = await freePorts(3);
     const seed = `127.0.0.1:${ports[0]}`;
