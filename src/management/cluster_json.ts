@@ -66,7 +66,17 @@ export interface RegionJson {
   readonly shards: readonly { readonly shardId: string; readonly replicas: readonly string[] }[];
 }
 
-const AKKA_STATUS: Readonly<Record<Member["status"], string>> = {
+/**
+ * Akka Management's spelling of each member status, in lifecycle order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AKKA_STATUS } from "./cluster_json.ts";
+ * assert.equal(AKKA_STATUS.up, "Up");
+ * ```
+ */
+export const AKKA_STATUS: Readonly<Record<Member["status"], string>> = {
   joining: "Joining",
   up: "Up",
   leaving: "Leaving",

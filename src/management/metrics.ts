@@ -8,18 +8,13 @@ import type { TopologySnapshot } from "../cluster/topology.ts";
 import type { DurableJournalStats } from "../persistence/journal_support.ts";
 import { formatNodeAddress, type NodeAddress } from "../remote/address.ts";
 import type { NodeStats } from "./node_stats.ts";
+import { AKKA_STATUS } from "./cluster_json.ts";
 
 /** The content type of the Prometheus text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const STATUSES: readonly MemberStatus[] = [
-  "joining",
-  "up",
-  "leaving",
-  "exiting",
-  "down",
-  "removed",
-];
+/** Every member status, in lifecycle order (the keys of the Akka spellings). */
+const STATUSES = Object.keys(AKKA_STATUS) as MemberStatus[];
 
 function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
