@@ -456,9 +456,10 @@ export const managementExtension: ClusterExtension = {
       ),
       MANAGEMENT_PATH.slice(MANAGEMENT_PATH.lastIndexOf("/") + 1),
     );
-    ctx.node.lookup(TOPOLOGY_PATH)?.tell(new SubscribeTopology(ref as never));
     const http = ctx.options.http;
     if (http === undefined) return () => sampler.stop();
+    // Only a node that serves dashboards follows every topology change.
+    ctx.node.lookup(TOPOLOGY_PATH)?.tell(new SubscribeTopology(ref as never));
     const secret = ctx.options.secret;
     const server = new ManagementServer(
       ctx,
