@@ -3,7 +3,8 @@
 // Prints {"event":"ready","port":P}, then {"event":"up","n":N} when the member count changes.
 // Reads JSON commands on stdin: {"op":"inc"|"plain","name":…,"times":N,"inFlight":K,"tag":…}
 // and answers {"event":"done","tag":…,"ms":…,"errors":…}: "inc" increments a distributed
-// counter N times, "plain" asks a plain sharded counter entity (the baseline) N times.
+// counter N times, "plain" asks a sharded counter entity of the same shape (the baseline: with
+// --journal an event-sourced one in the same journal, synchronous=normal) N times.
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -40,9 +41,24 @@ const node = await ClusteredActorSystem.start({
   seedNodes: seeds,
   logLevel: "error",
 });
-const journal = journalPath === undefined ? undefined : new SqliteJournal({ path: journalPath });
+const journal = journalPath === undefined
+  ? undefined
+  : new SqliteJournal({ path: journalPath, synchronous: "normal" });
 const d = node.distributed({ journal });
-const plain = node.spawn(Behaviors.sharded(plainCounter, { numShards: 100 }), "plain");
+// The baseline has the same shape: with a journal, an event-sourced counter in the same journal.
+const durableCounter = (entityId: string) =>
+  Behaviors.eventSourced<Msg, number, number>({
+    entityId: `plain:${entityId}`,
+    journal: journal!,
+    initialState: 0,
+    onEvent: (v, n) => v + n,
+    onCommand: (_ctx, _v, m) =>
+      Behaviors.persisted([m.n], { reply: (v: number) => m.replyTo.tell(v) }),
+  });
+const plain = node.spawn(
+  Behaviors.sharded(journal ? durableCounter : plainCounter, { numShards: 100 }),
+  "plain",
+);
 let members = 0;
 setInterval(() => {
   const up = node.members.filter((m) => m.status === "up").length;

@@ -1,6 +1,8 @@
 // Distributed counters on 3 node processes over loopback TCP: increments per second from one
-// node and from all three at once, in memory and with a SQLite journal per node, each against a
-// plain sharded-entity ask of the same shape (the baseline) in the same run.
+// node and from all three at once, in memory and with a SQLite journal per node
+// (synchronous=normal), each against a sharded-entity ask of the same shape (the baseline; with a
+// journal an event-sourced counter entity in the same journal) in the same run. Every process
+// increments the same counter: one entity, so its commands run one at a time.
 //
 //   deno run -A bench/distributed_cluster_bench.ts   (or: bun bench/distributed_cluster_bench.ts)
 //   BENCH_OPS=20000 BENCH_IN_FLIGHT=10 to change the work per process.
