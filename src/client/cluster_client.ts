@@ -972,7 +972,12 @@ export class ClusterClient implements AsyncDisposable {
   #available(node: NodeAddress): boolean {
     const b = this.#breakers.get(key(node));
     if (b !== undefined && b.state !== "closed") return false;
-    return !this.#unreachable.some((u) => key(this.#map(u)) === key(node));
+    if (this.#unreachable.some((u) => key(this.#map(u)) === key(node))) return false;
+    // A node that is down or gone gets nothing more: wait for its shards' new allocation.
+    const m = this.#members.find((x) => key(this.#map(x.address)) === key(node));
+    return m === undefined
+      ? this.#members.length === 0
+      : m.status === "up" || m.status === "leaving" || m.status === "joining";
   }
 
   #anyAvailable(): NodeAddress | undefined {
