@@ -43,6 +43,8 @@ import { entityShard } from "../sharding/entity_shard.ts";
 import { ShardEnvelope } from "../sharding/shard_envelope.ts";
 import { ShardForward } from "../sharding/shard_region.ts";
 import { ClusterUnavailableError } from "../cluster/errors.ts";
+import type { DistributedApi, DistributedOptions } from "../cluster/distributed_api.ts";
+import { Distributed, DISTRIBUTED_PATH } from "../distributed/distributed.ts";
 
 /** Circuit breaker settings of {@linkcode ClusterClientOptions}. */
 export interface BreakerOptions {
@@ -372,6 +374,8 @@ export class ClusterClient implements AsyncDisposable {
   #timer: { cancel(): void } | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #distributed: Distributed | undefined;
+  readonly #ensured = new Map<number, Promise<void>>();
 
   private constructor(
     options: ClusterClientOptions,
@@ -509,6 +513,61 @@ export class ClusterClient implements AsyncDisposable {
   /** Whether {@linkcode ClusterClient.close} was called. */
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** The same as {@linkcode ClusterClient.isClosed} (the distributed facade reads it). */
+  get isShutdown(): boolean {
+    return this.#closed;
+  }
+
+  /** The client's clock. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /**
+   * The distributed data structures (counter, map, set, queue, lock, semaphore, barrier), the
+   * same facade as `node.distributed()`, over this client. The structures live on the nodes
+   * (with the journal the nodes' own facades use). A lock or permit this client holds is
+   * renewed while the client runs; once it closes or its process dies, the grant runs out after
+   * its lease and the next waiter gets it.
+   *
+   * @param options Ignored on a client (the nodes choose the journal).
+   * @returns The facade.
+   */
+  distributed(options: DistributedOptions = {}): DistributedApi {
+    void options;
+    this.#distributed ??= new Distributed(this);
+    return this.#distributed;
+  }
+
+  /**
+   * Has every up member spawn the distributed structures' region of `numShards` shards; used
+   * by {@linkcode ClusterClient.distributed} before the first request.
+   *
+   * @param numShards The structures' shard count.
+   * @returns Resolves once the members answered (or the ask timeout passed).
+   */
+  ensureRegion(numShards: number): Promise<void> {
+    let ready = this.#ensured.get(numShards);
+    if (ready === undefined) {
+      const members = this.#members.filter((m) => m.status === "up").map((m) =>
+        this.#map(m.address)
+      );
+      ready = Promise.allSettled(members.map((node) =>
+        this.#system.ask<unknown, boolean>(
+          this.#remoting.refAt(node, DISTRIBUTED_PATH),
+          (replyTo) => ({ t: "ensure", shards: numShards, replyTo }),
+          { timeout: this.#askTimeout },
+        )
+      )).then((results) => {
+        if (!results.some((r) => r.status === "fulfilled" && r.value === true)) {
+          this.#ensured.delete(numShards); // try again with the next handle
+        }
+      });
+      this.#ensured.set(numShards, ready);
+    }
+    return ready;
   }
 
   /**

@@ -4,7 +4,9 @@
 // {"balance":…,"node":<port>} to {type:"getBalance"|"deposit", replyTo}. It counts the
 // ShardForward messages that reach it from other regions (a message that did not go straight
 // to its shard's owner) by wrapping the serializer. Reads JSON commands on stdin:
-//   {"op":"stats","tag":"t1"} → {"event":"stats","tag":"t1","forwards":N,"members":[ports]}
+//   {"op":"stats","tag":"t1"} → {"event":"stats","tag":"t1","forwards":N,"members":[ports],
+//                                 "leader":port}
+//   {"op":"ask","id":"x","tag":"t3"} → {"event":"reply","tag":"t3","balance":…,"node":port}
 //   {"op":"distributed","tag":"t2"} → {"event":"distributed","tag":"t2"} (node.distributed())
 // and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change.
 // Short failure detection (heartbeat 200 ms, pause 800 ms, stableAfter 1000 ms). Lives at
@@ -77,7 +79,7 @@ const account = (_id: string): Behavior<AccountMsg> => {
     });
   return active(0);
 };
-node.spawn(Behaviors.sharded(account, { numShards: 30 }), "accounts");
+const accounts = node.spawn(Behaviors.sharded(account, { numShards: 30 }), "accounts");
 
 let lastView = "";
 setInterval(() => {
@@ -96,7 +98,18 @@ rl.on("line", (line) => {
       tag: cmd.tag,
       forwards,
       members: node.members.map((m) => m.address.port).sort(),
+      leader: node.leader?.port,
     });
+  } else if (cmd.op === "ask") {
+    node.entityAsk<AccountMsg, Reply>(
+      accounts,
+      (cmd as { id?: string }).id ?? "",
+      (replyTo) => ({ type: "getBalance", replyTo }),
+      { timeout: 20_000 },
+    ).then(
+      (r) => print({ event: "reply", tag: cmd.tag, ...r }),
+      (err) => print({ event: "error", tag: cmd.tag, message: String(err) }),
+    );
   } else if (cmd.op === "distributed") {
     node.distributed();
     print({ event: "distributed", tag: cmd.tag });
