@@ -969,7 +969,7 @@ export class ClusterClient implements AsyncDisposable {
   #problem(message: string): void {
     if (this.#closed) return;
     this.#lastProblem = message;
-    if (!this.#hasSnapshot && /refused our handshake/.test(message)) {
+    if (!this.#hasSnapshot && /refused our handshake|handshake refused/.test(message)) {
       this.#connected.reject(
         new ClusterUnavailableError(`Cannot connect to cluster "${this.systemName}": ${message}`),
       );
