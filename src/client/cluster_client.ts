@@ -941,6 +941,12 @@ export class ClusterClient implements AsyncDisposable {
     if (this.#closed || !(s instanceof TopologySnapshot)) return;
     this.#lastSnapshotAt = this.#clock.now();
     this.#lastProblem = undefined;
+    const known = new Set(this.#members.map((m) => m.id));
+    if (known.size > 0 && s.members.length > 0 && !s.members.some((m) => known.has(m.id))) {
+      // Not one member in common: the whole cluster restarted, and its epochs start again.
+      this.#log.info("the cluster restarted: taking its allocations from epoch 0");
+      this.#allocationEpoch = -1;
+    }
     this.#members = s.members;
     this.#leader = s.leader;
     this.#unreachable = s.unreachable;

@@ -225,6 +225,47 @@ describe("ClusterClient", () => {
   );
 
   it(
+    "an open breaker half-opens with one probe and closes once the node answers: waiting requests go through",
+    LONG,
+    async () => {
+      const n1 = await node();
+      n1.spawn(Behaviors.sharded(counter, { numShards: 10 }), "counters");
+      const port = n1.selfAddress.port;
+      const c = await client({
+        contactPoints: [at(n1)],
+        breaker: { failures: 2, resetAfter: 300, probeTimeout: 300 },
+        topologyTimeout: 1000,
+        bufferTimeout: 20_000,
+      });
+      const counters = c.entityRef<Msg>("counters", { numShards: 10 });
+      counters.tell(new ShardEnvelope("k", { type: "add", n: 7 }));
+      assert.equal(
+        await c.entityAsk<Msg, number>(counters, "k", (replyTo) => ({ type: "get", replyTo })),
+        7,
+      );
+      await n1.shutdown();
+      await waitUntil(
+        () => c.getClusterState().breakers[`127.0.0.1:${port}`] === "open",
+        10_000,
+        "the breaker to open",
+      );
+      const waiting = c.entityAsk<Msg, number>(
+        counters,
+        "k",
+        (replyTo) => ({ type: "get", replyTo }),
+        { timeout: 20_000 },
+      );
+      await waitUntil(() => c.getClusterState().buffered === 1, 5000, "the request to wait");
+      // The node comes back (a new incarnation on the same port, its counters start at 0).
+      const back = await node({ port });
+      back.spawn(Behaviors.sharded(counter, { numShards: 10 }), "counters");
+      assert.equal(await waiting, 0);
+      assert.deepEqual(c.getClusterState().breakers, {});
+      assert.equal(c.getClusterState().members[0].id, back.memberId);
+    },
+  );
+
+  it(
     "refuses a client with the wrong secret, and one whose certificate the nodes do not trust",
     LONG,
     async () => {
