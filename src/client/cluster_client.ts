@@ -15,15 +15,7 @@ import { AskTimeoutError } from "../actor/errors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
 import { consoleLogger, type Logger, type LogLevel } from "../actor/logger.ts";
 import type { Member, NodeAddress } from "../cluster/member.ts";
-import {
-  Deregister,
-  Find,
-  Listing,
-  Register,
-  ServiceKey,
-  Subscribe,
-  Unsubscribe,
-} from "../cluster/receptionist.ts";
+import { Listing, RECEPTIONIST_WIRE, ServiceKey } from "../cluster/receptionist.ts";
 import {
   GetTopology,
   ResolveNode,
@@ -1276,7 +1268,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 function registerWire(serializer: Serializer): void {
   const s = serializer as Partial<{ register(cls: unknown, tag: string): unknown }>;
   if (typeof s.register !== "function") return;
-  const classes: [unknown, string][] = [
+  const classes: (readonly [unknown, string])[] = [
     [Terminated, "casty.Terminated"],
     [SubscribeTopology, "casty.SubscribeTopology"],
     [UnsubscribeTopology, "casty.UnsubscribeTopology"],
@@ -1285,13 +1277,7 @@ function registerWire(serializer: Serializer): void {
     [TopologySnapshot, "casty.TopologySnapshot"],
     [ShardEnvelope, "casty.ShardEnvelope"],
     [ShardForward, "casty.ShardForward"],
-    [ServiceKey, "casty.ServiceKey"],
-    [Listing, "casty.Listing"],
-    [Register, "casty.Register"],
-    [Deregister, "casty.Deregister"],
-    [Find, "casty.Find"],
-    [Subscribe, "casty.Subscribe"],
-    [Unsubscribe, "casty.Unsubscribe"],
+    ...RECEPTIONIST_WIRE,
   ];
   for (const [cls, tag] of classes) {
     try {
