@@ -32,7 +32,7 @@ const BELOW = {
 BELOW.sharding = [...BELOW.cluster, "cluster"];
 BELOW.replication = [...BELOW.sharding, "sharding"];
 BELOW.distributed = [...BELOW.sharding, "sharding"];
-BELOW.client = [...BELOW.sharding, "replication", "distributed"];
+BELOW.client = [...BELOW.sharding, "sharding", "replication", "distributed"];
 // Management (HTTP endpoints, dashboard) plugs into the cluster as an extension, above sharding.
 BELOW.management = [...BELOW.sharding, "sharding"];
 /** Folders at the top: they assemble or test the others and may import anything. */
