@@ -4,6 +4,7 @@
 // keeps `CONCURRENCY` asks in flight over `ENTITIES` entities.
 //
 //   deno run -A bench/replication_throughput.ts [commands per case, default 20000]
+//   CASES=0,2 deno run -A ... runs only those cases (0 unreplicated, 1-3 minAcks 0-2)
 import process from "node:process";
 import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
 import { InMemoryJournal } from "../src/persistence/mod.ts";
@@ -48,8 +49,9 @@ const cases: [string, ReplicationConfig | undefined][] = [
   ["replicas 2, minAcks 1", { replicas: 2, minAcks: 1 }],
   ["replicas 2, minAcks 2", { replicas: 2, minAcks: 2 }],
 ];
+const only = process.env.CASES?.split(",").map(Number);
 const rows: string[] = [];
-for (const [label, replication] of cases) {
+for (const [label, replication] of cases.filter((_, i) => only === undefined || only.includes(i))) {
   const name = `t${rows.length}`;
   const regions = nodes.map((n, i) =>
     n.spawn(Behaviors.sharded(account(journals[i]), { numShards: 30, replication }), name)
