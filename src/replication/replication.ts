@@ -20,6 +20,7 @@ import {
 } from "../persistence/journal.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
+import { setImmediate } from "node:timers";
 import {
   isPrefixOf,
   loadTermRecord,
@@ -134,7 +135,33 @@ export class ReplicaEvents {
   constructor(readonly entityId: string, readonly events: readonly PersistedEvent[]) {}
 }
 
-type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
+/**
+ * @internal The {@linkcode ReplicateEvents} of many entities for one replica, shipped together
+ * (one message per replica per turn); answered with one {@linkcode ReplicaBatchAck}.
+ */
+export class ReplicaBatch {
+  /**
+   * @param batchId The sender's number for the batch.
+   * @param items The entities' events (their `replyTo` is unused).
+   * @param replyTo Where to answer.
+   */
+  constructor(
+    readonly batchId: number,
+    readonly items: readonly ReplicateEvents[],
+    readonly replyTo: ActorRef<ReplicaBatchAck>,
+  ) {}
+}
+
+/** @internal The answers to a {@linkcode ReplicaBatch}, one per item, in its order. */
+export class ReplicaBatchAck {
+  /**
+   * @param batchId The batch.
+   * @param acks One per item.
+   */
+  constructor(readonly batchId: number, readonly acks: readonly ReplicateEventsAck[]) {}
+}
+
+type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch | ReplicaBatch;
 
 const FETCH_PAGE = 1000;
 const SHUTDOWN_POLL = 50;
@@ -147,6 +174,8 @@ export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string
   [ReplicaClaim, "casty.ReplicaClaim"],
   [ReplicaFetch, "casty.ReplicaFetch"],
   [ReplicaEvents, "casty.ReplicaEvents"],
+  [ReplicaBatch, "casty.ReplicaBatch"],
+  [ReplicaBatchAck, "casty.ReplicaBatchAck"],
 ];
 
 function compareAddress(a: NodeAddress, b: NodeAddress): number {
@@ -216,7 +245,11 @@ function storeBehavior(
     if (m.size >= CACHE_LIMIT && !m.has(id)) m.clear();
     m.set(id, v);
   };
-  return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
+  type One = Exclude<StoreMsg, ReplicaBatch>;
+  const handle = async (
+    msg: One,
+    answer: (ack: ReplicateEventsAck) => void,
+  ): Promise<void> => {
     const id = msg.entityId;
     let journal = journals.get(id);
     if (journal === undefined) {
@@ -264,8 +297,7 @@ function storeBehavior(
       msg.replyTo.tell(new ReplicateEventsAck(id, ok, Math.max(term, msg.term), highest, history));
       return undefined;
     }
-    const ack = (ok: boolean, t: number, h: number) =>
-      msg.replyTo?.tell(new ReplicateEventsAck(id, ok, t, h));
+    const ack = (ok: boolean, t: number, h: number) => answer(new ReplicateEventsAck(id, ok, t, h));
     let highest = known.get(id);
     if (highest === undefined) {
       highest = await highestSequenceNrOf(journal, id).catch(() => -1);
@@ -302,6 +334,31 @@ function storeBehavior(
     }
     remember(known, id, last);
     return ack(true, msg.term, last);
+  };
+  return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
+    if (!(msg instanceof ReplicaBatch)) {
+      await handle(msg, (ack) => {
+        if (msg instanceof ReplicateEvents) msg.replyTo?.tell(ack);
+      });
+      return undefined;
+    }
+    // One entity's items in order; different entities at once (their journal writes group).
+    const acks: ReplicateEventsAck[] = msg.items.map((m) =>
+      new ReplicateEventsAck(m.entityId, false, 0, -1)
+    );
+    const byEntity = new Map<string, number[]>();
+    msg.items.forEach((m, i) => {
+      const list = byEntity.get(m.entityId);
+      if (list) list.push(i);
+      else byEntity.set(m.entityId, [i]);
+    });
+    await Promise.all(
+      [...byEntity.values()].map(async (indexes) => {
+        for (const i of indexes) await handle(msg.items[i], (ack) => (acks[i] = ack));
+      }),
+    );
+    msg.replyTo.tell(new ReplicaBatchAck(msg.batchId, acks));
+    return undefined;
   });
 }
 
@@ -337,6 +394,77 @@ export function startReplication<M>(
   const node = ctx.node;
   const ask = <R>(to: NodeAddress, make: (r: ActorRef<R>) => StoreMsg): Promise<R> =>
     node.ask<StoreMsg, R>(store(to), make, { timeout: ackTimeout });
+
+  // Shipping: the events of every entity for one replica in one turn go as one ReplicaBatch,
+  // answered by one ReplicaBatchAck to a long-lived actor (no ask, no timer per command).
+  type Waiter = { resolve: (a: ReplicateEventsAck) => void; reject: (e: Error) => void };
+  type Box = { to: NodeAddress; items: ReplicateEvents[]; waiters: Waiter[]; events: number };
+  const inflight = new Map<number, { waiters: Waiter[]; cancel: () => void }>();
+  const outbox = new Map<string, Box>();
+  let nextBatch = 0;
+  let scheduled = false;
+  const acker = ctx.spawnSystemActor(
+    new Behavior<ReplicaBatchAck>(
+      "receive",
+      (_c: ActorContext<ReplicaBatchAck>, msg: ReplicaBatchAck) => {
+        const batch = inflight.get(msg.batchId);
+        if (batch === undefined) return undefined;
+        inflight.delete(msg.batchId);
+        batch.cancel();
+        msg.acks.forEach((a, i) => batch.waiters[i]?.resolve(a));
+        return undefined;
+      },
+    ),
+    `${storeName}-acks`,
+  );
+  const sendBox = (key: string, box: Box) => {
+    outbox.delete(key);
+    const batchId = ++nextBatch;
+    const timer = ctx.clock.setTimeout(() => {
+      inflight.delete(batchId);
+      const err = new Error(`Cannot replicate to ${key}: no answer after ${ackTimeout} ms`);
+      for (const w of box.waiters) w.reject(err);
+    }, ackTimeout);
+    inflight.set(batchId, { waiters: box.waiters, cancel: () => timer.cancel() });
+    store(box.to).tell(new ReplicaBatch(batchId, box.items, acker));
+  };
+  const flush = () => {
+    scheduled = false;
+    for (const [key, box] of outbox) sendBox(key, box);
+  };
+  // A node that shuts down while commands wait gives up on them at once rather than at the
+  // timeout (its transport is gone, no ack can come). One real-time poll for all of them, on
+  // purpose: a simulated clock does not move while a test cluster shuts a node down.
+  const waiting = new Set<() => void>();
+  let poll: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    poll = undefined;
+    if (waiting.size === 0) return;
+    if (node.isShutdown) { for (const giveUp of [...waiting]) giveUp(); }
+    else poll = setTimeout(watch, SHUTDOWN_POLL);
+  };
+  const watchShutdown = (giveUp: () => void) => {
+    waiting.add(giveUp);
+    poll ??= setTimeout(watch, SHUTDOWN_POLL);
+  };
+  const ship = (to: NodeAddress, item: ReplicateEvents): Promise<ReplicateEventsAck> => {
+    const key = `${to.host}:${to.port}`;
+    let box = outbox.get(key);
+    if (box === undefined) {
+      box = { to, items: [], waiters: [], events: 0 };
+      outbox.set(key, box);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ReplicateEventsAck>();
+    box.items.push(item);
+    box.waiters.push({ resolve, reject });
+    box.events += item.events.length;
+    if (box.events >= FETCH_PAGE) sendBox(key, box);
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    return promise;
+  };
 
   /**
    * Claims a new term for `id` at every store and copies the newest copy's missing events into
@@ -433,12 +561,11 @@ export function startReplication<M>(
       const confirmed = new Promise<void>((resolve, reject) => {
         let acks = 0;
         let done = false;
-        let poll: ReturnType<typeof setTimeout> | undefined;
         const finish = (err?: Error) => {
           if (done) return;
           done = true;
           timer.cancel();
-          if (poll !== undefined) clearTimeout(poll);
+          waiting.delete(giveUp);
           if (err) reject(err);
           else resolve();
         };
@@ -446,20 +573,12 @@ export function startReplication<M>(
           () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout)),
           ackTimeout,
         );
-        // A node that shuts down waits for this command: give up at once rather than at the
-        // timeout (its transport is gone, no ack can come). Real time on purpose: a simulated
-        // clock does not move while a test cluster shuts a node down.
-        const watch = () => {
-          poll = undefined;
-          if (done) return;
-          if (node.isShutdown) finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
-          else poll = setTimeout(watch, SHUTDOWN_POLL);
-        };
-        poll = setTimeout(watch, SHUTDOWN_POLL);
+        const giveUp = () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
+        watchShutdown(giveUp);
         // A replica that lags (a gap) gets the missing range from this journal, a page at a
         // time, for as long as it makes progress and the command waits.
         const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
-          ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r, history))
+          ship(to, new ReplicateEvents(id, term, events, null, history))
             .then(
               async (ack) => {
                 // Catch-up of a lagging replica goes on after the command is confirmed by others.
