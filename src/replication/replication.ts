@@ -554,26 +554,44 @@ export function startReplication<M>(
     }
     let term = 0;
     let history: TermHistory = [];
+    // Commands waiting for acknowledgements, in sequence order. An ack of sequence number h
+    // from a replica holds everything up to h, so it counts for every command up to h.
+    type Pending = { last: number; acked: Set<string>; finish: (err?: Error) => void };
+    const pending = new Set<Pending>();
+    const acked = (from: NodeAddress, highest: number) => {
+      const key = `${from.host}:${from.port}`;
+      for (const p of [...pending]) {
+        if (p.last > highest) break;
+        p.acked.add(key);
+        if (p.acked.size >= minAcks) p.finish();
+      }
+    };
+    // The entity goes on with its next command while this one waits for its acknowledgements
+    // (its reply runs once they came): one entity keeps many commands on the way.
+    if (minAcks > 0) hooks.pipeline = true;
     hooks.afterPersist = (_entityId, records) => {
       const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
       if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
       const confirmed = new Promise<void>((resolve, reject) => {
-        let acks = 0;
         let done = false;
+        const mine: Pending = { last, acked: new Set(), finish: (err) => finish(err) };
         const finish = (err?: Error) => {
           if (done) return;
           done = true;
           timer.cancel();
           waiting.delete(giveUp);
+          pending.delete(mine);
           if (err) reject(err);
           else resolve();
         };
+        const failure = () => new QuorumNotReachedError(id, minAcks, mine.acked.size, ackTimeout);
+        pending.add(mine);
         const timer = ctx.clock.setTimeout(
-          () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout)),
+          () => finish(failure()),
           ackTimeout,
         );
-        const giveUp = () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
+        const giveUp = () => finish(failure());
         watchShutdown(giveUp);
         // A replica that lags (a gap) gets the missing range from this journal, a page at a
         // time, for as long as it makes progress and the command waits.
@@ -583,10 +601,12 @@ export function startReplication<M>(
               async (ack) => {
                 // Catch-up of a lagging replica goes on after the command is confirmed by others.
                 if (ack.ok && ack.highestSequenceNr >= last) {
-                  if (++acks >= minAcks) finish();
+                  acked(to, ack.highestSequenceNr);
                 } else if (!ack.ok && ack.term > term) {
                   hooks.stopped = true; // deposed: a newer primary exists
-                  finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
+                  for (const p of [...pending]) {
+                    p.finish(new QuorumNotReachedError(id, minAcks, p.acked.size, ackTimeout));
+                  }
                 } else if (ack.highestSequenceNr > had) {
                   const from = ack.highestSequenceNr + 1;
                   const missing = await loadEvents(hooks.journal, id, from, {
