@@ -72,22 +72,28 @@ for (const [label, replication] of cases.filter((_, i) => only === undefined || 
   await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k)));
   const latencies: number[] = [];
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   let next = 0;
   const lane = async () => {
     while (next < N) latencies.push(await one(next++));
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
   const secs = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerCommand = (cpu.user + cpu.system) / N;
   latencies.sort((a, b) => a - b);
   const q = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   rows.push(
     `| ${label} | ${Math.round(N / secs).toLocaleString("en")}/s | ${q(0.5).toFixed(1)} ms | ${
       q(0.99).toFixed(1)
-    } ms |`,
+    } ms | ${Math.round(cpuPerCommand)} µs |`,
   );
   console.log(rows[rows.length - 1]);
 }
-console.log("| case | commands/s | p50 | p99 |\n|---|---|---|---|\n" + rows.join("\n"));
+console.log(
+  "| case | commands/s | p50 | p99 | CPU per command (3 nodes) |\n|---|---|---|---|---|\n" +
+    rows.join("\n"),
+);
 for (const n of nodes.reverse()) await n.shutdown();
 process.exit(0);
