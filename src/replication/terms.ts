@@ -7,11 +7,22 @@
  * @module
  */
 import type { EventJournal } from "../persistence/journal.ts";
+import type { ReplicateEvents } from "./replication.ts";
 
 /**
- * `[term, firstSequenceNr]` pairs in increasing order: the events from `firstSequenceNr` up to
+ * The term history of one copy of an entity's log, shipped with {@linkcode ReplicateEvents}:
+ * `[term, firstSequenceNr]` pairs in increasing order; the events from `firstSequenceNr` up to
  * the next pair's were written under `term`. Pairs past a log's highest sequence number mean
  * nothing (they may be written ahead of the events).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TermHistory } from "@casty/casty/sharding";
+ * // Events 1-9 written under term 1, from 10 on under term 3 (after two promotions).
+ * const history: TermHistory = [[1, 1], [3, 10]];
+ * assert.equal(history.length, 2);
+ * ```
  */
 export type TermHistory = ReadonlyArray<readonly [term: number, from: number]>;
 
