@@ -7,10 +7,9 @@
  * @module
  */
 import type { EventJournal } from "../persistence/journal.ts";
-import type { ReplicateEvents } from "./replication.ts";
 
 /**
- * The term history of one copy of an entity's log, shipped with {@linkcode ReplicateEvents}:
+ * The term history of one copy of an entity's log, shipped with `ReplicateEvents`:
  * `[term, firstSequenceNr]` pairs in increasing order; the events from `firstSequenceNr` up to
  * the next pair's were written under `term`. Pairs past a log's highest sequence number mean
  * nothing (they may be written ahead of the events).
