@@ -69,7 +69,8 @@ export async function accountType(
     const t0 = performance.now();
     return nodes[1].ask<ShardEnvelope<Cmd>, number | string>(
       regions[1],
-      (replyTo) => new ShardEnvelope(`e${k % ENTITIES}`, { amount: 1, replyTo }),
+      // Entity ids per type: the types share each node's journal.
+      (replyTo) => new ShardEnvelope(`${name}-e${k % ENTITIES}`, { amount: 1, replyTo }),
       { timeout: 30_000 },
     ).then((r) => {
       if (typeof r === "string") throw new Error(r);
