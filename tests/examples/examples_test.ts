@@ -171,6 +171,13 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "C hits the singleton: node B, hit 1",
     "greeters now: C",
   ],
+  "18_testing.ts": [
+    "simulated: alice has 100",
+    "simulated: after killing its node, alice has 101 on another node",
+    "processes: 3 bank nodes and this one up",
+    "processes: alice has 100",
+    "processes: after kill -9 of its node, alice has 101 on another node",
+  ],
   "demo.ts": [
     /^casty demo: a bank of actors on (Deno|Bun|Node) \S+$/,
     "1. Opening accounts: each account is an actor with its balance in a closure",
