@@ -8,6 +8,8 @@
  * @module
  */
 import { defaultTcp } from "../runtime/select.ts";
+// deno-lint-ignore no-unused-vars
+import type { startNodeProcess } from "./node_process.ts";
 import type { Tcp, TcpConnection } from "../runtime/tcp.ts";
 
 /**
@@ -64,30 +66,25 @@ interface Front {
 }
 
 /**
- * TCP proxies that partition real node processes on loopback.
+ * TCP proxies that partition real node processes on loopback. Start each node with the
+ * ports {@linkcode PartitionProxy.add} returns (`port` advertised, `bindPort` bound), e.g. as
+ * arguments of {@linkcode startNodeProcess}; then `partition`, `cut`, `heal`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ClusteredActorSystem } from "@casty/casty";
  * import { PartitionProxy } from "@casty/casty/testing";
  * await using net = new PartitionProxy();
- * const [pa, pb] = [await net.add(), await net.add()];
- * // (in a test these are usually separate processes: see startNodeProcess)
- * const start = (p: { port: number; bindPort: number }, seeds: number[]) =>
- *   ClusteredActorSystem.start({
- *     name: "proxied", host: "127.0.0.1", port: p.port, bindPort: p.bindPort,
- *     seedNodes: seeds.map((s) => `127.0.0.1:${s}`), logLevel: "error",
- *   });
- * await using a = await start(pa, []);
- * await using b = await start(pb, [pa.port]);
- * await a.waitFor(2);
- * assert.ok(net.connections > 0);
- * net.partition(pa.port, pb.port);
- * assert.equal(net.connections, 0);
- * assert.equal(net.allowed(pa.port, pb.port), false);
+ * const a = await net.add(); // start node A with { port: a.port, bindPort: a.bindPort }
+ * const b = await net.add();
+ * const c = await net.add();
+ * net.partition([a.port, b.port], c.port); // A and B on one side, C alone
+ * assert.equal(net.allowed(a.port, b.port), true);
+ * assert.equal(net.allowed(b.port, c.port), false);
  * net.heal();
- * assert.equal(net.allowed(pa.port, pb.port), true);
+ * net.cut(a.port, b.port); // only the link A–B
+ * assert.equal(net.allowed(a.port, b.port), false);
+ * assert.equal(net.allowed(a.port, c.port), true);
  * ```
  */
 export class PartitionProxy implements AsyncDisposable {
