@@ -642,7 +642,12 @@ export class ClusteredActorSystem extends ActorSystem {
   regionRef<M>(
     name: string,
     factory: (entityId: string) => Behavior<M>,
-    options: { numShards?: number; role?: string; passivateAfter?: number } = {},
+    options: {
+      numShards?: number;
+      role?: string;
+      passivateAfter?: number;
+      replication?: { replicas: number; minAcks?: number; ackTimeout?: number };
+    } = {},
   ): ActorRef<EntityEnvelope<M>> {
     return this.#shardingPort().regionRef(
       name,

@@ -7,7 +7,7 @@
 import type { ActorRef } from "../actor/actor_ref.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { Behaviors } from "../persistence/behaviors.ts";
-import type { EventJournal } from "../persistence/journal.ts";
+import { deleteEventsOf, type EventJournal } from "../persistence/journal.ts";
 
 /** A request to a structure entity. */
 export interface DataCommand {
@@ -79,34 +79,46 @@ export function dataEntity<S, E>(
   journal: EventJournal | undefined,
 ): Behavior<DataCommand> {
   // A fresh state at every start (models update it in place), restarts included.
-  return Behaviors.setup<DataCommand>(() => run(model, entityId, journal));
+  if (journal === undefined) return Behaviors.setup<DataCommand>(() => inMemory(model));
+  // The event-sourced behavior itself (no setup around it), so that replication can wrap it.
+  return eventSourced(model, entityId, journal);
 }
 
-function run<S, E>(
+/** The initial state of an event-sourced entity: made fresh where it is first needed. */
+const UNSET: unique symbol = Symbol("unset");
+
+function inMemory<S, E>(model: DataModel<S, E>): Behavior<DataCommand> {
+  let state = model.initial();
+  return Behaviors.receive<DataCommand>((_ctx, cmd) => {
+    const d = decideSafely(model, state, cmd);
+    if ("ok" in d) {
+      cmd.replyTo.tell(d);
+      return Behaviors.same();
+    }
+    for (const e of d.events) state = applyAll(model, state, e);
+    cmd.replyTo.tell({ ok: true, value: d.value });
+    return d.stop ? Behaviors.stopped() : Behaviors.same();
+  });
+}
+
+function eventSourced<S, E>(
   model: DataModel<S, E>,
   entityId: string,
-  journal: EventJournal | undefined,
+  journal: EventJournal,
 ): Behavior<DataCommand> {
-  if (journal === undefined) {
-    let state = model.initial();
-    return Behaviors.receive<DataCommand>((_ctx, cmd) => {
-      const d = decideSafely(model, state, cmd);
-      if ("ok" in d) {
-        cmd.replyTo.tell(d);
-        return Behaviors.same();
-      }
-      for (const e of d.events) state = applyAll(model, state, e);
-      cmd.replyTo.tell({ ok: true, value: d.value });
-      return d.stop ? Behaviors.stopped() : Behaviors.same();
-    });
-  }
-  return Behaviors.eventSourced<DataCommand, E, S>({
+  const fresh = (s: S | typeof UNSET): S => s === UNSET ? model.initial() : s;
+  // The entity's sequence number, to free the log before a reset (destroy).
+  let seq = 0;
+  return Behaviors.eventSourced<DataCommand, E, S | typeof UNSET>({
     entityId,
     journal,
-    initialState: model.initial(),
-    onEvent: (s, e) => applyAll(model, s, e),
-    onCommand: (_ctx, state, cmd) => {
-      const d = decideSafely(model, state, cmd);
+    initialState: UNSET,
+    onEvent: (s, e) => applyAll(model, fresh(s), e),
+    onRecovered: (_state, sequenceNr) => {
+      seq = sequenceNr;
+    },
+    onCommand: (ctx, state, cmd) => {
+      const d = decideSafely(model, fresh(state), cmd);
       if ("ok" in d) {
         cmd.replyTo.tell(d);
         return Behaviors.same();
@@ -117,9 +129,31 @@ function run<S, E>(
         return Behaviors.same();
       }
       return Behaviors.persisted(d.events, {
-        reply,
+        reply: () => {
+          seq += d.events.length;
+          if (!d.stop) return reply();
+          // Destroy: the reset event is the last one; free everything before it, then answer.
+          freeBefore(journal, entityId, seq, ctx.log).then(reply);
+        },
         then: d.stop ? Behaviors.stopped() : undefined,
       }) as Behavior<DataCommand>;
     },
   });
+}
+
+/**
+ * Frees an entity's journal entries before its reset event at `resetAt` (destroy); a journal
+ * without `deleteEvents` keeps them (the reset still replays to the fresh state). Never rejects.
+ */
+export async function freeBefore(
+  journal: EventJournal,
+  entityId: string,
+  resetAt: number,
+  log: { warn(message: string, error?: unknown): void },
+): Promise<void> {
+  try {
+    await deleteEventsOf(journal, entityId, resetAt - 1);
+  } catch (err) {
+    log.warn(`could not free the journal entries of destroyed "${entityId}"`, err);
+  }
 }

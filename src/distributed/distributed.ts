@@ -34,6 +34,7 @@ import { DistributedSet } from "./set.ts";
 
 /** The entity prefix of every structure (also the key prefix in the journal). */
 const PREFIX = "_dd";
+const DEFAULT_SHARDS = 100;
 
 // deno-lint-ignore no-explicit-any
 const models: Record<string, DataModel<any, any>> = {
@@ -103,6 +104,10 @@ export class Distributed implements DistributedApi {
     journals.set(node, journal ?? null);
     this.#node = node;
     this.#journal = journal;
+    // With a journal, the structures of the default shard count may be replicated
+    // (`[defaults.replication]`): host their type here now, so this node can keep replicas
+    // before it uses a structure itself.
+    if (journal !== undefined) this.#region(DEFAULT_SHARDS);
   }
 
   /**
@@ -204,7 +209,7 @@ export class Distributed implements DistributedApi {
     if (typeof name !== "string" || name.length === 0) {
       throw new DistributedError("BAD_ARGUMENT", `Invalid ${kind} name ${JSON.stringify(name)}`);
     }
-    const shards = options.shards ?? 100;
+    const shards = options.shards ?? DEFAULT_SHARDS;
     const timeout = options.timeout ?? 5000;
     if (!Number.isInteger(shards) || shards < 1) {
       throw new DistributedError(
@@ -217,12 +222,15 @@ export class Distributed implements DistributedApi {
     }
     return {
       node: this.#node,
-      region: this.#region(shards),
+      region: kind === "barrier" ? this.#barriers(shards) : this.#region(shards),
       entityId: `${PREFIX}:${kind}:${name}`,
       timeout,
     };
   }
 
+  // Counters, maps, sets, queues, locks and semaphores: event-sourced over the journal, so they
+  // are replicated when the type's replication (`[defaults.replication]`) says so. Without a
+  // journal they live in memory and are never replicated.
   #region(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
     const journal = this.#journal;
     return this.#node.regionRef<DataCommand>(
@@ -232,16 +240,24 @@ export class Distributed implements DistributedApi {
         if (kind === "lock" || kind === "semaphore") {
           return permitsEntity(entityId, journal) as Behavior<DataCommand>;
         }
-        if (kind === "barrier") {
-          return barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<
-            DataCommand
-          >;
-        }
         const model = models[kind];
         if (model === undefined) throw new TypeError(`Unknown distributed entity "${entityId}"`);
         return dataEntity(model, entityId, journal);
       },
-      { numShards: shards },
+      journal === undefined ? { numShards: shards, replication: { replicas: 0 } } : {
+        numShards: shards,
+      },
+    );
+  }
+
+  // Barriers: their rounds live in memory (a moved barrier fails its round), so their own type,
+  // never replicated.
+  #barriers(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
+    return this.#node.regionRef<DataCommand>(
+      `casty-distributed-barrier-${shards}`,
+      (entityId) =>
+        barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<DataCommand>,
+      { numShards: shards, replication: { replicas: 0 } },
     );
   }
 }
