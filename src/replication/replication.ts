@@ -187,13 +187,16 @@ function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
 }
 
 /**
- * The replicas of a primary: the next `replicas` up, reachable members with `role` after the
- * primary in address order (the same answer on every node with the same view).
+ * The replicas of a primary: the next `replicas` up, reachable members with `role` (and among
+ * `hosts`, when given) after the primary in address order (the same answer on every node with the
+ * same view and allocation table).
  *
  * @param view The cluster view.
  * @param primary The primary's node.
  * @param replicas How many.
  * @param role The role hosts need, if any.
+ * @param hosts The member ids of the nodes that host the type (the allocation table's `hosts`);
+ * `undefined`: every member with the role.
  * @returns The replica nodes, never the primary.
  * @example
  * ```ts
@@ -202,6 +205,8 @@ function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
  * const m = (port: number) => ({ address: { host: "h", port }, status: "up" as const, roles: [], id: `${port}` });
  * const view = { self: { host: "h", port: 1 }, incarnation: "i", members: [m(1), m(2), m(3)], leader: undefined, unreachable: [] };
  * assert.deepEqual(replicaNodes(view, { host: "h", port: 3 }, 1).map((a) => a.port), [1]);
+ * // Node 1 does not host the type: the replica of node 3 is node 2.
+ * assert.deepEqual(replicaNodes(view, { host: "h", port: 3 }, 1, undefined, ["2", "3"]).map((a) => a.port), [2]);
  * ```
  */
 export function replicaNodes(
@@ -209,17 +214,23 @@ export function replicaNodes(
   primary: NodeAddress,
   replicas: number,
   role?: string,
+  hosts?: readonly string[],
 ): NodeAddress[] {
-  const ring = eligibleNodes(view, role);
+  const ring = eligibleNodes(view, role, hosts);
   const start = ring.findIndex((a) => compareAddress(a, primary) > 0);
   const ordered = start < 0 ? ring : [...ring.slice(start), ...ring.slice(0, start)];
   return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
 }
 
-function eligibleNodes(view: ClusterView, role: string | undefined): NodeAddress[] {
+function eligibleNodes(
+  view: ClusterView,
+  role: string | undefined,
+  hosts: readonly string[] | undefined,
+): NodeAddress[] {
   return view.members
     .filter((m) =>
       m.status === "up" && (role === undefined || m.roles.includes(role)) &&
+      (hosts === undefined || hosts.includes(m.id)) &&
       !view.unreachable.some((u) => sameAddress(u, m.address))
     )
     .map((m) => m.address)
@@ -371,6 +382,7 @@ function storeBehavior(
  * @param factory The user's entity factory (must return `Behaviors.eventSourced(...)`).
  * @param settings The resolved replication settings.
  * @param role The role hosts need, if any.
+ * @param hosts The member ids of the nodes hosting the type, per the allocation table.
  * @returns The wrapped factory and the placement function.
  */
 export function startReplication<M>(
@@ -379,6 +391,7 @@ export function startReplication<M>(
   factory: (entityId: string) => Behavior<M>,
   settings: ReplicationSettings,
   role: string | undefined,
+  hosts: () => readonly string[] | undefined = () => undefined,
 ): ReplicatedType<M> {
   const { replicas, minAcks, ackTimeout } = settings;
   const storeName = `_replication-${name}`;
@@ -475,7 +488,8 @@ export function startReplication<M>(
     journal: EventJournal,
   ): Promise<{ term: number; history: TermHistory }> => {
     for (let attempt = 0;; attempt++) {
-      const nodes = eligibleNodes(ctx.view(), role);
+      // Only nodes that host the type have a store (asking others would wait for ackTimeout).
+      const nodes = eligibleNodes(ctx.view(), role, hosts());
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
@@ -570,7 +584,7 @@ export function startReplication<M>(
     // (its reply runs once they came): one entity keeps many commands on the way.
     if (minAcks > 0) hooks.pipeline = true;
     hooks.afterPersist = (_entityId, records) => {
-      const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
+      const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role, hosts());
       if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
       const confirmed = new Promise<void>((resolve, reject) => {
@@ -635,7 +649,7 @@ export function startReplication<M>(
   };
   return {
     factory: wrapped,
-    replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role),
+    replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role, hosts()),
   };
 }
 

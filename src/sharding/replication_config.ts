@@ -92,7 +92,9 @@ export interface ReplicatedType<M> {
 }
 
 /**
- * Starts replication of one sharded type on a node (see src/replication/).
+ * Starts replication of one sharded type on a node (see src/replication/). `hosts` gives the
+ * member ids of the nodes that host the type, as the allocation table says (`undefined` while
+ * the table does not say): replicas are placed among them only.
  *
  * @example
  * ```ts
@@ -108,6 +110,7 @@ export type ReplicationStarter = <M>(
   factory: (entityId: string) => Behavior<M>,
   settings: ReplicationSettings,
   role: string | undefined,
+  hosts?: () => readonly string[] | undefined,
 ) => ReplicatedType<M>;
 
 let starter: ReplicationStarter | undefined;

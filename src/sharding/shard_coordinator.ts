@@ -61,6 +61,7 @@ export interface ShardEntry {
  * import type { AllocationTable } from "@casty/casty/sharding";
  * const t: AllocationTable = { epoch: 1, version: 0, types: new Map() };
  * assert.equal(t.types.size, 0);
+ * assert.equal(t.hosts, undefined);
  * ```
  */
 export interface AllocationTable {
@@ -70,6 +71,11 @@ export interface AllocationTable {
   readonly version: number;
   /** Per sharded type name, per shard. */
   readonly types: ReadonlyMap<string, ReadonlyMap<number, ShardEntry>>;
+  /**
+   * Per sharded type name, the member ids (sorted) of the nodes that host it (spawned it, with
+   * its role), as the leader learnt them; every node reads the same set (replica placement).
+   */
+  readonly hosts?: ReadonlyMap<string, readonly string[]>;
 }
 
 /**
@@ -120,7 +126,12 @@ export interface RegionHandle {
 }
 
 type WireEntry = [number, string, string, number, 0 | 1];
-type WireTable = { epoch: number; version: number; types: Record<string, WireEntry[]> };
+type WireTable = {
+  epoch: number;
+  version: number;
+  types: Record<string, WireEntry[]>;
+  hosts?: Record<string, string[]>;
+};
 
 type CoordinatorMsg =
   | { type: "state"; leader: string; table: WireTable; lease: number }
@@ -169,7 +180,10 @@ function toWire(t: AllocationTable): WireTable {
       e.handoff ? 1 : 0,
     ]);
   }
-  return { epoch: t.epoch, version: t.version, types };
+  const hosts = t.hosts === undefined ? undefined : Object.fromEntries(
+    [...t.hosts].map(([name, ids]) => [name, [...ids]]),
+  );
+  return { epoch: t.epoch, version: t.version, types, hosts };
 }
 
 function fromWire(w: WireTable): AllocationTable {
@@ -184,7 +198,12 @@ function fromWire(w: WireTable): AllocationTable {
       }])),
     );
   }
-  return { epoch: w.epoch, version: w.version, types };
+  const hosts = w.hosts === undefined ? undefined : new Map(Object.entries(w.hosts));
+  return { epoch: w.epoch, version: w.version, types, hosts };
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): boolean {
+  return a !== undefined && a.size === b.size && [...a].every((x) => b.has(x));
 }
 
 function newer(a: { epoch: number; version: number }, b: { epoch: number; version: number }) {
@@ -571,7 +590,12 @@ export class ShardCoordinator {
     this.#leading = r.epoch;
     this.#recovery = undefined;
     this.#handoffs.clear();
-    this.#table = { epoch: r.epoch, version: best.version + 1, types: this.#snapshotWork() };
+    this.#table = {
+      epoch: r.epoch,
+      version: best.version + 1,
+      types: this.#snapshotWork(),
+      hosts: this.#hostsOf(best),
+    };
     this.#prune();
     this.#broadcast();
   }
@@ -580,11 +604,37 @@ export class ShardCoordinator {
     return new Map([...this.#work].map(([t, m]) => [t, new Map(m)]));
   }
 
+  /**
+   * The hosts of every type: live members that said (in their last ack) that they host it, and
+   * those that did not ack yet as `previous` had them.
+   */
+  #hostsOf(previous: AllocationTable): Map<string, string[]> {
+    const live = this.#members().filter((m) => m.status !== "down" && m.status !== "removed")
+      .map((m) => m.id);
+    if (!live.includes(this.#self)) live.push(this.#self);
+    const hosts = new Map<string, string[]>();
+    const add = (type: string, id: string) => {
+      const ids = hosts.get(type);
+      if (ids === undefined) hosts.set(type, [id]);
+      else if (!ids.includes(id)) ids.push(id);
+    };
+    for (const id of live) {
+      const types = this.#hostTypes.get(id);
+      if (types !== undefined) { for (const t of types) add(t, id); }
+      else {
+        for (const [t, ids] of previous.hosts ?? []) if (ids.includes(id)) add(t, id);
+      }
+    }
+    for (const ids of hosts.values()) ids.sort();
+    return hosts;
+  }
+
   #commit(): void {
     this.#table = {
       epoch: this.#leading,
       version: this.#table.version + 1,
       types: this.#snapshotWork(),
+      hosts: this.#hostsOf(this.#table),
     };
     if (!this.#broadcastQueued) {
       this.#broadcastQueued = true;
@@ -603,10 +653,14 @@ export class ShardCoordinator {
         if (msg.epoch !== this.#leading) return;
         this.#lastAck.set(msg.from, this.#ctx.clock.now());
         this.#types.set(msg.from, new Set(msg.types));
-        this.#hostTypes.set(msg.from, new Set(msg.hostTypes));
+        const hostTypes = new Set(msg.hostTypes);
+        const hostsChanged = !sameSet(this.#hostTypes.get(msg.from), hostTypes);
+        this.#hostTypes.set(msg.from, hostTypes);
         this.#ready.set(msg.from, new Set(msg.ready));
         if (msg.draining) this.#drainingNodes.add(msg.from);
         this.#checkShardCounts(msg.from, msg.numShards ?? {});
+        // Every node learns the new hosts of a type with the next table.
+        if (active && hostsChanged && !this.#hostsCurrent(msg.from, hostTypes)) this.#commit();
         if (active) this.#progressHandoffs();
         return;
       }
@@ -654,6 +708,15 @@ export class ShardCoordinator {
         return;
       }
     }
+  }
+
+  /** Whether the table's hosts already say that `id` hosts exactly `types`. */
+  #hostsCurrent(id: string, types: ReadonlySet<string>): boolean {
+    const hosts = this.#table.hosts;
+    if (hosts === undefined) return types.size === 0;
+    for (const [t, ids] of hosts) if (ids.includes(id) !== types.has(t)) return false;
+    for (const t of types) if (!hosts.has(t)) return false;
+    return true;
   }
 
   /** A type spawned with different shard counts splits its entities: say so, once per type. */

@@ -166,7 +166,14 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
                 '(import "@casty/casty/sharding" or "@casty/casty")',
             );
           }
-          const r = start(ctx, name, factory, replication, spec.role);
+          const r = start(
+            ctx,
+            name,
+            factory,
+            replication,
+            spec.role,
+            () => coordinator.table.hosts?.get(name),
+          );
           replicated.set(name, r);
           factory = r.factory;
         }
