@@ -117,6 +117,11 @@ describe("replication: failover and fencing", () => {
       Behaviors.sharded(account("n2", journals[2]), { numShards: 10, replication }),
       "accounts",
     );
+    // Node 2 is a replica once the allocation table names it as a host of "accounts".
+    for (let t = 0; (await placement(cluster, 0, "fay"))?.replicas[0] !== 2; t += 50) {
+      assert.ok(t < 10_000, "node 2 never became the replica");
+      await cluster.advance(50);
+    }
     const r = await cluster.run(deposit(cluster, 0, regions[0], "fay", "c6"));
     assert.deepEqual(r, { ok: true, seq: 7, node: "n0" });
     assert.deepEqual((await placement(cluster, 0, "fay"))?.replicas, [2]);

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Behaviors } from "../../mod.ts";
 import { InMemoryJournal } from "../../src/persistence/mod.ts";
-import { testCluster, type TestCluster } from "../../src/testing/mod.ts";
+import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
 import { account, deposit, idsIn, placement } from "./_fixtures.ts";
 
 /** Entity ids whose primary (in node `via`'s table) is each of `primaries`, one per primary. */
