@@ -166,6 +166,8 @@ type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch | ReplicaBatch;
 const FETCH_PAGE = 1000;
 const SHUTDOWN_POLL = 50;
 const CACHE_LIMIT = 10_000;
+/** Promotion rounds (each bounded by `ackTimeout`) before an entity gives up starting. */
+const PROMOTION_ATTEMPTS = 10;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -220,6 +222,25 @@ export function replicaNodes(
   const start = ring.findIndex((a) => compareAddress(a, primary) > 0);
   const ordered = start < 0 ? ring : [...ring.slice(start), ...ring.slice(0, start)];
   return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
+}
+
+/**
+ * The nodes that may hold a copy of an entity of the type: members not downed or removed (with
+ * the role, among `hosts` when known), whether or not some observer reported them unreachable.
+ */
+function copyHolders(
+  view: ClusterView,
+  role: string | undefined,
+  hosts: readonly string[] | undefined,
+): NodeAddress[] {
+  return view.members
+    .filter((m) =>
+      m.status !== "down" && m.status !== "removed" &&
+      (role === undefined || m.roles.includes(role)) &&
+      (hosts === undefined || hosts.includes(m.id))
+    )
+    .map((m) => m.address)
+    .sort(compareAddress);
 }
 
 function eligibleNodes(
@@ -488,13 +509,26 @@ export function startReplication<M>(
     journal: EventJournal,
   ): Promise<{ term: number; history: TermHistory }> => {
     for (let attempt = 0;; attempt++) {
-      // Only nodes that host the type have a store (asking others would wait for ackTimeout).
-      const nodes = eligibleNodes(ctx.view(), role, hosts());
+      // Every node that may hold a copy answers, reachable or not in the gossiped view (a link
+      // reported broken by some observer, even healed since, must not hide the newest copy);
+      // one that does not answer holds the promotion back until it answers or is downed.
+      const nodes = copyHolders(ctx.view(), role, hosts());
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
         nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
       );
+      const silent = nodes.filter((_, i) => states[i].status !== "fulfilled");
+      if (silent.length > 0 && states[self].status === "fulfilled") {
+        if (attempt >= PROMOTION_ATTEMPTS) {
+          throw new Error(
+            `Cannot promote entity "${id}" of "${name}": no answer from ${
+              silent.map((a) => `${a.host}:${a.port}`).join(", ")
+            } after ${attempt + 1} attempts`,
+          );
+        }
+        continue;
+      }
       const mine = states[self];
       if (mine.status !== "fulfilled" || mine.value.highestSequenceNr < 0) {
         throw new Error(`Cannot promote entity "${id}" of "${name}": this node's store failed`);
@@ -536,10 +570,11 @@ export function startReplication<M>(
           )
         ),
       );
-      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok) ||
-        claims[self].status !== "fulfilled";
+      // Every holder must take the new term (a holder that missed it could still acknowledge a
+      // deposed primary's writes).
+      const refused = claims.some((c) => c.status !== "fulfilled" || !c.value.ok);
       if (refused) {
-        if (attempt >= 3) {
+        if (attempt >= PROMOTION_ATTEMPTS) {
           throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
         }
         continue;

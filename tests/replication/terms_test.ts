@@ -103,7 +103,7 @@ describe("replication: terms are durable and a diverged log is never taken for a
   });
 
   it("a deposed primary whose journal kept unacknowledged events is not promoted over the newer log", async () => {
-    await using cluster = await testCluster(2, { seed: 23 });
+    await using cluster = await testCluster(2, { seed: 23, downing: { stableAfter: 10_000 } });
     const { journals, regions } = spawnAccounts(cluster, replication);
     assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "kim", "c0")))?.ok, true);
     const p = (await placement(cluster, 0, "kim"))!;
@@ -115,14 +115,33 @@ describe("replication: terms are durable and a diverged log is never taken for a
     cluster.partition([p.primary], [q]);
     const c1 = await cluster.run(deposit(cluster, p.primary, regions[p.primary], "kim", "c1"));
     assert.equal(c1?.ok, false);
-    cluster.heal();
-    // Meanwhile a newer primary (term 50) wrote c1' at 2 on q, as a promoted replica would.
+    // Meanwhile (still cut off) a newer primary (term 50) wrote c1' at 2 on q, as a promoted
+    // replica would.
     const t = (await cluster.run(askQ((r) => new ReplicaClaim("kim", 0, r)))).term;
     const claimed = await cluster.run(
       askQ((r) => new ReplicaClaim("kim", 50, r, [[t, 1], [50, 2]])),
     );
     assert.equal(claimed.ok, true);
     await journals[q].persist("kim", [ev(2, "c1'")]);
+    // The link comes back (the transport may deliver the held shipment of c1 late: refused).
+    cluster.heal();
+    // Wait until the link is back: the primary's node reaches q's store again.
+    const remote = cluster.nodes[p.primary].lookup<unknown>(
+      `casty://test@127.0.0.1:${cluster.nodes[q].selfAddress.port}${STORE}`,
+    )!;
+    await cluster.run(
+      (async () => {
+        for (;;) {
+          const answer = await cluster.nodes[p.primary].ask<unknown, ReplicateEventsAck>(
+            remote,
+            (r) => new ReplicaClaim("kim", 0, r),
+            { timeout: 500 },
+          ).catch(() => undefined);
+          if (answer !== undefined) return;
+        }
+      })(),
+      { timeout: 30_000 },
+    );
     // The old primary learns on a write that it was deposed (its entity stops); its next
     // incarnation finds its own log [c0, c1, ...] diverged from q's [c0, c1'] (newer term): it
     // must neither serve nor copy its events over q's.
