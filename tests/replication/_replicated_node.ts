@@ -1,12 +1,15 @@
 // A node with replicated sharded accounts in its own process (deno run -A / bun), for the
 // replication process tests. Usage: _replicated_node.ts <port> <journal path> [--seed host:port]...
 //   [--stable-after ms] [--replicas n] [--min-acks n] [--ack-timeout ms]
+//   [--bind-port n] (listen there, advertise <port>: behind a PartitionProxy)
+//   [--fast] (quick failure detection: heartbeats every 200 ms, unreachable after ~1 s)
 // Each node writes to its own SqliteJournal. Reads JSON commands on stdin, one per line:
 //   {"op":"deposit","id":"a1","dep":"d1","tag":"t0"}
 //        → {"event":"ack","tag":"t0","dep":"d1","node":P} once acknowledged (minAcks replicas)
 //          or {"event":"error","tag":"t0","message":…}
 //   {"op":"balance","id":"a1","tag":"t1"} → {"event":"balance","tag":"t1","node":P,"deps":[…]}
-// and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change.
+// and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change,
+// {"event":"ShutdownSelf"} when downing shuts it down.
 // Lives at most 60 s; closing stdin exits.
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -15,6 +18,7 @@ import {
   Behaviors,
   ClusteredActorSystem,
   ShardEnvelope,
+  ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
 
@@ -27,6 +31,8 @@ const args = process.argv.slice(2);
 const port = Number(args[0]);
 const journal = new SqliteJournal({ path: args[1] });
 const seeds: string[] = [];
+let bindPort: number | undefined;
+let fast = false;
 let stableAfter = 1000;
 const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
 for (let i = 2; i < args.length; i++) {
@@ -35,6 +41,8 @@ for (let i = 2; i < args.length; i++) {
   else if (args[i] === "--replicas") replication.replicas = Number(args[++i]);
   else if (args[i] === "--min-acks") replication.minAcks = Number(args[++i]);
   else if (args[i] === "--ack-timeout") replication.ackTimeout = Number(args[++i]);
+  else if (args[i] === "--bind-port") bindPort = Number(args[++i]);
+  else if (args[i] === "--fast") fast = true;
 }
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 
@@ -42,10 +50,18 @@ const node = await ClusteredActorSystem.start({
   name: "replicated",
   host: "127.0.0.1",
   port,
+  bindPort,
   seedNodes: seeds,
   downing: { stableAfter },
   logLevel: "error",
+  ...(fast
+    ? {
+      heartbeat: { interval: 200, availabilityCheckInterval: 500 },
+      failureDetector: { acceptableHeartbeatPause: 600 },
+    }
+    : {}),
 });
+node.eventStream.subscribe(ShutdownSelf, () => print({ event: "ShutdownSelf" }));
 const self = node.selfAddress.port;
 
 const account = (entityId: string) =>

@@ -3,56 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runScript, type ScriptProcess } from "../_helpers/process.ts";
-
-const script = new URL("./_replicated_node.ts", import.meta.url).pathname;
-
-interface Node {
-  readonly proc: ScriptProcess;
-  readonly port: number;
-  /** Sends a command and resolves with its answer line, or `undefined` after `timeout` ms. */
-  call(
-    cmd: Record<string, unknown>,
-    timeout?: number,
-  ): Promise<Record<string, unknown> | undefined>;
-}
-
-let tags = 0;
-
-async function startNode(dir: string, seeds: number[]): Promise<Node> {
-  const args = [
-    "0",
-    join(dir, `n${++tags}.db`),
-    ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`]),
-  ];
-  const proc = runScript(script, args, {}, { stdin: "pipe" });
-  const ready = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 30_000));
-  return {
-    proc,
-    port: ready.port,
-    call: (cmd, timeout = 5000) => {
-      const tag = `t${++tags}`;
-      const line = proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), timeout).then(
-        (l) => JSON.parse(l) as Record<string, unknown>,
-        () => undefined,
-      );
-      proc.child.stdin!.write(JSON.stringify({ ...cmd, tag }) + "\n");
-      return line;
-    },
-  };
-}
-
-async function waitUp(nodes: Node[]): Promise<void> {
-  const want = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
-  await Promise.all(
-    nodes.map((n) =>
-      n.proc.waitForLine(
-        (l) => l.includes('"view"') && JSON.stringify(JSON.parse(l).up) === want,
-        30_000,
-      )
-    ),
-  );
-}
+import { type Node, startNode, waitUp } from "./_process_nodes.ts";
 
 describe("replication across real processes", () => {
   it(
