@@ -1,7 +1,7 @@
 // The replication benches' setup: three nodes in this process on real TCP sockets (127.0.0.1),
 // each with its own in-memory journal, and a sharded event-sourced account per case.
 import { type ActorRef, Behaviors, ClusteredActorSystem, ShardEnvelope } from "../mod.ts";
-import { InMemoryJournal } from "../src/persistence/mod.ts";
+import { type EventJournal, InMemoryJournal } from "../src/persistence/mod.ts";
 import type { ReplicationConfig } from "../src/sharding/mod.ts";
 
 type Cmd = { amount: number; replyTo: ActorRef<number | string> };
@@ -16,7 +16,8 @@ export const CASES: [string, ReplicationConfig | undefined][] = [
   ["replicas 2, minAcks 2", { replicas: 2, minAcks: 2 }],
 ];
 
-const account = (journal: InMemoryJournal) => (entityId: string) =>
+/** The benches' account: adds each command's amount, replies with the balance (or the error). */
+export const account = (journal: EventJournal) => (entityId: string) =>
   Behaviors.eventSourced<Cmd, number, number>({
     entityId,
     journal,

@@ -1,0 +1,95 @@
+// Replicated event-sourced commands per second and commit latency on 3 real processes, against
+// the same entity unreplicated in the same run: this process is node 0 (the writer, keeping
+// `CONCURRENCY` asks in flight over `ENTITIES` entities), two peer processes
+// (bench/_replication_peer.ts) are nodes 1 and 2; every node has its own journal (in memory, or
+// SQLite files in a temporary directory with --sqlite). Cases: unreplicated, replicas 2 with
+// minAcks 0, 1 and 2 (bench/_replication_fixture.ts).
+//
+//   deno run -A bench/replication_process_bench.ts [commands per case, default 20000] [--sqlite]
+//   bun bench/replication_process_bench.ts ...
+//   CASES=0,2 ... runs only those cases (0 unreplicated, 1-3 minAcks 0-2)
+import process from "node:process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type ActorRef,
+  Behaviors,
+  ClusteredActorSystem,
+  ShardEnvelope,
+  SqliteJournal,
+} from "../mod.ts";
+import { type EventJournal, InMemoryJournal } from "../src/persistence/mod.ts";
+import { account, CASES, CONCURRENCY, ENTITIES } from "./_replication_fixture.ts";
+import { Peer } from "./_peer.ts";
+
+const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20_000);
+const sqlite = process.argv.includes("--sqlite");
+const only = process.env.CASES?.split(",").map(Number);
+const dir = mkdtempSync(join(tmpdir(), "casty-replication-bench-"));
+const journalAt = (name: string): EventJournal =>
+  sqlite ? new SqliteJournal({ path: join(dir, name) }) : new InMemoryJournal();
+
+const node = await ClusteredActorSystem.start({
+  name: "bench",
+  host: "127.0.0.1",
+  port: 0,
+  logLevel: "error",
+});
+const journal = journalAt("n0.db");
+const regions = CASES.map(([, replication], i) =>
+  node.spawn(Behaviors.sharded(account(journal), { numShards: 30, replication }), `case${i}`)
+);
+const peerScript = new URL("./_replication_peer.ts", import.meta.url).pathname;
+const peers = [1, 2].map((i) =>
+  new Peer(peerScript, [
+    `${node.selfAddress.port}`,
+    ...(sqlite ? ["--sqlite", join(dir, `n${i}.db`)] : []),
+  ])
+);
+await Promise.all(peers.map((p) => p.waitFor((e) => e.event === "ready")));
+await node.waitFor(3, { timeout: 30_000 });
+
+type Cmd = { amount: number; replyTo: ActorRef<number | string> };
+const rows: string[] = [];
+for (const [i, [label]] of CASES.entries()) {
+  if (only !== undefined && !only.includes(i)) continue;
+  const one = (k: number): Promise<number> => {
+    const t0 = performance.now();
+    return node.ask<ShardEnvelope<Cmd>, number | string>(
+      regions[i] as ActorRef<ShardEnvelope<Cmd>>,
+      (replyTo) => new ShardEnvelope(`e${k % ENTITIES}`, { amount: 1, replyTo }),
+      { timeout: 30_000 },
+    ).then((r) => {
+      if (typeof r === "string") throw new Error(r);
+      return performance.now() - t0;
+    });
+  };
+  await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
+  const latencies: number[] = [];
+  const start = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < N) latencies.push(await one(next++));
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const secs = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  rows.push(
+    `| ${label} | ${Math.round(N / secs).toLocaleString("en")}/s | ${q(0.5).toFixed(1)} ms | ${
+      q(0.99).toFixed(1)
+    } ms |`,
+  );
+  console.log(rows[rows.length - 1]);
+}
+console.log(
+  `\n3 processes, ${sqlite ? "SQLite" : "in-memory"} journals, ${N} commands per case, ` +
+    `${CONCURRENCY} in flight over ${ENTITIES} entities from node 0\n` +
+    "| case | commands/s | p50 | p99 |\n|---|---|---|---|\n" + rows.join("\n"),
+);
+await Promise.all(peers.map((p) => p.stop()));
+await node.shutdown();
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);
