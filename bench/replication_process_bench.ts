@@ -8,6 +8,7 @@
 //   deno run -A bench/replication_process_bench.ts [commands per case, default 20000] [--sqlite]
 //   bun bench/replication_process_bench.ts ...
 //   CASES=0,2 ... runs only those cases (0 unreplicated, 1-3 minAcks 0-2)
+//   ROUNDS=2 ... runs the cases twice, in turn (the first round warms up every path)
 import process from "node:process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +27,7 @@ import { Peer } from "./_peer.ts";
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20_000);
 const sqlite = process.argv.includes("--sqlite");
 const only = process.env.CASES?.split(",").map(Number);
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const dir = mkdtempSync(join(tmpdir(), "casty-replication-bench-"));
 const journalAt = (name: string): EventJournal =>
   sqlite ? new SqliteJournal({ path: join(dir, name) }) : new InMemoryJournal();
@@ -52,20 +54,27 @@ await node.waitFor(3, { timeout: 30_000 });
 
 type Cmd = { amount: number; replyTo: ActorRef<number | string> };
 const rows: string[] = [];
-for (const [i, [label]] of CASES.entries()) {
-  if (only !== undefined && !only.includes(i)) continue;
+const runs = Array.from({ length: ROUNDS }, (_, r) => [...CASES.entries()].map(([i]) => [r, i]))
+  .flat().filter(([, i]) => only === undefined || only.includes(i));
+const allocated = new Set<number>();
+for (const [round, i] of runs) {
+  const label = `${CASES[i][0]}${ROUNDS > 1 ? ` (round ${round + 1})` : ""}`;
   const one = (k: number): Promise<number> => {
     const t0 = performance.now();
     return node.ask<ShardEnvelope<Cmd>, number | string>(
       regions[i] as ActorRef<ShardEnvelope<Cmd>>,
-      (replyTo) => new ShardEnvelope(`e${k % ENTITIES}`, { amount: 1, replyTo }),
+      // Entity ids per case: the cases share each node's journal.
+      (replyTo) => new ShardEnvelope(`c${i}-e${k % ENTITIES}`, { amount: 1, replyTo }),
       { timeout: 30_000 },
     ).then((r) => {
       if (typeof r === "string") throw new Error(r);
       return performance.now() - t0;
     });
   };
-  await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
+  if (!allocated.has(i)) {
+    allocated.add(i);
+    await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
+  }
   const latencies: number[] = [];
   const start = performance.now();
   let next = 0;

@@ -168,6 +168,8 @@ const SHUTDOWN_POLL = 50;
 const CACHE_LIMIT = 10_000;
 /** Promotion rounds (each bounded by `ackTimeout`) before an entity gives up starting. */
 const PROMOTION_ATTEMPTS = 10;
+/** With minAcks 0, items on the way to one replica (unanswered) before writers wait. */
+const UNANSWERED_LIMIT = 1000;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -433,8 +435,35 @@ export function startReplication<M>(
   // answered by one ReplicaBatchAck to a long-lived actor (no ask, no timer per command).
   type Waiter = { resolve: (a: ReplicateEventsAck) => void; reject: (e: Error) => void };
   type Box = { to: NodeAddress; items: ReplicateEvents[]; waiters: Waiter[]; events: number };
-  const inflight = new Map<number, { waiters: Waiter[]; cancel: () => void }>();
+  const inflight = new Map<
+    number,
+    { waiters: Waiter[]; cancel: () => void; done: () => void }
+  >();
   const outbox = new Map<string, Box>();
+  // Items shipped to each replica and not answered yet, and who waits for that number to drop
+  // below UNANSWERED_LIMIT (writers with minAcks 0: backpressure instead of unbounded queues).
+  const unanswered = new Map<string, number>();
+  const drained = new Map<string, (() => void)[]>();
+  const answered = (key: string, n: number) => {
+    const left = (unanswered.get(key) ?? n) - n;
+    if (left > 0) unanswered.set(key, left);
+    else unanswered.delete(key);
+    if (left < UNANSWERED_LIMIT) {
+      const waiting = drained.get(key);
+      drained.delete(key);
+      for (const w of waiting ?? []) w();
+    }
+  };
+  /** Resolves once fewer than UNANSWERED_LIMIT items to `to` wait for an answer. */
+  const roomAt = (to: NodeAddress): Promise<void> | undefined => {
+    const key = `${to.host}:${to.port}`;
+    if ((unanswered.get(key) ?? 0) < UNANSWERED_LIMIT) return undefined;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const list = drained.get(key);
+    if (list) list.push(resolve);
+    else drained.set(key, [resolve]);
+    return promise;
+  };
   let nextBatch = 0;
   let scheduled = false;
   const acker = ctx.spawnSystemActor(
@@ -445,6 +474,7 @@ export function startReplication<M>(
         if (batch === undefined) return undefined;
         inflight.delete(msg.batchId);
         batch.cancel();
+        batch.done();
         msg.acks.forEach((a, i) => batch.waiters[i]?.resolve(a));
         return undefined;
       },
@@ -454,12 +484,14 @@ export function startReplication<M>(
   const sendBox = (key: string, box: Box) => {
     outbox.delete(key);
     const batchId = ++nextBatch;
+    const done = () => answered(key, box.items.length);
     const timer = ctx.clock.setTimeout(() => {
       inflight.delete(batchId);
+      done();
       const err = new Error(`Cannot replicate to ${key}: no answer after ${ackTimeout} ms`);
       for (const w of box.waiters) w.reject(err);
     }, ackTimeout);
-    inflight.set(batchId, { waiters: box.waiters, cancel: () => timer.cancel() });
+    inflight.set(batchId, { waiters: box.waiters, cancel: () => timer.cancel(), done });
     store(box.to).tell(new ReplicaBatch(batchId, box.items, acker));
   };
   const flush = () => {
@@ -492,6 +524,7 @@ export function startReplication<M>(
     box.items.push(item);
     box.waiters.push({ resolve, reject });
     box.events += item.events.length;
+    unanswered.set(key, (unanswered.get(key) ?? 0) + 1);
     if (box.events >= FETCH_PAGE) sendBox(key, box);
     else if (!scheduled) {
       scheduled = true;
@@ -673,7 +706,10 @@ export function startReplication<M>(
       // (the entity then stops after its next command).
       if (minAcks === 0) {
         confirmed.catch(() => {});
-        return;
+        // Backpressure: past UNANSWERED_LIMIT items on the way to a replica, the entity waits
+        // (its reply too) until the replica caught up; it never fails for it.
+        const full = targets.map(roomAt).filter((p) => p !== undefined);
+        return full.length === 0 ? undefined : Promise.all(full).then(() => {});
       }
       return confirmed;
     };

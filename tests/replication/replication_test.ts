@@ -70,6 +70,48 @@ describe("replication on a simulated cluster", () => {
     for (const j of journals) assert.deepEqual(await idsIn(j, "dan"), ["c0", "c1", "c2"]);
   });
 
+  it("with minAcks 0 holds writers back (never fails them) past 1000 events unanswered by a replica", async () => {
+    await using cluster = await testCluster(2, { seed: 9, downing: { stableAfter: 30_000 } });
+    const { journals, regions } = spawnAccounts(cluster, {
+      replicas: 1,
+      minAcks: 0,
+      ackTimeout: 1000,
+    });
+    assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "eli", "c0")))?.ok, true);
+    const p = (await placement(cluster, 0, "eli"))!;
+    const [primary, replica] = [p.primary, p.replicas[0]];
+    cluster.partition([primary], [replica]); // the replica answers nothing now
+    const t0 = cluster.clock.now();
+    const at: number[] = [];
+    const all = Array.from(
+      { length: 1100 },
+      (_, k) =>
+        deposit(cluster, primary, regions[primary], "eli", `d${k}`).then((r) => {
+          at.push(cluster.clock.now() - t0);
+          return r;
+        }),
+    );
+    const replies = await cluster.run(Promise.all(all), { timeout: 30_000 });
+    assert.ok(replies.every((r) => r?.ok === true), "no write failed");
+    const fast = at.filter((t) => t < 500).length;
+    assert.ok(
+      fast >= 900 && fast <= 1000,
+      `${fast} replies before the replica's batches timed out`,
+    );
+    assert.ok(Math.max(...at) >= 1000, "the rest waited for room (the batches' ackTimeout)");
+    // Healed, the replica catches up by range with the next writes.
+    cluster.heal();
+    for (let k = 0; (await idsIn(journals[replica], "eli")).length < 1102; k++) {
+      assert.ok(k < 100, "the replica caught up");
+      await cluster.run(deposit(cluster, primary, regions[primary], "eli", `late${k}`));
+      await cluster.advance(200);
+    }
+    assert.deepEqual(
+      (await idsIn(journals[replica], "eli")).slice(0, 1101),
+      (await idsIn(journals[primary], "eli")).slice(0, 1101),
+    );
+  });
+
   it("rejects a bad ReplicationConfig at once", () => {
     const f = (_id: string) => Behaviors.same<never>();
     assert.throws(() => Behaviors.sharded(f, { replication: { replicas: 1, minAcks: 2 } }), {
