@@ -268,7 +268,7 @@ export function startReplication<M>(
   const journalOf = (entityId: string): EventJournal => {
     const hooks = eventSourcedHooks(factory(entityId) as Behavior<unknown>);
     if (!hooks) throw notEventSourced(name);
-    return hooks.journal;
+    return keyedBy(hooks.journal, hooks.entityId);
   };
   for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
   ctx.spawnSystemActor(storeBehavior(journalOf), storeName);
@@ -328,6 +328,7 @@ export function startReplication<M>(
         throw notEventSourced(name);
       });
     }
+    const journal = keyedBy(hooks.journal, hooks.entityId);
     let term = 0;
     hooks.afterPersist = (_entityId, records) => {
       const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
@@ -372,7 +373,7 @@ export function startReplication<M>(
                 finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
               } else if (ack.highestSequenceNr > had) {
                 const from = ack.highestSequenceNr + 1;
-                const missing = await loadEvents(hooks.journal, id, from, {
+                const missing = await loadEvents(journal, id, from, {
                   max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
                 });
                 if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
@@ -392,13 +393,29 @@ export function startReplication<M>(
       return confirmed;
     };
     return new Behavior<M>("setup", async () => {
-      term = await promote(id, hooks.journal);
+      term = await promote(id, journal);
       return inner;
     });
   };
   return {
     factory: wrapped,
     replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role),
+  };
+}
+
+/**
+ * The entity's journal addressed by its sharding id: replication speaks sharding ids, while the
+ * entity's events live under its own `entityId`, which may differ.
+ */
+function keyedBy(journal: EventJournal, entityId: string): EventJournal {
+  return {
+    persist: (_id, events) => journal.persist(entityId, events),
+    load: (_id, from, options) => journal.load(entityId, from, options),
+    highestSequenceNr: journal.highestSequenceNr
+      ? () => journal.highestSequenceNr!(entityId)
+      : undefined,
+    saveSnapshot: (_id, snapshot) => journal.saveSnapshot(entityId, snapshot),
+    loadSnapshot: () => journal.loadSnapshot(entityId),
   };
 }
 
