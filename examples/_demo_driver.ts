@@ -1,0 +1,494 @@
+/**
+ * The driver of `examples/demo.ts` (started as a child process; not an example on its own).
+ * Usage: `_demo_driver.ts <dir> [--short] [--seed host:port]...`; the cluster secret comes from
+ * `CASTY_CLUSTER_SECRET`. Opens the accounts, drives deposits and transfers (withdraw, then
+ * deposit) and records every acknowledged one, asks for a node to be killed mid-run, follows the
+ * failover, audits under a distributed lock, and proves the final balances against its record.
+ * Speaks JSON lines: prints events on stdout, reads `{"killed":port}` on stdin.
+ *
+ * @module
+ */
+import process from "node:process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  Behaviors,
+  ClusteredActorSystem,
+  entityShard,
+  type NodeAddress,
+  SqliteJournal,
+} from "../mod.ts";
+import {
+  type AccountCmd,
+  ACCOUNTS,
+  type AccountView,
+  BANK_ROLE,
+  clusterTuning,
+  emit,
+  NUM_SHARDS,
+  REPLICATION,
+  type Reply,
+  SYSTEM,
+} from "./_demo_shared.ts";
+
+// ---------------------------------------------------------------- how the driver reaches the bank
+
+/** The cluster as the driver sees it. */
+interface ClusterView {
+  readonly up: readonly number[];
+  readonly down: readonly number[];
+  readonly unreachable: readonly number[];
+  readonly all: readonly number[];
+  /** Shard → port of its primary, for the accounts. */
+  readonly primaries: ReadonlyMap<number, number>;
+}
+
+/** What the driver needs from the cluster: swap this to drive it from a cluster client. */
+interface Bank {
+  /** Applies one operation to one account. */
+  apply(account: string, op: string, amount: number): Promise<Reply>;
+  /** An account's balance and applied-operation count. */
+  view(account: string): Promise<AccountView>;
+  /** The counter of completed transfers. */
+  readonly transfers: { increment(): Promise<number>; get(): Promise<number> };
+  /** The lock that guards the audits. */
+  readonly audit: {
+    acquire(options: { timeout: number }): Promise<number>;
+    release(): Promise<boolean>;
+  };
+  /** The current view of the cluster. */
+  cluster(): Promise<ClusterView>;
+  /** How it reaches the cluster, for the output. */
+  readonly kind: string;
+  close(): Promise<void>;
+}
+
+const ASK_TIMEOUT = 2000;
+
+/** The driver as a cluster member with the role "driver" (it hosts no accounts). */
+async function memberBank(dir: string, seeds: string[], short: boolean): Promise<Bank> {
+  const structures = new SqliteJournal({ path: join(dir, "structures.db"), synchronous: "normal" });
+  const node = await ClusteredActorSystem.start({
+    name: SYSTEM,
+    host: "127.0.0.1",
+    port: 0,
+    seedNodes: seeds,
+    roles: ["driver"],
+    logLevel: "error",
+    ...clusterTuning(short),
+  });
+  const accounts = node.spawn(
+    Behaviors.sharded<AccountCmd>(() => {
+      throw new Error("the driver hosts no accounts");
+    }, { numShards: NUM_SHARDS, role: BANK_ROLE, replication: REPLICATION }),
+    ACCOUNTS,
+  );
+  const d = node.distributed({ journal: structures });
+  const port = (a: NodeAddress) => a.port;
+  return {
+    kind: 'a cluster member with the role "driver" (hosts no accounts)',
+    apply: (id, op, amount) =>
+      node.entityAsk<AccountCmd, Reply>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "apply", op, amount, replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    view: (id) =>
+      node.entityAsk<AccountCmd, AccountView>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "view", replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
+    audit: d.lock("audit", { lease: 5000 }),
+    async cluster() {
+      const s = await node.getClusterState();
+      const bank = s.members.filter((m) => m.roles.includes(BANK_ROLE));
+      const primaries = new Map<number, number>();
+      for (const [shard, a] of Object.entries(s.allocations[ACCOUNTS] ?? {})) {
+        primaries.set(Number(shard), a.primary.port);
+      }
+      return {
+        up: bank.filter((m) => m.status === "up").map((m) => port(m.address)),
+        down: bank.filter((m) => m.status === "down").map((m) => port(m.address)),
+        all: bank.map((m) => port(m.address)),
+        unreachable: s.unreachable.map(port),
+        primaries,
+      };
+    },
+    async close() {
+      await node.shutdown();
+      await structures.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the run
+
+const args = process.argv.slice(2);
+const dir = args[0];
+const short = args.includes("--short");
+const seeds = args.flatMap((a, i) => args[i - 1] === "--seed" ? [a] : []);
+
+const PLAN = short
+  ? { accounts: 12, workers: 16, load: 8000, auditAt: [1000], killAt: 1500 }
+  : { accounts: 24, workers: 32, load: 55_000, auditAt: [8000, 42_000], killAt: 18_000 };
+const INITIAL = 1000;
+const GIVE_UP = 30_000;
+
+const ids = Array.from({ length: PLAN.accounts }, (_, i) => `acct-${String(i).padStart(2, "0")}`);
+const expected = new Map(ids.map((id) => [id, 0]));
+const appliedOps = new Map(ids.map((id) => [id, 0]));
+const stats = {
+  acked: 0,
+  deposits: 0,
+  depositSum: 0,
+  transfers: 0,
+  rejected: 0,
+  retries: 0,
+  unresolved: 0,
+  counterAcked: 0,
+  counterFailed: 0,
+};
+const latencies: number[] = []; // all acknowledged commands, ms
+let windowLat: number[] = [];
+const start = Date.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const random = (n: number) => Math.floor(Math.random() * n);
+const percentile = (xs: number[], p: number) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+const bank = await memberBank(dir, seeds, short);
+emit({ event: "driver", kind: bank.kind });
+
+// Failover observation: the accounts whose primary was the killed node.
+let killedAt: number | undefined;
+let victim: number | undefined;
+let orphans = new Set<string>();
+let firstServed: number | undefined;
+
+/** Applies one operation, retrying (same id) until it is acknowledged; undefined if it never is. */
+async function settle(id: string, op: string, amount: number): Promise<Reply | undefined> {
+  const deadline = Date.now() + GIVE_UP;
+  for (;;) {
+    const sent = Date.now();
+    let reply: Reply | undefined;
+    try {
+      reply = await bank.apply(id, op, amount);
+    } catch {
+      reply = undefined; // no answer in time: the entity may be moving
+    }
+    if (reply !== undefined && (reply.ok || !reply.retry)) {
+      const ms = Date.now() - sent;
+      latencies.push(ms);
+      windowLat.push(ms);
+      stats.acked++;
+      if (reply.ok) {
+        expected.set(id, expected.get(id)! + amount);
+        appliedOps.set(id, appliedOps.get(id)! + 1);
+        if (reply.node !== victim && orphans.delete(id)) {
+          if (firstServed === undefined) {
+            firstServed = Date.now();
+            failoverStep("promoted", "first command served by a promoted replica", {
+              node: reply.node,
+            });
+          }
+          if (orphans.size === 0) failoverStep("served", "every account it hosted served again");
+        }
+      }
+      return reply;
+    }
+    stats.retries++;
+    if (Date.now() > deadline) {
+      stats.unresolved++;
+      return undefined;
+    }
+    await sleep(100 + random(100));
+  }
+}
+
+let opSeq = 0;
+let paused = false;
+let stopping = false;
+/** Operations under way: a worker leaves one that is still retrying after DETACH ms here. */
+const running = new Set<Promise<void>>();
+const counterPending = new Set<Promise<void>>();
+const DETACH = 1000;
+const MAX_RUNNING = 400;
+
+async function deposit(): Promise<void> {
+  const id = ids[random(ids.length)];
+  const amount = 1 + random(100);
+  const r = await settle(id, `d${++opSeq}`, amount);
+  if (r?.ok) {
+    stats.deposits++;
+    stats.depositSum += amount;
+  }
+}
+
+async function transfer(): Promise<void> {
+  const from = ids[random(ids.length)];
+  let to = ids[random(ids.length)];
+  while (to === from) to = ids[random(ids.length)];
+  const amount = 1 + random(200);
+  const n = ++opSeq;
+  const w = await settle(from, `t${n}-w`, -amount);
+  if (!w?.ok) {
+    if (w !== undefined) stats.rejected++;
+    return;
+  }
+  // The money left `from`: the deposit is retried until it is acknowledged.
+  await settle(to, `t${n}-d`, amount);
+  stats.transfers++;
+  const p = bank.transfers.increment().then(
+    () => void stats.counterAcked++,
+    () => void stats.counterFailed++,
+  );
+  counterPending.add(p);
+  p.finally(() => counterPending.delete(p));
+}
+
+/**
+ * Starts one operation after another; one that is still retrying after DETACH ms (its entity is
+ * moving) goes on in the background, so the load goes on for the other entities.
+ */
+async function worker(): Promise<void> {
+  while (!stopping) {
+    if (paused || running.size >= MAX_RUNNING) {
+      await sleep(20);
+      continue;
+    }
+    const op: Promise<void> = (Math.random() < 0.5 ? deposit() : transfer()).finally(() =>
+      running.delete(op)
+    );
+    running.add(op);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([op, new Promise((r) => (timer = setTimeout(r, DETACH)))]);
+    clearTimeout(timer);
+  }
+}
+
+async function quiesce(): Promise<void> {
+  while (running.size > 0 || counterPending.size > 0) await sleep(10);
+}
+
+function failoverStep(step: string, text: string, extra: Record<string, unknown> = {}): void {
+  emit({ event: "failover", step, text, ms: Date.now() - killedAt!, ...extra });
+}
+
+/** Reads every account and compares it with the record; under the audit lock. */
+async function audit(label: string): Promise<Record<string, unknown>> {
+  const began = Date.now();
+  paused = true;
+  await quiesce();
+  const token = await bank.audit.acquire({ timeout: 15_000 });
+  try {
+    const mismatches: string[] = [];
+    let total = 0;
+    const views = await Promise.all(ids.map(async (id) => {
+      for (let i = 0;; i++) {
+        try {
+          return await bank.view(id);
+        } catch (err) {
+          if (i >= 20) throw err;
+          await sleep(200);
+        }
+      }
+    }));
+    views.forEach((v, i) => {
+      const id = ids[i];
+      total += v.balance;
+      if (v.balance !== expected.get(id) || v.applied !== appliedOps.get(id)) {
+        mismatches.push(
+          `${id}: balance ${v.balance} (expected ${expected.get(id)}), ` +
+            `${v.applied} operations (expected ${appliedOps.get(id)})`,
+        );
+      }
+    });
+    const counter = await bank.transfers.get();
+    const expectedTotal = INITIAL * ids.length + stats.depositSum;
+    const counterOk = counter >= stats.counterAcked &&
+      counter <= stats.counterAcked + stats.counterFailed &&
+      stats.counterAcked + stats.counterFailed === stats.transfers;
+    return {
+      label,
+      token,
+      accounts: ids.length,
+      total,
+      expectedTotal,
+      mismatches,
+      counter,
+      counterAcked: stats.counterAcked,
+      counterFailed: stats.counterFailed,
+      transfers: stats.transfers,
+      unresolved: stats.unresolved,
+      ok: mismatches.length === 0 && total === expectedTotal && counterOk &&
+        stats.unresolved === 0,
+      ms: Date.now() - began,
+    };
+  } finally {
+    await bank.audit.release().catch(() => false);
+    paused = false;
+  }
+}
+
+async function waitForCluster(): Promise<ClusterView> {
+  for (;;) {
+    const c = await bank.cluster();
+    if (c.up.length >= 3) return c;
+    await sleep(50);
+  }
+}
+
+async function observeFailover(lostShards: readonly number[]): Promise<void> {
+  const seen = new Set<string>();
+  const once = (step: string, text: string, extra?: Record<string, unknown>) => {
+    if (seen.has(step)) return;
+    seen.add(step);
+    failoverStep(step, text, extra);
+  };
+  while (Date.now() - killedAt! < GIVE_UP && !stopping) {
+    const c = await bank.cluster().catch(() => undefined);
+    if (c !== undefined) {
+      if (c.unreachable.includes(victim!)) once("unreachable", "marked unreachable");
+      if (c.down.includes(victim!)) once("downed", "downed by the leader");
+      if (!c.all.includes(victim!)) {
+        once("unreachable", "marked unreachable");
+        once("removed", "removed from the cluster");
+      }
+      const moved = lostShards.filter((s) => c.primaries.has(s) && c.primaries.get(s) !== victim);
+      if (lostShards.length > 0 && moved.length === lostShards.length) {
+        const to: Record<string, number> = {};
+        for (const s of moved) to[c.primaries.get(s)!] = (to[c.primaries.get(s)!] ?? 0) + 1;
+        once("reallocated", `its ${lostShards.length} shards reallocated`, { to });
+      }
+      if (seen.has("removed") && (seen.has("reallocated") || lostShards.length === 0)) break;
+    }
+    await sleep(50);
+  }
+}
+
+// Opening the accounts.
+const view = await waitForCluster();
+emit({ event: "cluster", up: view.up });
+await Promise.all(ids.map(async (id) => {
+  const r = await settle(id, `open-${id}`, INITIAL);
+  if (!r?.ok) throw new Error(`Cannot open account ${id}`);
+}));
+stats.acked = 0;
+latencies.length = 0;
+windowLat = [];
+const allocated = await bank.cluster();
+emit({
+  event: "opened",
+  accounts: ids.length,
+  initial: INITIAL,
+  primaries: Object.fromEntries(
+    allocated.up.map((
+      p,
+    ) => [
+      p,
+      ids.filter((id) => allocated.primaries.get(entityShard(id, NUM_SHARDS)) === p).length,
+    ]),
+  ),
+  ms: Date.now() - start,
+});
+
+// The load, the progress, the audits and the kill.
+const loadStart = Date.now();
+let lastAcked = 0;
+let lastTick = loadStart;
+const progress = setInterval(() => {
+  const now = Date.now();
+  const rate = ((stats.acked - lastAcked) * 1000) / Math.max(1, now - lastTick);
+  emit({
+    event: "progress",
+    t: now - loadStart,
+    rate: Math.round(rate),
+    acked: stats.acked,
+    p99: percentile(windowLat, 99),
+    retries: stats.retries,
+    inflight: running.size,
+  });
+  lastAcked = stats.acked;
+  lastTick = now;
+  windowLat = [];
+}, 500);
+const workers = Array.from({ length: PLAN.workers }, () => worker());
+const killed = new Promise<void>((resolve) => {
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    const msg = JSON.parse(line) as { killed?: number };
+    if (msg.killed !== undefined) {
+      killedAt = Date.now();
+      resolve();
+    }
+  });
+});
+const audits: Record<string, unknown>[] = [];
+const script = [
+  ...PLAN.auditAt.map((at, i) => ({ at, what: `audit ${i + 1}` })),
+  { at: PLAN.killAt, what: "kill" },
+].sort((a, b) => a.at - b.at);
+let failover: Promise<void> = Promise.resolve();
+for (const step of script) {
+  await sleep(Math.max(0, loadStart + step.at - Date.now()));
+  if (step.what === "kill") {
+    // The bank node (not the first seed) that is the primary of the most accounts.
+    const c = await bank.cluster();
+    const seed = Number(seeds[0]?.split(":")[1]);
+    const counts = c.up.filter((p) => p !== seed).map((p) => ({
+      p,
+      n: ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === p).length,
+    }));
+    counts.sort((a, b) => b.n - a.n);
+    const port = counts[0].p;
+    const hosted = ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === port);
+    emit({ event: "kill", port, accounts: hosted.length });
+    await killed;
+    victim = port;
+    orphans = new Set(hosted);
+    failover = observeFailover([...c.primaries].filter(([, p]) => p === port).map(([s]) => s));
+  } else {
+    const a = await audit(step.what);
+    audits.push(a);
+    emit({ event: "audit", ...a });
+  }
+}
+await sleep(Math.max(0, loadStart + PLAN.load - Date.now()));
+await failover;
+stopping = true;
+await Promise.all(workers);
+await quiesce();
+clearInterval(progress);
+const loadMs = Date.now() - loadStart;
+const final = await audit("final");
+const tokens = [...audits.map((a) => a.token as number), final.token as number];
+const tokensGrow = tokens.every((t, i) => i === 0 || t > tokens[i - 1]);
+const ok = final.ok === true && tokensGrow && audits.every((a) => a.ok === true) &&
+  (victim === undefined || orphans.size === 0);
+emit({
+  event: "summary",
+  ok,
+  kind: bank.kind,
+  acked: stats.acked,
+  deposits: stats.deposits,
+  transfers: stats.transfers,
+  rejected: stats.rejected,
+  retries: stats.retries,
+  unresolved: stats.unresolved,
+  rate: Math.round((stats.acked * 1000) / loadMs),
+  p50: percentile(latencies, 50),
+  p99: percentile(latencies, 99),
+  loadMs,
+  firstServedMs: firstServed === undefined ? undefined : firstServed - killedAt!,
+  orphansLeft: orphans.size,
+  tokens,
+  final,
+});
+await bank.close().catch(() => {});
+process.exit(0);
