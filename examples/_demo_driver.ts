@@ -133,7 +133,7 @@ const short = args.includes("--short");
 const seeds = args.flatMap((a, i) => args[i - 1] === "--seed" ? [a] : []);
 
 const PLAN = short
-  ? { accounts: 12, workers: 16, load: 8000, auditAt: [1000], killAt: 1500 }
+  ? { accounts: 12, workers: 16, load: 6000, auditAt: [1000], killAt: 1500 }
   : { accounts: 24, workers: 32, load: 55_000, auditAt: [8000, 42_000], killAt: 18_000 };
 const INITIAL = 1000;
 const GIVE_UP = 30_000;
@@ -154,6 +154,7 @@ const stats = {
 };
 const latencies: number[] = []; // all acknowledged commands, ms
 let windowLat: number[] = [];
+let windowNodes: Record<number, number> = {};
 const start = Date.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random = (n: number) => Math.floor(Math.random() * n);
@@ -171,6 +172,7 @@ let killedAt: number | undefined;
 let victim: number | undefined;
 let orphans = new Set<string>();
 let firstServed: number | undefined;
+let lastServed = 0;
 
 /** Applies one operation, retrying (same id) until it is acknowledged; undefined if it never is. */
 async function settle(id: string, op: string, amount: number): Promise<Reply | undefined> {
@@ -187,6 +189,7 @@ async function settle(id: string, op: string, amount: number): Promise<Reply | u
       const ms = Date.now() - sent;
       latencies.push(ms);
       windowLat.push(ms);
+      windowNodes[reply.node] = (windowNodes[reply.node] ?? 0) + 1;
       stats.acked++;
       if (reply.ok) {
         expected.set(id, expected.get(id)! + amount);
@@ -198,7 +201,10 @@ async function settle(id: string, op: string, amount: number): Promise<Reply | u
               node: reply.node,
             });
           }
-          if (orphans.size === 0) failoverStep("served", "every account it hosted served again");
+          if (orphans.size === 0) {
+            lastServed = Date.now();
+            failoverStep("served", "every account it hosted served again");
+          }
         }
       }
       return reply;
@@ -286,7 +292,9 @@ async function audit(label: string): Promise<Record<string, unknown>> {
   const began = Date.now();
   paused = true;
   await quiesce();
+  const quiet = Date.now();
   const token = await bank.audit.acquire({ timeout: 15_000 });
+  const locked = Date.now();
   try {
     const mismatches: string[] = [];
     let total = 0;
@@ -330,6 +338,7 @@ async function audit(label: string): Promise<Record<string, unknown>> {
       ok: mismatches.length === 0 && total === expectedTotal && counterOk &&
         stats.unresolved === 0,
       ms: Date.now() - began,
+      phases: { quiesce: quiet - began, lock: locked - quiet, read: Date.now() - locked },
     };
   } finally {
     await bank.audit.release().catch(() => false);
@@ -414,7 +423,9 @@ const progress = setInterval(() => {
     p99: percentile(windowLat, 99),
     retries: stats.retries,
     inflight: running.size,
+    byNode: windowNodes,
   });
+  windowNodes = {};
   lastAcked = stats.acked;
   lastTick = now;
   windowLat = [];
@@ -461,6 +472,9 @@ for (const step of script) {
 }
 await sleep(Math.max(0, loadStart + PLAN.load - Date.now()));
 await failover;
+// The load goes on for a while once every account of the lost node is served again.
+while (orphans.size > 0 && Date.now() - killedAt! < GIVE_UP) await sleep(50);
+if (lastServed > 0) await sleep(Math.max(0, lastServed + 1000 - Date.now()));
 stopping = true;
 await Promise.all(workers);
 await quiesce();

@@ -25,8 +25,11 @@ export const NUM_SHARDS = 30;
 export const REPLICATION = { replicas: 2, minAcks: 1, ackTimeout: 2000 } as const;
 
 /**
- * Failure detection and downing of every process of the demo: `--short` detects a crash
- * faster (it still tolerates a 1 s stall of a loaded machine).
+ * Failure detection and downing of every process of the demo. The full run keeps casty's
+ * defaults; `--short` detects a crash faster (it still tolerates a 1 s stall of a loaded
+ * machine). Sharding's lease is half of `stableAfter`: much shorter, and a loaded machine's
+ * slow answers let it lapse while the dead node still counts as a member, which pauses every
+ * shard until the node is downed.
  *
  * @param short Whether the demo runs in its short mode.
  * @returns The options shared by every node.
@@ -34,11 +37,12 @@ export const REPLICATION = { replicas: 2, minAcks: 1, ackTimeout: 2000 } as cons
 export function clusterTuning(short: boolean): Partial<ClusteredActorSystemOptions> {
   return short
     ? {
+      gossip: { interval: 300 },
       heartbeat: { interval: 250, availabilityCheckInterval: 1000 },
       failureDetector: { acceptableHeartbeatPause: 1000 },
-      downing: { stableAfter: 1000 },
+      downing: { stableAfter: 2000 },
     }
-    : { downing: { stableAfter: 1500 } };
+    : {};
 }
 
 /** The answer to a command of an account. */

@@ -149,6 +149,7 @@ async function main(): Promise<boolean> {
   const first = start("node-1", "./_demo_node.ts", [dir, "node-1", "0", ...flags]);
   first.port = Number((await first.next((e) => e.event === "ready", 30_000)).port);
   const seed = ["--seed", `127.0.0.1:${first.port}`];
+  if (process.env.CASTY_DEMO_DEBUG) console.error(`node-1 ready after ${Date.now() - began} ms`);
   const others = ["node-2", "node-3"].map((name) =>
     start(name, "./_demo_node.ts", [dir, name, "0", ...flags, ...seed])
   );
@@ -157,11 +158,14 @@ async function main(): Promise<boolean> {
   const bank = [first, ...others];
   const nameOf = (port: unknown) => bank.find((p) => p.port === port)?.name ?? `:${port}`;
   for (const p of bank) console.log(`   ${p.name} on 127.0.0.1:${p.port} (pid ${p.child.pid})`);
+  if (process.env.CASTY_DEMO_DEBUG) console.error(`nodes ready after ${Date.now() - began} ms`);
   const kind = await driver.next((e) => e.event === "driver", 30_000);
-  console.log(`   driver: ${kind.kind}`);
+  console.log(`   driver (pid ${driver.child.pid}): ${kind.kind}`);
   await driver.next((e) => e.event === "cluster", 30_000);
   console.log(`   cluster up after ${secs(Date.now() - began)}: 3 bank nodes and the driver`);
+  if (process.env.CASTY_DEMO_DEBUG) driver.on((e) => console.error(JSON.stringify(e)));
   const opened = await driver.next((e) => e.event === "opened", 30_000);
+  if (process.env.CASTY_DEMO_DEBUG) console.error(`opened after ${Date.now() - began} ms`);
   const primaries = Object.entries(opened.primaries as Record<string, number>)
     .map(([port, n]) => `${nameOf(Number(port))} ${n}`).join(", ");
   console.log(
