@@ -171,6 +171,14 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "C hits the singleton: node B, hit 1",
     "greeters now: C",
   ],
+  "17_client.ts": [
+    "client connected: 2 members",
+    "alice: 120",
+    "bob: 50",
+    "visits seen by a node: 2",
+    /^client knows the owner of [12] shards$/,
+    "done",
+  ],
 };
 
 describe("examples/", () => {
