@@ -13,9 +13,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import {
   Behaviors,
+  ClusterClient,
   ClusteredActorSystem,
   entityShard,
+  type Member,
   type NodeAddress,
+  type ShardAllocation,
   SqliteJournal,
 } from "../mod.ts";
 import {
@@ -39,6 +42,8 @@ interface ClusterView {
   readonly down: readonly number[];
   readonly unreachable: readonly number[];
   readonly all: readonly number[];
+  /** The leader's port (its coordinator grants the shards' leases). */
+  readonly leader: number | undefined;
   /** Shard → port of its primary, for the accounts. */
   readonly primaries: ReadonlyMap<number, number>;
 }
@@ -84,7 +89,6 @@ async function memberBank(dir: string, seeds: string[], short: boolean): Promise
     ACCOUNTS,
   );
   const d = node.distributed({ journal: structures });
-  const port = (a: NodeAddress) => a.port;
   return {
     kind: 'a cluster member with the role "driver" (hosts no accounts)',
     apply: (id, op, amount) =>
@@ -103,25 +107,66 @@ async function memberBank(dir: string, seeds: string[], short: boolean): Promise
       ),
     transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
     audit: d.lock("audit", { lease: 5000 }),
-    async cluster() {
-      const s = await node.getClusterState();
-      const bank = s.members.filter((m) => m.roles.includes(BANK_ROLE));
-      const primaries = new Map<number, number>();
-      for (const [shard, a] of Object.entries(s.allocations[ACCOUNTS] ?? {})) {
-        primaries.set(Number(shard), a.primary.port);
-      }
-      return {
-        up: bank.filter((m) => m.status === "up").map((m) => port(m.address)),
-        down: bank.filter((m) => m.status === "down").map((m) => port(m.address)),
-        all: bank.map((m) => port(m.address)),
-        unreachable: s.unreachable.map(port),
-        primaries,
-      };
-    },
+    cluster: async () => viewOf(await node.getClusterState()),
     async close() {
       await node.shutdown();
       await structures.close();
     },
+  };
+}
+
+/** The driver as a `ClusterClient`: outside the cluster, it routes straight to each owner. */
+async function clientBank(seeds: string[]): Promise<Bank> {
+  const client = await ClusterClient.connect({
+    contactPoints: seeds,
+    systemName: SYSTEM,
+    secret: process.env.CASTY_CLUSTER_SECRET,
+    logLevel: "error",
+  });
+  const accounts = client.entityRef<AccountCmd>(ACCOUNTS, { numShards: NUM_SHARDS });
+  const d = client.distributed();
+  return {
+    kind: "a ClusterClient (not a member: it routes each command to the shard's owner)",
+    apply: (id, op, amount) =>
+      client.entityAsk<AccountCmd, Reply>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "apply", op, amount, replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    view: (id) =>
+      client.entityAsk<AccountCmd, AccountView>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "view", replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
+    audit: d.lock("audit", { lease: 5000 }),
+    cluster: () => Promise.resolve(viewOf(client.getClusterState())),
+    close: () => client.close(),
+  };
+}
+
+/** The driver's view of a cluster state (a node's or a client's). */
+function viewOf(s: {
+  readonly members: readonly Member[];
+  readonly leader: NodeAddress | undefined;
+  readonly unreachable: readonly NodeAddress[];
+  readonly allocations: Readonly<Record<string, Readonly<Record<number, ShardAllocation>>>>;
+}): ClusterView {
+  const bank = s.members.filter((m) => m.roles.includes(BANK_ROLE));
+  const primaries = new Map<number, number>();
+  for (const [shard, a] of Object.entries(s.allocations[ACCOUNTS] ?? {})) {
+    primaries.set(Number(shard), a.primary.port);
+  }
+  return {
+    up: bank.filter((m) => m.status === "up").map((m) => m.address.port),
+    down: bank.filter((m) => m.status === "down").map((m) => m.address.port),
+    all: bank.map((m) => m.address.port),
+    leader: s.leader?.port,
+    unreachable: s.unreachable.map((a) => a.port),
+    primaries,
   };
 }
 
@@ -164,7 +209,10 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-const bank = await memberBank(dir, seeds, short);
+// A ClusterClient by default; `--member` drives from a member node instead.
+const bank = args.includes("--member")
+  ? await memberBank(dir, seeds, short)
+  : await clientBank(seeds);
 emit({ event: "driver", kind: bank.kind });
 
 // Failover observation: the accounts whose primary was the killed node.
@@ -449,17 +497,20 @@ let failover: Promise<void> = Promise.resolve();
 for (const step of script) {
   await sleep(Math.max(0, loadStart + step.at - Date.now()));
   if (step.what === "kill") {
-    // The bank node (not the first seed) that is the primary of the most accounts.
+    // The bank node that is the primary of the most accounts, but not the leader: the leader's
+    // coordinator grants every node's lease to host shards, so losing it pauses every shard
+    // until another leader takes over (after detection); kill the leader with --kill-leader.
     const c = await bank.cluster();
-    const seed = Number(seeds[0]?.split(":")[1]);
-    const counts = c.up.filter((p) => p !== seed).map((p) => ({
+    const killLeader = args.includes("--kill-leader");
+    const candidates = c.up.filter((p) => killLeader ? p === c.leader : p !== c.leader);
+    const counts = (candidates.length > 0 ? candidates : c.up).map((p) => ({
       p,
       n: ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === p).length,
     }));
     counts.sort((a, b) => b.n - a.n);
     const port = counts[0].p;
     const hosted = ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === port);
-    emit({ event: "kill", port, accounts: hosted.length });
+    emit({ event: "kill", port, accounts: hosted.length, leader: port === c.leader });
     await killed;
     victim = port;
     orphans = new Set(hosted);

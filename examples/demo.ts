@@ -11,7 +11,9 @@
  * lock guards the audits, a distributed counter counts the transfers.
  *
  * Run: `npm run demo`, `deno run -A examples/demo.ts` or `bun examples/demo.ts`; add `--short`
- * for a ~15 s run. The last line is a JSON summary.
+ * for a ~15 s run, `--member` to drive from a member node instead of a `ClusterClient`,
+ * `--kill-leader` to kill the leader (every shard then pauses until another leader takes over).
+ * The last line is a JSON summary.
  *
  * @module
  */
@@ -153,7 +155,8 @@ async function main(): Promise<boolean> {
   const others = ["node-2", "node-3"].map((name) =>
     start(name, "./_demo_node.ts", [dir, name, "0", ...flags, ...seed])
   );
-  const driver = start("driver", "./_demo_driver.ts", [dir, ...flags, ...seed]);
+  const driverFlags = ["--member", "--kill-leader"].filter((f) => process.argv.includes(f));
+  const driver = start("driver", "./_demo_driver.ts", [dir, ...flags, ...driverFlags, ...seed]);
   for (const p of others) p.port = Number((await p.next((e) => e.event === "ready", 30_000)).port);
   const bank = [first, ...others];
   const nameOf = (port: unknown) => bank.find((p) => p.port === port)?.name ?? `:${port}`;
@@ -162,7 +165,7 @@ async function main(): Promise<boolean> {
   const kind = await driver.next((e) => e.event === "driver", 30_000);
   console.log(`   driver (pid ${driver.child.pid}): ${kind.kind}`);
   await driver.next((e) => e.event === "cluster", 30_000);
-  console.log(`   cluster up after ${secs(Date.now() - began)}: 3 bank nodes and the driver`);
+  console.log(`   cluster up after ${secs(Date.now() - began)}: 3 bank nodes`);
   if (process.env.CASTY_DEMO_DEBUG) driver.on((e) => console.error(JSON.stringify(e)));
   const opened = await driver.next((e) => e.event === "opened", 30_000);
   if (process.env.CASTY_DEMO_DEBUG) console.error(`opened after ${Date.now() - began} ms`);
@@ -215,7 +218,8 @@ async function main(): Promise<boolean> {
         killedAt = Date.now();
         driver.child.stdin!.write(JSON.stringify({ killed: e.port }) + "\n");
         printLine(
-          `   SIGKILL ${victim.name} (pid ${victim.child.pid}), primary of ${e.accounts} accounts`,
+          `   SIGKILL ${victim.name} (pid ${victim.child.pid}), primary of ${e.accounts} accounts` +
+            (e.leader ? ", the leader" : ""),
         );
         return;
       }
