@@ -480,7 +480,10 @@ const progress = setInterval(() => {
 }, 500);
 const workers = Array.from({ length: PLAN.workers }, () => worker());
 const killed = new Promise<void>((resolve) => {
-  createInterface({ input: process.stdin }).on("line", (line) => {
+  const input = createInterface({ input: process.stdin });
+  // The demo died without cleaning up (its pipe closed): stop too.
+  input.on("close", () => process.exit(1));
+  input.on("line", (line) => {
     const msg = JSON.parse(line) as { killed?: number };
     if (msg.killed !== undefined) {
       killedAt = Date.now();
