@@ -177,11 +177,23 @@ const dir = args[0];
 const short = args.includes("--short");
 const seeds = args.flatMap((a, i) => args[i - 1] === "--seed" ? [a] : []);
 
-const PLAN = short
-  ? { accounts: 12, workers: 16, load: 6000, auditAt: [1000], killAt: 1500 }
-  : { accounts: 24, workers: 32, load: 55_000, auditAt: [8000, 42_000], killAt: 18_000 };
+const PLAN: {
+  accounts: number;
+  workers: number;
+  load: number;
+  auditAt: number[];
+  killAt: number;
+  joinAt?: number;
+} = short ? { accounts: 12, workers: 16, load: 6000, auditAt: [1000], killAt: 1500 } : {
+  accounts: 24,
+  workers: 32,
+  load: 55_000,
+  auditAt: [8000, 42_000],
+  killAt: 18_000,
+  joinAt: args.includes("--rejoin") ? 32_000 : undefined,
+};
 const INITIAL = 1000;
-const GIVE_UP = 30_000;
+const GIVE_UP = short ? 30_000 : 60_000;
 
 const ids = Array.from({ length: PLAN.accounts }, (_, i) => `acct-${String(i).padStart(2, "0")}`);
 const expected = new Map(ids.map((id) => [id, 0]));
@@ -225,6 +237,7 @@ let lastServed = 0;
 /** Applies one operation, retrying (same id) until it is acknowledged; undefined if it never is. */
 async function settle(id: string, op: string, amount: number): Promise<Reply | undefined> {
   const deadline = Date.now() + GIVE_UP;
+  let attempt = 0;
   for (;;) {
     const sent = Date.now();
     let reply: Reply | undefined;
@@ -262,7 +275,8 @@ async function settle(id: string, op: string, amount: number): Promise<Reply | u
       stats.unresolved++;
       return undefined;
     }
-    await sleep(100 + random(100));
+    // Exponential backoff with jitter: hundreds of operations may wait for a moving entity.
+    await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt++, 5)) * (0.5 + Math.random()));
   }
 }
 
@@ -273,7 +287,7 @@ let stopping = false;
 const running = new Set<Promise<void>>();
 const counterPending = new Set<Promise<void>>();
 const DETACH = 1000;
-const MAX_RUNNING = 400;
+const MAX_RUNNING = 200;
 
 async function deposit(): Promise<void> {
   const id = ids[random(ids.length)];
@@ -335,61 +349,77 @@ function failoverStep(step: string, text: string, extra: Record<string, unknown>
   emit({ event: "failover", step, text, ms: Date.now() - killedAt!, ...extra });
 }
 
-/** Reads every account and compares it with the record; under the audit lock. */
+/** A read that is retried while its entity moves (up to 20 times). */
+async function retrying<T>(read: () => Promise<T>): Promise<T> {
+  for (let i = 0;; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (i >= 20) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * Reads every account and compares it with the record, under the audit lock; a failure (the
+ * lock not granted in time, a read that keeps failing) is a failed audit.
+ */
 async function audit(label: string): Promise<Record<string, unknown>> {
   const began = Date.now();
   paused = true;
-  await quiesce();
-  const quiet = Date.now();
-  const token = await bank.audit.acquire({ timeout: 15_000 });
-  const locked = Date.now();
   try {
-    const mismatches: string[] = [];
-    let total = 0;
-    const views = await Promise.all(ids.map(async (id) => {
-      for (let i = 0;; i++) {
-        try {
-          return await bank.view(id);
-        } catch (err) {
-          if (i >= 20) throw err;
-          await sleep(200);
+    await quiesce();
+    const quiet = Date.now();
+    const token = await bank.audit.acquire({ timeout: 15_000 });
+    const locked = Date.now();
+    try {
+      const mismatches: string[] = [];
+      let total = 0;
+      const views = await Promise.all(ids.map((id) => retrying(() => bank.view(id))));
+      views.forEach((v, i) => {
+        const id = ids[i];
+        total += v.balance;
+        if (v.balance !== expected.get(id) || v.applied !== appliedOps.get(id)) {
+          mismatches.push(
+            `${id}: balance ${v.balance} (expected ${expected.get(id)}), ` +
+              `${v.applied} operations (expected ${appliedOps.get(id)})`,
+          );
         }
-      }
-    }));
-    views.forEach((v, i) => {
-      const id = ids[i];
-      total += v.balance;
-      if (v.balance !== expected.get(id) || v.applied !== appliedOps.get(id)) {
-        mismatches.push(
-          `${id}: balance ${v.balance} (expected ${expected.get(id)}), ` +
-            `${v.applied} operations (expected ${appliedOps.get(id)})`,
-        );
-      }
-    });
-    const counter = await bank.transfers.get();
-    const expectedTotal = INITIAL * ids.length + stats.depositSum;
-    const counterOk = counter >= stats.counterAcked &&
-      counter <= stats.counterAcked + stats.counterFailed &&
-      stats.counterAcked + stats.counterFailed === stats.transfers;
+      });
+      const counter = await retrying(() => bank.transfers.get());
+      const expectedTotal = INITIAL * ids.length + stats.depositSum;
+      const counterOk = counter >= stats.counterAcked &&
+        counter <= stats.counterAcked + stats.counterFailed &&
+        stats.counterAcked + stats.counterFailed === stats.transfers;
+      return {
+        label,
+        token,
+        accounts: ids.length,
+        total,
+        expectedTotal,
+        mismatches,
+        counter,
+        counterAcked: stats.counterAcked,
+        counterFailed: stats.counterFailed,
+        transfers: stats.transfers,
+        unresolved: stats.unresolved,
+        ok: mismatches.length === 0 && total === expectedTotal && counterOk &&
+          stats.unresolved === 0,
+        ms: Date.now() - began,
+        phases: { quiesce: quiet - began, lock: locked - quiet, read: Date.now() - locked },
+      };
+    } finally {
+      await bank.audit.release().catch(() => false);
+    }
+  } catch (err) {
     return {
       label,
-      token,
-      accounts: ids.length,
-      total,
-      expectedTotal,
-      mismatches,
-      counter,
-      counterAcked: stats.counterAcked,
-      counterFailed: stats.counterFailed,
-      transfers: stats.transfers,
-      unresolved: stats.unresolved,
-      ok: mismatches.length === 0 && total === expectedTotal && counterOk &&
-        stats.unresolved === 0,
+      ok: false,
+      error: err instanceof Error ? err.message : String(err),
       ms: Date.now() - began,
-      phases: { quiesce: quiet - began, lock: locked - quiet, read: Date.now() - locked },
     };
   } finally {
-    await bank.audit.release().catch(() => false);
     paused = false;
   }
 }
@@ -479,23 +509,68 @@ const progress = setInterval(() => {
   windowLat = [];
 }, 500);
 const workers = Array.from({ length: PLAN.workers }, () => worker());
-const killed = new Promise<void>((resolve) => {
-  const input = createInterface({ input: process.stdin });
-  // The demo died without cleaning up (its pipe closed): stop too.
-  input.on("close", () => process.exit(1));
-  input.on("line", (line) => {
-    const msg = JSON.parse(line) as { killed?: number };
-    if (msg.killed !== undefined) {
-      killedAt = Date.now();
-      resolve();
-    }
+const input = createInterface({ input: process.stdin });
+// The demo died without cleaning up (its pipe closed): stop too.
+input.on("close", () => process.exit(1));
+const told = (key: "killed" | "joined") =>
+  new Promise<number>((resolve) => {
+    input.on("line", (line) => {
+      const msg = JSON.parse(line) as Record<string, number>;
+      if (msg[key] !== undefined) resolve(msg[key]);
+    });
   });
+const killed = told("killed").then((port) => {
+  killedAt = Date.now();
+  return port;
 });
+const joined = told("joined");
+const primariesOf = (c: ClusterView): Record<number, number> =>
+  Object.fromEntries(
+    c.up.map((p) => [
+      p,
+      ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === p).length,
+    ]),
+  );
+
+/** Follows a new node: up, then the shards that rebalancing moves to it. */
+async function observeJoin(port: number, since: number): Promise<void> {
+  let up = false;
+  let first = false;
+  let last = -1;
+  let stableSince = Date.now();
+  while (!stopping) {
+    const c = await bank.cluster().catch(() => undefined);
+    if (c !== undefined) {
+      const say = (step: string, text: string, extra: Record<string, unknown> = {}) =>
+        emit({ event: "join-step", step, text, ms: Date.now() - since, ...extra });
+      if (!up && c.up.includes(port)) {
+        up = true;
+        say("up", "up in the cluster");
+      }
+      const shards = [...c.primaries.values()].filter((p) => p === port).length;
+      if (!first && shards > 0) {
+        first = true;
+        say("first", "rebalancing moved its first shards to it");
+      }
+      if (shards !== last) {
+        last = shards;
+        stableSince = Date.now();
+      } else if (first && Date.now() - stableSince > 3000) {
+        say("balanced", `rebalanced: primary of ${shards} shards`, { primaries: primariesOf(c) });
+        return;
+      }
+    }
+    await sleep(100);
+  }
+}
+
 const audits: Record<string, unknown>[] = [];
 const script = [
   ...PLAN.auditAt.map((at, i) => ({ at, what: `audit ${i + 1}` })),
   { at: PLAN.killAt, what: "kill" },
+  ...(PLAN.joinAt === undefined ? [] : [{ at: PLAN.joinAt, what: "join" }]),
 ].sort((a, b) => a.at - b.at);
+let joining: Promise<void> = Promise.resolve();
 let failover: Promise<void> = Promise.resolve();
 for (const step of script) {
   await sleep(Math.max(0, loadStart + step.at - Date.now()));
@@ -513,11 +588,21 @@ for (const step of script) {
     counts.sort((a, b) => b.n - a.n);
     const port = counts[0].p;
     const hosted = ids.filter((id) => c.primaries.get(entityShard(id, NUM_SHARDS)) === port);
-    emit({ event: "kill", port, accounts: hosted.length, leader: port === c.leader });
+    emit({
+      event: "kill",
+      port,
+      accounts: hosted.length,
+      leader: port === c.leader,
+      primaries: primariesOf(c),
+    });
     await killed;
     victim = port;
     orphans = new Set(hosted);
     failover = observeFailover([...c.primaries].filter(([, p]) => p === port).map(([s]) => s));
+  } else if (step.what === "join") {
+    emit({ event: "join" });
+    const port = await joined;
+    joining = observeJoin(port, Date.now());
   } else {
     const a = await audit(step.what);
     audits.push(a);
@@ -529,13 +614,14 @@ await failover;
 // The load goes on for a while once every account of the lost node is served again.
 while (orphans.size > 0 && Date.now() - killedAt! < GIVE_UP) await sleep(50);
 if (lastServed > 0) await sleep(Math.max(0, lastServed + 1000 - Date.now()));
+await Promise.race([joining, sleep(Math.max(0, loadStart + PLAN.load + 10_000 - Date.now()))]);
 stopping = true;
 await Promise.all(workers);
 await quiesce();
 clearInterval(progress);
 const loadMs = Date.now() - loadStart;
 const final = await audit("final");
-const tokens = [...audits.map((a) => a.token as number), final.token as number];
+const tokens = [...audits, final].map((a) => a.token as number).filter((t) => t !== undefined);
 const tokensGrow = tokens.every((t, i) => i === 0 || t > tokens[i - 1]);
 const ok = final.ok === true && tokensGrow && audits.every((a) => a.ok === true) &&
   (victim === undefined || orphans.size === 0);

@@ -155,7 +155,9 @@ async function main(): Promise<boolean> {
   const others = ["node-2", "node-3"].map((name) =>
     start(name, "./_demo_node.ts", [dir, name, "0", ...flags, ...seed])
   );
-  const driverFlags = ["--member", "--kill-leader"].filter((f) => process.argv.includes(f));
+  const driverFlags = ["--member", "--kill-leader", "--rejoin"].filter((f) =>
+    process.argv.includes(f)
+  );
   const driver = start("driver", "./_demo_driver.ts", [dir, ...flags, ...driverFlags, ...seed]);
   for (const p of others) p.port = Number((await p.next((e) => e.event === "ready", 30_000)).port);
   const bank = [first, ...others];
@@ -204,6 +206,10 @@ async function main(): Promise<boolean> {
         return;
       }
       case "audit": {
+        if (e.error !== undefined) {
+          printLine(`   ${e.label} FAILED: ${e.error}`);
+          return;
+        }
         const ok = e.ok ? "equal to the record" : "DIFFERENT from the record";
         printLine(
           `   ${e.label} under the lock "audit" (fencing token ${e.token}): ` +
@@ -217,10 +223,44 @@ async function main(): Promise<boolean> {
         victim.child.kill("SIGKILL");
         killedAt = Date.now();
         driver.child.stdin!.write(JSON.stringify({ killed: e.port }) + "\n");
+        const spread = Object.entries(e.primaries as Record<string, number>)
+          .map(([p, n]) => `${nameOf(Number(p))} ${n}`).join(", ");
         printLine(
           `   SIGKILL ${victim.name} (pid ${victim.child.pid}), primary of ${e.accounts} accounts` +
-            (e.leader ? ", the leader" : ""),
+            (e.leader ? ", the leader" : "") + ` (primaries: ${spread})`,
         );
+        return;
+      }
+      case "join": {
+        // A new node with an empty journal replaces the lost one.
+        const alive = bank.find((p) => p.child.exitCode === null && p.child.signalCode === null)!;
+        const name = `node-${bank.length + 1}`;
+        const node = start(name, "./_demo_node.ts", [
+          dir,
+          name,
+          "0",
+          ...flags,
+          "--seed",
+          `127.0.0.1:${alive.port}`,
+        ]);
+        bank.push(node);
+        node.next((x) => x.event === "ready", 30_000).then((ready) => {
+          node.port = Number(ready.port);
+          driver.child.stdin!.write(JSON.stringify({ joined: node.port }) + "\n");
+          printLine(
+            `   ${name} starts on 127.0.0.1:${node.port} (pid ${node.child.pid}) with an empty journal`,
+          );
+        }, (err) => printLine(`   ${name} did not start: ${err.message}`));
+        return;
+      }
+      case "join-step": {
+        const to = e.primaries
+          ? ` (primaries: ${
+            Object.entries(e.primaries as Record<string, number>)
+              .map(([p, n]) => `${nameOf(Number(p))} ${n}`).join(", ")
+          })`
+          : "";
+        printLine(`   +${secs(e.ms as number)} after it started: ${e.text}${to}`);
         return;
       }
       case "failover": {
@@ -242,8 +282,8 @@ async function main(): Promise<boolean> {
   clearProgress();
   progress = "";
   const final = summary.final as Record<string, unknown>;
-  const mismatches = final.mismatches as string[];
-  console.log(`\nProof (read under the lock, fencing token ${final.token})`);
+  const mismatches = (final.mismatches ?? []) as string[];
+  console.log(`\nProof (read under the lock, fencing token ${final.token ?? "none"})`);
   console.log(
     `   acknowledged ${summary.acked} commands in ${secs(summary.loadMs as number)} ` +
       `(${summary.rate}/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms; ${summary.retries} retried ` +
@@ -258,6 +298,7 @@ async function main(): Promise<boolean> {
       `balances and operation counts equal to the acknowledged operations`,
   );
   for (const m of mismatches) console.log(`     ${m}`);
+  if (final.error !== undefined) console.log(`   the final audit FAILED: ${final.error}`);
   console.log(
     `   sum: ${money(final.total as number)} held, ${
       money(final.expectedTotal as number)
