@@ -287,7 +287,7 @@ let stopping = false;
 const running = new Set<Promise<void>>();
 const counterPending = new Set<Promise<void>>();
 const DETACH = 1000;
-const MAX_RUNNING = 200;
+const MAX_RUNNING = 600;
 
 async function deposit(): Promise<void> {
   const id = ids[random(ids.length)];

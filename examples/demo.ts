@@ -291,7 +291,7 @@ async function main(): Promise<boolean> {
   );
   console.log(
     `   ${summary.deposits} deposits, ${summary.transfers} transfers, ${summary.rejected} ` +
-      `transfers refused for insufficient funds`,
+      `refused for insufficient funds`,
   );
   console.log(
     `   per account: ${(final.accounts as number) - mismatches.length}/${final.accounts} ` +
