@@ -11,7 +11,7 @@
  * lock guards the audits, a distributed counter counts the transfers.
  *
  * Run: `npm run demo`, `deno run -A examples/demo.ts` or `bun examples/demo.ts`; add `--short`
- * for a ~15 s run, `--member` to drive from a member node instead of a `ClusterClient`,
+ * for a ~15 s run, `--client` to drive from a `ClusterClient` instead of a member node,
  * `--kill-leader` to kill the leader (every shard then pauses until another leader takes over).
  * The last line is a JSON summary.
  *
@@ -155,7 +155,7 @@ async function main(): Promise<boolean> {
   const others = ["node-2", "node-3"].map((name) =>
     start(name, "./_demo_node.ts", [dir, name, "0", ...flags, ...seed])
   );
-  const driverFlags = ["--member", "--kill-leader", "--rejoin"].filter((f) =>
+  const driverFlags = ["--client", "--kill-leader", "--rejoin"].filter((f) =>
     process.argv.includes(f)
   );
   const driver = start("driver", "./_demo_driver.ts", [dir, ...flags, ...driverFlags, ...seed]);
@@ -293,21 +293,24 @@ async function main(): Promise<boolean> {
     `   ${summary.deposits} deposits, ${summary.transfers} transfers, ${summary.rejected} ` +
       `refused for insufficient funds`,
   );
-  console.log(
-    `   per account: ${(final.accounts as number) - mismatches.length}/${final.accounts} ` +
-      `balances and operation counts equal to the acknowledged operations`,
-  );
-  for (const m of mismatches) console.log(`     ${m}`);
-  if (final.error !== undefined) console.log(`   the final audit FAILED: ${final.error}`);
-  console.log(
-    `   sum: ${money(final.total as number)} held, ${
-      money(final.expectedTotal as number)
-    } expected (opening balances + acknowledged deposits; transfers move money)`,
-  );
-  console.log(
-    `   transfers counter: ${final.counter} (${final.counterAcked} increments acknowledged, ` +
-      `${final.counterFailed} unsure, of ${final.transfers} transfers)`,
-  );
+  if (final.error !== undefined) {
+    console.log(`   the final audit FAILED: ${final.error}`);
+  } else {
+    console.log(
+      `   per account: ${(final.accounts as number) - mismatches.length}/${final.accounts} ` +
+        `balances and operation counts equal to the acknowledged operations`,
+    );
+    for (const m of mismatches) console.log(`     ${m}`);
+    console.log(
+      `   sum: ${money(final.total as number)} held, ${
+        money(final.expectedTotal as number)
+      } expected (opening balances + acknowledged deposits; transfers move money)`,
+    );
+    console.log(
+      `   transfers counter: ${final.counter} (${final.counterAcked} increments acknowledged, ` +
+        `${final.counterFailed} unsure, of ${final.transfers} transfers)`,
+    );
+  }
   console.log(`   lock fencing tokens grow: ${(summary.tokens as number[]).join(" < ")}`);
   const ok = summary.ok === true;
   console.log(ok ? "   PROVEN: nothing acknowledged was lost or applied twice" : "   NOT PROVEN");
