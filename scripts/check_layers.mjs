@@ -32,7 +32,7 @@ const BELOW = {
 BELOW.sharding = [...BELOW.cluster, "cluster"];
 BELOW.replication = [...BELOW.sharding, "sharding"];
 BELOW.distributed = [...BELOW.sharding, "sharding"];
-BELOW.client = [...BELOW.sharding, "replication", "distributed"];
+BELOW.client = [...BELOW.sharding, "sharding", "replication", "distributed"];
 /** Folders at the top: they assemble or test the others and may import anything. */
 const ANYTHING = new Set(["testing", "cli"]);
 
