@@ -12,13 +12,16 @@ import process from "node:process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import {
+  type ActorRef,
   Behaviors,
   ClusterClient,
   ClusteredActorSystem,
+  type DistributedApi,
   entityShard,
   type Member,
   type NodeAddress,
   type ShardAllocation,
+  type ShardEnvelope,
   SqliteJournal,
 } from "../mod.ts";
 import {
@@ -72,6 +75,32 @@ interface Bank {
 
 const ASK_TIMEOUT = 2000;
 
+/** The accounts, the counter and the lock through a node or a client (the same calls). */
+function through(
+  via: Pick<ClusteredActorSystem, "entityAsk">,
+  accounts: ActorRef<ShardEnvelope<AccountCmd>>,
+  d: Pick<DistributedApi, "counter" | "lock">,
+): Pick<Bank, "apply" | "view" | "transfers" | "audit"> {
+  return {
+    apply: (id, op, amount) =>
+      via.entityAsk<AccountCmd, Reply>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "apply", op, amount, replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    view: (id) =>
+      via.entityAsk<AccountCmd, AccountView>(
+        accounts,
+        id,
+        (replyTo) => ({ type: "view", replyTo }),
+        { timeout: ASK_TIMEOUT },
+      ),
+    transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
+    audit: d.lock("audit", { lease: 5000 }),
+  };
+}
+
 /** The driver as a cluster member with the role "driver" (it hosts no accounts). */
 async function memberBank(dir: string, seeds: string[], short: boolean): Promise<Bank> {
   const structures = new SqliteJournal({ path: join(dir, "structures.db"), synchronous: "normal" });
@@ -93,22 +122,7 @@ async function memberBank(dir: string, seeds: string[], short: boolean): Promise
   const d = node.distributed({ journal: structures });
   return {
     kind: 'a cluster member with the role "driver" (hosts no accounts)',
-    apply: (id, op, amount) =>
-      node.entityAsk<AccountCmd, Reply>(
-        accounts,
-        id,
-        (replyTo) => ({ type: "apply", op, amount, replyTo }),
-        { timeout: ASK_TIMEOUT },
-      ),
-    view: (id) =>
-      node.entityAsk<AccountCmd, AccountView>(
-        accounts,
-        id,
-        (replyTo) => ({ type: "view", replyTo }),
-        { timeout: ASK_TIMEOUT },
-      ),
-    transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
-    audit: d.lock("audit", { lease: 5000 }),
+    ...through(node, accounts, d),
     cluster: async () => viewOf(await node.getClusterState()),
     async close() {
       await node.shutdown();
@@ -129,22 +143,7 @@ async function clientBank(seeds: string[]): Promise<Bank> {
   const d = client.distributed();
   return {
     kind: "a ClusterClient (not a member: it routes each command to the shard's owner)",
-    apply: (id, op, amount) =>
-      client.entityAsk<AccountCmd, Reply>(
-        accounts,
-        id,
-        (replyTo) => ({ type: "apply", op, amount, replyTo }),
-        { timeout: ASK_TIMEOUT },
-      ),
-    view: (id) =>
-      client.entityAsk<AccountCmd, AccountView>(
-        accounts,
-        id,
-        (replyTo) => ({ type: "view", replyTo }),
-        { timeout: ASK_TIMEOUT },
-      ),
-    transfers: d.counter("transfers", { timeout: ASK_TIMEOUT }),
-    audit: d.lock("audit", { lease: 5000 }),
+    ...through(client, accounts, d),
     cluster: () => Promise.resolve(viewOf(client.getClusterState())),
     diagnose: () => {
       const st = client.getClusterState();
