@@ -41,6 +41,7 @@ export * from "./src/cluster/mod.ts";
 export * from "./src/sharding/mod.ts";
 export * from "./src/distributed/mod.ts";
 export * from "./src/client/mod.ts";
+export * from "./src/management/mod.ts";
 // The root `Behaviors` also has the cluster features' factories (this explicit export wins over
 // the one the entries above re-export); it is the same object as theirs.
 export { Behaviors, type ClusterBehaviors } from "./src/sharding/mod.ts";

@@ -36,6 +36,7 @@ import { DistributedSet } from "./set.ts";
 
 /** The entity prefix of every structure (also the key prefix in the journal). */
 const PREFIX = "_dd";
+const DEFAULT_SHARDS = 100;
 
 // deno-lint-ignore no-explicit-any
 const models: Record<string, DataModel<any, any>> = {
@@ -85,7 +86,7 @@ export interface DistributedHost {
   regionRef<M>(
     name: string,
     factory: (entityId: string) => Behavior<M>,
-    options: { numShards: number },
+    options: { numShards: number; replication?: { replicas: number } },
   ): ActorRef<EntityEnvelope<M>>;
   /** Asks one entity. */
   entityAsk<M, R>(
@@ -114,16 +115,26 @@ function structuresRegion(
       if (kind === "lock" || kind === "semaphore") {
         return permitsEntity(entityId, journal) as Behavior<DataCommand>;
       }
-      if (kind === "barrier") {
-        return barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<
-          DataCommand
-        >;
-      }
       const model = models[kind];
       if (model === undefined) throw new TypeError(`Unknown distributed entity "${entityId}"`);
       return dataEntity(model, entityId, journal);
     },
-    { numShards: shards },
+    journal === undefined ? { numShards: shards, replication: { replicas: 0 } } : {
+      numShards: shards,
+    },
+  );
+}
+
+/** Spawns (once) a node's region of the barriers with `shards` shards (never replicated). */
+function barriersRegion(
+  node: DistributedHost,
+  shards: number,
+): ActorRef<EntityEnvelope<DataCommand>> {
+  return node.regionRef<DataCommand>(
+    `casty-distributed-barrier-${shards}`,
+    (entityId) =>
+      barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<DataCommand>,
+    { numShards: shards, replication: { replicas: 0 } },
   );
 }
 
@@ -174,6 +185,10 @@ export class Distributed implements DistributedApi {
     journals.set(node, journal ?? null);
     this.#node = node;
     this.#journal = journal;
+    // With a journal, the structures of the default shard count may be replicated
+    // (`[defaults.replication]`): host their type here now, so this node can keep replicas
+    // before it uses a structure itself.
+    if (journal !== undefined) this.#region(DEFAULT_SHARDS);
   }
 
   /**
@@ -275,7 +290,7 @@ export class Distributed implements DistributedApi {
     if (typeof name !== "string" || name.length === 0) {
       throw new DistributedError("BAD_ARGUMENT", `Invalid ${kind} name ${JSON.stringify(name)}`);
     }
-    const shards = options.shards ?? 100;
+    const shards = options.shards ?? DEFAULT_SHARDS;
     const timeout = options.timeout ?? 5000;
     if (!Number.isInteger(shards) || shards < 1) {
       throw new DistributedError(
@@ -289,14 +304,23 @@ export class Distributed implements DistributedApi {
     return {
       node: this.#node,
       ready: this.#node.ensureRegion?.(shards),
-      region: this.#region(shards),
+      region: kind === "barrier" ? this.#barriers(shards) : this.#region(shards),
       entityId: `${PREFIX}:${kind}:${name}`,
       timeout,
     };
   }
 
+  // Counters, maps, sets, queues, locks and semaphores: event-sourced over the journal, so they
+  // are replicated when the type's replication (`[defaults.replication]`) says so. Without a
+  // journal they live in memory and are never replicated.
   #region(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
     return structuresRegion(this.#node, shards, this.#journal);
+  }
+
+  // Barriers: their rounds live in memory (a moved barrier fails its round), so their own type,
+  // never replicated.
+  #barriers(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
+    return barriersRegion(this.#node, shards);
   }
 }
 
@@ -322,6 +346,7 @@ export const distributedExtension: ClusterExtension = {
       if (m?.t !== "ensure" || !Number.isInteger(m.shards) || (m.shards as number) < 1) return;
       try {
         structuresRegion(ctx.node, m.shards as number, journals.get(ctx.node) ?? undefined);
+        barriersRegion(ctx.node, m.shards as number);
         m.replyTo?.tell(true);
       } catch (err) {
         ctx.log.warn(`Cannot spawn the distributed structures' region for a client`, err);
