@@ -15,15 +15,7 @@ import { AskTimeoutError } from "../actor/errors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
 import { consoleLogger, type Logger, type LogLevel } from "../actor/logger.ts";
 import type { Member, NodeAddress } from "../cluster/member.ts";
-import {
-  Deregister,
-  Find,
-  Listing,
-  Register,
-  ServiceKey,
-  Subscribe,
-  Unsubscribe,
-} from "../cluster/receptionist.ts";
+import { Listing, RECEPTIONIST_WIRE, ServiceKey } from "../cluster/receptionist.ts";
 import {
   GetTopology,
   ResolveNode,
@@ -236,7 +228,11 @@ export class ClientEntityRef<M> implements ActorRef<ShardEnvelope<M>> {
   readonly path: string;
   /** `casty://<system>/<typeName>`. */
   readonly address: string;
-  readonly #route: (envelope: ShardEnvelope<M>, sink?: Sink) => void;
+  readonly #route: (
+    envelope: ShardEnvelope<M>,
+    sink?: Sink,
+    paced?: boolean,
+  ) => Promise<void> | void;
 
   /**
    * Use {@linkcode ClusterClient.entityRef}.
@@ -250,7 +246,7 @@ export class ClientEntityRef<M> implements ActorRef<ShardEnvelope<M>> {
     typeName: string,
     numShards: number,
     system: string,
-    route: (envelope: ShardEnvelope<M>, sink?: Sink) => void,
+    route: (envelope: ShardEnvelope<M>, sink?: Sink, paced?: boolean) => Promise<void> | void,
   ) {
     this.typeName = typeName;
     this.numShards = numShards;
@@ -265,7 +261,7 @@ export class ClientEntityRef<M> implements ActorRef<ShardEnvelope<M>> {
   }
 
   /** @internal */
-  get [ENTITY_REF](): (envelope: ShardEnvelope<M>, sink?: Sink) => void {
+  get [ENTITY_REF](): (envelope: ShardEnvelope<M>, sink?: Sink) => Promise<void> | void {
     return this.#route;
   }
 
@@ -285,11 +281,21 @@ export class ClientEntityRef<M> implements ActorRef<ShardEnvelope<M>> {
     this.#route(msg);
   }
 
-  /** The same as {@linkcode ClientEntityRef.tell}. */
+  /**
+   * Routes the envelope like {@linkcode ClientEntityRef.tell}, but when the owner's outbound
+   * queue is full it waits for room instead of letting the message overflow into a dead letter
+   * (a fast producer slows down).
+   *
+   * @throws {TypeError} (rejection) when `msg` is not a `ShardEnvelope`.
+   */
   send(msg: ShardEnvelope<M>): Promise<void> {
+    if (!(msg instanceof ShardEnvelope)) {
+      return Promise.reject(
+        new TypeError(`Cannot send to "${this.typeName}": send a ShardEnvelope(entityId, message)`),
+      );
+    }
     try {
-      this.tell(msg);
-      return Promise.resolve();
+      return this.#route(msg, undefined, true) ?? Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -353,6 +359,11 @@ export class ClusterClient implements AsyncDisposable {
   /** Waiting requests per `type#shard`, in arrival order. */
   readonly #waiting = new Map<string, Pending[]>();
   #waitingCount = 0;
+  /** Owners that can take messages now, per type and shard; cleared on every change. */
+  readonly #routes = new Map<
+    string,
+    ({ node: NodeAddress; ref: ActorRef<unknown> } | undefined)[]
+  >();
   /** Shards whose first message took the slow path and whose allocation is awaited. */
   readonly #slowPathed = new Set<string>();
   #members: readonly Member[] = [];
@@ -626,7 +637,7 @@ export class ClusterClient implements AsyncDisposable {
       typeName,
       numShards,
       this.systemName,
-      (envelope, sink) => this.#route(typeName, numShards, envelope, sink),
+      (envelope, sink, paced) => this.#route(typeName, numShards, envelope, sink, paced),
     );
     this.#refs.set(typeName, ref as ClientEntityRef<unknown>);
     return ref;
@@ -959,6 +970,7 @@ export class ClusterClient implements AsyncDisposable {
         `kept allocations of epoch ${this.#allocationEpoch}: the contact sent epoch ${s.allocationEpoch}`,
       );
     }
+    this.#routes.clear();
     for (const k of [...this.#slowPathed]) {
       const [type, shard] = splitKey(k);
       if (this.#allocations[type]?.[shard] !== undefined) this.#slowPathed.delete(k);
@@ -988,8 +1000,24 @@ export class ClusterClient implements AsyncDisposable {
 
   // ---- routing ----------------------------------------------------------------------------
 
-  #route(type: string, numShards: number, envelope: ShardEnvelope<unknown>, sink?: Sink): void {
+  #route(
+    type: string,
+    numShards: number,
+    envelope: ShardEnvelope<unknown>,
+    sink?: Sink,
+    paced = false,
+  ): Promise<void> | void {
     const shard = entityShard(envelope.entityId, numShards);
+    if (this.#waitingCount === 0) {
+      // Hot path: a known owner that can take it, nothing waiting ahead of it.
+      const r = this.#routes.get(type)?.[shard];
+      if (r !== undefined) {
+        if (sink) sink.node = r.node;
+        if (paced) return r.ref.send(envelope);
+        r.ref.tell(envelope);
+        return;
+      }
+    }
     const p: Pending = { type, shard, envelope, at: this.#clock.now(), sink };
     if (this.#closed) {
       this.#fail(
@@ -1010,6 +1038,12 @@ export class ClusterClient implements AsyncDisposable {
     if (allocation !== undefined) {
       const owner = this.#map(allocation.primary);
       if (!this.#available(owner)) return false;
+      let routes = this.#routes.get(p.type);
+      if (routes === undefined) this.#routes.set(p.type, routes = []);
+      routes[p.shard] = {
+        node: owner,
+        ref: this.#remoting.refAt<ShardEnvelope<unknown>>(owner, `/${p.type}`),
+      };
       this.#sendTo(owner, p);
       return true;
     }
@@ -1144,6 +1178,7 @@ export class ClusterClient implements AsyncDisposable {
     const b = this.#breaker(node);
     b.failures++;
     if (b.state === "closed" && b.failures >= this.#failureThreshold) {
+      this.#routes.clear();
       b.state = "open";
       b.openUntil = this.#clock.now() + b.backoff;
       this.#log.warn(
@@ -1233,7 +1268,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 function registerWire(serializer: Serializer): void {
   const s = serializer as Partial<{ register(cls: unknown, tag: string): unknown }>;
   if (typeof s.register !== "function") return;
-  const classes: [unknown, string][] = [
+  const classes: (readonly [unknown, string])[] = [
     [Terminated, "casty.Terminated"],
     [SubscribeTopology, "casty.SubscribeTopology"],
     [UnsubscribeTopology, "casty.UnsubscribeTopology"],
@@ -1242,13 +1277,7 @@ function registerWire(serializer: Serializer): void {
     [TopologySnapshot, "casty.TopologySnapshot"],
     [ShardEnvelope, "casty.ShardEnvelope"],
     [ShardForward, "casty.ShardForward"],
-    [ServiceKey, "casty.ServiceKey"],
-    [Listing, "casty.Listing"],
-    [Register, "casty.Register"],
-    [Deregister, "casty.Deregister"],
-    [Find, "casty.Find"],
-    [Subscribe, "casty.Subscribe"],
-    [Unsubscribe, "casty.Unsubscribe"],
+    ...RECEPTIONIST_WIRE,
   ];
   for (const [cls, tag] of classes) {
     try {

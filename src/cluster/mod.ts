@@ -114,6 +114,7 @@ export {
   Find,
   Listing,
   RECEPTIONIST_PATH,
+  RECEPTIONIST_WIRE,
   type ReceptionistCommand,
   Register,
   type ServiceInstance,

@@ -95,13 +95,15 @@ export interface DistributedHost {
     factory: (replyTo: ActorRef<R>) => M,
     options?: AskOptions,
   ): Promise<R>;
-  /** Makes the nodes spawn the structures' region of `numShards` shards (clients only). */
+  /** Makes the nodes spawn the structures' regions of `numShards` shards (clients only). */
   ensureRegion?(numShards: number): Promise<void>;
 }
 
 /**
- * Spawns (once) a node's region of the structures with `shards` shards, with the journal the
- * node's facade uses; what a client's `ensureRegion` asks for.
+ * The region of the structures with `shards` shards (counters, maps, sets, queues, locks and
+ * semaphores), with the journal the node's facade uses: event-sourced over it, so replicated
+ * when the type's replication (`[defaults.replication]`) says so; without a journal they live in
+ * memory and are never replicated. Also what a client's `ensureRegion` makes a node spawn.
  */
 function structuresRegion(
   node: DistributedHost,
@@ -125,7 +127,7 @@ function structuresRegion(
   );
 }
 
-/** Spawns (once) a node's region of the barriers with `shards` shards (never replicated). */
+/** The barriers' own type of `shards` shards (never replicated). */
 function barriersRegion(
   node: DistributedHost,
   shards: number,

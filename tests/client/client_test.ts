@@ -311,6 +311,11 @@ describe("ClusterClient", () => {
       const users = d.map<string, string>("users");
       assert.equal(await users.put("alice", "Alice"), undefined);
       assert.equal(await n1.distributed().map<string, string>("users").get("alice"), "Alice");
+      // Barriers have their own sharded type: a client and a node meet at one.
+      await Promise.all([
+        d.barrier("meet").arrive(2, { timeout: 10_000 }),
+        n1.distributed().barrier("meet").arrive(2, { timeout: 10_000 }),
+      ]);
     },
   );
 
