@@ -10,6 +10,8 @@ import { startBenchNode } from "./_bench_node.ts";
 import { type ActorRef, Behaviors, ShardEnvelope } from "../mod.ts";
 
 const N = Number(process.env.N ?? 1_000_000);
+// PLAIN=0 skips the plain-actor baseline (for profiling the sharded part alone).
+const withPlain = process.env.PLAIN !== "0";
 
 const g = globalThis as {
   gc?: () => void;
@@ -43,11 +45,16 @@ const names = Array.from({ length: N }, (_, i) => `plain-${i}`);
 async function touchAll(send: (i: number) => void): Promise<number> {
   remaining = N;
   const done = new Promise<void>((resolve) => (finished = resolve));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) send(i);
   await done;
+  const c = process.cpuUsage(c0);
+  cpuMs = (c.user + c.system) / 1000;
   return performance.now() - t0;
 }
+/** CPU time (all threads, GC included) of the last `touchAll`. */
+let cpuMs = 0;
 
 // Warm up: every shard allocated here, code paths compiled (these 1000 entities stay alive).
 for (;;) {
@@ -63,9 +70,13 @@ for (;;) {
 
 const h0 = heapUsed();
 const plain: ActorRef<Msg>[] = new Array(N);
-const tPlain = await touchAll((i) => (plain[i] = node.spawn(entity, names[i])).tell(TOUCH));
+const tPlain = withPlain
+  ? await touchAll((i) => (plain[i] = node.spawn(entity, names[i])).tell(TOUCH))
+  : NaN;
+const cpuPlain = cpuMs;
 const h1 = heapUsed();
 const tSharded = await touchAll((i) => region.tell(new ShardEnvelope(ids[i], TOUCH)));
+const cpuSharded = cpuMs;
 const h2 = heapUsed();
 
 const perPlain = (h1 - h0) / N;
@@ -80,6 +91,11 @@ console.log(
   `entities:     first envelope to all handled ${(tSharded / 1000).toFixed(2)} s (${
     (tSharded / tPlain).toFixed(2)
   }x plain), ${perEntity.toFixed(0)} B heap each (${(perEntity / perPlain).toFixed(2)}x plain)`,
+);
+console.log(
+  `cpu time:     plain ${(cpuPlain / 1000).toFixed(2)} s, entities ${
+    (cpuSharded / 1000).toFixed(2)
+  } s (${(cpuSharded / cpuPlain).toFixed(2)}x)`,
 );
 console.log(
   `targets: <= 2 s ${tSharded <= 2000 ? "met" : "missed"}; <= 1 KiB per entity ${
