@@ -20,7 +20,7 @@ import {
   watchChildren,
 } from "../actor/internal.ts";
 import type { ClusterExtensionContext } from "../cluster/extension.ts";
-import { entityShard } from "./entity_shard.ts";
+import { entityShard, entityShardOfNew } from "./entity_shard.ts";
 import type {
   AllocationTable,
   RegionHandle,
@@ -356,8 +356,13 @@ export function regionBehavior(
       return ent;
     };
 
-    const deliverLocal = (id: string, shard: number, message: unknown) => {
-      const ent = entities.get(id) ?? spawnEntity(id, shard);
+    const deliverLocal = (
+      id: string,
+      shard: number,
+      message: unknown,
+      live: Entity | undefined = entities.get(id),
+    ) => {
+      const ent = live ?? spawnEntity(id, shard);
       ent.lastUsed = now;
       if (ent.stopping) (ent.pending ??= []).push(message);
       else ent.ref.tell(message);
@@ -546,14 +551,17 @@ export function regionBehavior(
           // Fast path: an active shard of this node with nothing waiting and no hand-off (a
           // live entity knows its shard: no hashing).
           const live = entities.get(msg.entityId);
-          const shard = live !== undefined ? live.shard : entityShard(msg.entityId, spec.numShards);
+          // A new id goes to the shard-id cache only if it is routed elsewhere (see `route`).
+          const shard = live !== undefined
+            ? live.shard
+            : entityShardOfNew(msg.entityId, spec.numShards);
           if (
             active.has(shard) && coordinator.leaseValid && !buffers.has(shard) &&
             !released.has(shard)
           ) {
             const e = coordinator.entry(spec.name, shard);
             if (e !== undefined && e.node === self && !e.handoff) {
-              deliverLocal(msg.entityId, shard, msg.message);
+              deliverLocal(msg.entityId, shard, msg.message, live);
               return;
             }
           }
