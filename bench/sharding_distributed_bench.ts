@@ -162,6 +162,9 @@ try {
     );
   }
   if (dead > 0) console.log(`dead letters: ${dead}`);
+} catch (err) {
+  console.error("bench failed:", err);
+  process.exitCode = 1;
 } finally {
   await Promise.all(peers.map((p) => p.stop()));
   await node.shutdown();

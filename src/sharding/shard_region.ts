@@ -334,7 +334,15 @@ export function regionBehavior(
     };
     coordinator.addRegion(spec.name, handle);
 
-    const ownerRef = (e: ShardEntry) => ext.refAt<RegionMsg>(e.address, ctx.self.path);
+    // The region ref of each owner (tables share their entries' address objects).
+    const owners = new WeakMap<ShardEntry["address"], ActorRef<RegionMsg>>();
+    const ownerRef = (e: ShardEntry) => {
+      let ref = owners.get(e.address);
+      if (ref === undefined) {
+        owners.set(e.address, ref = ext.refAt<RegionMsg>(e.address, ctx.self.path));
+      }
+      return ref;
+    };
 
     const stillOwner = (shard: number) => {
       const e = coordinator.entry(spec.name, shard);
@@ -427,8 +435,7 @@ export function regionBehavior(
       return true;
     };
 
-    const route = (m: PendingMessage) => {
-      const shard = entityShard(m.entityId, spec.numShards);
+    const route = (m: PendingMessage, shard = entityShard(m.entityId, spec.numShards)) => {
       if (buffers.has(shard) || !attempt(shard, m)) buffers.push(shard, m);
     };
 
@@ -571,7 +578,7 @@ export function regionBehavior(
             origin: "user",
             hops: 0,
             at: now,
-          });
+          }, live !== undefined ? shard : entityShard(msg.entityId, spec.numShards));
         } else if (msg instanceof ShardForward) {
           route({
             entityId: msg.entityId,
