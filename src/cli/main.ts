@@ -45,6 +45,10 @@ export interface CliOutput {
 const USAGE = `usage:
   casty node [--config casty.toml] [--name NAME] [--host HOST] [--port PORT] [--seed HOST:PORT]... [--roles a,b]
   casty status --contact HOST:PORT [--system NAME] [--config casty.toml] [--timeout MS]
+  casty cert create-ca [--out DIR] [--name CN] [--days 3650] [--force]
+  casty cert create-node [--out DIR] [--name NAME] [--host DNS]... [--ip IP]... [--days 365] [--ca-cert FILE] [--ca-key FILE] [--force]
+  casty cert create-client [--out DIR] [--name NAME] [--days 365] [--ca-cert FILE] [--ca-key FILE] [--force]
+  casty cert info FILE...
   casty help`;
 
 interface Flags {
@@ -100,6 +104,8 @@ export async function main(args: string[], io: CliOutput = {}): Promise<number> 
         return await runNode(rest, out, io.stopSignal);
       case "status":
         return await status(rest, out, err);
+      case "cert":
+        return await (await import("./cert.ts")).cert(rest, out, err);
       case "help":
       case "--help":
       case "-h":

@@ -7,7 +7,7 @@
 import type { ActorRef } from "../actor/actor_ref.ts";
 import type { Behavior } from "../actor/behaviors.ts";
 import { Behaviors } from "../persistence/behaviors.ts";
-import type { EventJournal } from "../persistence/journal.ts";
+import { deleteEventsOf, type EventJournal } from "../persistence/journal.ts";
 
 /** A request to a structure entity. */
 export interface DataCommand {
@@ -100,12 +100,17 @@ function run<S, E>(
       return d.stop ? Behaviors.stopped() : Behaviors.same();
     });
   }
+  // The entity's sequence number, to free the log before a reset (destroy).
+  let seq = 0;
   return Behaviors.eventSourced<DataCommand, E, S>({
     entityId,
     journal,
     initialState: model.initial(),
     onEvent: (s, e) => applyAll(model, s, e),
-    onCommand: (_ctx, state, cmd) => {
+    onRecovered: (_state, sequenceNr) => {
+      seq = sequenceNr;
+    },
+    onCommand: (ctx, state, cmd) => {
       const d = decideSafely(model, state, cmd);
       if ("ok" in d) {
         cmd.replyTo.tell(d);
@@ -117,9 +122,31 @@ function run<S, E>(
         return Behaviors.same();
       }
       return Behaviors.persisted(d.events, {
-        reply,
+        reply: () => {
+          seq += d.events.length;
+          if (!d.stop) return reply();
+          // Destroy: the reset event is the last one; free everything before it, then answer.
+          freeBefore(journal, entityId, seq, ctx.log).then(reply);
+        },
         then: d.stop ? Behaviors.stopped() : undefined,
       }) as Behavior<DataCommand>;
     },
   });
+}
+
+/**
+ * Frees an entity's journal entries before its reset event at `resetAt` (destroy); a journal
+ * without `deleteEvents` keeps them (the reset still replays to the fresh state). Never rejects.
+ */
+export async function freeBefore(
+  journal: EventJournal,
+  entityId: string,
+  resetAt: number,
+  log: { warn(message: string, error?: unknown): void },
+): Promise<void> {
+  try {
+    await deleteEventsOf(journal, entityId, resetAt - 1);
+  } catch (err) {
+    log.warn(`could not free the journal entries of destroyed "${entityId}"`, err);
+  }
 }

@@ -14,7 +14,7 @@ import type { Behavior } from "../actor/behaviors.ts";
 import { Behaviors } from "../persistence/behaviors.ts";
 import { InMemoryJournal } from "../persistence/in_memory_journal.ts";
 import type { EventJournal } from "../persistence/journal.ts";
-import type { DataCommand, DataReply } from "./_entity.ts";
+import { type DataCommand, type DataReply, freeBefore } from "./_entity.ts";
 
 /** How often the entity checks leases and deadlines, in ms. */
 export const TICK_MS = 50;
@@ -29,7 +29,7 @@ type PermitEvent =
   | { t: "init"; permits: number }
   | { t: "grant"; owner: string; token: number; lease: number }
   | { t: "free"; owner: string }
-  | { t: "reset" };
+  | { t: "reset"; lastToken?: number };
 
 /** What `acquire` answers. */
 export type AcquireAnswer =
@@ -72,7 +72,8 @@ function apply(s: PermitState, e: PermitEvent): PermitState {
     }
     case "reset":
       // Tokens keep growing across a destroy: a stale holder must never see a smaller token win.
-      return { ...initial, lastToken: s.lastToken };
+      // The event carries the token, since destroy frees the events before it.
+      return { ...initial, lastToken: Math.max(s.lastToken, e.lastToken ?? 0) };
   }
 }
 
@@ -97,12 +98,18 @@ export function permitsEntity(
   // and its tokens start from the wall clock (ms × 1000) so they stay above the lost ones.
   const amnesic = journal === undefined;
   let startedAt = 0;
+  const store = journal ?? new InMemoryJournal();
+  let seq = 0;
   return Behaviors.eventSourced<DataCommand | Tick, PermitEvent, PermitState>({
     entityId,
-    journal: journal ?? new InMemoryJournal(),
+    journal: store,
     initialState: initial,
     onEvent: apply,
+    onRecovered: (_state, sequenceNr) => {
+      seq = sequenceNr;
+    },
     onCommand: (ctx, state, cmd) => {
+      let resetIndex = -1;
       const clock = ctx.system.clock;
       const now = clock.now();
       if (!recovered) {
@@ -247,7 +254,8 @@ export function permitsEntity(
               if (r) after.push(() => r.tell(ok({ timeout: true })));
             }
             leaseUntil.clear();
-            emit({ t: "reset" });
+            resetIndex = events.length;
+            emit({ t: "reset", lastToken: s.lastToken });
             reply(undefined);
             break;
           }
@@ -283,7 +291,15 @@ export function permitsEntity(
         run();
         return Behaviors.same();
       }
-      return Behaviors.persisted(events, { reply: run }) as Behavior<DataCommand | Tick>;
+      return Behaviors.persisted(events, {
+        reply: () => {
+          const before = seq;
+          seq += events.length;
+          if (resetIndex < 0) return run();
+          // Destroy: free the log before the reset event (which keeps the token), then answer.
+          freeBefore(store, entityId, before + resetIndex + 1, ctx.log).then(run);
+        },
+      }) as Behavior<DataCommand | Tick>;
     },
   });
 }

@@ -26,6 +26,17 @@ export function validatePersist(entityId: unknown, events: readonly PersistedEve
 }
 
 /**
+ * Checks the `toSequenceNr` of `deleteEvents`: a non-negative safe integer.
+ */
+export function validateDeleteTo(entityId: string, toSequenceNr: number): void {
+  if (!Number.isSafeInteger(toSequenceNr) || toSequenceNr < 0) {
+    throw new RangeError(
+      `Cannot delete events of "${entityId}": ${toSequenceNr} is not a non-negative integer`,
+    );
+  }
+}
+
+/**
  * Returns the first sequence number of `events` that breaks `highest + 1, +1, …`, with the
  * number expected there, or `undefined` when the batch continues the log.
  */

@@ -15,6 +15,7 @@ import {
 import {
   findConflict,
   loadBounds,
+  validateDeleteTo,
   validateEntityId,
   validatePersist,
   validateSnapshot,
@@ -42,7 +43,9 @@ import {
  */
 export class InMemoryJournal implements EventJournal {
   // Index i holds sequence number i + 1: numbering is contiguous from 1 by construction.
-  #events = new Map<string, PersistedEvent[]>();
+  // Deleted events leave holes below #deletedTo, which loads skip.
+  #events = new Map<string, (PersistedEvent | undefined)[]>();
+  #deletedTo = new Map<string, number>();
   #snapshots = new Map<string, Snapshot>();
   #closed = false;
 
@@ -115,8 +118,9 @@ export class InMemoryJournal implements EventJournal {
       const [from, to, max] = loadBounds(entityId, fromSequenceNr, options);
       const log = this.#events.get(entityId);
       if (!log || from > to) return Promise.resolve([]);
-      const end = Math.min(log.length, to, from - 1 + max);
-      return Promise.resolve(log.slice(from - 1, end));
+      const first = Math.max(from, (this.#deletedTo.get(entityId) ?? 0) + 1);
+      const end = Math.min(log.length, to, first - 1 + max);
+      return Promise.resolve(log.slice(first - 1, end) as PersistedEvent[]);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -200,6 +204,43 @@ export class InMemoryJournal implements EventJournal {
   }
 
   /**
+   * Frees the entity's events up to `toSequenceNr` (never its latest one); see
+   * {@linkcode EventJournal.deleteEvents}.
+   *
+   * @param entityId The entity.
+   * @param toSequenceNr The last sequence number to free, inclusive.
+   * @returns A promise that resolves once freed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { InMemoryJournal } from "@casty/casty/persistence";
+   * const journal = new InMemoryJournal();
+   * await journal.persist("e", [1, 2].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+   * await journal.deleteEvents("e", 5); // the latest event stays
+   * assert.deepEqual((await journal.load("e")).map((e) => e.event), [2]);
+   * assert.equal(await journal.highestSequenceNr("e"), 2);
+   * ```
+   */
+  deleteEvents(entityId: string, toSequenceNr: number): Promise<void> {
+    try {
+      this.#checkOpen(`delete events of "${entityId}"`);
+      validateEntityId(entityId);
+      validateDeleteTo(entityId, toSequenceNr);
+      const log = this.#events.get(entityId);
+      const to = Math.min(toSequenceNr, (log?.length ?? 0) - 1);
+      const done = this.#deletedTo.get(entityId) ?? 0;
+      if (log && to > done) {
+        log.fill(undefined, done, to);
+        this.#deletedTo.set(entityId, to);
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
    * Drops all data; later calls reject with a {@linkcode JournalError}. Idempotent.
    *
    * @returns A resolved promise.
@@ -215,6 +256,7 @@ export class InMemoryJournal implements EventJournal {
   close(): Promise<void> {
     this.#closed = true;
     this.#events.clear();
+    this.#deletedTo.clear();
     this.#snapshots.clear();
     return Promise.resolve();
   }

@@ -156,6 +156,16 @@ export interface EventJournal {
   loadSnapshot(entityId: string): Promise<Snapshot | undefined>;
   /** Finishes pending writes and releases the storage; later calls reject. Optional. */
   close?(): Promise<void>;
+  /**
+   * Frees an entity's events with sequence numbers up to `toSequenceNr` (inclusive), except
+   * that the entity's latest event is always kept, so its sequence never goes back
+   * (`highestSequenceNr` and the next `persist` are unchanged). Later loads start after the
+   * deleted range; snapshots are not touched, so the caller makes sure that a snapshot or the
+   * remaining events rebuild the state (as in Akka's `deleteMessages`). Optional:
+   * {@linkcode deleteEventsOf} reports whether a journal has it. casty calls it when a
+   * distributed structure is destroyed, up to the event that resets the structure.
+   */
+  deleteEvents?(entityId: string, toSequenceNr: number): Promise<void>;
 }
 
 const FALLBACK_PAGE = 1000;
@@ -234,6 +244,35 @@ export async function loadEvents(
     0,
     max,
   );
+}
+
+/**
+ * Frees an entity's events up to `toSequenceNr` when the journal can
+ * ({@linkcode EventJournal.deleteEvents}); the entity's latest event always stays.
+ *
+ * @param journal The journal.
+ * @param entityId The entity.
+ * @param toSequenceNr The last sequence number to free, inclusive.
+ * @returns `true` once freed, `false` when the journal has no `deleteEvents` (nothing freed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { deleteEventsOf, InMemoryJournal, loadEvents } from "@casty/casty/persistence";
+ * const journal = new InMemoryJournal();
+ * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+ * assert.equal(await deleteEventsOf(journal, "e", 2), true);
+ * assert.deepEqual((await loadEvents(journal, "e")).map((e) => e.sequenceNr), [3]);
+ * ```
+ */
+export async function deleteEventsOf(
+  journal: EventJournal,
+  entityId: string,
+  toSequenceNr: number,
+): Promise<boolean> {
+  if (typeof journal.deleteEvents !== "function") return false;
+  await journal.deleteEvents(entityId, toSequenceNr);
+  return true;
 }
 
 /**

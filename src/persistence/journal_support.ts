@@ -15,6 +15,7 @@ import type { PersistedEvent, Snapshot } from "./journal.ts";
 export {
   findConflict,
   loadBounds,
+  validateDeleteTo,
   validateEntityId,
   validatePersist,
   validateSnapshot,
@@ -56,7 +57,7 @@ export function zeroStats(): { -readonly [K in keyof DurableJournalStats]: numbe
 }
 
 /**
- * One `persist` or `saveSnapshot` call waiting for its group commit. `Rows` is how the journal
+ * One `persist`, `saveSnapshot` or `deleteEvents` call waiting for its group commit. `Rows` is how the journal
  * keeps the call's encoded events.
  */
 export interface QueuedCall<Rows> {
@@ -67,6 +68,8 @@ export interface QueuedCall<Rows> {
   /** The snapshot's number and timestamp (its state is already encoded in `state`). */
   readonly snapshot?: Snapshot;
   readonly state?: Uint8Array;
+  /** A `deleteEvents` call: free the events up to this number (never the latest one). */
+  readonly deleteTo?: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }

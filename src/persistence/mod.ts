@@ -31,6 +31,7 @@
 
 export {
   closeJournal,
+  deleteEventsOf,
   type EventJournal,
   highestSequenceNrOf,
   JournalConflictError,

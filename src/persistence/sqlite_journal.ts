@@ -33,6 +33,7 @@ import {
   findConflict,
   loadBounds,
   type QueuedCall,
+  validateDeleteTo,
   validateEntityId,
   validatePersist,
   validateSnapshot,
@@ -106,6 +107,7 @@ interface Statements {
   readonly rollbackTo: StatementSync;
   readonly highest: StatementSync;
   readonly insert: StatementSync;
+  readonly deleteEvents: StatementSync;
   readonly load: StatementSync;
   readonly saveSnapshot: StatementSync;
   readonly loadSnapshot: StatementSync;
@@ -476,6 +478,42 @@ export class SqliteJournal implements EventJournal {
   }
 
   /**
+   * Frees the entity's events up to `toSequenceNr`, never its latest one (so the sequence goes
+   * on), in the next group commit, after the calls made before it; see
+   * {@linkcode EventJournal.deleteEvents}. Snapshots are not touched.
+   *
+   * @param entityId The entity.
+   * @param toSequenceNr The last sequence number to free, inclusive.
+   * @returns A promise that resolves once committed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { SqliteJournal } from "@casty/casty/persistence";
+   * await using journal = new SqliteJournal({ path: ":memory:" });
+   * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+   * await journal.deleteEvents("e", 2);
+   * assert.deepEqual((await journal.load("e")).map((e) => e.event), [3]);
+   * await journal.persist("e", [{ sequenceNr: 4, event: 4, timestamp: 0 }]); // goes on
+   * ```
+   */
+  deleteEvents(entityId: string, toSequenceNr: number): Promise<void> {
+    try {
+      this.#checkOpen(`delete events of "${entityId}"`);
+      validateEntityId(entityId);
+      validateDeleteTo(entityId, toSequenceNr);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue((resolve, reject) => ({
+      entityId,
+      deleteTo: toSequenceNr,
+      resolve,
+      reject,
+    }));
+  }
+
+  /**
    * Commits the writes still queued, then closes the file. Later calls reject with a
    * {@linkcode JournalError} (`JOURNAL_CLOSED`). Idempotent.
    *
@@ -583,7 +621,7 @@ export class SqliteJournal implements EventJournal {
         if (op.events) {
           this.#stats.persistCalls++;
           this.#stats.eventsWritten += op.events.length;
-        } else {
+        } else if (op.snapshot) {
           this.#stats.snapshotsWritten++;
         }
         op.resolve();
@@ -613,7 +651,7 @@ export class SqliteJournal implements EventJournal {
 
   #failAll(batch: Pending[], reason: string, cause: unknown): void {
     for (const op of batch) {
-      const what = op.events ? "persist events" : "save snapshot";
+      const what = op.events ? "persist events" : op.snapshot ? "save snapshot" : "delete events";
       op.reject(
         new JournalError(
           "JOURNAL_WRITE",
@@ -637,6 +675,12 @@ export class SqliteJournal implements EventJournal {
     const entityId = op.entityId;
     if (op.snapshot) {
       sql.saveSnapshot.run(entityId, op.snapshot.sequenceNr, op.snapshot.timestamp, op.state!);
+      return undefined;
+    }
+    if (op.deleteTo !== undefined) {
+      // Read inside the transaction: it sees this batch's earlier inserts. The latest stays.
+      const to = Math.min(op.deleteTo, this.#highest(entityId) - 1);
+      if (to > 0) sql.deleteEvents.run(entityId, to);
       return undefined;
     }
     const events = op.events!;
@@ -756,6 +800,9 @@ function prepareStatements(db: DatabaseSync): Statements {
     rollbackTo: db.prepare("ROLLBACK TO casty_persist"),
     highest: db.prepare(
       "SELECT max(sequence_nr) AS highest FROM casty_events WHERE entity_id = ?",
+    ),
+    deleteEvents: db.prepare(
+      "DELETE FROM casty_events WHERE entity_id = ? AND sequence_nr <= ?",
     ),
     insert: db.prepare(
       "INSERT INTO casty_events (entity_id, sequence_nr, timestamp, event) VALUES (?, ?, ?, ?)",

@@ -25,6 +25,7 @@ import {
   encodeState,
   errorText,
   loadBounds,
+  validateDeleteTo,
   validateEntityId,
   validatePersist,
   validateSnapshot,
@@ -489,6 +490,50 @@ export class PostgresJournal implements EventJournal {
     this.#closed = true;
     if (this.#queue.length === 0 && this.#inFlight === undefined) return;
     await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Frees the entity's events up to `toSequenceNr`, never its latest one (so the sequence goes
+   * on), after the writes queued before the call; see {@linkcode EventJournal.deleteEvents}.
+   * Snapshots are not touched. One `DELETE` statement.
+   *
+   * @param entityId The entity.
+   * @param toSequenceNr The last sequence number to free, inclusive.
+   * @returns A promise that resolves once deleted.
+   * @throws {JournalError} (`JOURNAL_WRITE`) when the server cannot do it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PostgresJournal } from "@casty/casty/postgres";
+   * const journal = new PostgresJournal({ sql: { query: () => Promise.resolve([]) } });
+   * await assert.rejects(journal.deleteEvents("e", -1), RangeError);
+   * ```
+   */
+  async deleteEvents(entityId: string, toSequenceNr: number): Promise<void> {
+    const action = `delete events of "${entityId}"`;
+    this.#checkOpen(action);
+    validateEntityId(entityId);
+    checkText(entityId, action);
+    validateDeleteTo(entityId, toSequenceNr);
+    // Calls made before this one are written first.
+    if (this.#queue.length > 0 || this.#inFlight !== undefined) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+    await this.#setUp();
+    try {
+      await this.#run(
+        `DELETE FROM ${this.#t.events} WHERE entity_id = $1 AND sequence_nr <= LEAST($2::bigint, ` +
+          `(SELECT max(sequence_nr) FROM ${this.#t.events} WHERE entity_id = $1) - 1)`,
+        [entityId, String(toSequenceNr)],
+      );
+    } catch (err) {
+      throw new JournalError(
+        "JOURNAL_WRITE",
+        `Cannot ${action} in ${this.#name}: ${errorText(err)}`,
+        { cause: err },
+      );
+    }
   }
 
   /** Same as {@linkcode PostgresJournal.close}, for `await using`. */

@@ -164,7 +164,8 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 /**
  * Whether a certificate's names (SAN DNS and IP entries) include `host`, case-insensitively;
- * a DNS name `*.example.com` covers one label.
+ * a DNS name `*.example.com` covers one label. IPv6 addresses compare by value: Bun reports an
+ * IP SAN `::1` as `0:0:0:0:0:0:0:1`, Deno as `::1`.
  *
  * @example
  * ```ts
@@ -173,12 +174,15 @@ export function constantTimeEqual(a: string, b: string): boolean {
  * assert.ok(certificateNames(["127.0.0.1", "localhost"], "LOCALHOST"));
  * assert.ok(certificateNames(["*.nodes.local"], "a.nodes.local"));
  * assert.ok(!certificateNames(["other.example"], "127.0.0.1"));
+ * assert.ok(certificateNames(["0:0:0:0:0:0:0:1"], "[::1]"));
+ * assert.ok(certificateNames(["FD00:0:0:0:0:0:0:A"], "fd00::a"));
+ * assert.ok(!certificateNames(["0:0:0:0:0:0:0:1"], "::2"));
  * ```
  */
 export function certificateNames(names: readonly string[], host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  const h = fullIpv6(host.toLowerCase().replace(/^\[|\]$/g, ""));
   for (const raw of names) {
-    const name = raw.toLowerCase();
+    const name = fullIpv6(raw.toLowerCase());
     if (name === h) return true;
     if (name.startsWith("*.")) {
       const dot = h.indexOf(".");
@@ -186,6 +190,21 @@ export function certificateNames(names: readonly string[], host: string): boolea
     }
   }
   return false;
+}
+
+/** An IPv6 address as its 8 groups without leading zeros (`0:0:0:0:0:0:0:1`); other text as is. */
+function fullIpv6(text: string): string {
+  if (!text.includes(":")) return text;
+  const halves = text.split("::");
+  if (halves.length > 2) return text;
+  const groups = (half: string): string[] => (half === "" ? [] : half.split(":"));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return text;
+  const all = [...head, ...new Array<string>(missing).fill("0"), ...tail];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return text;
+  return all.map((g) => parseInt(g, 16).toString(16)).join(":");
 }
 
 function toHex(bytes: Uint8Array): string {

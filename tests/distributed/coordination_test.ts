@@ -229,4 +229,26 @@ describe("destroy() of a lock", () => {
     assert.ok(t2 > t1);
     assert.equal(await cluster.run(a.release()), false);
   });
+
+  it("frees the lock's journal entries but not its token, across a restart", async () => {
+    const journal = new InMemoryJournal();
+    let t2: number;
+    {
+      await using cluster = await testCluster(2, { seed: 56, journal });
+      const a = cluster.nodes[0].distributed({ journal }).lock("l", { lease: 1500 });
+      await cluster.run(a.acquire());
+      await cluster.run(a.release());
+      const t1 = await cluster.run(a.acquire());
+      await cluster.run(a.destroy());
+      const log = await journal.load("_dd:lock:l");
+      assert.equal(log.length, 1, "only the reset event is left");
+      assert.deepEqual(log[0].event, { t: "reset", lastToken: t1 });
+      t2 = await cluster.run(a.acquire());
+      assert.ok(t2 > t1);
+      await cluster.run(a.release());
+    }
+    await using again = await testCluster(1, { seed: 57, journal });
+    const l = again.nodes[0].distributed({ journal }).lock("l", { lease: 1500 });
+    assert.ok((await again.run(l.acquire())) > t2, "tokens keep growing after a restart");
+  });
 });

@@ -103,7 +103,13 @@ describe("node.distributed() on a simulated cluster", () => {
       const run = <T>(p: Promise<T>) => cluster.run(p);
       const c = a.distributed({ journal }).counter("c");
       assert.equal(await run(c.increment(7)), 7);
+      assert.equal(await run(c.increment(1)), 8);
       await run(c.destroy());
+      // Its journal entries are freed: only the reset event (number 3) is left.
+      const log = await journal.load("_dd:counter:c");
+      assert.deepEqual(log.map((e) => [e.sequenceNr, (e.event as { t: string }).t]), [
+        [3, "reset"],
+      ]);
       assert.equal(await run(b.distributed({ journal }).counter("c").get()), 0);
       assert.equal(await run(c.increment()), 1);
       const q = b.distributed({ journal }).queue<number>("q");

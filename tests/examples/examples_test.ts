@@ -171,6 +171,28 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "C hits the singleton: node B, hit 1",
     "greeters now: C",
   ],
+  "19_work_distribution.ts": [
+    "3 nodes up: A, B, C",
+    /^40 tasks ran; each queue on one node; nodes used: (A, B|A, C|B, C|A, B, C)$/,
+    "every queue ran task-0 … task-4 exactly once",
+    "C left; all 8 queues took task-5 on A or B",
+  ],
+  "20_replicated_state.ts": [
+    "3 nodes up: A, B, C, each with its own SQLite journal",
+    /^alice's primary: ([ABC]), replica: (?!\1)[ABC]$/,
+    "acknowledged deposits: 100",
+    /^[ABC] was downed and removed$/,
+    /^alice's balance on [ABC]: 100 \(none lost\)$/,
+    "and she takes deposits again",
+  ],
+  "21_distributed_data.ts": [
+    "3 nodes up",
+    "counter from 3 nodes: 30",
+    "map read on C: invoice-7 → node B",
+    "lock: A held it, B waited and got it after A released; B's token is larger",
+    "semaphore: at most 2 of 3 holders at once",
+    "barrier: A, B and C arrived before any passed",
+  ],
   "demo.ts": [
     /^casty demo: a bank of actors on (Deno|Bun|Node) \S+$/,
     "1. Opening accounts: each account is an actor with its balance in a closure",

@@ -182,6 +182,33 @@ export function journalContract(name: string, open: () => Required<EventJournal>
       );
     });
 
+    it("deleteEvents frees events up to a number, never the latest, and the log goes on", async () => {
+      await using j = disposable(open());
+      await j.persist("e", events(1, 6));
+      await j.persist("other", events(1, 3));
+      await j.saveSnapshot("e", { sequenceNr: 2, state: { at: 2 }, timestamp: 0 });
+      const seqs = async (id: string, from?: number) =>
+        (await j.load(id, from)).map((e) => e.sequenceNr);
+      await j.deleteEvents("e", 4);
+      assert.deepEqual(await seqs("e"), [5, 6]);
+      assert.deepEqual(await seqs("e", 2), [5, 6]);
+      assert.deepEqual(await seqs("other"), [1, 2, 3], "other entities untouched");
+      assert.equal(await j.highestSequenceNr("e"), 6);
+      assert.equal((await j.loadSnapshot("e"))?.sequenceNr, 2, "snapshots untouched");
+      // Past the end: everything but the latest event goes, and numbering continues from it.
+      await j.deleteEvents("e", 100);
+      assert.deepEqual(await seqs("e"), [6]);
+      assert.equal(await j.highestSequenceNr("e"), 6);
+      await rejectsConflict(j.persist("e", events(1, 1)), "e", 1, 7);
+      await j.persist("e", events(7, 8));
+      assert.deepEqual(await seqs("e"), [6, 7, 8]);
+      await j.deleteEvents("e", 3); // already gone: nothing changes
+      await j.deleteEvents("nobody", 5);
+      assert.deepEqual(await seqs("e"), [6, 7, 8]);
+      await assert.rejects(j.deleteEvents("e", -1), RangeError);
+      await assert.rejects(j.deleteEvents("e", 1.5), RangeError);
+    });
+
     it("rejects every call after close", async () => {
       const j = open();
       await j.close();
@@ -199,6 +226,7 @@ export function journalContract(name: string, open: () => Required<EventJournal>
         j.saveSnapshot("e", { sequenceNr: 1, state: 1, timestamp: 0 }),
         JournalError,
       );
+      await assert.rejects(j.deleteEvents("e", 1), JournalError);
     });
   });
 }
