@@ -6,7 +6,7 @@
 //   deno run -A bench/sharding_failover_bench.ts      # bun bench/sharding_failover_bench.ts
 //   RUNS=3 STABLE_AFTER=1500 deno run -A bench/sharding_failover_bench.ts
 import process from "node:process";
-import { runScript, type ScriptProcess } from "../tests/_helpers/process.ts";
+import { type ScriptProcess, startSeededScript } from "../tests/_helpers/process.ts";
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const extra = process.env.STABLE_AFTER ? ["--stable-after", process.env.STABLE_AFTER] : [];
@@ -19,14 +19,8 @@ interface BankNode {
 }
 
 async function start(seeds: number[]): Promise<BankNode> {
-  const args = ["0", ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`]), ...extra];
-  const proc = runScript(script, args, {}, { stdin: "pipe" });
-  const ready = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 30_000));
-  return {
-    proc,
-    port: ready.port,
-    send: (cmd) => proc.child.stdin!.write(JSON.stringify(cmd) + "\n"),
-  };
+  const { proc, port } = await startSeededScript(script, seeds, extra);
+  return { proc, port, send: (cmd) => proc.child.stdin!.write(JSON.stringify(cmd) + "\n") };
 }
 
 let tags = 0;
