@@ -77,6 +77,10 @@ for (let run = 0; run < RUNS; run++) {
       a.send({ op: "balance", id: moved[0], tag: `k${++tags}` });
       await new Promise((r) => setTimeout(r, 50));
     }
+    // The view is polled every 100 ms: give it a moment to show the node downed as well.
+    for (const end = performance.now() + 3000; Number.isNaN(downedAt) && performance.now() < end;) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     results.push({ unreachable: unreachableAt, downed: downedAt, answer: answerAt });
     console.log(
       `run ${run + 1}: unreachable after ${unreachableAt.toFixed(0)} ms, downed (out of the up ` +
