@@ -1,7 +1,7 @@
 // Checks that imports between the folders of src/ go one way (plain Node, no dependencies).
 //
 //   config ← actor ← {serialization, runtime} ← {persistence, remote} ← cluster ← sharding
-//          ← {replication, distributed} ← client;   persistence ← postgres
+//          ← {replication, distributed} ← client;   sharding ← management;   persistence ← postgres
 //
 // A file may import its own folder, and the folders its folder stands on; testing/ and cli/
 // may import anything. A file whose name starts with "_" is private to its top folder: no
@@ -32,7 +32,9 @@ const BELOW = {
 BELOW.sharding = [...BELOW.cluster, "cluster"];
 BELOW.replication = [...BELOW.sharding, "sharding"];
 BELOW.distributed = [...BELOW.sharding, "sharding"];
-BELOW.client = [...BELOW.sharding, "replication", "distributed"];
+BELOW.client = [...BELOW.sharding, "sharding", "replication", "distributed"];
+// Management (HTTP endpoints, dashboard) plugs into the cluster as an extension, above sharding.
+BELOW.management = [...BELOW.sharding, "sharding"];
 /** Folders at the top: they assemble or test the others and may import anything. */
 const ANYTHING = new Set(["testing", "cli"]);
 

@@ -14,6 +14,8 @@ export class Dispatcher {
   #pending = false;
   readonly #throughput: number;
   readonly #budget: number;
+  /** Steps run so far (messages, system messages and starts): read by `ActorSystem.stats()`. */
+  steps = 0;
 
   constructor(throughput = 1024, budget = 65_536) {
     this.#throughput = throughput;
@@ -35,7 +37,9 @@ export class Dispatcher {
     while (i < q.length) {
       const cell = q[i++];
       try {
-        budget -= cell.run(this.#throughput) + 1;
+        const n = cell.run(this.#throughput);
+        this.steps += n;
+        budget -= n + 1;
       } catch (err) {
         // Cells catch user failures themselves; this keeps one framework fault from stalling
         // every other actor.

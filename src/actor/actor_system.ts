@@ -62,6 +62,24 @@ export interface ActorSystemOptions {
   throughput?: number;
 }
 
+/** Load of one root actor and its descendants (see {@linkcode ActorSystemStats}). */
+export interface ActorTreeStats {
+  /** Live actors: the root actor and its descendants. */
+  readonly actors: number;
+  /** Messages waiting in their mailboxes. */
+  readonly queued: number;
+  /** The deepest single mailbox among them. */
+  readonly maxQueued: number;
+}
+
+/** What {@linkcode ActorSystem.stats} reports. */
+export interface ActorSystemStats extends ActorTreeStats {
+  /** Steps the actors have run since the system started: messages, system messages, starts. */
+  readonly processed: number;
+  /** Per root actor (`"/accounts"`, `"/_cluster"`, …). */
+  readonly roots: Readonly<Record<string, ActorTreeStats>>;
+}
+
 /** Options of {@linkcode ActorSystem.ask}. */
 export interface AskOptions {
   /**
@@ -380,6 +398,67 @@ export class ActorSystem implements AsyncDisposable {
   /** Whether {@linkcode ActorSystem.shutdown} has been called. */
   get isShutdown(): boolean {
     return this.#shutdown !== undefined;
+  }
+
+  /**
+   * Steps the actors have run since the system started (messages, system messages, starts):
+   * a cheap counter, unlike {@linkcode ActorSystem.stats}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ActorSystem, Behaviors } from "@casty/casty";
+   * await using system = new ActorSystem({ name: "s" });
+   * const before = system.messagesProcessed;
+   * await system.ask(system.spawn(Behaviors.receive<{ replyTo: { tell(n: number): void } }>((_c, m) => m.replyTo.tell(1)), "one"), (replyTo) => ({ replyTo }));
+   * assert.ok(system.messagesProcessed > before);
+   * ```
+   */
+  get messagesProcessed(): number {
+    return this.#core.dispatcher.steps;
+  }
+
+  /**
+   * Counts live actors and their waiting messages, per root actor, and the steps run so far
+   * (what `/metrics` reports). It walks every actor: call it about once a second, not per
+   * message.
+   *
+   * @returns The counts now.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ActorSystem, Behaviors } from "@casty/casty";
+   * await using system = new ActorSystem({ name: "s" });
+   * system.spawn(Behaviors.ignore<string>(), "quiet");
+   * const stats = system.stats();
+   * assert.equal(stats.roots["/quiet"].actors, 1);
+   * ```
+   */
+  stats(): ActorSystemStats {
+    const roots: Record<string, ActorTreeStats> = {};
+    let actors = 0;
+    let queued = 0;
+    let maxQueued = 0;
+    for (const root of this.#roots.values()) {
+      if (!root.isAlive) continue;
+      const tree = { actors: 0, queued: 0, maxQueued: 0 };
+      const stack: ActorCell<unknown>[] = [root];
+      while (stack.length > 0) {
+        const cell = stack.pop()!;
+        tree.actors++;
+        const q = cell.queued;
+        tree.queued += q;
+        if (q > tree.maxQueued) tree.maxQueued = q;
+        for (const child of cell.childRefs()) {
+          if (child instanceof LocalActorRef) stack.push(child.cell as ActorCell<unknown>);
+        }
+      }
+      roots[root.path] = tree;
+      actors += tree.actors;
+      queued += tree.queued;
+      if (tree.maxQueued > maxQueued) maxQueued = tree.maxQueued;
+    }
+    return { actors, queued, maxQueued, processed: this.#core.dispatcher.steps, roots };
   }
 
   /**

@@ -20,6 +20,8 @@ export type { ActorContext, SpawnOptions } from "./actor_context.ts";
 export {
   ActorSystem,
   type ActorSystemOptions,
+  type ActorSystemStats,
+  type ActorTreeStats,
   type AskFactory,
   type AskOptions,
   type ReplyOf,

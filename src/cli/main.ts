@@ -31,6 +31,12 @@ import {
 } from "../remote/address.ts";
 import { defaultTcp } from "../runtime/select.ts";
 import { TcpConnectError, type TlsOptions } from "../runtime/tcp.ts";
+// Loaded for their effect too: every node the CLI starts (`casty node`, and the throwaway node
+// of `casty status`) has sharding and management (`[cluster.http]`, GetNodeStats).
+import "../sharding/mod.ts";
+import { managementPort } from "../management/management.ts";
+import { GetNodeStats, MANAGEMENT_PATH, type NodeStats } from "../management/node_stats.ts";
+import { membersJson, shardsJson } from "../management/cluster_json.ts";
 
 /** Where the CLI writes; the defaults are stdout and stderr. */
 export interface CliOutput {
@@ -44,7 +50,7 @@ export interface CliOutput {
 
 const USAGE = `usage:
   casty node [--config casty.toml] [--name NAME] [--host HOST] [--port PORT] [--seed HOST:PORT]... [--roles a,b]
-  casty status --contact HOST:PORT [--system NAME] [--config casty.toml] [--timeout MS]
+  casty status --contact HOST:PORT [--system NAME] [--config casty.toml] [--timeout MS] [--json]
   casty cert create-ca [--out DIR] [--name CN] [--days 3650] [--force]
   casty cert create-node [--out DIR] [--name NAME] [--host DNS]... [--ip IP]... [--days 365] [--ca-cert FILE] [--ca-key FILE] [--force]
   casty cert create-client [--out DIR] [--name NAME] [--days 365] [--ca-cert FILE] [--ca-key FILE] [--force]
@@ -148,6 +154,15 @@ async function runNode(
     logLevel: "warn",
   });
   out(`casty node "${node.name}" up at ${formatNodeAddress(node.selfAddress)}`);
+  const http = managementPort(formatNodeAddress(node.selfAddress));
+  if (http !== undefined) {
+    const scheme = config.cluster.tls ? "https" : "http";
+    out(
+      `management and dashboard at ${scheme}://${
+        config.cluster.http?.host ?? "127.0.0.1"
+      }:${http}/`,
+    );
+  }
   const stop = stopSignal ?? new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
@@ -164,7 +179,14 @@ async function status(
   out: (l: string) => void,
   err: (l: string) => void,
 ): Promise<number> {
-  const flags = parseFlags(args, ["contact", "system", "name", "config", "timeout"]);
+  const asJson = args.includes("--json");
+  const flags = parseFlags(args.filter((a) => a !== "--json"), [
+    "contact",
+    "system",
+    "name",
+    "config",
+    "timeout",
+  ]);
   const contactText = one(flags, "contact");
   if (!contactText) throw new TypeError('status needs "--contact HOST:PORT"');
   const contact = parseNodeAddress(contactText);
@@ -176,6 +198,7 @@ async function status(
   const timeout = Number(one(flags, "timeout") ?? 5000);
   if (!(timeout > 0)) throw new TypeError(`--timeout must be a positive number of ms`);
   const tls = config?.cluster.tls;
+  const secret = config?.cluster.secret;
   const where = formatNodeAddress(contact);
 
   // Fail fast when nothing listens there (or the TLS handshake fails), before any actor work.
@@ -192,10 +215,10 @@ async function status(
   }
 
   let name = told ?? defaultConfig().system.name;
-  let result = await askTopology(contact, name, timeout, tls);
+  let result = await askTopology(contact, name, timeout, tls, secret);
   if (result.kind === "wrong-system" && told === undefined) {
     name = result.actual;
-    result = await askTopology(contact, name, timeout, tls);
+    result = await askTopology(contact, name, timeout, tls, secret);
   }
   switch (result.kind) {
     case "wrong-system":
@@ -210,28 +233,98 @@ async function status(
       err(`casty: no answer from ${where} (system "${name}") within ${timeout} ms`);
       return 1;
   }
-  const snapshot = result.snapshot;
-  const up = snapshot.members.filter((m) => m.status === "up").length;
-  out(`cluster "${name}" seen from ${where}: ${snapshot.members.length} members, ${up} up`);
-  out(`leader: ${snapshot.leader ? formatNodeAddress(snapshot.leader) : "none"}`);
-  for (const m of snapshot.members) {
-    const unreachable = snapshot.unreachable.some((u) =>
-      u.host === m.address.host && u.port === m.address.port
-    );
-    out(
-      `  ${formatNodeAddress(m.address)}  ${m.status}${unreachable ? " (unreachable)" : ""}` +
-        `${m.roles.length ? `  roles: ${m.roles.join(",")}` : ""}  id: ${m.id}`,
-    );
+  const { snapshot, stats } = result;
+  if (asJson) {
+    const members = membersJson(snapshot, contact);
+    out(JSON.stringify(
+      {
+        system: name,
+        contact: where,
+        leader: members.leader,
+        members: members.members,
+        unreachable: members.unreachable.map((u) => u.node),
+        shards: shardsJson(snapshot, stats),
+        nodes: Object.fromEntries(stats),
+      },
+      null,
+      2,
+    ));
+    return 0;
   }
-  for (const line of shardTable(snapshot)) out(line);
+  for (const line of statusLines(name, where, snapshot, stats)) out(line);
   return 0;
 }
 
 /**
+ * The text of `casty status`: a summary line, the leader, the members table (address, status,
+ * reachable, roles, up since), the unreachable nodes, and shards and entities per node.
+ *
+ * @param system The system name.
+ * @param contact The node asked, `"host:port"`.
+ * @param snapshot The cluster as that node sees it.
+ * @param stats The stats of the nodes that answered (for entity counts).
+ * @returns The lines.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TopologySnapshot } from "@casty/casty";
+ * import { statusLines } from "@casty/casty/cli";
+ * const a = { host: "127.0.0.1", port: 25520 };
+ * const m = { address: a, status: "up" as const, roles: ["web"], id: "000000000000-abcdefgh", upNumber: 1 };
+ * const lines = statusLines("bank", "127.0.0.1:25520", new TopologySnapshot([m], a, []), new Map());
+ * assert.equal(lines[0], 'cluster "bank" seen from 127.0.0.1:25520: 1 members, 1 up');
+ * assert.equal(lines[4], "  127.0.0.1:25520  up      yes        web    1970-01-01 00:00:00Z");
+ * ```
+ */
+export function statusLines(
+  system: string,
+  contact: string,
+  snapshot: TopologySnapshot,
+  stats: ReadonlyMap<string, NodeStats>,
+): string[] {
+  const json = membersJson(snapshot, parseNodeAddress(contact));
+  const up = snapshot.members.filter((m) => m.status === "up").length;
+  const lines = [
+    `cluster "${system}" seen from ${contact}: ${snapshot.members.length} members, ${up} up`,
+    `leader: ${json.leader ?? "none"}`,
+    "members:",
+  ];
+  const rows = json.members.map((m) => [
+    m.node,
+    m.status.toLowerCase(),
+    m.reachable ? "yes" : "NO",
+    m.roles.length ? m.roles.join(",") : "-",
+    m.upSince ? m.upSince.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-",
+  ]);
+  lines.push(...table(["address", "status", "reachable", "roles", "up since"], rows, []));
+  lines.push(
+    `unreachable: ${
+      json.unreachable.length ? json.unreachable.map((u) => u.node).join(", ") : "none"
+    }`,
+  );
+  lines.push(...shardTable(snapshot, stats));
+  return lines;
+}
+
+/** Aligned columns, two spaces apart, indented by two; `right` lists right-aligned columns. */
+function table(head: string[], rows: string[][], right: number[]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    `  ${
+      cells.map((c, i) =>
+        right.includes(i) ? c.padStart(widths[i]) : i === cells.length - 1 ? c : c.padEnd(widths[i])
+      ).join("  ")
+    }`;
+  return [line(head), ...rows.map(line)];
+}
+
+/**
  * The shards per node of every sharded type in `snapshot`, as the lines of a table (the last
- * part of `casty status`).
+ * part of `casty status`); with `stats`, also the live entities of each type per node (`-` for a
+ * node that did not answer).
  *
  * @param snapshot A topology snapshot.
+ * @param stats The stats of the nodes that answered, by `"host:port"`.
  * @returns The lines.
  * @example
  * ```ts
@@ -249,11 +342,16 @@ async function status(
  * ]);
  * ```
  */
-export function shardTable(snapshot: TopologySnapshot): string[] {
+export function shardTable(
+  snapshot: TopologySnapshot,
+  stats: ReadonlyMap<string, NodeStats> = new Map(),
+): string[] {
   const types = Object.keys(snapshot.allocations).sort();
   if (types.length === 0) return ["shard allocations: none"];
   const counts = new Map<string, Map<string, number>>();
-  for (const m of snapshot.members) counts.set(formatNodeAddress(m.address), new Map());
+  for (const m of snapshot.members) {
+    if (m.status !== "removed") counts.set(formatNodeAddress(m.address), new Map());
+  }
   for (const type of types) {
     for (const a of Object.values(snapshot.allocations[type])) {
       const node = formatNodeAddress(a.primary);
@@ -262,43 +360,56 @@ export function shardTable(snapshot: TopologySnapshot): string[] {
       row.set(type, (row.get(type) ?? 0) + 1);
     }
   }
-  const nodes = [...counts.keys()].sort();
-  const width = Math.max(4, ...nodes.map((n) => n.length));
-  const cols = types.map((t) => Math.max(t.length, 3));
-  const lines = [
-    `shards per node (allocation epoch ${snapshot.allocationEpoch}):`,
-    `  ${"node".padEnd(width)}  ${types.map((t, i) => t.padStart(cols[i])).join("  ")}`,
-  ];
-  for (const n of nodes) {
+  const withEntities = stats.size > 0;
+  const head = ["node"];
+  for (const t of types) head.push(withEntities ? `${t} shards` : t);
+  if (withEntities) { for (const t of types) head.push(`${t} entities`); }
+  const rows = [...counts.keys()].sort().map((n) => {
     const row = counts.get(n)!;
-    lines.push(
-      `  ${n.padEnd(width)}  ${
-        types.map((t, i) => String(row.get(t) ?? 0).padStart(cols[i])).join("  ")
-      }`,
-    );
-  }
-  return lines;
+    const cells = [n, ...types.map((t) => String(row.get(t) ?? 0))];
+    if (withEntities) {
+      for (const t of types) {
+        const e = stats.get(n)?.entities[t];
+        cells.push(e === undefined ? "-" : String(e));
+      }
+    }
+    return cells;
+  });
+  const right = head.map((_, i) => i).filter((i) => i > 0);
+  return [
+    `shards per node (allocation epoch ${snapshot.allocationEpoch}):`,
+    ...table(head, rows, right),
+  ];
 }
 
 type TopologyAnswer =
-  | { readonly kind: "ok"; readonly snapshot: TopologySnapshot }
+  | {
+    readonly kind: "ok";
+    readonly snapshot: TopologySnapshot;
+    readonly stats: ReadonlyMap<string, NodeStats>;
+  }
   | { readonly kind: "wrong-system"; readonly actual: string }
   | { readonly kind: "refused"; readonly message: string }
   | { readonly kind: "timeout" };
 
 /**
- * Asks the contact's topology actor from a throwaway node that joins nothing. A refused
- * handshake ends the wait at once: the contact's refusal names its own system.
+ * Asks the contact's topology actor from a throwaway node that joins nothing, then every live
+ * member for its stats (entity counts). A refused handshake ends the wait at once: the
+ * contact's refusal names its own system.
  */
 async function askTopology(
   contact: NodeAddress,
   name: string,
   timeout: number,
   tls: TlsOptions | undefined,
+  secret: string | undefined,
 ): Promise<TopologyAnswer> {
   const refused = Promise.withResolvers<TopologyAnswer>();
   const onError = (message: string) => {
-    const refusal = /refused our handshake: (.*)$/.exec(message)?.[1];
+    // The contact refused us (its refusal names its system), or we refused its proof of the
+    // secret (a different secret): either way no answer will come.
+    const refusal = /refused our handshake: (.*)$/.exec(message)?.[1] ??
+      /handshake refused: (.*)$/.exec(message)?.[1];
     if (refusal === undefined) return;
     const actual = /does not match "([^"]+)"/.exec(refusal)?.[1];
     refused.resolve(
@@ -313,6 +424,7 @@ async function askTopology(
     host: "127.0.0.1",
     port: 0,
     tls,
+    secret,
     logger: { debug: silent, info: silent, warn: silent, error: (m) => onError(m) },
     transport: { connectTimeout: timeout },
   });
@@ -324,10 +436,46 @@ async function askTopology(
     (replyTo) => new GetTopology(replyTo),
     { timeout },
   ).then(
-    (snapshot): TopologyAnswer => ({ kind: "ok", snapshot }),
+    async (snapshot): Promise<TopologyAnswer> => ({
+      kind: "ok",
+      snapshot,
+      stats: await askStats(probe, snapshot, name, Math.min(timeout, 3000)),
+    }),
     (): TopologyAnswer => ({ kind: "timeout" }),
   );
   return await Promise.race([asked, refused.promise]);
+}
+
+/** Every live, reachable member's stats, asked in parallel; the silent ones are left out. */
+async function askStats(
+  probe: ClusteredActorSystem,
+  snapshot: TopologySnapshot,
+  name: string,
+  timeout: number,
+): Promise<Map<string, NodeStats>> {
+  const stats = new Map<string, NodeStats>();
+  const unreachable = new Set(snapshot.unreachable.map(formatNodeAddress));
+  await Promise.all(
+    snapshot.members
+      .filter((m) => m.status !== "down" && m.status !== "removed")
+      .filter((m) => !unreachable.has(formatNodeAddress(m.address)))
+      .map(async (m) => {
+        const node = formatNodeAddress(m.address);
+        try {
+          stats.set(
+            node,
+            await probe.ask<GetNodeStats, NodeStats>(
+              probe.lookup<GetNodeStats>(`casty://${name}@${node}${MANAGEMENT_PATH}`)!,
+              (replyTo) => new GetNodeStats(replyTo),
+              { timeout },
+            ),
+          );
+        } catch {
+          // busy, gone, or without the management module: its entities show as "-"
+        }
+      }),
+  );
+  return stats;
 }
 
 if (import.meta.main) {

@@ -50,7 +50,11 @@ import {
   registryOf,
   ServiceKey,
 } from "./receptionist.ts";
-import { type ConfiguredStartOptions, resolveStartOptions } from "./start_options.ts";
+import {
+  type ConfiguredStartOptions,
+  type ManagementHttpOptions,
+  resolveStartOptions,
+} from "./start_options.ts";
 import { BARRIER_PATH, type BarrierMsg, BarrierService } from "./_barrier.ts";
 import type { DowningOptions } from "./downing.ts";
 import {
@@ -237,6 +241,11 @@ export interface ClusteredActorSystemOptions extends ActorSystemOptions {
    */
   random?: () => number;
   /**
+   * Serve the management HTTP endpoints and the live dashboard on this port (off when absent;
+   * needs the management module, which `@casty/casty` loads).
+   */
+  http?: ManagementHttpOptions;
+  /**
    * Cluster features to start on this node (internal extension point; see
    * {@linkcode ClusterExtension}).
    */
@@ -306,6 +315,7 @@ export class ClusteredActorSystem extends ActorSystem {
   readonly #leaveHooks: (() => Promise<void>)[] = [];
   readonly #stableAfter: number;
   readonly #roles: readonly string[];
+  readonly #options: Readonly<ClusteredActorSystemOptions>;
   #sharding: ShardingPort | undefined;
   #distributed: DistributedProvider | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
@@ -335,7 +345,11 @@ export class ClusteredActorSystem extends ActorSystem {
     }
     // One logger for the transport and the system, so logLevel applies to both.
     const logger = options.logger ?? consoleLogger(options.logLevel ?? "info");
-    options = { ...options, logger };
+    options = {
+      ...options,
+      logger,
+      secret: options.secret ?? readEnv("CASTY_CLUSTER_SECRET"),
+    };
     // One identity per node start, shared by the transport's handshake and the membership.
     const clock = options.clock ?? realClock;
     const incarnation = newMemberId(clock.wallNow(), options.random);
@@ -348,7 +362,7 @@ export class ClusteredActorSystem extends ActorSystem {
       bindHost: options.bindHost,
       bindPort: options.bindPort,
       tls: options.tls,
-      secret: options.secret ?? readEnv("CASTY_CLUSTER_SECRET"),
+      secret: options.secret,
       insecure: options.insecure,
       inboundBacklog: () => (ref.node === undefined ? 0 : ref.node.#remoting.inboundBacklog()),
       incarnation,
@@ -404,6 +418,7 @@ export class ClusteredActorSystem extends ActorSystem {
    */
   constructor(options: ClusteredActorSystemOptions, transport: Transport) {
     super(options);
+    this.#options = options;
     this.#transport = transport;
     this.#self = transport.selfAddress;
     const serializer = options.serializer ?? new TaggedJsonSerializer();
@@ -575,6 +590,7 @@ export class ClusteredActorSystem extends ActorSystem {
     }
     const ctx: ClusterExtensionContext = {
       node: this,
+      options: this.#options,
       selfAddress: this.#self,
       incarnation: this.#memberId,
       clock: this.clock,
@@ -642,7 +658,12 @@ export class ClusteredActorSystem extends ActorSystem {
   regionRef<M>(
     name: string,
     factory: (entityId: string) => Behavior<M>,
-    options: { numShards?: number; role?: string; passivateAfter?: number } = {},
+    options: {
+      numShards?: number;
+      role?: string;
+      passivateAfter?: number;
+      replication?: { replicas: number; minAcks?: number; ackTimeout?: number };
+    } = {},
   ): ActorRef<EntityEnvelope<M>> {
     return this.#shardingPort().regionRef(
       name,

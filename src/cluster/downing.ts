@@ -325,6 +325,7 @@ export class SplitBrainResolver {
   readonly #stableAfter: number;
   readonly #strategy: DowningStrategy;
   readonly #quorumSize: number | undefined;
+  readonly #observationLag: number;
   #fingerprint = "";
   #since = 0;
 
@@ -332,10 +333,16 @@ export class SplitBrainResolver {
    * Creates a SplitBrainResolver.
    *
    * @param options See {@linkcode DowningOptions}.
+   * @param observationLag How much later (ms) one observer may report a broken link than
+   * another (the failure detector's check interval plus a gossip round; default 0). While some
+   * member is on no broken link (a _bridge_: it counts on every side, so its own, possibly
+   * not yet reported, links decide between the sides), the picture must stay unchanged for at
+   * least this long as well as `stableAfter`.
    * @throws {RangeError} When `stableAfter` is negative, the strategy is unknown, or
    * `staticQuorum` lacks a positive integer `quorumSize`.
    */
-  constructor(options: DowningOptions = {}) {
+  constructor(options: DowningOptions = {}, observationLag = 0) {
+    this.#observationLag = observationLag;
     this.#stableAfter = options.stableAfter ?? 4_000;
     this.#strategy = options.strategy ?? "keepMajority";
     this.#quorumSize = options.quorumSize;
@@ -360,6 +367,11 @@ export class SplitBrainResolver {
   /** The configured stability window in ms. */
   get stableAfter(): number {
     return this.#stableAfter;
+  }
+
+  /** The longest the resolver may wait for a stable picture: the window or the lag. */
+  get longestWait(): number {
+    return Math.max(this.#stableAfter, this.#observationLag);
   }
 
   /** The configured strategy. */
@@ -415,6 +427,19 @@ export class SplitBrainResolver {
       this.#since = now;
     }
     if (now - this.#since < this.#stableAfter) return { type: "none" };
+    if (now - this.#since < this.#observationLag) {
+      // A member on no broken link may simply not have reported its links yet (its check
+      // comes later, or it is new and its heartbeat history young): those links decide which
+      // side survives, so give it one more check before breaking the picture.
+      const linked = new Set<string>();
+      for (const [a, b] of links) {
+        if (live.has(a) && live.has(b) && a !== b) {
+          linked.add(a);
+          linked.add(b);
+        }
+      }
+      if ([...live].some((k) => !linked.has(k))) return { type: "none" };
+    }
     const survivors = survivorsOf(this.#strategy, members, links, this.#quorumSize);
     const keep = new Set(survivors.map(nodeKey));
     if (!keep.has(self)) return { type: "shutdownSelf" };

@@ -18,7 +18,10 @@ import type { Logger } from "../actor/logger.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
 import type { SystemMessageHandler } from "../remote/remoting.ts";
-import type { ClusteredActorSystem } from "./clustered_actor_system.ts";
+import type {
+  ClusteredActorSystem,
+  ClusteredActorSystemOptions,
+} from "./clustered_actor_system.ts";
 import type { MembershipEvent } from "./events.ts";
 import type { Member } from "./member.ts";
 import type { ShardAllocation } from "./topology.ts";
@@ -74,6 +77,8 @@ export type SpawnHandler = (
 export interface ClusterExtensionContext {
   /** The node the extension runs on. */
   readonly node: ClusteredActorSystem;
+  /** The options the node started with (config merged in; `secret` from the environment). */
+  readonly options: Readonly<ClusteredActorSystemOptions>;
   /** This node's address. */
   readonly selfAddress: NodeAddress;
   /** This node's incarnation (the one identity the transport and membership share). */

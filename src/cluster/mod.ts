@@ -67,7 +67,7 @@ export {
   type MembershipMessage,
   type MembershipOptions,
 } from "./membership.ts";
-export type { ConfiguredStartOptions } from "./start_options.ts";
+export type { ConfiguredStartOptions, ManagementHttpOptions } from "./start_options.ts";
 export type { PhiAccrualOptions } from "./phi_accrual.ts";
 export type {
   GossipState,
@@ -114,6 +114,7 @@ export {
   Find,
   Listing,
   RECEPTIONIST_PATH,
+  RECEPTIONIST_WIRE,
   type ReceptionistCommand,
   Register,
   type ServiceInstance,

@@ -14,6 +14,7 @@ import type { ActorSystem } from "../actor/actor_system.ts";
 import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import type { Cancellable } from "../actor/clock.ts";
 import { Terminated } from "../actor/events.ts";
+import type { SerializableClass } from "../serialization/serialization.ts";
 import { compareNodeAddresses as compareAddresses, parseActorUri } from "../remote/address.ts";
 import { MemberDowned, MemberRemoved, MemberUp } from "./events.ts";
 import {
@@ -525,6 +526,27 @@ function receptionistBehavior(
 }
 
 /**
+ * The receptionist's wire classes with their serializer tags (nodes and cluster clients register
+ * them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RECEPTIONIST_WIRE, ServiceKey } from "@casty/casty/cluster";
+ * assert.ok(RECEPTIONIST_WIRE.some(([cls, tag]) => cls === ServiceKey && tag === "casty.ServiceKey"));
+ * ```
+ */
+export const RECEPTIONIST_WIRE: readonly (readonly [SerializableClass, string])[] = [
+  [ServiceKey, "casty.ServiceKey"],
+  [Listing, "casty.Listing"],
+  [Register, "casty.Register"],
+  [Deregister, "casty.Deregister"],
+  [Find, "casty.Find"],
+  [Subscribe, "casty.Subscribe"],
+  [Unsubscribe, "casty.Unsubscribe"],
+];
+
+/**
  * The receptionist cluster extension (on by default: added to the default list when this
  * module loads, which `ClusteredActorSystem` does).
  *
@@ -533,17 +555,7 @@ function receptionistBehavior(
 export const receptionistExtension: ClusterExtension = {
   name: "receptionist",
   start(ctx) {
-    for (
-      const [cls, tag] of [
-        [ServiceKey, "casty.ServiceKey"],
-        [Listing, "casty.Listing"],
-        [Register, "casty.Register"],
-        [Deregister, "casty.Deregister"],
-        [Find, "casty.Find"],
-        [Subscribe, "casty.Subscribe"],
-        [Unsubscribe, "casty.Unsubscribe"],
-      ] as const
-    ) ctx.registerSerializable(cls, tag);
+    for (const [cls, tag] of RECEPTIONIST_WIRE) ctx.registerSerializable(cls, tag);
     ctx.spawnSystemActor(receptionistBehavior(ctx, 2000), "_receptionist");
   },
 };

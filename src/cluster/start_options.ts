@@ -7,6 +7,7 @@
  */
 
 import type { CastyConfig } from "../config/casty_config.ts";
+import type { DurableJournalStats } from "../persistence/journal_support.ts";
 import type { ClusteredActorSystemOptions } from "./clustered_actor_system.ts";
 
 /**
@@ -27,6 +28,36 @@ export type ConfiguredStartOptions = Partial<ClusteredActorSystemOptions> & {
   readonly config: CastyConfig;
 };
 
+/**
+ * The `http` option of `ClusteredActorSystem.start()` (file: `[cluster.http]`): the node serves
+ * the management endpoints (`/cluster/members`, `/cluster/shards`, `/metrics`, the dashboard at
+ * `/`) when it is given and the management module is loaded (`@casty/casty` loads it). The same
+ * authentication as the cluster port applies: the secret (as a bearer token) and TLS (HTTPS
+ * with a client certificate).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ManagementHttpOptions } from "@casty/casty";
+ * const http: ManagementHttpOptions = { port: 0 };
+ * assert.equal(http.host, undefined);
+ * ```
+ */
+export interface ManagementHttpOptions {
+  /** TCP port; `0` picks a free one. */
+  readonly port: number;
+  /**
+   * Interface to bind.
+   * @default {"127.0.0.1"}
+   */
+  readonly host?: string;
+  /**
+   * Journals whose write counters `/metrics` reports, by a name of your choice (a
+   * `SqliteJournal` or `PostgresJournal` has them). Options only, not in the file.
+   */
+  readonly journals?: Readonly<Record<string, { readonly stats: DurableJournalStats }>>;
+}
+
 /** Keys whose values are settings tables, merged field by field rather than replaced. */
 const TABLES = new Set([
   "gossip",
@@ -37,6 +68,7 @@ const TABLES = new Set([
   "transport",
   "reconnectBackoff",
   "tls",
+  "http",
 ]);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -74,6 +106,7 @@ function optionsFromConfig(config: CastyConfig): ClusteredActorSystemOptions {
     tls: c.tls,
     secret: c.secret,
     insecure: c.insecure,
+    http: c.http,
     seedNodes: c.seedNodes,
     roles: c.roles,
     requiredQuorum: c.requiredQuorum,

@@ -208,6 +208,20 @@ export interface TlsSettings {
   readonly verifyHostname: boolean;
 }
 
+/**
+ * `[cluster.http]`: the management HTTP server (JSON endpoints, `/metrics`, the dashboard).
+ * Off when absent.
+ */
+export interface HttpSettings {
+  /** TCP port; `0` lets the OS choose (file: `port`, required). */
+  readonly port: number;
+  /**
+   * Interface to bind (file: `host`).
+   * @default {"127.0.0.1"}
+   */
+  readonly host?: string;
+}
+
 /** `[cluster]`. */
 export interface ClusterSettings {
   /**
@@ -255,6 +269,8 @@ export interface ClusterSettings {
    * @default {false}
    */
   readonly insecure?: boolean;
+  /** `[cluster.http]`; no management HTTP server when absent. */
+  readonly http?: HttpSettings;
 }
 
 /** `[transport.reconnect_backoff]`: delays between reconnection attempts to a peer. */

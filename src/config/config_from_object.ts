@@ -198,6 +198,7 @@ const CLUSTER_KEYS = [
   "tls",
   "secret",
   "insecure",
+  "http",
 ];
 
 function readCluster(
@@ -216,6 +217,7 @@ function readCluster(
   ]);
   const downing = t?.table("downing", ["stable_after", "strategy", "quorum_size"]);
   const tls = t?.table("tls", ["certfile", "keyfile", "cafile", "verify_hostname"]);
+  const http = t?.table("http", ["port", "host"]);
   // Refused rather than ignored: a node is its advertised host:port plus an incarnation id
   // drawn at each start (so a restarted node is told apart from its previous life); a fixed
   // id would defeat that.
@@ -258,7 +260,15 @@ function readCluster(
     },
     downing: readDowning(downing, base.downing),
     ...(tls === undefined ? {} : { tls: readTls(tls, baseDir) }),
+    ...(http === undefined ? {} : { http: readHttp(http) }),
   };
+}
+
+function readHttp(t: TableReader): NonNullable<ClusterSettings["http"]> {
+  const port = t.integer("port", { min: 0, max: 65_535 });
+  if (port === undefined) throw t.error("port", "is required when [cluster.http] is present");
+  const host = t.string("host");
+  return host === undefined ? { port } : { port, host };
 }
 
 function readDowning(

@@ -39,6 +39,7 @@ export {
   type FailureDetectorSettings,
   type GossipSettings,
   type HeartbeatSettings,
+  type HttpSettings,
   type MailboxSettings,
   type MailboxStrategy,
   type ReconnectBackoffSettings,

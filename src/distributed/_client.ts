@@ -4,14 +4,16 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
-import type { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
+import type { DistributedHost } from "./distributed.ts";
 import type { EntityEnvelope } from "../cluster/extension.ts";
 import type { DataCommand, DataReply } from "./_entity.ts";
 import { DistributedError, type DistributedErrorCode } from "./errors.ts";
 
-/** One structure's route: node, region, entity id, timeout. */
+/** One structure's route: node (or client), region, entity id, timeout. */
 export interface StructureRoute {
-  readonly node: ClusteredActorSystem;
+  readonly node: DistributedHost;
+  /** Resolves once the structure's region exists on the nodes (a client's routes wait). */
+  readonly ready?: Promise<void>;
   readonly region: ActorRef<EntityEnvelope<DataCommand>>;
   readonly entityId: string;
   readonly timeout: number;
@@ -32,6 +34,7 @@ export async function call<R>(
   args: readonly unknown[] = [],
   options: { readonly timeout?: number; readonly signal?: AbortSignal } = {},
 ): Promise<R> {
+  if (route.ready !== undefined) await route.ready;
   const reply = await route.node.entityAsk<DataCommand, DataReply>(
     route.region,
     route.entityId,

@@ -79,39 +79,46 @@ export function dataEntity<S, E>(
   journal: EventJournal | undefined,
 ): Behavior<DataCommand> {
   // A fresh state at every start (models update it in place), restarts included.
-  return Behaviors.setup<DataCommand>(() => run(model, entityId, journal));
+  if (journal === undefined) return Behaviors.setup<DataCommand>(() => inMemory(model));
+  // The event-sourced behavior itself (no setup around it), so that replication can wrap it.
+  return eventSourced(model, entityId, journal);
 }
 
-function run<S, E>(
+/** The initial state of an event-sourced entity: made fresh where it is first needed. */
+const UNSET: unique symbol = Symbol("unset");
+
+function inMemory<S, E>(model: DataModel<S, E>): Behavior<DataCommand> {
+  let state = model.initial();
+  return Behaviors.receive<DataCommand>((_ctx, cmd) => {
+    const d = decideSafely(model, state, cmd);
+    if ("ok" in d) {
+      cmd.replyTo.tell(d);
+      return Behaviors.same();
+    }
+    for (const e of d.events) state = applyAll(model, state, e);
+    cmd.replyTo.tell({ ok: true, value: d.value });
+    return d.stop ? Behaviors.stopped() : Behaviors.same();
+  });
+}
+
+function eventSourced<S, E>(
   model: DataModel<S, E>,
   entityId: string,
-  journal: EventJournal | undefined,
+  journal: EventJournal,
 ): Behavior<DataCommand> {
-  if (journal === undefined) {
-    let state = model.initial();
-    return Behaviors.receive<DataCommand>((_ctx, cmd) => {
-      const d = decideSafely(model, state, cmd);
-      if ("ok" in d) {
-        cmd.replyTo.tell(d);
-        return Behaviors.same();
-      }
-      for (const e of d.events) state = applyAll(model, state, e);
-      cmd.replyTo.tell({ ok: true, value: d.value });
-      return d.stop ? Behaviors.stopped() : Behaviors.same();
-    });
-  }
+  const fresh = (s: S | typeof UNSET): S => s === UNSET ? model.initial() : s;
   // The entity's sequence number, to free the log before a reset (destroy).
   let seq = 0;
-  return Behaviors.eventSourced<DataCommand, E, S>({
+  return Behaviors.eventSourced<DataCommand, E, S | typeof UNSET>({
     entityId,
     journal,
-    initialState: model.initial(),
-    onEvent: (s, e) => applyAll(model, s, e),
+    initialState: UNSET,
+    onEvent: (s, e) => applyAll(model, fresh(s), e),
     onRecovered: (_state, sequenceNr) => {
       seq = sequenceNr;
     },
     onCommand: (ctx, state, cmd) => {
-      const d = decideSafely(model, state, cmd);
+      const d = decideSafely(model, fresh(state), cmd);
       if ("ok" in d) {
         cmd.replyTo.tell(d);
         return Behaviors.same();

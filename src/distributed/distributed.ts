@@ -6,7 +6,9 @@
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
 import type { Behavior } from "../actor/behaviors.ts";
-import type { ClusteredActorSystem } from "../cluster/clustered_actor_system.ts";
+import type { AskOptions } from "../actor/actor_system.ts";
+import type { Clock } from "../actor/clock.ts";
+import type { NodeAddress } from "../cluster/member.ts";
 import type {
   DistributedApi,
   DistributedOptions,
@@ -34,6 +36,7 @@ import { DistributedSet } from "./set.ts";
 
 /** The entity prefix of every structure (also the key prefix in the journal). */
 const PREFIX = "_dd";
+const DEFAULT_SHARDS = 100;
 
 // deno-lint-ignore no-explicit-any
 const models: Record<string, DataModel<any, any>> = {
@@ -54,7 +57,88 @@ function leaseOf(options: LeaseOptions): number {
   return lease;
 }
 
-const journals = new WeakMap<ClusteredActorSystem, EventJournal | null>();
+const journals = new WeakMap<object, EventJournal | null>();
+
+/** Where a node's `distributed()` facade makes sure a client's structures have a region. */
+export const DISTRIBUTED_PATH = "/_cluster/_distributed";
+
+/**
+ * What the facade runs on: a node, or a cluster client (which owns no entities: it sends to
+ * the nodes' regions and, with `ensureRegion`, first has every node spawn the region).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClusteredActorSystem, type DistributedHost } from "@casty/casty";
+ * await using node = await ClusteredActorSystem.start({ name: "t", host: "127.0.0.1", port: 0, logLevel: "error" });
+ * const host: DistributedHost = node;
+ * assert.equal(host.isShutdown, false);
+ * ```
+ */
+export interface DistributedHost {
+  /** The clock leases are measured with. */
+  readonly clock: Clock;
+  /** The holder's address (lock and barrier owners are named after it). */
+  readonly selfAddress: NodeAddress;
+  /** Whether it stopped (then leases are not renewed any more). */
+  readonly isShutdown: boolean;
+  /** The region of a sharded type. */
+  regionRef<M>(
+    name: string,
+    factory: (entityId: string) => Behavior<M>,
+    options: { numShards: number; replication?: { replicas: number } },
+  ): ActorRef<EntityEnvelope<M>>;
+  /** Asks one entity. */
+  entityAsk<M, R>(
+    ref: ActorRef<EntityEnvelope<M>>,
+    entityId: string,
+    factory: (replyTo: ActorRef<R>) => M,
+    options?: AskOptions,
+  ): Promise<R>;
+  /** Makes the nodes spawn the structures' regions of `numShards` shards (clients only). */
+  ensureRegion?(numShards: number): Promise<void>;
+}
+
+/**
+ * The region of the structures with `shards` shards (counters, maps, sets, queues, locks and
+ * semaphores), with the journal the node's facade uses: event-sourced over it, so replicated
+ * when the type's replication (`[defaults.replication]`) says so; without a journal they live in
+ * memory and are never replicated. Also what a client's `ensureRegion` makes a node spawn.
+ */
+function structuresRegion(
+  node: DistributedHost,
+  shards: number,
+  journal: EventJournal | undefined,
+): ActorRef<EntityEnvelope<DataCommand>> {
+  return node.regionRef<DataCommand>(
+    `casty-distributed-${shards}`,
+    (entityId) => {
+      const kind = entityId.split(":")[1];
+      if (kind === "lock" || kind === "semaphore") {
+        return permitsEntity(entityId, journal) as Behavior<DataCommand>;
+      }
+      const model = models[kind];
+      if (model === undefined) throw new TypeError(`Unknown distributed entity "${entityId}"`);
+      return dataEntity(model, entityId, journal);
+    },
+    journal === undefined ? { numShards: shards, replication: { replicas: 0 } } : {
+      numShards: shards,
+    },
+  );
+}
+
+/** The barriers' own type of `shards` shards (never replicated). */
+function barriersRegion(
+  node: DistributedHost,
+  shards: number,
+): ActorRef<EntityEnvelope<DataCommand>> {
+  return node.regionRef<DataCommand>(
+    `casty-distributed-barrier-${shards}`,
+    (entityId) =>
+      barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<DataCommand>,
+    { numShards: shards, replication: { replicas: 0 } },
+  );
+}
 
 /**
  * The structures of one node: every node that names a structure reaches the same one.
@@ -81,17 +165,17 @@ const journals = new WeakMap<ClusteredActorSystem, EventJournal | null>();
  * ```
  */
 export class Distributed implements DistributedApi {
-  readonly #node: ClusteredActorSystem;
+  readonly #node: DistributedHost;
   readonly #journal: EventJournal | undefined;
 
   /**
    * Made by `node.distributed(options)`.
    *
-   * @param node The node the handles talk through.
-   * @param options The journal, if any.
+   * @param node The node (or cluster client) the handles talk through.
+   * @param options The journal, if any (a client's structures use the nodes' journal).
    * @throws {DistributedError} `JOURNAL_MISMATCH` when this node already uses another journal.
    */
-  constructor(node: ClusteredActorSystem, options: DistributedOptions = {}) {
+  constructor(node: DistributedHost, options: DistributedOptions = {}) {
     const journal = options.journal;
     const known = journals.get(node);
     if (known !== undefined && known !== (journal ?? null)) {
@@ -103,6 +187,10 @@ export class Distributed implements DistributedApi {
     journals.set(node, journal ?? null);
     this.#node = node;
     this.#journal = journal;
+    // With a journal, the structures of the default shard count may be replicated
+    // (`[defaults.replication]`): host their type here now, so this node can keep replicas
+    // before it uses a structure itself.
+    if (journal !== undefined) this.#region(DEFAULT_SHARDS);
   }
 
   /**
@@ -204,7 +292,7 @@ export class Distributed implements DistributedApi {
     if (typeof name !== "string" || name.length === 0) {
       throw new DistributedError("BAD_ARGUMENT", `Invalid ${kind} name ${JSON.stringify(name)}`);
     }
-    const shards = options.shards ?? 100;
+    const shards = options.shards ?? DEFAULT_SHARDS;
     const timeout = options.timeout ?? 5000;
     if (!Number.isInteger(shards) || shards < 1) {
       throw new DistributedError(
@@ -217,32 +305,24 @@ export class Distributed implements DistributedApi {
     }
     return {
       node: this.#node,
-      region: this.#region(shards),
+      ready: this.#node.ensureRegion?.(shards),
+      region: kind === "barrier" ? this.#barriers(shards) : this.#region(shards),
       entityId: `${PREFIX}:${kind}:${name}`,
       timeout,
     };
   }
 
+  // Counters, maps, sets, queues, locks and semaphores: event-sourced over the journal, so they
+  // are replicated when the type's replication (`[defaults.replication]`) says so. Without a
+  // journal they live in memory and are never replicated.
   #region(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
-    const journal = this.#journal;
-    return this.#node.regionRef<DataCommand>(
-      `casty-distributed-${shards}`,
-      (entityId) => {
-        const kind = entityId.split(":")[1];
-        if (kind === "lock" || kind === "semaphore") {
-          return permitsEntity(entityId, journal) as Behavior<DataCommand>;
-        }
-        if (kind === "barrier") {
-          return barrierEntity(entityId.slice(`${PREFIX}:barrier:`.length)) as Behavior<
-            DataCommand
-          >;
-        }
-        const model = models[kind];
-        if (model === undefined) throw new TypeError(`Unknown distributed entity "${entityId}"`);
-        return dataEntity(model, entityId, journal);
-      },
-      { numShards: shards },
-    );
+    return structuresRegion(this.#node, shards, this.#journal);
+  }
+
+  // Barriers: their rounds live in memory (a moved barrier fails its round), so their own type,
+  // never replicated.
+  #barriers(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
+    return barriersRegion(this.#node, shards);
   }
 }
 
@@ -261,6 +341,20 @@ export const distributedExtension: ClusterExtension = {
   name: "distributed",
   start(ctx) {
     ctx.provideDistributed((options) => new Distributed(ctx.node, options));
+    // A cluster client's facade asks every node to spawn the structures' region (with the
+    // journal the node's own facade uses, if it made one) before its first request.
+    ctx.registerHandler(DISTRIBUTED_PATH, (_from, msg) => {
+      const m = msg as { t?: unknown; shards?: unknown; replyTo?: ActorRef<boolean> };
+      if (m?.t !== "ensure" || !Number.isInteger(m.shards) || (m.shards as number) < 1) return;
+      try {
+        structuresRegion(ctx.node, m.shards as number, journals.get(ctx.node) ?? undefined);
+        barriersRegion(ctx.node, m.shards as number);
+        m.replyTo?.tell(true);
+      } catch (err) {
+        ctx.log.warn(`Cannot spawn the distributed structures' region for a client`, err);
+        m.replyTo?.tell(false);
+      }
+    });
   },
 };
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-export { Distributed, distributedExtension } from "./distributed.ts";
+export { Distributed, distributedExtension, type DistributedHost } from "./distributed.ts";
 export { DistributedCounter } from "./counter.ts";
 export { DistributedMap } from "./map.ts";
 export { DistributedSet } from "./set.ts";

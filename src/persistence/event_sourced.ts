@@ -47,6 +47,13 @@ export interface EventSourcedHooks {
   afterPersist?: AfterPersist;
   /** When set (by a hook), the actor stops after the current command. */
   stopped: boolean;
+  /**
+   * When set, a promise returned by `afterPersist` is not awaited: the actor goes on with its
+   * next command, and the command's `reply` (or `onFailure`) runs once the promise settles, in
+   * the order they settle. A rejection without `onFailure`, or `stopped` set meanwhile, fails or
+   * stops the actor before its next command.
+   */
+  pipeline?: boolean;
 }
 
 const HOOKS = new WeakMap<object, EventSourcedHooks>();
@@ -174,6 +181,7 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     let sinceSnapshot = snapshot ? seq - snapshot.sequenceNr : seq;
     onRecovered?.(state, seq);
     const clock = ctx.system.clock;
+    let failure: Error | undefined;
 
     const persist = async (payload: PersistedPayload): Promise<CommandResult<C>> => {
       const events = payload.events;
@@ -203,9 +211,20 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
             ctx.log.warn(`snapshot of "${entityId}" at ${seq} failed`, err);
           }
         }
-        if (hooks.afterPersist) {
+        const confirmation = hooks.afterPersist?.(entityId, records);
+        if (hooks.pipeline && confirmation && payload.then?.kind !== "stopped") {
+          const after = state;
+          confirmation.then(() => payload.reply?.(after), (err) => {
+            const error = err instanceof Error ? err : new Error(String(err));
+            if (payload.onFailure) payload.onFailure(error);
+            else failure ??= error;
+            if (failure || hooks.stopped) ctx.self.tell(WAKE as C);
+          });
+          return undefined;
+        }
+        if (confirmation) {
           try {
-            await hooks.afterPersist(entityId, records);
+            await confirmation;
           } catch (err) {
             if (!payload.onFailure && !hooks.stopped) throw err;
             payload.onFailure?.(err instanceof Error ? err : new Error(String(err)));
@@ -243,6 +262,10 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     };
 
     return new Behavior<C>("receive", (c: ActorContext<C>, cmd: C) => {
+      // A pipelined command failed (or the actor was told to stop) after it was handled.
+      if (failure) throw failure;
+      if (hooks.stopped) return STOPPED as Behavior<C>;
+      if ((cmd as unknown) === WAKE) return undefined;
       const result = onCommand(c, state, cmd);
       if (
         result !== null && typeof result === "object" &&
@@ -258,3 +281,5 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
 }
 
 const STOPPED = new Behavior<unknown>("stopped");
+// Sent to itself by an actor whose pipelined command failed, so that it fails or stops at once.
+const WAKE: unknown = Object.freeze({ wake: "casty.eventSourced" });

@@ -146,6 +146,12 @@ export class Remoting {
   /** Actor cells that received messages from the network and may still hold some. */
   readonly #receivers = new Set<{ readonly queued: number }>();
   #lastReceiver: { readonly queued: number } | undefined;
+  // The inbound path's last local target: consecutive messages mostly go to one actor, and a
+  // live cell at a path is the one a lookup would find (names are unique among live actors).
+  #lastPath: string | undefined;
+  #lastTarget: ActorRef<unknown> | undefined;
+  #lastCell: { readonly queued: number; readonly isAlive: boolean } | undefined;
+  readonly #resolveRef = (uri: string): ActorRef<unknown> => this.refFor(uri);
   readonly #system: ActorSystem;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
@@ -366,20 +372,31 @@ export class Remoting {
     return total;
   }
 
-  #deliverLocal(path: string, msg: unknown, uri: string): void {
-    const target = this.#system.lookup(path);
+  /** Delivers to the local actor at `path`; `uri` names it in a dead letter (default: ours). */
+  #deliverLocal(path: string, msg: unknown, uri?: string): void {
+    const target = path === this.#lastPath && this.#lastCell!.isAlive
+      ? this.#lastTarget!
+      : this.#system.lookup(path);
     if (!target) {
       this.#system.eventStream.publish(
-        new DeadLetter(msg, uri, "unknownPath", `no actor at ${path} on this node`),
+        new DeadLetter(
+          msg,
+          uri ?? this.#prefix + path,
+          "unknownPath",
+          `no actor at ${path} on this node`,
+        ),
       );
       return;
     }
     try {
       target.tell(msg);
-      const cell = (target as { cell?: { queued: number } }).cell;
+      const cell = (target as { cell?: { queued: number; isAlive: boolean } }).cell;
       if (cell !== undefined && cell !== this.#lastReceiver) {
         this.#lastReceiver = cell;
         this.#receivers.add(cell);
+        this.#lastPath = path;
+        this.#lastTarget = target;
+        this.#lastCell = cell;
       }
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
@@ -389,9 +406,10 @@ export class Remoting {
     }
   }
 
-  #decode(env: Envelope, from: PeerIdentity): { ok: true; value: unknown } | { ok: false } {
+  /** The decoded message, or {@linkcode UNDECODABLE} (logged and published as a dead letter). */
+  #decode(env: Envelope, from: PeerIdentity): unknown {
     try {
-      return { ok: true, value: this.#serializer.deserialize(env.payload, (u) => this.refFor(u)) };
+      return this.#serializer.deserialize(env.payload, this.#resolveRef);
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
       this.#log.error(
@@ -400,7 +418,7 @@ export class Remoting {
       this.#system.eventStream.publish(
         new DeadLetter(env.payload.slice(), this.#prefix + env.recipient, "serialization", detail),
       );
-      return { ok: false };
+      return UNDECODABLE;
     }
   }
 
@@ -408,21 +426,21 @@ export class Remoting {
     const handler = this.#handlers.get(env.recipient);
     if (handler || env.recipient === REMOTE_PATH) {
       const decoded = this.#decode(env, from);
-      if (!decoded.ok) return;
+      if (decoded === UNDECODABLE) return;
       if (handler) {
         try {
-          handler(from, decoded.value);
+          handler(from, decoded);
         } catch (err) {
           this.#log.error(`handler for ${env.recipient} failed`, err);
         }
       } else {
-        this.#onRemoteSystem(from, decoded.value as RemoteSystemMsg);
+        this.#onRemoteSystem(from, decoded as RemoteSystemMsg);
       }
       return;
     }
     const decoded = this.#decode(env, from);
-    if (!decoded.ok) return;
-    this.#deliverLocal(env.recipient, decoded.value, this.#prefix + env.recipient);
+    if (decoded === UNDECODABLE) return;
+    this.#deliverLocal(env.recipient, decoded);
   }
 
   #onUndeliverable(to: NodeAddress, env: Envelope, reason: UndeliverableReason): void {
@@ -559,6 +577,9 @@ export class Remoting {
 }
 
 /** Envelopes to system actors (`/_cluster/`, `/_system/`) travel on the control lane. */
+/** What `#decode` returns for a message it could not decode. */
+const UNDECODABLE: unique symbol = Symbol("undecodable");
+
 function laneOf(path: string): "control" | "user" {
   return path.startsWith("/_cluster/") || path.startsWith("/_system/") ? "control" : "user";
 }

@@ -12,7 +12,6 @@
  */
 
 import { type Cancellable, type Clock, realClock } from "../actor/clock.ts";
-import { RingQueue } from "../actor/mailbox.ts";
 import { defaultTcp } from "../runtime/select.ts";
 import type { Tcp, TcpConnection, TcpListener, TlsOptions } from "../runtime/tcp.ts";
 import {
@@ -21,13 +20,15 @@ import {
   type NodeAddress,
   nodeAddress,
 } from "./address.ts";
+import { readEnvelope } from "./_envelope_codec.ts";
+import { BatchEncoder, readBatch } from "./_batch_codec.ts";
+import { Link, type LinkState, Peer, pending } from "./_peer_link.ts";
 import {
-  envelopeSize,
-  MAX_PATH_BYTES,
-  readEnvelope,
-  Utf8Cache,
-  writeEnvelope,
-} from "./_envelope_codec.ts";
+  nonNegative,
+  positive,
+  type ReconnectBackoff,
+  type TcpTransportOptions,
+} from "./_tcp_options.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   FRAME_BATCH,
@@ -36,11 +37,8 @@ import {
   FRAME_HANDSHAKE_AUTH,
   FRAME_HANDSHAKE_CHALLENGE,
   FRAME_HANDSHAKE_REFUSE,
-  FRAME_HEADER_SIZE,
   FRAME_MESSAGE,
-  FrameDecoder,
   type FrameType,
-  writeFrameHeader,
 } from "./_framing.ts";
 import {
   certificateNames,
@@ -72,272 +70,12 @@ import type {
   UndeliverableReason,
 } from "./transport.ts";
 
-/** Exponential backoff between connection attempts to a peer. */
-export interface ReconnectBackoff {
-  /**
-   * Delay after the first failure, in milliseconds.
-   *
-   * @default {100}
-   */
-  readonly min?: number;
-  /**
-   * Longest delay, in milliseconds.
-   *
-   * @default {10000}
-   */
-  readonly max?: number;
-  /**
-   * Growth per failed attempt.
-   *
-   * @default {2}
-   */
-  readonly factor?: number;
-  /**
-   * Random spread as a fraction of the delay (0.2 = ±20%).
-   *
-   * @default {0.2}
-   */
-  readonly jitter?: number;
-}
+export type { ReconnectBackoff, TcpTransportOptions };
 
-/** Options of {@linkcode TcpTransport.start}. */
-export interface TcpTransportOptions extends TransportHandlers {
-  /** The actor system's name; peers must use the same one. */
-  readonly systemName: string;
-  /** The host this node advertises to peers (and binds, unless `bindHost` is given). */
-  readonly host: string;
-  /** The port to bind and advertise; 0 picks a free port. */
-  readonly port: number;
-  /** The host to bind, such as `"0.0.0.0"`, when it differs from the advertised host. */
-  readonly bindHost?: string;
-  /**
-   * The port to bind when it differs from the advertised `port` (behind NAT, a port mapping
-   * or a proxy). Defaults to `port`.
-   */
-  readonly bindPort?: number;
-  /**
-   * Mutual TLS for every connection. A peer's certificate must also name (SAN DNS or IP) the
-   * host the peer claims in the handshake, unless `tls.verifyHostname` is `false`.
-   */
-  readonly tls?: TlsOptions;
-  /**
-   * A secret shared by every node of the cluster, proven in each handshake by both sides
-   * (HMAC-SHA256 challenge-response over fresh nonces and the claimed identities; the secret
-   * never crosses the wire). A peer without it cannot complete a handshake.
-   */
-  readonly secret?: string;
-  /**
-   * Accept unauthenticated peers on a non-loopback address (neither `tls` nor `secret`),
-   * with a loud warning. Without it such a bind throws {@linkcode InsecureBindError}.
-   *
-   * @default {false}
-   */
-  readonly insecure?: boolean;
-  /**
-   * Milliseconds without a byte in either direction after which a connection is closed
-   * (cluster heartbeats keep cluster links busy); 0 never closes idle connections.
-   *
-   * @default {60000}
-   */
-  readonly idleTimeout?: number;
-  /**
-   * Open connections (handshaking or not) beyond which new inbound ones are closed at once.
-   *
-   * @default {1024}
-   */
-  readonly maxConnections?: number;
-  /**
-   * Inbound connections still handshaking beyond which new inbound ones are closed at once.
-   *
-   * @default {256}
-   */
-  readonly maxHandshakes?: number;
-  /**
-   * Envelopes delivered to `onInbound` and not yet processed by the receiver (such as the
-   * messages waiting in the mailboxes of the actors they were delivered to). When it reaches
-   * `maxInboundBacklog` envelopes, or `maxInboundBacklogBytes` at the average size of recent
-   * inbound envelopes, the transport stops reading from its main connections — TCP flow
-   * control then slows the senders — until the backlog is back under half of both. Control
-   * connections keep reading. Without it, inbound envelopes are read as fast as they arrive.
-   */
-  readonly inboundBacklog?: () => number;
-  /**
-   * The inbound backlog, in envelopes, at which reading pauses (see `inboundBacklog`).
-   *
-   * @default {100000}
-   */
-  readonly maxInboundBacklog?: number;
-  /**
-   * The inbound backlog, in payload bytes (estimated from the average inbound envelope), at
-   * which reading pauses (see `inboundBacklog`).
-   *
-   * @default {33554432}
-   */
-  readonly maxInboundBacklogBytes?: number;
-  /**
-   * Largest frame (type byte + payload) accepted or sent, in bytes.
-   *
-   * @default {16777216}
-   */
-  readonly maxFrameSize?: number;
-  /** Clock for reconnect backoff, handshake timeouts and the unreachable timeout. */
-  readonly clock?: Clock;
-  /** Where to report connection events and errors. Defaults to warnings on the console. */
-  readonly logger?: Logger;
-  /**
-   * Envelopes queued per peer on the user lane (not yet written to its socket) before new
-   * ones overflow to `onUndeliverable`.
-   *
-   * @default {100000}
-   */
-  readonly outboundQueueLimit?: number;
-  /**
-   * Payload bytes queued per peer on each lane before new envelopes overflow to
-   * `onUndeliverable` (an envelope is always accepted into an empty lane).
-   *
-   * @default {67108864}
-   */
-  readonly outboundQueueBytes?: number;
-  /**
-   * Envelopes queued per peer on the control lane (`lane: "control"`: heartbeats, gossip,
-   * system messages), which is written before the user lane and bounded separately.
-   *
-   * @default {100000}
-   */
-  readonly controlQueueLimit?: number;
-  /**
-   * Milliseconds to establish a TCP (and TLS) connection.
-   *
-   * @default {5000}
-   */
-  readonly connectTimeout?: number;
-  /**
-   * Milliseconds for a new connection to complete the casty handshake.
-   *
-   * @default {5000}
-   */
-  readonly handshakeTimeout?: number;
-  /** Backoff between connection attempts. */
-  readonly reconnectBackoff?: ReconnectBackoff;
-  /**
-   * Milliseconds without a connection after which a peer's queued envelopes go to
-   * `onUndeliverable` as `"unreachable"`.
-   *
-   * @default {30000}
-   */
-  readonly unreachableTimeout?: number;
-  /**
-   * Largest batch frame payload, in bytes; envelopes sent in the same tick are packed
-   * into batch frames up to this size.
-   *
-   * @default {65536}
-   */
-  readonly maxBatchBytes?: number;
-  /**
-   * Bytes a connection may buffer before the transport stops writing to it and keeps
-   * envelopes in the peer's queue.
-   *
-   * @default {1048576}
-   */
-  readonly writeHighWaterMark?: number;
-  /**
-   * Milliseconds `shutdown()` waits for connections to flush before cutting them.
-   *
-   * @default {1000}
-   */
-  readonly shutdownGrace?: number;
-  /** The TCP implementation; defaults to the current runtime's. */
-  readonly tcp?: Tcp;
-  /** Random numbers in [0, 1) for backoff jitter. Defaults to `Math.random`. */
-  readonly random?: () => number;
-  /**
-   * This run's incarnation id (the node identity shared with the cluster layer); a random
-   * one when left out.
-   */
-  readonly incarnation?: string;
-}
-
-/** Largest frame accepted before a connection has completed its handshake. */
-const HANDSHAKE_MAX_FRAME = 64 * 1024;
 /** Bytes encoded per socket write. */
 const WRITE_CHUNK = 256 * 1024;
 /** Bytes written per flush before yielding to the event loop. */
 const FLUSH_SLICE = 4 * 1024 * 1024;
-
-/** What a handshaking link waits for next. */
-type Stage = "hello" | "auth" | "challenge" | "ack";
-
-type LinkState = "handshaking" | "active" | "closed";
-
-class Link {
-  readonly conn: TcpConnection;
-  readonly outbound: boolean;
-  readonly decoder: FrameDecoder = new FrameDecoder({ maxFrameSize: HANDSHAKE_MAX_FRAME });
-  state: LinkState = "handshaking";
-  stage: Stage;
-  /** A proof is being computed or checked; the peer must wait for our answer. */
-  busy = false;
-  nonce = "";
-  hello: Hello | undefined;
-  challenge: Challenge | undefined;
-  lastActivity = 0;
-  /**
-   * A control connection: dialled next to a peer's main connection, it carries only the
-   * dialer's control lane, so heartbeats never wait behind user bytes in a TCP stream, and
-   * its reads are never paused by inbound flow control.
-   */
-  control = false;
-  peer: Peer | undefined;
-  identity: PeerIdentity | undefined;
-  timer: Cancellable | undefined;
-  lingerTimer: Cancellable | undefined;
-  maxFrame = HANDSHAKE_MAX_FRAME;
-  refusal: string | undefined;
-  closeReason: string | undefined;
-  onFrame: (type: FrameType, payload: Uint8Array) => void = () => {};
-  constructor(conn: TcpConnection, outbound: boolean, peer?: Peer) {
-    this.conn = conn;
-    this.outbound = outbound;
-    this.peer = peer;
-    this.stage = outbound ? "challenge" : "hello";
-  }
-  describe(): string {
-    const remote = this.identity ?? this.peer?.address ?? this.conn.remoteAddress;
-    return `${this.outbound ? "to" : "from"} ${formatNodeAddress(remote)}`;
-  }
-}
-
-class Peer {
-  key: string;
-  address: NodeAddress;
-  incarnation: string | undefined;
-  active: Link | undefined;
-  dialing: Link | undefined;
-  connecting = false;
-  /** The user lane. */
-  readonly queue: RingQueue<Envelope> = new RingQueue(16);
-  /** The control lane, written before the user lane. */
-  readonly control: RingQueue<Envelope> = new RingQueue(4);
-  queueBytes = 0;
-  controlBytes = 0;
-  /** Callers of `whenWritable` waiting for room on the user lane. */
-  waiters: (() => void)[] = [];
-  /** Our control connection to this peer (see `Link.control`). */
-  controlOut: Link | undefined;
-  controlDialing = false;
-  /** `forget` was called while a connection was live: drop the entry once it is unused. */
-  forgetWhenUnused = false;
-  attempts = 0;
-  nextAttemptAt = 0;
-  downSince: number | undefined;
-  retryTimer: Cancellable | undefined;
-  flushScheduled = false;
-  continuation: ReturnType<typeof setTimeout> | undefined;
-  constructor(key: string, address: NodeAddress) {
-    this.key = key;
-    this.address = address;
-  }
-}
 
 /**
  * Node-to-node transport over TCP, optionally with mutual TLS.
@@ -392,7 +130,6 @@ export class TcpTransport implements Transport {
   #handshakeTimeout: number;
   #backoff: Required<ReconnectBackoff>;
   #unreachableTimeout: number;
-  #maxBatchBytes: number;
   #highWater: number;
   #shutdownGrace: number;
   #peers = new Map<string, Peer>();
@@ -403,17 +140,21 @@ export class TcpTransport implements Transport {
   #generation = 0;
   #links = new Set<Link>();
   #dials = new Set<Promise<void>>();
-  // Separate caches so that each one's last-hit shortcut serves one role.
-  #recipients = new Utf8Cache();
-  #senders = new Utf8Cache();
   #selfQueue: Envelope[] = [];
   #state: "running" | "stopping" | "stopped" = "running";
   #shutdown: Promise<void> | undefined;
-  // Scratch arrays reused by #encode.
-  #batchEnvelopes: Envelope[] = [];
-  #batchRecipients: Uint8Array[] = [];
-  #batchSenders: (Uint8Array | undefined)[] = [];
-  #batchSizes: number[] = [];
+  #batches: BatchEncoder;
+  /** An envelope larger than a peer's frame size, found while encoding. */
+  #tooLarge = (peer: Peer, link: Link, envelope: Envelope): void => {
+    this.#log.error(
+      `Cannot send to "${envelope.recipient}": envelope exceeds the peer's frame size`,
+      {
+        to: peer.key,
+        maxFrameSize: link.maxFrame,
+      },
+    );
+    this.#undeliverable(peer.address, [envelope], "too-large");
+  };
 
   private constructor(
     options: TcpTransportOptions,
@@ -464,7 +205,7 @@ export class TcpTransport implements Transport {
       jitter: Math.min(1, Math.max(0, backoff.jitter ?? 0.2)),
     };
     this.#unreachableTimeout = positive("unreachableTimeout", options.unreachableTimeout, 30_000);
-    this.#maxBatchBytes = positive("maxBatchBytes", options.maxBatchBytes, 64 * 1024);
+    this.#batches = new BatchEncoder(positive("maxBatchBytes", options.maxBatchBytes, 64 * 1024));
     this.#highWater = positive("writeHighWaterMark", options.writeHighWaterMark, 1024 * 1024);
     this.#shutdownGrace = positive("shutdownGrace", options.shutdownGrace, 1000);
   }
@@ -846,7 +587,7 @@ export class TcpTransport implements Transport {
       this.#undeliverable(to, [envelope], "shutdown");
       return;
     }
-    if (!this.#fits(envelope)) {
+    if (!this.#batches.fits(envelope, this.#maxFrameSize)) {
       this.#log.error(`Cannot send to "${envelope.recipient}": envelope exceeds the frame size`, {
         to: formatNodeAddress(to),
         maxFrameSize: this.#maxFrameSize,
@@ -898,21 +639,6 @@ export class TcpTransport implements Transport {
     }
     if (peer.active !== undefined) this.#scheduleFlush(peer);
     else this.#ensureDial(peer);
-  }
-
-  /** Whether the envelope fits in a frame; the common small case avoids encoding paths. */
-  #fits(envelope: Envelope): boolean {
-    const senderLength = envelope.sender?.length ?? 0;
-    // A UTF-16 code unit is at most 3 UTF-8 bytes.
-    if (
-      3 * (envelope.recipient.length + senderLength) + envelope.payload.length + 5 <=
-        this.#maxFrameSize &&
-      3 * Math.max(envelope.recipient.length, senderLength) <= MAX_PATH_BYTES
-    ) return true;
-    const recipient = this.#recipients.get(envelope.recipient);
-    const sender = envelope.sender === undefined ? undefined : this.#senders.get(envelope.sender);
-    return recipient.length <= MAX_PATH_BYTES && (sender?.length ?? 0) <= MAX_PATH_BYTES &&
-      envelopeSize(recipient, sender, envelope.payload) + 1 <= this.#maxFrameSize;
   }
 
   /**
@@ -1671,7 +1397,7 @@ export class TcpTransport implements Transport {
     if (separate && peer.control.length > 0) {
       let sent = false;
       while (peer.control.length > 0 && ctl.conn.bufferedAmount < this.#highWater) {
-        const bytes = this.#encode(peer, ctl, WRITE_CHUNK, "control");
+        const bytes = this.#batches.encode(peer, ctl, WRITE_CHUNK, "control", this.#tooLarge);
         if (bytes !== undefined) {
           ctl.conn.write(bytes);
           sent = true;
@@ -1695,7 +1421,13 @@ export class TcpTransport implements Transport {
         }, 0);
         break;
       }
-      const bytes = this.#encode(peer, link, Math.min(room, WRITE_CHUNK), lanes);
+      const bytes = this.#batches.encode(
+        peer,
+        link,
+        Math.min(room, WRITE_CHUNK),
+        lanes,
+        this.#tooLarge,
+      );
       if (bytes !== undefined) {
         conn.write(bytes);
         written += bytes.length;
@@ -1703,115 +1435,6 @@ export class TcpTransport implements Transport {
     }
     if (written > 0) link.lastActivity = this.#clock.now();
     this.#wakeWriters(peer);
-  }
-
-  /**
-   * Takes envelopes off the peer's lanes (control first) and encodes them as frames, about
-   * `target` bytes.
-   */
-  #encode(
-    peer: Peer,
-    link: Link,
-    target: number,
-    lanes: "both" | "control" | "user",
-  ): Uint8Array | undefined {
-    const envelopes = this.#batchEnvelopes;
-    const recipients = this.#batchRecipients;
-    const senders = this.#batchSenders;
-    const sizes = this.#batchSizes;
-    const maxPayload = link.maxFrame - 1;
-    let estimate = 0;
-    while (estimate < target) {
-      const control = lanes === "control" || (lanes === "both" && peer.control.length > 0);
-      const queue = control ? peer.control : peer.queue;
-      if (queue.length === 0) break;
-      const envelope = queue.peek()!;
-      const recipient = this.#recipients.get(envelope.recipient);
-      const sender = envelope.sender === undefined ? undefined : this.#senders.get(envelope.sender);
-      const size = envelopeSize(recipient, sender, envelope.payload);
-      if (size > maxPayload) {
-        queue.shift();
-        if (control) peer.controlBytes -= envelope.payload.length;
-        else peer.queueBytes -= envelope.payload.length;
-        this.#log.error(
-          `Cannot send to "${envelope.recipient}": envelope exceeds the peer's frame size`,
-          {
-            to: peer.key,
-            maxFrameSize: link.maxFrame,
-          },
-        );
-        this.#undeliverable(peer.address, [envelope], "too-large");
-        continue;
-      }
-      if (envelopes.length > 0 && estimate + size + 9 > target) break;
-      queue.shift();
-      if (control) peer.controlBytes -= envelope.payload.length;
-      else peer.queueBytes -= envelope.payload.length;
-      envelopes.push(envelope);
-      recipients.push(recipient);
-      senders.push(sender);
-      sizes.push(size);
-      estimate += size + 9;
-    }
-    const n = envelopes.length;
-    if (n === 0) return undefined;
-    const batchLimit = Math.min(this.#maxBatchBytes, maxPayload);
-    // Group consecutive envelopes into batch frames; a group of one is a message frame.
-    const groupEnds: number[] = [];
-    const groupPayloads: number[] = [];
-    let total = 0;
-    for (let i = 0; i < n;) {
-      let j = i;
-      let payload = 0;
-      while (j < n && payload + 4 + sizes[j] <= batchLimit) {
-        payload += 4 + sizes[j];
-        j++;
-      }
-      if (j - i <= 1) {
-        j = i + 1;
-        payload = -1;
-        total += FRAME_HEADER_SIZE + sizes[i];
-      } else {
-        total += FRAME_HEADER_SIZE + payload;
-      }
-      groupEnds.push(j);
-      groupPayloads.push(payload);
-      i = j;
-    }
-    const out = new Uint8Array(total);
-    let offset = 0;
-    let start = 0;
-    for (let g = 0; g < groupEnds.length; g++) {
-      const end = groupEnds[g];
-      const payload = groupPayloads[g];
-      if (payload < 0) {
-        writeFrameHeader(out, offset, FRAME_MESSAGE, sizes[start]);
-        offset = writeEnvelope(
-          out,
-          offset + FRAME_HEADER_SIZE,
-          recipients[start],
-          senders[start],
-          envelopes[start].payload,
-        );
-      } else {
-        writeFrameHeader(out, offset, FRAME_BATCH, payload);
-        offset += FRAME_HEADER_SIZE;
-        for (let k = start; k < end; k++) {
-          const size = sizes[k];
-          out[offset] = size >>> 24;
-          out[offset + 1] = (size >>> 16) & 0xff;
-          out[offset + 2] = (size >>> 8) & 0xff;
-          out[offset + 3] = size & 0xff;
-          offset = writeEnvelope(out, offset + 4, recipients[k], senders[k], envelopes[k].payload);
-        }
-      }
-      start = end;
-    }
-    envelopes.length = 0;
-    recipients.length = 0;
-    senders.length = 0;
-    sizes.length = 0;
-    return out;
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -1829,23 +1452,11 @@ export class TcpTransport implements Transport {
   }
 
   #onBatch(link: Link, payload: Uint8Array): void {
-    const end = payload.length;
-    let o = 0;
-    while (o < end && link.state === "active") {
-      if (end - o < 4) {
-        this.#protocolError(link, "malformed batch: truncated entry length");
-        return;
-      }
-      const size = ((payload[o] << 24) | (payload[o + 1] << 16) | (payload[o + 2] << 8) |
-        payload[o + 3]) >>> 0;
-      o += 4;
-      if (size > end - o) {
-        this.#protocolError(link, "malformed batch: entry overruns the frame");
-        return;
-      }
-      this.#onMessage(link, payload, o, o + size);
-      o += size;
-    }
+    const malformed = readBatch(payload, (start, end) => {
+      this.#onMessage(link, payload, start, end);
+      return link.state === "active";
+    });
+    if (malformed !== undefined) this.#protocolError(link, malformed);
   }
 
   #deliver(from: PeerIdentity, envelope: Envelope): void {
@@ -1934,25 +1545,4 @@ function pickHandlers(source: TransportHandlers): TransportHandlers {
     onPeerConnected: source.onPeerConnected,
     onPeerDisconnected: source.onPeerDisconnected,
   };
-}
-
-/** Whether a peer has envelopes queued on either lane. */
-function pending(peer: Peer): boolean {
-  return peer.queue.length > 0 || peer.control.length > 0;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new TypeError(`Cannot start transport: ${name} must be a non-negative number`);
-  }
-  return value;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`Cannot start transport: ${name} must be a positive number`);
-  }
-  return value;
 }

@@ -20,6 +20,17 @@ import {
 } from "../persistence/journal.ts";
 import type { NodeAddress } from "../remote/address.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
+import { setImmediate } from "node:timers";
+import {
+  isPrefixOf,
+  loadTermRecord,
+  sameHistory,
+  saveTermRecord,
+  spliceHistory,
+  termAt,
+  type TermHistory,
+  type TermRecord,
+} from "./terms.ts";
 
 /**
  * Events of one entity shipped by its primary under its term (seed 002).
@@ -40,12 +51,15 @@ export class ReplicateEvents {
    * @param term The primary's term.
    * @param events Contiguous events.
    * @param replyTo Where to acknowledge (`null`: no acknowledgement wanted).
+   * @param history The term history of the primary's log (`[term, firstSequenceNr]` pairs), so
+   * that a replica whose log diverged from it refuses the events.
    */
   constructor(
     readonly entityId: string,
     readonly term: number,
     readonly events: readonly PersistedEvent[],
     readonly replyTo: ActorRef<ReplicateEventsAck> | null,
+    readonly history: TermHistory = [],
   ) {}
 }
 
@@ -69,12 +83,14 @@ export class ReplicateEventsAck {
    * @param ok Whether the events are stored.
    * @param term The replica's term for the entity.
    * @param highestSequenceNr The highest sequence number the replica holds.
+   * @param history The term history of the replica's log (filled in answers to a promoter).
    */
   constructor(
     readonly entityId: string,
     readonly ok: boolean,
     readonly term: number,
     readonly highestSequenceNr: number,
+    readonly history: TermHistory = [],
   ) {}
 }
 
@@ -84,11 +100,13 @@ export class ReplicaClaim {
    * @param entityId The entity.
    * @param term The claimed term (0: only ask).
    * @param replyTo Where to answer.
+   * @param history The history to record with the term (the promoter's own node only).
    */
   constructor(
     readonly entityId: string,
     readonly term: number,
     readonly replyTo: ActorRef<ReplicateEventsAck>,
+    readonly history: TermHistory | null = null,
   ) {}
 }
 
@@ -117,7 +135,33 @@ export class ReplicaEvents {
   constructor(readonly entityId: string, readonly events: readonly PersistedEvent[]) {}
 }
 
-type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch;
+/**
+ * @internal The {@linkcode ReplicateEvents} of many entities for one replica, shipped together
+ * (one message per replica per turn); answered with one {@linkcode ReplicaBatchAck}.
+ */
+export class ReplicaBatch {
+  /**
+   * @param batchId The sender's number for the batch.
+   * @param items The entities' events (their `replyTo` is unused).
+   * @param replyTo Where to answer.
+   */
+  constructor(
+    readonly batchId: number,
+    readonly items: readonly ReplicateEvents[],
+    readonly replyTo: ActorRef<ReplicaBatchAck>,
+  ) {}
+}
+
+/** @internal The answers to a {@linkcode ReplicaBatch}, one per item, in its order. */
+export class ReplicaBatchAck {
+  /**
+   * @param batchId The batch.
+   * @param acks One per item.
+   */
+  constructor(readonly batchId: number, readonly acks: readonly ReplicateEventsAck[]) {}
+}
+
+type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch | ReplicaBatch;
 
 const FETCH_PAGE = 1000;
 const SHUTDOWN_POLL = 50;
@@ -130,6 +174,8 @@ export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string
   [ReplicaClaim, "casty.ReplicaClaim"],
   [ReplicaFetch, "casty.ReplicaFetch"],
   [ReplicaEvents, "casty.ReplicaEvents"],
+  [ReplicaBatch, "casty.ReplicaBatch"],
+  [ReplicaBatchAck, "casty.ReplicaBatchAck"],
 ];
 
 function compareAddress(a: NodeAddress, b: NodeAddress): number {
@@ -180,9 +226,16 @@ function eligibleNodes(view: ClusterView, role: string | undefined): NodeAddress
     .sort(compareAddress);
 }
 
-/** The replica store: keeps terms and writes replicated events into this node's journal. */
-function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<StoreMsg> {
-  const terms = new Map<string, number>();
+/**
+ * The replica store: keeps terms (durably, in a side record of this node's journal) and writes
+ * replicated events into this node's journal.
+ */
+function storeBehavior(
+  journalOf: (entityId: string) => EventJournal,
+  now: () => number,
+): Behavior<StoreMsg> {
+  // Cached term records (durable in the journal, so forgetting one only costs a read).
+  const records = new Map<string, TermRecord>();
   // Highest sequence number written through this store, per entity (saves a journal read per
   // write). Forgotten at every claim: a primary on this node writes its journal directly, and
   // it always claims here first.
@@ -192,9 +245,12 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
     if (m.size >= CACHE_LIMIT && !m.has(id)) m.clear();
     m.set(id, v);
   };
-  return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
+  type One = Exclude<StoreMsg, ReplicaBatch>;
+  const handle = async (
+    msg: One,
+    answer: (ack: ReplicateEventsAck) => void,
+  ): Promise<void> => {
     const id = msg.entityId;
-    const term = terms.get(id) ?? 0;
     let journal = journals.get(id);
     if (journal === undefined) {
       try {
@@ -210,17 +266,38 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
       msg.replyTo.tell(new ReplicaEvents(id, events));
       return undefined;
     }
+    let record = records.get(id);
+    if (record === undefined) {
+      record = await loadTermRecord(journal, id).catch(() => undefined);
+      // Without its record a store cannot fence: it answers nothing (the sender times out).
+      if (record === undefined) return undefined;
+      remember(records, id, record);
+    }
+    const term = record.term;
+    // Durable before the answer (and before the events it covers).
+    const update = async (next: TermRecord): Promise<boolean> => {
+      try {
+        await saveTermRecord(journal, id, next, now());
+      } catch {
+        records.delete(id);
+        return false;
+      }
+      remember(records, id, next);
+      return true;
+    };
     if (msg instanceof ReplicaClaim) {
       known.delete(id);
       const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
-      if (msg.term > term) terms.set(id, msg.term);
-      msg.replyTo.tell(
-        new ReplicateEventsAck(id, msg.term >= term, Math.max(term, msg.term), highest),
-      );
+      const ok = msg.term >= term;
+      let history = record.history;
+      if (ok && (msg.term > term || msg.history !== null)) {
+        history = msg.history ?? history;
+        if (!(await update({ term: msg.term, history }))) return undefined;
+      }
+      msg.replyTo.tell(new ReplicateEventsAck(id, ok, Math.max(term, msg.term), highest, history));
       return undefined;
     }
-    const ack = (ok: boolean, t: number, h: number) =>
-      msg.replyTo?.tell(new ReplicateEventsAck(id, ok, t, h));
+    const ack = (ok: boolean, t: number, h: number) => answer(new ReplicateEventsAck(id, ok, t, h));
     let highest = known.get(id);
     if (highest === undefined) {
       highest = await highestSequenceNrOf(journal, id).catch(() => -1);
@@ -228,19 +305,60 @@ function storeBehavior(journalOf: (entityId: string) => EventJournal): Behavior<
       remember(known, id, highest);
     }
     if (msg.term < term) return ack(false, term, highest);
-    terms.set(id, msg.term);
+    // A log that is not a prefix of the primary's (it holds events the primary does not, e.g.
+    // unacknowledged ones of a deposed primary) must not count as a copy: refuse, for good.
+    if (!isPrefixOf(record.history, highest, msg.history, Number.MAX_SAFE_INTEGER)) {
+      return ack(false, msg.term, highest);
+    }
     const fresh = msg.events.filter((e) => e.sequenceNr > highest);
+    if (fresh.length > 0 && fresh[0].sequenceNr !== highest + 1) {
+      return ack(false, msg.term, highest);
+    }
+    const last = fresh.length > 0 ? fresh[fresh.length - 1].sequenceNr : highest;
+    const spliced = fresh.length > 0
+      ? spliceHistory(record.history, highest, msg.history)
+      : record.history;
+    const history = sameHistory(spliced, record.history) ? record.history : spliced;
+    if (
+      (msg.term > term || history !== record.history) &&
+      !(await update({ term: msg.term, history }))
+    ) {
+      return ack(false, term, highest);
+    }
     if (fresh.length === 0) return ack(true, msg.term, highest);
-    if (fresh[0].sequenceNr !== highest + 1) return ack(false, msg.term, highest);
     try {
       await journal.persist(id, fresh);
     } catch {
       known.delete(id);
       return ack(false, msg.term, await highestSequenceNrOf(journal, id).catch(() => 0));
     }
-    const last = fresh[fresh.length - 1].sequenceNr;
     remember(known, id, last);
     return ack(true, msg.term, last);
+  };
+  return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
+    if (!(msg instanceof ReplicaBatch)) {
+      await handle(msg, (ack) => {
+        if (msg instanceof ReplicateEvents) msg.replyTo?.tell(ack);
+      });
+      return undefined;
+    }
+    // One entity's items in order; different entities at once (their journal writes group).
+    const acks: ReplicateEventsAck[] = msg.items.map((m) =>
+      new ReplicateEventsAck(m.entityId, false, 0, -1)
+    );
+    const byEntity = new Map<string, number[]>();
+    msg.items.forEach((m, i) => {
+      const list = byEntity.get(m.entityId);
+      if (list) list.push(i);
+      else byEntity.set(m.entityId, [i]);
+    });
+    await Promise.all(
+      [...byEntity.values()].map(async (indexes) => {
+        for (const i of indexes) await handle(msg.items[i], (ack) => (acks[i] = ack));
+      }),
+    );
+    msg.replyTo.tell(new ReplicaBatchAck(msg.batchId, acks));
+    return undefined;
   });
 }
 
@@ -271,51 +389,157 @@ export function startReplication<M>(
     return hooks.journal;
   };
   for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
-  ctx.spawnSystemActor(storeBehavior(journalOf), storeName);
+  ctx.spawnSystemActor(storeBehavior(journalOf, () => ctx.clock.wallNow()), storeName);
   const store = (node: NodeAddress) => ctx.refAt<StoreMsg>(node, storePath);
   const node = ctx.node;
   const ask = <R>(to: NodeAddress, make: (r: ActorRef<R>) => StoreMsg): Promise<R> =>
     node.ask<StoreMsg, R>(store(to), make, { timeout: ackTimeout });
 
-  /** Copies the best replica's newer events into `journal` and claims a new term. */
-  const promote = async (id: string, journal: EventJournal): Promise<number> => {
+  // Shipping: the events of every entity for one replica in one turn go as one ReplicaBatch,
+  // answered by one ReplicaBatchAck to a long-lived actor (no ask, no timer per command).
+  type Waiter = { resolve: (a: ReplicateEventsAck) => void; reject: (e: Error) => void };
+  type Box = { to: NodeAddress; items: ReplicateEvents[]; waiters: Waiter[]; events: number };
+  const inflight = new Map<number, { waiters: Waiter[]; cancel: () => void }>();
+  const outbox = new Map<string, Box>();
+  let nextBatch = 0;
+  let scheduled = false;
+  const acker = ctx.spawnSystemActor(
+    new Behavior<ReplicaBatchAck>(
+      "receive",
+      (_c: ActorContext<ReplicaBatchAck>, msg: ReplicaBatchAck) => {
+        const batch = inflight.get(msg.batchId);
+        if (batch === undefined) return undefined;
+        inflight.delete(msg.batchId);
+        batch.cancel();
+        msg.acks.forEach((a, i) => batch.waiters[i]?.resolve(a));
+        return undefined;
+      },
+    ),
+    `${storeName}-acks`,
+  );
+  const sendBox = (key: string, box: Box) => {
+    outbox.delete(key);
+    const batchId = ++nextBatch;
+    const timer = ctx.clock.setTimeout(() => {
+      inflight.delete(batchId);
+      const err = new Error(`Cannot replicate to ${key}: no answer after ${ackTimeout} ms`);
+      for (const w of box.waiters) w.reject(err);
+    }, ackTimeout);
+    inflight.set(batchId, { waiters: box.waiters, cancel: () => timer.cancel() });
+    store(box.to).tell(new ReplicaBatch(batchId, box.items, acker));
+  };
+  const flush = () => {
+    scheduled = false;
+    for (const [key, box] of outbox) sendBox(key, box);
+  };
+  // A node that shuts down while commands wait gives up on them at once rather than at the
+  // timeout (its transport is gone, no ack can come). One real-time poll for all of them, on
+  // purpose: a simulated clock does not move while a test cluster shuts a node down.
+  const waiting = new Set<() => void>();
+  let poll: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    poll = undefined;
+    if (waiting.size === 0) return;
+    if (node.isShutdown) { for (const giveUp of [...waiting]) giveUp(); }
+    else poll = setTimeout(watch, SHUTDOWN_POLL);
+  };
+  const watchShutdown = (giveUp: () => void) => {
+    waiting.add(giveUp);
+    poll ??= setTimeout(watch, SHUTDOWN_POLL);
+  };
+  const ship = (to: NodeAddress, item: ReplicateEvents): Promise<ReplicateEventsAck> => {
+    const key = `${to.host}:${to.port}`;
+    let box = outbox.get(key);
+    if (box === undefined) {
+      box = { to, items: [], waiters: [], events: 0 };
+      outbox.set(key, box);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ReplicateEventsAck>();
+    box.items.push(item);
+    box.waiters.push({ resolve, reject });
+    box.events += item.events.length;
+    if (box.events >= FETCH_PAGE) sendBox(key, box);
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    return promise;
+  };
+
+  /**
+   * Claims a new term for `id` at every store and copies the newest copy's missing events into
+   * `journal`; refuses (throws) when this node's log diverged from the newest copy.
+   */
+  const promote = async (
+    id: string,
+    journal: EventJournal,
+  ): Promise<{ term: number; history: TermHistory }> => {
     for (let attempt = 0;; attempt++) {
       const nodes = eligibleNodes(ctx.view(), role);
-      if (!nodes.some((a) => sameAddress(a, ctx.selfAddress))) nodes.push(ctx.selfAddress);
+      let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
+      if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
         nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
       );
+      const mine = states[self];
+      if (mine.status !== "fulfilled" || mine.value.highestSequenceNr < 0) {
+        throw new Error(`Cannot promote entity "${id}" of "${name}": this node's store failed`);
+      }
+      const own = mine.value;
+      // The newest copy: the highest (term of the last event, sequence number).
+      let best = own;
+      let bestAt = self;
       let maxTerm = 0;
-      let best: NodeAddress | undefined;
-      let bestSeq = await highestSequenceNrOf(journal, id);
       states.forEach((s, i) => {
         if (s.status !== "fulfilled") return;
-        maxTerm = Math.max(maxTerm, s.value.term);
-        if (s.value.highestSequenceNr > bestSeq) {
-          bestSeq = s.value.highestSequenceNr;
-          best = nodes[i];
+        const v = s.value;
+        maxTerm = Math.max(maxTerm, v.term);
+        const t = termAt(v.history, v.highestSequenceNr);
+        const bt = termAt(best.history, best.highestSequenceNr);
+        if (t > bt || (t === bt && v.highestSequenceNr > best.highestSequenceNr)) {
+          best = v;
+          bestAt = i;
         }
       });
-      if (best) {
-        for (let from = (await highestSequenceNrOf(journal, id)) + 1; from <= bestSeq;) {
-          const page = await ask<ReplicaEvents>(
-            best,
-            (r) => new ReplicaFetch(id, from, FETCH_PAGE, r),
-          );
-          if (page.events.length === 0) break;
-          await journal.persist(id, page.events);
-          from = page.events[page.events.length - 1].sequenceNr + 1;
-        }
+      const ownSeq = own.highestSequenceNr;
+      const bestSeq = best.highestSequenceNr;
+      if (!isPrefixOf(own.history, ownSeq, best.history, bestSeq)) {
+        throw new Error(
+          `Cannot promote entity "${id}" of "${name}": this node's log diverged from the newest copy at sequence number ${ownSeq}`,
+        );
       }
       const term = maxTerm + 1;
+      const history: TermHistory = [
+        ...spliceHistory(own.history, ownSeq, best.history).filter(([, from]) => from <= bestSeq),
+        [term, bestSeq + 1],
+      ];
+      // This node records the copied range's terms before it copies (write-ahead).
       const claims = await Promise.allSettled(
-        nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, term, r))),
+        nodes.map((n, i) =>
+          ask<ReplicateEventsAck>(
+            n,
+            (r) => new ReplicaClaim(id, term, r, i === self ? history : null),
+          )
+        ),
       );
-      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
-      if (!refused) return term;
-      if (attempt >= 3) {
-        throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
+      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok) ||
+        claims[self].status !== "fulfilled";
+      if (refused) {
+        if (attempt >= 3) {
+          throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
+        }
+        continue;
       }
+      for (let from = ownSeq + 1; bestAt !== self && from <= bestSeq;) {
+        const page = await ask<ReplicaEvents>(
+          nodes[bestAt],
+          (r) => new ReplicaFetch(id, from, FETCH_PAGE, r),
+        );
+        if (page.events.length === 0) break;
+        await journal.persist(id, page.events);
+        from = page.events[page.events.length - 1].sequenceNr + 1;
+      }
+      return { term, history };
     }
   };
 
@@ -329,57 +553,70 @@ export function startReplication<M>(
       });
     }
     let term = 0;
+    let history: TermHistory = [];
+    // Commands waiting for acknowledgements, in sequence order. An ack of sequence number h
+    // from a replica holds everything up to h, so it counts for every command up to h.
+    type Pending = { last: number; acked: Set<string>; finish: (err?: Error) => void };
+    const pending = new Set<Pending>();
+    const acked = (from: NodeAddress, highest: number) => {
+      const key = `${from.host}:${from.port}`;
+      for (const p of [...pending]) {
+        if (p.last > highest) break;
+        p.acked.add(key);
+        if (p.acked.size >= minAcks) p.finish();
+      }
+    };
+    // The entity goes on with its next command while this one waits for its acknowledgements
+    // (its reply runs once they came): one entity keeps many commands on the way.
+    if (minAcks > 0) hooks.pipeline = true;
     hooks.afterPersist = (_entityId, records) => {
       const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role);
       if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
       const confirmed = new Promise<void>((resolve, reject) => {
-        let acks = 0;
         let done = false;
-        let poll: ReturnType<typeof setTimeout> | undefined;
+        const mine: Pending = { last, acked: new Set(), finish: (err) => finish(err) };
         const finish = (err?: Error) => {
           if (done) return;
           done = true;
           timer.cancel();
-          if (poll !== undefined) clearTimeout(poll);
+          waiting.delete(giveUp);
+          pending.delete(mine);
           if (err) reject(err);
           else resolve();
         };
+        const failure = () => new QuorumNotReachedError(id, minAcks, mine.acked.size, ackTimeout);
+        pending.add(mine);
         const timer = ctx.clock.setTimeout(
-          () => finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout)),
+          () => finish(failure()),
           ackTimeout,
         );
-        // A node that shuts down waits for this command: give up at once rather than at the
-        // timeout (its transport is gone, no ack can come). Real time on purpose: a simulated
-        // clock does not move while a test cluster shuts a node down.
-        const watch = () => {
-          poll = undefined;
-          if (done) return;
-          if (node.isShutdown) finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
-          else poll = setTimeout(watch, SHUTDOWN_POLL);
-        };
-        poll = setTimeout(watch, SHUTDOWN_POLL);
+        const giveUp = () => finish(failure());
+        watchShutdown(giveUp);
         // A replica that lags (a gap) gets the missing range from this journal, a page at a
         // time, for as long as it makes progress and the command waits.
         const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
-          ask<ReplicateEventsAck>(to, (r) => new ReplicateEvents(id, term, events, r)).then(
-            async (ack) => {
-              // Catch-up of a lagging replica goes on after the command is confirmed by others.
-              if (ack.ok && ack.highestSequenceNr >= last) {
-                if (++acks >= minAcks) finish();
-              } else if (!ack.ok && ack.term > term) {
-                hooks.stopped = true; // deposed: a newer primary exists
-                finish(new QuorumNotReachedError(id, minAcks, acks, ackTimeout));
-              } else if (ack.highestSequenceNr > had) {
-                const from = ack.highestSequenceNr + 1;
-                const missing = await loadEvents(hooks.journal, id, from, {
-                  max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
-                });
-                if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
-              }
-            },
-            () => {},
-          );
+          ship(to, new ReplicateEvents(id, term, events, null, history))
+            .then(
+              async (ack) => {
+                // Catch-up of a lagging replica goes on after the command is confirmed by others.
+                if (ack.ok && ack.highestSequenceNr >= last) {
+                  acked(to, ack.highestSequenceNr);
+                } else if (!ack.ok && ack.term > term) {
+                  hooks.stopped = true; // deposed: a newer primary exists
+                  for (const p of [...pending]) {
+                    p.finish(new QuorumNotReachedError(id, minAcks, p.acked.size, ackTimeout));
+                  }
+                } else if (ack.highestSequenceNr > had) {
+                  const from = ack.highestSequenceNr + 1;
+                  const missing = await loadEvents(hooks.journal, id, from, {
+                    max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
+                  });
+                  if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
+                }
+              },
+              () => {},
+            );
         };
         for (const t of targets) send(t, records, -1);
       });
@@ -392,7 +629,7 @@ export function startReplication<M>(
       return confirmed;
     };
     return new Behavior<M>("setup", async () => {
-      term = await promote(id, hooks.journal);
+      ({ term, history } = await promote(id, hooks.journal));
       return inner;
     });
   };

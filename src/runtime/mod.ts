@@ -21,3 +21,7 @@ export { readEnv } from "./env.ts";
 export { denoTcp } from "./deno/tcp.ts";
 export { bunTcp } from "./bun/tcp.ts";
 export { nodeTcp } from "./node/tcp.ts";
+export * from "./http.ts";
+export { denoHttp } from "./deno/http.ts";
+export { bunHttp } from "./bun/http.ts";
+export { nodeHttp } from "./node/http.ts";

@@ -37,3 +37,4 @@ export {
 } from "./replication_config.ts";
 // Loading the replication layer installs it (it stands on sharding).
 export { replicaNodes, ReplicateEvents, ReplicateEventsAck } from "../replication/replication.ts";
+export type { TermHistory } from "../replication/terms.ts";

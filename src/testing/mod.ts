@@ -1,6 +1,7 @@
 /**
  * Test support: a simulated clock (and, with the cluster, an in-memory network) so that
- * timers and protocols can be tested deterministically.
+ * timers and protocols can be tested deterministically (`testCluster`), and real node
+ * processes to start, kill (`SIGKILL`) and partition (`startNodeProcess`, `PartitionProxy`).
  *
  * @example
  * ```ts
@@ -40,3 +41,16 @@ export {
   type TestClusterOptions,
   type TestClusterWaitOptions,
 } from "./test_cluster.ts";
+export {
+  NodeProcess,
+  NodeProcessError,
+  type NodeProcessOptions,
+  onStopRequest,
+  type ProcessExit,
+  type ProcessReport,
+  report,
+  reportReady,
+  startNodeProcess,
+  type WaitForReportOptions,
+} from "./node_process.ts";
+export { freePort, PartitionProxy, type PortGroup, type ProxiedPorts } from "./partition_proxy.ts";

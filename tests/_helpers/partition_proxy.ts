@@ -1,4 +1,5 @@
-// A small loopback TCP proxy for partition tests. Each node advertises a proxy port; every
+// A small loopback TCP proxy for partition tests (the tests' own; users get the same thing as
+// `PartitionProxy` from @casty/casty/testing, src/testing/partition_proxy.ts). Each node advertises a proxy port; every
 // connection to the node goes through its proxy, which reads the dialer's identity from the
 // casty handshake frame ([u32 length][u8 type 0][JSON {…, port}]) and refuses or cuts the
 // connections that cross a partition.
@@ -119,11 +120,5 @@ export class NodeProxy {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A free TCP port on 127.0.0.1 (bound, then released): the test kit's. */
+export { freePort } from "../../src/testing/partition_proxy.ts";

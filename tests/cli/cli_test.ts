@@ -34,8 +34,11 @@ describe("casty CLI", () => {
         `cluster "cli-test" seen from 127.0.0.1:${port}: 1 members, 1 up`,
       );
       assert.equal(status.lines[1], `leader: 127.0.0.1:${port}`);
-      assert.match(status.lines[2], new RegExp(`^  127\\.0\\.0\\.1:${port}  up  id: \\S+$`));
-      assert.equal(status.lines[3], "shard allocations: none");
+      assert.equal(status.lines[2], "members:");
+      assert.match(status.lines[3], /^ {2}address +status +reachable +roles +up since$/);
+      assert.match(status.lines[4], new RegExp(`^  127\\.0\\.0\\.1:${port}  up +yes +- +\\d{4}-`));
+      assert.equal(status.lines[5], "unreachable: none");
+      assert.equal(status.lines[6], "shard allocations: none");
       await node.kill("SIGTERM");
       assert.ok(node.lines.includes("stopped") || node.lines.includes("leaving the cluster"));
     } finally {

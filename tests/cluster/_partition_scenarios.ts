@@ -32,6 +32,13 @@ export interface Shape {
   readonly survivors: readonly number[];
   /** Seeds in `npm test` (default 30; fewer for large, slow shapes; the soak scales it). */
   readonly testSeeds?: number;
+  /**
+   * A node restarted (a new incarnation) once the cluster formed; the faults start once it is
+   * up everywhere, while its failure-detector histories are still young.
+   */
+  readonly restartFirst?: number;
+  /** `downing.stableAfter` for this shape (default {@linkcode STABLE_AFTER}). */
+  readonly stableAfter?: number;
 }
 
 const jitter = (random: () => number, ms: number) => Math.floor(random() * ms);
@@ -83,6 +90,16 @@ export const SHAPES: readonly Shape[] = [
     survivors: [1, 2, 3, 5],
   },
   {
+    // The restarted node's links are observed later than the others' when young heartbeat
+    // histories detect slower: the majority side saw a tie {1,2,5} vs {1,3,4} and shut down.
+    name: "5 nodes, node 1 restarted, then a 3|2 split [1,3,4]|[2,5] within its warm-up",
+    nodes: 5,
+    restartFirst: 1,
+    stableAfter: 2000, // testCluster's: shorter than the check interval plus a gossip round
+    faults: (r) => [{ at: jitter(r, 3000), op: "partition", a: [1, 3, 4], b: [2, 5] }],
+    survivors: [1, 3, 4],
+  },
+  {
     name: "5 nodes, a clean 2|3 split (the minority holds the lowest address)",
     nodes: 5,
     faults: (r) => [{ at: jitter(r, 2000), op: "partition", a: [1, 2], b: [3, 4, 5] }],
@@ -132,21 +149,28 @@ export function runShape(shape: Shape, seed: number): string | undefined {
   const random = seededRandom(seed * 2654435761);
   const faults = shape.faults(random).sort((x, y) => x.at - y.at);
   const repro = () => `seed ${seed}, faults ${JSON.stringify(faults)}`;
+  const stableAfter = shape.stableAfter ?? STABLE_AFTER;
   using sim = new MembershipSimulation({
     seed,
-    tuning: { downing: { stableAfter: STABLE_AFTER } },
+    tuning: { downing: { stableAfter } },
   });
   const ports = Array.from({ length: shape.nodes }, (_, i) => i + 1);
   for (const p of ports) sim.add(p, { seeds: [1, 2] });
   if (!sim.runUntil(() => sim.allUp(shape.nodes), 60_000)) {
     return `${shape.name}: the cluster did not form (${repro()})`;
   }
+  if (shape.restartFirst !== undefined) {
+    sim.restart(shape.restartFirst);
+    if (!sim.runUntil(() => sim.allUp(shape.nodes), 60_000)) {
+      return `${shape.name}: node ${shape.restartFirst} did not rejoin (${repro()})`;
+    }
+  }
   const addr = (p: number) => sim.address(p);
   const t0 = sim.clock.now();
   // large clusters need more gossip rounds to spread the downing and converge on the removal
   // (at 60 nodes, 4 of 34 soak seeds needed more than 35 s to remove all 25 downed members)
   const settle = shape.nodes > 20 ? 60_000 : 15_000;
-  const end = t0 + faults[faults.length - 1].at + STABLE_AFTER + settle;
+  const end = t0 + faults[faults.length - 1].at + stableAfter + settle;
   let next = 0;
   const actorsByEpoch = new Map<number, Set<number>>();
   while (sim.clock.now() < end) {

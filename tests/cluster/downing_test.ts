@@ -129,6 +129,30 @@ describe("SplitBrainResolver", () => {
     assert.equal(sbr.decide(2100, k(1), cluster(5), [link(1, 5)]).type, "none");
   });
 
+  it("waits the observation lag too while a member is on no broken link (a bridge)", () => {
+    // 5 nodes: 3 and 4 report 2 and 5; node 1 (restarted, or its check comes later) has not
+    // reported yet. The picture is a tie {1,2,5} | {1,3,4} that node 1's own links decide.
+    const sbr = new SplitBrainResolver({ stableAfter: 2000 }, 3000);
+    const partial = [link(3, 2), link(3, 5), link(4, 2), link(4, 5)];
+    assert.equal(sbr.decide(0, k(3), cluster(5), partial).type, "none");
+    assert.equal(sbr.decide(2000, k(3), cluster(5), partial).type, "none", "node 1 is a bridge");
+    // node 1 reports 2 and 5 at 2500: a clean 3|2 split, decided after stableAfter alone
+    const full = [...partial, link(1, 2), link(1, 5)];
+    assert.equal(sbr.decide(2500, k(3), cluster(5), full).type, "none");
+    const d = sbr.decide(4500, k(3), cluster(5), full);
+    assert.deepEqual(d.type === "downUnreachable" && ports(d.members), [2, 5]);
+    // a real bridge (node 1 never reports) is decided once the lag has passed
+    const late = new SplitBrainResolver({ stableAfter: 2000 }, 3000);
+    late.decide(0, k(3), cluster(5), partial);
+    assert.equal(late.decide(2999, k(3), cluster(5), partial).type, "none");
+    assert.equal(late.decide(3000, k(3), cluster(5), partial).type, "shutdownSelf");
+    // without a bridge the lag does not apply: a crash of node 3 seen by everyone
+    const crash = new SplitBrainResolver({ stableAfter: 2000 }, 3000);
+    const all = [1, 2, 4, 5].map((x) => link(x, 3));
+    crash.decide(0, k(1), cluster(5), all);
+    assert.equal(crash.decide(2000, k(1), cluster(5), all).type, "downUnreachable");
+  });
+
   it("tells a node outside the survivors to shut itself down", () => {
     const sbr = new SplitBrainResolver({ stableAfter: 0 });
     assert.equal(sbr.decide(0, k(3), cluster(3), [link(2, 3)]).type, "shutdownSelf");

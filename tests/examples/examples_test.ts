@@ -171,6 +171,21 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "C hits the singleton: node B, hit 1",
     "greeters now: C",
   ],
+  "17_client.ts": [
+    "client connected: 2 members",
+    "alice: 120",
+    "bob: 50",
+    "visits seen by a node: 2",
+    /^client knows the owner of [12] shards$/,
+    "done",
+  ],
+  "18_testing.ts": [
+    "simulated: alice has 100",
+    "simulated: after killing its node, alice has 101 on another node",
+    "processes: 3 bank nodes and this one up",
+    "processes: alice has 100",
+    "processes: after kill -9 of its node, alice has 101 on another node",
+  ],
   "19_work_distribution.ts": [
     "3 nodes up: A, B, C",
     /^40 tasks ran; each queue on one node; nodes used: (A, B|A, C|B, C|A, B, C)$/,

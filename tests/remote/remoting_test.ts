@@ -67,6 +67,34 @@ describe("ClusteredActorSystem remoting (two nodes in one process)", () => {
     assert.equal(back, local);
   });
 
+  it("delivers to the actor now at a path: stopped, then spawned again under the same name", async () => {
+    await using a = await start();
+    await using b = await start();
+    const got: string[] = [];
+    const dead: DeadLetter[] = [];
+    a.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    a.spawn(
+      Behaviors.receive<string>((_c, m) => {
+        if (m === "stop") return Behaviors.stopped();
+        got.push(`first ${m}`);
+      }),
+      "box",
+    );
+    const remote = b.lookup<string>(uriOf(a, "/box"))!;
+    remote.tell("1");
+    remote.tell("2");
+    await waitFor(() => got.length === 2);
+    remote.tell("stop");
+    await waitFor(() => a.lookup("/box") === undefined);
+    remote.tell("3"); // nobody at /box now
+    await waitFor(() => dead.length === 1);
+    assert.equal(dead[0].reason, "unknownPath");
+    a.spawn(Behaviors.receive<string>((_c, m) => void got.push(`second ${m}`)), "box");
+    remote.tell("4");
+    await waitFor(() => got.length === 3);
+    assert.deepEqual(got, ["first 1", "first 2", "second 4"]);
+  });
+
   it("dead-letters a message to an unknown path on the receiving node", async () => {
     await using a = await start();
     await using b = await start();

@@ -120,6 +120,13 @@ describe("TcpTransport", () => {
       await waitUntil(() => b.undeliverable.length === 1, 5000, "refusal");
       assert.equal(b.undeliverable[0].reason, "refused");
       assert.equal(a.inbound.length, 0);
+      // The acceptor logs when the dialer's refusal reaches it, which may come after the
+      // dialer has given up its envelope.
+      await waitUntil(
+        () => a.log.find("error", /system name "beta".*"alpha"/).length > 0,
+        5000,
+        "the acceptor's log of the refusal",
+      );
       assert.equal(a.log.find("error", /system name "beta".*"alpha"/).length, 1);
       assert.ok(b.log.find("error", /refused our handshake/).length >= 1);
       await waitUntil(() => a.transport.connectionCount === 0, 5000, "refused connection closed");

@@ -2,7 +2,7 @@
 // journal, and a writer that records which deposits were acknowledged.
 import type { ActorRef, Behavior } from "../../mod.ts";
 import { Behaviors, entityShard, type ShardEnvelope } from "../../mod.ts";
-import { InMemoryJournal } from "../../src/persistence/mod.ts";
+import { type EventJournal, InMemoryJournal } from "../../src/persistence/mod.ts";
 import type { ReplicationConfig } from "../../src/sharding/mod.ts";
 import type { TestCluster } from "../../src/testing/mod.ts";
 
@@ -16,7 +16,7 @@ export type Cmd =
 type Event = { id: string; amount: number };
 
 /** The account entity on node `node`, writing to that node's `journal`. */
-export function account(node: string, journal: InMemoryJournal): (id: string) => Behavior<Cmd> {
+export function account(node: string, journal: EventJournal): (id: string) => Behavior<Cmd> {
   return (entityId) =>
     Behaviors.eventSourced<Cmd, Event, Omit<State, "node">>({
       entityId,
@@ -92,6 +92,6 @@ export async function placement(
 }
 
 /** Events of `entity` in `journal`, as deposit ids. */
-export async function idsIn(journal: InMemoryJournal, entity: string): Promise<string[]> {
+export async function idsIn(journal: EventJournal, entity: string): Promise<string[]> {
   return (await journal.load(entity)).map((e) => (e.event as Event).id);
 }

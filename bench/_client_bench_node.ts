@@ -1,0 +1,74 @@
+// A node for bench/client_bench.ts in its own process. Usage: _client_bench_node.ts [--seed h:p]
+// Spawns Behaviors.sharded(counter, { numShards: 30 }) as "bench" (an entity counts "inc"s and
+// answers "get" with the count), prints {"event":"ready","port":P} and {"event":"view","up":N},
+// and runs latency commands from stdin, answering with the same tag:
+//   {"op":"lat","id":"e1","n":2000,"tag":"t"} → {"event":"lat","tag":"t","p50":µs,"p99":µs}
+// (sequential entityAsks from this node to entity `id`, wherever its shard lives), and
+//   {"op":"tells","ids":[…],"n":100000,"tag":"t"} → {"event":"sent","tag":"t","ms":…}
+// (n tells through this node's region, round robin over `ids`).
+import process from "node:process";
+import { createInterface } from "node:readline";
+import {
+  type ActorRef,
+  type Behavior,
+  Behaviors,
+  ClusteredActorSystem,
+  ShardEnvelope,
+} from "../mod.ts";
+
+type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
+const counter = (_id: string): Behavior<Msg> => {
+  let n = 0;
+  return Behaviors.receive((_c, m) => {
+    if (m.type === "inc") n++;
+    else m.replyTo.tell(n);
+    return Behaviors.same();
+  });
+};
+const args = process.argv.slice(2);
+const seeds = args[0] === "--seed" ? [args[1]] : [];
+const node = await ClusteredActorSystem.start({
+  name: "cbench",
+  host: "127.0.0.1",
+  port: 0,
+  seedNodes: seeds,
+  logLevel: "error",
+});
+const region = node.spawn(Behaviors.sharded(counter, { numShards: 30 }), "bench");
+const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
+print({ event: "ready", port: node.selfAddress.port });
+let last = -1;
+setInterval(() => {
+  const up = node.members.filter((m) => m.status === "up").length;
+  if (up !== last) print({ event: "view", up });
+  last = up;
+}, 50);
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  const cmd = JSON.parse(line) as {
+    op: string;
+    id: string;
+    ids: string[];
+    n: number;
+    tag: string;
+  };
+  if (cmd.op === "tells") {
+    const t0 = performance.now();
+    for (let i = 0; i < cmd.n; i++) {
+      region.tell(new ShardEnvelope(cmd.ids[i % cmd.ids.length], { type: "inc" }));
+      if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
+    }
+    print({ event: "sent", tag: cmd.tag, ms: Math.round(performance.now() - t0) });
+    return;
+  }
+  if (cmd.op !== "lat") return;
+  const times: number[] = [];
+  for (let i = 0; i < cmd.n; i++) {
+    const t = performance.now();
+    await node.entityAsk<Msg, number>(region, cmd.id, (replyTo) => ({ type: "get", replyTo }));
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const p = (q: number) => Math.round(times[Math.floor(q * (times.length - 1))] * 1000);
+  print({ event: "lat", tag: cmd.tag, p50: p(0.5), p99: p(0.99) });
+}).on("close", () => process.exit(0));
+setTimeout(() => process.exit(3), 600_000).unref?.();

@@ -1,0 +1,186 @@
+// The cluster client against 3 node processes, with the baselines measured in the same run:
+// - ask latency p50/p99 (sequential): a node-local entityAsk, a member's entityAsk to an entity
+//   on another node (one network hop each way), and the client's ask to an entity on a node
+//   (zero-hop routing: the client sends straight to the owner);
+// - tell throughput: client tells to sharded entities on the 3 nodes (counted by the entities),
+//   against raw JSON frames written to a native socket and only decoded by the receiver
+//   (bench/_remote_peer.ts "raw", as in bench/remote_bench.ts).
+//
+//   deno run -A bench/client_bench.ts      (or: bun bench/client_bench.ts)
+//   BENCH_ASKS=2000 BENCH_TELLS=20000 (the defaults) to change the sizes.
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { type ActorRef, ClusterClient, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
+import { defaultTcp } from "../src/runtime/select.ts";
+import { runScript, type ScriptProcess } from "../tests/_helpers/process.ts";
+import { Peer } from "./_peer.ts";
+import { sendRawFrames } from "./_raw_frames.ts";
+
+const ASKS = Number(process.env.BENCH_ASKS ?? 2000);
+const TELLS = Number(process.env.BENCH_TELLS ?? 20_000);
+const nodeScript = fileURLToPath(new URL("./_client_bench_node.ts", import.meta.url));
+const peerScript = fileURLToPath(new URL("./_remote_peer.ts", import.meta.url));
+
+type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
+let tags = 0;
+
+async function start(seed?: number) {
+  const proc = runScript(nodeScript, seed ? ["--seed", `127.0.0.1:${seed}`] : [], {}, {
+    stdin: "pipe",
+  });
+  const port: number = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 60_000))
+    .port;
+  return {
+    proc,
+    port,
+    async tells(ids: string[], n: number): Promise<void> {
+      const tag = `t${++tags}`;
+      proc.child.stdin!.write(JSON.stringify({ op: "tells", ids, n, tag }) + "\n");
+      await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 300_000);
+    },
+    async lat(id: string, n: number): Promise<{ p50: number; p99: number }> {
+      const tag = `t${++tags}`;
+      proc.child.stdin!.write(JSON.stringify({ op: "lat", id, n, tag }) + "\n");
+      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 300_000));
+    },
+  };
+}
+
+function pct(times: number[]): { p50: number; p99: number } {
+  times.sort((a, b) => a - b);
+  const p = (q: number) => Math.round(times[Math.floor(q * (times.length - 1))] * 1000);
+  return { p50: p(0.5), p99: p(0.99) };
+}
+
+async function rawTellRate(messages: number): Promise<number> {
+  const warm = 20_000;
+  const message = (seq: number) => ({ type: "inc", seq, account: `e${seq % 30}` });
+  const peer = new Peer(peerScript, ["raw", [warm, warm + messages].join(",")], 120_000, 5000);
+  try {
+    const { port } = await peer.waitFor((e) => e.event === "ready");
+    const conn = await defaultTcp().connect("127.0.0.1", port);
+    await sendRawFrames(conn, 0, warm, message);
+    await peer.waitFor((e) => e.count === warm);
+    const t = performance.now();
+    await sendRawFrames(conn, warm, messages, message);
+    await peer.waitFor((e) => e.count === warm + messages);
+    const rate = messages / ((performance.now() - t) / 1000);
+    conn.destroy();
+    return rate;
+  } finally {
+    await peer.stop();
+  }
+}
+
+const procs: ScriptProcess[] = [];
+try {
+  const a = await start();
+  procs.push(a.proc);
+  const [b, c] = await Promise.all([start(a.port), start(a.port)]);
+  procs.push(b.proc, c.proc);
+  await Promise.all(
+    [a, b, c].map((n) =>
+      n.proc.waitForLine((l) => l.includes('"view"') && JSON.parse(l).up === 3, 60_000)
+    ),
+  );
+  const client = await ClusterClient.connect({
+    contactPoints: [`127.0.0.1:${a.port}`],
+    systemName: "cbench",
+    logLevel: "error",
+  });
+  try {
+    const ref = client.entityRef<Msg>("bench", { numShards: 30 });
+    const ids = Array.from({ length: 60 }, (_, i) => `e${i}`);
+    const get = (id: string) =>
+      client.entityAsk<Msg, number>(ref, id, (replyTo) => ({ type: "get", replyTo }));
+    for (const id of ids) await get(id); // allocates every shard
+    const owner = (id: string) =>
+      client.getClusterState().allocations.bench?.[entityShard(id, 30)]?.primary.port;
+    while (ids.some((id) => owner(id) === undefined)) await new Promise((r) => setTimeout(r, 50));
+    const onB = ids.find((id) => owner(id) === b.port)!;
+    const onA = ids.find((id) => owner(id) === a.port)!;
+
+    const local = await a.lat(onA, ASKS);
+    const member = await a.lat(onB, ASKS);
+    for (let i = 0; i < 200; i++) await get(onB);
+    const times: number[] = [];
+    for (let i = 0; i < ASKS; i++) {
+      const t = performance.now();
+      await get(onB);
+      times.push(performance.now() - t);
+    }
+    const viaClient = pct(times);
+    console.log(`ask latency (${ASKS} sequential asks, µs):`);
+    console.log(`  node-local entityAsk          p50 ${local.p50}  p99 ${local.p99}`);
+    console.log(`  member → entity on other node p50 ${member.p50}  p99 ${member.p99}`);
+    console.log(`  client → entity on a node     p50 ${viaClient.p50}  p99 ${viaClient.p99}`);
+    console.log(
+      `  client / member: p50 ${(viaClient.p50 / member.p50).toFixed(2)}x, p99 ${
+        (viaClient.p99 / member.p99).toFixed(2)
+      }x (target: within 1.10x)`,
+    );
+
+    // Tell throughput: TELLS tells over the 60 entities (on all 3 nodes), done when every
+    // entity counted its share.
+    const before = new Map<string, number>();
+    for (const id of ids) before.set(id, await get(id));
+    const deadReasons = new Map<string, number>();
+    client.system.eventStream.subscribe(DeadLetter, (d) => {
+      const k = `${d.reason}:${d.detail}`;
+      deadReasons.set(k, (deadReasons.get(k) ?? 0) + 1);
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < TELLS; i++) {
+      ref.tell(new ShardEnvelope(ids[i % ids.length], { type: "inc" }));
+      if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
+    }
+    const sent = performance.now() - t0;
+    const arrived = async (targets: string[], n: number, since: number) => {
+      // Counts what arrived; gives up 15 s after the last progress (what overflowed a bounded
+      // queue is a dead letter and never arrives).
+      let delivered = -1;
+      let lastChange = performance.now();
+      while (true) {
+        let total = 0;
+        for (const id of targets) total += (await get(id)) - before.get(id)!;
+        if (total !== delivered) lastChange = performance.now();
+        delivered = total;
+        if (delivered >= n || performance.now() - lastChange > 15_000) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return { delivered, rate: delivered / ((lastChange - since) / 1000) };
+    };
+    const clientRun = await arrived(ids, TELLS, t0);
+    const tellRate = clientRun.rate;
+    if (deadReasons.size > 0) console.log("client dead letters:", [...deadReasons]);
+    // The same tells from a member (node A) to the entities on B and C.
+    const remoteIds = ids.filter((id) => owner(id) !== a.port);
+    for (const id of remoteIds) before.set(id, await get(id));
+    const t1 = performance.now();
+    await a.tells(remoteIds, TELLS);
+    const memberRun = await arrived(remoteIds, TELLS, t1);
+    const memberRate = memberRun.rate;
+    const raw = await rawTellRate(TELLS);
+    console.log(`tell throughput (${TELLS} tells):`);
+    console.log(
+      `  client → sharded entities on 3 nodes  ${
+        Math.round(tellRate)
+      } msg/s (${clientRun.delivered} of ${TELLS} arrived; sending took ${Math.round(sent)} ms)`,
+    );
+    console.log(
+      `  member → sharded entities on 2 nodes  ${
+        Math.round(memberRate)
+      } msg/s (${memberRun.delivered} of ${TELLS} arrived)`,
+    );
+    console.log(`  raw JSON frames over a native socket  ${Math.round(raw)} msg/s`);
+    console.log(
+      `  client / raw: ${(tellRate / raw * 100).toFixed(0)} % (target: >= 50 %); client / member: ${
+        (tellRate / memberRate * 100).toFixed(0)
+      } %`,
+    );
+  } finally {
+    await client.close();
+  }
+} finally {
+  for (const p of procs) await p.kill("SIGKILL");
+}

@@ -1,0 +1,139 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runScript, type ScriptProcess } from "../_helpers/process.ts";
+
+const script = new URL("./_replicated_node.ts", import.meta.url).pathname;
+
+interface Node {
+  readonly proc: ScriptProcess;
+  readonly port: number;
+  /** Sends a command and resolves with its answer line, or `undefined` after `timeout` ms. */
+  call(
+    cmd: Record<string, unknown>,
+    timeout?: number,
+  ): Promise<Record<string, unknown> | undefined>;
+}
+
+let tags = 0;
+
+async function startNode(dir: string, seeds: number[]): Promise<Node> {
+  const args = [
+    "0",
+    join(dir, `n${++tags}.db`),
+    ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`]),
+  ];
+  const proc = runScript(script, args, {}, { stdin: "pipe" });
+  const ready = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 30_000));
+  return {
+    proc,
+    port: ready.port,
+    call: (cmd, timeout = 5000) => {
+      const tag = `t${++tags}`;
+      const line = proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), timeout).then(
+        (l) => JSON.parse(l) as Record<string, unknown>,
+        () => undefined,
+      );
+      proc.child.stdin!.write(JSON.stringify({ ...cmd, tag }) + "\n");
+      return line;
+    },
+  };
+}
+
+async function waitUp(nodes: Node[]): Promise<void> {
+  const want = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
+  await Promise.all(
+    nodes.map((n) =>
+      n.proc.waitForLine(
+        (l) => l.includes('"view"') && JSON.stringify(JSON.parse(l).up) === want,
+        30_000,
+      )
+    ),
+  );
+}
+
+describe("replication across real processes", () => {
+  it(
+    "SIGKILL of the primary of some shards mid-stream: every acknowledged deposit is in the final balances",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "casty-replication-"));
+      const nodes: Node[] = [];
+      try {
+        const a = await startNode(dir, []);
+        nodes.push(a, ...await Promise.all([startNode(dir, [a.port]), startNode(dir, [a.port])]));
+        await waitUp(nodes);
+        const ids = Array.from({ length: 6 }, (_, k) => `acc-${k}`);
+        const acked = new Map<string, string[]>(ids.map((id) => [id, []]));
+        const primaryOf = new Map<string, number>();
+        let stop = false;
+        let sent = 0;
+        // One lane per account, writing through node a (never killed): each deposit waits for its
+        // answer, so at most one is in flight per account.
+        const lane = async (id: string) => {
+          for (let k = 0; !stop; k++) {
+            const dep = `${id}-${k}`;
+            sent++;
+            const r = await a.call({ op: "deposit", id, dep });
+            if (r?.event === "ack") {
+              acked.get(id)!.push(dep);
+              if (!primaryOf.has(id)) primaryOf.set(id, r.node as number);
+            }
+          }
+        };
+        const lanes = ids.map(lane);
+        const deadline = (ms: number) => Date.now() + ms;
+        let until = deadline(20_000);
+        while ([...acked.values()].some((l) => l.length < 3) && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // The victim: the node other than a that is primary of the most accounts.
+        const [b, c] = nodes.slice(1);
+        const count = (n: Node) => ids.filter((id) => primaryOf.get(id) === n.port).length;
+        const victim = count(b) >= count(c) ? b : c;
+        const moved = ids.filter((id) => primaryOf.get(id) === victim.port);
+        assert.ok(moved.length > 0, "the victim is the primary of some accounts");
+        const before = new Map(moved.map((id) => [id, acked.get(id)!.length]));
+        await victim.proc.kill("SIGKILL");
+        const killedAt = Date.now();
+        // The stream goes on until every moved account acknowledged deposits again.
+        until = deadline(40_000);
+        while (
+          moved.some((id) => acked.get(id)!.length < before.get(id)! + 3) && Date.now() < until
+        ) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const recovered = Date.now() - killedAt;
+        stop = true;
+        await Promise.all(lanes);
+        for (const id of moved) {
+          assert.ok(
+            acked.get(id)!.length >= before.get(id)! + 3,
+            `${id} served again after the kill`,
+          );
+        }
+        const survivors = nodes.filter((n) => n !== victim);
+        for (const id of ids) {
+          const r = await survivors[1].call({ op: "balance", id }, 10_000);
+          assert.equal(r?.event, "balance", `balance of ${id}`);
+          const deps = r!.deps as string[];
+          assert.notEqual(r!.node, victim.port);
+          assert.equal(new Set(deps).size, deps.length, `${id}: no deposit twice`);
+          const missing = acked.get(id)!.filter((d) => !deps.includes(d));
+          assert.deepEqual(missing, [], `${id}: every acknowledged deposit survives`);
+        }
+        const total = [...acked.values()].reduce((n, l) => n + l.length, 0);
+        console.log(
+          `${total} of ${sent} deposits acknowledged; kill -9 → moved accounts served again: ${recovered} ms`,
+        );
+      } finally {
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});

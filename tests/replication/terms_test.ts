@@ -1,0 +1,140 @@
+import { afterEach, beforeEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ReplicateEvents, type ReplicateEventsAck } from "../../src/sharding/mod.ts";
+import { ReplicaClaim } from "../../src/replication/replication.ts";
+import type { TermHistory } from "../../src/replication/terms.ts";
+import { testCluster } from "../../src/testing/mod.ts";
+import { type ActorRef, Behaviors, type ClusteredActorSystem } from "../../mod.ts";
+import { SqliteJournal } from "../../src/persistence/mod.ts";
+import { account, deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+
+const STORE = "/_cluster/_replication-accounts";
+const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
+const ev = (sequenceNr: number, id: string) => ({
+  sequenceNr,
+  event: { id, amount: 1 },
+  timestamp: 0,
+});
+
+/** The accounts region on `node`, writing to `journal`, and the node's replica store. */
+function accountsOn(
+  node: ClusteredActorSystem,
+  journal: SqliteJournal,
+): (make: (r: ActorRef<ReplicateEventsAck>) => unknown) => Promise<ReplicateEventsAck> {
+  node.spawn(
+    Behaviors.sharded(account("n0", journal), { numShards: 10, replication }),
+    "accounts",
+  );
+  const store = node.lookup(STORE)! as ActorRef<unknown>;
+  assert.ok(store !== undefined);
+  return (make: (r: ActorRef<ReplicateEventsAck>) => unknown) =>
+    node.ask<unknown, ReplicateEventsAck>(store, make);
+}
+
+describe("replication: terms are durable and a diverged log is never taken for a copy", () => {
+  let dir = "";
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "casty-terms-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a node restarted with its SQLite journal still refuses writes under an older term", async () => {
+    await using cluster = await testCluster(1, { seed: 41 });
+    const path = join(dir, "n0.db");
+    let journal = new SqliteJournal({ path });
+    let ask = accountsOn(cluster.nodes[0], journal);
+    const claim = await cluster.run(ask((r) => new ReplicaClaim("zoe", 50, r)));
+    assert.deepEqual([claim.ok, claim.term], [true, 50]);
+    await cluster.run(cluster.restart(0));
+    await journal.close();
+    journal = new SqliteJournal({ path });
+    try {
+      ask = accountsOn(cluster.nodes[0], journal);
+      // A deposed primary's late replication under term 49 reaches the restarted node.
+      const late = await cluster.run(
+        ask((r) => new ReplicateEvents("zoe", 49, [ev(1, "x")], r, [[49, 1]])),
+      );
+      assert.deepEqual([late.ok, late.term], [false, 50], "term 50 survived the restart");
+      assert.deepEqual(await idsIn(journal, "zoe"), [], "nothing written");
+      const state = await cluster.run(ask((r) => new ReplicaClaim("zoe", 0, r)));
+      assert.equal(state.term, 50);
+    } finally {
+      await cluster.run(cluster.kill(0));
+      await journal.close();
+    }
+  });
+
+  it("a replica whose log holds an event the primary's log does not refuses to extend it, also after a restart", async () => {
+    await using cluster = await testCluster(1, { seed: 43 });
+    const path = join(dir, "n0.db");
+    let journal = new SqliteJournal({ path });
+    let ask = accountsOn(cluster.nodes[0], journal);
+    // Term 1 wrote e1 and e2 here (e2 was never acknowledged: its primary was then deposed).
+    const first = await cluster.run(
+      ask((r) => new ReplicateEvents("ida", 1, [ev(1, "e1"), ev(2, "e2")], r, [[1, 1]])),
+    );
+    assert.deepEqual([first.ok, first.highestSequenceNr], [true, 2]);
+    await cluster.run(cluster.restart(0));
+    await journal.close();
+    journal = new SqliteJournal({ path });
+    try {
+      ask = accountsOn(cluster.nodes[0], journal);
+      // The term-2 primary kept e1 and wrote e2' and e3' at 2 and 3.
+      const newer: TermHistory = [[1, 1], [2, 2]];
+      const diverged = await cluster.run(
+        ask((r) => new ReplicateEvents("ida", 2, [ev(2, "e2'"), ev(3, "e3'")], r, newer)),
+      );
+      assert.equal(diverged.ok, false, "not counted as a copy");
+      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2"], "nothing appended");
+      // A primary whose log agrees at 2 (term 1 wrote it, as here) is accepted.
+      const agreeing: TermHistory = [[1, 1], [3, 3]];
+      const ok = await cluster.run(
+        ask((r) => new ReplicateEvents("ida", 3, [ev(3, "e3")], r, agreeing)),
+      );
+      assert.deepEqual([ok.ok, ok.highestSequenceNr], [true, 3]);
+      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2", "e3"]);
+    } finally {
+      await cluster.run(cluster.kill(0));
+      await journal.close();
+    }
+  });
+
+  it("a deposed primary whose journal kept unacknowledged events is not promoted over the newer log", async () => {
+    await using cluster = await testCluster(2, { seed: 23 });
+    const { journals, regions } = spawnAccounts(cluster, replication);
+    assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "kim", "c0")))?.ok, true);
+    const p = (await placement(cluster, 0, "kim"))!;
+    const q = p.replicas[0];
+    const store = cluster.nodes[q].lookup(STORE)! as ActorRef<unknown>;
+    const askQ = (make: (r: ActorRef<ReplicateEventsAck>) => unknown) =>
+      cluster.nodes[q].ask<unknown, ReplicateEventsAck>(store, make);
+    // Cut off from its replica, the primary's c1 is not acknowledged but stays in its journal.
+    cluster.partition([p.primary], [q]);
+    const c1 = await cluster.run(deposit(cluster, p.primary, regions[p.primary], "kim", "c1"));
+    assert.equal(c1?.ok, false);
+    cluster.heal();
+    // Meanwhile a newer primary (term 50) wrote c1' at 2 on q, as a promoted replica would.
+    const t = (await cluster.run(askQ((r) => new ReplicaClaim("kim", 0, r)))).term;
+    const claimed = await cluster.run(
+      askQ((r) => new ReplicaClaim("kim", 50, r, [[t, 1], [50, 2]])),
+    );
+    assert.equal(claimed.ok, true);
+    await journals[q].persist("kim", [ev(2, "c1'")]);
+    // The old primary learns on a write that it was deposed (its entity stops); its next
+    // incarnation finds its own log [c0, c1, ...] diverged from q's [c0, c1'] (newer term): it
+    // must neither serve nor copy its events over q's.
+    const write = (id: string) =>
+      cluster.run(deposit(cluster, p.primary, regions[p.primary], "kim", id, 3000), {
+        timeout: 30_000,
+      });
+    for (let k = 2; k <= 4; k++) assert.notEqual((await write(`c${k}`))?.ok, true);
+    const before = await idsIn(journals[p.primary], "kim");
+    assert.deepEqual(before.slice(0, 2), ["c0", "c1"]);
+    assert.notEqual((await write("c5"))?.ok, true, "no write accepted on a diverged log");
+    assert.deepEqual(await idsIn(journals[p.primary], "kim"), before, "the entity no longer runs");
+    assert.deepEqual(await idsIn(journals[q], "kim"), ["c0", "c1'"], "q's log untouched");
+  });
+});
