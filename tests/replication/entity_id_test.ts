@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type ActorRef, Behaviors } from "../../mod.ts";
 import { InMemoryJournal } from "../../src/persistence/mod.ts";
 import { testCluster } from "../../src/testing/mod.ts";
+import { termRecordId } from "../../src/replication/terms.ts";
 import { placement } from "./_fixtures.ts";
 
 type Cmd =
@@ -72,5 +73,8 @@ describe("replication: an entityId other than the sharding id", () => {
       [10, 5],
       "the new primary's own journal holds the log under the entity's key",
     );
+    // Its term record (durable terms) also follows the entity's key.
+    assert.ok(await journals[other].loadSnapshot(termRecordId("account-acc")), "term record");
+    assert.equal(await journals[other].loadSnapshot(termRecordId("acc")), undefined);
   });
 });
