@@ -422,7 +422,7 @@ export function startReplication<M>(
   const journalOf = (entityId: string): EventJournal => {
     const hooks = eventSourcedHooks(factory(entityId) as Behavior<unknown>);
     if (!hooks) throw notEventSourced(name);
-    return hooks.journal;
+    return keyedBy(hooks.journal, entityId, hooks.entityId);
   };
   for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
   ctx.spawnSystemActor(storeBehavior(journalOf, () => ctx.clock.wallNow()), storeName);
@@ -634,6 +634,7 @@ export function startReplication<M>(
         throw notEventSourced(name);
       });
     }
+    const journal = keyedBy(hooks.journal, id, hooks.entityId);
     let term = 0;
     let history: TermHistory = [];
     // Commands waiting for acknowledgements, in sequence order. An ack of sequence number h
@@ -691,7 +692,7 @@ export function startReplication<M>(
                   }
                 } else if (ack.highestSequenceNr > had) {
                   const from = ack.highestSequenceNr + 1;
-                  const missing = await loadEvents(hooks.journal, id, from, {
+                  const missing = await loadEvents(journal, id, from, {
                     max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
                   });
                   if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
@@ -714,13 +715,34 @@ export function startReplication<M>(
       return confirmed;
     };
     return new Behavior<M>("setup", async () => {
-      ({ term, history } = await promote(id, hooks.journal));
+      ({ term, history } = await promote(id, journal));
       return inner;
     });
   };
   return {
     factory: wrapped,
     replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role, hosts()),
+  };
+}
+
+/**
+ * The entity's journal addressed by its sharding id: replication speaks sharding ids (also in
+ * keys made from them, like the term record's), while the entity's events live under its own
+ * `entityId`, which may differ.
+ */
+function keyedBy(journal: EventJournal, shardingId: string, entityId: string): EventJournal {
+  if (shardingId === entityId) return journal;
+  const key = (k: string) =>
+    k.endsWith(shardingId) ? k.slice(0, k.length - shardingId.length) + entityId : k;
+  return {
+    persist: (k, events) => journal.persist(key(k), events),
+    load: (k, from, options) => journal.load(key(k), from, options),
+    highestSequenceNr: journal.highestSequenceNr
+      ? (k) => journal.highestSequenceNr!(key(k))
+      : undefined,
+    saveSnapshot: (k, snapshot) => journal.saveSnapshot(key(k), snapshot),
+    loadSnapshot: (k) => journal.loadSnapshot(key(k)),
+    deleteEvents: journal.deleteEvents ? (k, to) => journal.deleteEvents!(key(k), to) : undefined,
   };
 }
 
