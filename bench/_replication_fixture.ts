@@ -81,3 +81,43 @@ export async function accountType(
   await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
   return one;
 }
+
+/** Throughput and latency quantiles of one case. */
+export interface CaseResult {
+  /** Commands per second. */
+  readonly rate: number;
+  /** Latency quantile `p` (0..1) in ms. */
+  readonly q: (p: number) => number;
+}
+
+/** Sends `n` commands with `one`, `CONCURRENCY` in flight; returns the rate and latencies. */
+export async function measure(
+  n: number,
+  one: (k: number) => Promise<number>,
+): Promise<CaseResult> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < n) latencies.push(await one(next++));
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const secs = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    rate: n / secs,
+    q: (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))],
+  };
+}
+
+/** A Markdown table row: label, commands/s, p50, p99 (and any extra cells). */
+export function row(label: string, r: CaseResult, ...extra: string[]): string {
+  const cells = [
+    label,
+    `${Math.round(r.rate).toLocaleString("en")}/s`,
+    `${r.q(0.5).toFixed(1)} ms`,
+    `${r.q(0.99).toFixed(1)} ms`,
+    ...extra,
+  ];
+  return `| ${cells.join(" | ")} |`;
+}

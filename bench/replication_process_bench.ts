@@ -21,7 +21,7 @@ import {
   SqliteJournal,
 } from "../mod.ts";
 import { type EventJournal, InMemoryJournal } from "../src/persistence/mod.ts";
-import { account, CASES, CONCURRENCY, ENTITIES } from "./_replication_fixture.ts";
+import { account, CASES, CONCURRENCY, ENTITIES, measure, row } from "./_replication_fixture.ts";
 import { Peer } from "./_peer.ts";
 
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20_000);
@@ -75,22 +75,7 @@ for (const [round, i] of runs) {
     allocated.add(i);
     await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
   }
-  const latencies: number[] = [];
-  const start = performance.now();
-  let next = 0;
-  const lane = async () => {
-    while (next < N) latencies.push(await one(next++));
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  const secs = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  rows.push(
-    `| ${label} | ${Math.round(N / secs).toLocaleString("en")}/s | ${q(0.5).toFixed(1)} ms | ${
-      q(0.99).toFixed(1)
-    } ms |`,
-  );
+  rows.push(row(label, await measure(N, one)));
   console.log(rows[rows.length - 1]);
 }
 console.log(

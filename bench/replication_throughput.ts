@@ -6,7 +6,7 @@
 //   deno run -A bench/replication_throughput.ts [commands per case, default 20000]
 //   CASES=0,2 deno run -A ... runs only those cases (0 unreplicated, 1-3 minAcks 0-2)
 import process from "node:process";
-import { accountType, CASES, CONCURRENCY, startNodes } from "./_replication_fixture.ts";
+import { accountType, CASES, measure, row, startNodes } from "./_replication_fixture.ts";
 
 const N = Number(process.argv[2] ?? 20_000);
 const nodes = await startNodes();
@@ -14,25 +14,10 @@ const only = process.env.CASES?.split(",").map(Number);
 const rows: string[] = [];
 for (const [label, replication] of CASES.filter((_, i) => only === undefined || only.includes(i))) {
   const one = await accountType(nodes, replication);
-  const latencies: number[] = [];
-  const start = performance.now();
   const cpu0 = process.cpuUsage();
-  let next = 0;
-  const lane = async () => {
-    while (next < N) latencies.push(await one(next++));
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  const secs = (performance.now() - start) / 1000;
+  const r = await measure(N, one);
   const cpu = process.cpuUsage(cpu0);
-  const cpuPerCommand = (cpu.user + cpu.system) / N;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  rows.push(
-    `| ${label} | ${Math.round(N / secs).toLocaleString("en")}/s | ${q(0.5).toFixed(1)} ms | ${
-      q(0.99).toFixed(1)
-    } ms | ${Math.round(cpuPerCommand)} µs |`,
-  );
+  rows.push(row(label, r, `${Math.round((cpu.user + cpu.system) / N)} µs`));
   console.log(rows[rows.length - 1]);
 }
 console.log(
