@@ -71,6 +71,46 @@ describe("replication: replicas only on nodes that host the type", () => {
     assert.equal((await idsIn(journals[2], onOne)).length, 5);
   });
 
+  it("promotes among the hosts only: a node without the type does not hold the failover back", async () => {
+    await using cluster = await testCluster(4, { seed: 35, downing: { stableAfter: 2000 } });
+    const journals = cluster.nodes.map(() => new InMemoryJournal());
+    const regions = [0, 1, 2].map((i) =>
+      cluster.nodes[i].spawn(
+        Behaviors.sharded(account(`n${i}`, journals[i]), {
+          numShards: 10,
+          replication: { replicas: 1, minAcks: 1, ackTimeout: 1000 },
+        }),
+        "accounts",
+      )
+    );
+    // Node 3 never spawns the type: it has no store, and would never answer a promoter.
+    const entities = await entitiesOn(cluster, 0, (i) => regions[i], [1, 2]);
+    const victim = 1;
+    const id = entities.get(victim)!;
+    const acked = [`${id}-first`];
+    for (let k = 0; k < 3; k++) {
+      const r = await cluster.run(deposit(cluster, 0, regions[0], id, `${id}-${k}`));
+      assert.equal(r?.ok, true);
+      acked.push(`${id}-${k}`);
+    }
+    await cluster.run(cluster.kill(victim));
+    const killedAt = cluster.clock.now();
+    let servedAt = -1;
+    for (let k = 0; servedAt < 0; k++) {
+      assert.ok(cluster.clock.now() - killedAt < 30_000, "served again after the kill");
+      const r = await cluster.run(deposit(cluster, 0, regions[0], id, `${id}-after${k}`, 2000));
+      if (r?.ok) {
+        acked.push(`${id}-after${k}`);
+        servedAt = cluster.clock.now();
+        assert.notEqual(r.node, `n${victim}`);
+      }
+    }
+    // Detection, downing and one promotion round: no round waits for node 3.
+    assert.ok(servedAt - killedAt < 15_000, `served ${servedAt - killedAt} ms after the kill`);
+    const p = (await placement(cluster, 0, id))!;
+    assert.deepEqual(await idsIn(journals[p.primary], id), acked);
+  });
+
   it("with replicas 2 and minAcks 2 on 4 nodes of which 3 host the type, every write reaches both other hosts", async () => {
     await using cluster = await testCluster(4, { seed: 33 });
     const journals = cluster.nodes.map(() => new InMemoryJournal());
