@@ -166,8 +166,6 @@ type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch | ReplicaBatch;
 const FETCH_PAGE = 1000;
 const SHUTDOWN_POLL = 50;
 const CACHE_LIMIT = 10_000;
-/** Promotion rounds (each bounded by `ackTimeout`) before an entity gives up starting. */
-const PROMOTION_ATTEMPTS = 10;
 /** With minAcks 0, items on the way to one replica (unanswered) before writers wait. */
 const UNANSWERED_LIMIT = 1000;
 
@@ -191,9 +189,9 @@ function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
 }
 
 /**
- * The replicas of a primary: the next `replicas` up, reachable members with `role` (and among
- * `hosts`, when given) after the primary in address order (the same answer on every node with the
- * same view and allocation table).
+ * The replicas of a primary: the next `replicas` up members with `role` (and among `hosts`, when
+ * given) after the primary in address order (the same answer on every node with the same view and
+ * allocation table).
  *
  * @param view The cluster view.
  * @param primary The primary's node.
@@ -226,25 +224,11 @@ export function replicaNodes(
   return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
 }
 
-/**
- * The nodes that may hold a copy of an entity of the type: members not downed or removed (with
- * the role, among `hosts` when known), whether or not some observer reported them unreachable.
- */
-function copyHolders(
-  view: ClusterView,
-  role: string | undefined,
-  hosts: readonly string[] | undefined,
-): NodeAddress[] {
-  return view.members
-    .filter((m) =>
-      m.status !== "down" && m.status !== "removed" &&
-      (role === undefined || m.roles.includes(role)) &&
-      (hosts === undefined || hosts.includes(m.id))
-    )
-    .map((m) => m.address)
-    .sort(compareAddress);
-}
-
+// Every up member with the role, reachable or not. Placement must not follow reachability: a
+// primary that shipped to whichever nodes it could reach at the moment would count
+// acknowledgements from a node that a later promoter, seeing other reachability, does not ask.
+// An unreachable replica makes writes wait (and fail after ackTimeout) until it is downed.
+// Only nodes that host the type (`hosts`, from the allocation table) have a store.
 function eligibleNodes(
   view: ClusterView,
   role: string | undefined,
@@ -253,8 +237,25 @@ function eligibleNodes(
   return view.members
     .filter((m) =>
       m.status === "up" && (role === undefined || m.roles.includes(role)) &&
-      (hosts === undefined || hosts.includes(m.id)) &&
-      !view.unreachable.some((u) => sameAddress(u, m.address))
+      (hosts === undefined || hosts.includes(m.id))
+    )
+    .map((m) => m.address)
+    .sort(compareAddress);
+}
+
+// The members that may hold a copy of an entity's log: every member with the role that is not
+// downed or removed, reachable or not, among the nodes that host the type (a node without the
+// type has no store and would hold every promotion back). A promotion hears from all of them.
+function copyHolders(
+  view: ClusterView,
+  role: string | undefined,
+  hosts: readonly string[] | undefined,
+): NodeAddress[] {
+  return view.members
+    .filter((m) =>
+      (m.status === "up" || m.status === "leaving" || m.status === "exiting") &&
+      (role === undefined || m.roles.includes(role)) &&
+      (hosts === undefined || hosts.includes(m.id))
     )
     .map((m) => m.address)
     .sort(compareAddress);
@@ -322,7 +323,9 @@ function storeBehavior(
     if (msg instanceof ReplicaClaim) {
       known.delete(id);
       const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
-      const ok = msg.term >= term;
+      // A new term is taken once: a second promoter with the same term is refused (and tries
+      // a higher one), so two primaries never share a term. Term 0 only asks.
+      const ok = msg.term === 0 || msg.term > term;
       let history = record.history;
       if (ok && (msg.term > term || msg.history !== null)) {
         history = msg.history ?? history;
@@ -464,6 +467,7 @@ export function startReplication<M>(
     else drained.set(key, [resolve]);
     return promise;
   };
+
   let nextBatch = 0;
   let scheduled = false;
   const acker = ctx.spawnSystemActor(
@@ -542,30 +546,29 @@ export function startReplication<M>(
     journal: EventJournal,
   ): Promise<{ term: number; history: TermHistory }> => {
     for (let attempt = 0;; attempt++) {
-      // Every node that may hold a copy answers, reachable or not in the gossiped view (a link
-      // reported broken by some observer, even healed since, must not hide the newest copy);
-      // one that does not answer holds the promotion back until it answers or is downed.
+      if (attempt > 0) {
+        // Some holder did not answer (or refused the term): wait, then look again. A holder
+        // that stays silent is downed and removed by the membership, and is not asked again.
+        await new Promise<void>((resolve) => {
+          ctx.clock.setTimeout(resolve, Math.min(ackTimeout, 100 * 2 ** Math.min(attempt, 4)));
+        });
+        if (node.isShutdown) {
+          throw new Error(`Cannot promote entity "${id}" of "${name}": this node is shutting down`);
+        }
+      }
       const nodes = copyHolders(ctx.view(), role, hosts());
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
         nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
       );
-      const silent = nodes.filter((_, i) => states[i].status !== "fulfilled");
-      if (silent.length > 0 && states[self].status === "fulfilled") {
-        if (attempt >= PROMOTION_ATTEMPTS) {
-          throw new Error(
-            `Cannot promote entity "${id}" of "${name}": no answer from ${
-              silent.map((a) => `${a.host}:${a.port}`).join(", ")
-            } after ${attempt + 1} attempts`,
-          );
-        }
-        continue;
-      }
       const mine = states[self];
       if (mine.status !== "fulfilled" || mine.value.highestSequenceNr < 0) {
         throw new Error(`Cannot promote entity "${id}" of "${name}": this node's store failed`);
       }
+      // Every possible holder must answer: one that is only unreachable may hold the newest
+      // acknowledged events, and promoting without them would lose them.
+      if (states.some((st) => st.status !== "fulfilled")) continue;
       const own = mine.value;
       // The newest copy: the highest (term of the last event, sequence number).
       let best = own;
@@ -603,15 +606,12 @@ export function startReplication<M>(
           )
         ),
       );
-      // Every holder must take the new term (a holder that missed it could still acknowledge a
-      // deposed primary's writes).
-      const refused = claims.some((c) => c.status !== "fulfilled" || !c.value.ok);
-      if (refused) {
-        if (attempt >= PROMOTION_ATTEMPTS) {
-          throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
-        }
-        continue;
+      // The term must be taken at every holder (a silent one: wait and try again).
+      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
+      if (refused && attempt >= 8) {
+        throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
       }
+      if (refused || claims.some((c) => c.status !== "fulfilled")) continue;
       for (let from = ownSeq + 1; bestAt !== self && from <= bestSeq;) {
         const page = await ask<ReplicaEvents>(
           nodes[bestAt],
