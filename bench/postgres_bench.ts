@@ -5,6 +5,8 @@
 //   deno run -A bench/postgres_bench.ts [seconds per measurement, default 2]
 //   bun bench/postgres_bench.ts
 //
+// Env: PG_ROUNDS (alternating raw/journal rounds per comparison, default 3).
+//
 // Needs the Debian package postgresql (see tests/_helpers/postgres_server.ts).
 import { Buffer } from "node:buffer";
 import process from "node:process";
@@ -142,7 +144,7 @@ async function rawRate(batch: number, shape: "values" | "json"): Promise<number>
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 // The machine may be shared: each comparison alternates raw and journal rounds in the same run
 // and reports the medians, so load that comes and goes hits both sides alike.
-const rounds = 3;
+const rounds = Math.max(1, Number(process.env.PG_ROUNDS ?? 3));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (a: number, b: number) => `${Math.round((a / b) * 100)}%`;
 
