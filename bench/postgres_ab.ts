@@ -16,6 +16,7 @@ import { TaggedJsonSerializer } from "../mod.ts";
 import type { EventJournal } from "../src/persistence/journal.ts";
 import type { SqlClient } from "../src/postgres/mod.ts";
 import { startPostgres } from "../tests/_helpers/postgres_server.ts";
+import { insertRawJson } from "./_postgres_raw.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const SECONDS = Number(process.env.SECONDS ?? 1.5);
@@ -73,17 +74,7 @@ const base64 = Buffer.from(new TaggedJsonSerializer().serialize(event)).toString
 let rawSeq = 0;
 function rawRate(): Promise<number> {
   return timed(1, async () => {
-    const n = ++rawSeq;
-    const rows = [];
-    for (let i = 0; i < ENTITIES; i++) {
-      rows.push({ i: `entity-${i}`, s: n, t: Date.now(), b: base64 });
-    }
-    await sql.query(
-      "INSERT INTO raw_events (entity_id, sequence_nr, timestamp, event) " +
-        "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
-        "AS x(i text, s int8, t float8, b text)",
-      [JSON.stringify(rows)],
-    );
+    await insertRawJson(sql, ENTITIES, ++rawSeq, base64);
     return ENTITIES;
   });
 }

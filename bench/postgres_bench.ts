@@ -14,6 +14,7 @@ import pg from "pg";
 import { type ActorRef, ActorSystem, Behaviors, TaggedJsonSerializer } from "../mod.ts";
 import { PostgresJournal, type SqlClient } from "../src/postgres/mod.ts";
 import { postgresBinDir, startPostgres } from "../tests/_helpers/postgres_server.ts";
+import { insertRawJson } from "./_postgres_raw.ts";
 
 const seconds = Number(process.argv[2] ?? 2);
 const runtime = "Deno" in globalThis ? "Deno" : "Bun";
@@ -103,16 +104,7 @@ async function rawRate(batch: number, shape: "values" | "json"): Promise<number>
     statements++;
     const n = ++rawSeq;
     if (shape === "json") {
-      const rows = [];
-      for (let i = 0; i < batch; i++) {
-        rows.push({ i: `entity-${i}`, s: n, t: Date.now(), b: base64 });
-      }
-      await sql.query(
-        "INSERT INTO raw_events (entity_id, sequence_nr, timestamp, event) " +
-          "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
-          "AS x(i text, s int8, t float8, b text)",
-        [JSON.stringify(rows)],
-      );
+      await insertRawJson(sql, batch, n, base64);
       return batch;
     }
     const params: unknown[] = [];
