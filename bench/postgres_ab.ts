@@ -1,7 +1,8 @@
 // PostgresJournal of two source trees against raw batched INSERTs on one throwaway PostgreSQL
 // server (fsync on), alternating raw / tree A / tree B round by round in one process, so load
 // that comes and goes hits all three alike. 1,000 entities each awaiting its own persist; raw =
-// one 1,000-row json_to_recordset INSERT of pre-serialized bytes, awaited before the next.
+// one 1,000-row json_to_recordset INSERT of pre-serialized bytes, awaited before the next. The
+// trees' order flips every round (ABBA): the first after raw was measured to gain.
 //
 //   deno run -A bench/postgres_ab.ts <treeA> [treeB]      (default: this tree)
 //   bun bench/postgres_ab.ts /tmp/old .
@@ -86,7 +87,9 @@ const ratios: number[][] = trees.map(() => []);
 for (let r = 0; r < ROUNDS; r++) {
   const raw = await rawRate();
   raws.push(raw);
-  for (let t = 0; t < trees.length; t++) {
+  // The tree that runs right after raw gains (measured): the order flips every round.
+  for (let k = 0; k < trees.length; k++) {
+    const t = r % 2 === 0 ? k : trees.length - 1 - k;
     const rate = await journalRate(journals[t]);
     rates[t].push(rate);
     ratios[t].push(rate / raw);
