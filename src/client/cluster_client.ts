@@ -1233,6 +1233,9 @@ export class ClusterClient implements AsyncDisposable {
   #onDeadLetter(d: DeadLetter): void {
     if (d.reason !== "undeliverable" || typeof d.recipient !== "string") return;
     if (!d.recipient.includes("@")) return;
+    // A full outbound queue is the sender outrunning the socket, not the node failing: opening
+    // the breaker would only push the next requests into the (smaller) client buffer.
+    if (d.detail === "queue-overflow") return;
     try {
       const address = parseActorUri(d.recipient).address;
       if (address !== undefined && !(d.message instanceof GetTopology)) {

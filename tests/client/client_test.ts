@@ -169,6 +169,73 @@ describe("ClusterClient", () => {
   );
 
   it(
+    "a burst beyond the outbound queue: every tell arrives or is a DeadLetter, send() loses none, the breaker stays closed",
+    LONG,
+    async () => {
+      const n1 = await node();
+      // Counts outside the entities, so an entity restart could not hide a message.
+      let arrived = 0;
+      n1.spawn(
+        Behaviors.sharded((_id: string) =>
+          Behaviors.receive<Msg>((_c, m) => {
+            if (m.type === "add") arrived += m.n;
+            else m.replyTo.tell(arrived);
+            return Behaviors.same();
+          }), { numShards: 10 }),
+        "counters",
+      );
+      const warnings: string[] = [];
+      const c = await client({
+        contactPoints: [at(n1)],
+        transport: { outboundQueueLimit: 500 },
+        breaker: { failures: 3 },
+        logger: {
+          debug: () => {},
+          info: () => {},
+          warn: (m: string) => warnings.push(m),
+          error: (m: string) => warnings.push(m),
+        },
+      });
+      const counters = c.entityRef<Msg>("counters", { numShards: 10 });
+      const get = () =>
+        c.entityAsk<Msg, number>(counters, "k0", (replyTo) => ({ type: "get", replyTo }));
+      await get(); // the owner is known: the tells below take the hot path
+      await waitUntil(
+        () => Object.keys(c.getClusterState().allocations.counters ?? {}).length >= 1,
+        10_000,
+        "the allocation",
+      );
+      let dead = 0;
+      c.system.eventStream.subscribe(DeadLetter, (d) => {
+        if (d.message instanceof ShardEnvelope) dead++;
+      });
+      // One synchronous burst of 5000 tells against a queue of 500: most overflow.
+      const burst = 5000;
+      for (let i = 0; i < burst; i++) {
+        counters.tell(new ShardEnvelope(`k${i % 20}`, { type: "add", n: 1 }));
+      }
+      assert.deepEqual(c.getClusterState().breakers, {}, "an overflow is not a node failure");
+      await waitUntil(
+        () => arrived + dead === burst,
+        20_000,
+        () => `${arrived} arrived + ${dead} dead of ${burst}`,
+      );
+      assert.ok(dead > 0, "the burst overflowed the queue");
+      assert.deepEqual(c.getClusterState().breakers, {});
+      assert.deepEqual(warnings.filter((w) => /circuit breaker/.test(w)), []);
+      // The same burst with send(): it waits for room, nothing is lost.
+      const before = arrived;
+      const deadBefore = dead;
+      for (let i = 0; i < burst; i++) {
+        await counters.send(new ShardEnvelope(`k${i % 20}`, { type: "add", n: 1 }));
+      }
+      await waitUntil(() => arrived - before === burst, 20_000, "every send delivered");
+      assert.equal(dead, deadBefore);
+      assert.equal(await get(), arrived);
+    },
+  );
+
+  it(
     "a request that cannot reach its node waits in a bounded buffer, then fails clearly",
     LONG,
     async () => {
