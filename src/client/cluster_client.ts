@@ -37,6 +37,7 @@ import { ShardForward } from "../sharding/shard_region.ts";
 import { ClusterUnavailableError } from "../cluster/errors.ts";
 import type { DistributedApi, DistributedOptions } from "../cluster/distributed_api.ts";
 import { Distributed, DISTRIBUTED_PATH } from "../distributed/distributed.ts";
+import { releaseAllHeld } from "../distributed/_client.ts";
 
 /** Circuit breaker settings of {@linkcode ClusterClientOptions}. */
 export interface BreakerOptions {
@@ -540,8 +541,8 @@ export class ClusterClient implements AsyncDisposable {
    * The distributed data structures (counter, map, set, queue, lock, semaphore, barrier), the
    * same facade as `node.distributed()`, over this client. The structures live on the nodes
    * (with the journal the nodes' own facades use). A lock or permit this client holds is
-   * renewed while the client runs; once it closes or its process dies, the grant runs out after
-   * its lease and the next waiter gets it.
+   * renewed while the client runs; `close()` gives it back at once, and once the client's
+   * process dies the grant runs out after its lease and the next waiter gets it.
    *
    * @param options Ignored on a client (the nodes choose the journal).
    * @returns The facade.
@@ -785,8 +786,10 @@ export class ClusterClient implements AsyncDisposable {
   }
 
   /**
-   * Stops the client: requests still waiting fail with `CLIENT_CLOSED` (and become dead
-   * letters), the subscription ends, connections close.
+   * Stops the client: first gives back the locks and permits it holds through
+   * {@linkcode ClusterClient.distributed} (waiting at most `askTimeout`; what is not confirmed
+   * runs out after its lease), then requests still waiting fail with `CLIENT_CLOSED` (and become
+   * dead letters), the subscription ends, connections close.
    */
   close(): Promise<void> {
     this.#closing ??= this.#doClose();
@@ -799,6 +802,13 @@ export class ClusterClient implements AsyncDisposable {
   }
 
   async #doClose(): Promise<void> {
+    // Locks and permits held through this client are given back now (bounded), not after
+    // their lease; the client still routes while it does.
+    if (this.#hasSnapshot) {
+      await releaseAllHeld(this, this.#askTimeout).catch((err) =>
+        this.#log.warn("Cannot release the locks and permits this client holds", err)
+      );
+    }
     this.#closed = true;
     this.#timer?.cancel();
     this.#connected.reject(

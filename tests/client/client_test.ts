@@ -9,6 +9,7 @@ import {
   ClusteredActorSystem,
   ClusterUnavailableError,
   DeadLetter,
+  InMemoryJournal,
   ServiceKey,
   ShardEnvelope,
 } from "../../mod.ts";
@@ -383,6 +384,33 @@ describe("ClusterClient", () => {
         d.barrier("meet").arrive(2, { timeout: 10_000 }),
         n1.distributed().barrier("meet").arrive(2, { timeout: 10_000 }),
       ]);
+    },
+  );
+
+  it(
+    "close() gives back the locks and permits the client holds at once, not after their lease",
+    LONG,
+    async () => {
+      const n1 = await node();
+      // A journal on the node: the lock's entity grants at once (no amnesic first lease).
+      const other = n1.distributed({ journal: new InMemoryJournal() });
+      const lease = 10_000;
+      const holder = await client({ contactPoints: [at(n1)] });
+      const lock = holder.distributed().lock("deploy", { lease });
+      const sem = holder.distributed().semaphore("slots", 2, { lease });
+      const token = await lock.acquire({ timeout: 10_000 });
+      await sem.acquire({ timeout: 10_000 });
+      await sem.acquire({ timeout: 10_000 });
+      assert.equal(await other.lock("deploy", { lease }).tryAcquire(), undefined, "held");
+      assert.equal(await other.semaphore("slots", 2, { lease }).tryAcquire(), undefined, "full");
+      await holder.close();
+      const t0 = Date.now();
+      const next = await other.lock("deploy", { lease }).acquire({ timeout: 8000 });
+      const slot = await other.semaphore("slots", 2, { lease }).acquire({ timeout: 8000 });
+      const ms = Date.now() - t0;
+      assert.ok(next > token, `token ${next} after ${token}`);
+      assert.equal(typeof slot, "number");
+      assert.ok(ms < lease / 2, `granted ${ms} ms after close(), the lease is ${lease} ms`);
     },
   );
 
