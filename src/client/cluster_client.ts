@@ -388,6 +388,8 @@ export class ClusterClient implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #distributed: Distributed | undefined;
   readonly #ensured = new Map<number, Promise<void>>();
+  /** Per shard count of the structures: the members (ids) asked to host their regions. */
+  readonly #ensuredOn = new Map<number, Set<string>>();
 
   private constructor(
     options: ClusterClientOptions,
@@ -563,16 +565,13 @@ export class ClusterClient implements AsyncDisposable {
   ensureRegion(numShards: number): Promise<void> {
     let ready = this.#ensured.get(numShards);
     if (ready === undefined) {
-      const members = this.#members.filter((m) => m.status === "up").map((m) =>
-        this.#map(m.address)
-      );
-      ready = Promise.allSettled(members.map((node) =>
-        this.#system.ask<unknown, boolean>(
-          this.#remoting.refAt(node, DISTRIBUTED_PATH),
-          (replyTo) => ({ t: "ensure", shards: numShards, replyTo }),
-          { timeout: this.#askTimeout },
-        )
-      )).then((results) => {
+      const asked = this.#ensuredOn.get(numShards) ?? new Set<string>();
+      this.#ensuredOn.set(numShards, asked);
+      ready = Promise.allSettled(
+        this.#members.filter((m) => m.status === "up" && !asked.has(m.id)).map((m) =>
+          this.#ensureOn(numShards, m, asked)
+        ),
+      ).then((results) => {
         if (!results.some((r) => r.status === "fulfilled" && r.value === true)) {
           this.#ensured.delete(numShards); // try again with the next handle
         }
@@ -580,6 +579,36 @@ export class ClusterClient implements AsyncDisposable {
       this.#ensured.set(numShards, ready);
     }
     return ready;
+  }
+
+  /** Has member `m` spawn the structures' regions; forgets it on failure (asked again later). */
+  #ensureOn(numShards: number, m: Member, asked: Set<string>): Promise<boolean> {
+    asked.add(m.id);
+    return this.#system.ask<unknown, boolean>(
+      this.#remoting.refAt(this.#map(m.address), DISTRIBUTED_PATH),
+      (replyTo) => ({ t: "ensure", shards: numShards, replyTo }),
+      { timeout: this.#askTimeout },
+    ).then((ok) => {
+      if (ok !== true) asked.delete(m.id);
+      return ok;
+    }, (err) => {
+      asked.delete(m.id);
+      throw err;
+    });
+  }
+
+  /**
+   * Members that came up after `distributed()` was first used host the structures too: else,
+   * once the members that were asked first are gone, no node could take their shards.
+   */
+  #ensureNewMembers(): void {
+    for (const [numShards, asked] of this.#ensuredOn) {
+      for (const m of this.#members) {
+        if (m.status === "up" && !asked.has(m.id)) {
+          this.#ensureOn(numShards, m, asked).catch(() => {});
+        }
+      }
+    }
   }
 
   /**
@@ -991,6 +1020,7 @@ export class ClusterClient implements AsyncDisposable {
       this.#hasSnapshot = true;
       this.#connected.resolve();
     }
+    this.#ensureNewMembers();
     this.#flush();
   }
 

@@ -241,6 +241,120 @@ describe("ClusterClient against real node processes", () => {
     },
   );
 
+  it(
+    "distributed() keeps working after the node holding a counter and a lock is killed with SIGKILL",
+    LONG,
+    async () => {
+      const nodes = await threeNodes();
+      const leader = (await nodes[0].request({ op: "stats" })).leader;
+      const contact = nodes.find((n) => n.port !== leader)!;
+      const victim = nodes.find((n) => n.port !== leader && n !== contact)!;
+      const client = await ClusterClient.connect({
+        contactPoints: [`127.0.0.1:${contact.port}`],
+        systemName: "bank",
+        connectTimeout: 20_000,
+        logLevel: "error",
+        topologyRefresh: 300,
+        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
+        bufferTimeout: 12_000,
+      });
+      try {
+        const d = client.distributed();
+        const type = "casty-distributed-100";
+        const owner = (kind: string, name: string) =>
+          client.getClusterState().allocations[type]?.[entityShard(`_dd:${kind}:${name}`, 100)]
+            ?.primary.port;
+        // Structures until one counter and one lock live on the victim (not leader, not contact);
+        // a first tryAcquire allocates the lock's shard (a lock without a journal grants nothing
+        // for one lease after it starts).
+        const names: string[] = [];
+        const found = () =>
+          names.some((n) => owner("counter", n) === victim.port) &&
+          names.some((n) => owner("lock", n) === victim.port);
+        for (let i = 0; i < 60 && !found(); i++) {
+          const batch = [`s${i}a`, `s${i}b`, `s${i}c`, `s${i}d`];
+          names.push(...batch);
+          for (const name of batch) {
+            assert.equal(await d.counter(name).increment(), 1);
+            await d.lock(name, { lease: 1500 }).tryAcquire();
+          }
+          await waitUntil(
+            () => names.every((n) => owner("counter", n) && owner("lock", n)),
+            10_000,
+            "the client to learn the structures' allocations",
+          );
+        }
+        const counterName = names.find((n) => owner("counter", n) === victim.port);
+        const lockName = names.find((n) => owner("lock", n) === victim.port);
+        assert.ok(counterName && lockName, "the victim holds a counter and a lock");
+        await victim.proc.kill("SIGKILL");
+        const t0 = Date.now();
+        // Each call succeeds again once the shard is reallocated (the counter is in memory on
+        // the nodes, so it starts again from 0).
+        const counter = d.counter(counterName);
+        let n: number | undefined;
+        while (n === undefined && Date.now() - t0 < 20_000) {
+          n = await counter.increment().catch(() => undefined);
+        }
+        assert.equal(typeof n, "number", "the counter answers after the failover");
+        const lock = d.lock(lockName, { lease: 1500 });
+        const token = await lock.acquire({ timeout: 20_000 });
+        assert.equal(typeof token, "number");
+        assert.equal(await lock.release(), true);
+        assert.ok(owner("counter", counterName) !== victim.port);
+        console.log(`distributed() answered again ${Date.now() - t0} ms after the kill`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
+  it(
+    "distributed() reaches members that joined after its first use (the first node then killed)",
+    LONG,
+    async () => {
+      const a = await startNode([]);
+      const client = await ClusterClient.connect({
+        contactPoints: [`127.0.0.1:${a.port}`],
+        systemName: "bank",
+        connectTimeout: 20_000,
+        logLevel: "error",
+        topologyRefresh: 300,
+        topologyTimeout: 1500,
+        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
+        bufferTimeout: 12_000,
+      });
+      const nodes = [a];
+      try {
+        const d = client.distributed();
+        assert.equal(await d.counter("early").increment(), 1); // only A hosts the structures now
+        // B and C join (two of three: they may down A once it dies).
+        nodes.push(...await Promise.all([startNode([a.port]), startNode([a.port])]));
+        await waitUntil(
+          () => client.getClusterState().members.filter((m) => m.status === "up").length === 3,
+          15_000,
+          "the client to see B and C up",
+        );
+        await a.proc.kill("SIGKILL");
+        const t0 = Date.now();
+        let n: number | undefined;
+        let last: unknown;
+        while (n === undefined && Date.now() - t0 < 25_000) {
+          n = await d.counter("early").increment().catch((e) => {
+            last = e;
+            return undefined;
+          });
+        }
+        assert.equal(typeof n, "number", `the counter answers from B or C: ${last}`);
+        console.log(`the structure answered from B or C ${Date.now() - t0} ms after the kill`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
   it("a client started before the cluster waits for it and connects", LONG, async () => {
     const port = await freePort();
     const connecting = ClusterClient.connect({
