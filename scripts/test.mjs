@@ -12,23 +12,30 @@ const bin = (name) => {
 // deno-lint-ignore no-control-regex
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
-function run(label, cmd, args, parse) {
+// Runs one suite. `live`: stream its output as it comes; otherwise keep it and print it whole
+// when the suite ends (suites that run side by side would interleave their lines).
+function run(label, cmd, args, parse, live) {
   return new Promise((resolve) => {
-    console.log(`\n=== ${label}: ${cmd} ${args.join(" ")} ===`);
+    const header = `\n=== ${label}: ${cmd} ${args.join(" ")} ===`;
+    if (live) console.log(header);
+    const started = Date.now();
     const child = spawn(cmd, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1" },
     });
     let text = "";
-    child.stdout.on("data", (d) => {
-      process.stdout.write(d);
+    const take = (stream) => (d) => {
+      if (live) stream.write(d);
       text += d;
+    };
+    child.stdout.on("data", take(process.stdout));
+    child.stderr.on("data", take(process.stderr));
+    child.on("close", (code) => {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (!live) console.log(`${header}\n${text}`);
+      console.log(`=== ${label}: exit ${code} after ${seconds} s ===`);
+      resolve({ label, code, seconds, ...parse(strip(text)) });
     });
-    child.stderr.on("data", (d) => {
-      process.stderr.write(d);
-      text += d;
-    });
-    child.on("close", (code) => resolve({ label, code, ...parse(strip(text)) }));
   });
 }
 
@@ -50,30 +57,45 @@ function parseBun(text) {
   return { passed: p ? Number(p[1]) : 0, failed: f ? Number(f[1]) : 0 };
 }
 
+// The Deno suites and the Bun suite run side by side (CASTY_TEST_SERIAL=1: one after another):
+// the tests mostly wait on timers, sockets and child processes, so two runtimes share the cores
+// well and the whole run takes about as long as its longest part.
 const only = process.argv[2];
-const results = [];
-if (!only || only === "deno") {
-  results.push(await run("deno", bin("deno"), ["test", "-A", "tests/"], parseDeno));
+const serial = process.env.CASTY_TEST_SERIAL === "1" || only !== undefined;
+const deno = async (live) => [
+  await run("deno", bin("deno"), ["test", "-A", "tests/"], parseDeno, live),
   // The @example blocks of every exported symbol, run (Deno only), two files at a time: they
   // are independent (port 0, temporary folders) and mostly wait on timers. Their type-check is
   // part of `npm run check` (`deno check --doc`), so it is not paid twice.
-  results.push(
-    await run(
-      "deno (doc examples)",
-      bin("deno"),
-      ["test", "-A", "--doc", "--no-check", "--parallel", "src/", "mod.ts"],
-      parseDeno,
-    ),
+  await run(
+    "deno (doc examples)",
+    bin("deno"),
+    ["test", "-A", "--doc", "--no-check", "--parallel", "src/", "mod.ts"],
+    parseDeno,
+    live,
+  ),
+];
+const bun = async (live) => [
+  await run("bun", bin("bun"), ["test", "--timeout", "120000", "tests/"], parseBun, live),
+];
+const results = [];
+if (serial) {
+  if (!only || only === "deno") results.push(...await deno(true));
+  if (!only || only === "bun") results.push(...await bun(true));
+} else {
+  console.log(
+    "Running the Deno and Bun suites side by side; each one's output follows when it ends.",
   );
-}
-if (!only || only === "bun") {
-  results.push(await run("bun", bin("bun"), ["test", "--timeout", "120000", "tests/"], parseBun));
+  const [d, b] = await Promise.all([deno(false), bun(false)]);
+  results.push(...d, ...b);
 }
 
 let passed = 0, failed = 0, ok = true;
 console.log("\n=== summary ===");
 for (const r of results) {
-  console.log(`${r.label}: ${r.passed} passed, ${r.failed} failed (exit ${r.code})`);
+  console.log(
+    `${r.label}: ${r.passed} passed, ${r.failed} failed (exit ${r.code}, ${r.seconds} s)`,
+  );
   passed += r.passed;
   failed += r.failed;
   if (r.code !== 0 || r.passed === 0) ok = false;

@@ -239,6 +239,8 @@ export class ActorCell<M> {
   #stopRequested = false;
   /** Stop once the mailbox is empty (the messages already queued are handled first). */
   #drainStop = false;
+  /** Every child that stops is reported to this actor as `Terminated` (no watch per child). */
+  #childWatch = false;
   #handler: MessageHandler<M> | undefined;
   #mailbox: RingQueue<M> | undefined;
   #waiters: RingQueue<Waiter> | undefined;
@@ -259,11 +261,12 @@ export class ActorCell<M> {
     name: string,
     behavior: Behavior<M>,
     mailbox: Mailbox,
+    path: string = parent ? `${parent.path}/${name}` : `/${name}`,
   ) {
     this.core = core;
     this.parent = parent;
     this.name = name;
-    this.path = parent ? `${parent.path}/${name}` : `/${name}`;
+    this.path = path;
     this.ref = new LocalActorRef(this, this.path);
     this.#initial = behavior;
     this.#mailboxConfig = mailbox;
@@ -358,7 +361,6 @@ export class ActorCell<M> {
     checkName(name);
     const children = this.#children ??= new NameRegistry();
     const path = `${this.path}/${name}`;
-    if (children.has(name)) throw new ActorNameTakenError(path);
     let b = this.core.behaviorFor(path, behavior);
     if (this.#spy?.spyChildren) {
       b = new Behavior<C>("spy", { ...this.#spy, inner: b } as SpyPayload);
@@ -369,8 +371,10 @@ export class ActorCell<M> {
       name,
       b,
       this.core.mailboxFor(path, options?.mailbox),
+      path,
     );
-    children.set(name, cell as ActorCell<unknown>);
+    // One registry lookup (a cell that is never started costs nothing more).
+    if (!children.add(name, cell as ActorCell<unknown>)) throw new ActorNameTakenError(path);
     if (this.#state >= STOPPING) {
       // A stopping parent cannot adopt new children: the child stops before it starts.
       cell.#state = STOPPED;
@@ -399,6 +403,11 @@ export class ActorCell<M> {
     if (this.#state >= STOPPING || this.#drainStop) return;
     this.#drainStop = true;
     if (!this.#scheduled && !this.#busy) this.#schedule();
+  }
+
+  /** Reports every child that stops from now on as `Terminated(child)` (see `watchChildren`). */
+  watchChildren(): void {
+    this.#childWatch = true;
   }
 
   requestStop(): void {
@@ -948,6 +957,12 @@ export class ActorCell<M> {
     if (this.parent) {
       const siblings = this.parent.#children;
       if (siblings?.get(this.name) === self) siblings.delete(this.name);
+      const parent = this.parent;
+      // A stopping parent is stopping its children itself: it needs no Terminated for them.
+      if (parent.#childWatch && parent.#state < STOPPING) {
+        (parent.#mailbox ??= new RingQueue<unknown>(4)).push(new Terminated(this.ref));
+        if (!parent.#scheduled && !parent.#busy) parent.#schedule();
+      }
     } else {
       this.core.rootTerminated(self);
     }
@@ -1001,6 +1016,33 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return `a ${typeof v} (${String(v)})`;
+}
+
+/**
+ * Resolves once the local actor of `ref` has terminated (its children stopped, its postStop
+ * hooks ran and its name is free again).
+ *
+ * @throws {TypeError} when `ref` is not a local actor's ref.
+ */
+export function terminationOf(ref: ActorRef<never>): Promise<void> {
+  if (!(ref instanceof LocalActorRef)) {
+    throw new TypeError(`Cannot await the termination of "${ref.path}": not a local actor`);
+  }
+  return (ref.cell as ActorCell<unknown>).whenTerminated();
+}
+
+/**
+ * From now on, every child of the actor of `ctx` that stops is reported to it as
+ * `Terminated(child)`, like a watch of each child but without a watch set per child (what
+ * sharding uses for its entities: a million children cost a million watcher sets otherwise).
+ * Children that stop while the actor itself stops are not reported.
+ */
+export function watchChildren(ctx: ActorContext<unknown>): void {
+  const self = ctx.self;
+  if (!(self instanceof LocalActorRef)) {
+    throw new TypeError(`Cannot watch the children of "${self.path}": not a local actor`);
+  }
+  (self.cell as ActorCell<unknown>).watchChildren();
 }
 
 /**

@@ -9,5 +9,12 @@
  *
  * @module
  */
-export { type ActorCell, stopWhenDrained } from "./_actor_cell.ts";
+export {
+  type ActorCell,
+  stopWhenDrained,
+  terminationOf,
+  WATCHABLE,
+  type Watchable,
+  watchChildren,
+} from "./_actor_cell.ts";
 export { type Timed, TimerHeap } from "./_timer_heap.ts";

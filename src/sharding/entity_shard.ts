@@ -46,3 +46,13 @@ export function entityShard(entityId: string, numShards: number): number {
   }
   return h % numShards;
 }
+
+/**
+ * @internal Like {@linkcode entityShard} without adding the id to the cache (for an id that is
+ * about to become a live local entity, which remembers its shard itself); `numShards` is
+ * trusted.
+ */
+export function entityShardOfNew(entityId: string, numShards: number): number {
+  const h = young.get(entityId) ?? old.get(entityId) ?? md5Prefix(entityId);
+  return h % numShards;
+}

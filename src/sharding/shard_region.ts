@@ -11,9 +11,16 @@ import type { ActorContext } from "../actor/actor_context.ts";
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
 import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
-import { stopWhenDrained } from "../actor/internal.ts";
+import {
+  type ActorCell,
+  stopWhenDrained,
+  terminationOf,
+  WATCHABLE,
+  type Watchable,
+  watchChildren,
+} from "../actor/internal.ts";
 import type { ClusterExtensionContext } from "../cluster/extension.ts";
-import { entityShard } from "./entity_shard.ts";
+import { entityShard, entityShardOfNew } from "./entity_shard.ts";
 import type {
   AllocationTable,
   RegionHandle,
@@ -123,11 +130,13 @@ export interface RegionFastPath {
  * The ref `node.spawn(Behaviors.sharded(...))` returns: the region's ref, plus a fast path that
  * hands an envelope for a live entity of a shard this node hosts straight to the entity (one
  * mailbox hop instead of two), as long as none of its earlier envelopes still waits in the
- * region's mailbox (so per-sender order holds).
+ * region's mailbox (so per-sender order holds). Watching it watches the region: `Terminated`
+ * with this ref comes when the region has stopped.
  */
 export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   readonly #region: ActorRef<RegionMsg>;
   readonly #fast: RegionFastPath;
+  #watch: Watchable | undefined;
 
   /** @internal */
   constructor(region: ActorRef<never>, fast: RegionFastPath) {
@@ -138,6 +147,11 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   /** Marks it as an actor ref. */
   get [ACTOR_REF](): true {
     return true;
+  }
+
+  /** @internal Death watch of the region through this ref. */
+  get [WATCHABLE](): Watchable {
+    return this.#watch ??= regionWatch(this as ActorRef<never>, this.#region as ActorRef<never>);
   }
 
   /** The region's path (the type name). */
@@ -178,6 +192,31 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   }
 }
 
+/** Watchers of `ref` are told `Terminated(ref)` once `region` has terminated. */
+function regionWatch(ref: ActorRef<never>, region: ActorRef<never>): Watchable {
+  let watchers: Set<ActorCell<unknown>> | undefined;
+  let terminated = false;
+  return {
+    addWatcher(cell) {
+      if (terminated) return false;
+      if (watchers === undefined) {
+        watchers = new Set();
+        terminationOf(region).then(() => {
+          terminated = true;
+          const all = watchers!;
+          watchers = undefined;
+          for (const w of all) w.deliverTerminated(ref);
+        });
+      }
+      watchers.add(cell);
+      return true;
+    },
+    removeWatcher(cell) {
+      watchers?.delete(cell);
+    },
+  };
+}
+
 interface Entity {
   readonly id: string;
   ref: ActorRef<unknown>;
@@ -192,6 +231,27 @@ interface Entity {
 }
 
 const MAX_HOPS = 4;
+
+// An entity is the region's child named after its id (so its path, in logs and dead letters,
+// is `/<type>/<id>`): as is when the id is a valid actor name without "%", otherwise with "%",
+// "/" and white space escaped as `%xxxx` (UTF-16 code unit, hex), and "" as "%".
+const UNSAFE = /[%/\s]/g;
+const ESCAPED = /%([0-9a-f]{4})/g;
+const escapeChar = (c: string): string => `%${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+const unescapeChar = (_: string, hex: string): string => String.fromCharCode(parseInt(hex, 16));
+
+/** @internal The child name of entity `id`. */
+export function entityChildName(id: string): string {
+  if (id.length === 0) return "%";
+  UNSAFE.lastIndex = 0;
+  return UNSAFE.test(id) ? id.replace(UNSAFE, escapeChar) : id;
+}
+
+/** @internal The entity id of child name `name` (the inverse of `entityChildName`). */
+export function entityIdOfChild(name: string): string {
+  if (name === "%") return "";
+  return name.includes("%") ? name.replace(ESCAPED, unescapeChar) : name;
+}
 
 /** @internal The fast path of a region that is not running (yet, or any more). */
 export const noFastPath = (_envelope: ShardEnvelope<unknown>): boolean => false;
@@ -209,7 +269,9 @@ export function regionBehavior(
     const clock = ext.clock;
     const self = coordinator.self;
     const entities = new Map<string, Entity>();
-    const byRef = new Map<ActorRef<unknown>, Entity>(); // Terminated carries the same ref
+    // Entities are found from `Terminated` by their child name: no map of refs, no watch each.
+    watchChildren(ctx as ActorContext<unknown>);
+    const childPrefix = ctx.self.path.length + 1;
     const stopping = new Set<Entity>(); // asked to stop, not terminated yet
     const active = new Set<number>();
     const released = new Set<number>();
@@ -243,7 +305,6 @@ export function regionBehavior(
           why === "shutdown" ? "shutdown" : "undeliverable",
         ),
     );
-    let seq = 0;
     // Per shard, 1 when the fast path may deliver to its live entities: active here, not
     // released, and this node's without a hand-off in `openFor` (the table it was computed from;
     // tables are replaced, never changed, so a new table or a local change recomputes it).
@@ -273,7 +334,15 @@ export function regionBehavior(
     };
     coordinator.addRegion(spec.name, handle);
 
-    const ownerRef = (e: ShardEntry) => ext.refAt<RegionMsg>(e.address, ctx.self.path);
+    // The region ref of each owner (tables share their entries' address objects).
+    const owners = new WeakMap<ShardEntry["address"], ActorRef<RegionMsg>>();
+    const ownerRef = (e: ShardEntry) => {
+      let ref = owners.get(e.address);
+      if (ref === undefined) {
+        owners.set(e.address, ref = ext.refAt<RegionMsg>(e.address, ctx.self.path));
+      }
+      return ref;
+    };
 
     const stillOwner = (shard: number) => {
       const e = coordinator.entry(spec.name, shard);
@@ -290,15 +359,18 @@ export function regionBehavior(
         stopSince: 0,
         pending: undefined,
       };
-      ent.ref = ctx.spawn(spec.factory(id), `e${++seq}`) as ActorRef<unknown>;
-      ctx.watch(ent.ref as ActorRef<never>);
+      ent.ref = ctx.spawn(spec.factory(id), entityChildName(id)) as ActorRef<unknown>;
       entities.set(id, ent);
-      byRef.set(ent.ref, ent);
       return ent;
     };
 
-    const deliverLocal = (id: string, shard: number, message: unknown) => {
-      const ent = entities.get(id) ?? spawnEntity(id, shard);
+    const deliverLocal = (
+      id: string,
+      shard: number,
+      message: unknown,
+      live: Entity | undefined = entities.get(id),
+    ) => {
+      const ent = live ?? spawnEntity(id, shard);
       ent.lastUsed = now;
       if (ent.stopping) (ent.pending ??= []).push(message);
       else ent.ref.tell(message);
@@ -363,8 +435,7 @@ export function regionBehavior(
       return true;
     };
 
-    const route = (m: PendingMessage) => {
-      const shard = entityShard(m.entityId, spec.numShards);
+    const route = (m: PendingMessage, shard = entityShard(m.entityId, spec.numShards)) => {
       if (buffers.has(shard) || !attempt(shard, m)) buffers.push(shard, m);
     };
 
@@ -484,15 +555,20 @@ export function regionBehavior(
           msg = msg.envelope;
         }
         if (msg instanceof ShardEnvelope) {
-          // Fast path: an active shard of this node with nothing waiting and no hand-off.
-          const shard = entityShard(msg.entityId, spec.numShards);
+          // Fast path: an active shard of this node with nothing waiting and no hand-off (a
+          // live entity knows its shard: no hashing).
+          const live = entities.get(msg.entityId);
+          // A new id goes to the shard-id cache only if it is routed elsewhere (see `route`).
+          const shard = live !== undefined
+            ? live.shard
+            : entityShardOfNew(msg.entityId, spec.numShards);
           if (
             active.has(shard) && coordinator.leaseValid && !buffers.has(shard) &&
             !released.has(shard)
           ) {
             const e = coordinator.entry(spec.name, shard);
             if (e !== undefined && e.node === self && !e.handoff) {
-              deliverLocal(msg.entityId, shard, msg.message);
+              deliverLocal(msg.entityId, shard, msg.message, live);
               return;
             }
           }
@@ -502,7 +578,7 @@ export function regionBehavior(
             origin: "user",
             hops: 0,
             at: now,
-          });
+          }, live !== undefined ? shard : entityShard(msg.entityId, spec.numShards));
         } else if (msg instanceof ShardForward) {
           route({
             entityId: msg.entityId,
@@ -515,11 +591,10 @@ export function regionBehavior(
         } else if (msg instanceof HandoffMarker) {
           noteMarker(msg.shard, msg.from);
         } else if (msg instanceof Terminated) {
-          const ent = byRef.get(msg.ref as ActorRef<unknown>);
-          if (ent === undefined) return;
-          byRef.delete(msg.ref as ActorRef<unknown>);
+          const ent = entities.get(entityIdOfChild(msg.ref.path.slice(childPrefix)));
+          if (ent === undefined || ent.ref !== msg.ref) return;
           stopping.delete(ent);
-          if (entities.get(ent.id) === ent) entities.delete(ent.id);
+          entities.delete(ent.id);
           // Its pending messages are older than anything buffered for the shard since.
           flushShard(
             ent.shard,

@@ -97,3 +97,18 @@ export function runScript(
     },
   };
 }
+
+/**
+ * Starts a cluster node script as `script 0 [--seed 127.0.0.1:<port>]... ...extra` with a stdin
+ * pipe, and waits (30 s at most) for its `{"event":"ready","port":P}` line.
+ */
+export async function startSeededScript(
+  script: string,
+  seeds: number[],
+  extra: string[] = [],
+): Promise<{ proc: ScriptProcess; port: number }> {
+  const args = ["0", ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`]), ...extra];
+  const proc = runScript(script, args, {}, { stdin: "pipe" });
+  const ready = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 30_000));
+  return { proc, port: ready.port };
+}

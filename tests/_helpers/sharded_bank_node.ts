@@ -11,7 +11,8 @@
 //   {"op":"balance","id":"alice","tag":"t1"}  → {"event":"balance","tag":"t1","balance":150,"node":P,
 //                                                "deps":[deposit ids in log order]}
 //                                                or {"event":"error","tag":"t1","message":…}
-// and prints {"event":"ready","port":P}, {"event":"view","up":[ports]} after each change and
+// and prints {"event":"ready","port":P}, {"event":"view","up":[ports],"unreachable":[ports]}
+// after each change (polled every 100 ms) and
 // {"event":"journal-error","message":…} whenever its journal rejects a call.
 // Lives at most 90 s; closing stdin or SIGTERM makes it leave the cluster and exit.
 import process from "node:process";
@@ -138,8 +139,10 @@ const accounts = node.spawn(
 let lastView = "";
 const printView = () => {
   const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort();
-  if (JSON.stringify(up) !== lastView) print({ event: "view", up });
-  lastView = JSON.stringify(up);
+  const unreachable = node.view.unreachable.map((a) => a.port).sort();
+  const view = JSON.stringify([up, unreachable]);
+  if (view !== lastView) print({ event: "view", up, unreachable });
+  lastView = view;
 };
 setInterval(printView, 100);
 print({ event: "ready", port: self });

@@ -42,10 +42,11 @@ describe("casty status", () => {
       assert.equal(code, 0);
       const header = lines.findIndex((l) => l.startsWith("shards per node"));
       assert.ok(header >= 0, lines.join("\n"));
-      assert.match(lines[header + 1], /node\s+accounts$/);
+      assert.match(lines[header + 1], /node\s+accounts shards\s+accounts entities$/);
+      // This node hosts every shard and the three entities.
       assert.match(
         lines[header + 2],
-        new RegExp(`${contact.replaceAll(".", "\\.")}\\s+${shards}$`),
+        new RegExp(`${contact.replaceAll(".", "\\.")}\\s+${shards}\\s+3$`),
       );
     },
   );
