@@ -86,7 +86,8 @@ export interface ClusterClientOptions {
   readonly advertisedPort?: number;
   /**
    * Maps a node's advertised address to the address the client dials (SSH tunnels, NAT);
-   * applied to contact points, members, shard owners and service entries.
+   * applied to contact points, members, shard owners, service entries and refs inside messages
+   * from the nodes.
    */
   readonly addressMap?: (address: NodeAddress) => NodeAddress;
   /** The serializer; the same kind the nodes use. Default: a `TaggedJsonSerializer`. */
@@ -486,6 +487,7 @@ export class ClusterClient implements AsyncDisposable {
       serializer,
       log,
       unreachableTimeout: options.transport?.unreachableTimeout,
+      addressMap: options.addressMap,
     });
     const client = new ClusterClient(options, system, transport, remoting, log, contacts);
     ref.client = client;

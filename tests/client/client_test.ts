@@ -237,6 +237,65 @@ describe("ClusterClient", () => {
   );
 
   it(
+    "addressMap applies to refs inside messages from the nodes (a node reached through a tunnel)",
+    LONG,
+    async () => {
+      const n1 = await node();
+      const n2 = await node({ seedNodes: [n1.selfAddress] });
+      await n1.waitFor(2, { timeout: 10_000 });
+      const got: string[] = [];
+      const sink = n2.spawn(
+        Behaviors.receive<string>((_c, m) => {
+          got.push(m);
+          return Behaviors.same();
+        }),
+        "sink",
+      );
+      // n1 hands out a ref to n2's actor inside its reply.
+      const onN1 = n1.remoting.refFor<string>(sink.address);
+      n1.spawn(
+        Behaviors.receive<{ replyTo: ActorRef<{ target: ActorRef<string> }> }>((_c, m) => {
+          m.replyTo.tell({ target: onN1 });
+          return Behaviors.same();
+        }),
+        "pointer",
+      );
+      // The client reaches n2 only through a tunnel (a real TCP relay that counts connections).
+      const { createServer, connect } = await import("node:net");
+      let tunneled = 0;
+      const relay = createServer((inbound) => {
+        tunneled++;
+        const out = connect(n2.selfAddress.port, "127.0.0.1");
+        inbound.pipe(out).pipe(inbound);
+        const end = () => {
+          inbound.destroy();
+          out.destroy();
+        };
+        inbound.on("error", end).on("close", end);
+        out.on("error", end).on("close", end);
+      });
+      await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+      const relayPort = (relay.address() as { port: number }).port;
+      cleanup.push(() => new Promise((r) => relay.close(r)));
+      const c = await client({
+        contactPoints: [at(n1)],
+        addressMap: (a) =>
+          a.port === n2.selfAddress.port ? { host: "127.0.0.1", port: relayPort } : a,
+      });
+      const { target } = await c.ask(
+        c.refFor<{ replyTo: ActorRef<{ target: ActorRef<string> }> }>(
+          `casty://bank@${at(n1)}/pointer`,
+        ),
+        (replyTo: ActorRef<{ target: ActorRef<string> }>) => ({ replyTo }),
+      );
+      target.tell("through the tunnel");
+      await waitUntil(() => got.length === 1, 10_000, "the message at n2");
+      assert.deepEqual(got, ["through the tunnel"]);
+      assert.ok(tunneled >= 1, "the client dialed n2 through the mapped address");
+    },
+  );
+
+  it(
     "a request that cannot reach its node waits in a bounded buffer, then fails clearly",
     LONG,
     async () => {
