@@ -355,6 +355,112 @@ describe("ClusterClient against real node processes", () => {
     },
   );
 
+  it(
+    "shards moving to a joining node under a steady stream of tells: every tell is handled",
+    LONG,
+    async () => {
+      const a = await startNode([]);
+      const b = await startNode([a.port]);
+      const nodes = [a, b];
+      const client = await ClusterClient.connect({
+        contactPoints: [`127.0.0.1:${a.port}`],
+        systemName: "bank",
+        connectTimeout: 20_000,
+        logLevel: "error",
+        bufferTimeout: 20_000,
+        bufferSize: 100_000,
+      });
+      try {
+        const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
+        await waitUntil(
+          () => client.getClusterState().members.filter((m) => m.status === "up").length === 2,
+          15_000,
+          "two members",
+        );
+        await Promise.all(ids.map((id) =>
+          client.entityAsk<AccountMsg, Reply>(
+            accounts,
+            id,
+            (replyTo) => ({ type: "deposit", amount: 1, replyTo }),
+            { timeout: 10_000 },
+          )
+        ));
+        const owner = (id: string) =>
+          client.getClusterState().allocations.accounts?.[entityShardOf(id)]?.primary.port;
+        await waitUntil(() => ids.every((id) => owner(id)), 10_000, "every allocation");
+        const before = new Map(ids.map((id) => [entityShardOf(id), owner(id)]));
+        const forwardsBefore = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
+        // A steady stream of tells (one every 2 ms over the 40 entities) while C joins and the
+        // coordinator moves shards to it.
+        let sent = 0;
+        let streaming = true;
+        const stream = (async () => {
+          while (streaming) {
+            accounts.tell(
+              new ShardEnvelope(ids[sent % ids.length], { type: "deposit", amount: 1 }),
+            );
+            sent++;
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        })();
+        const c = await startNode([a.port]);
+        nodes.push(c);
+        await waitUntil(
+          () => ids.some((id) => owner(id) === c.port),
+          30_000,
+          "a shard to move to C",
+        );
+        // Until the allocations have not changed for a while (the rebalancing ended).
+        let epoch = client.getClusterState().allocationEpoch;
+        let quietSince = Date.now();
+        await waitUntil(
+          () => {
+            const now = client.getClusterState().allocationEpoch;
+            if (now !== epoch) [epoch, quietSince] = [now, Date.now()];
+            return Date.now() - quietSince > 1500;
+          },
+          30_000,
+          "the moves to end",
+        );
+        streaming = false;
+        await stream;
+        const moved = [...before].filter(([shard, port]) =>
+          client.getClusterState().allocations.accounts?.[shard]?.primary.port !== port
+        ).length;
+        assert.ok(moved >= 1);
+        // Nothing lost: the nodes handled every deposit of the stream (counted by the processes:
+        // an entity that moved starts again from 0 on its new node).
+        const handled = async () => {
+          const stats = await Promise.all(nodes.map((n) =>
+            n.request({ op: "stats" })
+          ));
+          return stats.reduce(
+            (sum, x, i) =>
+              sum + (x.deposits as number) - ((forwardsBefore[i]?.deposits as number) ?? 0),
+            0,
+          );
+        };
+        let deposits = 0;
+        const t0 = Date.now();
+        while ((deposits = await handled()) < sent && Date.now() - t0 < 15_000) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(deposits, sent);
+        const after = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
+        const forwards = after.reduce(
+          (sum, x, i) =>
+            sum + (x.forwards as number) - ((forwardsBefore[i]?.forwards as number) ?? 0),
+          0,
+        );
+        // Messages that reached a shard's old owner are forwarded (the slow path), not lost.
+        console.log(`${sent} tells while ${moved} shards moved: ${forwards} took the slow path`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
   it("a client started before the cluster waits for it and connects", LONG, async () => {
     const port = await freePort();
     const connecting = ClusterClient.connect({
