@@ -36,8 +36,7 @@ import { ShardEnvelope } from "../sharding/shard_envelope.ts";
 import { ShardForward } from "../sharding/shard_region.ts";
 import { ClusterUnavailableError } from "../cluster/errors.ts";
 import type { DistributedApi, DistributedOptions } from "../cluster/distributed_api.ts";
-import { Distributed, DISTRIBUTED_PATH } from "../distributed/distributed.ts";
-import { releaseAllHeld } from "../distributed/_client.ts";
+import { Distributed, DISTRIBUTED_PATH, releaseAllHeld } from "../distributed/distributed.ts";
 
 /** Circuit breaker settings of {@linkcode ClusterClientOptions}. */
 export interface BreakerOptions {
