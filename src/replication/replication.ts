@@ -216,11 +216,24 @@ export function replicaNodes(
   return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
 }
 
+// Every up member with the role, reachable or not. Placement must not follow reachability: a
+// primary that shipped to whichever nodes it could reach at the moment would count
+// acknowledgements from a node that a later promoter, seeing other reachability, does not ask.
+// An unreachable replica makes writes wait (and fail after ackTimeout) until it is downed.
 function eligibleNodes(view: ClusterView, role: string | undefined): NodeAddress[] {
   return view.members
+    .filter((m) => m.status === "up" && (role === undefined || m.roles.includes(role)))
+    .map((m) => m.address)
+    .sort(compareAddress);
+}
+
+// The members that may hold a copy of an entity's log: every member with the role that is not
+// downed or removed, reachable or not. A promotion hears from all of them.
+function copyHolders(view: ClusterView, role: string | undefined): NodeAddress[] {
+  return view.members
     .filter((m) =>
-      m.status === "up" && (role === undefined || m.roles.includes(role)) &&
-      !view.unreachable.some((u) => sameAddress(u, m.address))
+      (m.status === "up" || m.status === "leaving" || m.status === "exiting") &&
+      (role === undefined || m.roles.includes(role))
     )
     .map((m) => m.address)
     .sort(compareAddress);
@@ -288,7 +301,9 @@ function storeBehavior(
     if (msg instanceof ReplicaClaim) {
       known.delete(id);
       const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
-      const ok = msg.term >= term;
+      // A new term is taken once: a second promoter with the same term is refused (and tries
+      // a higher one), so two primaries never share a term. Term 0 only asks.
+      const ok = msg.term === 0 || msg.term > term;
       let history = record.history;
       if (ok && (msg.term > term || msg.history !== null)) {
         history = msg.history ?? history;
@@ -386,7 +401,7 @@ export function startReplication<M>(
   const journalOf = (entityId: string): EventJournal => {
     const hooks = eventSourcedHooks(factory(entityId) as Behavior<unknown>);
     if (!hooks) throw notEventSourced(name);
-    return hooks.journal;
+    return keyedBy(hooks.journal, entityId, hooks.entityId);
   };
   for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
   ctx.spawnSystemActor(storeBehavior(journalOf, () => ctx.clock.wallNow()), storeName);
@@ -475,7 +490,17 @@ export function startReplication<M>(
     journal: EventJournal,
   ): Promise<{ term: number; history: TermHistory }> => {
     for (let attempt = 0;; attempt++) {
-      const nodes = eligibleNodes(ctx.view(), role);
+      if (attempt > 0) {
+        // Some holder did not answer (or refused the term): wait, then look again. A holder
+        // that stays silent is downed and removed by the membership, and is not asked again.
+        await new Promise<void>((resolve) => {
+          ctx.clock.setTimeout(resolve, Math.min(ackTimeout, 100 * 2 ** Math.min(attempt, 4)));
+        });
+        if (node.isShutdown) {
+          throw new Error(`Cannot promote entity "${id}" of "${name}": this node is shutting down`);
+        }
+      }
+      const nodes = copyHolders(ctx.view(), role);
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
@@ -485,6 +510,9 @@ export function startReplication<M>(
       if (mine.status !== "fulfilled" || mine.value.highestSequenceNr < 0) {
         throw new Error(`Cannot promote entity "${id}" of "${name}": this node's store failed`);
       }
+      // Every possible holder must answer: one that is only unreachable may hold the newest
+      // acknowledged events, and promoting without them would lose them.
+      if (states.some((st) => st.status !== "fulfilled")) continue;
       const own = mine.value;
       // The newest copy: the highest (term of the last event, sequence number).
       let best = own;
@@ -522,14 +550,12 @@ export function startReplication<M>(
           )
         ),
       );
-      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok) ||
-        claims[self].status !== "fulfilled";
-      if (refused) {
-        if (attempt >= 3) {
-          throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
-        }
-        continue;
+      // The term must be taken at every holder (a silent one: wait and try again).
+      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
+      if (refused && attempt >= 8) {
+        throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
       }
+      if (refused || claims.some((c) => c.status !== "fulfilled")) continue;
       for (let from = ownSeq + 1; bestAt !== self && from <= bestSeq;) {
         const page = await ask<ReplicaEvents>(
           nodes[bestAt],
@@ -552,6 +578,7 @@ export function startReplication<M>(
         throw notEventSourced(name);
       });
     }
+    const journal = keyedBy(hooks.journal, id, hooks.entityId);
     let term = 0;
     let history: TermHistory = [];
     // Commands waiting for acknowledgements, in sequence order. An ack of sequence number h
@@ -609,7 +636,7 @@ export function startReplication<M>(
                   }
                 } else if (ack.highestSequenceNr > had) {
                   const from = ack.highestSequenceNr + 1;
-                  const missing = await loadEvents(hooks.journal, id, from, {
+                  const missing = await loadEvents(journal, id, from, {
                     max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
                   });
                   if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
@@ -629,13 +656,34 @@ export function startReplication<M>(
       return confirmed;
     };
     return new Behavior<M>("setup", async () => {
-      ({ term, history } = await promote(id, hooks.journal));
+      ({ term, history } = await promote(id, journal));
       return inner;
     });
   };
   return {
     factory: wrapped,
     replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role),
+  };
+}
+
+/**
+ * The entity's journal addressed by its sharding id: replication speaks sharding ids (also in
+ * keys made from them, like the term record's), while the entity's events live under its own
+ * `entityId`, which may differ.
+ */
+function keyedBy(journal: EventJournal, shardingId: string, entityId: string): EventJournal {
+  if (shardingId === entityId) return journal;
+  const key = (k: string) =>
+    k.endsWith(shardingId) ? k.slice(0, k.length - shardingId.length) + entityId : k;
+  return {
+    persist: (k, events) => journal.persist(key(k), events),
+    load: (k, from, options) => journal.load(key(k), from, options),
+    highestSequenceNr: journal.highestSequenceNr
+      ? (k) => journal.highestSequenceNr!(key(k))
+      : undefined,
+    saveSnapshot: (k, snapshot) => journal.saveSnapshot(key(k), snapshot),
+    loadSnapshot: (k) => journal.loadSnapshot(key(k)),
+    deleteEvents: journal.deleteEvents ? (k, to) => journal.deleteEvents!(key(k), to) : undefined,
   };
 }
 

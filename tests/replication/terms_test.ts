@@ -103,7 +103,9 @@ describe("replication: terms are durable and a diverged log is never taken for a
   });
 
   it("a deposed primary whose journal kept unacknowledged events is not promoted over the newer log", async () => {
-    await using cluster = await testCluster(2, { seed: 23 });
+    // The membership must outlive the partition below (this test is about terms, not downing):
+    // a 2-node split would otherwise down one side before the heal.
+    await using cluster = await testCluster(2, { seed: 23, downing: { stableAfter: 600_000 } });
     const { journals, regions } = spawnAccounts(cluster, replication);
     assert.equal((await cluster.run(deposit(cluster, 0, regions[0], "kim", "c0")))?.ok, true);
     const p = (await placement(cluster, 0, "kim"))!;
@@ -123,6 +125,22 @@ describe("replication: terms are durable and a diverged log is never taken for a
     );
     assert.equal(claimed.ok, true);
     await journals[q].persist("kim", [ev(2, "c1'")]);
+    // The old primary reaches q's store again (its dial backoff may outlast the heal) before
+    // the writes below: they are about what q answers, not about the link coming back.
+    const qStore = cluster.nodes[p.primary].remoting.refFor<unknown>(
+      `casty://test@127.0.0.1:${cluster.nodes[q].selfAddress.port}${STORE}`,
+    );
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      reached = await cluster.run(
+        cluster.nodes[p.primary].ask<unknown, ReplicateEventsAck>(
+          qStore,
+          (r) => new ReplicaClaim("kim", 0, r),
+          { timeout: 1000 },
+        ).then(() => true, () => false),
+      );
+    }
+    assert.ok(reached, "the old primary reaches q again after the heal");
     // The old primary learns on a write that it was deposed (its entity stops); its next
     // incarnation finds its own log [c0, c1, ...] diverged from q's [c0, c1'] (newer term): it
     // must neither serve nor copy its events over q's.
