@@ -366,7 +366,9 @@ export class ClusterClient implements AsyncDisposable {
     ({ node: NodeAddress; ref: ActorRef<unknown> } | undefined)[]
   >();
   /** Shards whose first message took the slow path and whose allocation is awaited. */
-  readonly #slowPathed = new Set<string>();
+  readonly #slowPathed = new Map<string, number>();
+  /** Rotates the node a repeated slow-path message goes through. */
+  #slowPathTurn = 0;
   #members: readonly Member[] = [];
   #leader: NodeAddress | undefined;
   #unreachable: readonly NodeAddress[] = [];
@@ -926,6 +928,13 @@ export class ClusterClient implements AsyncDisposable {
       }
     }
     this.#expire(now);
+    // Shards whose slow-path message got no allocation in time: let the waiting ones try again.
+    for (const [k, at] of this.#slowPathed) {
+      if (now - at >= 2 * this.#refresh && this.#waiting.has(k)) {
+        this.#flush();
+        break;
+      }
+    }
   }
 
   #candidates(): NodeAddress[] {
@@ -1011,7 +1020,7 @@ export class ClusterClient implements AsyncDisposable {
       );
     }
     this.#routes.clear();
-    for (const k of [...this.#slowPathed]) {
+    for (const k of [...this.#slowPathed.keys()]) {
       const [type, shard] = splitKey(k);
       if (this.#allocations[type]?.[shard] !== undefined) this.#slowPathed.delete(k);
     }
@@ -1090,10 +1099,14 @@ export class ClusterClient implements AsyncDisposable {
     }
     // Unknown shard: one message goes through any region (which allocates and forwards), the
     // next ones wait for the allocation to show up in the topology.
-    if (this.#slowPathed.has(k)) return false;
-    const via = this.#anyAvailable();
+    // If no allocation shows up within two refreshes, that message was lost (its node died, or
+    // had no region): send the next one, through another node, or nothing ever allocates it.
+    const now = this.#clock.now();
+    const at = this.#slowPathed.get(k);
+    if (at !== undefined && now - at < 2 * this.#refresh) return false;
+    const via = this.#anyAvailable(at !== undefined ? ++this.#slowPathTurn : 0);
     if (via === undefined) return false;
-    this.#slowPathed.add(k);
+    this.#slowPathed.set(k, now);
     this.#sendTo(via, p);
     this.#lastRefreshAt = 0; // ask for a fresh snapshot on the next tick
     return true;
@@ -1120,15 +1133,19 @@ export class ClusterClient implements AsyncDisposable {
       : m.status === "up" || m.status === "leaving" || m.status === "joining";
   }
 
-  #anyAvailable(): NodeAddress | undefined {
+  /** The contact if it can take messages, else an up member; `turn` > 0 rotates among them. */
+  #anyAvailable(turn = 0): NodeAddress | undefined {
+    const up: NodeAddress[] = [];
     if (this.#contact !== undefined && this.#available(this.#contact) && this.#hasSnapshot) {
-      return this.#contact;
+      up.push(this.#contact);
     }
     for (const m of this.#members) {
       const a = this.#map(m.address);
-      if (m.status === "up" && this.#available(a)) return a;
+      if (m.status === "up" && this.#available(a) && !up.some((x) => key(x) === key(a))) {
+        up.push(a);
+      }
     }
-    return undefined;
+    return up.length === 0 ? undefined : up[turn % up.length];
   }
 
   #buffer(p: Pending, k: string): void {

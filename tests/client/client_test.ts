@@ -4,6 +4,7 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   type ActorRef,
+  AskTimeoutError,
   Behaviors,
   ClusterClient,
   ClusteredActorSystem,
@@ -292,6 +293,28 @@ describe("ClusterClient", () => {
       await waitUntil(() => got.length === 1, 10_000, "the message at n2");
       assert.deepEqual(got, ["through the tunnel"]);
       assert.ok(tunneled >= 1, "the client dialed n2 through the mapped address");
+    },
+  );
+
+  it(
+    "a lost slow-path message does not leave its shard unallocated: the next one goes through another node",
+    LONG,
+    async () => {
+      const n1 = await node();
+      const n2 = await node({ seedNodes: [n1.selfAddress] });
+      await n1.waitFor(2, { timeout: 10_000 });
+      // Only n2 hosts the type: what goes through the contact n1 is lost there.
+      n2.spawn(Behaviors.sharded(counter, { numShards: 10 }), "counters");
+      const c = await client({ contactPoints: [at(n1)], topologyRefresh: 200 });
+      await waitUntil(() => c.getClusterState().members.length === 2, 10_000, "two members");
+      const counters = c.entityRef<Msg>("counters", { numShards: 10 });
+      const get = (timeout: number) =>
+        c.entityAsk<Msg, number>(counters, "x", (replyTo) => ({ type: "get", replyTo }), {
+          timeout,
+        });
+      await assert.rejects(get(1000), AskTimeoutError, "the first one went through n1");
+      assert.equal(await get(8000), 0);
+      assert.ok(c.getClusterState().allocations.counters !== undefined);
     },
   );
 
