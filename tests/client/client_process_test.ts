@@ -6,6 +6,7 @@ import {
   type ActorRef,
   AskTimeoutError,
   ClusterClient,
+  type ClusterClientOptions,
   ClusterUnavailableError,
   entityShard,
   type Logger,
@@ -62,6 +63,24 @@ function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const keep = (m: string) => void lines.push(m);
   return { lines, debug: () => {}, info: () => {}, warn: keep, error: keep };
+}
+
+/** A client of the "bank" nodes through `port`, with short failover settings. */
+function connectVia(
+  port: number,
+  options: Partial<ClusterClientOptions> = {},
+): Promise<ClusterClient> {
+  return ClusterClient.connect({
+    contactPoints: [`127.0.0.1:${port}`],
+    systemName: "bank",
+    connectTimeout: 20_000,
+    logLevel: "error",
+    topologyRefresh: 300,
+    topologyTimeout: 1500,
+    breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
+    bufferTimeout: 12_000,
+    ...options,
+  });
 }
 
 const ids = Array.from({ length: 40 }, (_, i) => `acct-${i}`);
@@ -148,16 +167,7 @@ describe("ClusterClient against real node processes", () => {
       const a = nodes.find((n) => n.port !== leader)!;
       const survivors = nodes.filter((n) => n !== a).map((n) => n.port);
       const log = recordingLogger();
-      const client = await ClusterClient.connect({
-        contactPoints: [`127.0.0.1:${a.port}`],
-        systemName: "bank",
-        connectTimeout: 20_000,
-        logger: log,
-        topologyRefresh: 300,
-        topologyTimeout: 1500,
-        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
-        bufferTimeout: 12_000,
-      });
+      const client = await connectVia(a.port, { logger: log });
       try {
         const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
         await Promise.all(ids.map((id) =>
@@ -249,15 +259,7 @@ describe("ClusterClient against real node processes", () => {
       const leader = (await nodes[0].request({ op: "stats" })).leader;
       const contact = nodes.find((n) => n.port !== leader)!;
       const victim = nodes.find((n) => n.port !== leader && n !== contact)!;
-      const client = await ClusterClient.connect({
-        contactPoints: [`127.0.0.1:${contact.port}`],
-        systemName: "bank",
-        connectTimeout: 20_000,
-        logLevel: "error",
-        topologyRefresh: 300,
-        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
-        bufferTimeout: 12_000,
-      });
+      const client = await connectVia(contact.port);
       try {
         const d = client.distributed();
         const type = "casty-distributed-100";
@@ -292,11 +294,8 @@ describe("ClusterClient against real node processes", () => {
         // Each call succeeds again once the shard is reallocated (the counter is in memory on
         // the nodes, so it starts again from 0).
         const counter = d.counter(counterName);
-        let n: number | undefined;
-        while (n === undefined && Date.now() - t0 < 20_000) {
-          n = await counter.increment().catch(() => undefined);
-        }
-        assert.equal(typeof n, "number", "the counter answers after the failover");
+        const { value, error } = await firstAnswer(() => counter.increment(), 20_000);
+        assert.equal(typeof value, "number", `the counter answers after the failover: ${error}`);
         const lock = d.lock(lockName, { lease: 1500 });
         const token = await lock.acquire({ timeout: 20_000 });
         assert.equal(typeof token, "number");
@@ -315,16 +314,7 @@ describe("ClusterClient against real node processes", () => {
     LONG,
     async () => {
       const a = await startNode([]);
-      const client = await ClusterClient.connect({
-        contactPoints: [`127.0.0.1:${a.port}`],
-        systemName: "bank",
-        connectTimeout: 20_000,
-        logLevel: "error",
-        topologyRefresh: 300,
-        topologyTimeout: 1500,
-        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
-        bufferTimeout: 12_000,
-      });
+      const client = await connectVia(a.port);
       const nodes = [a];
       try {
         const d = client.distributed();
@@ -338,15 +328,8 @@ describe("ClusterClient against real node processes", () => {
         );
         await a.proc.kill("SIGKILL");
         const t0 = Date.now();
-        let n: number | undefined;
-        let last: unknown;
-        while (n === undefined && Date.now() - t0 < 25_000) {
-          n = await d.counter("early").increment().catch((e) => {
-            last = e;
-            return undefined;
-          });
-        }
-        assert.equal(typeof n, "number", `the counter answers from B or C: ${last}`);
+        const { value, error } = await firstAnswer(() => d.counter("early").increment(), 25_000);
+        assert.equal(typeof value, "number", `the counter answers from B or C: ${error}`);
         console.log(`the structure answered from B or C ${Date.now() - t0} ms after the kill`);
       } finally {
         await client.close();
@@ -362,14 +345,7 @@ describe("ClusterClient against real node processes", () => {
       const a = await startNode([]);
       const b = await startNode([a.port]);
       const nodes = [a, b];
-      const client = await ClusterClient.connect({
-        contactPoints: [`127.0.0.1:${a.port}`],
-        systemName: "bank",
-        connectTimeout: 20_000,
-        logLevel: "error",
-        bufferTimeout: 20_000,
-        bufferSize: 100_000,
-      });
+      const client = await connectVia(a.port, { bufferTimeout: 20_000, bufferSize: 100_000 });
       try {
         const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
         await waitUntil(
@@ -495,6 +471,23 @@ describe("ClusterClient against real node processes", () => {
     }
   });
 });
+
+/** Calls `f` until it answers or `ms` pass: its answer, or the last error. */
+async function firstAnswer<T>(
+  f: () => Promise<T>,
+  ms: number,
+): Promise<{ value?: T; error?: unknown }> {
+  const t0 = Date.now();
+  let error: unknown;
+  while (Date.now() - t0 < ms) {
+    try {
+      return { value: await f() };
+    } catch (err) {
+      error = err;
+    }
+  }
+  return { error };
+}
 
 function entityShardOf(id: string): number {
   return entityShard(id, 30);
