@@ -320,7 +320,10 @@ export class Membership {
     );
     this.#seedNodeTimeout = positive("join.seedNodeTimeout", options.join?.seedNodeTimeout ?? 5000);
     this.#tombstoneTtl = positive("tombstoneTtl", options.tombstoneTtl ?? 86_400_000);
-    this.#detector = new PhiAccrualFailureDetector(options.failureDetector);
+    this.#detector = new PhiAccrualFailureDetector({
+      firstHeartbeatEstimate: this.#heartbeatInterval,
+      ...options.failureDetector,
+    });
     // One observer may report a broken link up to one availability check plus a gossip round
     // after another: a member on no broken link gets that long to report its own.
     this.#sbr = new SplitBrainResolver(options.downing, this.#checkInterval + this.#gossipInterval);

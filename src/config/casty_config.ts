@@ -165,8 +165,9 @@ export interface FailureDetectorSettings {
   readonly acceptableHeartbeatPause: number;
   /**
    * Interval assumed before the first heartbeat arrives, in milliseconds (file:
-   * `first_heartbeat_estimate_ms`).
-   * @default {1000}
+   * `first_heartbeat_estimate_ms`); the default heartbeat interval, so that a new member's
+   * failure is detected as fast as an old member's.
+   * @default {500}
    */
   readonly firstHeartbeatEstimate: number;
 }
@@ -428,7 +429,7 @@ export function defaultConfig(): CastyConfig {
         maxSampleSize: 200,
         minStdDeviation: 100,
         acceptableHeartbeatPause: 1_750,
-        firstHeartbeatEstimate: 1_000,
+        firstHeartbeatEstimate: 500,
       },
       downing: { stableAfter: 4_000, strategy: "keepMajority" },
     },
