@@ -5,7 +5,9 @@
 //   {"op":"lat","id":"e1","n":2000,"tag":"t"} → {"event":"lat","tag":"t","p50":µs,"p99":µs}
 // (sequential entityAsks from this node to entity `id`, wherever its shard lives), and
 //   {"op":"tells","ids":[…],"n":100000,"tag":"t"} → {"event":"sent","tag":"t","ms":…}
-// (n tells through this node's region, round robin over `ids`).
+// (n tells through this node's region, round robin over `ids`), and
+//   {"op":"dead","tag":"t"} → {"event":"dead","tag":"t","dead":{reason:count},"restarts":N}
+// (the dead letters this node published and how many entities started again).
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -13,15 +15,22 @@ import {
   type Behavior,
   Behaviors,
   ClusteredActorSystem,
+  DeadLetter,
   ShardEnvelope,
 } from "../mod.ts";
 
 type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
-const counter = (_id: string): Behavior<Msg> => {
-  let n = 0;
+// Counts live in the process, not in the entity: an entity restarted (its shard stopped after a
+// lost lease on an overloaded machine, or moved) would otherwise start again at 0 and make
+// delivered messages look lost. `starts` counts entity starts beyond the first per id.
+const counts = new Map<string, number>();
+let restarts = 0;
+const counter = (id: string): Behavior<Msg> => {
+  if (counts.has(id)) restarts++;
+  else counts.set(id, 0);
   return Behaviors.receive((_c, m) => {
-    if (m.type === "inc") n++;
-    else m.replyTo.tell(n);
+    if (m.type === "inc") counts.set(id, counts.get(id)! + 1);
+    else m.replyTo.tell(counts.get(id)!);
     return Behaviors.same();
   });
 };
@@ -33,6 +42,11 @@ const node = await ClusteredActorSystem.start({
   port: 0,
   seedNodes: seeds,
   logLevel: "error",
+});
+const dead = new Map<string, number>();
+node.eventStream.subscribe(DeadLetter, (d) => {
+  const k = `${d.reason}:${d.detail ?? ""}`.slice(0, 120);
+  dead.set(k, (dead.get(k) ?? 0) + 1);
 });
 const region = node.spawn(Behaviors.sharded(counter, { numShards: 30 }), "bench");
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -58,6 +72,10 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
       if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
     }
     print({ event: "sent", tag: cmd.tag, ms: Math.round(performance.now() - t0) });
+    return;
+  }
+  if (cmd.op === "dead") {
+    print({ event: "dead", tag: cmd.tag, dead: Object.fromEntries(dead), restarts });
     return;
   }
   if (cmd.op !== "lat") return;

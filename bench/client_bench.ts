@@ -38,6 +38,11 @@ async function start(seed?: number) {
       proc.child.stdin!.write(JSON.stringify({ op: "tells", ids, n, tag }) + "\n");
       await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 300_000);
     },
+    async dead(): Promise<{ dead: Record<string, number>; restarts: number }> {
+      const tag = `t${++tags}`;
+      proc.child.stdin!.write(JSON.stringify({ op: "dead", tag }) + "\n");
+      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000));
+    },
     async lat(id: string, n: number): Promise<{ p50: number; p99: number }> {
       const tag = `t${++tags}`;
       proc.child.stdin!.write(JSON.stringify({ op: "lat", id, n, tag }) + "\n");
@@ -160,6 +165,11 @@ try {
     await a.tells(remoteIds, TELLS);
     const memberRun = await arrived(remoteIds, TELLS, t1);
     const memberRate = memberRun.rate;
+    for (const n of [a, b, c]) {
+      const { dead, restarts } = await n.dead();
+      if (Object.keys(dead).length > 0) console.log(`node ${n.port} dead letters:`, dead);
+      if (restarts > 0) console.log(`node ${n.port}: ${restarts} entity restarts`);
+    }
     const raw = await rawTellRate(TELLS);
     console.log(`tell throughput (${TELLS} tells):`);
     console.log(

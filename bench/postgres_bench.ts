@@ -5,6 +5,8 @@
 //   deno run -A bench/postgres_bench.ts [seconds per measurement, default 2]
 //   bun bench/postgres_bench.ts
 //
+// Env: PG_ROUNDS (alternating raw/journal rounds per comparison, default 3).
+//
 // Needs the Debian package postgresql (see tests/_helpers/postgres_server.ts).
 import { Buffer } from "node:buffer";
 import process from "node:process";
@@ -12,6 +14,7 @@ import pg from "pg";
 import { type ActorRef, ActorSystem, Behaviors, TaggedJsonSerializer } from "../mod.ts";
 import { PostgresJournal, type SqlClient } from "../src/postgres/mod.ts";
 import { postgresBinDir, startPostgres } from "../tests/_helpers/postgres_server.ts";
+import { insertRawJson } from "./_postgres_raw.ts";
 
 const seconds = Number(process.argv[2] ?? 2);
 const runtime = "Deno" in globalThis ? "Deno" : "Bun";
@@ -101,16 +104,7 @@ async function rawRate(batch: number, shape: "values" | "json"): Promise<number>
     statements++;
     const n = ++rawSeq;
     if (shape === "json") {
-      const rows = [];
-      for (let i = 0; i < batch; i++) {
-        rows.push({ i: `entity-${i}`, s: n, t: Date.now(), b: base64 });
-      }
-      await sql.query(
-        "INSERT INTO raw_events (entity_id, sequence_nr, timestamp, event) " +
-          "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
-          "AS x(i text, s int8, t float8, b text)",
-        [JSON.stringify(rows)],
-      );
+      await insertRawJson(sql, batch, n, base64);
       return batch;
     }
     const params: unknown[] = [];
@@ -142,7 +136,7 @@ async function rawRate(batch: number, shape: "values" | "json"): Promise<number>
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 // The machine may be shared: each comparison alternates raw and journal rounds in the same run
 // and reports the medians, so load that comes and goes hits both sides alike.
-const rounds = 3;
+const rounds = Math.max(1, Number(process.env.PG_ROUNDS ?? 3));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (a: number, b: number) => `${Math.round((a / b) * 100)}%`;
 

@@ -36,7 +36,7 @@ import { ShardEnvelope } from "../sharding/shard_envelope.ts";
 import { ShardForward } from "../sharding/shard_region.ts";
 import { ClusterUnavailableError } from "../cluster/errors.ts";
 import type { DistributedApi, DistributedOptions } from "../cluster/distributed_api.ts";
-import { Distributed, DISTRIBUTED_PATH } from "../distributed/distributed.ts";
+import { Distributed, DISTRIBUTED_PATH, releaseAllHeld } from "../distributed/distributed.ts";
 
 /** Circuit breaker settings of {@linkcode ClusterClientOptions}. */
 export interface BreakerOptions {
@@ -85,7 +85,8 @@ export interface ClusterClientOptions {
   readonly advertisedPort?: number;
   /**
    * Maps a node's advertised address to the address the client dials (SSH tunnels, NAT);
-   * applied to contact points, members, shard owners and service entries.
+   * applied to contact points, members, shard owners, service entries and refs inside messages
+   * from the nodes.
    */
   readonly addressMap?: (address: NodeAddress) => NodeAddress;
   /** The serializer; the same kind the nodes use. Default: a `TaggedJsonSerializer`. */
@@ -365,7 +366,9 @@ export class ClusterClient implements AsyncDisposable {
     ({ node: NodeAddress; ref: ActorRef<unknown> } | undefined)[]
   >();
   /** Shards whose first message took the slow path and whose allocation is awaited. */
-  readonly #slowPathed = new Set<string>();
+  readonly #slowPathed = new Map<string, number>();
+  /** Rotates the node a repeated slow-path message goes through. */
+  #slowPathTurn = 0;
   #members: readonly Member[] = [];
   #leader: NodeAddress | undefined;
   #unreachable: readonly NodeAddress[] = [];
@@ -387,6 +390,8 @@ export class ClusterClient implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #distributed: Distributed | undefined;
   readonly #ensured = new Map<number, Promise<void>>();
+  /** Per shard count of the structures: the members (ids) asked to host their regions. */
+  readonly #ensuredOn = new Map<number, Set<string>>();
 
   private constructor(
     options: ClusterClientOptions,
@@ -483,6 +488,7 @@ export class ClusterClient implements AsyncDisposable {
       serializer,
       log,
       unreachableTimeout: options.transport?.unreachableTimeout,
+      addressMap: options.addressMap,
     });
     const client = new ClusterClient(options, system, transport, remoting, log, contacts);
     ref.client = client;
@@ -540,8 +546,8 @@ export class ClusterClient implements AsyncDisposable {
    * The distributed data structures (counter, map, set, queue, lock, semaphore, barrier), the
    * same facade as `node.distributed()`, over this client. The structures live on the nodes
    * (with the journal the nodes' own facades use). A lock or permit this client holds is
-   * renewed while the client runs; once it closes or its process dies, the grant runs out after
-   * its lease and the next waiter gets it.
+   * renewed while the client runs; `close()` gives it back at once, and once the client's
+   * process dies the grant runs out after its lease and the next waiter gets it.
    *
    * @param options Ignored on a client (the nodes choose the journal).
    * @returns The facade.
@@ -562,16 +568,13 @@ export class ClusterClient implements AsyncDisposable {
   ensureRegion(numShards: number): Promise<void> {
     let ready = this.#ensured.get(numShards);
     if (ready === undefined) {
-      const members = this.#members.filter((m) => m.status === "up").map((m) =>
-        this.#map(m.address)
-      );
-      ready = Promise.allSettled(members.map((node) =>
-        this.#system.ask<unknown, boolean>(
-          this.#remoting.refAt(node, DISTRIBUTED_PATH),
-          (replyTo) => ({ t: "ensure", shards: numShards, replyTo }),
-          { timeout: this.#askTimeout },
-        )
-      )).then((results) => {
+      const asked = this.#ensuredOn.get(numShards) ?? new Set<string>();
+      this.#ensuredOn.set(numShards, asked);
+      ready = Promise.allSettled(
+        this.#members.filter((m) => m.status === "up" && !asked.has(m.id)).map((m) =>
+          this.#ensureOn(numShards, m, asked)
+        ),
+      ).then((results) => {
         if (!results.some((r) => r.status === "fulfilled" && r.value === true)) {
           this.#ensured.delete(numShards); // try again with the next handle
         }
@@ -579,6 +582,36 @@ export class ClusterClient implements AsyncDisposable {
       this.#ensured.set(numShards, ready);
     }
     return ready;
+  }
+
+  /** Has member `m` spawn the structures' regions; forgets it on failure (asked again later). */
+  #ensureOn(numShards: number, m: Member, asked: Set<string>): Promise<boolean> {
+    asked.add(m.id);
+    return this.#system.ask<unknown, boolean>(
+      this.#remoting.refAt(this.#map(m.address), DISTRIBUTED_PATH),
+      (replyTo) => ({ t: "ensure", shards: numShards, replyTo }),
+      { timeout: this.#askTimeout },
+    ).then((ok) => {
+      if (ok !== true) asked.delete(m.id);
+      return ok;
+    }, (err) => {
+      asked.delete(m.id);
+      throw err;
+    });
+  }
+
+  /**
+   * Members that came up after `distributed()` was first used host the structures too: else,
+   * once the members that were asked first are gone, no node could take their shards.
+   */
+  #ensureNewMembers(): void {
+    for (const [numShards, asked] of this.#ensuredOn) {
+      for (const m of this.#members) {
+        if (m.status === "up" && !asked.has(m.id)) {
+          this.#ensureOn(numShards, m, asked).catch(() => {});
+        }
+      }
+    }
   }
 
   /**
@@ -785,8 +818,10 @@ export class ClusterClient implements AsyncDisposable {
   }
 
   /**
-   * Stops the client: requests still waiting fail with `CLIENT_CLOSED` (and become dead
-   * letters), the subscription ends, connections close.
+   * Stops the client: first gives back the locks and permits it holds through
+   * {@linkcode ClusterClient.distributed} (waiting at most `askTimeout`; what is not confirmed
+   * runs out after its lease), then requests still waiting fail with `CLIENT_CLOSED` (and become
+   * dead letters), the subscription ends, connections close.
    */
   close(): Promise<void> {
     this.#closing ??= this.#doClose();
@@ -799,6 +834,13 @@ export class ClusterClient implements AsyncDisposable {
   }
 
   async #doClose(): Promise<void> {
+    // Locks and permits held through this client are given back now (bounded), not after
+    // their lease; the client still routes while it does.
+    if (this.#hasSnapshot) {
+      await releaseAllHeld(this, this.#askTimeout).catch((err) =>
+        this.#log.warn("Cannot release the locks and permits this client holds", err)
+      );
+    }
     this.#closed = true;
     this.#timer?.cancel();
     this.#connected.reject(
@@ -886,6 +928,13 @@ export class ClusterClient implements AsyncDisposable {
       }
     }
     this.#expire(now);
+    // Shards whose slow-path message got no allocation in time: let the waiting ones try again.
+    for (const [k, at] of this.#slowPathed) {
+      if (now - at >= 2 * this.#refresh && this.#waiting.has(k)) {
+        this.#flush();
+        break;
+      }
+    }
   }
 
   #candidates(): NodeAddress[] {
@@ -971,7 +1020,7 @@ export class ClusterClient implements AsyncDisposable {
       );
     }
     this.#routes.clear();
-    for (const k of [...this.#slowPathed]) {
+    for (const k of [...this.#slowPathed.keys()]) {
       const [type, shard] = splitKey(k);
       if (this.#allocations[type]?.[shard] !== undefined) this.#slowPathed.delete(k);
     }
@@ -981,6 +1030,7 @@ export class ClusterClient implements AsyncDisposable {
       this.#hasSnapshot = true;
       this.#connected.resolve();
     }
+    this.#ensureNewMembers();
     this.#flush();
   }
 
@@ -1049,10 +1099,14 @@ export class ClusterClient implements AsyncDisposable {
     }
     // Unknown shard: one message goes through any region (which allocates and forwards), the
     // next ones wait for the allocation to show up in the topology.
-    if (this.#slowPathed.has(k)) return false;
-    const via = this.#anyAvailable();
+    // If no allocation shows up within two refreshes, that message was lost (its node died, or
+    // had no region): send the next one, through another node, or nothing ever allocates it.
+    const now = this.#clock.now();
+    const at = this.#slowPathed.get(k);
+    if (at !== undefined && now - at < 2 * this.#refresh) return false;
+    const via = this.#anyAvailable(at !== undefined ? ++this.#slowPathTurn : 0);
     if (via === undefined) return false;
-    this.#slowPathed.add(k);
+    this.#slowPathed.set(k, now);
     this.#sendTo(via, p);
     this.#lastRefreshAt = 0; // ask for a fresh snapshot on the next tick
     return true;
@@ -1079,15 +1133,19 @@ export class ClusterClient implements AsyncDisposable {
       : m.status === "up" || m.status === "leaving" || m.status === "joining";
   }
 
-  #anyAvailable(): NodeAddress | undefined {
+  /** The contact if it can take messages, else an up member; `turn` > 0 rotates among them. */
+  #anyAvailable(turn = 0): NodeAddress | undefined {
+    const up: NodeAddress[] = [];
     if (this.#contact !== undefined && this.#available(this.#contact) && this.#hasSnapshot) {
-      return this.#contact;
+      up.push(this.#contact);
     }
     for (const m of this.#members) {
       const a = this.#map(m.address);
-      if (m.status === "up" && this.#available(a)) return a;
+      if (m.status === "up" && this.#available(a) && !up.some((x) => key(x) === key(a))) {
+        up.push(a);
+      }
     }
-    return undefined;
+    return up.length === 0 ? undefined : up[turn % up.length];
   }
 
   #buffer(p: Pending, k: string): void {
@@ -1233,6 +1291,9 @@ export class ClusterClient implements AsyncDisposable {
   #onDeadLetter(d: DeadLetter): void {
     if (d.reason !== "undeliverable" || typeof d.recipient !== "string") return;
     if (!d.recipient.includes("@")) return;
+    // A full outbound queue is the sender outrunning the socket, not the node failing: opening
+    // the breaker would only push the next requests into the (smaller) client buffer.
+    if (d.detail === "queue-overflow") return;
     try {
       const address = parseActorUri(d.recipient).address;
       if (address !== undefined && !(d.message instanceof GetTopology)) {

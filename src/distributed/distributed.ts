@@ -62,6 +62,9 @@ const journals = new WeakMap<object, EventJournal | null>();
 /** Where a node's `distributed()` facade makes sure a client's structures have a region. */
 export const DISTRIBUTED_PATH = "/_cluster/_distributed";
 
+/** Gives back the locks and permits held through a closing host (used by the cluster client). */
+export { releaseAllHeld } from "./_client.ts";
+
 /**
  * What the facade runs on: a node, or a cluster client (which owns no entities: it sends to
  * the nodes' regions and, with `ensureRegion`, first has every node spawn the region).

@@ -6,7 +6,7 @@
 import { AskTimeoutError } from "../actor/errors.ts";
 import type { Cancellable } from "../actor/clock.ts";
 import type { LockApi, SemaphoreApi, WaitOptions } from "../cluster/distributed_api.ts";
-import { call, type StructureRoute } from "./_client.ts";
+import { call, type GrantHolder, type StructureRoute, trackHolder } from "./_client.ts";
 import type { AcquireAnswer } from "./_permits.ts";
 import { DistributedError } from "./errors.ts";
 
@@ -23,7 +23,7 @@ let owners = 0;
 const PROCESS = crypto.randomUUID().slice(0, 8);
 
 /** The shared client side of a lock and a semaphore. */
-class PermitClient {
+class PermitClient implements GrantHolder {
   readonly #route: StructureRoute;
   readonly #what: string;
   readonly #permits: number;
@@ -112,6 +112,13 @@ class PermitClient {
     return await call<boolean>(this.#route, "release", [grant.owner]);
   }
 
+  /** Gives back every grant (the host is closing). */
+  async releaseAll(): Promise<void> {
+    const grants = this.#held.splice(0);
+    for (const g of grants) this.#drop(g);
+    await Promise.allSettled(grants.map((g) => call<boolean>(this.#route, "release", [g.owner])));
+  }
+
   get fencingTokens(): number[] {
     const now = this.#clock.now();
     return this.#held.filter((g) => now < g.validUntil).map((g) => g.token);
@@ -138,6 +145,7 @@ class PermitClient {
       released: false,
     };
     this.#held.push(grant);
+    trackHolder(this.#route.node, this, true);
     this.#scheduleRenew(grant);
     return token;
   }
@@ -147,6 +155,7 @@ class PermitClient {
     grant.timer?.cancel();
     const i = this.#held.indexOf(grant);
     if (i >= 0) this.#held.splice(i, 1);
+    if (this.#held.length === 0) trackHolder(this.#route.node, this, false);
   }
 
   #scheduleRenew(grant: Grant): void {

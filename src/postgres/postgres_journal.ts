@@ -8,7 +8,11 @@ import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { SerializationError } from "../serialization/errors.ts";
-import { type Serializer, TaggedJsonSerializer } from "../serialization/serialization.ts";
+import {
+  serializedText,
+  type Serializer,
+  TaggedJsonSerializer,
+} from "../serialization/serialization.ts";
 import {
   type EventJournal,
   JournalConflictError,
@@ -115,6 +119,8 @@ interface Pending {
   /** The events' numbers, kept only when they do not follow each other (the call conflicts). */
   readonly gapped: readonly number[] | undefined;
   readonly rows: string | undefined;
+  /** Whether `rows` carry each event as JSON text ("u") rather than base64 bytes ("b"). */
+  readonly text: boolean;
   readonly snapshot: Snapshot | undefined;
   readonly state: Uint8Array | undefined;
   resolve: () => void;
@@ -188,6 +194,8 @@ export class PostgresJournal implements EventJournal {
   #queue: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
   #inFlight: Promise<void> | undefined;
+  // False once the server is known not to store UTF-8 (events then travel as base64 bytes).
+  #textEvents = true;
   #drainWaiters: (() => void)[] = [];
   // Highest committed sequence number per entity, so most persists need no read. It may lag
   // behind the truth (another process appended), never run ahead of it within this process.
@@ -280,15 +288,20 @@ export class PostgresJournal implements EventJournal {
    */
   persist(entityId: string, events: readonly PersistedEvent[]): Promise<void> {
     let rows: string;
+    let text: boolean;
     try {
       this.#checkOpen(`persist events for "${entityId}"`);
       validatePersist(entityId, events);
       checkText(entityId, `persist events for "${entityId}"`);
       if (events.length === 0) return Promise.resolve();
-      const bytes = encodeEvents(this.#serializer, entityId, events);
       const id = JSON.stringify(entityId);
-      rows = jsonRow(id, events[0], bytes[0]);
-      for (let i = 1; i < events.length; i++) rows += `,${jsonRow(id, events[i], bytes[i])}`;
+      const texts = this.#textEvents ? textRows(this.#serializer, entityId, id, events) : undefined;
+      text = texts !== undefined;
+      rows = texts ?? bytesRows(
+        id,
+        events,
+        encodeEvents(this.#serializer, entityId, events),
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -306,6 +319,7 @@ export class PostgresJournal implements EventJournal {
       count: events.length,
       gapped,
       rows,
+      text,
       snapshot: undefined,
       state: undefined,
       resolve: unset,
@@ -429,6 +443,7 @@ export class PostgresJournal implements EventJournal {
       count: 0,
       gapped: undefined,
       rows: undefined,
+      text: false,
       snapshot: { sequenceNr, timestamp, state: null },
       state,
       resolve: unset,
@@ -676,7 +691,7 @@ export class PostgresJournal implements EventJournal {
         conflicts.set(i, new JournalConflictError(id, conflict[0], conflict[1]));
         continue;
       }
-      events.push(op.rows!);
+      events.push(op.text && !this.#textEvents ? rowsAsBytes(op.rows!) : op.rows!);
       highest.set(id, op.first + op.count - 1);
     }
     const snapshots: string[] = [];
@@ -696,8 +711,8 @@ export class PostgresJournal implements EventJournal {
     // from the server (postgres) would otherwise JSON-encode a string meant as json, or reject a
     // string meant as int8.
     const insertEvents = `INSERT INTO ${t.events} (entity_id, sequence_nr, "timestamp", event) ` +
-      "SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset($1::text::json) " +
-      "AS x(i text, s int8, t float8, b text)";
+      "SELECT i, s, t, coalesce(convert_to(u, 'UTF8'), decode(b, 'base64')) " +
+      "FROM json_to_recordset($1::text::json) AS x(i text, s int8, t float8, u text, b text)";
     const upsertSnapshots = (param: string) =>
       `INSERT INTO ${t.snapshots} (entity_id, sequence_nr, "timestamp", state) ` +
       `SELECT i, s, t, decode(b, 'base64') FROM json_to_recordset(${param}::text::json) ` +
@@ -773,8 +788,15 @@ export class PostgresJournal implements EventJournal {
         END $casty$`,
         [],
       );
-      const rows = await this.#run(`SELECT max(version) AS version FROM ${t.version}`, []);
+      const rows = await this.#run(
+        `SELECT max(version) AS version, current_setting('server_encoding') AS encoding ` +
+          `FROM ${t.version}`,
+        [],
+      );
       const version = Number(rows[0]?.version ?? 0);
+      // Events travel as JSON text only where the server keeps UTF-8 text as is; elsewhere a
+      // character outside the database's encoding would fail a whole batch.
+      this.#textEvents = rows[0]?.encoding === "UTF8";
       if (version > SCHEMA_VERSION) {
         throw new JournalError(
           "JOURNAL_OPEN",
@@ -892,6 +914,56 @@ function conflictOf(op: Pending, known: number): [number, number] | undefined {
     if (op.gapped[i] !== known + 1 + i) return [op.gapped[i], known + 1 + i];
   }
   return undefined;
+}
+
+// The rows of one persist call with each event as its JSON text ("u", stored as its UTF-8 bytes
+// by convert_to: exactly what serialize returns), or undefined when the serializer has no text
+// form. Skipping the UTF-8 bytes and their base64 makes an event ~14% cheaper in JavaScript on
+// Deno (about even on Bun), and the server's statement ~15% cheaper (it unescapes one JSON
+// string instead of decoding base64; bench/postgres_ab.ts). The text holds no NUL (escaped).
+function textRows(
+  serializer: Serializer,
+  entityId: string,
+  id: string,
+  events: readonly PersistedEvent[],
+): string | undefined {
+  let rows = "";
+  for (let i = 0; i < events.length; i++) {
+    const item = events[i];
+    let text: string | undefined;
+    try {
+      text = serializedText(serializer, item.event);
+    } catch (err) {
+      throw new SerializationError(
+        `Cannot persist events for "${entityId}": event ${item.sequenceNr} is not serializable: ${
+          errorText(err)
+        }`,
+        { cause: err },
+      );
+    }
+    if (text === undefined) return undefined;
+    const row = `{"i":${id},"s":${item.sequenceNr},"t":${item.timestamp},"u":${
+      JSON.stringify(text)
+    }}`;
+    rows = i === 0 ? row : `${rows},${row}`;
+  }
+  return rows;
+}
+
+const utf8 = new TextEncoder();
+
+// Text rows (queued before the server's encoding was known) as base64 rows.
+function rowsAsBytes(rows: string): string {
+  const parsed = JSON.parse(`[${rows}]`) as { i: string; s: number; t: number; u: string }[];
+  return parsed.map((row) =>
+    jsonRow(JSON.stringify(row.i), { sequenceNr: row.s, timestamp: row.t }, utf8.encode(row.u))
+  ).join(",");
+}
+
+function bytesRows(id: string, events: readonly PersistedEvent[], bytes: Uint8Array[]): string {
+  let rows = jsonRow(id, events[0], bytes[0]);
+  for (let i = 1; i < events.length; i++) rows += `,${jsonRow(id, events[i], bytes[i])}`;
+  return rows;
 }
 
 // One row for json_to_recordset(...) AS (i text, s int8, t float8, b text), written by hand:

@@ -127,6 +127,12 @@ export interface RemotingOptions {
    * @default {30000}
    */
   readonly unreachableTimeout?: number;
+  /**
+   * Maps a node's advertised address to the address to dial, for refs deserialized from
+   * messages and made by {@linkcode Remoting.refFor} (a cluster client behind NAT or a tunnel).
+   * Default: none.
+   */
+  readonly addressMap?: (address: NodeAddress) => NodeAddress;
 }
 
 const REF_CACHE_LIMIT = 50_000;
@@ -153,6 +159,7 @@ export class Remoting {
   #lastCell: { readonly queued: number; readonly isAlive: boolean } | undefined;
   readonly #resolveRef = (uri: string): ActorRef<unknown> => this.refFor(uri);
   readonly #system: ActorSystem;
+  readonly #addressMap: ((address: NodeAddress) => NodeAddress) | undefined;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
   readonly #log: Logger;
@@ -185,6 +192,7 @@ export class Remoting {
     this.#log = options.log;
     this.#isMember = options.isMember ?? (() => false);
     this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
+    this.#addressMap = options.addressMap;
     this.#self = options.transport.selfAddress;
     this.#prefix = `casty://${this.#system.name}@${formatNodeAddress(this.#self)}`;
     attachRemote(this.#system, {
@@ -249,6 +257,10 @@ export class Remoting {
       const local = this.#system.lookup<M>(parsed.path);
       if (local) return local;
       return this.#remoteRef(this.#self, parsed.path, this.#prefix + parsed.path) as ActorRef<M>;
+    }
+    if (this.#addressMap !== undefined) {
+      const mapped = this.#addressMap(parsed.address);
+      if (!sameNodeAddress(mapped, parsed.address)) return this.refAt<M>(mapped, parsed.path);
     }
     return this.#remoteRef(parsed.address, parsed.path, uri) as ActorRef<M>;
   }

@@ -225,6 +225,34 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   }
 }
 
+let textOf: ((serializer: TaggedJsonSerializer, value: unknown) => string) | undefined;
+
+/**
+ * The JSON text whose UTF-8 bytes `serializer.serialize(value)` returns, for a
+ * {@linkcode TaggedJsonSerializer} whose `serialize` is not overridden; `undefined` for any
+ * other serializer. Lets a caller that embeds the value in text (a SQL parameter) skip the
+ * UTF-8 bytes. The text never holds a NUL or a lone surrogate (`JSON.stringify` escapes both).
+ *
+ * @throws {SerializationError} as `serialize` does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serializedText, TaggedJsonSerializer } from "./serialization.ts";
+ * const serializer = new TaggedJsonSerializer();
+ * const text = serializedText(serializer, { n: 1n });
+ * assert.deepEqual(new TextEncoder().encode(text), serializer.serialize({ n: 1n }));
+ * assert.equal(serializedText({ serialize: () => new Uint8Array(), deserialize: () => 0 }, 1), undefined);
+ * ```
+ */
+export function serializedText(serializer: Serializer, value: unknown): string | undefined {
+  if (
+    !(serializer instanceof TaggedJsonSerializer) ||
+    serializer.serialize !== TaggedJsonSerializer.prototype.serialize
+  ) return undefined;
+  return textOf!(serializer, value);
+}
+
 /**
  * The default serializer: JSON with tagged objects (`{ "$t": "date", "v": 0 }`) for the
  * values JSON lacks. It round-trips plain objects, arrays, strings, numbers (including `NaN`,
@@ -353,6 +381,15 @@ export class TaggedJsonSerializer implements Serializer {
    * ```
    */
   serialize(value: unknown): Uint8Array {
+    return encodeUtf8(this.#text(value));
+  }
+
+  static {
+    textOf = (serializer, value) => serializer.#text(value);
+  }
+
+  // The JSON text whose UTF-8 bytes serialize returns.
+  #text(value: unknown): string {
     let encoded: Json;
     try {
       encoded = this.#encode(value);
@@ -368,7 +405,7 @@ export class TaggedJsonSerializer implements Serializer {
       }
       throw new SerializationError(`Cannot serialize value: ${String(err)}`, { cause: err });
     }
-    return encodeUtf8(JSON.stringify(encoded));
+    return JSON.stringify(encoded);
   }
 
   /**

@@ -4,7 +4,7 @@
 // {"balance":…,"node":<port>} to {type:"getBalance"|"deposit", replyTo}. It counts the
 // ShardForward messages that reach it from other regions (a message that did not go straight
 // to its shard's owner) by wrapping the serializer. Reads JSON commands on stdin:
-//   {"op":"stats","tag":"t1"} → {"event":"stats","tag":"t1","forwards":N,"members":[ports],
+//   {"op":"stats","tag":"t1"} → {"event":"stats","tag":"t1","forwards":N,"deposits":N,"members":[ports],
 //                                 "leader":port}
 //   {"op":"ask","id":"x","tag":"t3"} → {"event":"reply","tag":"t3","balance":…,"node":port}
 //   {"op":"distributed","tag":"t2"} → {"event":"distributed","tag":"t2"} (node.distributed())
@@ -44,6 +44,7 @@ for (let i = 1; i < args.length; i++) {
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 
 let forwards = 0;
+let deposits = 0; // every deposit handled by an entity here (entities that move start at 0)
 class CountingSerializer extends TaggedJsonSerializer {
   override deserialize(bytes: Uint8Array, resolveRef?: (uri: string) => unknown): unknown {
     const value = super.deserialize(bytes, resolveRef as never);
@@ -71,6 +72,7 @@ const account = (_id: string): Behavior<AccountMsg> => {
   const active = (balance: number): Behavior<AccountMsg> =>
     Behaviors.receive((_ctx, msg) => {
       if (msg.type === "deposit") {
+        deposits++;
         msg.replyTo?.tell({ balance: balance + msg.amount, node: self });
         return active(balance + msg.amount);
       }
@@ -97,6 +99,7 @@ rl.on("line", (line) => {
       event: "stats",
       tag: cmd.tag,
       forwards,
+      deposits,
       members: node.members.map((m) => m.address.port).sort(),
       leader: node.leader?.port,
     });

@@ -6,6 +6,7 @@ import {
   type ActorRef,
   AskTimeoutError,
   ClusterClient,
+  type ClusterClientOptions,
   ClusterUnavailableError,
   entityShard,
   type Logger,
@@ -62,6 +63,24 @@ function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const keep = (m: string) => void lines.push(m);
   return { lines, debug: () => {}, info: () => {}, warn: keep, error: keep };
+}
+
+/** A client of the "bank" nodes through `port`, with short failover settings. */
+function connectVia(
+  port: number,
+  options: Partial<ClusterClientOptions> = {},
+): Promise<ClusterClient> {
+  return ClusterClient.connect({
+    contactPoints: [`127.0.0.1:${port}`],
+    systemName: "bank",
+    connectTimeout: 20_000,
+    logLevel: "error",
+    topologyRefresh: 300,
+    topologyTimeout: 1500,
+    breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
+    bufferTimeout: 12_000,
+    ...options,
+  });
 }
 
 const ids = Array.from({ length: 40 }, (_, i) => `acct-${i}`);
@@ -148,16 +167,7 @@ describe("ClusterClient against real node processes", () => {
       const a = nodes.find((n) => n.port !== leader)!;
       const survivors = nodes.filter((n) => n !== a).map((n) => n.port);
       const log = recordingLogger();
-      const client = await ClusterClient.connect({
-        contactPoints: [`127.0.0.1:${a.port}`],
-        systemName: "bank",
-        connectTimeout: 20_000,
-        logger: log,
-        topologyRefresh: 300,
-        topologyTimeout: 1500,
-        breaker: { failures: 2, probeTimeout: 400, resetAfter: 500 },
-        bufferTimeout: 12_000,
-      });
+      const client = await connectVia(a.port, { logger: log });
       try {
         const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
         await Promise.all(ids.map((id) =>
@@ -241,6 +251,192 @@ describe("ClusterClient against real node processes", () => {
     },
   );
 
+  it(
+    "distributed() keeps working after the node holding a counter and a lock is killed with SIGKILL",
+    LONG,
+    async () => {
+      const nodes = await threeNodes();
+      const leader = (await nodes[0].request({ op: "stats" })).leader;
+      const contact = nodes.find((n) => n.port !== leader)!;
+      const victim = nodes.find((n) => n.port !== leader && n !== contact)!;
+      const client = await connectVia(contact.port);
+      try {
+        const d = client.distributed();
+        const type = "casty-distributed-100";
+        const owner = (kind: string, name: string) =>
+          client.getClusterState().allocations[type]?.[entityShard(`_dd:${kind}:${name}`, 100)]
+            ?.primary.port;
+        // Structures until one counter and one lock live on the victim (not leader, not contact);
+        // a first tryAcquire allocates the lock's shard (a lock without a journal grants nothing
+        // for one lease after it starts).
+        const names: string[] = [];
+        const found = () =>
+          names.some((n) => owner("counter", n) === victim.port) &&
+          names.some((n) => owner("lock", n) === victim.port);
+        for (let i = 0; i < 60 && !found(); i++) {
+          const batch = [`s${i}a`, `s${i}b`, `s${i}c`, `s${i}d`];
+          names.push(...batch);
+          for (const name of batch) {
+            assert.equal(await d.counter(name).increment(), 1);
+            await d.lock(name, { lease: 1500 }).tryAcquire();
+          }
+          await waitUntil(
+            () => names.every((n) => owner("counter", n) && owner("lock", n)),
+            10_000,
+            "the client to learn the structures' allocations",
+          );
+        }
+        const counterName = names.find((n) => owner("counter", n) === victim.port);
+        const lockName = names.find((n) => owner("lock", n) === victim.port);
+        assert.ok(counterName && lockName, "the victim holds a counter and a lock");
+        await victim.proc.kill("SIGKILL");
+        const t0 = Date.now();
+        // Each call succeeds again once the shard is reallocated (the counter is in memory on
+        // the nodes, so it starts again from 0).
+        const counter = d.counter(counterName);
+        const { value, error } = await firstAnswer(() => counter.increment(), 20_000);
+        assert.equal(typeof value, "number", `the counter answers after the failover: ${error}`);
+        const lock = d.lock(lockName, { lease: 1500 });
+        const token = await lock.acquire({ timeout: 20_000 });
+        assert.equal(typeof token, "number");
+        assert.equal(await lock.release(), true);
+        assert.ok(owner("counter", counterName) !== victim.port);
+        console.log(`distributed() answered again ${Date.now() - t0} ms after the kill`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
+  it(
+    "distributed() reaches members that joined after its first use (the first node then killed)",
+    LONG,
+    async () => {
+      const a = await startNode([]);
+      const client = await connectVia(a.port);
+      const nodes = [a];
+      try {
+        const d = client.distributed();
+        assert.equal(await d.counter("early").increment(), 1); // only A hosts the structures now
+        // B and C join (two of three: they may down A once it dies).
+        nodes.push(...await Promise.all([startNode([a.port]), startNode([a.port])]));
+        await waitUntil(
+          () => client.getClusterState().members.filter((m) => m.status === "up").length === 3,
+          15_000,
+          "the client to see B and C up",
+        );
+        await a.proc.kill("SIGKILL");
+        const t0 = Date.now();
+        const { value, error } = await firstAnswer(() => d.counter("early").increment(), 25_000);
+        assert.equal(typeof value, "number", `the counter answers from B or C: ${error}`);
+        console.log(`the structure answered from B or C ${Date.now() - t0} ms after the kill`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
+  it(
+    "shards moving to a joining node under a steady stream of tells: every tell is handled",
+    LONG,
+    async () => {
+      const a = await startNode([]);
+      const b = await startNode([a.port]);
+      const nodes = [a, b];
+      const client = await connectVia(a.port, { bufferTimeout: 20_000, bufferSize: 100_000 });
+      try {
+        const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
+        await waitUntil(
+          () => client.getClusterState().members.filter((m) => m.status === "up").length === 2,
+          15_000,
+          "two members",
+        );
+        await Promise.all(ids.map((id) =>
+          client.entityAsk<AccountMsg, Reply>(
+            accounts,
+            id,
+            (replyTo) => ({ type: "deposit", amount: 1, replyTo }),
+            { timeout: 10_000 },
+          )
+        ));
+        const owner = (id: string) =>
+          client.getClusterState().allocations.accounts?.[entityShardOf(id)]?.primary.port;
+        await waitUntil(() => ids.every((id) => owner(id)), 10_000, "every allocation");
+        const before = new Map(ids.map((id) => [entityShardOf(id), owner(id)]));
+        const forwardsBefore = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
+        // A steady stream of tells (one every 2 ms over the 40 entities) while C joins and the
+        // coordinator moves shards to it.
+        let sent = 0;
+        let streaming = true;
+        const stream = (async () => {
+          while (streaming) {
+            accounts.tell(
+              new ShardEnvelope(ids[sent % ids.length], { type: "deposit", amount: 1 }),
+            );
+            sent++;
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        })();
+        const c = await startNode([a.port]);
+        nodes.push(c);
+        await waitUntil(
+          () => ids.some((id) => owner(id) === c.port),
+          30_000,
+          "a shard to move to C",
+        );
+        // Until the allocations have not changed for a while (the rebalancing ended).
+        let epoch = client.getClusterState().allocationEpoch;
+        let quietSince = Date.now();
+        await waitUntil(
+          () => {
+            const now = client.getClusterState().allocationEpoch;
+            if (now !== epoch) [epoch, quietSince] = [now, Date.now()];
+            return Date.now() - quietSince > 1500;
+          },
+          30_000,
+          "the moves to end",
+        );
+        streaming = false;
+        await stream;
+        const moved = [...before].filter(([shard, port]) =>
+          client.getClusterState().allocations.accounts?.[shard]?.primary.port !== port
+        ).length;
+        assert.ok(moved >= 1);
+        // Nothing lost: the nodes handled every deposit of the stream (counted by the processes:
+        // an entity that moved starts again from 0 on its new node).
+        const handled = async () => {
+          const stats = await Promise.all(nodes.map((n) =>
+            n.request({ op: "stats" })
+          ));
+          return stats.reduce(
+            (sum, x, i) =>
+              sum + (x.deposits as number) - ((forwardsBefore[i]?.deposits as number) ?? 0),
+            0,
+          );
+        };
+        let deposits = 0;
+        const t0 = Date.now();
+        while ((deposits = await handled()) < sent && Date.now() - t0 < 15_000) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(deposits, sent);
+        const after = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
+        const forwards = after.reduce(
+          (sum, x, i) =>
+            sum + (x.forwards as number) - ((forwardsBefore[i]?.forwards as number) ?? 0),
+          0,
+        );
+        // Messages that reached a shard's old owner are forwarded (the slow path), not lost.
+        console.log(`${sent} tells while ${moved} shards moved: ${forwards} took the slow path`);
+      } finally {
+        await client.close();
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      }
+    },
+  );
+
   it("a client started before the cluster waits for it and connects", LONG, async () => {
     const port = await freePort();
     const connecting = ClusterClient.connect({
@@ -275,6 +471,23 @@ describe("ClusterClient against real node processes", () => {
     }
   });
 });
+
+/** Calls `f` until it answers or `ms` pass: its answer, or the last error. */
+async function firstAnswer<T>(
+  f: () => Promise<T>,
+  ms: number,
+): Promise<{ value?: T; error?: unknown }> {
+  const t0 = Date.now();
+  let error: unknown;
+  while (Date.now() - t0 < ms) {
+    try {
+      return { value: await f() };
+    } catch (err) {
+      error = err;
+    }
+  }
+  return { error };
+}
 
 function entityShardOf(id: string): number {
   return entityShard(id, 30);

@@ -4,11 +4,13 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   type ActorRef,
+  AskTimeoutError,
   Behaviors,
   ClusterClient,
   ClusteredActorSystem,
   ClusterUnavailableError,
   DeadLetter,
+  InMemoryJournal,
   ServiceKey,
   ShardEnvelope,
 } from "../../mod.ts";
@@ -169,6 +171,154 @@ describe("ClusterClient", () => {
   );
 
   it(
+    "a burst beyond the outbound queue: every tell arrives or is a DeadLetter, send() loses none, the breaker stays closed",
+    LONG,
+    async () => {
+      const n1 = await node();
+      // Counts outside the entities, so an entity restart could not hide a message.
+      let arrived = 0;
+      n1.spawn(
+        Behaviors.sharded((_id: string) =>
+          Behaviors.receive<Msg>((_c, m) => {
+            if (m.type === "add") arrived += m.n;
+            else m.replyTo.tell(arrived);
+            return Behaviors.same();
+          }), { numShards: 10 }),
+        "counters",
+      );
+      const warnings: string[] = [];
+      const c = await client({
+        contactPoints: [at(n1)],
+        transport: { outboundQueueLimit: 500 },
+        breaker: { failures: 3 },
+        logger: {
+          debug: () => {},
+          info: () => {},
+          warn: (m: string) => warnings.push(m),
+          error: (m: string) => warnings.push(m),
+        },
+      });
+      const counters = c.entityRef<Msg>("counters", { numShards: 10 });
+      const get = () =>
+        c.entityAsk<Msg, number>(counters, "k0", (replyTo) => ({ type: "get", replyTo }));
+      await get(); // the owner is known: the tells below take the hot path
+      await waitUntil(
+        () => Object.keys(c.getClusterState().allocations.counters ?? {}).length >= 1,
+        10_000,
+        "the allocation",
+      );
+      let dead = 0;
+      c.system.eventStream.subscribe(DeadLetter, (d) => {
+        if (d.message instanceof ShardEnvelope) dead++;
+      });
+      // One synchronous burst of 5000 tells against a queue of 500: most overflow.
+      const burst = 5000;
+      for (let i = 0; i < burst; i++) {
+        counters.tell(new ShardEnvelope(`k${i % 20}`, { type: "add", n: 1 }));
+      }
+      assert.deepEqual(c.getClusterState().breakers, {}, "an overflow is not a node failure");
+      await waitUntil(
+        () => arrived + dead === burst,
+        20_000,
+        () => `${arrived} arrived + ${dead} dead of ${burst}`,
+      );
+      assert.ok(dead > 0, "the burst overflowed the queue");
+      assert.deepEqual(c.getClusterState().breakers, {});
+      assert.deepEqual(warnings.filter((w) => /circuit breaker/.test(w)), []);
+      // The same burst with send(): it waits for room, nothing is lost.
+      const before = arrived;
+      const deadBefore = dead;
+      for (let i = 0; i < burst; i++) {
+        await counters.send(new ShardEnvelope(`k${i % 20}`, { type: "add", n: 1 }));
+      }
+      await waitUntil(() => arrived - before === burst, 20_000, "every send delivered");
+      assert.equal(dead, deadBefore);
+      assert.equal(await get(), arrived);
+    },
+  );
+
+  it(
+    "addressMap applies to refs inside messages from the nodes (a node reached through a tunnel)",
+    LONG,
+    async () => {
+      const n1 = await node();
+      const n2 = await node({ seedNodes: [n1.selfAddress] });
+      await n1.waitFor(2, { timeout: 10_000 });
+      const got: string[] = [];
+      const sink = n2.spawn(
+        Behaviors.receive<string>((_c, m) => {
+          got.push(m);
+          return Behaviors.same();
+        }),
+        "sink",
+      );
+      // n1 hands out a ref to n2's actor inside its reply.
+      const onN1 = n1.remoting.refFor<string>(sink.address);
+      n1.spawn(
+        Behaviors.receive<{ replyTo: ActorRef<{ target: ActorRef<string> }> }>((_c, m) => {
+          m.replyTo.tell({ target: onN1 });
+          return Behaviors.same();
+        }),
+        "pointer",
+      );
+      // The client reaches n2 only through a tunnel (a real TCP relay that counts connections).
+      const { createServer, connect } = await import("node:net");
+      let tunneled = 0;
+      const relay = createServer((inbound) => {
+        tunneled++;
+        const out = connect(n2.selfAddress.port, "127.0.0.1");
+        inbound.pipe(out).pipe(inbound);
+        const end = () => {
+          inbound.destroy();
+          out.destroy();
+        };
+        inbound.on("error", end).on("close", end);
+        out.on("error", end).on("close", end);
+      });
+      await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+      const relayPort = (relay.address() as { port: number }).port;
+      cleanup.push(() => new Promise((r) => relay.close(r)));
+      const c = await client({
+        contactPoints: [at(n1)],
+        addressMap: (a) =>
+          a.port === n2.selfAddress.port ? { host: "127.0.0.1", port: relayPort } : a,
+      });
+      const { target } = await c.ask(
+        c.refFor<{ replyTo: ActorRef<{ target: ActorRef<string> }> }>(
+          `casty://bank@${at(n1)}/pointer`,
+        ),
+        (replyTo: ActorRef<{ target: ActorRef<string> }>) => ({ replyTo }),
+      );
+      target.tell("through the tunnel");
+      await waitUntil(() => got.length === 1, 10_000, "the message at n2");
+      assert.deepEqual(got, ["through the tunnel"]);
+      assert.ok(tunneled >= 1, "the client dialed n2 through the mapped address");
+    },
+  );
+
+  it(
+    "a lost slow-path message does not leave its shard unallocated: the next one goes through another node",
+    LONG,
+    async () => {
+      const n1 = await node();
+      const n2 = await node({ seedNodes: [n1.selfAddress] });
+      await n1.waitFor(2, { timeout: 10_000 });
+      // Only n2 hosts the type: what goes through the contact n1 is lost there.
+      n2.spawn(Behaviors.sharded(counter, { numShards: 10 }), "counters");
+      const c = await client({ contactPoints: [at(n1)], topologyRefresh: 200 });
+      await waitUntil(() => c.getClusterState().members.length === 2, 10_000, "two members");
+      const counters = c.entityRef<Msg>("counters", { numShards: 10 });
+      const get = (timeout: number) =>
+        c.entityAsk<Msg, number>(counters, "x", (replyTo) => ({ type: "get", replyTo }), {
+          timeout,
+        });
+      await assert.rejects(get(1000), AskTimeoutError, "the first one went through n1");
+      assert.equal(await get(8000), 0);
+      assert.ok(c.getClusterState().allocations.counters !== undefined);
+    },
+  );
+
+  it(
     "a request that cannot reach its node waits in a bounded buffer, then fails clearly",
     LONG,
     async () => {
@@ -316,6 +466,33 @@ describe("ClusterClient", () => {
         d.barrier("meet").arrive(2, { timeout: 10_000 }),
         n1.distributed().barrier("meet").arrive(2, { timeout: 10_000 }),
       ]);
+    },
+  );
+
+  it(
+    "close() gives back the locks and permits the client holds at once, not after their lease",
+    LONG,
+    async () => {
+      const n1 = await node();
+      // A journal on the node: the lock's entity grants at once (no amnesic first lease).
+      const other = n1.distributed({ journal: new InMemoryJournal() });
+      const lease = 10_000;
+      const holder = await client({ contactPoints: [at(n1)] });
+      const lock = holder.distributed().lock("deploy", { lease });
+      const sem = holder.distributed().semaphore("slots", 2, { lease });
+      const token = await lock.acquire({ timeout: 10_000 });
+      await sem.acquire({ timeout: 10_000 });
+      await sem.acquire({ timeout: 10_000 });
+      assert.equal(await other.lock("deploy", { lease }).tryAcquire(), undefined, "held");
+      assert.equal(await other.semaphore("slots", 2, { lease }).tryAcquire(), undefined, "full");
+      await holder.close();
+      const t0 = Date.now();
+      const next = await other.lock("deploy", { lease }).acquire({ timeout: 8000 });
+      const slot = await other.semaphore("slots", 2, { lease }).acquire({ timeout: 8000 });
+      const ms = Date.now() - t0;
+      assert.ok(next > token, `token ${next} after ${token}`);
+      assert.equal(typeof slot, "number");
+      assert.ok(ms < lease / 2, `granted ${ms} ms after close(), the lease is ${lease} ms`);
     },
   );
 

@@ -98,8 +98,7 @@ async function schedule(seed: number, permits: number, withJournal: boolean): Pr
   await step(2000 + pick(3000));
   // One fault at a time: the cut-off node is seen again before another one dies (else two of
   // four are unreachable at once and keep-majority rightly stops everyone).
-  const seen = () =>
-    cluster.nodes.every((n) => n.isShutdown || n.view.unreachable.length === 0);
+  const seen = () => cluster.nodes.every((n) => n.isShutdown || n.view.unreachable.length === 0);
   for (let i = 0; i < 1000 && !seen(); i++) await step(10);
   await cluster.kill(killed);
   await step(15_000);

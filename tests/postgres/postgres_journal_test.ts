@@ -112,6 +112,45 @@ describe("PostgresJournal storage", () => {
     }
   });
 
+  it("stores exact bytes in a LATIN1 database too, also for calls queued before set-up", async () => {
+    // Events travel as JSON text only to a UTF8 server; a LATIN1 database cannot hold "🎉" as
+    // text, so there they travel as bytes, including the calls made before the journal learned
+    // the server's encoding (the first batch).
+    await pool.query(
+      "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    );
+    const latin = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, "/latin") });
+    latin.on("error", () => {});
+    try {
+      const latinSql: SqlClient = {
+        query: (text, params) => latin.query(text, params).then((r) => r.rows),
+      };
+      const serializer = new TaggedJsonSerializer();
+      const values = ["ünïcödé 🎉", { note: 'say "hi" 🎉', n: 1n }, "plain"];
+      await using journal = new PostgresJournal({ sql: latinSql, schema: "l", serializer });
+      await Promise.all(
+        values.map((event, i) =>
+          journal.persist(`e-${i}`, [{ sequenceNr: 1, event, timestamp: i }])
+        ),
+      );
+      for (let i = 0; i < values.length; i++) {
+        await journal.persist(`e-${i}`, [{ sequenceNr: 2, event: [values[i]], timestamp: 9 }]);
+      }
+      const { rows } = await latin.query(
+        "SELECT entity_id, sequence_nr, event FROM l.casty_events ORDER BY entity_id, sequence_nr",
+      );
+      assert.equal(rows.length, values.length * 2);
+      for (const row of rows) {
+        const value = values[Number(String(row.entity_id).slice(2))];
+        const event = Number(row.sequence_nr) === 1 ? value : [value];
+        assert.deepEqual(new Uint8Array(row.event), serializer.serialize(event), row.entity_id);
+      }
+      assert.deepEqual((await journal.load("e-1")).map((e) => e.event), [values[1], [values[1]]]);
+    } finally {
+      await latin.end();
+    }
+  });
+
   it("creates versioned tables keyed by (entity_id, sequence_nr) and refuses a newer version", async () => {
     const schema = freshSchema();
     const journal = new PostgresJournal({ sql, schema });

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ACTOR_REF, type ActorRef, isActorRef } from "../../src/actor/actor_ref.ts";
 import { SerializationError } from "../../src/serialization/errors.ts";
-import { TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
+import { serializedText, TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
 import { Behaviors, DeadLetter } from "../../mod.ts";
 import { startLocalNode, waitFor } from "../_helpers/probe.ts";
 
@@ -492,6 +492,41 @@ describe("TaggedJsonSerializer fast paths", () => {
       });
     }
     assert.equal(s.deserialize(quoted(0xef, 0xbf, 0xbd)), "\uFFFD");
+  });
+
+  it("serializedText is the text of serialize's bytes, only where serialize is the default", () => {
+    class Registered {
+      constructor(readonly at: Date) {}
+    }
+    const s = new TaggedJsonSerializer({ classes: [Registered] });
+    const values: unknown[] = [
+      { type: "deposit", note: 'say "hi"\\ \n' },
+      "nul \u0000 and lone \ud800 surrogate",
+      "ünïcödé 🎉",
+      new Registered(new Date(0)),
+      [undefined, NaN, -0, 1n, new Map([[1, new Set([2])]])],
+    ];
+    for (const value of values) {
+      const text = serializedText(s, value)!;
+      assert.equal(typeof text, "string");
+      assert.ok(!text.includes("\u0000"), "no raw NUL in the text");
+      assert.deepEqual(new TextEncoder().encode(text), s.serialize(value));
+    }
+    assert.throws(() => serializedText(s, { f: () => 1 }), {
+      name: "SerializationError",
+      message: 'Cannot serialize value at "value.f": functions are not serializable',
+    });
+    // A subclass that keeps serialize has the text form; one that overrides it does not.
+    class Plain extends TaggedJsonSerializer {}
+    class Upper extends TaggedJsonSerializer {
+      override serialize(value: unknown): Uint8Array {
+        return super.serialize(typeof value === "string" ? value.toUpperCase() : value);
+      }
+    }
+    assert.equal(serializedText(new Plain(), "a"), '"a"');
+    assert.equal(serializedText(new Upper(), "a"), undefined);
+    const custom = { serialize: () => new Uint8Array([1]), deserialize: () => 1 };
+    assert.equal(serializedText(custom, "a"), undefined);
   });
 });
 
