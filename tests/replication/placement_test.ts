@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Behaviors } from "../../mod.ts";
+import { type ActorRef, Behaviors, type ShardEnvelope } from "../../mod.ts";
+import type { ReplicationConfig } from "../../src/sharding/mod.ts";
 import { InMemoryJournal } from "../../src/persistence/mod.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
-import { account, deposit, idsIn, placement } from "./_fixtures.ts";
+import { account, type Cmd, deposit, idsIn, placement } from "./_fixtures.ts";
 
 /** Entity ids whose primary (in node `via`'s table) is each of `primaries`, one per primary. */
 async function entitiesOn(
@@ -22,6 +23,22 @@ async function entitiesOn(
   }
   assert.equal(found.size, primaries.length, "an entity on every hosting node");
   return found;
+}
+
+/** Spawns "accounts" on the nodes `hosting` only; one journal per node of the cluster. */
+function spawnOn(
+  cluster: TestCluster,
+  hosting: number[],
+  replication: ReplicationConfig,
+): { journals: InMemoryJournal[]; regions: ActorRef<ShardEnvelope<Cmd>>[] } {
+  const journals = cluster.nodes.map(() => new InMemoryJournal());
+  const regions = hosting.map((i) =>
+    cluster.nodes[i].spawn(
+      Behaviors.sharded(account(`n${i}`, journals[i]), { numShards: 10, replication }),
+      "accounts",
+    )
+  );
+  return { journals, regions };
 }
 
 describe("replication: replicas only on nodes that host the type", () => {
@@ -73,16 +90,11 @@ describe("replication: replicas only on nodes that host the type", () => {
 
   it("promotes among the hosts only: a node without the type does not hold the failover back", async () => {
     await using cluster = await testCluster(4, { seed: 35, downing: { stableAfter: 2000 } });
-    const journals = cluster.nodes.map(() => new InMemoryJournal());
-    const regions = [0, 1, 2].map((i) =>
-      cluster.nodes[i].spawn(
-        Behaviors.sharded(account(`n${i}`, journals[i]), {
-          numShards: 10,
-          replication: { replicas: 1, minAcks: 1, ackTimeout: 1000 },
-        }),
-        "accounts",
-      )
-    );
+    const { journals, regions } = spawnOn(cluster, [0, 1, 2], {
+      replicas: 1,
+      minAcks: 1,
+      ackTimeout: 1000,
+    });
     // Node 3 never spawns the type: it has no store, and would never answer a promoter.
     const entities = await entitiesOn(cluster, 0, (i) => regions[i], [1, 2]);
     const victim = 1;
@@ -113,16 +125,11 @@ describe("replication: replicas only on nodes that host the type", () => {
 
   it("with replicas 2 and minAcks 2 on 4 nodes of which 3 host the type, every write reaches both other hosts", async () => {
     await using cluster = await testCluster(4, { seed: 33 });
-    const journals = cluster.nodes.map(() => new InMemoryJournal());
-    const regions = [0, 1, 2].map((i) =>
-      cluster.nodes[i].spawn(
-        Behaviors.sharded(account(`n${i}`, journals[i]), {
-          numShards: 10,
-          replication: { replicas: 2, minAcks: 2, ackTimeout: 1000 },
-        }),
-        "accounts",
-      )
-    );
+    const { journals, regions } = spawnOn(cluster, [0, 1, 2], {
+      replicas: 2,
+      minAcks: 2,
+      ackTimeout: 1000,
+    });
     // Before: the primaries on nodes 1 and 2 would have picked node 3 and failed every write.
     const entities = await entitiesOn(cluster, 0, (i) => regions[i], [0, 1, 2]);
     for (const [primary, id] of entities) {
