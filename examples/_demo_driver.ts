@@ -235,11 +235,11 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-// A member node by default; `--client` drives from a ClusterClient instead (its distributed
-// facade does not always reach the lock and the counter again after the failover yet).
-const bank = args.includes("--client")
-  ? await clientBank(seeds)
-  : await memberBank(dir, seeds, short);
+// A ClusterClient by default (the driver is outside the cluster, as a web server would be);
+// `--member` drives from a member node instead.
+const bank = args.includes("--member")
+  ? await memberBank(dir, seeds, short)
+  : await clientBank(seeds);
 emit({ event: "driver", kind: bank.kind });
 
 // Failover observation: the accounts whose primary was the killed node.

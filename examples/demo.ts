@@ -11,7 +11,7 @@
  * lock guards the audits, a distributed counter counts the transfers.
  *
  * Run: `npm run demo`, `deno run -A examples/demo.ts` or `bun examples/demo.ts`; add `--short`
- * for a ~15 s run, `--client` to drive from a `ClusterClient` instead of a member node,
+ * for a ~15 s run, `--member` to drive from a member node instead of a `ClusterClient`,
  * `--kill-leader` to kill the leader (every shard then pauses until another leader takes over).
  * The last line is a JSON summary.
  *
@@ -155,7 +155,7 @@ async function main(): Promise<boolean> {
   const others = ["node-2", "node-3"].map((name) =>
     start(name, "./_demo_node.ts", [dir, name, "0", ...flags, ...seed])
   );
-  const driverFlags = ["--client", "--kill-leader", "--rejoin"].filter((f) =>
+  const driverFlags = ["--member", "--kill-leader", "--rejoin"].filter((f) =>
     process.argv.includes(f)
   );
   const driver = start("driver", "./_demo_driver.ts", [dir, ...flags, ...driverFlags, ...seed]);
