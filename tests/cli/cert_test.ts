@@ -1,7 +1,8 @@
 // `casty cert` end to end: the CLI (in-process and through the real bin) makes a CA, node and
 // client certificates; the files have safe modes; `cert info` reads them back; a TLS cluster of
-// real sockets forms from them and `casty status` answers with the client certificate; the
-// acceptor refuses a certificate naming another host, one from another CA, and an expired one.
+// real sockets forms from them, and `casty status` and a ClusterClient connect with the client
+// certificate; the acceptor refuses a certificate naming another host, one from another CA, and
+// an expired one.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import process from "node:process";
 import { main } from "../../src/cli/main.ts";
-import { ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
+import { ClusterClient, ClusteredActorSystem, type TlsOptions } from "../../mod.ts";
 import { CollectingLogger } from "../_helpers/logger.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 import { type CommandResult, runCommand } from "../_helpers/command.ts";
@@ -320,7 +321,7 @@ describe("casty cert", () => {
   });
 
   it(
-    "makes certificates a 2-node TLS cluster forms with, and casty status answers a client",
+    "makes certificates a 2-node TLS cluster forms with, and casty status and a ClusterClient connect with",
     LONG,
     async () => {
       const logA = new CollectingLogger();
@@ -352,6 +353,23 @@ describe("casty cert", () => {
           );
           assert.equal(status.code, 0, status.err.join("\n"));
           assert.match(status.out[0], /^cluster "certs" seen from .*: 2 members, 2 up$/);
+
+          // A ClusterClient with the client certificate connects over mutual TLS.
+          const client = await ClusterClient.connect({
+            contactPoints: [`127.0.0.1:${a.selfAddress.port}`],
+            systemName: "certs",
+            tls: tls("ops"),
+            connectTimeout: 20_000,
+          });
+          try {
+            const deadline = Date.now() + 20_000;
+            while (client.getClusterState().members.length < 2 && Date.now() < deadline) {
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            assert.equal(client.getClusterState().members.length, 2);
+          } finally {
+            await client.close();
+          }
         } finally {
           await b.shutdown();
         }
