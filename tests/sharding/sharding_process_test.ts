@@ -113,7 +113,9 @@ describe("sharding across real processes", () => {
         const where = new Map<string, number>();
         for (const id of ids) {
           let r = await a.balance(id);
-          while (r.balance !== 15) r = await a.balance(id);
+          const deadline = Date.now() + 20_000;
+          while (r.balance !== 15 && Date.now() < deadline) r = await a.balance(id);
+          assert.equal(r.balance, 15, `${id}: both deposits counted`);
           where.set(id, r.node);
         }
         // Kill the node that hosts the most entities, other than the first one (the leader).
@@ -149,7 +151,9 @@ describe("sharding across real processes", () => {
         const where = new Map<string, number>();
         for (const id of ids) {
           let r = await a.balance(id);
-          while (r.balance !== 1) r = await a.balance(id);
+          const deadline = Date.now() + 20_000;
+          while (r.balance !== 1 && Date.now() < deadline) r = await a.balance(id);
+          assert.equal(r.balance, 1, `${id}: the first deposit counted`);
           where.set(id, r.node);
         }
         const leaver = [b, c].find((n) => ids.some((id) => where.get(id) === n.port))!;
