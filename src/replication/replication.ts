@@ -19,6 +19,7 @@ import {
   type PersistedEvent,
 } from "../persistence/journal.ts";
 import type { NodeAddress } from "../remote/address.ts";
+import type { MemberStatus } from "../cluster/member.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
 import { setImmediate } from "node:timers";
 import {
@@ -218,43 +219,33 @@ export function replicaNodes(
   role?: string,
   hosts?: readonly string[],
 ): NodeAddress[] {
-  const ring = eligibleNodes(view, role, hosts);
+  const ring = hostsIn(view, PLACEABLE, role, hosts);
   const start = ring.findIndex((a) => compareAddress(a, primary) > 0);
   const ordered = start < 0 ? ring : [...ring.slice(start), ...ring.slice(0, start)];
   return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
 }
 
-// Every up member with the role, reachable or not. Placement must not follow reachability: a
-// primary that shipped to whichever nodes it could reach at the moment would count
+// Placement: every up member with the role, reachable or not. Placement must not follow
+// reachability: a primary that shipped to whichever nodes it could reach at the moment would count
 // acknowledgements from a node that a later promoter, seeing other reachability, does not ask.
 // An unreachable replica makes writes wait (and fail after ackTimeout) until it is downed.
-// Only nodes that host the type (`hosts`, from the allocation table) have a store.
-function eligibleNodes(
-  view: ClusterView,
-  role: string | undefined,
-  hosts: readonly string[] | undefined,
-): NodeAddress[] {
-  return view.members
-    .filter((m) =>
-      m.status === "up" && (role === undefined || m.roles.includes(role)) &&
-      (hosts === undefined || hosts.includes(m.id))
-    )
-    .map((m) => m.address)
-    .sort(compareAddress);
-}
+const PLACEABLE: ReadonlySet<MemberStatus> = new Set(["up"]);
+// Promotion: the members that may hold a copy of an entity's log, every one not downed or
+// removed, reachable or not. A promotion hears from all of them.
+const MAY_HOLD_COPY: ReadonlySet<MemberStatus> = new Set(["up", "leaving", "exiting"]);
 
-// The members that may hold a copy of an entity's log: every member with the role that is not
-// downed or removed, reachable or not, among the nodes that host the type (a node without the
-// type has no store and would hold every promotion back). A promotion hears from all of them.
-function copyHolders(
+// The members in one of `statuses`, with the role, among the nodes that host the type (`hosts`,
+// from the allocation table: only they have a store, and a node without one would hold every
+// promotion back), in address order.
+function hostsIn(
   view: ClusterView,
+  statuses: ReadonlySet<MemberStatus>,
   role: string | undefined,
   hosts: readonly string[] | undefined,
 ): NodeAddress[] {
   return view.members
     .filter((m) =>
-      (m.status === "up" || m.status === "leaving" || m.status === "exiting") &&
-      (role === undefined || m.roles.includes(role)) &&
+      statuses.has(m.status) && (role === undefined || m.roles.includes(role)) &&
       (hosts === undefined || hosts.includes(m.id))
     )
     .map((m) => m.address)
@@ -556,7 +547,7 @@ export function startReplication<M>(
           throw new Error(`Cannot promote entity "${id}" of "${name}": this node is shutting down`);
         }
       }
-      const nodes = copyHolders(ctx.view(), role, hosts());
+      const nodes = hostsIn(ctx.view(), MAY_HOLD_COPY, role, hosts());
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const states = await Promise.allSettled(
