@@ -193,7 +193,7 @@ export class Distributed implements DistributedApi {
     // With a journal, the structures of the default shard count may be replicated
     // (`[defaults.replication]`): host their type here now, so this node can keep replicas
     // before it uses a structure itself.
-    if (journal !== undefined) this.#region(DEFAULT_SHARDS);
+    if (journal !== undefined) structuresRegion(node, DEFAULT_SHARDS, journal);
   }
 
   /**
@@ -309,23 +309,12 @@ export class Distributed implements DistributedApi {
     return {
       node: this.#node,
       ready: this.#node.ensureRegion?.(shards),
-      region: kind === "barrier" ? this.#barriers(shards) : this.#region(shards),
+      region: kind === "barrier"
+        ? barriersRegion(this.#node, shards)
+        : structuresRegion(this.#node, shards, this.#journal),
       entityId: `${PREFIX}:${kind}:${name}`,
       timeout,
     };
-  }
-
-  // Counters, maps, sets, queues, locks and semaphores: event-sourced over the journal, so they
-  // are replicated when the type's replication (`[defaults.replication]`) says so. Without a
-  // journal they live in memory and are never replicated.
-  #region(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
-    return structuresRegion(this.#node, shards, this.#journal);
-  }
-
-  // Barriers: their rounds live in memory (a moved barrier fails its round), so their own type,
-  // never replicated.
-  #barriers(shards: number): ActorRef<EntityEnvelope<DataCommand>> {
-    return barriersRegion(this.#node, shards);
   }
 }
 
