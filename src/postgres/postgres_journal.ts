@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { setImmediate } from "node:timers";
+import { clearImmediate, setImmediate } from "node:timers";
 import type { ActorRef } from "../actor/actor_ref.ts";
 import { SerializationError } from "../serialization/errors.ts";
 import {
@@ -40,6 +40,13 @@ import {
 const SCHEMA_VERSION = 1;
 
 const MAX_CACHED_ENTITIES = 100_000;
+
+/**
+ * From how many events a batch with nothing queued behind it tells its callers in two halves,
+ * so that they settle into two groups whose statements alternate (see `#finish`). Below it, a
+ * second statement's fixed cost (round trip, commit) outweighs the JavaScript the split hides.
+ */
+const PIPELINE_SPLIT_EVENTS = 256;
 
 /**
  * The one thing {@linkcode PostgresJournal} needs from a PostgreSQL client: run one statement
@@ -193,7 +200,12 @@ export class PostgresJournal implements EventJournal {
   #ready: Promise<void> | undefined;
   #queue: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
-  #inFlight: Promise<void> | undefined;
+  // A statement (and its reads) is at the server. One at a time, so per-entity order and the
+  // conflict check need no more than the cache; the next batch is sent the moment it returns.
+  #writing = false;
+  // Outcomes of committed (or failed) batches whose callers have not been told yet, in order.
+  #unsettled: (() => void)[] = [];
+  #settleScheduled = false;
   // False once the server is known not to store UTF-8 (events then travel as base64 bytes).
   #textEvents = true;
   #drainWaiters: (() => void)[] = [];
@@ -503,7 +515,7 @@ export class PostgresJournal implements EventJournal {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#queue.length === 0 && this.#inFlight === undefined) return;
+    if (this.#idle()) return;
     await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -532,7 +544,7 @@ export class PostgresJournal implements EventJournal {
     checkText(entityId, action);
     validateDeleteTo(entityId, toSequenceNr);
     // Calls made before this one are written first.
-    if (this.#queue.length > 0 || this.#inFlight !== undefined) {
+    if (!this.#idle()) {
       await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     }
     await this.#setUp();
@@ -567,7 +579,7 @@ export class PostgresJournal implements EventJournal {
   }
 
   #schedule(): void {
-    if (this.#inFlight !== undefined || this.#scheduled !== undefined) return;
+    if (this.#writing || this.#scheduled !== undefined) return;
     // setImmediate rather than a microtask: it gathers every call of the current macrotask,
     // including those made from promise continuations, into one statement.
     this.#scheduled = setImmediate(() => {
@@ -576,33 +588,101 @@ export class PostgresJournal implements EventJournal {
     });
   }
 
+  // Takes the next batch off the queue and writes it.
   #startBatch(): void {
-    if (this.#inFlight !== undefined) return;
+    if (this.#writing) return;
     if (this.#queue.length === 0) {
-      for (const done of this.#drainWaiters.splice(0)) done();
+      this.#drained();
       return;
     }
+    const queue = this.#queue;
     let events = 0;
     let n = 0;
-    while (n < this.#queue.length && (n === 0 || events < this.#maxBatchEvents)) {
-      events += this.#queue[n].count;
+    while (n < queue.length && (n === 0 || events < this.#maxBatchEvents)) {
+      events += queue[n].count;
       n++;
     }
-    const batch = this.#queue.splice(0, n);
-    this.#inFlight = this.#write(batch).finally(() => {
-      this.#inFlight = undefined;
-      if (this.#queue.length > 0) this.#schedule();
-      else for (const done of this.#drainWaiters.splice(0)) done();
+    this.#writing = true;
+    void this.#write(queue.splice(0, n));
+  }
+
+  // A batch's statement is over. Its callers' continuations make the next calls, and whatever
+  // JavaScript runs between two statements leaves the server idle, so:
+  // - calls queued meanwhile are sent at once, and this batch's callers are told in the next
+  //   macrotask, after the client has sent that statement: they run while it is at the server;
+  // - a large batch with nothing queued behind it tells half its callers now and half in the
+  //   next macrotask, after the first half's new calls went out. From then on two groups of
+  //   callers alternate, one statement at the server at a time, each group's JavaScript hidden
+  //   behind the other's statement.
+  // A call made in one tick still goes out with the other calls of that tick, after COMMIT.
+  #finish(settle: Settle, calls: number, events: number): void {
+    this.#writing = false;
+    if (this.#queue.length > 0) {
+      this.#unsettled.push(() => settle(0, calls));
+      this.#startBatch();
+      this.#settleLater();
+    } else if (events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
+      const half = calls >> 1;
+      const now = this.#unsettled;
+      now.push(() => settle(0, half));
+      this.#unsettled = [() => settle(half, calls)];
+      for (let i = 0; i < now.length; i++) now[i]();
+      this.#settleLater();
+    } else {
+      this.#unsettled.push(() => settle(0, calls));
+      this.#settle();
+    }
+  }
+
+  // Tells the waiting callers in the next macrotask, after sending what was queued by then.
+  #settleLater(): void {
+    if (this.#settleScheduled) return;
+    this.#settleScheduled = true;
+    setImmediate(() => {
+      this.#settleScheduled = false;
+      if (!this.#writing && this.#queue.length > 0) {
+        if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+        this.#scheduled = undefined;
+        this.#startBatch();
+      }
+      this.#settle();
     });
   }
 
+  #settle(): void {
+    const outcomes = this.#unsettled;
+    this.#unsettled = [];
+    for (let i = 0; i < outcomes.length; i++) outcomes[i]();
+    this.#drained();
+  }
+
+  #idle(): boolean {
+    return !this.#writing && this.#queue.length === 0 && this.#unsettled.length === 0;
+  }
+
+  #drained(): void {
+    if (this.#idle()) { for (const done of this.#drainWaiters.splice(0)) done(); }
+  }
+
+  // Writes one batch; never throws. Its callers are told through #finish.
   async #write(batch: Pending[]): Promise<void> {
+    let settle: Settle;
     try {
-      await this.#setUp();
+      settle = await this.#commitBatch(batch);
     } catch (err) {
-      for (const op of batch) op.reject(err);
-      return;
+      settle = (from, to) => {
+        for (let i = from; i < to; i++) batch[i].reject(err);
+      };
     }
+    let events = 0;
+    for (let i = 0; i < batch.length; i++) events += batch[i].count;
+    this.#finish(settle, batch.length, events);
+  }
+
+  // Sends the batch (its reads first when needed) and returns what to tell its callers. The
+  // cache of highest numbers is updated here, before the next batch is planned.
+  async #commitBatch(batch: Pending[]): Promise<Settle> {
+    await this.#setUp();
     let fresh = new Map<string, number>();
     for (let attempt = 1;; attempt++) {
       const unknown = new Set<string>();
@@ -630,38 +710,43 @@ export class PostgresJournal implements EventJournal {
           fresh = new Map();
           continue;
         }
-        for (const op of batch) {
-          const what = op.count > 0 ? "persist events" : "save snapshot";
-          op.reject(
-            new JournalError(
-              "JOURNAL_WRITE",
-              `Cannot ${what} for "${op.entityId}" in ${this.#name}: ${errorText(err)}`,
-              { cause: err },
-            ),
-          );
-        }
-        return;
+        return (from, to) => {
+          for (let i = from; i < to; i++) {
+            const op = batch[i];
+            const what = op.count > 0 ? "persist events" : "save snapshot";
+            op.reject(
+              new JournalError(
+                "JOURNAL_WRITE",
+                `Cannot ${what} for "${op.entityId}" in ${this.#name}: ${errorText(err)}`,
+                { cause: err },
+              ),
+            );
+          }
+        };
       }
-      this.#stats.transactions += plan.events.length > 0 || plan.snapshots.length > 0 ? 1 : 0;
       const cache = this.#highestCache;
       if (cache.size + plan.highest.size > MAX_CACHED_ENTITIES) cache.clear();
       for (const [id, highest] of plan.highest) cache.set(id, highest);
-      for (let i = 0; i < batch.length; i++) {
-        const op = batch[i];
-        const conflict = plan.conflicts.get(i);
-        if (conflict) {
-          this.#stats.conflicts++;
-          op.reject(conflict);
-        } else if (op.count > 0) {
-          this.#stats.persistCalls++;
-          this.#stats.eventsWritten += op.count;
-          op.resolve();
-        } else {
-          this.#stats.snapshotsWritten++;
-          op.resolve();
+      const committed = plan.events.length > 0 || plan.snapshots.length > 0;
+      return (from, to) => {
+        const stats = this.#stats;
+        if (committed && from === 0) stats.transactions++;
+        for (let i = from; i < to; i++) {
+          const op = batch[i];
+          const conflict = plan.conflicts.get(i);
+          if (conflict) {
+            stats.conflicts++;
+            op.reject(conflict);
+          } else if (op.count > 0) {
+            stats.persistCalls++;
+            stats.eventsWritten += op.count;
+            op.resolve();
+          } else {
+            stats.snapshotsWritten++;
+            op.resolve();
+          }
         }
-      }
-      return;
+      };
     }
   }
 
@@ -875,6 +960,9 @@ export class PostgresJournal implements EventJournal {
     }
   }
 }
+
+/** Tells the callers `from` (inclusive) to `to` (exclusive) of a batch how it went. */
+type Settle = (from: number, to: number) => void;
 
 interface Plan {
   /** The highest number each entity reaches when the batch commits. */
