@@ -1,6 +1,6 @@
 // The one-line adapters of the README for the npm clients `postgres` and `pg`, and for Bun.sql
-// (on Bun only), each against a real server: values, conflicts, paging, snapshots, and a server
-// restart (calls fail with a JournalError while it is down, then work once the client reconnects).
+// (on Bun only), each against a real server: values, conflicts, paging, snapshots, two
+// alternating group-commit statements, and a server restart (calls fail with a JournalError while it is down, then work once the client reconnects).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
@@ -64,6 +64,32 @@ function adapterSuite(
           state: new Map([["b", 1n]]),
           timestamp: 9,
         });
+      } finally {
+        await adapter.end();
+      }
+    });
+
+    it("keeps 400 entities' logs whole while two groups of callers alternate", async () => {
+      const adapter = connect(server.url);
+      try {
+        const schema = `p_${name.replace(/\W/g, "_")}`;
+        await using journal = new PostgresJournal({ sql: adapter.sql, schema });
+        await journal.persist("warm-up", [{ sequenceNr: 1, event: 0, timestamp: 0 }]);
+        const before = journal.stats.transactions;
+        await Promise.all(Array.from({ length: 400 }, async (_, e) => {
+          for (let n = 1; n <= 4; n++) {
+            await journal.persist(`e-${e}`, [{ sequenceNr: n, event: n, timestamp: 0 }]);
+          }
+        }));
+        // One statement for the first round, then two alternating ones per round.
+        assert.equal(journal.stats.transactions - before, 7);
+        const rows = await adapter.sql.query(
+          `SELECT count(*)::text AS events, count(DISTINCT entity_id)::text AS entities, ` +
+            `sum(sequence_nr)::text AS total FROM "${schema}".casty_events WHERE entity_id <> $1`,
+          ["warm-up"],
+        );
+        assert.deepEqual(rows[0], { events: "1600", entities: "400", total: "4000" });
+        assert.deepEqual((await journal.load("e-399")).map((e) => e.event), [1, 2, 3, 4]);
       } finally {
         await adapter.end();
       }

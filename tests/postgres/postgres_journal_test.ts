@@ -264,6 +264,182 @@ describe("PostgresJournal group commit", () => {
   });
 });
 
+// The client of the pipelining tests: the pool, watched. It records every INSERT into the
+// events table (which rows it carries, whether it has returned) and how many statements were
+// at the server at once.
+function watched(schema: string) {
+  const inserts: { rows: Set<string>; done: boolean; failed: boolean }[] = [];
+  let atServer = 0;
+  let mostAtServer = 0;
+  const client: SqlClient = {
+    query: async (text, params) => {
+      let insert: (typeof inserts)[number] | undefined;
+      if (text.startsWith(`INSERT INTO "${schema}".casty_events`)) {
+        const rows = JSON.parse(params[0] as string) as { i: string; s: number }[];
+        insert = { rows: new Set(rows.map((r) => `${r.i}/${r.s}`)), done: false, failed: false };
+        inserts.push(insert);
+      }
+      mostAtServer = Math.max(mostAtServer, ++atServer);
+      try {
+        return (await pool.query(text, params)).rows;
+      } catch (err) {
+        if (insert) insert.failed = true;
+        throw err;
+      } finally {
+        atServer--;
+        if (insert) insert.done = true;
+      }
+    },
+  };
+  return { client, inserts, mostAtServer: () => mostAtServer };
+}
+
+// `entities` callers, each awaiting its own persist as an actor does, until each has `count`
+// acknowledged events; a failed call is retried with the same number. Checks, at each
+// acknowledgement, that a statement carrying that event has returned without failing.
+async function awaitingCallers(
+  journal: PostgresJournal,
+  watch: ReturnType<typeof watched>,
+  entities: number,
+  count: number,
+): Promise<{ failures: Map<string, unknown> }> {
+  const failures = new Map<string, unknown>();
+  await Promise.all(Array.from({ length: entities }, async (_, e) => {
+    const id = `entity-${e}`;
+    for (let n = 1; n <= count;) {
+      try {
+        await journal.persist(id, events(n, n));
+      } catch (err) {
+        failures.set(`${id}/${n}`, err);
+        continue;
+      }
+      const key = `${id}/${n}`;
+      assert.ok(
+        watch.inserts.some((s) => s.done && !s.failed && s.rows.has(key)),
+        `${key} acknowledged before its statement committed`,
+      );
+      n++;
+    }
+  }));
+  return { failures };
+}
+
+async function assertLogs(schema: string, entities: number, count: number): Promise<void> {
+  const { rows } = await pool.query(
+    `SELECT entity_id, array_agg(sequence_nr::int ORDER BY sequence_nr) AS nrs ` +
+      `FROM ${schema}.casty_events WHERE entity_id LIKE 'entity-%' GROUP BY entity_id`,
+  );
+  assert.equal(rows.length, entities);
+  const expected = Array.from({ length: count }, (_, i) => i + 1);
+  for (const row of rows) assert.deepEqual(row.nrs, expected, row.entity_id);
+}
+
+describe("PostgresJournal pipelining (two groups of callers, one statement at a time)", () => {
+  it("alternates two statements when every entity awaits its own persist", async () => {
+    const schema = freshSchema();
+    const watch = watched(schema);
+    await using journal = new PostgresJournal({ sql: watch.client, schema });
+    await journal.persist("warm-up", events(1, 1));
+    const before = journal.stats.transactions;
+    const { failures } = await awaitingCallers(journal, watch, 600, 5);
+    assert.equal(failures.size, 0);
+    // The first round goes as one statement (600 calls of one tick); its callers are told in
+    // two halves, which then alternate: 1 + 2 statements for each of the 4 later rounds.
+    assert.equal(journal.stats.transactions - before, 9);
+    assert.deepEqual(watch.inserts.slice(1).map((s) => s.rows.size), [600, ...Array(8).fill(300)]);
+    assert.equal(watch.mostAtServer(), 1);
+    await assertLogs(schema, 600, 5);
+  });
+
+  it("fails exactly the calls of a failed statement while the other group commits", async () => {
+    const schema = freshSchema();
+    const watch = watched(schema);
+    await using journal = new PostgresJournal({ sql: watch.client, schema });
+    await journal.persist("warm-up", events(1, 1));
+    // A real server-side failure, once: a trigger refuses event 3 of entity-0 the first time.
+    await pool.query(`CREATE SEQUENCE ${schema}.once`);
+    await pool.query(
+      `CREATE FUNCTION ${schema}.poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
+          IF nextval('${schema}.once') = 1 THEN
+            RAISE EXCEPTION 'poisoned event %/%', NEW.entity_id, NEW.sequence_nr;
+          END IF;
+        END IF;
+        RETURN NEW;
+      END $$`,
+    );
+    await pool.query(
+      `CREATE TRIGGER poison BEFORE INSERT ON ${schema}.casty_events ` +
+        `FOR EACH ROW EXECUTE FUNCTION ${schema}.poison()`,
+    );
+    const { failures } = await awaitingCallers(journal, watch, 600, 5);
+    const failed = watch.inserts.filter((s) => s.failed);
+    assert.equal(failed.length, 1);
+    assert.ok(failed[0].rows.has("entity-0/3"));
+    // Exactly the calls that statement carried failed, with the server's error; the other
+    // group's statements before and after it committed.
+    assert.deepEqual([...failures.keys()].sort(), [...failed[0].rows].sort());
+    assert.equal(failures.size, 300);
+    for (const err of failures.values()) {
+      assert.ok(err instanceof JournalError, String(err));
+      assert.equal(err.code, "JOURNAL_WRITE");
+      assert.match(
+        err.message,
+        /^Cannot persist events for "entity-\d+" in PostgreSQL schema "t_\d+": poisoned event entity-0\/3$/,
+      );
+    }
+    assert.equal(watch.mostAtServer(), 1);
+    // The retries of the same numbers worked, so the failed statement left nothing behind.
+    await assertLogs(schema, 600, 5);
+  });
+
+  it("fails the calls in flight when the connection is killed, and the next ones work", async () => {
+    const schema = freshSchema();
+    const watch = watched(schema);
+    await using journal = new PostgresJournal({ sql: watch.client, schema, timeout: 10_000 });
+    await journal.persist("warm-up", events(1, 1));
+    // The statement that carries event 3 of entity-0 sleeps at the server (once); the test
+    // kills its connection meanwhile, as a network failure or a server restart would.
+    await pool.query(`CREATE SEQUENCE ${schema}.once`);
+    await pool.query(
+      `CREATE FUNCTION ${schema}.stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
+          IF nextval('${schema}.once') = 1 THEN PERFORM pg_sleep(30); END IF;
+        END IF;
+        RETURN NEW;
+      END $$`,
+    );
+    await pool.query(
+      `CREATE TRIGGER stall BEFORE INSERT ON ${schema}.casty_events ` +
+        `FOR EACH ROW EXECUTE FUNCTION ${schema}.stall()`,
+    );
+    let killed = 0;
+    const killer = (async () => {
+      const deadline = Date.now() + 20_000;
+      while (killed === 0 && Date.now() < deadline) {
+        const { rows } = await pool.query(
+          "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity " +
+            "WHERE wait_event = 'PgSleep' AND pid <> pg_backend_pid()",
+        );
+        killed = rows.filter((r) => r.done).length;
+        if (killed === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const { failures } = await awaitingCallers(journal, watch, 600, 5);
+    await killer;
+    assert.equal(killed, 1);
+    const failed = watch.inserts.filter((s) => s.failed);
+    assert.equal(failed.length, 1);
+    assert.deepEqual([...failures.keys()].sort(), [...failed[0].rows].sort());
+    for (const err of failures.values()) {
+      assert.ok(err instanceof JournalError, String(err));
+      assert.equal(err.code, "JOURNAL_WRITE");
+      assert.match(err.message, /terminating connection due to administrator command/);
+    }
+    await assertLogs(schema, 600, 5);
+  });
+});
+
 describe("PostgresJournal with a server that never answers", () => {
   it("fails the calls after timeout, without blocking the event loop", async () => {
     // A real TCP listener that accepts and stays silent, as a hung server or a dead link would.
