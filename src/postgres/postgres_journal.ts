@@ -48,6 +48,9 @@ const MAX_CACHED_ENTITIES = 100_000;
  */
 const PIPELINE_SPLIT_EVENTS = 256;
 
+/** How many batches may be at the server at once (on different connections of a pool). */
+const MAX_IN_FLIGHT = 2;
+
 /**
  * The one thing {@linkcode PostgresJournal} needs from a PostgreSQL client: run one statement
  * with positional parameters (`$1`, `$2`, …) and resolve with its rows as objects keyed by
@@ -200,9 +203,11 @@ export class PostgresJournal implements EventJournal {
   #ready: Promise<void> | undefined;
   #queue: Pending[] = [];
   #scheduled: ReturnType<typeof setImmediate> | undefined;
-  // A statement (and its reads) is at the server. One at a time, so per-entity order and the
-  // conflict check need no more than the cache; the next batch is sent the moment it returns.
-  #writing = false;
+  // Batches at the server (their statement, and their reads first when needed), at most
+  // MAX_IN_FLIGHT, and the entities they carry: a call of an entity that is at the server waits
+  // for the next batch, so per-entity order and the conflict check need no more than the cache.
+  #inFlight = 0;
+  #busy = new Set<string>();
   // Outcomes of committed (or failed) batches whose callers have not been told yet, in order.
   #unsettled: (() => void)[] = [];
   #settleScheduled = false;
@@ -579,7 +584,7 @@ export class PostgresJournal implements EventJournal {
   }
 
   #schedule(): void {
-    if (this.#writing || this.#scheduled !== undefined) return;
+    if (this.#inFlight >= MAX_IN_FLIGHT || this.#scheduled !== undefined) return;
     // setImmediate rather than a microtask: it gathers every call of the current macrotask,
     // including those made from promise continuations, into one statement.
     this.#scheduled = setImmediate(() => {
@@ -590,74 +595,100 @@ export class PostgresJournal implements EventJournal {
 
   // Takes the next batch off the queue and writes it.
   #startBatch(): void {
-    if (this.#writing) return;
-    if (this.#queue.length === 0) {
+    if (this.#inFlight >= MAX_IN_FLIGHT) return;
+    const queue = this.#queue;
+    if (queue.length === 0) {
       this.#drained();
       return;
     }
-    const queue = this.#queue;
+    let batch: Pending[];
     let events = 0;
-    let n = 0;
-    while (n < queue.length && (n === 0 || events < this.#maxBatchEvents)) {
-      events += queue[n].count;
-      n++;
+    if (this.#busy.size === 0) {
+      let n = 0;
+      while (n < queue.length && (n === 0 || events < this.#maxBatchEvents)) {
+        events += queue[n].count;
+        n++;
+      }
+      batch = queue.splice(0, n);
+    } else {
+      // Another batch is at the server: leave out the calls of its entities, and every later
+      // call of an entity left out, so each entity's calls are written in order.
+      batch = [];
+      const kept: Pending[] = [];
+      const held = new Set<string>();
+      for (let i = 0; i < queue.length; i++) {
+        const op = queue[i];
+        const id = op.entityId;
+        if (
+          (batch.length > 0 && events >= this.#maxBatchEvents) || this.#busy.has(id) ||
+          held.has(id)
+        ) {
+          held.add(id);
+          kept.push(op);
+        } else {
+          batch.push(op);
+          events += op.count;
+        }
+      }
+      if (batch.length === 0) return; // the batch at the server starts the next when it is done
+      this.#queue = kept;
     }
-    this.#writing = true;
-    void this.#write(queue.splice(0, n));
+    for (let i = 0; i < batch.length; i++) this.#busy.add(batch[i].entityId);
+    this.#inFlight++;
+    void this.#write(batch);
   }
 
-  // A batch's statement is over. Its callers' continuations make the next calls, and whatever
-  // JavaScript runs between two statements leaves the server idle, so:
-  // - calls queued meanwhile are sent at once, and this batch's callers are told in the next
-  //   macrotask, after the client has sent that statement: they run while it is at the server;
-  // - a large batch with nothing queued behind it tells half its callers now and half in the
+  // A batch is over. Its callers' continuations make the next calls, and JavaScript that runs
+  // while no statement is at the server leaves the server idle, so:
+  // - calls queued meanwhile are sent at once, and this batch's callers are told in a later
+  //   macrotask, after the client has sent them: they run while that statement is at the
+  //   server. Batches that wait to be told are told one per macrotask, each after the calls of
+  //   the one before went out;
+  // - a large batch with nothing else under way tells half its callers now and half in the
   //   next macrotask, after the first half's new calls went out. From then on two groups of
-  //   callers alternate, one statement at the server at a time, each group's JavaScript hidden
-  //   behind the other's statement.
-  // A call made in one tick still goes out with the other calls of that tick, after COMMIT.
-  #finish(settle: Settle, calls: number, events: number): void {
-    this.#writing = false;
-    if (this.#queue.length > 0) {
-      this.#unsettled.push(() => settle(0, calls));
-      this.#startBatch();
-      this.#settleLater();
-    } else if (events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
+  //   callers each have a statement at the server, and each group's JavaScript runs while the
+  //   other's statement is at the server.
+  // Calls made in one tick still go out together (up to maxBatchEvents), after COMMIT.
+  #finish(batch: Pending[], settle: Settle, events: number): void {
+    const calls = batch.length;
+    this.#inFlight--;
+    for (let i = 0; i < calls; i++) this.#busy.delete(batch[i].entityId);
+    const quiet = this.#queue.length === 0 && this.#unsettled.length === 0;
+    if (quiet && this.#inFlight === 0 && events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
       const half = calls >> 1;
-      const now = this.#unsettled;
-      now.push(() => settle(0, half));
-      this.#unsettled = [() => settle(half, calls)];
-      for (let i = 0; i < now.length; i++) now[i]();
+      settle(0, half);
+      this.#unsettled.push(() => settle(half, calls));
       this.#settleLater();
+    } else if (quiet) {
+      settle(0, calls);
+      this.#drained();
     } else {
       this.#unsettled.push(() => settle(0, calls));
-      this.#settle();
+      if (this.#queue.length > 0) this.#startBatch();
+      this.#settleLater();
     }
   }
 
-  // Tells the waiting callers in the next macrotask, after sending what was queued by then.
+  // Tells the callers of the next waiting batch in the next macrotask, after sending the calls
+  // queued by then.
   #settleLater(): void {
     if (this.#settleScheduled) return;
     this.#settleScheduled = true;
     setImmediate(() => {
       this.#settleScheduled = false;
-      if (!this.#writing && this.#queue.length > 0) {
+      if (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
         if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
         this.#scheduled = undefined;
         this.#startBatch();
       }
-      this.#settle();
+      this.#unsettled.shift()?.();
+      if (this.#unsettled.length > 0) this.#settleLater();
+      else this.#drained();
     });
   }
 
-  #settle(): void {
-    const outcomes = this.#unsettled;
-    this.#unsettled = [];
-    for (let i = 0; i < outcomes.length; i++) outcomes[i]();
-    this.#drained();
-  }
-
   #idle(): boolean {
-    return !this.#writing && this.#queue.length === 0 && this.#unsettled.length === 0;
+    return this.#inFlight === 0 && this.#queue.length === 0 && this.#unsettled.length === 0;
   }
 
   #drained(): void {
@@ -676,7 +707,7 @@ export class PostgresJournal implements EventJournal {
     }
     let events = 0;
     for (let i = 0; i < batch.length; i++) events += batch[i].count;
-    this.#finish(settle, batch.length, events);
+    this.#finish(batch, settle, events);
   }
 
   // Sends the batch (its reads first when needed) and returns what to tell its callers. The

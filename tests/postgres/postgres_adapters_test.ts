@@ -1,6 +1,6 @@
 // The one-line adapters of the README for the npm clients `postgres` and `pg`, and for Bun.sql
 // (on Bun only), each against a real server: values, conflicts, paging, snapshots, two
-// alternating group-commit statements, and a server restart (calls fail with a JournalError while it is down, then work once the client reconnects).
+// group-commit statements at the server at once, and a server restart (calls fail with a JournalError while it is down, then work once the client reconnects).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
@@ -69,7 +69,7 @@ function adapterSuite(
       }
     });
 
-    it("keeps 400 entities' logs whole while two groups of callers alternate", async () => {
+    it("keeps 400 entities' logs whole with two group-commit statements at the server", async () => {
       const adapter = connect(server.url);
       try {
         const schema = `p_${name.replace(/\W/g, "_")}`;
@@ -81,8 +81,9 @@ function adapterSuite(
             await journal.persist(`e-${e}`, [{ sequenceNr: n, event: n, timestamp: 0 }]);
           }
         }));
-        // One statement for the first round, then two alternating ones per round.
-        assert.equal(journal.stats.transactions - before, 7);
+        // One statement for the first round, then (at least) two per round: two groups of
+        // callers whose statements are at the server together.
+        assert.ok(journal.stats.transactions - before >= 7, `${journal.stats.transactions}`);
         const rows = await adapter.sql.query(
           `SELECT count(*)::text AS events, count(DISTINCT entity_id)::text AS entities, ` +
             `sum(sequence_nr)::text AS total FROM "${schema}".casty_events WHERE entity_id <> $1`,
