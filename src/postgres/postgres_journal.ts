@@ -644,8 +644,8 @@ export class PostgresJournal implements EventJournal {
   //   macrotask, after the client has sent them: they run while that statement is at the
   //   server. Batches that wait to be told are told one per macrotask, each after the calls of
   //   the one before went out;
-  // - a large batch with nothing else under way tells half its callers now and half in the
-  //   next macrotask, after the first half's new calls went out. From then on two groups of
+  // - a large batch with nothing else under way tells its callers in two halves, in two
+  //   macrotasks, the second after the first half's new calls went out. From then on two groups of
   //   callers each have a statement at the server, and each group's JavaScript runs while the
   //   other's statement is at the server.
   // Calls made in one tick still go out together (up to maxBatchEvents), after COMMIT.
@@ -655,9 +655,10 @@ export class PostgresJournal implements EventJournal {
     for (let i = 0; i < calls; i++) this.#busy.delete(batch[i].entityId);
     const quiet = this.#queue.length === 0 && this.#unsettled.length === 0;
     if (quiet && this.#inFlight === 0 && events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
+      // Both halves in later macrotasks: callers told just before (their continuations may
+      // not have run yet) send their calls first, as a group of their own.
       const half = calls >> 1;
-      settle(0, half);
-      this.#unsettled.push(() => settle(half, calls));
+      this.#unsettled.push(() => settle(0, half), () => settle(half, calls));
       this.#settleLater();
     } else if (quiet) {
       settle(0, calls);
