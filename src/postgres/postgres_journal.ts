@@ -55,7 +55,9 @@ const MAX_IN_FLIGHT = 2;
  * The one thing {@linkcode PostgresJournal} needs from a PostgreSQL client: run one statement
  * with positional parameters (`$1`, `$2`, …) and resolve with its rows as objects keyed by
  * column name. Every statement the journal sends is self-contained (one statement, one implicit
- * transaction), so a pooled client that runs each call on any connection is fine.
+ * transaction), so a pooled client that runs each call on any connection is fine. The journal
+ * may call `query` again before an earlier call has answered (at most two writes at a time);
+ * a pool runs them side by side, a single connection one after the other.
  *
  * @example One-line adapters for the common clients
  * ```ts ignore
@@ -156,7 +158,10 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * **Group commit.** `persist` and `saveSnapshot` calls made in the same tick, from any number of
  * entities, go to the server as one statement (a multi-row `INSERT` plus the snapshot upserts),
  * which PostgreSQL runs as one transaction; calls made while it is in flight form the next one.
- * A call resolves only after that statement committed. A call that does not continue its
+ * A call resolves only after that statement committed. Up to two statements are at the server
+ * at once, never with the same entity (a call of an entity that is at the server waits for the
+ * next one), so each entity's events are written in order; while one group of callers runs,
+ * the other group's statement is at the server. A call that does not continue its
  * entity's log is rejected with a {@linkcode JournalConflictError} and left out; the primary key
  * catches a writer in another process that got there first, and then the batch is checked
  * against the server and sent again without the losers. So two writers for one entity can never
