@@ -658,8 +658,12 @@ export class PostgresJournal implements EventJournal {
     const calls = batch.length;
     this.#inFlight--;
     for (let i = 0; i < calls; i++) this.#busy.delete(batch[i].entityId);
-    const quiet = this.#queue.length === 0 && this.#unsettled.length === 0;
-    if (quiet && this.#inFlight === 0 && events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
+    // Nothing else under way. Otherwise the callers are told in a later macrotask even with
+    // nothing queued: another batch may end before their continuations have run (a client's
+    // I/O can be a microtask too), and it must not see an idle journal and split itself.
+    const quiet = this.#queue.length === 0 && this.#unsettled.length === 0 &&
+      this.#inFlight === 0;
+    if (quiet && events >= PIPELINE_SPLIT_EVENTS && calls > 1) {
       // Both halves in later macrotasks: callers told just before (their continuations may
       // not have run yet) send their calls first, as a group of their own.
       const half = calls >> 1;

@@ -367,6 +367,25 @@ describe("PostgresJournal pipelining (two statements at the server, no entity in
     await assertLogs(schema, 600, 5);
   });
 
+  it("works through a single connection, where the second statement waits in the client", async () => {
+    const schema = freshSchema();
+    const one = new pg.Client({ connectionString: server.url });
+    await one.connect();
+    try {
+      await using journal = new PostgresJournal({
+        sql: { query: (text, params) => one.query(text, params).then((r) => r.rows) },
+        schema,
+      });
+      await Promise.all(Array.from({ length: 400 }, async (_, e) => {
+        for (let n = 1; n <= 3; n++) await journal.persist(`entity-${e}`, events(n, n));
+      }));
+      assert.ok(journal.stats.transactions >= 5, `${journal.stats.transactions} statements`);
+      await assertLogs(schema, 400, 3);
+    } finally {
+      await one.end();
+    }
+  });
+
   it("holds back a call whose entity is at the server; a gap after a failure conflicts", async () => {
     const schema = freshSchema();
     const watch = watched(schema);
