@@ -17,14 +17,9 @@ import {
   type TermRecord,
 } from "../../src/replication/terms.ts";
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
-import { account, type Cmd, deposit, idsIn, placement } from "./_fixtures.ts";
+import { account, type Cmd, deposit, ev, idsIn, placement } from "./_fixtures.ts";
 
 const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
-const ev = (sequenceNr: number, id: string) => ({
-  sequenceNr,
-  event: { id, amount: 1 },
-  timestamp: 0,
-});
 
 /** Two nodes, each with its own SQLite journal at `paths[i]`, running the accounts. */
 function accounts(

@@ -9,15 +9,10 @@ import { loadTermRecord, type TermHistory } from "../../src/replication/terms.ts
 import { testCluster } from "../../src/testing/mod.ts";
 import { type ActorRef, Behaviors, type ClusteredActorSystem } from "../../mod.ts";
 import { SqliteJournal } from "../../src/persistence/mod.ts";
-import { account, deposit, idsIn, placement, type Reply, spawnAccounts } from "./_fixtures.ts";
+import { account, deposit, ev, idsIn, placement, type Reply, spawnAccounts } from "./_fixtures.ts";
 
 const STORE = "/_cluster/_replication-accounts";
 const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
-const ev = (sequenceNr: number, id: string) => ({
-  sequenceNr,
-  event: { id, amount: 1 },
-  timestamp: 0,
-});
 
 /** The accounts region on `node`, writing to `journal`, and the node's replica store. */
 function accountsOn(
