@@ -123,6 +123,14 @@ export {
   Unsubscribe,
 } from "./receptionist.ts";
 export {
+  RemoteSpawnError,
+  type RemoteSpawnErrorCode,
+  remoteSpawnExtension,
+  spawnable,
+  type SpawnableTag,
+  spawnableOf,
+} from "./spawnable.ts";
+export {
   BROADCASTED,
   type BroadcastedBehavior,
   type BroadcastMissing,
