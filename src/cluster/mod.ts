@@ -127,8 +127,8 @@ export {
   type RemoteSpawnErrorCode,
   remoteSpawnExtension,
   spawnable,
-  type SpawnableTag,
   spawnableOf,
+  type SpawnableTag,
 } from "./spawnable.ts";
 export {
   BROADCASTED,
