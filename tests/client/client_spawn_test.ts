@@ -167,7 +167,7 @@ describe("ClusterClient.spawn() on a node", () => {
     },
   );
 
-  it("still spawns a plain behavior on the client without options", async () => {
+  it("still spawns a plain behavior on the client without options", () => {
     const ref = client.spawn(Behaviors.ignore<string>(), "local-one");
     assert.equal(ref.path, "/local-one");
     assert.equal(client.system.lookup("/local-one")?.path, "/local-one");
