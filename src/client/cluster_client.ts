@@ -1267,6 +1267,13 @@ export class ClusterClient implements AsyncDisposable {
   #attempt(p: Pending, k: string): boolean {
     const allocation = this.#allocations[p.type]?.[p.shard];
     if (allocation !== undefined) {
+      // A shard in hand-off: what its owner gets now waits there and is then forwarded (the
+      // slow path), so it waits here for the new owner instead, as an Akka region buffers
+      // during a hand-off. With the client buffer full, the owner's region buffers it.
+      if (
+        allocation.handoff === true &&
+        (this.#waiting.has(k) || this.#waitingCount < this.#bufferSize)
+      ) return false;
       const owner = this.#map(allocation.primary);
       if (!this.#available(owner)) return false;
       let routes = this.#routes.get(p.type);
@@ -1368,6 +1375,8 @@ export class ClusterClient implements AsyncDisposable {
         const allocation = this.#allocations[p.type]?.[p.shard];
         const why = allocation === undefined
           ? "its shard has no allocation yet"
+          : allocation.handoff === true
+          ? `its hand-off from ${key(this.#map(allocation.primary))} did not end`
           : `its node ${key(this.#map(allocation.primary))} is unavailable`;
         this.#fail(
           p,

@@ -468,6 +468,13 @@ export class ShardCoordinator {
     } else if (table.epoch < this.#table.epoch) {
       return;
     }
+    // Topology subscribers (cluster clients) learn every new table at once, not at their next
+    // refresh: a client that still routes by the old one sends to the old owner (the slow path).
+    const version = `${this.#table.epoch}:${this.#table.version}`;
+    if (version !== this.#notified) {
+      this.#notified = version;
+      this.#changed();
+    }
     if (lease > 0) {
       const now = this.#ctx.clock.now();
       if (now + lease > this.#leaseUntil) {
