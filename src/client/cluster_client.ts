@@ -972,6 +972,14 @@ export class ClusterClient implements AsyncDisposable {
 
   /** The dialed address of the up member `node` names (advertised or dialed form). */
   #memberNode(name: string, node: string | NodeAddress): NodeAddress {
+    if (
+      typeof node !== "string" &&
+      (typeof node?.host !== "string" || typeof node?.port !== "number")
+    ) {
+      throw new TypeError(
+        `Cannot spawn "${name}" on a node: options.node must be "host:port", an address or "any"`,
+      );
+    }
     const wanted = typeof node === "string" ? parseNodeAddress(node) : node;
     const k = key(wanted);
     const member = this.#members.find((m) =>

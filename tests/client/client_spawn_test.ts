@@ -159,6 +159,10 @@ describe("ClusterClient.spawn() on a node", () => {
         client.spawn(tally(0, "x"), "roleless", { node: "any", role: "no-such-role" }),
         ClusterUnavailableError,
       );
+      await assert.rejects(
+        client.spawn(tally(0, "x"), "nowhere", {} as { node: string }),
+        TypeError,
+      );
       // None of them spawned anything, and the node still spawns: the names are free.
       const ok = await client.spawn(picky("good"), "picky", { node });
       assert.equal(ok.path, "/picky");
