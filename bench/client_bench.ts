@@ -11,15 +11,12 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type ActorRef, ClusterClient, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
-import { defaultTcp } from "../src/runtime/select.ts";
 import { runScript, type ScriptProcess } from "../tests/_helpers/process.ts";
-import { Peer } from "./_peer.ts";
-import { sendRawFrames } from "./_raw_frames.ts";
+import { rawTellRate } from "./_client_raw_rate.ts";
 
 const ASKS = Number(process.env.BENCH_ASKS ?? 2000);
 const TELLS = Number(process.env.BENCH_TELLS ?? 20_000);
 const nodeScript = fileURLToPath(new URL("./_client_bench_node.ts", import.meta.url));
-const peerScript = fileURLToPath(new URL("./_remote_peer.ts", import.meta.url));
 
 type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
 let tags = 0;
@@ -60,26 +57,6 @@ function pct(times: number[]): { p50: number; p99: number } {
   times.sort((a, b) => a - b);
   const p = (q: number) => Math.round(times[Math.floor(q * (times.length - 1))] * 1000);
   return { p50: p(0.5), p99: p(0.99) };
-}
-
-async function rawTellRate(messages: number): Promise<number> {
-  const warm = 20_000;
-  const message = (seq: number) => ({ type: "inc", seq, account: `e${seq % 30}` });
-  const peer = new Peer(peerScript, ["raw", [warm, warm + messages].join(",")], 120_000, 5000);
-  try {
-    const { port } = await peer.waitFor((e) => e.event === "ready");
-    const conn = await defaultTcp().connect("127.0.0.1", port);
-    await sendRawFrames(conn, 0, warm, message);
-    await peer.waitFor((e) => e.count === warm);
-    const t = performance.now();
-    await sendRawFrames(conn, warm, messages, message);
-    await peer.waitFor((e) => e.count === warm + messages);
-    const rate = messages / ((performance.now() - t) / 1000);
-    conn.destroy();
-    return rate;
-  } finally {
-    await peer.stop();
-  }
 }
 
 const procs: ScriptProcess[] = [];

@@ -3,6 +3,9 @@
 // bench/client_bench.ts does), waits until the node counted them all, and reports the client
 // process's CPU time per tell (process.cpuUsage: user + system, including the transport's writes)
 // and the wall-clock rate. The node is the same in every round, so rounds compare client code.
+// Each round is followed by a raw round (bench/_client_raw_rate.ts: the same number of JSON
+// frames to one peer process that only decodes them), so "client / raw" compares one receiving
+// process with one receiving process, in alternation.
 //
 //   deno run -A bench/client_tell_cpu.ts      (or: bun bench/client_tell_cpu.ts)
 //   BENCH_TELLS=100000 BENCH_ROUNDS=5 (the defaults)
@@ -10,6 +13,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { ClusterClient, entityShard, ShardEnvelope } from "../mod.ts";
 import { runScript } from "../tests/_helpers/process.ts";
+import { rawTellRate } from "./_client_raw_rate.ts";
 
 const TELLS = Number(process.env.BENCH_TELLS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -42,6 +46,7 @@ try {
   while (await total() < expected) await new Promise((r) => setTimeout(r, 20));
   const cpus: number[] = [];
   const rates: number[] = [];
+  const ratios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -56,15 +61,21 @@ try {
     const cpu = (c1.user + c1.system) / TELLS;
     cpus.push(cpu);
     rates.push(TELLS / (wall / 1000));
+    const raw = await rawTellRate(TELLS);
+    ratios.push(TELLS / (wall / 1000) / raw);
     console.log(
       `round ${round + 1}: client CPU ${cpu.toFixed(2)} µs/tell (send loop), ${
         Math.round(TELLS / (wall / 1000))
-      } tells/s end to end`,
+      } tells/s end to end; raw ${Math.round(raw)} frames/s; client / raw ${
+        (100 * ratios[round]).toFixed(0)
+      } %`,
     );
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   console.log(
-    `median: client CPU ${med(cpus).toFixed(2)} µs/tell, ${Math.round(med(rates))} tells/s`,
+    `median: client CPU ${med(cpus).toFixed(2)} µs/tell, ${
+      Math.round(med(rates))
+    } tells/s, client / raw ${(100 * med(ratios)).toFixed(0)} %`,
   );
 } finally {
   await proc.kill("SIGKILL");
