@@ -321,6 +321,15 @@ describe("ClusterClient against real node processes", () => {
         assert.equal(await d.counter("early").increment(), 1); // only A hosts the structures now
         // B and C join (two of three: they may down A once it dies).
         nodes.push(...await Promise.all([startNode([a.port]), startNode([a.port])]));
+        // Every node sees all three up before A dies: a node still "joining" in B's view leaves
+        // B alone against A (no majority to down A, no leader to let C in), and nothing moves.
+        const want = JSON.stringify(nodes.map((n) => n.port).sort((x, y) => x - y));
+        await Promise.all(nodes.map((n) =>
+          n.proc.waitForLine(
+            (l) => l.includes('"view"') && JSON.stringify(JSON.parse(l).up) === want,
+            30_000,
+          )
+        ));
         await waitUntil(
           () => client.getClusterState().members.filter((m) => m.status === "up").length === 3,
           15_000,
