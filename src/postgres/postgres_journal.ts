@@ -599,7 +599,7 @@ export class PostgresJournal implements EventJournal {
     checkText(entityId, action);
     validateTruncateFrom(entityId, fromSequenceNr);
     // Calls made before this one are written first.
-    if (this.#queue.length > 0 || this.#inFlight !== undefined) {
+    if (!this.#idle()) {
       await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     }
     await this.#setUp();
