@@ -346,12 +346,35 @@ async function assertLogs(schema: string, entities: number, count: number): Prom
   for (const row of rows) assert.deepEqual(row.nrs, expected, row.entity_id);
 }
 
+// A journal on a fresh schema through a watched client, its tables already set up.
+async function watchedJournal(timeout?: number) {
+  const schema = freshSchema();
+  const watch = watched(schema);
+  const journal = new PostgresJournal({ sql: watch.client, schema, timeout });
+  await journal.persist("warm-up", events(1, 1));
+  return { schema, watch, journal, [Symbol.asyncDispose]: () => journal.close() };
+}
+
+// A real server-side fault: a BEFORE INSERT trigger on the schema's events table running `body`
+// (PL/pgSQL statements that may use NEW), with a sequence `<schema>.once` for faults that fire once.
+async function addTrigger(schema: string, name: string, body: string): Promise<void> {
+  await pool.query(`CREATE SEQUENCE ${schema}.once`);
+  await pool.query(
+    `CREATE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      ${body}
+      RETURN NEW;
+    END $$`,
+  );
+  await pool.query(
+    `CREATE TRIGGER ${name} BEFORE INSERT ON ${schema}.casty_events ` +
+      `FOR EACH ROW EXECUTE FUNCTION ${schema}.${name}()`,
+  );
+}
+
 describe("PostgresJournal pipelining (two statements at the server, no entity in both)", () => {
   it("keeps two statements at the server when every entity awaits its own persist", async () => {
-    const schema = freshSchema();
-    const watch = watched(schema);
-    await using journal = new PostgresJournal({ sql: watch.client, schema });
-    await journal.persist("warm-up", events(1, 1));
+    await using setup = await watchedJournal();
+    const { schema, watch, journal } = setup;
     const before = journal.stats.transactions;
     const { failures } = await awaitingCallers(journal, watch, 600, 5);
     assert.equal(failures.size, 0);
@@ -387,20 +410,13 @@ describe("PostgresJournal pipelining (two statements at the server, no entity in
   });
 
   it("holds back a call whose entity is at the server; a gap after a failure conflicts", async () => {
-    const schema = freshSchema();
-    const watch = watched(schema);
-    await using journal = new PostgresJournal({ sql: watch.client, schema });
-    await journal.persist("warm-up", events(1, 1));
+    await using setup = await watchedJournal();
+    const { schema, watch, journal } = setup;
     // x's first event stays 300 ms at the server, then fails there.
-    await pool.query(
-      `CREATE FUNCTION ${schema}.slow_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-        IF NEW.entity_id = 'x' THEN PERFORM pg_sleep(0.3); RAISE EXCEPTION 'x refused'; END IF;
-        RETURN NEW;
-      END $$`,
-    );
-    await pool.query(
-      `CREATE TRIGGER slow_fail BEFORE INSERT ON ${schema}.casty_events ` +
-        `FOR EACH ROW EXECUTE FUNCTION ${schema}.slow_fail()`,
+    await addTrigger(
+      schema,
+      "slow_fail",
+      "IF NEW.entity_id = 'x' THEN PERFORM pg_sleep(0.3); RAISE EXCEPTION 'x refused'; END IF;",
     );
     const order: string[] = [];
     const x1 = journal.persist("x", events(1, 1)).then(() => order.push("x1"), (err) => {
@@ -427,25 +443,17 @@ describe("PostgresJournal pipelining (two statements at the server, no entity in
   });
 
   it("fails exactly the calls of a failed statement while the other group commits", async () => {
-    const schema = freshSchema();
-    const watch = watched(schema);
-    await using journal = new PostgresJournal({ sql: watch.client, schema });
-    await journal.persist("warm-up", events(1, 1));
+    await using setup = await watchedJournal();
+    const { schema, watch, journal } = setup;
     // A real server-side failure, once: a trigger refuses event 3 of entity-0 the first time.
-    await pool.query(`CREATE SEQUENCE ${schema}.once`);
-    await pool.query(
-      `CREATE FUNCTION ${schema}.poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-        IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
-          IF nextval('${schema}.once') = 1 THEN
-            RAISE EXCEPTION 'poisoned event %/%', NEW.entity_id, NEW.sequence_nr;
-          END IF;
+    await addTrigger(
+      schema,
+      "poison",
+      `IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
+        IF nextval('${schema}.once') = 1 THEN
+          RAISE EXCEPTION 'poisoned event %/%', NEW.entity_id, NEW.sequence_nr;
         END IF;
-        RETURN NEW;
-      END $$`,
-    );
-    await pool.query(
-      `CREATE TRIGGER poison BEFORE INSERT ON ${schema}.casty_events ` +
-        `FOR EACH ROW EXECUTE FUNCTION ${schema}.poison()`,
+      END IF;`,
     );
     const { failures } = await awaitingCallers(journal, watch, 600, 5);
     const failed = watch.inserts.filter((s) => s.failed);
@@ -475,24 +483,16 @@ describe("PostgresJournal pipelining (two statements at the server, no entity in
   });
 
   it("fails the calls in flight when the connection is killed, and the next ones work", async () => {
-    const schema = freshSchema();
-    const watch = watched(schema);
-    await using journal = new PostgresJournal({ sql: watch.client, schema, timeout: 10_000 });
-    await journal.persist("warm-up", events(1, 1));
+    await using setup = await watchedJournal(10_000);
+    const { schema, watch, journal } = setup;
     // The statement that carries event 3 of entity-0 sleeps at the server (once); the test
     // kills its connection meanwhile, as a network failure or a server restart would.
-    await pool.query(`CREATE SEQUENCE ${schema}.once`);
-    await pool.query(
-      `CREATE FUNCTION ${schema}.stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-        IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
-          IF nextval('${schema}.once') = 1 THEN PERFORM pg_sleep(30); END IF;
-        END IF;
-        RETURN NEW;
-      END $$`,
-    );
-    await pool.query(
-      `CREATE TRIGGER stall BEFORE INSERT ON ${schema}.casty_events ` +
-        `FOR EACH ROW EXECUTE FUNCTION ${schema}.stall()`,
+    await addTrigger(
+      schema,
+      "stall",
+      `IF NEW.entity_id = 'entity-0' AND NEW.sequence_nr = 3 THEN
+        IF nextval('${schema}.once') = 1 THEN PERFORM pg_sleep(30); END IF;
+      END IF;`,
     );
     let killed = 0;
     const killer = (async () => {
