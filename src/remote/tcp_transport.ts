@@ -29,38 +29,9 @@ import {
   type ReconnectBackoff,
   type TcpTransportOptions,
 } from "./_tcp_options.ts";
-import {
-  DEFAULT_MAX_FRAME_SIZE,
-  FRAME_BATCH,
-  FRAME_HANDSHAKE,
-  FRAME_HANDSHAKE_ACK,
-  FRAME_HANDSHAKE_AUTH,
-  FRAME_HANDSHAKE_CHALLENGE,
-  FRAME_HANDSHAKE_REFUSE,
-  FRAME_MESSAGE,
-  type FrameType,
-} from "./_framing.ts";
-import {
-  certificateNames,
-  constantTimeEqual,
-  handshakeProof,
-  type HandshakeTranscript,
-  InsecureBindError,
-  isLoopbackHost,
-  newNonce,
-  secretKey,
-} from "./_auth.ts";
-import {
-  type Challenge,
-  handshakeFrame,
-  type Hello,
-  parseAuth,
-  parseChallenge,
-  parseHello,
-  parseRefusal,
-  PROTOCOL_VERSION,
-  type RefuseReason,
-} from "./_handshake.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_BATCH, FRAME_MESSAGE, type FrameType } from "./_framing.ts";
+import { InsecureBindError, isLoopbackHost, secretKey } from "./_auth.ts";
+import { type Challenge, establish, Handshake, type Hello } from "./_handshake.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
 import type {
   Envelope,
@@ -106,8 +77,7 @@ export class TcpTransport implements Transport {
   #listener: TcpListener;
   #tcp: Tcp;
   #tls: TlsOptions | undefined;
-  #key: CryptoKey | undefined;
-  #checkNames: boolean;
+  #handshake: Handshake;
   #idleTimeout: number;
   #idleTimer: Cancellable | undefined;
   #maxConnections: number;
@@ -127,7 +97,6 @@ export class TcpTransport implements Transport {
   #maxFrameSize: number;
   #queueLimit: number;
   #connectTimeout: number;
-  #handshakeTimeout: number;
   #backoff: Required<ReconnectBackoff>;
   #unreachableTimeout: number;
   #highWater: number;
@@ -176,8 +145,6 @@ export class TcpTransport implements Transport {
     this.#listener = listener;
     this.#tcp = tcp;
     this.#tls = options.tls;
-    this.#key = key;
-    this.#checkNames = options.tls !== undefined && options.tls.verifyHostname !== false;
     this.#idleTimeout = nonNegative("idleTimeout", options.idleTimeout, 60_000);
     this.#maxConnections = positive("maxConnections", options.maxConnections, 1024);
     this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 256);
@@ -196,7 +163,6 @@ export class TcpTransport implements Transport {
     this.#maxFrameSize = maxFrameSize;
     this.#queueLimit = positive("outboundQueueLimit", options.outboundQueueLimit, 100_000);
     this.#connectTimeout = positive("connectTimeout", options.connectTimeout, 5000);
-    this.#handshakeTimeout = positive("handshakeTimeout", options.handshakeTimeout, 5000);
     const backoff = options.reconnectBackoff ?? {};
     this.#backoff = {
       min: positive("reconnectBackoff.min", backoff.min, 100),
@@ -208,6 +174,23 @@ export class TcpTransport implements Transport {
     this.#batches = new BatchEncoder(positive("maxBatchBytes", options.maxBatchBytes, 64 * 1024));
     this.#highWater = positive("writeHighWaterMark", options.writeHighWaterMark, 1024 * 1024);
     this.#shutdownGrace = positive("shutdownGrace", options.shutdownGrace, 1000);
+    this.#handshake = new Handshake({
+      systemName: this.systemName,
+      selfAddress: this.selfAddress,
+      incarnation,
+      maxFrameSize,
+      key,
+      tls: options.tls !== undefined,
+      checkNames: options.tls !== undefined && options.tls.verifyHostname !== false,
+      timeout: positive("handshakeTimeout", options.handshakeTimeout, 5000),
+      clock: this.#clock,
+      log: this.#log,
+    }, {
+      running: () => this.#state === "running",
+      proven: (link, hello) => this.#onProven(link, hello),
+      accepted: (link, challenge) => this.#onAccepted(link, challenge),
+      close: (link, reason, graceful) => this.#closeLink(link, reason, graceful),
+    });
   }
 
   /**
@@ -700,15 +683,7 @@ export class TcpTransport implements Transport {
     this.#links.add(link);
     link.lastActivity = this.#clock.now();
     link.onFrame = (type, payload) => this.#onFrame(link, type, payload);
-    link.timer = this.#clock.setTimeout(() => {
-      link.timer = undefined;
-      if (link.state === "handshaking") {
-        this.#log.warn(
-          `Closing connection ${link.describe()}: no handshake within ${this.#handshakeTimeout} ms`,
-        );
-        this.#closeLink(link, "handshake timeout", false);
-      }
-    }, this.#handshakeTimeout);
+    this.#handshake.begin(link);
     link.conn.onData((chunk) => {
       if (link.state === "closed") return;
       link.lastActivity = this.#clock.now();
@@ -736,12 +711,7 @@ export class TcpTransport implements Transport {
   /** Starts the handshake on a dialled connection. */
   #sendHello(link: Link): void {
     this.#attach(link);
-    link.nonce = newNonce();
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
-      ...this.#endpoint(link.nonce),
-      system: this.systemName,
-      ...(link.control ? { lane: "control" } : {}),
-    }));
+    this.#handshake.hello(link);
   }
 
   async #dial(peer: Peer): Promise<void> {
@@ -797,30 +767,10 @@ export class TcpTransport implements Transport {
     this.#sendHello(link);
   }
 
-  /** The handshake is done: the link carries envelopes from the identity it proved. */
-  #establish(
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
-    link.state = "active";
-    link.timer?.cancel();
-    link.timer = undefined;
-    link.identity = Object.freeze({
-      host: hello.host,
-      port: hello.port,
-      incarnation: hello.incarnation,
-    });
-    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
-    link.decoder.maxFrameSize = this.#maxFrameSize;
-  }
-
   /** Makes a handshaken control connection active (either side). */
-  #activateControl(
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
+  #activateControl(link: Link, hello: Hello | Challenge): void {
     link.control = true;
-    this.#establish(link, hello);
+    establish(link, hello, this.#maxFrameSize);
     this.#log.debug(`Control connection ${link.describe()} open`);
     const peer = link.peer;
     if (link.outbound && peer !== undefined) {
@@ -833,162 +783,24 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** This node's identity as sent in a hello or challenge. */
-  #endpoint(nonce: string): Record<string, unknown> {
-    return {
-      v: PROTOCOL_VERSION,
-      host: this.selfAddress.host,
-      port: this.selfAddress.port,
-      incarnation: this.incarnation,
-      maxFrameSize: this.#maxFrameSize,
-      nonce,
-    };
-  }
-
-  /** Refuses a handshake; for a peer, the frame carries the reason and nothing else. */
-  #refuse(link: Link, reason: RefuseReason, why: string): void {
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_REFUSE, { reason }));
-    this.#closeLink(link, `refused: ${why}`, true);
-  }
-
   #onFrame(link: Link, type: FrameType, payload: Uint8Array): void {
     if (link.state === "active") {
       if (type === FRAME_BATCH) this.#onBatch(link, payload);
       else if (type === FRAME_MESSAGE) this.#onMessage(link, payload, 0, payload.length);
       else this.#protocolError(link, `unexpected frame type 0x0${type} after the handshake`);
-      return;
+    } else if (link.state === "handshaking") {
+      this.#handshake.onFrame(link, type, payload);
     }
-    if (link.state === "closed") return;
-    if (link.busy) {
-      this.#protocolError(link, `frame type 0x0${type} before our handshake reply`);
-      return;
-    }
-    if (type === FRAME_HANDSHAKE_REFUSE) {
-      this.#onRefuse(link, payload);
-      return;
-    }
-    const expected = {
-      hello: FRAME_HANDSHAKE,
-      auth: FRAME_HANDSHAKE_AUTH,
-      challenge: FRAME_HANDSHAKE_CHALLENGE,
-      ack: FRAME_HANDSHAKE_ACK,
-    }[link.stage];
-    if (type !== expected) {
-      this.#protocolError(link, `expected handshake frame 0x0${expected}, got 0x0${type}`);
-      return;
-    }
-    if (link.stage === "hello") void this.#onHello(link, payload);
-    else if (link.stage === "auth") void this.#onAuth(link, payload);
-    else if (link.stage === "challenge") void this.#onChallenge(link, payload);
-    else this.#onAck(link);
   }
 
-  #transcript(link: Link, hello: Hello | undefined, challenge: Challenge | undefined) {
-    const self = `${this.#selfKey}#${this.incarnation}`;
-    return (other: { host: string; port: number; incarnation: string }): HandshakeTranscript => {
-      const them = `${formatNodeAddress(other)}#${other.incarnation}`;
-      return link.outbound
-        ? {
-          system: this.systemName,
-          dialerNonce: link.nonce,
-          acceptorNonce: challenge!.nonce,
-          dialer: self,
-          acceptor: them,
-        }
-        : {
-          system: this.systemName,
-          dialerNonce: hello!.nonce,
-          acceptorNonce: link.nonce,
-          dialer: them,
-          acceptor: self,
-        };
-    };
-  }
-
-  /** Acceptor: a hello arrived; answer with our identity, nonce and proof, decide later. */
-  async #onHello(link: Link, payload: Uint8Array): Promise<void> {
-    const hello = parseHello(payload);
-    if (typeof hello === "string") {
-      this.#log.error(`Refusing connection ${link.describe()}: ${hello}`);
-      this.#refuse(link, "refused", hello);
-      return;
-    }
-    if (this.#state !== "running") {
-      this.#refuse(link, "shutting-down", "shutting down");
-      return;
-    }
-    link.hello = hello;
-    link.nonce = newNonce();
-    let proof: string | undefined;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      proof = await handshakeProof(
-        this.#key,
-        "acceptor",
-        this.#transcript(link, hello, undefined)(hello),
-      );
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-    }
-    link.stage = "auth";
-    // An unauthenticated node has nothing to hide: it names its system (see _handshake.ts).
-    const system = this.#key === undefined && this.#tls === undefined ? this.systemName : undefined;
-    link.conn.write(
-      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof, system }),
-    );
-  }
-
-  /** Acceptor: the dialer's proof arrived; check everything, then accept or refuse. */
-  async #onAuth(link: Link, payload: Uint8Array): Promise<void> {
-    const hello = link.hello!;
-    const auth = parseAuth(payload);
-    const claimed = `${formatNodeAddress(hello)}`;
-    const from = `${formatNodeAddress(link.conn.remoteAddress)} claiming ${claimed}`;
-    if (typeof auth === "string") {
-      this.#log.error(`Refused handshake from ${from}: ${auth}`);
-      this.#refuse(link, "refused", auth);
-      return;
-    }
-    let secretOk = true;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      const expected = await handshakeProof(
-        this.#key,
-        "dialer",
-        this.#transcript(link, hello, undefined)(hello),
-      );
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-      secretOk = auth.proof !== undefined && constantTimeEqual(auth.proof, expected);
-    }
-    let why: string | undefined;
-    if (hello.system !== this.systemName) {
-      why = `its system name "${hello.system}" does not match "${this.systemName}"`;
-    } else if (!secretOk) {
-      why = auth.proof === undefined
-        ? "it sent no proof of the cluster secret (it has no secret configured)"
-        : "its proof of the cluster secret is wrong (a different secret)";
-    } else if (this.#checkNames && !certificateNames(link.conn.peerNames ?? [], hello.host)) {
-      why = `its TLS certificate does not name the host "${hello.host}" it claims (names: ${
-        (link.conn.peerNames ?? []).join(", ") || "none"
-      })`;
-    } else if (claimed === this.#selfKey) {
-      why = "it claims this node's own address";
-    }
-    if (why !== undefined) {
-      this.#log.error(`Refused handshake from ${from}: ${why}`);
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    if (this.#state !== "running") {
-      this.#refuse(link, "shutting-down", "shutting down");
-      return;
-    }
+  /** Acceptor: the dialer proved its claims; resolve a connection race, then accept. */
+  #onProven(link: Link, hello: Hello): void {
     if (hello.control) {
-      link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+      this.#handshake.ack(link);
       this.#activateControl(link, hello);
       return;
     }
+    const claimed = formatNodeAddress(hello);
     const address = { host: hello.host, port: hello.port };
     const peer = this.#peerFor(claimed, address);
     const active = peer.active;
@@ -996,69 +808,24 @@ export class TcpTransport implements Transport {
       // Two connections between the same pair: the one dialled by the lower address wins.
       if (compareNodeAddresses(this.selfAddress, address) < 0) {
         this.#log.debug(`Refusing connection from ${claimed}: our own connection wins the race`);
-        this.#refuse(link, "superseded", "the connection dialled by the lower address wins");
+        this.#handshake.refuse(
+          link,
+          "superseded",
+          "the connection dialled by the lower address wins",
+        );
         return;
       }
       const mine = peer.dialing;
       peer.dialing = undefined;
       if (mine !== undefined) this.#closeLink(mine, "superseded by the peer's connection", false);
     }
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+    this.#handshake.ack(link);
     this.#activate(peer, link, hello);
   }
 
-  /** Dialer: the acceptor answered; check its proof and certificate, then prove ourselves. */
-  async #onChallenge(link: Link, payload: Uint8Array): Promise<void> {
-    const peer = link.peer!;
-    const challenge = parseChallenge(payload);
-    if (typeof challenge === "string") {
-      this.#protocolError(link, challenge);
-      return;
-    }
-    link.challenge = challenge;
-    const transcript = this.#transcript(link, undefined, challenge)(challenge);
-    let proof: string | undefined;
-    let why: string | undefined;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      const expected = await handshakeProof(this.#key, "acceptor", transcript);
-      proof = await handshakeProof(this.#key, "dialer", transcript);
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-      if (challenge.proof === undefined) {
-        why = "it sent no proof of the cluster secret (it has no secret configured)";
-      } else if (!constantTimeEqual(challenge.proof, expected)) {
-        why = "its proof of the cluster secret is wrong (a different secret or system name)";
-      }
-    }
-    if (
-      why === undefined && this.#checkNames &&
-      !certificateNames(link.conn.peerNames ?? [], challenge.host)
-    ) {
-      why = `its TLS certificate does not name the host "${challenge.host}" it claims`;
-    }
-    if (challenge.system !== undefined && challenge.system !== this.systemName) {
-      const why =
-        `system name "${this.systemName}" of ${this.#selfKey} does not match "${challenge.system}"`;
-      this.#log.error(`${peer.key} refused our handshake: ${why}`);
-      link.refusal = "refused";
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    if (why !== undefined) {
-      this.#log.error(`Cannot connect to ${peer.key}: handshake refused: ${why}`);
-      link.refusal = "refused";
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    link.stage = "ack";
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_AUTH, proof === undefined ? {} : { proof }));
-  }
-
-  /** Dialer: accepted. */
-  #onAck(link: Link): void {
+  /** Dialer: the acceptor accepted. */
+  #onAccepted(link: Link, challenge: Challenge): void {
     let peer = link.peer!;
-    const challenge = link.challenge!;
     if (link.control) {
       if (this.#peers.get(peer.key) !== peer || peer.controlOut !== undefined) {
         peer.controlDialing = false;
@@ -1114,39 +881,9 @@ export class TcpTransport implements Transport {
     return existing;
   }
 
-  #onRefuse(link: Link, payload: Uint8Array): void {
-    const reason = parseRefusal(payload);
-    const who = link.peer?.key ?? formatNodeAddress(link.conn.remoteAddress);
-    if (!link.outbound) {
-      // The dialer refused our challenge: it could not verify our proof or certificate.
-      const hello = link.hello;
-      const hint = hello !== undefined && hello.system !== this.systemName
-        ? `its system name "${hello.system}" does not match "${this.systemName}"`
-        : this.#key !== undefined
-        ? "it does not hold this cluster's secret, or none"
-        : "it requires a secret or certificate this node does not present";
-      this.#log.error(`Handshake from ${who} failed: the peer refused our credentials (${hint})`);
-      this.#closeLink(link, "refused by the peer", false);
-      return;
-    }
-    link.refusal = reason;
-    if (reason === "superseded" || reason === "shutting-down") {
-      this.#log.debug(`${who} refused our connection: ${reason}`);
-    } else {
-      this.#log.error(
-        `${who} refused our handshake: handshake refused (the refusing node logs why)`,
-      );
-    }
-    this.#closeLink(link, `handshake refused (${reason})`, false);
-  }
-
-  #activate(
-    peer: Peer,
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
+  #activate(peer: Peer, link: Link, hello: Hello | Challenge): void {
     link.peer = peer;
-    this.#establish(link, hello);
+    establish(link, hello, this.#maxFrameSize);
     if (this.#inboundPaused) link.conn.pause(); // a main connection; control ones never pause
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
@@ -1236,9 +973,7 @@ export class TcpTransport implements Transport {
   }
 
   #protocolError(link: Link, message: string): void {
-    this.#log.error(`Closing connection ${link.describe()}: ${message}`);
-    link.refusal ??= "protocol";
-    this.#closeLink(link, message, false);
+    this.#handshake.protocolError(link, message);
   }
 
   #closeLink(link: Link, reason: string, graceful: boolean): void {
