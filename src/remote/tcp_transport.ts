@@ -20,7 +20,7 @@ import {
   type NodeAddress,
   nodeAddress,
 } from "./address.ts";
-import { readEnvelope } from "./_envelope_codec.ts";
+import { queuedSize, readEnvelope, TextEnvelope } from "./_envelope_codec.ts";
 import { BatchEncoder, readBatch } from "./_batch_codec.ts";
 import { Link, type LinkState, Peer, pending } from "./_peer_link.ts";
 import {
@@ -561,7 +561,10 @@ export class TcpTransport implements Transport {
    * ```
    */
   send(to: NodeAddress, envelope: Envelope): void {
-    if (typeof envelope?.recipient !== "string" || !(envelope.payload instanceof Uint8Array)) {
+    if (
+      typeof envelope?.recipient !== "string" ||
+      !(envelope instanceof TextEnvelope || envelope.payload instanceof Uint8Array)
+    ) {
       throw new TypeError(
         "Cannot send: an envelope needs a string recipient and a Uint8Array payload",
       );
@@ -594,7 +597,7 @@ export class TcpTransport implements Transport {
       peer = this.#peerFor(key, to);
       this.#lookups.set(to, { host: to.host, port: to.port, gen: this.#generation, peer });
     }
-    const size = envelope.payload.length;
+    const size = queuedSize(envelope);
     if (envelope.lane === "control") {
       if (
         peer.control.length >= this.#controlLimit ||
@@ -864,10 +867,10 @@ export class TcpTransport implements Transport {
     for (const envelope of moved) {
       if (envelope.lane === "control") {
         existing.control.push(envelope);
-        existing.controlBytes += envelope.payload.length;
+        existing.controlBytes += queuedSize(envelope);
       } else {
         existing.queue.push(envelope);
-        existing.queueBytes += envelope.payload.length;
+        existing.queueBytes += queuedSize(envelope);
       }
     }
     this.#wakeWriters(peer, true);
