@@ -20,9 +20,10 @@ import {
   type NodeAddress,
   nodeAddress,
 } from "./address.ts";
-import { queuedSize, readEnvelope, TextEnvelope } from "./_envelope_codec.ts";
+import { readEnvelope, TextEnvelope } from "./_envelope_codec.ts";
 import { BatchEncoder, readBatch } from "./_batch_codec.ts";
-import { Link, type LinkState, Peer, pending } from "./_peer_link.ts";
+import { Link, type LinkState, type Peer, pending } from "./_peer_link.ts";
+import { PeerTable } from "./_peer_table.ts";
 import {
   nonNegative,
   positive,
@@ -82,8 +83,6 @@ export class TcpTransport implements Transport {
   #idleTimer: Cancellable | undefined;
   #maxConnections: number;
   #maxHandshakes: number;
-  #queueBytesLimit: number;
-  #controlLimit: number;
   #backlog: (() => number) | undefined;
   #maxBacklog: number;
   #maxBacklogBytes: number;
@@ -95,18 +94,12 @@ export class TcpTransport implements Transport {
   #log: Logger;
   #random: () => number;
   #maxFrameSize: number;
-  #queueLimit: number;
   #connectTimeout: number;
   #backoff: Required<ReconnectBackoff>;
   #unreachableTimeout: number;
   #highWater: number;
   #shutdownGrace: number;
-  #peers = new Map<string, Peer>();
-  #aliases = new Map<string, string>();
-  // send() is hot and callers reuse address objects: remember which peer an address object
-  // resolved to, checked against its host/port and the generation of the peer table.
-  #lookups = new WeakMap<NodeAddress, { host: string; port: number; gen: number; peer: Peer }>();
-  #generation = 0;
+  #peers: PeerTable;
   #links = new Set<Link>();
   #dials = new Set<Promise<void>>();
   #selfQueue: Envelope[] = [];
@@ -148,8 +141,12 @@ export class TcpTransport implements Transport {
     this.#idleTimeout = nonNegative("idleTimeout", options.idleTimeout, 60_000);
     this.#maxConnections = positive("maxConnections", options.maxConnections, 1024);
     this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 256);
-    this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
-    this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
+    this.#peers = new PeerTable({
+      queueLimit: positive("outboundQueueLimit", options.outboundQueueLimit, 100_000),
+      queueBytesLimit: positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20),
+      controlLimit: positive("controlQueueLimit", options.controlQueueLimit, 100_000),
+      maxFrameSize,
+    });
     this.#backlog = options.inboundBacklog;
     this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 100_000);
     this.#maxBacklogBytes = positive(
@@ -161,7 +158,6 @@ export class TcpTransport implements Transport {
     this.#log = options.logger ?? consoleLogger("warn", "[casty:remote]");
     this.#random = options.random ?? Math.random;
     this.#maxFrameSize = maxFrameSize;
-    this.#queueLimit = positive("outboundQueueLimit", options.outboundQueueLimit, 100_000);
     this.#connectTimeout = positive("connectTimeout", options.connectTimeout, 5000);
     const backoff = options.reconnectBackoff ?? {};
     this.#backoff = {
@@ -314,7 +310,7 @@ export class TcpTransport implements Transport {
 
   /** The bound of each peer's user-lane outbound queue (envelopes). */
   get outboundQueueLimit(): number {
-    return this.#queueLimit;
+    return this.#peers.queueLimit;
   }
 
   /**
@@ -333,7 +329,7 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedCount(to: NodeAddress): number {
-    return this.#peerOf(to)?.queue.length ?? 0;
+    return this.#peers.find(to)?.queue.length ?? 0;
   }
 
   /**
@@ -351,7 +347,7 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedBytes(to: NodeAddress): number {
-    return this.#peerOf(to)?.queueBytes ?? 0;
+    return this.#peers.find(to)?.queueBytes ?? 0;
   }
 
   /**
@@ -372,23 +368,11 @@ export class TcpTransport implements Transport {
    */
   whenWritable(to: NodeAddress, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const peer = this.#peerOf(to);
-    if (peer === undefined || this.#state !== "running" || this.#hasRoom(peer)) {
+    const peer = this.#peers.find(to);
+    if (peer === undefined || this.#state !== "running" || this.#peers.hasRoom(peer)) {
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const wake = (): void => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        const i = peer.waiters.indexOf(wake);
-        if (i >= 0) peer.waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      peer.waiters.push(wake);
-    });
+    return this.#peers.waitForRoom(peer, signal);
   }
 
   /**
@@ -410,9 +394,9 @@ export class TcpTransport implements Transport {
    * ```
    */
   dropQueued(to: NodeAddress, reason: UndeliverableReason = "unreachable"): number {
-    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
+    const peer = this.#peers.get(this.#peers.resolve(formatNodeAddress(to)));
     if (peer === undefined || peer.active !== undefined) return 0;
-    const given = this.#takeAll(peer);
+    const given = this.#peers.takeAll(peer);
     this.#undeliverable(peer.address, given, reason);
     return given.length;
   }
@@ -438,17 +422,17 @@ export class TcpTransport implements Transport {
    * ```
    */
   forget(to: NodeAddress): boolean {
-    const key = this.#resolve(formatNodeAddress(to));
+    const key = this.#peers.resolve(formatNodeAddress(to));
     const peer = this.#peers.get(key);
     if (peer === undefined) {
-      this.#dropAliases(key);
+      this.#peers.dropAliases(key);
       return false;
     }
     if (peer.active !== undefined) {
       peer.forgetWhenUnused = true;
       return false;
     }
-    this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
+    this.#undeliverable(peer.address, this.#peers.takeAll(peer), "unreachable");
     this.#dropPeer(peer);
     return true;
   }
@@ -479,51 +463,7 @@ export class TcpTransport implements Transport {
     const control = peer.controlOut;
     peer.controlOut = undefined;
     if (control !== undefined) this.#closeLink(control, "peer forgotten", false);
-    if (this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
-    this.#dropAliases(peer.key);
-    this.#generation++;
-    this.#wakeWriters(peer, true);
-  }
-
-  #dropAliases(key: string): void {
-    for (const [alias, target] of this.#aliases) {
-      if (alias === key || target === key) this.#aliases.delete(alias);
-    }
-  }
-
-  #peerOf(to: NodeAddress): Peer | undefined {
-    const cached = this.#lookups.get(to);
-    if (
-      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
-      cached.port === to.port
-    ) return cached.peer;
-    return this.#peers.get(this.#resolve(formatNodeAddress(to)));
-  }
-
-  /** Room for another envelope of up to a quarter of the byte bound (or a maximal frame). */
-  #hasRoom(peer: Peer): boolean {
-    return peer.queue.length < this.#queueLimit &&
-      (peer.queueBytes === 0 ||
-        peer.queueBytes + Math.min(this.#maxFrameSize, this.#queueBytesLimit / 4) <=
-          this.#queueBytesLimit);
-  }
-
-  /** Wakes `whenWritable` callers once the user lane has room (or always, with `all`). */
-  #wakeWriters(peer: Peer, all = false): void {
-    if (peer.waiters.length === 0 || (!all && !this.#hasRoom(peer))) return;
-    const waiters = peer.waiters;
-    peer.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Empties both lanes (control first) and wakes writers. */
-  #takeAll(peer: Peer): Envelope[] {
-    const out = peer.control.clear();
-    for (const envelope of peer.queue.clear()) out.push(envelope);
-    peer.queueBytes = 0;
-    peer.controlBytes = 0;
-    this.#wakeWriters(peer);
-    return out;
+    this.#peers.remove(peer);
   }
 
   /**
@@ -581,47 +521,27 @@ export class TcpTransport implements Transport {
       this.#undeliverable(to, [envelope], "too-large");
       return;
     }
-    let peer: Peer;
-    const cached = this.#lookups.get(to);
-    if (
-      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
-      cached.port === to.port
-    ) {
-      peer = cached.peer;
-    } else {
-      const key = this.#resolve(formatNodeAddress(to));
+    let peer = this.#peers.cached(to);
+    if (peer === undefined) {
+      const key = this.#peers.resolve(formatNodeAddress(to));
       if (key === this.#selfKey) {
         this.#sendToSelf(envelope);
         return;
       }
-      peer = this.#peerFor(key, to);
-      this.#lookups.set(to, { host: to.host, port: to.port, gen: this.#generation, peer });
+      peer = this.#peers.peerFor(key, to);
+      this.#peers.remember(to, peer);
     }
-    const size = queuedSize(envelope);
-    if (envelope.lane === "control") {
-      if (
-        peer.control.length >= this.#controlLimit ||
-        (peer.controlBytes > 0 && peer.controlBytes + size > this.#queueBytesLimit)
-      ) {
+    if (!this.#peers.enqueue(peer, envelope)) {
+      if (envelope.lane === "control") {
         this.#log.warn(`Control lane to ${peer.key} overflows; dropping "${envelope.recipient}"`, {
           queued: peer.control.length,
         });
-        this.#undeliverable(peer.address, [envelope], "queue-overflow");
-        return;
       }
-      peer.control.push(envelope);
-      peer.controlBytes += size;
-      if (peer.controlOut === undefined && peer.active !== undefined) this.#ensureControl(peer);
-    } else {
-      if (
-        peer.queue.length >= this.#queueLimit ||
-        (peer.queueBytes > 0 && peer.queueBytes + size > this.#queueBytesLimit)
-      ) {
-        this.#undeliverable(peer.address, [envelope], "queue-overflow");
-        return;
-      }
-      peer.queue.push(envelope);
-      peer.queueBytes += size;
+      this.#undeliverable(peer.address, [envelope], "queue-overflow");
+      return;
+    }
+    if (envelope.lane === "control" && peer.controlOut === undefined && peer.active !== undefined) {
+      this.#ensureControl(peer);
     }
     if (peer.active !== undefined) this.#scheduleFlush(peer);
     else this.#ensureDial(peer);
@@ -728,7 +648,10 @@ export class TcpTransport implements Transport {
       return;
     }
     peer.connecting = false;
-    if (this.#state !== "running" || peer.active !== undefined || !this.#peers.has(peer.key)) {
+    if (
+      this.#state !== "running" || peer.active !== undefined ||
+      this.#peers.get(peer.key) === undefined
+    ) {
       // Shut down meanwhile, the peer's own connection won the race, or it was forgotten.
       conn.destroy();
       if (this.#state === "running" && peer.active !== undefined) this.#scheduleFlush(peer);
@@ -805,7 +728,7 @@ export class TcpTransport implements Transport {
     }
     const claimed = formatNodeAddress(hello);
     const address = { host: hello.host, port: hello.port };
-    const peer = this.#peerFor(claimed, address);
+    const peer = this.#peers.peerFor(claimed, address);
     const active = peer.active;
     if (peer.connecting || peer.dialing !== undefined || active?.outbound === true) {
       // Two connections between the same pair: the one dialled by the lower address wins.
@@ -852,28 +775,8 @@ export class TcpTransport implements Transport {
   /** The dialled address turned out to be an alias of the peer's advertised one. */
   #rekey(peer: Peer, link: Link, key: string, address: NodeAddress): Peer {
     this.#log.debug(`${peer.key} advertises itself as ${key}`);
-    this.#aliases.set(peer.key, key);
-    this.#generation++;
-    const existing = this.#peers.get(key);
-    this.#peers.delete(peer.key);
-    peer.dialing = undefined;
-    if (existing === undefined) {
-      peer.key = key;
-      peer.address = address;
-      this.#peers.set(key, peer);
-      return peer;
-    }
-    const moved = this.#takeAll(peer);
-    for (const envelope of moved) {
-      if (envelope.lane === "control") {
-        existing.control.push(envelope);
-        existing.controlBytes += queuedSize(envelope);
-      } else {
-        existing.queue.push(envelope);
-        existing.queueBytes += queuedSize(envelope);
-      }
-    }
-    this.#wakeWriters(peer, true);
+    const existing = this.#peers.rekey(peer, key, address);
+    if (existing === peer) return peer;
     peer.retryTimer?.cancel();
     link.peer = existing;
     if (existing.dialing !== undefined) {
@@ -1078,7 +981,7 @@ export class TcpTransport implements Transport {
     const delay = Math.round(base * (1 - jitter + 2 * jitter * this.#random()));
     peer.nextAttemptAt = now + delay;
     if (refusal === "refused") {
-      this.#undeliverable(peer.address, this.#takeAll(peer), "refused");
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "refused");
     } else if (pending(peer) && now - peer.downSince >= this.#unreachableTimeout) {
       this.#log.warn(
         `${peer.key} unreachable for ${
@@ -1086,7 +989,7 @@ export class TcpTransport implements Transport {
         } ms; giving up queued envelopes`,
         { queued: peer.queue.length + peer.control.length, reason },
       );
-      this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "unreachable");
     } else if (refusal !== "superseded") {
       this.#log.debug(`Cannot connect to ${peer.key} (attempt ${peer.attempts}): ${reason}`, {
         retryIn: delay,
@@ -1096,19 +999,6 @@ export class TcpTransport implements Transport {
   }
 
   // ---- outbound ----------------------------------------------------------------------
-
-  #peerFor(key: string, address: NodeAddress): Peer {
-    let peer = this.#peers.get(key);
-    if (peer === undefined) {
-      peer = new Peer(key, { host: address.host, port: address.port });
-      this.#peers.set(key, peer);
-    }
-    return peer;
-  }
-
-  #resolve(key: string): string {
-    return this.#aliases.get(key) ?? key;
-  }
 
   #sendToSelf(envelope: Envelope): void {
     this.#selfQueue.push(envelope);
@@ -1172,7 +1062,7 @@ export class TcpTransport implements Transport {
       }
     }
     if (written > 0) link.lastActivity = this.#clock.now();
-    this.#wakeWriters(peer);
+    this.#peers.wakeWriters(peer);
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -1252,8 +1142,8 @@ export class TcpTransport implements Transport {
       peer.retryTimer = undefined;
       if (peer.continuation !== undefined) clearTimeout(peer.continuation);
       peer.continuation = undefined;
-      this.#undeliverable(peer.address, this.#takeAll(peer), "shutdown");
-      this.#wakeWriters(peer, true);
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "shutdown");
+      this.#peers.wakeWriters(peer, true);
     }
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
