@@ -49,7 +49,9 @@ export class BatchEncoder {
 
   /**
    * Takes envelopes off the peer's lanes (control first) and encodes them as frames, about
-   * `target` bytes; an envelope larger than the link's frame size goes to `tooLarge`.
+   * `target` bytes; an envelope larger than the link's frame size goes to `tooLarge`. The
+   * result is a fresh copy, or, when the link's connection copies what it cannot write at once
+   * (`copiesWrites`), a view of the scratch buffer valid until the next call.
    */
   encode(
     peer: Peer,
@@ -137,9 +139,11 @@ export class BatchEncoder {
     }
     if (frame < 0) return undefined;
     o = closeFrame(out, frame, frameBytes, entries, o);
-    const bytes = out.slice(0, o);
-    this.#scratch = out.length > SCRATCH ? utf8Buffer(SCRATCH) : scratch;
-    return bytes;
+    if (out.length > SCRATCH) {
+      this.#scratch = utf8Buffer(SCRATCH);
+      return out.subarray(0, o);
+    }
+    return link.conn.copiesWrites === true ? out.subarray(0, o) : out.slice(0, o);
   }
 }
 

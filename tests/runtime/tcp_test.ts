@@ -83,6 +83,39 @@ for (const name of supportedTcp()) {
       await listener.close();
     });
 
+    it("lets a caller reuse its buffer after write when the adapter copies writes", async () => {
+      // Bun's adapter copies what the socket does not take at once (copiesWrites); the others
+      // keep the buffer, so for them this test writes copies and checks the bytes only.
+      const size = 16 * 1024 * 1024;
+      const chunk = 64 * 1024;
+      const done = Promise.withResolvers<{ bytes: Uint8Array }>();
+      const listener = await tcp.listen("127.0.0.1", 0, {
+        onAccept: (conn) => {
+          const received = collect(conn);
+          conn.onClose(() => done.resolve({ bytes: received.bytes() }));
+        },
+      });
+      const conn = await tcp.connect("127.0.0.1", listener.port);
+      assert.equal(conn.copiesWrites === true, name === "bun");
+      const scratch = new Uint8Array(chunk);
+      const expected = new Uint8Array(size);
+      let maxBuffered = 0;
+      for (let o = 0; o < size; o += chunk) {
+        for (let i = 0; i < chunk; i++) scratch[i] = ((o + i) * 31 + (o >>> 16)) & 255;
+        expected.set(scratch, o);
+        conn.write(conn.copiesWrites === true ? scratch : scratch.slice());
+        maxBuffered = Math.max(maxBuffered, conn.bufferedAmount);
+      }
+      scratch.fill(0);
+      assert.ok(maxBuffered > 0, "some bytes were buffered");
+      await new Promise<void>((resolve) => conn.onDrain(resolve));
+      conn.close();
+      const { bytes } = await done.promise;
+      assert.equal(bytes.length, size);
+      assert.ok(bytes.every((b, i) => b === expected[i]), "the bytes differ from those written");
+      await listener.close();
+    });
+
     it("delivers data that arrived before onData was set", async () => {
       const accepted = Promise.withResolvers<TcpConnection>();
       const listener = await tcp.listen("127.0.0.1", 0, { onAccept: accepted.resolve });
