@@ -18,6 +18,16 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * An outbound envelope whose payload is still JSON text: the transport writes the text straight
  * into its batch buffer as UTF-8 (no `Uint8Array` per message, no copy). Anything else that
  * reads `payload` (a dead letter, a self-send, another transport) gets the bytes, encoded once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queuedSize, TextEnvelope } from "./_envelope_codec.ts";
+ * const envelope = new TextEnvelope("/user/a", '"é"', "user");
+ * assert.deepEqual([...envelope.payload], [0x22, 0xc3, 0xa9, 0x22]);
+ * assert.equal(envelope.payload, envelope.payload); // encoded once
+ * assert.equal(queuedSize(envelope), 3);
+ * ```
  */
 export class TextEnvelope implements Envelope {
   readonly recipient: string;

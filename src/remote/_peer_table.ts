@@ -20,7 +20,28 @@ export interface QueueLimits {
   readonly maxFrameSize: number;
 }
 
-/** Peers by advertised address, and their queues. */
+/**
+ * Peers by advertised address, and their queues.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PeerTable } from "./_peer_table.ts";
+ * const table = new PeerTable({
+ *   queueLimit: 1,
+ *   queueBytesLimit: 1024,
+ *   controlLimit: 1,
+ *   maxFrameSize: 1024,
+ * });
+ * const to = { host: "127.0.0.1", port: 25520 };
+ * const peer = table.peerFor("127.0.0.1:25520", to);
+ * assert.ok(table.enqueue(peer, { recipient: "/a", payload: new Uint8Array(3) }));
+ * assert.ok(!table.enqueue(peer, { recipient: "/b", payload: new Uint8Array(3) })); // full
+ * assert.ok(table.enqueue(peer, { recipient: "/_cluster/x", payload: new Uint8Array(3), lane: "control" }));
+ * assert.equal(table.find(to), peer);
+ * assert.deepEqual(table.takeAll(peer).map((e) => e.recipient), ["/_cluster/x", "/a"]);
+ * ```
+ */
 export class PeerTable {
   readonly #limits: QueueLimits;
   readonly #peers = new Map<string, Peer>();
