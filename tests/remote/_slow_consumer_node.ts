@@ -2,7 +2,7 @@
 // (asynchronously, so the event loop stays free for heartbeats).
 // Usage: _slow_consumer_node.ts <system> <secret>
 // Prints {"event":"ready","port"}, {"event":"UnreachableMember"} / {"event":"deadLetter"} as
-// they happen, and {"event":"stats","received","maxHeap"} every 500 ms.
+// they happen, and {"event":"stats","received","maxHeap","maxStall"} every 500 ms.
 import process from "node:process";
 import { Behaviors, ClusteredActorSystem, DeadLetter, UnreachableMember } from "../../mod.ts";
 
@@ -33,14 +33,24 @@ node.eventStream.subscribe(DeadLetter, (e) => {
   const to = typeof e.recipient === "string" ? e.recipient : e.recipient.address;
   print({ event: "deadLetter", to, reason: e.reason });
 });
+// The longest event-loop stall (a 50 ms timer's lateness): a loaded machine can starve this
+// process for longer than the failure detector tolerates, which the test must tell apart.
+let maxStall = 0;
+let tickAt = performance.now();
+const stallTimer = setInterval(() => {
+  const now = performance.now();
+  maxStall = Math.max(maxStall, now - tickAt - 50);
+  tickAt = now;
+}, 50);
 const stats = setInterval(() => {
   maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
-  print({ event: "stats", received, maxHeap });
+  print({ event: "stats", received, maxHeap, maxStall: Math.round(maxStall) });
 }, 500);
 print({ event: "ready", port: node.selfAddress.port });
 process.stdin.on("data", () => {});
 process.stdin.on("end", () => {
   clearInterval(stats);
+  clearInterval(stallTimer);
   void node.shutdown().then(() => process.exit(0));
 });
 setTimeout(() => process.exit(1), 120_000);
