@@ -506,6 +506,13 @@ export class ShardCoordinator {
     } else if (table.epoch < this.#table.epoch) {
       return;
     }
+    // Topology subscribers (cluster clients) learn every new table at once, not at their next
+    // refresh: a client that still routes by the old one sends to the old owner (the slow path).
+    const version = `${this.#table.epoch}:${this.#table.version}`;
+    if (version !== this.#notified) {
+      this.#notified = version;
+      this.#changed();
+    }
     const now = this.#ctx.clock.now();
     const anchor = leader === this.#self ? now : this.#ackSent.get(echo);
     // Acks up to the echoed one are answered; later states echo the same or newer ones.

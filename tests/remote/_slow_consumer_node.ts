@@ -5,6 +5,7 @@
 // they happen, and {"event":"stats","received","maxHeap","maxStall"} every 500 ms.
 import process from "node:process";
 import { Behaviors, ClusteredActorSystem, DeadLetter, UnreachableMember } from "../../mod.ts";
+import { stallMonitor } from "../_helpers/stall.ts";
 
 const [name = "slow", secret = "", backlog] = process.argv.slice(2);
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -33,24 +34,18 @@ node.eventStream.subscribe(DeadLetter, (e) => {
   const to = typeof e.recipient === "string" ? e.recipient : e.recipient.address;
   print({ event: "deadLetter", to, reason: e.reason });
 });
-// The longest event-loop stall (a 50 ms timer's lateness): a loaded machine can starve this
-// process for longer than the failure detector tolerates, which the test must tell apart.
-let maxStall = 0;
-let tickAt = performance.now();
-const stallTimer = setInterval(() => {
-  const now = performance.now();
-  maxStall = Math.max(maxStall, now - tickAt - 50);
-  tickAt = now;
-}, 50);
+// The longest event-loop stall: a loaded machine can starve this process for longer than the
+// failure detector tolerates, which the test must tell apart.
+const stall = stallMonitor();
 const stats = setInterval(() => {
   maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
-  print({ event: "stats", received, maxHeap, maxStall: Math.round(maxStall) });
+  print({ event: "stats", received, maxHeap, maxStall: Math.round(stall.max()) });
 }, 500);
 print({ event: "ready", port: node.selfAddress.port });
 process.stdin.on("data", () => {});
 process.stdin.on("end", () => {
   clearInterval(stats);
-  clearInterval(stallTimer);
+  stall.stop();
   void node.shutdown().then(() => process.exit(0));
 });
 setTimeout(() => process.exit(1), 120_000);
