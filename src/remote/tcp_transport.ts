@@ -333,7 +333,8 @@ export class TcpTransport implements Transport {
   }
 
   /**
-   * Payload bytes queued for `to` on the user lane and not yet written.
+   * Payload bytes queued for `to` on the user lane and not yet written (a payload that is
+   * still text, as remote tells with the default serializer are, counts its UTF-16 length).
    *
    * @param to The peer.
    * @returns The bytes (0 for an unknown peer).
