@@ -202,6 +202,15 @@ function encodeBatch(items: readonly BatchItem[]): unknown[] {
   return out;
 }
 
+function isHistory(value: unknown): value is TermHistory {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) {
+    const pair = value[i];
+    if (!Array.isArray(pair) || pair.length !== 2) return false;
+  }
+  return true;
+}
+
 /** The items of a {@linkcode ReplicaBatch}; `undefined` when malformed. */
 function decodeBatch(
   flat: readonly unknown[],
@@ -211,10 +220,10 @@ function decodeBatch(
   const ids: string[] = new Array(n);
   const items: Item[] = new Array(n);
   for (let i = 0, o = 0; i < n; i++, o += ITEM_SLOTS) {
-    const [id, term, history, first, ts, payloads] = flat.slice(o, o + ITEM_SLOTS);
+    const id = flat[o], term = flat[o + 1], history = flat[o + 2], first = flat[o + 3];
+    const ts = flat[o + 4], payloads = flat[o + 5];
     if (
-      typeof id !== "string" || typeof term !== "number" || !Array.isArray(history) ||
-      !history.every((h) => Array.isArray(h) && h.length === 2) ||
+      typeof id !== "string" || typeof term !== "number" || !isHistory(history) ||
       !Number.isSafeInteger(first) || !Array.isArray(payloads) || payloads.length === 0 ||
       !(typeof ts === "number" || (Array.isArray(ts) && ts.length === payloads.length))
     ) return undefined;
@@ -509,6 +518,68 @@ function storeBehavior(
     await write();
   };
 
+  /**
+   * The steady state, decided at once (no await before the write): every item of the entity
+   * (`indexes` into `items`) is under the store's term and history and continues its log, and
+   * everything needed is cached. Writes them with one `persist` and fills their `acks`;
+   * `undefined` when `apply` must decide.
+   */
+  const steady = (
+    id: string,
+    indexes: readonly number[],
+    items: readonly Item[],
+    acks: number[],
+  ): Promise<void> | undefined => {
+    const journal = journals.get(id);
+    const record = records.get(id);
+    const highest = known.get(id);
+    if (journal === undefined || record === undefined || highest === undefined) return undefined;
+    let h = highest;
+    // The events to write: the first item's own array while it is the only one.
+    let queued: PersistedEvent[] | undefined;
+    let copied = false;
+    const lasts: number[] = new Array(indexes.length);
+    for (let n = 0; n < indexes.length; n++) {
+      const item = items[indexes[n]];
+      if (item.term !== record.term || !sameHistory(item.history, record.history)) {
+        return undefined;
+      }
+      const events = item.events;
+      let k = 0;
+      while (k < events.length && events[k].sequenceNr <= h) k++;
+      if (k < events.length) {
+        if (events[k].sequenceNr !== h + 1) return undefined;
+        if (queued === undefined && k === 0) queued = events as PersistedEvent[];
+        else {
+          if (!copied) queued = queued === undefined ? [] : [...queued];
+          copied = true;
+          for (; k < events.length; k++) queued!.push(events[k]);
+        }
+        h = events[events.length - 1].sequenceNr;
+      }
+      lasts[n] = h;
+    }
+    const answer = (ok: boolean, highest: number) => {
+      for (let n = 0; n < indexes.length; n++) {
+        const at = 3 * indexes[n];
+        acks[at] = ok ? 1 : 0;
+        acks[at + 1] = items[indexes[n]].term;
+        acks[at + 2] = ok ? lasts[n] : highest;
+      }
+    };
+    if (queued === undefined) {
+      answer(true, h);
+      return Promise.resolve();
+    }
+    return journal.persist(id, queued).then(() => {
+      remember(known, id, h);
+      answer(true, h);
+    }, async () => {
+      known.delete(id);
+      answer(false, await highestSequenceNrOf(journal, id).catch(() => 0));
+    });
+  };
+
   return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
     if (msg instanceof ReplicaClaim) return void (await claim(msg));
     if (msg instanceof ReplicaFetch) return void (await fetch(msg));
@@ -537,12 +608,15 @@ function storeBehavior(
     }
     const work: Promise<void>[] = [];
     for (const [id, indexes] of byEntity) {
-      work.push(apply(id, indexes.map((i) => items[i]), (k) => (ok, term, highest) => {
-        const at = 3 * indexes[k];
-        acks[at] = ok ? 1 : 0;
-        acks[at + 1] = term;
-        acks[at + 2] = highest;
-      }));
+      work.push(
+        steady(id, indexes, items, acks) ??
+          apply(id, indexes.map((i) => items[i]), (k) => (ok, term, highest) => {
+            const at = 3 * indexes[k];
+            acks[at] = ok ? 1 : 0;
+            acks[at + 1] = term;
+            acks[at + 2] = highest;
+          }),
+      );
     }
     await Promise.all(work);
     msg.replyTo.tell(new ReplicaBatchAck(msg.batchId, acks));

@@ -84,9 +84,9 @@ export function saveTermRecord(
  */
 export function termAt(history: TermHistory, seq: number): number {
   let term = 0;
-  for (const [t, from] of history) {
-    if (from > seq) break;
-    term = t;
+  for (let i = 0; i < history.length; i++) {
+    if (history[i][1] > seq) break;
+    term = history[i][0];
   }
   return term;
 }
@@ -139,5 +139,10 @@ export function isPrefixOf(
  * @returns Whether they hold the same pairs.
  */
 export function sameHistory(a: TermHistory, b: TermHistory): boolean {
-  return a.length === b.length && a.every(([t, from], i) => t === b[i][0] && from === b[i][1]);
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  }
+  return true;
 }
