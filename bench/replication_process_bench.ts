@@ -104,7 +104,8 @@ for (const [round, i] of runs) {
 console.log(
   `\n3 processes, ${sqlite ? "SQLite" : "in-memory"} journals, ${N} commands per case, ` +
     `${CONCURRENCY} in flight over ${ENTITIES} entities from node 0\n` +
-    "| case | commands/s | p50 | p99 | CPU per command (3 processes) |\n|---|---|---|---|---|\n" + rows.join("\n"),
+    "| case | commands/s | p50 | p99 | CPU per command (3 processes) |\n|---|---|---|---|---|\n" +
+    rows.join("\n"),
 );
 await Promise.all(peers.map((p) => p.stop()));
 await node.shutdown();
