@@ -24,8 +24,10 @@ import type { MemberStatus } from "../cluster/member.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
 import { setImmediate } from "node:timers";
 import {
+  historyKey,
   isPrefixOf,
   loadTermRecord,
+  parseHistoryKey,
   sameHistory,
   saveTermRecord,
   spliceHistory,
@@ -140,8 +142,8 @@ export class ReplicaEvents {
 /**
  * @internal The {@linkcode ReplicateEvents} of many entities for one replica, shipped together
  * (one message per replica per turn); answered with one {@linkcode ReplicaBatchAck}. The items
- * are one flat array of plain values, six per item (entity id, term, term history, first
- * sequence number, the timestamp of every event or one for all, the events), which the
+ * are one flat array of plain values, six per item (entity id, term, term history as text,
+ * first sequence number, the timestamp of every event or one for all, the events), which the
  * serializer walks far faster than an array of class instances.
  */
 export class ReplicaBatch {
@@ -181,34 +183,26 @@ const ITEM_SLOTS = 6;
 
 /** The flat items of a {@linkcode ReplicaBatch}. */
 function encodeBatch(items: readonly BatchItem[]): unknown[] {
-  const out: unknown[] = new Array(items.length * ITEM_SLOTS);
-  let o = 0;
+  const out: unknown[] = [];
   for (const item of items) {
     const events = item.events;
-    const payloads: unknown[] = new Array(events.length);
+    const payloads: unknown[] = [];
     const ts = events[0].timestamp;
     let same = true;
     for (let k = 0; k < events.length; k++) {
-      payloads[k] = events[k].event;
+      payloads.push(events[k].event);
       if (events[k].timestamp !== ts) same = false;
     }
-    out[o++] = item.id;
-    out[o++] = item.term;
-    out[o++] = item.history;
-    out[o++] = events[0].sequenceNr;
-    out[o++] = same ? ts : events.map((e) => e.timestamp);
-    out[o++] = payloads;
+    out.push(
+      item.id,
+      item.term,
+      historyKey(item.history),
+      events[0].sequenceNr,
+      same ? ts : events.map((e) => e.timestamp),
+      payloads,
+    );
   }
   return out;
-}
-
-function isHistory(value: unknown): value is TermHistory {
-  if (!Array.isArray(value)) return false;
-  for (let i = 0; i < value.length; i++) {
-    const pair = value[i];
-    if (!Array.isArray(pair) || pair.length !== 2) return false;
-  }
-  return true;
 }
 
 /** The items of a {@linkcode ReplicaBatch}; `undefined` when malformed. */
@@ -217,26 +211,26 @@ function decodeBatch(
 ): { ids: string[]; items: Item[] } | undefined {
   if (!Array.isArray(flat) || flat.length % ITEM_SLOTS !== 0) return undefined;
   const n = flat.length / ITEM_SLOTS;
-  const ids: string[] = new Array(n);
-  const items: Item[] = new Array(n);
+  const ids: string[] = [];
+  const items: Item[] = [];
   for (let i = 0, o = 0; i < n; i++, o += ITEM_SLOTS) {
-    const id = flat[o], term = flat[o + 1], history = flat[o + 2], first = flat[o + 3];
+    const id = flat[o], term = flat[o + 1], key = flat[o + 2], first = flat[o + 3];
     const ts = flat[o + 4], payloads = flat[o + 5];
     if (
-      typeof id !== "string" || typeof term !== "number" || !isHistory(history) ||
+      typeof id !== "string" || typeof term !== "number" || typeof key !== "string" ||
       !Number.isSafeInteger(first) || !Array.isArray(payloads) || payloads.length === 0 ||
       !(typeof ts === "number" || (Array.isArray(ts) && ts.length === payloads.length))
     ) return undefined;
-    const events: PersistedEvent[] = new Array(payloads.length);
+    const events: PersistedEvent[] = [];
     for (let k = 0; k < payloads.length; k++) {
-      events[k] = {
+      events.push({
         sequenceNr: (first as number) + k,
         event: payloads[k],
         timestamp: typeof ts === "number" ? ts : ts[k],
-      };
+      });
     }
-    ids[i] = id;
-    items[i] = { term, history: history as TermHistory, events };
+    ids.push(id);
+    items.push({ term, key, events });
   }
   return { ids, items };
 }
@@ -334,7 +328,10 @@ function hostsIn(
 /** One entity's events as a store receives them (from a ReplicateEvents or a ReplicaBatch). */
 interface Item {
   readonly term: number;
-  readonly history: TermHistory;
+  /** The primary's term history, as {@linkcode historyKey} writes it. */
+  readonly key: string;
+  /** The same history, when the item came with it (else parsed from `key` when needed). */
+  readonly history?: TermHistory;
   readonly events: readonly PersistedEvent[];
 }
 
@@ -469,7 +466,7 @@ function storeBehavior(
       let first = 0;
       while (first < events.length && events[first].sequenceNr <= highest) first++;
       if (
-        item.term === record.term && sameHistory(item.history, record.history) &&
+        item.term === record.term && item.key === historyKey(record.history) &&
         (first === events.length || events[first].sequenceNr === highest + 1)
       ) {
         for (let k = first; k < events.length; k++) queued.push(events[k]);
@@ -483,13 +480,14 @@ function storeBehavior(
       }
       const ack = answer(i);
       const term = record.term;
-      if (item.term < term) {
+      const itemHistory = item.history ?? parseHistoryKey(item.key);
+      if (item.term < term || itemHistory === undefined) {
         ack(false, term, highest);
         continue;
       }
       // A log that is not a prefix of the primary's (it holds events the primary does not, e.g.
       // unacknowledged ones of a deposed primary) must not count as a copy: refuse, for good.
-      if (!isPrefixOf(record.history, highest, item.history, Number.MAX_SAFE_INTEGER)) {
+      if (!isPrefixOf(record.history, highest, itemHistory, Number.MAX_SAFE_INTEGER)) {
         ack(false, item.term, highest);
         continue;
       }
@@ -500,7 +498,7 @@ function storeBehavior(
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1].sequenceNr : highest;
       const spliced = fresh.length > 0
-        ? spliceHistory(record.history, highest, item.history)
+        ? spliceHistory(record.history, highest, itemHistory)
         : record.history;
       const history = sameHistory(spliced, record.history) ? record.history : spliced;
       if (item.term > term || history !== record.history) {
@@ -538,10 +536,10 @@ function storeBehavior(
     // The events to write: the first item's own array while it is the only one.
     let queued: PersistedEvent[] | undefined;
     let copied = false;
-    const lasts: number[] = new Array(indexes.length);
+    const lasts: number[] = [];
     for (let n = 0; n < indexes.length; n++) {
       const item = items[indexes[n]];
-      if (item.term !== record.term || !sameHistory(item.history, record.history)) {
+      if (item.term !== record.term || item.key !== historyKey(record.history)) {
         return undefined;
       }
       const events = item.events;
@@ -557,7 +555,7 @@ function storeBehavior(
         }
         h = events[events.length - 1].sequenceNr;
       }
-      lasts[n] = h;
+      lasts.push(h);
     }
     const answer = (ok: boolean, highest: number) => {
       for (let n = 0; n < indexes.length; n++) {
@@ -584,7 +582,8 @@ function storeBehavior(
     if (msg instanceof ReplicaClaim) return void (await claim(msg));
     if (msg instanceof ReplicaFetch) return void (await fetch(msg));
     if (msg instanceof ReplicateEvents) {
-      await apply(msg.entityId, [msg], () => (ok, term, highest) => {
+      const item = { ...msg, key: historyKey(msg.history) };
+      await apply(msg.entityId, [item], () => (ok, term, highest) => {
         msg.replyTo?.tell(new ReplicateEventsAck(msg.entityId, ok, term, highest));
       });
       return undefined;
@@ -594,12 +593,8 @@ function storeBehavior(
     const decoded = decodeBatch(msg.items);
     if (decoded === undefined) return undefined;
     const { ids, items } = decoded;
-    const acks: number[] = new Array(items.length * 3);
-    for (let i = 0; i < items.length; i++) {
-      acks[3 * i] = 0;
-      acks[3 * i + 1] = 0;
-      acks[3 * i + 2] = -1;
-    }
+    const acks: number[] = [];
+    for (let i = 0; i < items.length; i++) acks.push(0, 0, -1);
     const byEntity = new Map<string, number[]>();
     for (let i = 0; i < ids.length; i++) {
       const list = byEntity.get(ids[i]);

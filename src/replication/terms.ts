@@ -146,3 +146,41 @@ export function sameHistory(a: TermHistory, b: TermHistory): boolean {
   }
   return true;
 }
+
+const KEYS = new WeakMap<TermHistory, string>();
+
+/**
+ * A compact text form of a history (`"1:1,3:10"`), as batches ship it: two histories are equal
+ * exactly when their keys are. Cached per history object.
+ *
+ * @param history The history.
+ * @returns Its key.
+ */
+export function historyKey(history: TermHistory): string {
+  let key = KEYS.get(history);
+  if (key === undefined) {
+    key = history.map(([t, from]) => `${t}:${from}`).join(",");
+    KEYS.set(history, key);
+  }
+  return key;
+}
+
+const PAIR = /^(\d+):(\d+)$/;
+
+/**
+ * The history that {@linkcode historyKey} made `key` from.
+ *
+ * @param key A key.
+ * @returns The history, or `undefined` when `key` is malformed.
+ */
+export function parseHistoryKey(key: string): TermHistory | undefined {
+  if (key === "") return [];
+  const out: Array<readonly [number, number]> = [];
+  for (const part of key.split(",")) {
+    const m = PAIR.exec(part);
+    if (m === null) return undefined;
+    out.push([Number(m[1]), Number(m[2])]);
+  }
+  KEYS.set(out, key);
+  return out;
+}
