@@ -10,7 +10,7 @@ import {
 } from "../../src/replication/replication.ts";
 import { historyKey, parseHistoryKey } from "../../src/replication/terms.ts";
 import type { ReplicateEventsAck } from "../../src/sharding/mod.ts";
-import { testCluster } from "../../src/testing/mod.ts";
+import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
 import { type ActorRef, Behaviors } from "../../mod.ts";
 import { SqliteJournal } from "../../src/persistence/mod.ts";
 import { account, idsIn } from "./_fixtures.ts";
@@ -28,6 +28,34 @@ const item = (id: string, term: number, key: string, first: number, ...names: st
   names.map((n) => ({ id: n, amount: 1 })),
 ];
 
+/**
+ * Runs `body` against the replica store of a one-node test cluster whose accounts write to a
+ * SQLite journal in `dir`; stops the node and closes the journal afterwards.
+ */
+async function withStore(
+  seed: number,
+  dir: string,
+  body: (
+    cluster: TestCluster,
+    store: ActorRef<unknown>,
+    journal: SqliteJournal,
+  ) => Promise<void>,
+): Promise<void> {
+  await using cluster = await testCluster(1, { seed });
+  const journal = new SqliteJournal({ path: join(dir, "n0.db") });
+  try {
+    const node = cluster.nodes[0];
+    node.spawn(
+      Behaviors.sharded(account("n0", journal), { numShards: 10, replication }),
+      "accounts",
+    );
+    await body(cluster, node.lookup(STORE)! as ActorRef<unknown>, journal);
+  } finally {
+    await cluster.run(cluster.kill(0));
+    await journal.close();
+  }
+}
+
 describe("replication: a replica store answers a batch of many entities at once", () => {
   let dir = "";
   beforeEach(() => {
@@ -35,16 +63,9 @@ describe("replication: a replica store answers a batch of many entities at once"
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("writes each entity's items with one persist, in one transaction, and acks three numbers per item", async () => {
-    await using cluster = await testCluster(1, { seed: 61 });
-    const journal = new SqliteJournal({ path: join(dir, "n0.db") });
-    const node = cluster.nodes[0];
-    try {
-      node.spawn(
-        Behaviors.sharded(account("n0", journal), { numShards: 10, replication }),
-        "accounts",
-      );
-      const store = node.lookup(STORE)! as ActorRef<unknown>;
+  it("writes each entity's items with one persist, in one transaction, and acks three numbers per item", () =>
+    withStore(61, dir, async (cluster, store, journal) => {
+      const node = cluster.nodes[0];
       const claim = (id: string) =>
         cluster.run(
           node.ask<unknown, ReplicateEventsAck>(store, (r) => new ReplicaClaim(id, 3, r)),
@@ -84,22 +105,11 @@ describe("replication: a replica store answers a batch of many entities at once"
       assert.deepEqual(mixed.acks, [0, 3, 3, 0, 3, 3, 1, 3, 3]);
       assert.deepEqual(await idsIn(journal, "a"), ["a1", "a2", "a3"]);
       assert.deepEqual(await idsIn(journal, "b"), ["b1", "b2", "b3"]);
-    } finally {
-      await cluster.run(cluster.kill(0));
-      await journal.close();
-    }
-  });
+    }));
 
-  it("answers nothing to a malformed batch and writes nothing", async () => {
-    await using cluster = await testCluster(1, { seed: 62 });
-    const journal = new SqliteJournal({ path: join(dir, "n0.db") });
-    const node = cluster.nodes[0];
-    try {
-      node.spawn(
-        Behaviors.sharded(account("n0", journal), { numShards: 10, replication }),
-        "accounts",
-      );
-      const store = node.lookup(STORE)! as ActorRef<unknown>;
+  it("answers nothing to a malformed batch and writes nothing", () =>
+    withStore(62, dir, async (cluster, store, journal) => {
+      const node = cluster.nodes[0];
       await cluster.run(
         node.ask<unknown, ReplicateEventsAck>(store, (r) => new ReplicaClaim("c", 1, r)),
       );
@@ -129,11 +139,7 @@ describe("replication: a replica store answers a batch of many entities at once"
       );
       assert.deepEqual(bad.acks, [0, 1, 0]);
       assert.deepEqual(await idsIn(journal, "c"), []);
-    } finally {
-      await cluster.run(cluster.kill(0));
-      await journal.close();
-    }
-  });
+    }));
 });
 
 describe("historyKey()", () => {
