@@ -322,7 +322,7 @@ export function regionBehavior(
       openFor = table;
     };
     // A coarse clock (updated every housekeeping tick): idle times and buffer ages need no more.
-    let now = clock.now();
+    let now = Math.floor(clock.now());
 
     const handle: RegionHandle = {
       eligible: spec.eligible,
@@ -482,7 +482,7 @@ export function regionBehavior(
     };
 
     const refresh = () => {
-      now = clock.now();
+      now = Math.floor(clock.now());
       // Shards this node may no longer host: stop their entities.
       for (const shard of [...active]) {
         if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
