@@ -381,6 +381,11 @@ export class ActorCell<M> {
     return this.#queued();
   }
 
+  /** Whether a message waits in the mailbox (`queued > 0`, cheaper). */
+  get hasQueued(): boolean {
+    return this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+  }
+
   enqueue(msg: M): void {
     if (this.#state >= STOPPING) {
       this.#deadLetter(msg, "stopped");
@@ -606,7 +611,9 @@ export class ActorCell<M> {
     }
     const ctx = this.#ctx;
     while (n < budget && !this.#busy) {
-      const sys = this.#sys;
+      // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
+      const rare = this.#rare;
+      const sys = rare === undefined ? undefined : rare.sys;
       if (sys !== undefined && sys.length > 0) {
         n++;
         this.#handleSys(sys.shift()!);
@@ -624,12 +631,14 @@ export class ActorCell<M> {
       } else {
         const box = this.#mailbox;
         if (box === undefined || box.length === 0) {
-          if (this.#drainStop) this.#stop();
+          if (rare !== undefined && rare.drainStop) this.#stop();
           break;
         }
         msg = box.shift() as M;
       }
-      if (this.#waiters !== undefined && this.#waiters.length > 0) this.#admitWaiter();
+      if (rare !== undefined && rare.waiters !== undefined && rare.waiters.length > 0) {
+        this.#admitWaiter();
+      }
       n++;
       let result: unknown;
       try {

@@ -129,14 +129,15 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   readonly #region: ActorRef<RegionMsg>;
   readonly #fast: RegionFastPath;
   /** The region's mailbox (a local region's ref is a cell's ref). */
-  readonly #mailbox: { readonly queued: number };
+  readonly #mailbox: { readonly hasQueued: boolean };
   #watch: Watchable | undefined;
 
   /** @internal */
   constructor(region: ActorRef<never>, fast: RegionFastPath) {
     this.#region = region as unknown as ActorRef<RegionMsg>;
     this.#fast = fast;
-    this.#mailbox = (region as { cell?: { readonly queued: number } }).cell ?? { queued: 1 };
+    this.#mailbox = (region as { cell?: { readonly hasQueued: boolean } }).cell ??
+      { hasQueued: true };
   }
 
   /** Marks it as an actor ref. */
@@ -163,7 +164,7 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   tell(msg: ShardEnvelope<M>): void {
     // Anything waiting in the region's mailbox may be an earlier envelope: no overtaking it.
     if (
-      msg instanceof ShardEnvelope && this.#mailbox.queued === 0 && this.#fast.tryLocal(msg)
+      msg instanceof ShardEnvelope && !this.#mailbox.hasQueued && this.#fast.tryLocal(msg)
     ) return;
     this.#region.tell(msg as unknown as RegionMsg);
   }
