@@ -7,7 +7,8 @@
 //   {"op":"tells","ids":[…],"n":100000,"tag":"t"} → {"event":"sent","tag":"t","ms":…}
 // (n tells through this node's region, round robin over `ids`), and
 //   {"op":"dead","tag":"t"} → {"event":"dead","tag":"t","dead":{reason:count},"restarts":N}
-// (the dead letters this node published and how many entities started again).
+// (the dead letters this node published and how many entities started again), and
+//   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N} ("inc"s counted here).
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -72,6 +73,12 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
       if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
     }
     print({ event: "sent", tag: cmd.tag, ms: Math.round(performance.now() - t0) });
+    return;
+  }
+  if (cmd.op === "total") {
+    let n = 0;
+    for (const c of counts.values()) n += c;
+    print({ event: "total", tag: cmd.tag, n });
     return;
   }
   if (cmd.op === "dead") {

@@ -78,6 +78,23 @@ const visits = client.distributed().counter("visits");
 await visits.increment();
 console.log(`visits seen by a node: ${await a.distributed().counter("visits").increment()}`);
 
+// Spawning on a node: a behavior cannot travel, so a factory registered under a key (in a module
+// the nodes import too; here they share this process) travels as that key plus its arguments.
+const greeter = Behaviors.spawnable(
+  "greeter",
+  (greeting: string) =>
+    Behaviors.receive<{ name: string; replyTo: ActorRef<string> }>((ctx, msg) => {
+      const where = ctx.self.address.includes(`:${b.selfAddress.port}/`) ? "node B" : "node A";
+      msg.replyTo.tell(`${greeting}, ${msg.name} (from ${where})`);
+    }),
+);
+const greeterRef = await client.spawn(greeter("Hello"), "greeter", {
+  node: `127.0.0.1:${b.selfAddress.port}`,
+});
+console.log(
+  await client.ask(greeterRef, (replyTo) => ({ name: "Ada", replyTo }), { timeout: 5000 }),
+);
+
 // Shard allocations arrive with the topology, so messages go straight to the owner.
 const owners = client.getClusterState().allocations.accounts ?? {};
 console.log(`client knows the owner of ${Object.keys(owners).length} shards`);

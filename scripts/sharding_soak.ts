@@ -1,4 +1,4 @@
-// The sharding soak: seeded schedules of joins, leaves, kills and partitions under traffic
+// The sharding soak: seeded schedules of joins, leaves, kills, partitions and slow links under traffic
 // (tests/sharding/_schedules.ts). `npm run soak:sharding`; CASTY_SOAK_SEEDS seeds (default
 // 1000) from CASTY_SOAK_FROM (default 1). Prints each failing seed with its schedule and exits
 // 1 if any failed.

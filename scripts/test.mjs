@@ -34,7 +34,8 @@ function run(label, cmd, args, parse, live) {
       const seconds = Math.round((Date.now() - started) / 1000);
       if (!live) console.log(`${header}\n${text}`);
       console.log(`=== ${label}: exit ${code} after ${seconds} s ===`);
-      resolve({ label, code, seconds, ...parse(strip(text)) });
+      const plain = strip(text);
+      resolve({ label, code, seconds, text: plain, ...parse(plain) });
     });
   });
 }
@@ -90,7 +91,30 @@ if (serial) {
   results.push(...d, ...b);
 }
 
+// The failures again, at the very end: a CI log often keeps only its tail.
+function failures(r) {
+  const lines = r.text.split("\n");
+  if (r.label === "bun") {
+    // Bun prints a failing test's error above its "(fail) name" line.
+    const out = [];
+    lines.forEach((line, i) => {
+      if (!line.startsWith("(fail)")) return;
+      out.push(...lines.slice(Math.max(0, i - 30), i + 1), "");
+    });
+    return out.join("\n");
+  }
+  // Deno prints an " ERRORS " section, then " FAILURES ", before its closing line.
+  const start = lines.findIndex((l) => l.trim() === "ERRORS");
+  if (start < 0) return "";
+  return lines.slice(start, start + 200).join("\n");
+}
+
 let passed = 0, failed = 0, ok = true;
+for (const r of results) {
+  if (r.code === 0) continue;
+  const text = failures(r);
+  if (text) console.log(`\n=== ${r.label}: what failed ===\n${text}`);
+}
 console.log("\n=== summary ===");
 for (const r of results) {
   console.log(

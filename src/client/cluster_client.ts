@@ -37,6 +37,15 @@ import { ShardForward } from "../sharding/shard_region.ts";
 import { ClusterUnavailableError } from "../cluster/errors.ts";
 import type { DistributedApi, DistributedOptions } from "../cluster/distributed_api.ts";
 import { Distributed, DISTRIBUTED_PATH, releaseAllHeld } from "../distributed/distributed.ts";
+import {
+  RemoteSpawnError,
+  SPAWN_PATH,
+  spawnableOf,
+  type SpawnReply,
+  spawnReplyError,
+  type SpawnRequest,
+} from "../cluster/spawnable.ts";
+import { SerializationError } from "../serialization/errors.ts";
 
 /** Circuit breaker settings of {@linkcode ClusterClientOptions}. */
 export interface BreakerOptions {
@@ -150,6 +159,27 @@ export interface ClusterClientOptions {
   readonly logLevel?: LogLevel;
   /** The clock (tests). */
   readonly clock?: Clock;
+}
+
+/**
+ * Where {@linkcode ClusterClient.spawn} puts an actor on the cluster. The behavior must come
+ * from a `Behaviors.spawnable(key, factory)` factory that the node's code registers too.
+ */
+export interface RemoteSpawnOptions {
+  /**
+   * The node: `"host:port"` (or an address) of an up member, or `"any"`: among the up members
+   * the client can reach (breaker not open, not unreachable; with `role`, only those), in
+   * `host:port` order, the one at `entityShard(name, count)`, so a name lands on the same node
+   * while the membership stays the same (and a second spawn of it fails as taken).
+   */
+  readonly node: string | NodeAddress;
+  /** With `node: "any"`: only members with this role. */
+  readonly role?: string;
+  /**
+   * How long to wait for the node's answer, in ms.
+   * @default {the client's `askTimeout`}
+   */
+  readonly timeout?: number;
 }
 
 /** The state of one node's circuit breaker. */
@@ -342,6 +372,7 @@ export class ClusterClient implements AsyncDisposable {
   readonly #system: ActorSystem;
   readonly #transport: TcpTransport;
   readonly #remoting: Remoting;
+  readonly #serializer: Serializer;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #map: (a: NodeAddress) => NodeAddress;
@@ -398,6 +429,7 @@ export class ClusterClient implements AsyncDisposable {
     system: ActorSystem,
     transport: TcpTransport,
     remoting: Remoting,
+    serializer: Serializer,
     log: Logger,
     contacts: NodeAddress[],
   ) {
@@ -405,6 +437,7 @@ export class ClusterClient implements AsyncDisposable {
     this.#system = system;
     this.#transport = transport;
     this.#remoting = remoting;
+    this.#serializer = serializer;
     this.#log = log;
     this.#clock = options.clock ?? realClock;
     this.#map = options.addressMap ?? ((a) => a);
@@ -490,7 +523,15 @@ export class ClusterClient implements AsyncDisposable {
       unreachableTimeout: options.transport?.unreachableTimeout,
       addressMap: options.addressMap,
     });
-    const client = new ClusterClient(options, system, transport, remoting, log, contacts);
+    const client = new ClusterClient(
+      options,
+      system,
+      transport,
+      remoting,
+      serializer,
+      log,
+      contacts,
+    );
     ref.client = client;
     client.#start();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -797,12 +838,160 @@ export class ClusterClient implements AsyncDisposable {
    * @param behavior The behavior.
    * @param name Its name (a root actor of the client's system).
    * @returns Its ref.
+   * @throws {ClusterUnavailableError} when the client is closed.
+   * @throws {ActorNameTakenError} when the client already has a root actor of that name.
    */
-  spawn<M>(behavior: Behavior<M>, name: string): ActorRef<M> {
+  spawn<M>(behavior: Behavior<M>, name: string): ActorRef<M>;
+  /**
+   * Spawns an actor on a node of the cluster (remote deployment). A behavior is a function and
+   * cannot travel, so it must come from a `Behaviors.spawnable(key, factory)` factory defined in
+   * a module both the nodes and the client import: what travels is the key and the (serialized)
+   * arguments, and the node builds the behavior with its own copy of the factory. The actor is
+   * a root actor of the node, at `/<name>` (so `node.lookup("/<name>")` finds it there); it
+   * lives until it stops or its node does, whether or not the client is still connected.
+   *
+   * The promise resolves only once the node has spawned the actor, so no message sent to the
+   * returned ref can arrive before its actor exists (the request travels on the nodes' control
+   * lane and the ref's messages on the ordinary one, which keep no order between them).
+   *
+   * @param behavior A behavior made by a `spawnable` factory.
+   * @param name Its name on the node (a root actor).
+   * @param options The node, or `"any"`, and how long to wait.
+   * @returns A ref to the actor on the node.
+   * @throws {RemoteSpawnError} (rejection) `NOT_SPAWNABLE` for a behavior not made by a
+   * `spawnable` factory, `NOT_A_MEMBER` for a node that is not an up member, `UNKNOWN_KEY` when
+   * the node has no factory under the key, `FACTORY_FAILED` when it threw there.
+   * @throws {ActorNameTakenError} (rejection) when the node already has a root actor `name`.
+   * @throws {SerializationError} (rejection) when an argument cannot be serialized.
+   * @throws {ClusterUnavailableError} (rejection) when no member can take it, or the node did
+   * not answer within `timeout` (the actor may then exist there).
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type ActorRef, Behaviors, ClusterClient, ClusteredActorSystem } from "@casty/casty";
+   * // In a module that both the nodes and the client import:
+   * const adder = Behaviors.spawnable("doc-adder", (start: number) => {
+   *   let total = start;
+   *   return Behaviors.receive<{ n: number; replyTo: ActorRef<number> }>((_ctx, m) => {
+   *     total += m.n;
+   *     m.replyTo.tell(total);
+   *   });
+   * });
+   * await using node = await ClusteredActorSystem.start({ name: "doc", host: "127.0.0.1", port: 0, logLevel: "error" });
+   * await using client = await ClusterClient.connect({ contactPoints: [node.selfAddress], systemName: "doc", connectTimeout: 10000 });
+   * const ref = await client.spawn(adder(40), "adder", { node: "any" });
+   * assert.equal(ref.address, `casty://doc@127.0.0.1:${node.selfAddress.port}/adder`);
+   * assert.equal(await client.ask(ref, (replyTo) => ({ n: 2, replyTo }), { timeout: 5000 }), 42);
+   * ```
+   */
+  spawn<M>(
+    behavior: Behavior<M>,
+    name: string,
+    options: RemoteSpawnOptions,
+  ): Promise<ActorRef<M>>;
+  spawn<M>(
+    behavior: Behavior<M>,
+    name: string,
+    options?: RemoteSpawnOptions,
+  ): ActorRef<M> | Promise<ActorRef<M>> {
+    if (options !== undefined) return this.#spawnOnNode(behavior, name, options);
     if (this.#closed) {
       throw new ClusterUnavailableError(`Cannot spawn "${name}": the client is closed`);
     }
     return this.#system.spawn(behavior, name);
+  }
+
+  async #spawnOnNode<M>(
+    behavior: Behavior<M>,
+    name: string,
+    options: RemoteSpawnOptions,
+  ): Promise<ActorRef<M>> {
+    if (this.#closed) {
+      throw new ClusterUnavailableError(`Cannot spawn "${name}": the client is closed`);
+    }
+    if (typeof name !== "string" || name === "" || name.includes("/")) {
+      throw new TypeError(`Cannot spawn on a node: invalid actor name ${JSON.stringify(name)}`);
+    }
+    const tag = spawnableOf(behavior);
+    if (tag === undefined) {
+      throw new RemoteSpawnError(
+        "NOT_SPAWNABLE",
+        `Cannot spawn "${name}" on a node: its behavior was not made by a spawnable factory (a behavior is a function and cannot travel; define it with Behaviors.spawnable(key, factory) in a module the nodes import too)`,
+      );
+    }
+    try {
+      this.#serializer.serialize(tag.args);
+    } catch (err) {
+      throw new SerializationError(
+        `Cannot spawn "${name}" on a node: the arguments of spawnable "${tag.key}" cannot be serialized (${
+          err instanceof Error ? err.message : String(err)
+        })`,
+        { cause: err },
+      );
+    }
+    const timeout = options.timeout ?? this.#askTimeout;
+    const node = options.node === "any"
+      ? this.#pickNode(name, options.role)
+      : this.#memberNode(name, options.node);
+    let reply: SpawnReply;
+    try {
+      reply = await this.#system.ask<SpawnRequest, SpawnReply>(
+        this.#remoting.refAt(node, SPAWN_PATH),
+        (replyTo) => ({ t: "spawn", key: tag.key, args: tag.args, name, replyTo }),
+        { timeout },
+      );
+    } catch (err) {
+      if (!(err instanceof AskTimeoutError)) throw err;
+      this.#failure(node, "a spawn request got no answer");
+      throw new ClusterUnavailableError(
+        `Cannot spawn "${name}" on ${key(node)}: no answer after ${timeout} ms`,
+        { cause: err },
+      );
+    }
+    if (!reply.ok) throw spawnReplyError(reply, `/${name}`);
+    this.#success(node);
+    return this.#remoting.refAt<M>(node, reply.path);
+  }
+
+  /** The rule of `node: "any"` (see {@linkcode RemoteSpawnOptions.node}); the dialed address. */
+  #pickNode(name: string, role: string | undefined): NodeAddress {
+    const candidates = this.#members
+      .filter((m) => m.status === "up" && (role === undefined || m.roles.includes(role)))
+      .map((m) => this.#map(m.address))
+      .filter((a) => this.#available(a))
+      .sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+    if (candidates.length === 0) {
+      throw new ClusterUnavailableError(
+        `Cannot spawn "${name}": no up member${
+          role === undefined ? "" : ` with role "${role}"`
+        } can take it`,
+      );
+    }
+    return candidates[entityShard(name, candidates.length)];
+  }
+
+  /** The dialed address of the up member `node` names (advertised or dialed form). */
+  #memberNode(name: string, node: string | NodeAddress): NodeAddress {
+    if (
+      typeof node !== "string" &&
+      (typeof node?.host !== "string" || typeof node?.port !== "number")
+    ) {
+      throw new TypeError(
+        `Cannot spawn "${name}" on a node: options.node must be "host:port", an address or "any"`,
+      );
+    }
+    const wanted = typeof node === "string" ? parseNodeAddress(node) : node;
+    const k = key(wanted);
+    const member = this.#members.find((m) =>
+      m.status === "up" && (key(m.address) === k || key(this.#map(m.address)) === k)
+    );
+    if (member === undefined) {
+      throw new RemoteSpawnError(
+        "NOT_A_MEMBER",
+        `Cannot spawn "${name}" on ${k}: it is not an up member of cluster "${this.systemName}"`,
+      );
+    }
+    return this.#map(member.address);
   }
 
   /**
@@ -1086,6 +1275,13 @@ export class ClusterClient implements AsyncDisposable {
   #attempt(p: Pending, k: string): boolean {
     const allocation = this.#allocations[p.type]?.[p.shard];
     if (allocation !== undefined) {
+      // A shard in hand-off: what its owner gets now waits there and is then forwarded (the
+      // slow path), so it waits here for the new owner instead, as an Akka region buffers
+      // during a hand-off. With the client buffer full, the owner's region buffers it.
+      if (
+        allocation.handoff === true &&
+        (this.#waiting.has(k) || this.#waitingCount < this.#bufferSize)
+      ) return false;
       const owner = this.#map(allocation.primary);
       if (!this.#available(owner)) return false;
       let routes = this.#routes.get(p.type);
@@ -1187,6 +1383,8 @@ export class ClusterClient implements AsyncDisposable {
         const allocation = this.#allocations[p.type]?.[p.shard];
         const why = allocation === undefined
           ? "its shard has no allocation yet"
+          : allocation.handoff === true
+          ? `its hand-off from ${key(this.#map(allocation.primary))} did not end`
           : `its node ${key(this.#map(allocation.primary))} is unavailable`;
         this.#fail(
           p,

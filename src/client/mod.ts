@@ -19,4 +19,5 @@ export {
   ClientEntityRef,
   ClusterClient,
   type ClusterClientOptions,
+  type RemoteSpawnOptions,
 } from "./cluster_client.ts";

@@ -123,6 +123,14 @@ export {
   Unsubscribe,
 } from "./receptionist.ts";
 export {
+  RemoteSpawnError,
+  type RemoteSpawnErrorCode,
+  remoteSpawnExtension,
+  spawnable,
+  spawnableOf,
+  type SpawnableTag,
+} from "./spawnable.ts";
+export {
   BROADCASTED,
   type BroadcastedBehavior,
   type BroadcastMissing,

@@ -19,6 +19,12 @@ export interface ShardAllocation {
   readonly primary: NodeAddress;
   /** Nodes that hold replicas. */
   readonly replicas: readonly NodeAddress[];
+  /**
+   * `true` while the shard is handed off from `primary` to a new owner (absent otherwise): a
+   * message sent to `primary` now waits there and is then forwarded, so a cluster client holds
+   * it until the new owner shows up instead.
+   */
+  readonly handoff?: boolean;
 }
 
 /** A service registered with the receptionist (filled in by the receptionist). */

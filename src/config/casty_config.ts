@@ -442,7 +442,7 @@ export function defaultConfig(): CastyConfig {
       maxBatchBytes: 65_536,
       writeHighWaterMark: 1_048_576,
       shutdownGrace: 1_000,
-      reconnectBackoff: { min: 100, max: 10_000, factor: 2, jitter: 0.2 },
+      reconnectBackoff: { min: 100, max: 2_000, factor: 2, jitter: 0.2 },
     },
     serialization: { serializer: "json" },
     actors: [],

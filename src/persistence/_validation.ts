@@ -37,6 +37,17 @@ export function validateDeleteTo(entityId: string, toSequenceNr: number): void {
 }
 
 /**
+ * Checks the `fromSequenceNr` of `truncateEvents`: a positive safe integer.
+ */
+export function validateTruncateFrom(entityId: string, fromSequenceNr: number): void {
+  if (!Number.isSafeInteger(fromSequenceNr) || fromSequenceNr < 1) {
+    throw new RangeError(
+      `Cannot truncate events of "${entityId}": ${fromSequenceNr} is not a positive integer`,
+    );
+  }
+}
+
+/**
  * Returns the first sequence number of `events` that breaks `highest + 1, +1, …`, with the
  * number expected there, or `undefined` when the batch continues the log.
  */

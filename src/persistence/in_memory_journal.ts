@@ -19,6 +19,7 @@ import {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  validateTruncateFrom,
 } from "./_validation.ts";
 
 /**
@@ -234,6 +235,39 @@ export class InMemoryJournal implements EventJournal {
         log.fill(undefined, done, to);
         this.#deletedTo.set(entityId, to);
       }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Removes the entity's events from `fromSequenceNr` on; see
+   * {@linkcode EventJournal.truncateEvents}.
+   *
+   * @param entityId The entity.
+   * @param fromSequenceNr The first sequence number to remove, inclusive.
+   * @returns A promise that resolves once removed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { InMemoryJournal } from "@casty/casty/persistence";
+   * const journal = new InMemoryJournal();
+   * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+   * await journal.truncateEvents("e", 2);
+   * assert.equal(await journal.highestSequenceNr("e"), 1);
+   * await journal.persist("e", [{ sequenceNr: 2, event: "two", timestamp: 0 }]);
+   * assert.deepEqual((await journal.load("e")).map((e) => e.event), [1, "two"]);
+   * ```
+   */
+  truncateEvents(entityId: string, fromSequenceNr: number): Promise<void> {
+    try {
+      this.#checkOpen(`truncate events of "${entityId}"`);
+      validateEntityId(entityId);
+      validateTruncateFrom(entityId, fromSequenceNr);
+      const log = this.#events.get(entityId);
+      if (log && log.length >= fromSequenceNr) log.length = fromSequenceNr - 1;
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);

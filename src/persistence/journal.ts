@@ -166,6 +166,16 @@ export interface EventJournal {
    * distributed structure is destroyed, up to the event that resets the structure.
    */
   deleteEvents?(entityId: string, toSequenceNr: number): Promise<void>;
+  /**
+   * Removes an entity's events from `fromSequenceNr` on (inclusive), after the writes queued
+   * before the call: its highest sequence number becomes `fromSequenceNr - 1` (when it was
+   * higher) and the next `persist` starts right after it. Snapshots are not touched. The one
+   * exception to an append-only log: casty's replication calls it only to drop a replicated
+   * entity's divergent suffix, events that were never acknowledged and that the newest copy of
+   * the log replaces (see the README's "Replication"). Callers never truncate into a range freed
+   * by `deleteEvents`. Optional: without it a diverged replicated log is refused, loudly.
+   */
+  truncateEvents?(entityId: string, fromSequenceNr: number): Promise<void>;
 }
 
 const FALLBACK_PAGE = 1000;

@@ -19,6 +19,7 @@ export {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  validateTruncateFrom,
 } from "./_validation.ts";
 
 /** How a durable journal encodes what it stores (options shared by the durable journals). */
@@ -70,6 +71,8 @@ export interface QueuedCall<Rows> {
   readonly state?: Uint8Array;
   /** A `deleteEvents` call: free the events up to this number (never the latest one). */
   readonly deleteTo?: number;
+  /** A `truncateEvents` call: remove the events from this number on. */
+  readonly truncateFrom?: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }

@@ -37,6 +37,7 @@ import {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  validateTruncateFrom,
   zeroStats,
 } from "./journal_support.ts";
 
@@ -108,6 +109,7 @@ interface Statements {
   readonly highest: StatementSync;
   readonly insert: StatementSync;
   readonly deleteEvents: StatementSync;
+  readonly truncateEvents: StatementSync;
   readonly load: StatementSync;
   readonly saveSnapshot: StatementSync;
   readonly loadSnapshot: StatementSync;
@@ -514,6 +516,43 @@ export class SqliteJournal implements EventJournal {
   }
 
   /**
+   * Removes the entity's events from `fromSequenceNr` on, in the next group commit, after the
+   * calls made before it; see {@linkcode EventJournal.truncateEvents}. Snapshots are not
+   * touched.
+   *
+   * @param entityId The entity.
+   * @param fromSequenceNr The first sequence number to remove, inclusive.
+   * @returns A promise that resolves once committed.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { SqliteJournal } from "@casty/casty/persistence";
+   * await using journal = new SqliteJournal({ path: ":memory:" });
+   * await journal.persist("e", [1, 2, 3].map((n) => ({ sequenceNr: n, event: n, timestamp: 0 })));
+   * await journal.truncateEvents("e", 2);
+   * assert.equal(await journal.highestSequenceNr("e"), 1);
+   * await journal.persist("e", [{ sequenceNr: 2, event: "two", timestamp: 0 }]);
+   * assert.deepEqual((await journal.load("e")).map((e) => e.event), [1, "two"]);
+   * ```
+   */
+  truncateEvents(entityId: string, fromSequenceNr: number): Promise<void> {
+    try {
+      this.#checkOpen(`truncate events of "${entityId}"`);
+      validateEntityId(entityId);
+      validateTruncateFrom(entityId, fromSequenceNr);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue((resolve, reject) => ({
+      entityId,
+      truncateFrom: fromSequenceNr,
+      resolve,
+      reject,
+    }));
+  }
+
+  /**
    * Commits the writes still queued, then closes the file. Later calls reject with a
    * {@linkcode JournalError} (`JOURNAL_CLOSED`). Idempotent.
    *
@@ -651,7 +690,13 @@ export class SqliteJournal implements EventJournal {
 
   #failAll(batch: Pending[], reason: string, cause: unknown): void {
     for (const op of batch) {
-      const what = op.events ? "persist events" : op.snapshot ? "save snapshot" : "delete events";
+      const what = op.events
+        ? "persist events"
+        : op.snapshot
+        ? "save snapshot"
+        : op.truncateFrom !== undefined
+        ? "truncate events"
+        : "delete events";
       op.reject(
         new JournalError(
           "JOURNAL_WRITE",
@@ -675,6 +720,12 @@ export class SqliteJournal implements EventJournal {
     const entityId = op.entityId;
     if (op.snapshot) {
       sql.saveSnapshot.run(entityId, op.snapshot.sequenceNr, op.snapshot.timestamp, op.state!);
+      return undefined;
+    }
+    if (op.truncateFrom !== undefined) {
+      sql.truncateEvents.run(entityId, op.truncateFrom);
+      // The cache and the batch learn the new end (later calls of the batch continue it).
+      batchHighest.set(entityId, this.#highest(entityId));
       return undefined;
     }
     if (op.deleteTo !== undefined) {
@@ -803,6 +854,9 @@ function prepareStatements(db: DatabaseSync): Statements {
     ),
     deleteEvents: db.prepare(
       "DELETE FROM casty_events WHERE entity_id = ? AND sequence_nr <= ?",
+    ),
+    truncateEvents: db.prepare(
+      "DELETE FROM casty_events WHERE entity_id = ? AND sequence_nr >= ?",
     ),
     insert: db.prepare(
       "INSERT INTO casty_events (entity_id, sequence_nr, timestamp, event) VALUES (?, ?, ?, ?)",

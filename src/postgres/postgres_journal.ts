@@ -33,6 +33,7 @@ import {
   validateEntityId,
   validatePersist,
   validateSnapshot,
+  validateTruncateFrom,
   zeroStats,
 } from "../persistence/journal_support.ts";
 
@@ -548,6 +549,53 @@ export class PostgresJournal implements EventJournal {
         `Cannot ${action} in ${this.#name}: ${errorText(err)}`,
         { cause: err },
       );
+    }
+  }
+
+  /**
+   * Removes the entity's events from `fromSequenceNr` on, after the writes queued before the
+   * call; see {@linkcode EventJournal.truncateEvents}. Snapshots are not touched. One `DELETE`
+   * statement.
+   *
+   * @param entityId The entity.
+   * @param fromSequenceNr The first sequence number to remove, inclusive.
+   * @returns A promise that resolves once removed.
+   * @throws {JournalError} (`JOURNAL_WRITE`) when the server cannot do it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { PostgresJournal } from "@casty/casty/postgres";
+   * const journal = new PostgresJournal({ sql: { query: () => Promise.resolve([]) } });
+   * await assert.rejects(journal.truncateEvents("e", 0), RangeError);
+   * ```
+   */
+  async truncateEvents(entityId: string, fromSequenceNr: number): Promise<void> {
+    const action = `truncate events of "${entityId}"`;
+    this.#checkOpen(action);
+    validateEntityId(entityId);
+    checkText(entityId, action);
+    validateTruncateFrom(entityId, fromSequenceNr);
+    // Calls made before this one are written first.
+    if (this.#queue.length > 0 || this.#inFlight !== undefined) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+    await this.#setUp();
+    // The cached highest number would be above the truth: forget it (the next write reads it).
+    this.#highestCache.delete(entityId);
+    try {
+      await this.#run(
+        `DELETE FROM ${this.#t.events} WHERE entity_id = $1 AND sequence_nr >= $2::bigint`,
+        [entityId, String(fromSequenceNr)],
+      );
+    } catch (err) {
+      throw new JournalError(
+        "JOURNAL_WRITE",
+        `Cannot ${action} in ${this.#name}: ${errorText(err)}`,
+        { cause: err },
+      );
+    } finally {
+      this.#highestCache.delete(entityId);
     }
   }
 

@@ -14,9 +14,11 @@ export interface ReconnectBackoff {
    */
   readonly min?: number;
   /**
-   * Longest delay, in milliseconds.
+   * Longest delay, in milliseconds. Short, because it bounds how long a link stays down after
+   * the network heals (heartbeats and gossip wait for it): one dial every 2 s to a dead peer is
+   * cheap, 10 s of a healed partition still looking cut is not.
    *
-   * @default {10000}
+   * @default {2000}
    */
   readonly max?: number;
   /**

@@ -200,7 +200,7 @@ export class TcpTransport implements Transport {
     const backoff = options.reconnectBackoff ?? {};
     this.#backoff = {
       min: positive("reconnectBackoff.min", backoff.min, 100),
-      max: positive("reconnectBackoff.max", backoff.max, 10_000),
+      max: positive("reconnectBackoff.max", backoff.max, 2000),
       factor: positive("reconnectBackoff.factor", backoff.factor, 2),
       jitter: Math.min(1, Math.max(0, backoff.jitter ?? 0.2)),
     };

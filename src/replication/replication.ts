@@ -5,7 +5,8 @@
  * @module
  */
 import type { ActorRef } from "../actor/actor_ref.ts";
-import { Behavior } from "../actor/behaviors.ts";
+import { Behavior, Behaviors } from "../actor/behaviors.ts";
+import { DeadLetter } from "../actor/events.ts";
 import type { ActorContext } from "../actor/actor_context.ts";
 import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.ts";
 import { QuorumNotReachedError } from "../cluster/errors.ts";
@@ -23,6 +24,7 @@ import type { MemberStatus } from "../cluster/member.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
 import { setImmediate } from "node:timers";
 import {
+  commonPrefix,
   isPrefixOf,
   loadTermRecord,
   sameHistory,
@@ -85,6 +87,8 @@ export class ReplicateEventsAck {
    * @param term The replica's term for the entity.
    * @param highestSequenceNr The highest sequence number the replica holds.
    * @param history The term history of the replica's log (filled in answers to a promoter).
+   * @param floor The longest log a promoter adopted, as recorded by the replica (filled in
+   * answers to a promoter): no copy shorter than it may be promoted.
    */
   constructor(
     readonly entityId: string,
@@ -92,22 +96,28 @@ export class ReplicateEventsAck {
     readonly term: number,
     readonly highestSequenceNr: number,
     readonly history: TermHistory = [],
+    readonly floor: number = 0,
   ) {}
 }
 
-/** @internal A promoter's question (`claim` 0) or claim of a term, answered with the state. */
+/**
+ * @internal A promoter's question (`term` 0), claim of a new term, or confirmation of the term it
+ * took (the same term again, with what to record), answered with the store's state.
+ */
 export class ReplicaClaim {
   /**
    * @param entityId The entity.
    * @param term The claimed term (0: only ask).
    * @param replyTo Where to answer.
    * @param history The history to record with the term (the promoter's own node only).
+   * @param floor The length of the log the promoter adopted, to record (see `TermRecord.floor`).
    */
   constructor(
     readonly entityId: string,
     readonly term: number,
     readonly replyTo: ActorRef<ReplicateEventsAck>,
     readonly history: TermHistory | null = null,
+    readonly floor: number = 0,
   ) {}
 }
 
@@ -252,6 +262,50 @@ function hostsIn(
     .sort(compareAddress);
 }
 
+/** A promoter found no copy as long as a log an earlier promoter adopted (see `promote`). */
+class CopyLostError extends Error {
+  /** Stable code. */
+  readonly code = "REPLICA_COPY_LOST" as const;
+  /** @param message What is missing, naming the entity. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CopyLostError";
+  }
+}
+
+const STOPPED: Behavior<unknown> = Behaviors.stopped();
+
+/**
+ * Drops the events of `id` after `keep` from this node's journal: a suffix that diverged from the
+ * newest copy of the log (a promoter's own log, or a replica's against its primary's).
+ *
+ * Why such a suffix was never acknowledged, from the term and claim rules: a term is taken once
+ * at every store and has one writer, so the same term at a sequence number means the same event
+ * there and before it (the histories are written ahead of the events they describe). An event
+ * acknowledged under term t sits on its primary and on `minAcks` replicas; a promoter of any
+ * later term hears from every node that may hold a copy, takes the term at all of them first
+ * (from then on none accepts events of an older term), and adopts the copy whose last event has
+ * the highest term (then the longest): that copy holds the event, at the same number under term
+ * t (a copy whose last term is above t was filled by a primary that adopted it, by induction; one
+ * whose last term is t is a prefix of term t's log at least as long as the acknowledging
+ * replicas'). So every primary after t holds every acknowledged event of t, with its term. A
+ * suffix from `keep + 1` on differs in term from that log at `keep + 1`, hence holds no
+ * acknowledged event: had it one at number s, both logs would carry the same term at s, and
+ * would agree up to s > keep. The copy it is dropped for (the primary's, or the newest) is
+ * then written in its place.
+ *
+ * @returns Whether the suffix is gone (false: the journal cannot truncate, or failed).
+ */
+async function dropDivergent(journal: EventJournal, id: string, keep: number): Promise<boolean> {
+  if (typeof journal.truncateEvents !== "function") return false;
+  try {
+    await journal.truncateEvents(id, keep + 1);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The replica store: keeps terms (durably, in a side record of this node's journal) and writes
  * replicated events into this node's journal.
@@ -315,14 +369,30 @@ function storeBehavior(
       known.delete(id);
       const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
       // A new term is taken once: a second promoter with the same term is refused (and tries
-      // a higher one), so two primaries never share a term. Term 0 only asks.
-      const ok = msg.term === 0 || msg.term > term;
-      let history = record.history;
-      if (ok && (msg.term > term || msg.history !== null)) {
-        history = msg.history ?? history;
-        if (!(await update({ term: msg.term, history }))) return undefined;
+      // a higher one), so two primaries never share a term. Term 0 only asks. The same term
+      // again, with a history or a floor, is the promoter that took it here confirming what it
+      // adopted (no other promoter can hold this term: it was refused here).
+      const confirm = msg.term === term && term > 0 && (msg.history !== null || msg.floor > 0);
+      const ok = msg.term === 0 || msg.term > term || confirm;
+      let next = record;
+      if (ok && msg.term > 0) {
+        next = {
+          term: msg.term,
+          history: msg.history ?? record.history,
+          floor: Math.max(record.floor, msg.floor),
+        };
+        if (!(await update(next))) return undefined;
       }
-      msg.replyTo.tell(new ReplicateEventsAck(id, ok, Math.max(term, msg.term), highest, history));
+      msg.replyTo.tell(
+        new ReplicateEventsAck(
+          id,
+          ok,
+          Math.max(term, msg.term),
+          highest,
+          next.history,
+          next.floor,
+        ),
+      );
       return undefined;
     }
     const ack = (ok: boolean, t: number, h: number) => answer(new ReplicateEventsAck(id, ok, t, h));
@@ -333,10 +403,14 @@ function storeBehavior(
       remember(known, id, highest);
     }
     if (msg.term < term) return ack(false, term, highest);
-    // A log that is not a prefix of the primary's (it holds events the primary does not, e.g.
-    // unacknowledged ones of a deposed primary) must not count as a copy: refuse, for good.
+    // A log that is not a prefix of the primary's holds events the primary does not (at the
+    // same numbers): never acknowledged ones (see `dropDivergent`). They go, and the primary
+    // (answered with the common prefix, as for a gap) sends its own events from there on.
     if (!isPrefixOf(record.history, highest, msg.history, Number.MAX_SAFE_INTEGER)) {
-      return ack(false, msg.term, highest);
+      const keep = commonPrefix(record.history, highest, msg.history, Number.MAX_SAFE_INTEGER);
+      if (!(await dropDivergent(journal, id, keep))) return ack(false, msg.term, highest);
+      highest = keep;
+      remember(known, id, highest);
     }
     const fresh = msg.events.filter((e) => e.sequenceNr > highest);
     if (fresh.length > 0 && fresh[0].sequenceNr !== highest + 1) {
@@ -349,7 +423,7 @@ function storeBehavior(
     const history = sameHistory(spliced, record.history) ? record.history : spliced;
     if (
       (msg.term > term || history !== record.history) &&
-      !(await update({ term: msg.term, history }))
+      !(await update({ term: msg.term, history, floor: record.floor }))
     ) {
       return ack(false, term, highest);
     }
@@ -529,13 +603,17 @@ export function startReplication<M>(
   };
 
   /**
-   * Claims a new term for `id` at every store and copies the newest copy's missing events into
-   * `journal`; refuses (throws) when this node's log diverged from the newest copy.
+   * Takes a new term for `id` at every store, then adopts the newest copy of its log into
+   * `journal`: drops this node's divergent suffix, if any (never acknowledged, see
+   * `dropDivergent`), records the history (this node) and the adopted length (every store), and
+   * copies the missing events. Refuses (throws) when no copy is as long as a log an earlier
+   * promoter adopted: acknowledged events may be missing, and that must not go unnoticed.
    */
   const promote = async (
     id: string,
     journal: EventJournal,
   ): Promise<{ term: number; history: TermHistory }> => {
+    const refuse = (why: string) => new Error(`Cannot promote entity "${id}" of "${name}": ${why}`);
     for (let attempt = 0;; attempt++) {
       if (attempt > 0) {
         // Some holder did not answer (or refused the term): wait, then look again. A holder
@@ -543,70 +621,84 @@ export function startReplication<M>(
         await new Promise<void>((resolve) => {
           ctx.clock.setTimeout(resolve, Math.min(ackTimeout, 100 * 2 ** Math.min(attempt, 4)));
         });
-        if (node.isShutdown) {
-          throw new Error(`Cannot promote entity "${id}" of "${name}": this node is shutting down`);
-        }
+        if (node.isShutdown) throw refuse("this node is shutting down");
       }
       const nodes = hostsIn(ctx.view(), MAY_HOLD_COPY, role, hosts());
       let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
-      const states = await Promise.allSettled(
+      const asked = await Promise.allSettled(
         nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
       );
-      const mine = states[self];
-      if (mine.status !== "fulfilled" || mine.value.highestSequenceNr < 0) {
-        throw new Error(`Cannot promote entity "${id}" of "${name}": this node's store failed`);
+      const first = asked[self];
+      if (first.status !== "fulfilled" || first.value.highestSequenceNr < 0) {
+        throw refuse("this node's store failed");
       }
       // Every possible holder must answer: one that is only unreachable may hold the newest
       // acknowledged events, and promoting without them would lose them.
-      if (states.some((st) => st.status !== "fulfilled")) continue;
-      const own = mine.value;
+      if (asked.some((st) => st.status !== "fulfilled")) continue;
+      let term = 0;
+      for (const st of asked) if (st.status === "fulfilled") term = Math.max(term, st.value.term);
+      term++;
+      // The term is taken at every store before any log is compared: from then on none accepts
+      // events of an older term, so the logs and histories in these answers stay as they are.
+      // (Compared before, an older primary's events could land on this node in between, and the
+      // history recorded for them would name the wrong term: issue 12.)
+      const claims = await Promise.allSettled(
+        nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, term, r))),
+      );
+      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
+      if (refused && attempt >= 8) throw refuse(`term ${term} refused`);
+      if (refused || claims.some((c) => c.status !== "fulfilled")) continue;
+      const states = claims.map((c) => (c as PromiseFulfilledResult<ReplicateEventsAck>).value);
+      const own = states[self];
+      if (own.highestSequenceNr < 0) throw refuse("this node's store failed");
       // The newest copy: the highest (term of the last event, sequence number).
-      let best = own;
       let bestAt = self;
-      let maxTerm = 0;
-      states.forEach((s, i) => {
-        if (s.status !== "fulfilled") return;
-        const v = s.value;
-        maxTerm = Math.max(maxTerm, v.term);
+      states.forEach((v, i) => {
+        const best = states[bestAt];
         const t = termAt(v.history, v.highestSequenceNr);
         const bt = termAt(best.history, best.highestSequenceNr);
-        if (t > bt || (t === bt && v.highestSequenceNr > best.highestSequenceNr)) {
-          best = v;
-          bestAt = i;
-        }
+        if (t > bt || (t === bt && v.highestSequenceNr > best.highestSequenceNr)) bestAt = i;
       });
-      const ownSeq = own.highestSequenceNr;
+      const best = states[bestAt];
       const bestSeq = best.highestSequenceNr;
-      if (!isPrefixOf(own.history, ownSeq, best.history, bestSeq)) {
-        throw new Error(
-          `Cannot promote entity "${id}" of "${name}": this node's log diverged from the newest copy at sequence number ${ownSeq}`,
+      const floor = Math.max(...states.map((s) => s.floor));
+      if (bestSeq < floor) {
+        throw new CopyLostError(
+          `Cannot promote entity "${id}" of "${name}": no copy holds the ${floor} events that an earlier primary adopted and that may have been acknowledged (the newest copy holds ${bestSeq}); the nodes that held them were lost`,
         );
       }
-      const term = maxTerm + 1;
+      let ownSeq = own.highestSequenceNr;
+      if (!isPrefixOf(own.history, ownSeq, best.history, bestSeq)) {
+        const keep = commonPrefix(own.history, ownSeq, best.history, bestSeq);
+        if (!(await dropDivergent(journal, id, keep))) {
+          throw refuse(
+            `this node's log diverged from the newest copy after sequence number ${keep}, and its journal cannot drop the ${
+              ownSeq - keep
+            } unacknowledged events (it needs truncateEvents)`,
+          );
+        }
+        ownSeq = keep;
+      }
       const history: TermHistory = [
         ...spliceHistory(own.history, ownSeq, best.history).filter(([, from]) => from <= bestSeq),
         [term, bestSeq + 1],
       ];
-      // This node records the copied range's terms before it copies (write-ahead).
-      const claims = await Promise.allSettled(
+      // This node records the copied range's terms before it copies (write-ahead); every store
+      // records the adopted length, so that no later promoter starts from a shorter copy.
+      const confirmed = await Promise.allSettled(
         nodes.map((n, i) =>
-          ask<ReplicateEventsAck>(
+          i !== self && bestSeq === 0 ? Promise.resolve(undefined) : ask<ReplicateEventsAck>(
             n,
-            (r) => new ReplicaClaim(id, term, r, i === self ? history : null),
+            (r) => new ReplicaClaim(id, term, r, i === self ? history : null, bestSeq),
           )
         ),
       );
-      // The term must be taken at every holder (a silent one: wait and try again).
-      const refused = claims.some((c) => c.status === "fulfilled" && !c.value.ok);
-      if (refused && attempt >= 8) {
-        throw new Error(`Cannot promote entity "${id}" of "${name}": term ${term} refused`);
-      }
-      if (refused || claims.some((c) => c.status !== "fulfilled")) continue;
+      if (confirmed.some((c) => c.status !== "fulfilled" || c.value?.ok === false)) continue;
       for (let from = ownSeq + 1; bestAt !== self && from <= bestSeq;) {
         const page = await ask<ReplicaEvents>(
           nodes[bestAt],
-          (r) => new ReplicaFetch(id, from, FETCH_PAGE, r),
+          (r) => new ReplicaFetch(id, from, Math.min(FETCH_PAGE, bestSeq - from + 1), r),
         );
         if (page.events.length === 0) break;
         await journal.persist(id, page.events);
@@ -705,8 +797,22 @@ export function startReplication<M>(
       }
       return confirmed;
     };
-    return new Behavior<M>("setup", async () => {
-      ({ term, history } = await promote(id, journal));
+    return new Behavior<M>("setup", async (c: ActorContext<M>) => {
+      try {
+        ({ term, history } = await promote(id, journal));
+      } catch (err) {
+        if (!(err instanceof CopyLostError)) throw err;
+        // Not started from a shorter log: said loudly, and every command it got becomes a
+        // DeadLetter naming what is missing. The entity stops after each, so the next command
+        // tries again (a node holding the log may have come back).
+        c.log.error(err.message);
+        return new Behavior<M>("receive", (rc: ActorContext<M>, msg: M) => {
+          rc.system.eventStream.publish(
+            new DeadLetter(msg, rc.self as ActorRef<never>, "undeliverable", err.message),
+          );
+          return STOPPED as Behavior<M>;
+        });
+      }
       return inner;
     });
   };
@@ -734,6 +840,9 @@ function keyedBy(journal: EventJournal, shardingId: string, entityId: string): E
     saveSnapshot: (k, snapshot) => journal.saveSnapshot(key(k), snapshot),
     loadSnapshot: (k) => journal.loadSnapshot(key(k)),
     deleteEvents: journal.deleteEvents ? (k, to) => journal.deleteEvents!(key(k), to) : undefined,
+    truncateEvents: journal.truncateEvents
+      ? (k, from) => journal.truncateEvents!(key(k), from)
+      : undefined,
   };
 }
 

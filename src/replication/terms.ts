@@ -31,6 +31,12 @@ export interface TermRecord {
   term: number;
   /** The terms of this node's log. */
   history: TermHistory;
+  /**
+   * The longest log a promoter adopted (its newest copy's length when it took its term), as told
+   * by the promoters: every event up to it may have been acknowledged, so no later promoter may
+   * start the entity from a shorter log. 0 when none was told.
+   */
+  floor: number;
 }
 
 /** The journal entity id of the side record of `entityId` (its "snapshot" holds the record). */
@@ -49,9 +55,13 @@ export async function loadTermRecord(journal: EventJournal, entityId: string): P
   const snapshot = await journal.loadSnapshot(termRecordId(entityId));
   const state = snapshot?.state as Partial<TermRecord> | undefined;
   if (state === undefined || typeof state.term !== "number" || !Array.isArray(state.history)) {
-    return { term: 0, history: [] };
+    return { term: 0, history: [], floor: 0 };
   }
-  return { term: state.term, history: state.history.map(([t, from]) => [t, from] as const) };
+  return {
+    term: state.term,
+    history: state.history.map(([t, from]) => [t, from] as const),
+    floor: typeof state.floor === "number" ? state.floor : 0,
+  };
 }
 
 /**
@@ -70,7 +80,11 @@ export function saveTermRecord(
 ): Promise<void> {
   return journal.saveSnapshot(termRecordId(entityId), {
     sequenceNr: record.term,
-    state: { term: record.term, history: record.history.map(([t, from]) => [t, from]) },
+    state: {
+      term: record.term,
+      history: record.history.map(([t, from]) => [t, from]),
+      floor: record.floor,
+    },
     timestamp: now,
   });
 }
@@ -129,6 +143,36 @@ export function isPrefixOf(
   otherSeq: number,
 ): boolean {
   return seq === 0 || (seq <= otherSeq && termAt(history, seq) === termAt(other, seq));
+}
+
+/**
+ * The length of the longest common prefix of two logs (`history` up to `seq`, `other` up to
+ * `otherSeq`): the highest sequence number up to which both logs were written under the same
+ * terms. One term has one writer, so the same term at a sequence number means the same event
+ * there (and the same events before it); the first sequence number where the terms differ is
+ * where the logs diverge.
+ *
+ * @param history One log's history.
+ * @param seq Its highest sequence number.
+ * @param other The other log's history.
+ * @param otherSeq Its highest sequence number.
+ * @returns The last sequence number of the common prefix (0: none).
+ */
+export function commonPrefix(
+  history: TermHistory,
+  seq: number,
+  other: TermHistory,
+  otherSeq: number,
+): number {
+  const limit = Math.min(seq, otherSeq);
+  // Terms only change at the pairs' first sequence numbers: compare one point per stretch.
+  const starts = [...new Set([1, ...history.map(([, f]) => f), ...other.map(([, f]) => f)])]
+    .filter((f) => f >= 1 && f <= limit)
+    .sort((a, b) => a - b);
+  for (const from of starts) {
+    if (termAt(history, from) !== termAt(other, from)) return from - 1;
+  }
+  return limit;
 }
 
 /**

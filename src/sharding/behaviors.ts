@@ -11,6 +11,7 @@
 import type { Behavior } from "../actor/behaviors.ts";
 import type { BroadcastedBehavior } from "../cluster/broadcast_ref.ts";
 import { discoverable, type ServiceKey } from "../cluster/receptionist.ts";
+import { spawnable } from "../cluster/spawnable.ts";
 import { Behaviors as localBehaviors, type CastyBehaviors } from "../persistence/behaviors.ts";
 import { broadcasted } from "./broadcast.ts";
 import { sharded, type ShardedOptions } from "./sharded.ts";
@@ -49,6 +50,14 @@ export interface ClusterBehaviors extends CastyBehaviors {
    * {@linkcode discoverable}.
    */
   discoverable<M>(behavior: Behavior<M>, key: ServiceKey<M>): Behavior<M>;
+  /**
+   * Registers a behavior factory under a key so that a `ClusterClient` can spawn its behaviors
+   * on a node by key and arguments: see {@linkcode spawnable}.
+   */
+  spawnable<A extends unknown[], M>(
+    key: string,
+    factory: (...args: A) => Behavior<M>,
+  ): (...args: A) => Behavior<M>;
 }
 
 /**
@@ -77,4 +86,5 @@ export const Behaviors: ClusterBehaviors = Object.assign(localBehaviors, {
   singleton,
   broadcasted,
   discoverable,
+  spawnable,
 });

@@ -9,6 +9,12 @@
  * - a lease runs out `leaseTimeout` ms after the leader last heard from a majority, and
  *   `leaseTimeout` is shorter than downing's `stableAfter`: a node cut off from the deciding side
  *   stops its shards before that side downs it and reallocates them;
+ * - both ends time a lease from their own request, never from a message's arrival: a node's
+ *   lease counts from when it sent the ack that the leader's state echoes, and the leader counts
+ *   a member as heard from at the time it sent the broadcast that member's ack answers. A state
+ *   or an ack that arrives late (a slow link, a stalled event loop) therefore never extends a
+ *   lease: a node whose acks stop reaching the leader loses its lease within `leaseTimeout` of
+ *   its last ack that got through, even while it still receives states;
  * - a new leader first collects every node's table and hosted shards and keeps what was decided
  *   (waiting `leaseTimeout` for nodes that do not answer), and moves a shard only by hand-off.
  *
@@ -134,11 +140,24 @@ type WireTable = {
 };
 
 type CoordinatorMsg =
-  | { type: "state"; leader: string; table: WireTable; lease: number }
+  | {
+    type: "state";
+    leader: string;
+    table: WireTable;
+    lease: number;
+    /** The number of this broadcast (the ack answering it names it). */
+    n: number;
+    /** The number of the receiver's latest ack the leader had (0: none). */
+    echo: number;
+  }
   | {
     type: "ack";
     from: string;
     epoch: number;
+    /** This ack's number, counted by its sender. */
+    seq: number;
+    /** The number of the state broadcast it answers. */
+    answers: number;
     types: string[];
     hostTypes: string[];
     numShards?: Record<string, number>;
@@ -240,7 +259,16 @@ export class ShardCoordinator {
     }
     | undefined;
   #work: Map<string, Map<number, ShardEntry>> = new Map();
+  /** Member → the send time of the latest broadcast it answered (when it was surely alive). */
   #lastAck = new Map<string, number>();
+  /** Member → the number of its latest ack (echoed in the states sent to it). */
+  #lastAckSeq = new Map<string, number>();
+  /** Broadcast number → when it was sent (the leader's side of a lease's round trip). */
+  #stateSent = new Map<number, number>();
+  #stateSeq = 0;
+  /** Ack number → when it was sent (this node's side of a lease's round trip). */
+  #ackSent = new Map<number, number>();
+  #ackSeq = 0;
   #types = new Map<string, Set<string>>();
   #hostTypes = new Map<string, Set<string>>();
   #ready = new Map<string, Set<string>>();
@@ -434,7 +462,7 @@ export class ShardCoordinator {
     if (this.#stopped) return;
     switch (msg.type) {
       case "state":
-        return this.#onState(msg.leader, fromWire(msg.table), msg.lease);
+        return this.#onState(msg.leader, fromWire(msg.table), msg.lease, msg.n, msg.echo);
       case "sync": {
         if (msg.epoch < this.#ctx.node.leaderEpoch) return;
         const leader = this.#addressOf(msg.from);
@@ -458,7 +486,17 @@ export class ShardCoordinator {
     }
   }
 
-  #onState(leader: string, table: AllocationTable, lease: number): void {
+  /**
+   * A state from `leader`: its table, and `lease` ms of hosting counted from when this node sent
+   * ack number `echo` (now, from this node itself); `n` is the broadcast's number.
+   */
+  #onState(
+    leader: string,
+    table: AllocationTable,
+    lease: number,
+    n: number,
+    echo: number,
+  ): void {
     if (table.epoch < this.#ctx.node.leaderEpoch) return; // a stale leader
     if (
       newer(table, this.#table) ||
@@ -468,10 +506,24 @@ export class ShardCoordinator {
     } else if (table.epoch < this.#table.epoch) {
       return;
     }
-    if (lease > 0) {
-      const now = this.#ctx.clock.now();
-      if (now + lease > this.#leaseUntil) {
-        this.#leaseUntil = now + lease;
+    // Topology subscribers (cluster clients) learn every new table at once, not at their next
+    // refresh: a client that still routes by the old one sends to the old owner (the slow path).
+    const version = `${this.#table.epoch}:${this.#table.version}`;
+    if (version !== this.#notified) {
+      this.#notified = version;
+      this.#changed();
+    }
+    const now = this.#ctx.clock.now();
+    const anchor = leader === this.#self ? now : this.#ackSent.get(echo);
+    // Acks up to the echoed one are answered; later states echo the same or newer ones.
+    for (const seq of this.#ackSent.keys()) {
+      if (seq < echo || now - this.#ackSent.get(seq)! > this.#leaseTimeout) {
+        this.#ackSent.delete(seq);
+      }
+    }
+    if (lease > 0 && anchor !== undefined && anchor + lease > now) {
+      if (anchor + lease > this.#leaseUntil) {
+        this.#leaseUntil = anchor + lease;
         this.#leaseOk = true;
         // The lease ends on a timer, so that the hot path needs no clock read.
         this.#leaseTimer?.cancel();
@@ -481,16 +533,20 @@ export class ShardCoordinator {
           this.#leaseOk = false;
           this.#leaseSeen = false;
           this.#refreshRegions();
-        }, lease);
+        }, this.#leaseUntil - now);
       }
     }
     this.#refreshRegions();
     const to = this.#addressOf(leader);
     if (to === undefined) return;
+    const seq = ++this.#ackSeq;
+    this.#ackSent.set(seq, now);
     const ack: CoordinatorMsg = {
       type: "ack",
       from: this.#self,
       epoch: table.epoch,
+      seq,
+      answers: n,
       types: [...this.#regions.keys()],
       hostTypes: [...this.#regions].filter(([, r]) => r.eligible).map(([t]) => t),
       numShards: Object.fromEntries([...this.#regions].map(([t, r]) => [t, r.numShards])),
@@ -651,7 +707,14 @@ export class ShardCoordinator {
     switch (msg.type) {
       case "ack": {
         if (msg.epoch !== this.#leading) return;
-        this.#lastAck.set(msg.from, this.#ctx.clock.now());
+        // Heard from at the latest when the state it answers was sent (not when the ack came).
+        const sent = this.#stateSent.get(msg.answers);
+        if (sent !== undefined && sent > (this.#lastAck.get(msg.from) ?? -Infinity)) {
+          this.#lastAck.set(msg.from, sent);
+        }
+        if (msg.seq > (this.#lastAckSeq.get(msg.from) ?? 0)) {
+          this.#lastAckSeq.set(msg.from, msg.seq);
+        }
         this.#types.set(msg.from, new Set(msg.types));
         const hostTypes = new Set(msg.hostTypes);
         const hostsChanged = !sameSet(this.#hostTypes.get(msg.from), hostTypes);
@@ -738,7 +801,7 @@ export class ShardCoordinator {
   #broadcastTo(id: string): void {
     const address = this.#addressOf(id);
     if (address === undefined) return;
-    this.#sendState(id, address, this.#leaseNow());
+    this.#sendState(id, address, this.#leaseNow(), this.#nextState());
   }
 
   #candidates(type: string): string[] {
@@ -764,17 +827,31 @@ export class ShardCoordinator {
     return Math.max(0, this.#leaseTimeout - (now - majorityAt));
   }
 
+  /** Numbers a new state broadcast and notes when it was sent. */
+  #nextState(): number {
+    const now = this.#ctx.clock.now();
+    const n = ++this.#stateSeq;
+    this.#stateSent.set(n, now);
+    // An answer to a broadcast older than the lease could not count anyway.
+    for (const [k, t] of this.#stateSent) {
+      if (now - t <= this.#leaseTimeout) break;
+      this.#stateSent.delete(k);
+    }
+    return n;
+  }
+
   #broadcast(): void {
     const lease = this.#leaseNow();
+    const n = this.#nextState();
     for (const m of this.#members()) {
       if (m.status === "down" || m.status === "removed") continue;
-      this.#sendState(m.id, m.address, lease);
+      this.#sendState(m.id, m.address, lease, n);
     }
   }
 
-  #sendState(id: string, address: NodeAddress, lease: number): void {
+  #sendState(id: string, address: NodeAddress, lease: number, n: number): void {
     if (id === this.#self) {
-      this.#onState(this.#self, this.#table, lease);
+      this.#onState(this.#self, this.#table, lease, n, 0);
       return;
     }
     this.#ctx.sendSystem(address, COORDINATOR_PATH, {
@@ -782,6 +859,8 @@ export class ShardCoordinator {
       leader: this.#self,
       table: toWire(this.#table),
       lease,
+      n,
+      echo: this.#lastAckSeq.get(id) ?? 0,
     });
   }
 
@@ -804,7 +883,9 @@ export class ShardCoordinator {
     }
     for (const id of [...this.#drainingNodes]) if (!live.has(id)) this.#drainingNodes.delete(id);
     // Per-node bookkeeping of members that are gone (every restart is a new id).
-    for (const map of [this.#lastAck, this.#types, this.#hostTypes, this.#ready]) {
+    for (
+      const map of [this.#lastAck, this.#lastAckSeq, this.#types, this.#hostTypes, this.#ready]
+    ) {
       for (const id of [...map.keys()]) if (!live.has(id) && id !== this.#self) map.delete(id);
     }
     for (const m of live.values()) if (m.status === "leaving") this.#drainingNodes.add(m.id);

@@ -211,7 +211,9 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
             const r: Record<number, ShardAllocation> = {};
             for (const [s, e] of [...m].sort((a, b) => a[0] - b[0])) {
               const replicas = replicated.get(type)?.replicasOf(e.address) ?? [];
-              r[s] = { primary: e.address, replicas };
+              r[s] = e.handoff
+                ? { primary: e.address, replicas, handoff: true }
+                : { primary: e.address, replicas };
             }
             allocations[type] = r;
           }

@@ -117,7 +117,7 @@ export interface InMemoryTransportOptions extends TransportHandlers {
    * @default {30000}
    */
   readonly unreachableTimeout?: number;
-  /** Pause between dials: `min` doubling up to `max` ms. @default {{ min: 100, max: 10000 }} */
+  /** Pause between dials: `min` doubling up to `max` ms. @default {{ min: 100, max: 2000 }} */
   readonly reconnectBackoff?: { readonly min?: number; readonly max?: number };
   /**
    * Largest envelope payload, in bytes.
@@ -252,7 +252,7 @@ export class InMemoryTransport implements Transport {
     this.#connectTimeout = options.connectTimeout ?? 5000;
     this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
     this.#backoffMin = options.reconnectBackoff?.min ?? 100;
-    this.#backoffMax = options.reconnectBackoff?.max ?? 10_000;
+    this.#backoffMax = options.reconnectBackoff?.max ?? 2000;
     this.#maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
     this.#handlers = pickHandlers(options);
     if (this.#registry.transports.has(this.#key)) {

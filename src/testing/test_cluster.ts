@@ -45,10 +45,12 @@ export interface TestClusterOptions extends
   /** A journal shared by every node, as a database would be ({@linkcode TestCluster.journal}). */
   journal?: EventJournal;
   /**
-   * One-way network latency in ms.
+   * One-way network latency in ms, fixed or per message from the sender's and the receiver's
+   * address (a function can model a slow link or a delay spike; the order of messages between
+   * two nodes is kept, as on a connection).
    * @default {1}
    */
-  latency?: number;
+  latency?: number | ((from: NodeAddress, to: NodeAddress) => number);
   /**
    * Simulated ms per step of {@linkcode TestCluster.advance}; actors run between steps.
    * @default {10}

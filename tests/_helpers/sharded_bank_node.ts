@@ -1,10 +1,10 @@
 // A node of the seed's bank example in its own process (deno run -A / bun), for the sharding
 // and PostgreSQL process tests. Usage: sharded_bank_node.ts <port> [--seed host:port]...
-//   [--journal path] [--postgres url schema] [--stable-after ms]
+//   [--journal path] [--postgres url schema] [--stable-after ms] [--trace]
 // Spawns Behaviors.sharded(account, { numShards: 100 }) as "accounts" (event-sourced on a
 // SqliteJournal when --journal is given, on a PostgresJournal through the npm client pg when
 // --postgres is), then reads JSON commands on stdin, one per line:
-//   {"op":"deposit","id":"alice","amount":100}               (fire and forget)
+//   {"op":"deposit","id":"alice","amount":100[,"dep":"d0"]}  (fire and forget)
 //   {"op":"deposit","id":"alice","amount":100,"dep":"d1","tag":"t0"}
 //        → {"event":"ack","tag":"t0","id":…,"dep":"d1","balance":…,"node":P} once persisted
 //          or {"event":"error","tag":"t0","message":…}
@@ -13,7 +13,9 @@
 //                                                or {"event":"error","tag":"t1","message":…}
 // and prints {"event":"ready","port":P}, {"event":"view","up":[ports],"unreachable":[ports]}
 // after each change (polled every 100 ms) and
-// {"event":"journal-error","message":…} whenever its journal rejects a call.
+// {"event":"journal-error","message":…} whenever its journal rejects a call; with --trace, a plain
+// account prints {"event":"handled","id":…,"dep":…,"node":P} for every deposit it applies.
+//   {"op":"freeze","ms":N} → {"event":"frozen"}, N ms of a blocked event loop, {"event":"thawed"}
 // Lives at most 90 s; closing stdin or SIGTERM makes it leave the cluster and exit.
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -24,6 +26,7 @@ import {
   ClusteredActorSystem,
   type EventJournal,
   ShardEnvelope,
+  ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
 
@@ -39,11 +42,13 @@ const seeds: string[] = [];
 let journalPath: string | undefined;
 let postgres: { url: string; schema: string } | undefined;
 let stableAfter: number | undefined;
+let trace = false;
 for (let i = 1; i < args.length; i++) {
   if (args[i] === "--seed") seeds.push(args[++i]);
   else if (args[i] === "--journal") journalPath = args[++i];
   else if (args[i] === "--postgres") postgres = { url: args[++i], schema: args[++i] };
   else if (args[i] === "--stable-after") stableAfter = Number(args[++i]);
+  else if (args[i] === "--trace") trace = true;
 }
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 
@@ -91,12 +96,13 @@ if (postgres !== undefined) {
 }
 
 // The seed's account entity, as written there (plain), or event-sourced on the shared journal.
-const plainAccount = (_id: string): Behavior<AccountMsg> => {
+const plainAccount = (id: string): Behavior<AccountMsg> => {
   const active = (a: Account): Behavior<AccountMsg> =>
     Behaviors.receive((_ctx, msg) => {
       switch (msg.type) {
         case "deposit": {
           const next = applyDeposit(a, msg);
+          if (trace) print({ event: "handled", id, dep: msg.dep ?? null, node: self });
           msg.replyTo?.tell({ ...next, node: self });
           return active(next);
         }
@@ -145,6 +151,7 @@ const printView = () => {
   lastView = view;
 };
 setInterval(printView, 100);
+node.eventStream.subscribe(ShutdownSelf, (e) => print({ event: "ShutdownSelf", reason: e.reason }));
 print({ event: "ready", port: self });
 
 const rl = createInterface({ input: process.stdin });
@@ -155,9 +162,19 @@ rl.on("line", (line) => {
     amount?: number;
     tag?: string;
     dep?: string;
+    ms?: number;
   };
-  if (cmd.op === "deposit" && cmd.tag === undefined) {
-    accounts.tell(new ShardEnvelope(cmd.id, { type: "deposit", amount: cmd.amount! }));
+  if (cmd.op === "freeze") {
+    // A stalled event loop (a long GC pause, synchronous work): nothing runs for `ms`, while the
+    // kernel keeps buffering what peers send.
+    print({ event: "frozen" });
+    const end = Date.now() + cmd.ms!;
+    while (Date.now() < end) { /* busy */ }
+    print({ event: "thawed" });
+  } else if (cmd.op === "deposit" && cmd.tag === undefined) {
+    accounts.tell(
+      new ShardEnvelope(cmd.id, { type: "deposit", amount: cmd.amount!, dep: cmd.dep }),
+    );
   } else if (cmd.op === "deposit") {
     node.ask<ShardEnvelope<AccountMsg>, Reply>(
       accounts,

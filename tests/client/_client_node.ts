@@ -22,6 +22,7 @@ import {
   TaggedJsonSerializer,
 } from "../../mod.ts";
 import { tlsFixtures } from "../_helpers/tls_fixtures.ts";
+import "./_spawnables.ts"; // the behaviors clients may spawn here by key
 
 type Reply = { balance: number; node: number };
 type AccountMsg =

@@ -176,6 +176,7 @@ const EXPECTED: Record<string, readonly (string | RegExp)[]> = {
     "alice: 120",
     "bob: 50",
     "visits seen by a node: 2",
+    "Hello, Ada (from node B)",
     /^client knows the owner of [12] shards$/,
     "done",
   ],

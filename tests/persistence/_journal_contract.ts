@@ -209,6 +209,39 @@ export function journalContract(name: string, open: () => Required<EventJournal>
       await assert.rejects(j.deleteEvents("e", 1.5), RangeError);
     });
 
+    it("truncateEvents removes a suffix, and the log goes on from the new end", async () => {
+      await using j = disposable(open());
+      await j.persist("e", events(1, 6));
+      await j.persist("other", events(1, 3));
+      await j.saveSnapshot("e", { sequenceNr: 2, state: { at: 2 }, timestamp: 0 });
+      const seqs = async (id: string) => (await j.load(id)).map((e) => e.sequenceNr);
+      await j.truncateEvents("e", 4);
+      assert.deepEqual(await seqs("e"), [1, 2, 3]);
+      assert.equal(await j.highestSequenceNr("e"), 3);
+      assert.deepEqual(await seqs("other"), [1, 2, 3], "other entities untouched");
+      assert.equal((await j.loadSnapshot("e"))?.sequenceNr, 2, "snapshots untouched");
+      // The removed numbers are written again, with other events.
+      await rejectsConflict(j.persist("e", events(5, 5)), "e", 5, 4);
+      await j.persist("e", [{ sequenceNr: 4, event: "new 4", timestamp: 0 }]);
+      assert.deepEqual((await j.load("e", 4)).map((e) => e.event), ["new 4"]);
+      // A write queued right before the truncation is removed by it; one right after follows it.
+      const before = j.persist("e", events(5, 6));
+      const cut = j.truncateEvents("e", 5);
+      await before;
+      await cut;
+      assert.equal(await j.highestSequenceNr("e"), 4);
+      await j.persist("e", events(5, 5));
+      assert.equal(await j.highestSequenceNr("e"), 5);
+      await j.truncateEvents("e", 100); // past the end: nothing changes
+      await j.truncateEvents("nobody", 1);
+      assert.deepEqual(await seqs("e"), [1, 2, 3, 4, 5]);
+      await j.truncateEvents("e", 1);
+      assert.deepEqual(await seqs("e"), []);
+      assert.equal(await j.highestSequenceNr("e"), 0);
+      await assert.rejects(j.truncateEvents("e", 0), RangeError);
+      await assert.rejects(j.truncateEvents("e", 1.5), RangeError);
+    });
+
     it("rejects every call after close", async () => {
       const j = open();
       await j.close();
@@ -227,6 +260,7 @@ export function journalContract(name: string, open: () => Required<EventJournal>
         JournalError,
       );
       await assert.rejects(j.deleteEvents("e", 1), JournalError);
+      await assert.rejects(j.truncateEvents("e", 1), JournalError);
     });
   });
 }

@@ -2,9 +2,10 @@
 // (asynchronously, so the event loop stays free for heartbeats).
 // Usage: _slow_consumer_node.ts <system> <secret>
 // Prints {"event":"ready","port"}, {"event":"UnreachableMember"} / {"event":"deadLetter"} as
-// they happen, and {"event":"stats","received","maxHeap"} every 500 ms.
+// they happen, and {"event":"stats","received","maxHeap","maxStall"} every 500 ms.
 import process from "node:process";
 import { Behaviors, ClusteredActorSystem, DeadLetter, UnreachableMember } from "../../mod.ts";
+import { stallMonitor } from "../_helpers/stall.ts";
 
 const [name = "slow", secret = "", backlog] = process.argv.slice(2);
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -33,14 +34,18 @@ node.eventStream.subscribe(DeadLetter, (e) => {
   const to = typeof e.recipient === "string" ? e.recipient : e.recipient.address;
   print({ event: "deadLetter", to, reason: e.reason });
 });
+// The longest event-loop stall: a loaded machine can starve this process for longer than the
+// failure detector tolerates, which the test must tell apart.
+const stall = stallMonitor();
 const stats = setInterval(() => {
   maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
-  print({ event: "stats", received, maxHeap });
+  print({ event: "stats", received, maxHeap, maxStall: Math.round(stall.max()) });
 }, 500);
 print({ event: "ready", port: node.selfAddress.port });
 process.stdin.on("data", () => {});
 process.stdin.on("end", () => {
   clearInterval(stats);
+  stall.stop();
   void node.shutdown().then(() => process.exit(0));
 });
 setTimeout(() => process.exit(1), 120_000);

@@ -15,6 +15,7 @@ import {
   UnreachableMember,
 } from "../../mod.ts";
 import { HelperProcess, waitUntil } from "../_helpers/child_process.ts";
+import { stallMonitor } from "../_helpers/stall.ts";
 
 const child = fileURLToPath(new URL("./_slow_consumer_node.ts", import.meta.url));
 const SECRET = "flow-control-test-secret";
@@ -59,6 +60,7 @@ describe("inbound flow control across processes", () => {
         ) as RemoteActorRef<{ seq: number; body: string }>;
         const node = { host: "127.0.0.1", port };
         const body = "x".repeat(10_000);
+        const producerStall = stallMonitor();
         const started = Date.now();
         let sent = 0;
         let waited = 0;
@@ -75,6 +77,7 @@ describe("inbound flow control across processes", () => {
           sink.tell({ seq: sent++, body });
           if (sent % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
         }
+        producerStall.stop();
         const stats = () => consumer.events.filter((e) => e.event === "stats");
         const received = (stats().at(-1)?.received as number | undefined) ?? 0;
         const maxHeap = Math.max(...stats().map((e) => e.maxHeap as number));
@@ -98,12 +101,24 @@ describe("inbound flow control across processes", () => {
         );
         assert.ok(producerRate >= 10 * consumerRate, "the consumer is not 10x slower");
         assert.deepEqual([...userDeadLetters], [], "messages were dropped");
-        assert.deepEqual(unreachable, [], "the producer saw the consumer unreachable");
-        assert.deepEqual(
-          consumer.events.filter((e) => e.event === "UnreachableMember"),
-          [],
-          "the consumer saw the producer unreachable",
+        // The defaults tolerate a 1.5 s stall of either side (README, "Failure detection"). On a
+        // machine loaded far beyond its cores a process can be starved for longer; then, and only
+        // then, a failure detector's verdict is excused. Heartbeats stuck behind the backlog of
+        // user messages (what this test is about) show up without any such stall.
+        const consumerStall = Math.max(0, ...stats().map((e) => (e.maxStall as number) ?? 0));
+        const stalled = producerStall.max() + consumerStall;
+        console.log(
+          `longest event-loop stall: producer ${Math.round(producerStall.max())} ms, consumer ${
+            Math.round(consumerStall)
+          } ms`,
         );
+        const seenByConsumer = consumer.events.filter((e) => e.event === "UnreachableMember");
+        if (stalled < 1500) {
+          assert.deepEqual(unreachable, [], "the producer saw the consumer unreachable");
+          assert.deepEqual(seenByConsumer, [], "the consumer saw the producer unreachable");
+        } else if (unreachable.length + seenByConsumer.length > 0) {
+          console.log(`unreachable during a ${Math.round(stalled)} ms stall: not a lane failure`);
+        }
         assert.deepEqual(clusterDeadLetters, []);
         assert.deepEqual(
           consumer.events.filter((e) =>

@@ -2,7 +2,11 @@
 // journal, and a writer that records which deposits were acknowledged.
 import type { ActorRef, Behavior } from "../../mod.ts";
 import { Behaviors, entityShard, type ShardEnvelope } from "../../mod.ts";
-import { type EventJournal, InMemoryJournal } from "../../src/persistence/mod.ts";
+import {
+  type EventJournal,
+  InMemoryJournal,
+  type PersistedEvent,
+} from "../../src/persistence/mod.ts";
 import type { ReplicationConfig } from "../../src/sharding/mod.ts";
 import type { TestCluster } from "../../src/testing/mod.ts";
 
@@ -94,4 +98,9 @@ export async function placement(
 /** Events of `entity` in `journal`, as deposit ids. */
 export async function idsIn(journal: EventJournal, entity: string): Promise<string[]> {
   return (await journal.load(entity)).map((e) => (e.event as Event).id);
+}
+
+/** A deposit event of the account entity as stored in a journal (amount 1). */
+export function ev(sequenceNr: number, id: string): PersistedEvent {
+  return { sequenceNr, event: { id, amount: 1 }, timestamp: 0 };
 }

@@ -19,7 +19,13 @@ export async function runSchedule(
   const rnd = seededRandom(seed * 7919 + 3);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const log: string[] = [];
-  await using cluster = await testCluster(4, { seed, downing: { stableAfter: 2000 } });
+  // A slow link: everything one node sends arrives `slow.delay` ms late while it lasts.
+  const slow = { port: -1, delay: 0 };
+  await using cluster = await testCluster(4, {
+    seed,
+    downing: { stableAfter: 2000 },
+    latency: (from) => (from.port === slow.port ? slow.delay : 1),
+  });
   const { journals, regions } = spawnAccounts(cluster, replication);
   // entity → acknowledged deposits: id, the sequence number it was acknowledged at, by which node.
   const acked = new Map<string, { id: string; seq: number; node: string }[]>(
@@ -43,11 +49,30 @@ export async function runSchedule(
       await cluster.advance(20);
     }
   };
+  /** Converged, nobody unreachable, and every replica holds its primary's log. */
+  const recovered = async (): Promise<boolean> => {
+    await cluster.advance(100); // no new writes: what is in flight lands
+    const alive = cluster.alive;
+    if (
+      !cluster.isConverged(alive.length) ||
+      alive.some((n) => n.membership.unreachable.length > 0)
+    ) return false;
+    const via = cluster.nodes.indexOf(alive[0]);
+    for (const e of ENTITIES) {
+      const p = await placement(cluster, via, e);
+      if (p === undefined) continue;
+      const primaryLog = await idsIn(journals[p.primary], e);
+      for (const r of p.replicas) {
+        if ((await idsIn(journals[r], e)).length < primaryLog.length) return false;
+      }
+    }
+    return true;
+  };
   try {
     await step(300);
-    const faults = ["kill", "partition", "cut", "kill", "partition"] as const;
+    const faults = ["kill", "partition", "cut", "kill", "partition", "slow"] as const;
     const kind = pick(faults);
-    const second = pick(["partition", "cut", "join", "none"] as const);
+    const second = pick(["partition", "cut", "join", "slow", "none"] as const);
     for (const what of [kind, second]) {
       const alive = cluster.nodes.map((_, i) => i).filter((i) => !cluster.nodes[i].isShutdown);
       const victim = pick(alive);
@@ -67,6 +92,16 @@ export async function runSchedule(
         const other = pick(alive.filter((x) => x !== victim));
         log.push(`t=${cluster.clock.now()} cut link ${victim} | ${other}`);
         cluster.partition([victim], [other]);
+      } else if (what === "slow") {
+        // What the victim sends (shipments, acks, heartbeats) arrives seconds late; it still
+        // hears everyone, so it may keep writing as primary while the others down it.
+        slow.port = cluster.address(victim).port;
+        slow.delay = 1000 + Math.floor(rnd() * 7000);
+        log.push(`t=${cluster.clock.now()} slow link out of node ${victim}: ${slow.delay} ms`);
+      } else if (what === "join" && cluster.nodes[0].isShutdown) {
+        // testCluster joins new nodes through node 0 only: with node 0 gone nobody could join
+        // (the recovery wait below would then wait for a member that never comes).
+        log.push(`t=${cluster.clock.now()} no second fault (a join needs node 0, which is gone)`);
       } else if (what === "join") {
         // A new node joins: rebalancing moves primaries to it (promoted from the old owner).
         const i = cluster.nodes.length;
@@ -85,8 +120,18 @@ export async function runSchedule(
       // Faults end: heal and let the cluster settle (down whoever was cut off) before the next.
       log.push(`t=${cluster.clock.now()} heal`);
       cluster.heal();
+      slow.port = -1;
       await step(8000);
       for (const i of [...writers]) if (cluster.nodes[i].isShutdown) writers.delete(i);
+      // The next fault only once the cluster recovered from this one: the promise is about one
+      // loss at a time, so the replicas of a lost node must be refilled before another goes.
+      for (let waited = 0; !(await recovered()); waited += 300) {
+        if (waited >= 30_000) {
+          throw new Error("the replicas were not refilled within 30 s after the fault healed");
+        }
+        await step(200);
+      }
+      log.push(`t=${cluster.clock.now()} recovered`);
     }
     await cluster.run(Promise.all(pending), { timeout: 30_000 });
     const live = cluster.nodes.findIndex((n) => !n.isShutdown);

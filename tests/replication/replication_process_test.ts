@@ -69,8 +69,14 @@ describe("replication across real processes", () => {
         }
         const survivors = nodes.filter((n) => n !== victim);
         for (const id of ids) {
-          const r = await survivors[1].call({ op: "balance", id }, 10_000);
-          assert.equal(r?.event, "balance", `balance of ${id}`);
+          // A read may time out (3 s) while the survivors settle on a heavily loaded machine;
+          // reads are idempotent, so it is asked again, a bounded number of times.
+          let r = await survivors[1].call({ op: "balance", id }, 10_000);
+          for (let k = 0; k < 4 && r?.event === "error"; k++) {
+            console.log(`balance of ${id}: ${r.message}; asking again`);
+            r = await survivors[1].call({ op: "balance", id }, 10_000);
+          }
+          assert.equal(r?.event, "balance", `balance of ${id}: ${JSON.stringify(r)}`);
           const deps = r!.deps as string[];
           assert.notEqual(r!.node, victim.port);
           assert.equal(new Set(deps).size, deps.length, `${id}: no deposit twice`);

@@ -5,19 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplicateEvents, type ReplicateEventsAck } from "../../src/sharding/mod.ts";
 import { ReplicaClaim } from "../../src/replication/replication.ts";
-import type { TermHistory } from "../../src/replication/terms.ts";
+import { loadTermRecord, type TermHistory } from "../../src/replication/terms.ts";
 import { testCluster } from "../../src/testing/mod.ts";
 import { type ActorRef, Behaviors, type ClusteredActorSystem } from "../../mod.ts";
 import { SqliteJournal } from "../../src/persistence/mod.ts";
-import { account, deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+import { account, deposit, ev, idsIn, placement, type Reply, spawnAccounts } from "./_fixtures.ts";
 
 const STORE = "/_cluster/_replication-accounts";
 const replication = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
-const ev = (sequenceNr: number, id: string) => ({
-  sequenceNr,
-  event: { id, amount: 1 },
-  timestamp: 0,
-});
 
 /** The accounts region on `node`, writing to `journal`, and the node's replica store. */
 function accountsOn(
@@ -34,7 +29,7 @@ function accountsOn(
     node.ask<unknown, ReplicateEventsAck>(store, make);
 }
 
-describe("replication: terms are durable and a diverged log is never taken for a copy", () => {
+describe("replication: terms are durable and a diverged log is replaced, never taken for a copy", () => {
   let dir = "";
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "casty-terms-"));
@@ -67,7 +62,7 @@ describe("replication: terms are durable and a diverged log is never taken for a
     }
   });
 
-  it("a replica whose log holds an event the primary's log does not refuses to extend it, also after a restart", async () => {
+  it("a replica whose log holds an event the primary's log does not drops it and takes the primary's, also after a restart", async () => {
     await using cluster = await testCluster(1, { seed: 43 });
     const path = join(dir, "n0.db");
     let journal = new SqliteJournal({ path });
@@ -82,27 +77,36 @@ describe("replication: terms are durable and a diverged log is never taken for a
     journal = new SqliteJournal({ path });
     try {
       ask = accountsOn(cluster.nodes[0], journal);
-      // The term-2 primary kept e1 and wrote e2' and e3' at 2 and 3.
+      // The term-2 primary kept e1 and wrote e2' and e3' at 2 and 3: e2 goes (the logs agree
+      // up to 1 only), e2' and e3' take its place.
       const newer: TermHistory = [[1, 1], [2, 2]];
-      const diverged = await cluster.run(
+      const taken = await cluster.run(
         ask((r) => new ReplicateEvents("ida", 2, [ev(2, "e2'"), ev(3, "e3'")], r, newer)),
       );
-      assert.equal(diverged.ok, false, "not counted as a copy");
-      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2"], "nothing appended");
-      // A primary whose log agrees at 2 (term 1 wrote it, as here) is accepted.
-      const agreeing: TermHistory = [[1, 1], [3, 3]];
-      const ok = await cluster.run(
-        ask((r) => new ReplicateEvents("ida", 3, [ev(3, "e3")], r, agreeing)),
+      assert.deepEqual([taken.ok, taken.highestSequenceNr], [true, 3]);
+      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2'", "e3'"]);
+      // The deposed term-1 primary cannot do the same: its term is older, nothing changes.
+      const late = await cluster.run(
+        ask((r) => new ReplicateEvents("ida", 1, [ev(2, "late")], r, [[0, 1], [1, 2]])),
       );
-      assert.deepEqual([ok.ok, ok.highestSequenceNr], [true, 3]);
-      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2", "e3"]);
+      assert.deepEqual([late.ok, late.term], [false, 2]);
+      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2'", "e3'"]);
     } finally {
       await cluster.run(cluster.kill(0));
       await journal.close();
     }
+    // Kept on disk, with a history that describes it.
+    journal = new SqliteJournal({ path });
+    try {
+      assert.deepEqual(await idsIn(journal, "ida"), ["e1", "e2'", "e3'"]);
+      const record = await loadTermRecord(journal, "ida");
+      assert.deepEqual([record.term, record.history], [2, [[1, 1], [2, 2]]]);
+    } finally {
+      await journal.close();
+    }
   });
 
-  it("a deposed primary whose journal kept unacknowledged events is not promoted over the newer log", async () => {
+  it("a deposed primary whose journal kept unacknowledged events drops them when promoted again, and takes the newer log", async () => {
     // The membership must outlive the partition below (this test is about terms, not downing):
     // a 2-node split would otherwise down one side before the heal.
     await using cluster = await testCluster(2, { seed: 23, downing: { stableAfter: 600_000 } });
@@ -142,17 +146,23 @@ describe("replication: terms are durable and a diverged log is never taken for a
     }
     assert.ok(reached, "the old primary reaches q again after the heal");
     // The old primary learns on a write that it was deposed (its entity stops); its next
-    // incarnation finds its own log [c0, c1, ...] diverged from q's [c0, c1'] (newer term): it
-    // must neither serve nor copy its events over q's.
+    // incarnation finds its own log [c0, c1, c2] diverged from q's [c0, c1'] (newer term) after
+    // 1: c1 and c2 were never acknowledged, so they go, and it takes q's log and goes on.
     const write = (id: string) =>
       cluster.run(deposit(cluster, p.primary, regions[p.primary], "kim", id, 3000), {
         timeout: 30_000,
       });
-    for (let k = 2; k <= 4; k++) assert.notEqual((await write(`c${k}`))?.ok, true);
-    const before = await idsIn(journals[p.primary], "kim");
-    assert.deepEqual(before.slice(0, 2), ["c0", "c1"]);
-    assert.notEqual((await write("c5"))?.ok, true, "no write accepted on a diverged log");
-    assert.deepEqual(await idsIn(journals[p.primary], "kim"), before, "the entity no longer runs");
-    assert.deepEqual(await idsIn(journals[q], "kim"), ["c0", "c1'"], "q's log untouched");
+    assert.notEqual((await write("c2"))?.ok, true, "the deposed primary's write fails");
+    let served: Reply | undefined;
+    let k = 3;
+    for (; k <= 8 && served?.ok !== true; k++) served = await write(`c${k}`);
+    assert.equal(served?.ok, true, "served again after its new promotion");
+    const log = await idsIn(journals[p.primary], "kim");
+    assert.deepEqual(log, ["c0", "c1'", `c${k - 1}`], "q's log, then the new write");
+    assert.equal(served?.ok && served.seq, 3);
+    for (let i = 0; i < 50 && (await idsIn(journals[q], "kim")).length < 3; i++) {
+      await cluster.advance(100);
+    }
+    assert.deepEqual(await idsIn(journals[q], "kim"), log, "q acknowledged it: same log");
   });
 });

@@ -18,7 +18,13 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
   const rnd = seededRandom(seed * 7919 + 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const log: string[] = [];
-  await using cluster = await testCluster(3, { seed, downing: { stableAfter: 2000 } });
+  // A slow link: everything one node sends arrives `slow.delay` ms late while it lasts.
+  const slow = { port: -1, delay: 0 };
+  await using cluster = await testCluster(3, {
+    seed,
+    downing: { stableAfter: 2000 },
+    latency: (from) => (from.port === slow.port ? slow.delay : 1),
+  });
   const ledger = new Ledger();
   const traffic = new Traffic(ledger, Array.from({ length: 24 }, (_, i) => `e${i}`));
   const regions: (Region | undefined)[] = [];
@@ -63,7 +69,8 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
       const alive = cluster.nodes.map((_, i) => i).filter((i) =>
         !cluster.nodes[i].isShutdown && senders.has(i)
       );
-      let kind = pick(["join", "leave", "kill", "partition", "cut", "traffic"] as const);
+      slow.port = -1; // a slow link lasts one step
+      let kind = pick(["join", "leave", "kill", "partition", "cut", "slow", "traffic"] as const);
       // One fault at a time: a new one only once the cluster recovered from the last one
       // (two overlapping losses in 4 nodes leave no majority, which is membership's concern).
       for (const i of [...faulty]) if (cluster.nodes[i].isShutdown) faulty.delete(i);
@@ -97,6 +104,17 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         const i = pick(alive);
         cut([i], [pick(alive.filter((x) => x !== i))], "cut link");
         partitioned = true;
+      } else if (kind === "slow" && alive.length >= 3) {
+        // What a node sends arrives seconds late (a stalled sender, a congested link): the
+        // others may down it while it still receives everything and believes it is fine.
+        const i = pick(alive);
+        slow.port = cluster.address(i).port;
+        slow.delay = 1000 + Math.floor(rnd() * 7000);
+        log.push(`t=${cluster.clock.now()} slow link out of node ${i}: ${slow.delay} ms`);
+        senders.delete(i);
+        faulty.add(i);
+        const t = cluster.clock.now();
+        traffic.crashes.push([t - 1000, t + slow.delay + 5000]);
       } else {
         log.push(`t=${cluster.clock.now()} traffic only`);
       }

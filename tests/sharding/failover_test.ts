@@ -158,3 +158,40 @@ describe("sharding on a simulated cluster: failures", () => {
     assert.match(dead[0].detail ?? "", /shard buffer full \(3\)/);
   });
 });
+
+describe("sharding on a simulated cluster: a slow link out of a node", () => {
+  // The node still receives every state from the leader, but its acks (and everything else it
+  // sends) arrive 8 s late. A lease timed from the arrival of states would keep it hosting while
+  // the others down it and reallocate its shards; a lease timed from its own acks runs out.
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const victim = 1 + (seed % 2);
+    it(`stops the node's shards before they are reallocated (seed ${seed}, node ${victim})`, async () => {
+      let slowFrom: number | undefined;
+      await using cluster = await testCluster(3, {
+        seed,
+        downing: { stableAfter: 2000 },
+        latency: (from, _to) => (from.port === slowFrom ? 8000 : 1),
+      });
+      const { ledger, regions, traffic } = await startTraffic(cluster, 30, 60);
+      assert.ok(onNode(ledger, `n${victim}`).length > 0, "the node hosts entities at first");
+      slowFrom = cluster.address(victim).port;
+      const others = [0, 1, 2].filter((x) => x !== victim);
+      let stoppedAt: number | undefined;
+      const start = cluster.clock.now();
+      for (let step = 0; step < 200; step++) {
+        if (step === 160) slowFrom = undefined;
+        traffic.send(`s${others[step % 2]}`, regions[others[step % 2]]);
+        await cluster.advance(50);
+        assert.equal(ledger.duplicate, undefined, `${ledger.duplicate} at step ${step}`);
+        if (stoppedAt === undefined && onNode(ledger, `n${victim}`).length === 0) {
+          stoppedAt = cluster.clock.now() - start;
+        }
+      }
+      // The lease is 1000 ms (stableAfter / 2): the node gives up its shards within about that.
+      assert.ok(stoppedAt !== undefined && stoppedAt <= 1500, `stopped after ${stoppedAt} ms`);
+      assert.ok(cluster.nodes[victim].isShutdown, "the node was downed");
+      await cluster.until(() => traffic.accounted() === traffic.sent.size, { timeout: 30_000 });
+      assert.deepEqual(traffic.problems(true), []);
+    });
+  }
+});

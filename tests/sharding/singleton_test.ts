@@ -393,4 +393,31 @@ describe("Behaviors.singleton", () => {
       assert.ok(sent > 0);
     }
   });
+
+  it("is never alive twice when everything its node sends arrives 8 s late, and moves once it is downed", async () => {
+    // The owner still receives every message; its own (heartbeats, acks) come late, so the others
+    // take it for unreachable, down it and start the singleton elsewhere.
+    for (const seed of [1, 2, 3, 4]) {
+      let slowFrom: number | undefined;
+      await using c = await testCluster(3, {
+        seed,
+        downing: { stableAfter: 2000 },
+        latency: (from) => (from.port === slowFrom ? 8000 : 1),
+      });
+      const inst = new Instances();
+      const refs = spawnEverywhere(c, inst);
+      await untilChecked(c, inst, () => inst.count() === 1, `seed ${seed} start`);
+      const owner = inst.ports()[0];
+      slowFrom = owner;
+      for (let step = 0; step < 300; step++) {
+        if (step === 200) slowFrom = undefined;
+        refs.forEach((r, i) => c.nodes[i].isShutdown || r.tell({ type: "add", n: step }));
+        await c.advance(50);
+        inst.check(`seed ${seed}, step ${step}`);
+      }
+      assert.equal(inst.count(), 1, `seed ${seed}: one instance at the end`);
+      assert.notEqual(inst.ports()[0], owner, `seed ${seed}: it moved off the slow node`);
+      assert.equal(inst.maxAtOnce, 1);
+    }
+  });
 });
