@@ -1,6 +1,7 @@
 // A peer node of bench/replication_process_bench.ts in its own process: joins the seed, spawns the
 // account type of every replication case (same names as the bench's node), prints
-// {"event":"ready","port":P} and exits when its stdin closes.
+// {"event":"ready","port":P,"pid":PID} (the bench reads its CPU time from /proc/PID/stat) and
+// exits when its stdin closes.
 //   _replication_peer.ts <seed port> [--sqlite <path>]
 import process from "node:process";
 import { Behaviors, ClusteredActorSystem, SqliteJournal } from "../mod.ts";
@@ -20,7 +21,7 @@ const node = await ClusteredActorSystem.start({
 CASES.forEach(([, replication], i) =>
   node.spawn(Behaviors.sharded(account(journal), { numShards: 30, replication }), `case${i}`)
 );
-console.log(JSON.stringify({ event: "ready", port: node.selfAddress.port }));
+console.log(JSON.stringify({ event: "ready", port: node.selfAddress.port, pid: process.pid }));
 process.stdin.on("data", () => {});
 process.stdin.on("end", async () => {
   await node.shutdown();

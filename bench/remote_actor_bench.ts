@@ -16,6 +16,7 @@
 //   1,000,000 `ref.tell(msg)` of a fresh ~100-byte plain object to the peer's counting actor,
 //   paced by the transport's outbound queue length (a remote tell applies no backpressure and
 //   the queue holds 100,000 envelopes); completion = an ask to the counter returns the count.
+//   Also reports the sender process's CPU (user + system) per tell over the same span.
 // - ask: 50,000 sequential `system.ask(echo, …)` after 5,000 warm-up; p50/p99/p99.9.
 // - concurrent: 64 askers, 1,000 sequential asks each, all in flight together; asks/s.
 // - rawEcho (baseline for ask): the same sequential round trip over a native socket, the peer
@@ -121,6 +122,8 @@ async function rawEcho(): Promise<Sorted> {
 
 interface CastyResults {
   tell?: number;
+  /** The sender's CPU (user + system) per tell, in ns: steadier than msg/s on a busy host. */
+  tellCpu?: number;
   ask?: Sorted;
   concurrent?: { rate: number; lat: Sorted };
   deadLetters: number;
@@ -160,6 +163,7 @@ async function casty(): Promise<CastyResults> {
       await tells(WARMUP);
       if ((await count()) !== WARMUP) throw new Error("warm-up tells were lost");
       const start = performance.now();
+      const cpu = process.cpuUsage();
       await tells(MESSAGES);
       let got = await count();
       while (got < sent) {
@@ -167,6 +171,8 @@ async function casty(): Promise<CastyResults> {
         got = await count();
       }
       results.tell = MESSAGES / ((performance.now() - start) / 1000);
+      const used = process.cpuUsage(cpu);
+      results.tellCpu = (used.user + used.system) * 1000 / MESSAGES;
     }
 
     const ask = (n: number) =>
@@ -225,9 +231,9 @@ if (raw !== undefined) {
 if (c.tell !== undefined) {
   const ratio = raw !== undefined ? `${(c.tell / raw * 100).toFixed(0)}%` : "—";
   console.log(
-    `| casty remote tell, ${fmt(MESSAGES)} msgs | ${fmt(c.tell)} msg/s | ${ratio} | ≥50%${
-      detectRuntime() === "bun" ? ", ≥1M msg/s" : ""
-    } |`,
+    `| casty remote tell, ${fmt(MESSAGES)} msgs | ${fmt(c.tell)} msg/s (sender CPU ${
+      fmt(c.tellCpu ?? 0)
+    } ns/tell) | ${ratio} | ≥50%${detectRuntime() === "bun" ? ", ≥1M msg/s" : ""} |`,
   );
 }
 if (echoBase !== undefined) {

@@ -3,14 +3,16 @@
 // `CONCURRENCY` asks in flight over `ENTITIES` entities), two peer processes
 // (bench/_replication_peer.ts) are nodes 1 and 2; every node has its own journal (in memory, or
 // SQLite files in a temporary directory with --sqlite). Cases: unreplicated, replicas 2 with
-// minAcks 0, 1 and 2 (bench/_replication_fixture.ts).
+// minAcks 0, 1 and 2 (bench/_replication_fixture.ts). Besides commands/s and latency it reports the
+// CPU time of the three processes per command (Linux: /proc/PID/stat of the peers), which the
+// load of a shared machine moves much less than the rate.
 //
 //   deno run -A bench/replication_process_bench.ts [commands per case, default 20000] [--sqlite]
 //   bun bench/replication_process_bench.ts ...
 //   CASES=0,2 ... runs only those cases (0 unreplicated, 1-3 minAcks 0-2)
 //   ROUNDS=2 ... runs the cases twice, in turn (the first round warms up every path)
 import process from "node:process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -49,7 +51,22 @@ const peers = [1, 2].map((i) =>
     ...(sqlite ? ["--sqlite", join(dir, `n${i}.db`)] : []),
   ])
 );
-await Promise.all(peers.map((p) => p.waitFor((e) => e.event === "ready")));
+const pids = (await Promise.all(peers.map((p) => p.waitFor((e) => e.event === "ready"))))
+  .map((e) => (e as { pid?: number }).pid);
+// CPU milliseconds of the three processes so far (undefined where /proc is missing).
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+const cpuMs = (): number | undefined => {
+  const self = process.cpuUsage();
+  let total = (self.user + self.system) / 1000;
+  for (const pid of pids) {
+    const stat = `/proc/${pid}/stat`;
+    if (pid === undefined || !existsSync(stat)) return undefined;
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(stat, "utf8").split(")").pop()!.trim().split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  }
+  return total;
+};
 await node.waitFor(3, { timeout: 30_000 });
 
 type Cmd = { amount: number; replyTo: ActorRef<number | string> };
@@ -75,13 +92,20 @@ for (const [round, i] of runs) {
     allocated.add(i);
     await Promise.all(Array.from({ length: ENTITIES }, (_, k) => one(k))); // allocate, promote
   }
-  rows.push(row(label, await measure(N, one)));
+  const cpu0 = cpuMs();
+  const result = await measure(N, one);
+  const cpu1 = cpuMs();
+  const perCommand = cpu0 === undefined || cpu1 === undefined
+    ? "n/a"
+    : `${Math.round((cpu1 - cpu0) * 1000 / N)} µs`;
+  rows.push(row(label, result, perCommand));
   console.log(rows[rows.length - 1]);
 }
 console.log(
   `\n3 processes, ${sqlite ? "SQLite" : "in-memory"} journals, ${N} commands per case, ` +
     `${CONCURRENCY} in flight over ${ENTITIES} entities from node 0\n` +
-    "| case | commands/s | p50 | p99 |\n|---|---|---|---|\n" + rows.join("\n"),
+    "| case | commands/s | p50 | p99 | CPU per command (3 processes) |\n|---|---|---|---|---|\n" +
+    rows.join("\n"),
 );
 await Promise.all(peers.map((p) => p.stop()));
 await node.shutdown();

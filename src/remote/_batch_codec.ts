@@ -1,8 +1,12 @@
 // Outbound batching: envelopes taken off a peer's lanes are encoded into MESSAGE and BATCH
 // frames in one buffer per socket write; and the reading of a BATCH frame's entries.
 //   BATCH payload: ([u32 BE entry length][envelope])*
+// One pass: each envelope is written straight into a reused scratch buffer (a text payload as
+// UTF-8, with no intermediate bytes), its length patched in after it, and a frame's header
+// once the frame is closed; the write gets an exact-size copy of the scratch.
 
-import { envelopeSize, MAX_PATH_BYTES, Utf8Cache, writeEnvelope } from "./_envelope_codec.ts";
+import { type Utf8Buffer, utf8Buffer } from "../runtime/utf8.ts";
+import { MAX_PATH_BYTES, queuedSize, TextEnvelope, Utf8Cache } from "./_envelope_codec.ts";
 import { FRAME_BATCH, FRAME_HEADER_SIZE, FRAME_MESSAGE, writeFrameHeader } from "./_framing.ts";
 import type { Link, Peer } from "./_peer_link.ts";
 import type { Envelope } from "./transport.ts";
@@ -10,17 +14,16 @@ import type { Envelope } from "./transport.ts";
 /** Which of a peer's lanes a write takes envelopes from. */
 export type Lanes = "both" | "control" | "user";
 
+/** The scratch buffer's usual size; one grown past it for a huge envelope is dropped after. */
+const SCRATCH = 512 * 1024;
+
 /** Encodes a peer's queued envelopes into frames (one encoder per transport). */
 export class BatchEncoder {
   readonly #maxBatchBytes: number;
   // Separate caches so that each one's last-hit shortcut serves one role.
   readonly #recipients = new Utf8Cache();
   readonly #senders = new Utf8Cache();
-  // Scratch arrays reused by encode.
-  readonly #envelopes: Envelope[] = [];
-  readonly #recipientBytes: Uint8Array[] = [];
-  readonly #senderBytes: (Uint8Array | undefined)[] = [];
-  readonly #sizes: number[] = [];
+  #scratch: Utf8Buffer = utf8Buffer(SCRATCH);
 
   /** @param maxBatchBytes Largest batch frame payload, in bytes. */
   constructor(maxBatchBytes: number) {
@@ -30,21 +33,25 @@ export class BatchEncoder {
   /** Whether the envelope fits in a frame; the common small case avoids encoding paths. */
   fits(envelope: Envelope, maxFrameSize: number): boolean {
     const senderLength = envelope.sender?.length ?? 0;
+    const payloadBound = envelope instanceof TextEnvelope
+      ? 3 * envelope.text.length
+      : envelope.payload.length;
     // A UTF-16 code unit is at most 3 UTF-8 bytes.
     if (
-      3 * (envelope.recipient.length + senderLength) + envelope.payload.length + 5 <=
-        maxFrameSize &&
+      3 * (envelope.recipient.length + senderLength) + payloadBound + 5 <= maxFrameSize &&
       3 * Math.max(envelope.recipient.length, senderLength) <= MAX_PATH_BYTES
     ) return true;
     const recipient = this.#recipients.get(envelope.recipient);
     const sender = envelope.sender === undefined ? undefined : this.#senders.get(envelope.sender);
     return recipient.length <= MAX_PATH_BYTES && (sender?.length ?? 0) <= MAX_PATH_BYTES &&
-      envelopeSize(recipient, sender, envelope.payload) + 1 <= maxFrameSize;
+      4 + recipient.length + (sender?.length ?? 0) + envelope.payload.length + 1 <= maxFrameSize;
   }
 
   /**
    * Takes envelopes off the peer's lanes (control first) and encodes them as frames, about
-   * `target` bytes; an envelope larger than the link's frame size goes to `tooLarge`.
+   * `target` bytes; an envelope larger than the link's frame size goes to `tooLarge`. The
+   * result is a fresh copy, or, when the link's connection copies what it cannot write at once
+   * (`copiesWrites`), a view of the scratch buffer valid until the next call.
    */
   encode(
     peer: Peer,
@@ -53,97 +60,123 @@ export class BatchEncoder {
     lanes: Lanes,
     tooLarge: (peer: Peer, link: Link, envelope: Envelope) => void,
   ): Uint8Array | undefined {
-    const envelopes = this.#envelopes;
-    const recipients = this.#recipientBytes;
-    const senders = this.#senderBytes;
-    const sizes = this.#sizes;
     const maxPayload = link.maxFrame - 1;
-    let estimate = 0;
-    while (estimate < target) {
+    const batchLimit = Math.min(this.#maxBatchBytes, maxPayload);
+    let scratch = this.#scratch;
+    let out = scratch.bytes;
+    let o = 0;
+    let frame = -1; // offset of the open frame's header
+    let frameBytes = 0;
+    let entries = 0;
+    while (o < target) {
       const control = lanes === "control" || (lanes === "both" && peer.control.length > 0);
       const queue = control ? peer.control : peer.queue;
       if (queue.length === 0) break;
       const envelope = queue.peek()!;
       const recipient = this.#recipients.get(envelope.recipient);
       const sender = envelope.sender === undefined ? undefined : this.#senders.get(envelope.sender);
-      const size = envelopeSize(recipient, sender, envelope.payload);
-      if (size > maxPayload) {
-        queue.shift();
-        if (control) peer.controlBytes -= envelope.payload.length;
-        else peer.queueBytes -= envelope.payload.length;
-        tooLarge(peer, link, envelope);
-        continue;
-      }
-      if (envelopes.length > 0 && estimate + size + 9 > target) break;
-      queue.shift();
-      if (control) peer.controlBytes -= envelope.payload.length;
-      else peer.queueBytes -= envelope.payload.length;
-      envelopes.push(envelope);
-      recipients.push(recipient);
-      senders.push(sender);
-      sizes.push(size);
-      estimate += size + 9;
-    }
-    const n = envelopes.length;
-    if (n === 0) return undefined;
-    const batchLimit = Math.min(this.#maxBatchBytes, maxPayload);
-    // Group consecutive envelopes into batch frames; a group of one is a message frame.
-    const groupEnds: number[] = [];
-    const groupPayloads: number[] = [];
-    let total = 0;
-    for (let i = 0; i < n;) {
-      let j = i;
-      let payload = 0;
-      while (j < n && payload + 4 + sizes[j] <= batchLimit) {
-        payload += 4 + sizes[j];
-        j++;
-      }
-      if (j - i <= 1) {
-        j = i + 1;
-        payload = -1;
-        total += FRAME_HEADER_SIZE + sizes[i];
-      } else {
-        total += FRAME_HEADER_SIZE + payload;
-      }
-      groupEnds.push(j);
-      groupPayloads.push(payload);
-      i = j;
-    }
-    const out = new Uint8Array(total);
-    let offset = 0;
-    let start = 0;
-    for (let g = 0; g < groupEnds.length; g++) {
-      const end = groupEnds[g];
-      const payload = groupPayloads[g];
-      if (payload < 0) {
-        writeFrameHeader(out, offset, FRAME_MESSAGE, sizes[start]);
-        offset = writeEnvelope(
-          out,
-          offset + FRAME_HEADER_SIZE,
-          recipients[start],
-          senders[start],
-          envelopes[start].payload,
-        );
-      } else {
-        writeFrameHeader(out, offset, FRAME_BATCH, payload);
-        offset += FRAME_HEADER_SIZE;
-        for (let k = start; k < end; k++) {
-          const size = sizes[k];
-          out[offset] = size >>> 24;
-          out[offset + 1] = (size >>> 16) & 0xff;
-          out[offset + 2] = (size >>> 8) & 0xff;
-          out[offset + 3] = size & 0xff;
-          offset = writeEnvelope(out, offset + 4, recipients[k], senders[k], envelopes[k].payload);
+      const paths = 4 + recipient.length + (sender?.length ?? 0);
+      // The most bytes the envelope can take (a UTF-16 unit is at most 3 UTF-8 bytes).
+      let text = envelope instanceof TextEnvelope ? envelope.text : undefined;
+      let most = paths + (text !== undefined ? 3 * text.length : envelope.payload.length);
+      if (most > maxPayload) {
+        // A text payload's bound is loose: only its bytes can tell.
+        text = undefined;
+        most = paths + envelope.payload.length;
+        if (most > maxPayload) {
+          queue.shift();
+          if (control) peer.controlBytes -= queuedSize(envelope);
+          else peer.queueBytes -= queuedSize(envelope);
+          tooLarge(peer, link, envelope);
+          continue;
         }
       }
-      start = end;
+      if (o > 0 && o + most + 9 > target) break;
+      if (o + most + 9 > out.length) {
+        const grown = utf8Buffer(Math.max(2 * out.length, o + most + 9));
+        grown.bytes.set(out.subarray(0, o));
+        scratch = grown;
+        out = grown.bytes;
+      }
+      queue.shift();
+      if (control) peer.controlBytes -= queuedSize(envelope);
+      else peer.queueBytes -= queuedSize(envelope);
+      if (frame >= 0 && frameBytes + 4 + most > batchLimit) {
+        o = closeFrame(out, frame, frameBytes, entries, o);
+        frame = -1;
+      }
+      if (frame < 0) {
+        frame = o;
+        o += FRAME_HEADER_SIZE;
+        frameBytes = 0;
+        entries = 0;
+      }
+      const entry = o;
+      o += 4;
+      out[o++] = recipient.length >>> 8;
+      out[o++] = recipient.length & 0xff;
+      o = copyInto(out, o, recipient);
+      if (sender === undefined) {
+        out[o++] = 0xff;
+        out[o++] = 0xff;
+      } else {
+        out[o++] = sender.length >>> 8;
+        out[o++] = sender.length & 0xff;
+        o = copyInto(out, o, sender);
+      }
+      if (text !== undefined) {
+        o += scratch.write(text, o);
+      } else {
+        o = copyInto(out, o, envelope.payload);
+      }
+      const size = o - entry - 4;
+      out[entry] = size >>> 24;
+      out[entry + 1] = (size >>> 16) & 0xff;
+      out[entry + 2] = (size >>> 8) & 0xff;
+      out[entry + 3] = size & 0xff;
+      frameBytes += 4 + size;
+      entries++;
     }
-    envelopes.length = 0;
-    recipients.length = 0;
-    senders.length = 0;
-    sizes.length = 0;
-    return out;
+    if (frame < 0) return undefined;
+    o = closeFrame(out, frame, frameBytes, entries, o);
+    if (out.length > SCRATCH) {
+      this.#scratch = utf8Buffer(SCRATCH);
+      return out.subarray(0, o);
+    }
+    return link.conn.copiesWrites === true ? out.subarray(0, o) : out.slice(0, o);
   }
+}
+
+// Small copies are faster as a loop than through TypedArray.prototype.set.
+function copyInto(target: Uint8Array, offset: number, source: Uint8Array): number {
+  const n = source.length;
+  if (n < 64) {
+    for (let i = 0; i < n; i++) target[offset + i] = source[i];
+  } else {
+    target.set(source, offset);
+  }
+  return offset + n;
+}
+
+/**
+ * Writes the header of the frame at `frame` whose entries end at `end`: a BATCH frame, or a
+ * MESSAGE frame when it holds one envelope (its length prefix removed); returns the new end.
+ */
+function closeFrame(
+  out: Uint8Array,
+  frame: number,
+  payload: number,
+  entries: number,
+  end: number,
+): number {
+  if (entries > 1) {
+    writeFrameHeader(out, frame, FRAME_BATCH, payload);
+    return end;
+  }
+  const start = frame + FRAME_HEADER_SIZE;
+  out.copyWithin(start, start + 4, end);
+  writeFrameHeader(out, frame, FRAME_MESSAGE, payload - 4);
+  return end - 4;
 }
 
 /**

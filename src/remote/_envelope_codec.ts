@@ -14,6 +14,52 @@ export const MAX_PATH_BYTES = 0xfffe;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * An outbound envelope whose payload is still JSON text: the transport writes the text straight
+ * into its batch buffer as UTF-8 (no `Uint8Array` per message, no copy). Anything else that
+ * reads `payload` (a dead letter, a self-send, another transport) gets the bytes, encoded once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queuedSize, TextEnvelope } from "./_envelope_codec.ts";
+ * const envelope = new TextEnvelope("/user/a", '"é"', "user");
+ * assert.deepEqual([...envelope.payload], [0x22, 0xc3, 0xa9, 0x22]);
+ * assert.equal(envelope.payload, envelope.payload); // encoded once
+ * assert.equal(queuedSize(envelope), 3);
+ * ```
+ */
+export class TextEnvelope implements Envelope {
+  readonly recipient: string;
+  readonly lane: "control" | "user";
+  /** The payload as text; its UTF-8 bytes are the payload. */
+  readonly text: string;
+  constructor(recipient: string, text: string, lane: "control" | "user") {
+    this.recipient = recipient;
+    this.text = text;
+    this.lane = lane;
+  }
+  /** The UTF-8 bytes of `text`, encoded on first use (kept aside: no field per envelope). */
+  get payload(): Uint8Array {
+    let bytes = textBytes.get(this);
+    if (bytes === undefined) {
+      bytes = encoder.encode(this.text);
+      textBytes.set(this, bytes);
+    }
+    return bytes;
+  }
+}
+
+const textBytes = new WeakMap<TextEnvelope, Uint8Array>();
+
+/**
+ * What an outbound envelope counts for in the byte bounds of a queue: its payload's length,
+ * or a text payload's UTF-16 length (its bytes for ASCII; the memory the string holds).
+ */
+export function queuedSize(envelope: Envelope): number {
+  return envelope instanceof TextEnvelope ? envelope.text.length : envelope.payload.length;
+}
+
 /** A bounded string → UTF-8 cache (cleared wholesale when full: paths are few and hot). */
 export class Utf8Cache {
   #map = new Map<string, Uint8Array>();
@@ -35,49 +81,6 @@ export class Utf8Cache {
     this.#lastBytes = bytes;
     return bytes;
   }
-}
-
-// Small copies are faster as a loop than through TypedArray.prototype.set.
-function copyInto(target: Uint8Array, offset: number, source: Uint8Array): number {
-  const n = source.length;
-  if (n < 64) {
-    for (let i = 0; i < n; i++) target[offset + i] = source[i];
-  } else {
-    target.set(source, offset);
-  }
-  return offset + n;
-}
-
-/** Encoded size of an envelope. */
-export function envelopeSize(
-  recipient: Uint8Array,
-  sender: Uint8Array | undefined,
-  payload: Uint8Array,
-): number {
-  return 4 + recipient.length + (sender?.length ?? 0) + payload.length;
-}
-
-/** Writes an envelope at `offset`; returns the offset after it. */
-export function writeEnvelope(
-  target: Uint8Array,
-  offset: number,
-  recipient: Uint8Array,
-  sender: Uint8Array | undefined,
-  payload: Uint8Array,
-): number {
-  let o = offset;
-  target[o++] = recipient.length >>> 8;
-  target[o++] = recipient.length & 0xff;
-  o = copyInto(target, o, recipient);
-  if (sender === undefined) {
-    target[o++] = 0xff;
-    target[o++] = 0xff;
-  } else {
-    target[o++] = sender.length >>> 8;
-    target[o++] = sender.length & 0xff;
-    o = copyInto(target, o, sender);
-  }
-  return copyInto(target, o, payload);
 }
 
 const CACHE_SLOTS = 512;

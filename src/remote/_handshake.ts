@@ -1,194 +1,376 @@
-// The handshake frames' JSON bodies (protocol version 2), parsed strictly:
+// The handshake state machine of a cluster connection (the frames are in _handshake_frames.ts):
 //
-//   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce, lane? }
-//   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof?, system? }
-//   dialer   → AUTH      { proof? }
-//   acceptor → ACK {}  or  REFUSE { reason }
+//   dialer: hello → (challenge arrives: check its proof and certificate) → auth → ack | refuse
+//   acceptor: (hello arrives) → challenge → (auth arrives: check everything) → proven | refuse
 //
-// The acceptor decides only after AUTH, on everything at once, and every refusal of a peer
-// looks the same on the wire ({ reason: "refused" }): the system name, the check that failed
-// and whether this node is dialling the claimed address stay private to the refusing side.
-// Only an unauthenticated node (no secret, no TLS: loopback development or `insecure`), which
-// has nothing to hide from whoever can reach it, names its system in the challenge, so that a
-// dialler with another name (such as `casty status`) learns it at once.
+// A `Handshake` drives one side of every connection until it is proven (acceptor) or accepted
+// (dialer), then hands the link to its `HandshakeHost` (the transport), which owns peers, race
+// resolution and everything after. It owns the handshake timeout, the HMAC challenge-response
+// with the shared secret, the TLS certificate-name checks and the refusals, which reveal
+// nothing to the refused side: the refusing side logs the real reason.
 
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameType } from "./_framing.ts";
+import type { Clock } from "../actor/clock.ts";
+import type { Logger } from "../actor/logger.ts";
+import { formatNodeAddress, type NodeAddress } from "./address.ts";
+import {
+  certificateNames,
+  constantTimeEqual,
+  handshakeProof,
+  type HandshakeTranscript,
+  newNonce,
+} from "./_auth.ts";
+import {
+  FRAME_HANDSHAKE,
+  FRAME_HANDSHAKE_ACK,
+  FRAME_HANDSHAKE_AUTH,
+  FRAME_HANDSHAKE_CHALLENGE,
+  FRAME_HANDSHAKE_REFUSE,
+  type FrameType,
+} from "./_framing.ts";
+import {
+  type Challenge,
+  handshakeFrame,
+  type Hello,
+  parseAuth,
+  parseChallenge,
+  parseHello,
+  parseRefusal,
+  PROTOCOL_VERSION,
+  type RefuseReason,
+} from "./_handshake_frames.ts";
+import type { Link } from "./_peer_link.ts";
 
-/** The handshake protocol version. */
-export const PROTOCOL_VERSION = 2;
+export type { Challenge, Hello, RefuseReason };
 
-/** Refusal reasons on the wire; only these, so that a refusal reveals nothing. */
-export type RefuseReason = "refused" | "superseded" | "shutting-down";
+/** What a handshake knows about this node; fixed for the transport's lifetime. */
+export interface HandshakeSettings {
+  readonly systemName: string;
+  readonly selfAddress: NodeAddress;
+  readonly incarnation: string;
+  /** The largest frame this node accepts, announced to the peer. */
+  readonly maxFrameSize: number;
+  /** The shared-secret key, when the cluster has a secret. */
+  readonly key: CryptoKey | undefined;
+  /** Whether connections use TLS. */
+  readonly tls: boolean;
+  /** Whether a peer's certificate must name the host it claims. */
+  readonly checkNames: boolean;
+  /** Milliseconds a connection gets to complete the handshake. */
+  readonly timeout: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
 
-/** The dialer's opening frame. */
-export interface Hello {
-  /** A control connection: carries the dialer's control lane only (`lane: "control"`). */
-  readonly control: boolean;
-  readonly system: string;
+/** The identity a peer proved: the endpoint part of its hello or challenge. */
+export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly incarnation: string;
   readonly maxFrameSize: number;
-  readonly nonce: string;
 }
 
-/** The acceptor's reply to a hello. */
-export interface Challenge {
-  readonly host: string;
-  readonly port: number;
-  readonly incarnation: string;
-  readonly maxFrameSize: number;
-  readonly nonce: string;
-  readonly proof: string | undefined;
-  /** The acceptor's system name; only from an unauthenticated acceptor. */
-  readonly system?: string;
-}
-
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
-
-/**
- * A handshake frame with a JSON body.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { FRAME_HANDSHAKE_ACK } from "./_framing.ts";
- * import { handshakeFrame } from "./_handshake.ts";
- * assert.equal(handshakeFrame(FRAME_HANDSHAKE_ACK, {}).length, 7);
- * ```
- */
-export function handshakeFrame(type: FrameType, body: Record<string, unknown>): Uint8Array {
-  return encodeFrame(type, textEncoder.encode(JSON.stringify(body)));
-}
-
-function parseObject(payload: Uint8Array): Record<string, unknown> | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(textDecoder.decode(payload));
-  } catch {
-    return "handshake is not valid JSON";
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return "handshake is not an object";
-  }
-  return parsed as Record<string, unknown>;
-}
-
-function isHex(value: unknown, min: number, max: number): value is string {
-  return typeof value === "string" && value.length >= min && value.length <= max &&
-    /^[0-9a-f]+$/.test(value);
-}
-
-function parseEndpoint(
-  o: Record<string, unknown>,
-): Omit<Challenge, "proof"> | string {
-  const { v, host, port, incarnation, maxFrameSize, nonce } = o;
-  if (v !== PROTOCOL_VERSION) return `handshake has protocol version ${v}, not ${PROTOCOL_VERSION}`;
-  if (typeof host !== "string" || host.length === 0 || host.length > 256) {
-    return "handshake has no valid host";
-  }
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    return "handshake has no valid port";
-  }
-  if (typeof incarnation !== "string" || incarnation.length === 0 || incarnation.length > 128) {
-    return "handshake has no valid incarnation";
-  }
-  if (!isHex(nonce, 32, 128)) return "handshake has no valid nonce";
-  const frame = typeof maxFrameSize === "number" && Number.isInteger(maxFrameSize) &&
-      maxFrameSize >= 1024
-    ? maxFrameSize
-    : DEFAULT_MAX_FRAME_SIZE;
-  return { host, port, incarnation, maxFrameSize: frame, nonce };
+/** What the owner of the connections (the transport) does with a handshake's outcomes. */
+export interface HandshakeHost {
+  /** Whether new handshakes may still complete (false while shutting down). */
+  running(): boolean;
+  /**
+   * Acceptor: the dialer proved its claims. The host either accepts (`Handshake.ack`, then
+   * `establish`) or refuses (`Handshake.refuse`).
+   */
+  proven(link: Link, hello: Hello): void;
+  /** Dialer: the acceptor accepted; the host makes the link active (`establish`). */
+  accepted(link: Link, challenge: Challenge): void;
+  /** Closes a link whose handshake failed, timed out or was refused. */
+  close(link: Link, reason: string, graceful: boolean): void;
 }
 
 /**
- * Parses a dialer's hello.
- *
- * @returns The hello, or what is wrong with it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseHello } from "./_handshake.ts";
- * const body = { v: 2, system: "s", host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
- * const hello = parseHello(new TextEncoder().encode(JSON.stringify(body)));
- * assert.equal(typeof hello === "string" ? hello : hello.system, "s");
- * assert.equal(parseHello(new TextEncoder().encode("[]")), "handshake is not an object");
- * ```
+ * Marks a link's handshake done: it carries envelopes from the identity it proved, with
+ * frames up to the smaller of both sides' maximum.
  */
-export function parseHello(payload: Uint8Array): Hello | string {
-  const o = parseObject(payload);
-  if (typeof o === "string") return o;
-  const endpoint = parseEndpoint(o);
-  if (typeof endpoint === "string") return endpoint;
-  const { system } = o;
-  if (typeof system !== "string" || system.length === 0 || system.length > 256) {
-    return "handshake has no valid system name";
+export function establish(link: Link, peer: Endpoint, maxFrameSize: number): void {
+  link.state = "active";
+  link.timer?.cancel();
+  link.timer = undefined;
+  link.identity = Object.freeze({
+    host: peer.host,
+    port: peer.port,
+    incarnation: peer.incarnation,
+  });
+  link.maxFrame = Math.min(maxFrameSize, peer.maxFrameSize);
+  link.decoder.maxFrameSize = maxFrameSize;
+}
+
+/** Expected frame type per handshake stage. */
+const EXPECTED = {
+  hello: FRAME_HANDSHAKE,
+  auth: FRAME_HANDSHAKE_AUTH,
+  challenge: FRAME_HANDSHAKE_CHALLENGE,
+  ack: FRAME_HANDSHAKE_ACK,
+} as const;
+
+/** Runs the handshake of every connection of one transport (both roles). */
+export class Handshake {
+  readonly #s: HandshakeSettings;
+  readonly #host: HandshakeHost;
+  readonly #selfKey: string;
+
+  constructor(settings: HandshakeSettings, host: HandshakeHost) {
+    this.#s = settings;
+    this.#host = host;
+    this.#selfKey = formatNodeAddress(settings.selfAddress);
   }
-  return { ...endpoint, system, control: o.lane === "control" };
-}
 
-/**
- * Parses an acceptor's challenge.
- *
- * @returns The challenge, or what is wrong with it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseChallenge } from "./_handshake.ts";
- * const body = { v: 2, host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
- * const c = parseChallenge(new TextEncoder().encode(JSON.stringify(body)));
- * assert.equal(typeof c === "string" ? c : c.proof, undefined);
- * ```
- */
-export function parseChallenge(payload: Uint8Array): Challenge | string {
-  const o = parseObject(payload);
-  if (typeof o === "string") return o;
-  const endpoint = parseEndpoint(o);
-  if (typeof endpoint === "string") return endpoint;
-  if (o.proof !== undefined && !isHex(o.proof, 64, 64)) return "handshake has a malformed proof";
-  const system = typeof o.system === "string" && o.system.length > 0 && o.system.length <= 256
-    ? o.system
-    : undefined;
-  return { ...endpoint, proof: o.proof as string | undefined, system };
-}
-
-/**
- * Parses a dialer's proof frame.
- *
- * @returns The proof (`undefined` when the dialer sent none), or what is wrong with it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseAuth } from "./_handshake.ts";
- * assert.deepEqual(parseAuth(new TextEncoder().encode("{}")), { proof: undefined });
- * ```
- */
-export function parseAuth(payload: Uint8Array): { proof: string | undefined } | string {
-  const o = parseObject(payload);
-  if (typeof o === "string") return o;
-  if (o.proof !== undefined && !isHex(o.proof, 64, 64)) return "handshake has a malformed proof";
-  return { proof: o.proof as string | undefined };
-}
-
-/**
- * The reason in a refusal frame; anything unknown reads as `"refused"`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseRefusal } from "./_handshake.ts";
- * assert.equal(parseRefusal(new TextEncoder().encode('{"reason":"superseded"}')), "superseded");
- * assert.equal(parseRefusal(new TextEncoder().encode("junk")), "refused");
- * ```
- */
-export function parseRefusal(payload: Uint8Array): RefuseReason {
-  const o = parseObject(payload);
-  if (typeof o !== "string" && (o.reason === "superseded" || o.reason === "shutting-down")) {
-    return o.reason;
+  /** Arms the handshake timeout of a new connection (either direction). */
+  begin(link: Link): void {
+    const timeout = this.#s.timeout;
+    link.timer = this.#s.clock.setTimeout(() => {
+      link.timer = undefined;
+      if (link.state === "handshaking") {
+        this.#s.log.warn(
+          `Closing connection ${link.describe()}: no handshake within ${timeout} ms`,
+        );
+        this.#host.close(link, "handshake timeout", false);
+      }
+    }, timeout);
   }
-  return "refused";
+
+  /** Dialer: sends the hello on a connection that `begin` has armed. */
+  hello(link: Link): void {
+    link.nonce = newNonce();
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
+      ...this.#endpoint(link.nonce),
+      system: this.#s.systemName,
+      ...(link.control ? { lane: "control" } : {}),
+    }));
+  }
+
+  /** Acceptor: accepts a proven hello (the last handshake frame). */
+  ack(link: Link): void {
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+  }
+
+  /** Refuses a handshake; for a peer, the frame carries the reason and nothing else. */
+  refuse(link: Link, reason: RefuseReason, why: string): void {
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_REFUSE, { reason }));
+    this.#host.close(link, `refused: ${why}`, true);
+  }
+
+  /** Closes a link for a protocol violation (logged; a dialer's queue is kept for a retry). */
+  protocolError(link: Link, message: string): void {
+    this.#s.log.error(`Closing connection ${link.describe()}: ${message}`);
+    link.refusal ??= "protocol";
+    this.#host.close(link, message, false);
+  }
+
+  /** A frame on a link that is still handshaking. */
+  onFrame(link: Link, type: FrameType, payload: Uint8Array): void {
+    if (link.busy) {
+      this.protocolError(link, `frame type 0x0${type} before our handshake reply`);
+      return;
+    }
+    if (type === FRAME_HANDSHAKE_REFUSE) {
+      this.#onRefuse(link, payload);
+      return;
+    }
+    const expected = EXPECTED[link.stage];
+    if (type !== expected) {
+      this.protocolError(link, `expected handshake frame 0x0${expected}, got 0x0${type}`);
+      return;
+    }
+    if (link.stage === "hello") void this.#onHello(link, payload);
+    else if (link.stage === "auth") void this.#onAuth(link, payload);
+    else if (link.stage === "challenge") void this.#onChallenge(link, payload);
+    else this.#host.accepted(link, link.challenge!);
+  }
+
+  /** This node's identity as sent in a hello or challenge. */
+  #endpoint(nonce: string): Record<string, unknown> {
+    return {
+      v: PROTOCOL_VERSION,
+      host: this.#s.selfAddress.host,
+      port: this.#s.selfAddress.port,
+      incarnation: this.#s.incarnation,
+      maxFrameSize: this.#s.maxFrameSize,
+      nonce,
+    };
+  }
+
+  /** What both proofs of a link's handshake cover, given the other side's identity. */
+  #transcript(
+    link: Link,
+    other: { host: string; port: number; incarnation: string },
+  ): HandshakeTranscript {
+    const self = `${this.#selfKey}#${this.#s.incarnation}`;
+    const them = `${formatNodeAddress(other)}#${other.incarnation}`;
+    return link.outbound
+      ? {
+        system: this.#s.systemName,
+        dialerNonce: link.nonce,
+        acceptorNonce: link.challenge!.nonce,
+        dialer: self,
+        acceptor: them,
+      }
+      : {
+        system: this.#s.systemName,
+        dialerNonce: link.hello!.nonce,
+        acceptorNonce: link.nonce,
+        dialer: them,
+        acceptor: self,
+      };
+  }
+
+  /** Acceptor: a hello arrived; answer with our identity, nonce and proof, decide later. */
+  async #onHello(link: Link, payload: Uint8Array): Promise<void> {
+    const hello = parseHello(payload);
+    if (typeof hello === "string") {
+      this.#s.log.error(`Refusing connection ${link.describe()}: ${hello}`);
+      this.refuse(link, "refused", hello);
+      return;
+    }
+    if (!this.#host.running()) {
+      this.refuse(link, "shutting-down", "shutting down");
+      return;
+    }
+    link.hello = hello;
+    link.nonce = newNonce();
+    const key = this.#s.key;
+    let proof: string | undefined;
+    if (key !== undefined) {
+      link.busy = true;
+      proof = await handshakeProof(key, "acceptor", this.#transcript(link, hello));
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+    }
+    link.stage = "auth";
+    // An unauthenticated node has nothing to hide: it names its system (see
+    // _handshake_frames.ts).
+    const system = key === undefined && !this.#s.tls ? this.#s.systemName : undefined;
+    link.conn.write(
+      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof, system }),
+    );
+  }
+
+  /** Acceptor: the dialer's proof arrived; check everything, then hand over or refuse. */
+  async #onAuth(link: Link, payload: Uint8Array): Promise<void> {
+    const hello = link.hello!;
+    const systemName = this.#s.systemName;
+    const auth = parseAuth(payload);
+    const claimed = formatNodeAddress(hello);
+    const from = `${formatNodeAddress(link.conn.remoteAddress)} claiming ${claimed}`;
+    if (typeof auth === "string") {
+      this.#s.log.error(`Refused handshake from ${from}: ${auth}`);
+      this.refuse(link, "refused", auth);
+      return;
+    }
+    let secretOk = true;
+    if (this.#s.key !== undefined) {
+      link.busy = true;
+      const expected = await handshakeProof(this.#s.key, "dialer", this.#transcript(link, hello));
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+      secretOk = auth.proof !== undefined && constantTimeEqual(auth.proof, expected);
+    }
+    let why: string | undefined;
+    if (hello.system !== systemName) {
+      why = `its system name "${hello.system}" does not match "${systemName}"`;
+    } else if (!secretOk) {
+      why = auth.proof === undefined
+        ? "it sent no proof of the cluster secret (it has no secret configured)"
+        : "its proof of the cluster secret is wrong (a different secret)";
+    } else if (this.#s.checkNames && !certificateNames(link.conn.peerNames ?? [], hello.host)) {
+      why = `its TLS certificate does not name the host "${hello.host}" it claims (names: ${
+        (link.conn.peerNames ?? []).join(", ") || "none"
+      })`;
+    } else if (claimed === this.#selfKey) {
+      why = "it claims this node's own address";
+    }
+    if (why !== undefined) {
+      this.#s.log.error(`Refused handshake from ${from}: ${why}`);
+      this.refuse(link, "refused", why);
+      return;
+    }
+    if (!this.#host.running()) {
+      this.refuse(link, "shutting-down", "shutting down");
+      return;
+    }
+    this.#host.proven(link, hello);
+  }
+
+  /** Dialer: the acceptor answered; check its proof and certificate, then prove ourselves. */
+  async #onChallenge(link: Link, payload: Uint8Array): Promise<void> {
+    const peer = link.peer!;
+    const challenge = parseChallenge(payload);
+    if (typeof challenge === "string") {
+      this.protocolError(link, challenge);
+      return;
+    }
+    link.challenge = challenge;
+    const transcript = this.#transcript(link, challenge);
+    const key = this.#s.key;
+    let proof: string | undefined;
+    let why: string | undefined;
+    if (key !== undefined) {
+      link.busy = true;
+      const expected = await handshakeProof(key, "acceptor", transcript);
+      proof = await handshakeProof(key, "dialer", transcript);
+      link.busy = false;
+      if (link.state !== "handshaking") return;
+      if (challenge.proof === undefined) {
+        why = "it sent no proof of the cluster secret (it has no secret configured)";
+      } else if (!constantTimeEqual(challenge.proof, expected)) {
+        why = "its proof of the cluster secret is wrong (a different secret or system name)";
+      }
+    }
+    if (
+      why === undefined && this.#s.checkNames &&
+      !certificateNames(link.conn.peerNames ?? [], challenge.host)
+    ) {
+      why = `its TLS certificate does not name the host "${challenge.host}" it claims`;
+    }
+    if (challenge.system !== undefined && challenge.system !== this.#s.systemName) {
+      const why =
+        `system name "${this.#s.systemName}" of ${this.#selfKey} does not match "${challenge.system}"`;
+      this.#s.log.error(`${peer.key} refused our handshake: ${why}`);
+      link.refusal = "refused";
+      this.refuse(link, "refused", why);
+      return;
+    }
+    if (why !== undefined) {
+      this.#s.log.error(`Cannot connect to ${peer.key}: handshake refused: ${why}`);
+      link.refusal = "refused";
+      this.refuse(link, "refused", why);
+      return;
+    }
+    link.stage = "ack";
+    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_AUTH, proof === undefined ? {} : { proof }));
+  }
+
+  /** The other side refused (either role). */
+  #onRefuse(link: Link, payload: Uint8Array): void {
+    const reason = parseRefusal(payload);
+    const who = link.peer?.key ?? formatNodeAddress(link.conn.remoteAddress);
+    const systemName = this.#s.systemName;
+    if (!link.outbound) {
+      // The dialer refused our challenge: it could not verify our proof or certificate.
+      const hello = link.hello;
+      const hint = hello !== undefined && hello.system !== systemName
+        ? `its system name "${hello.system}" does not match "${systemName}"`
+        : this.#s.key !== undefined
+        ? "it does not hold this cluster's secret, or none"
+        : "it requires a secret or certificate this node does not present";
+      this.#s.log.error(`Handshake from ${who} failed: the peer refused our credentials (${hint})`);
+      this.#host.close(link, "refused by the peer", false);
+      return;
+    }
+    link.refusal = reason;
+    if (reason === "superseded" || reason === "shutting-down") {
+      this.#s.log.debug(`${who} refused our connection: ${reason}`);
+    } else {
+      this.#s.log.error(
+        `${who} refused our handshake: handshake refused (the refusing node logs why)`,
+      );
+    }
+    this.#host.close(link, `handshake refused (${reason})`, false);
+  }
 }

@@ -7,7 +7,7 @@ import { RingQueue } from "../actor/mailbox.ts";
 import type { TcpConnection } from "../runtime/tcp.ts";
 import { formatNodeAddress, type NodeAddress } from "./address.ts";
 import { FrameDecoder, type FrameType } from "./_framing.ts";
-import type { Challenge, Hello } from "./_handshake.ts";
+import type { Challenge, Hello } from "./_handshake_frames.ts";
 import type { Envelope, PeerIdentity } from "./transport.ts";
 
 /** Largest frame accepted before a connection has completed its handshake. */

@@ -128,7 +128,8 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly outboundQueueLimit?: number;
   /**
    * Payload bytes queued per peer on each lane before new envelopes overflow to
-   * `onUndeliverable` (an envelope is always accepted into an empty lane).
+   * `onUndeliverable` (an envelope is always accepted into an empty lane). A payload that is
+   * still text (remote tells with the default serializer) counts its UTF-16 length.
    *
    * @default {67108864}
    */

@@ -15,7 +15,8 @@ import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
 import type { ActorCell } from "../actor/internal.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
-import type { Serializer } from "../serialization/serialization.ts";
+import { serializedText, type Serializer } from "../serialization/serialization.ts";
+import { TextEnvelope } from "./_envelope_codec.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /** The reserved recipient of remoting's own protocol (death watch). */
@@ -292,9 +293,13 @@ export class Remoting {
       this.#deliverLocal(ref.path, msg, ref.address);
       return;
     }
-    let payload: Uint8Array;
+    // The default serializer's text goes to the transport as is: it is written as UTF-8
+    // straight into the batch buffer.
+    let text: string | undefined;
+    let payload: Uint8Array | undefined;
     try {
-      payload = this.#serializer.serialize(msg);
+      text = serializedText(this.#serializer, msg);
+      if (text === undefined) payload = this.#serializer.serialize(msg);
     } catch (err) {
       const error = err instanceof SerializationError
         ? err
@@ -310,7 +315,13 @@ export class Remoting {
       );
       return;
     }
-    this.#transport.send(ref.node, { recipient: ref.path, payload, lane: laneOf(ref.path) });
+    const lane = laneOf(ref.path);
+    this.#transport.send(
+      ref.node,
+      text !== undefined
+        ? new TextEnvelope(ref.path, text, lane)
+        : { recipient: ref.path, payload: payload!, lane },
+    );
   }
 
   /**

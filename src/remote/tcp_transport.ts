@@ -20,47 +20,19 @@ import {
   type NodeAddress,
   nodeAddress,
 } from "./address.ts";
-import { readEnvelope } from "./_envelope_codec.ts";
+import { readEnvelope, TextEnvelope } from "./_envelope_codec.ts";
 import { BatchEncoder, readBatch } from "./_batch_codec.ts";
-import { Link, type LinkState, Peer, pending } from "./_peer_link.ts";
+import { Link, type LinkState, type Peer, pending } from "./_peer_link.ts";
+import { PeerTable } from "./_peer_table.ts";
 import {
   nonNegative,
   positive,
   type ReconnectBackoff,
   type TcpTransportOptions,
 } from "./_tcp_options.ts";
-import {
-  DEFAULT_MAX_FRAME_SIZE,
-  FRAME_BATCH,
-  FRAME_HANDSHAKE,
-  FRAME_HANDSHAKE_ACK,
-  FRAME_HANDSHAKE_AUTH,
-  FRAME_HANDSHAKE_CHALLENGE,
-  FRAME_HANDSHAKE_REFUSE,
-  FRAME_MESSAGE,
-  type FrameType,
-} from "./_framing.ts";
-import {
-  certificateNames,
-  constantTimeEqual,
-  handshakeProof,
-  type HandshakeTranscript,
-  InsecureBindError,
-  isLoopbackHost,
-  newNonce,
-  secretKey,
-} from "./_auth.ts";
-import {
-  type Challenge,
-  handshakeFrame,
-  type Hello,
-  parseAuth,
-  parseChallenge,
-  parseHello,
-  parseRefusal,
-  PROTOCOL_VERSION,
-  type RefuseReason,
-} from "./_handshake.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_BATCH, FRAME_MESSAGE, type FrameType } from "./_framing.ts";
+import { InsecureBindError, isLoopbackHost, secretKey } from "./_auth.ts";
+import { type Challenge, establish, Handshake, type Hello } from "./_handshake.ts";
 import { consoleLogger, type Logger } from "../actor/logger.ts";
 import type {
   Envelope,
@@ -106,14 +78,11 @@ export class TcpTransport implements Transport {
   #listener: TcpListener;
   #tcp: Tcp;
   #tls: TlsOptions | undefined;
-  #key: CryptoKey | undefined;
-  #checkNames: boolean;
+  #handshake: Handshake;
   #idleTimeout: number;
   #idleTimer: Cancellable | undefined;
   #maxConnections: number;
   #maxHandshakes: number;
-  #queueBytesLimit: number;
-  #controlLimit: number;
   #backlog: (() => number) | undefined;
   #maxBacklog: number;
   #maxBacklogBytes: number;
@@ -125,19 +94,12 @@ export class TcpTransport implements Transport {
   #log: Logger;
   #random: () => number;
   #maxFrameSize: number;
-  #queueLimit: number;
   #connectTimeout: number;
-  #handshakeTimeout: number;
   #backoff: Required<ReconnectBackoff>;
   #unreachableTimeout: number;
   #highWater: number;
   #shutdownGrace: number;
-  #peers = new Map<string, Peer>();
-  #aliases = new Map<string, string>();
-  // send() is hot and callers reuse address objects: remember which peer an address object
-  // resolved to, checked against its host/port and the generation of the peer table.
-  #lookups = new WeakMap<NodeAddress, { host: string; port: number; gen: number; peer: Peer }>();
-  #generation = 0;
+  #peers: PeerTable;
   #links = new Set<Link>();
   #dials = new Set<Promise<void>>();
   #selfQueue: Envelope[] = [];
@@ -176,13 +138,15 @@ export class TcpTransport implements Transport {
     this.#listener = listener;
     this.#tcp = tcp;
     this.#tls = options.tls;
-    this.#key = key;
-    this.#checkNames = options.tls !== undefined && options.tls.verifyHostname !== false;
     this.#idleTimeout = nonNegative("idleTimeout", options.idleTimeout, 60_000);
     this.#maxConnections = positive("maxConnections", options.maxConnections, 1024);
     this.#maxHandshakes = positive("maxHandshakes", options.maxHandshakes, 256);
-    this.#queueBytesLimit = positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20);
-    this.#controlLimit = positive("controlQueueLimit", options.controlQueueLimit, 100_000);
+    this.#peers = new PeerTable({
+      queueLimit: positive("outboundQueueLimit", options.outboundQueueLimit, 100_000),
+      queueBytesLimit: positive("outboundQueueBytes", options.outboundQueueBytes, 64 << 20),
+      controlLimit: positive("controlQueueLimit", options.controlQueueLimit, 100_000),
+      maxFrameSize,
+    });
     this.#backlog = options.inboundBacklog;
     this.#maxBacklog = positive("maxInboundBacklog", options.maxInboundBacklog, 100_000);
     this.#maxBacklogBytes = positive(
@@ -194,9 +158,7 @@ export class TcpTransport implements Transport {
     this.#log = options.logger ?? consoleLogger("warn", "[casty:remote]");
     this.#random = options.random ?? Math.random;
     this.#maxFrameSize = maxFrameSize;
-    this.#queueLimit = positive("outboundQueueLimit", options.outboundQueueLimit, 100_000);
     this.#connectTimeout = positive("connectTimeout", options.connectTimeout, 5000);
-    this.#handshakeTimeout = positive("handshakeTimeout", options.handshakeTimeout, 5000);
     const backoff = options.reconnectBackoff ?? {};
     this.#backoff = {
       min: positive("reconnectBackoff.min", backoff.min, 100),
@@ -208,6 +170,23 @@ export class TcpTransport implements Transport {
     this.#batches = new BatchEncoder(positive("maxBatchBytes", options.maxBatchBytes, 64 * 1024));
     this.#highWater = positive("writeHighWaterMark", options.writeHighWaterMark, 1024 * 1024);
     this.#shutdownGrace = positive("shutdownGrace", options.shutdownGrace, 1000);
+    this.#handshake = new Handshake({
+      systemName: this.systemName,
+      selfAddress: this.selfAddress,
+      incarnation,
+      maxFrameSize,
+      key,
+      tls: options.tls !== undefined,
+      checkNames: options.tls !== undefined && options.tls.verifyHostname !== false,
+      timeout: positive("handshakeTimeout", options.handshakeTimeout, 5000),
+      clock: this.#clock,
+      log: this.#log,
+    }, {
+      running: () => this.#state === "running",
+      proven: (link, hello) => this.#onProven(link, hello),
+      accepted: (link, challenge) => this.#onAccepted(link, challenge),
+      close: (link, reason, graceful) => this.#closeLink(link, reason, graceful),
+    });
   }
 
   /**
@@ -331,7 +310,7 @@ export class TcpTransport implements Transport {
 
   /** The bound of each peer's user-lane outbound queue (envelopes). */
   get outboundQueueLimit(): number {
-    return this.#queueLimit;
+    return this.#peers.queueLimit;
   }
 
   /**
@@ -350,11 +329,12 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedCount(to: NodeAddress): number {
-    return this.#peerOf(to)?.queue.length ?? 0;
+    return this.#peers.find(to)?.queue.length ?? 0;
   }
 
   /**
-   * Payload bytes queued for `to` on the user lane and not yet written.
+   * Payload bytes queued for `to` on the user lane and not yet written (a payload that is
+   * still text, as remote tells with the default serializer are, counts its UTF-16 length).
    *
    * @param to The peer.
    * @returns The bytes (0 for an unknown peer).
@@ -368,7 +348,7 @@ export class TcpTransport implements Transport {
    * ```
    */
   queuedBytes(to: NodeAddress): number {
-    return this.#peerOf(to)?.queueBytes ?? 0;
+    return this.#peers.find(to)?.queueBytes ?? 0;
   }
 
   /**
@@ -389,23 +369,11 @@ export class TcpTransport implements Transport {
    */
   whenWritable(to: NodeAddress, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const peer = this.#peerOf(to);
-    if (peer === undefined || this.#state !== "running" || this.#hasRoom(peer)) {
+    const peer = this.#peers.find(to);
+    if (peer === undefined || this.#state !== "running" || this.#peers.hasRoom(peer)) {
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const wake = (): void => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        const i = peer.waiters.indexOf(wake);
-        if (i >= 0) peer.waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      peer.waiters.push(wake);
-    });
+    return this.#peers.waitForRoom(peer, signal);
   }
 
   /**
@@ -427,9 +395,9 @@ export class TcpTransport implements Transport {
    * ```
    */
   dropQueued(to: NodeAddress, reason: UndeliverableReason = "unreachable"): number {
-    const peer = this.#peers.get(this.#resolve(formatNodeAddress(to)));
+    const peer = this.#peers.get(this.#peers.resolve(formatNodeAddress(to)));
     if (peer === undefined || peer.active !== undefined) return 0;
-    const given = this.#takeAll(peer);
+    const given = this.#peers.takeAll(peer);
     this.#undeliverable(peer.address, given, reason);
     return given.length;
   }
@@ -455,17 +423,17 @@ export class TcpTransport implements Transport {
    * ```
    */
   forget(to: NodeAddress): boolean {
-    const key = this.#resolve(formatNodeAddress(to));
+    const key = this.#peers.resolve(formatNodeAddress(to));
     const peer = this.#peers.get(key);
     if (peer === undefined) {
-      this.#dropAliases(key);
+      this.#peers.dropAliases(key);
       return false;
     }
     if (peer.active !== undefined) {
       peer.forgetWhenUnused = true;
       return false;
     }
-    this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
+    this.#undeliverable(peer.address, this.#peers.takeAll(peer), "unreachable");
     this.#dropPeer(peer);
     return true;
   }
@@ -496,51 +464,7 @@ export class TcpTransport implements Transport {
     const control = peer.controlOut;
     peer.controlOut = undefined;
     if (control !== undefined) this.#closeLink(control, "peer forgotten", false);
-    if (this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
-    this.#dropAliases(peer.key);
-    this.#generation++;
-    this.#wakeWriters(peer, true);
-  }
-
-  #dropAliases(key: string): void {
-    for (const [alias, target] of this.#aliases) {
-      if (alias === key || target === key) this.#aliases.delete(alias);
-    }
-  }
-
-  #peerOf(to: NodeAddress): Peer | undefined {
-    const cached = this.#lookups.get(to);
-    if (
-      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
-      cached.port === to.port
-    ) return cached.peer;
-    return this.#peers.get(this.#resolve(formatNodeAddress(to)));
-  }
-
-  /** Room for another envelope of up to a quarter of the byte bound (or a maximal frame). */
-  #hasRoom(peer: Peer): boolean {
-    return peer.queue.length < this.#queueLimit &&
-      (peer.queueBytes === 0 ||
-        peer.queueBytes + Math.min(this.#maxFrameSize, this.#queueBytesLimit / 4) <=
-          this.#queueBytesLimit);
-  }
-
-  /** Wakes `whenWritable` callers once the user lane has room (or always, with `all`). */
-  #wakeWriters(peer: Peer, all = false): void {
-    if (peer.waiters.length === 0 || (!all && !this.#hasRoom(peer))) return;
-    const waiters = peer.waiters;
-    peer.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Empties both lanes (control first) and wakes writers. */
-  #takeAll(peer: Peer): Envelope[] {
-    const out = peer.control.clear();
-    for (const envelope of peer.queue.clear()) out.push(envelope);
-    peer.queueBytes = 0;
-    peer.controlBytes = 0;
-    this.#wakeWriters(peer);
-    return out;
+    this.#peers.remove(peer);
   }
 
   /**
@@ -578,7 +502,10 @@ export class TcpTransport implements Transport {
    * ```
    */
   send(to: NodeAddress, envelope: Envelope): void {
-    if (typeof envelope?.recipient !== "string" || !(envelope.payload instanceof Uint8Array)) {
+    if (
+      typeof envelope?.recipient !== "string" ||
+      !(envelope instanceof TextEnvelope || envelope.payload instanceof Uint8Array)
+    ) {
       throw new TypeError(
         "Cannot send: an envelope needs a string recipient and a Uint8Array payload",
       );
@@ -595,47 +522,27 @@ export class TcpTransport implements Transport {
       this.#undeliverable(to, [envelope], "too-large");
       return;
     }
-    let peer: Peer;
-    const cached = this.#lookups.get(to);
-    if (
-      cached !== undefined && cached.gen === this.#generation && cached.host === to.host &&
-      cached.port === to.port
-    ) {
-      peer = cached.peer;
-    } else {
-      const key = this.#resolve(formatNodeAddress(to));
+    let peer = this.#peers.cached(to);
+    if (peer === undefined) {
+      const key = this.#peers.resolve(formatNodeAddress(to));
       if (key === this.#selfKey) {
         this.#sendToSelf(envelope);
         return;
       }
-      peer = this.#peerFor(key, to);
-      this.#lookups.set(to, { host: to.host, port: to.port, gen: this.#generation, peer });
+      peer = this.#peers.peerFor(key, to);
+      this.#peers.remember(to, peer);
     }
-    const size = envelope.payload.length;
-    if (envelope.lane === "control") {
-      if (
-        peer.control.length >= this.#controlLimit ||
-        (peer.controlBytes > 0 && peer.controlBytes + size > this.#queueBytesLimit)
-      ) {
+    if (!this.#peers.enqueue(peer, envelope)) {
+      if (envelope.lane === "control") {
         this.#log.warn(`Control lane to ${peer.key} overflows; dropping "${envelope.recipient}"`, {
           queued: peer.control.length,
         });
-        this.#undeliverable(peer.address, [envelope], "queue-overflow");
-        return;
       }
-      peer.control.push(envelope);
-      peer.controlBytes += size;
-      if (peer.controlOut === undefined && peer.active !== undefined) this.#ensureControl(peer);
-    } else {
-      if (
-        peer.queue.length >= this.#queueLimit ||
-        (peer.queueBytes > 0 && peer.queueBytes + size > this.#queueBytesLimit)
-      ) {
-        this.#undeliverable(peer.address, [envelope], "queue-overflow");
-        return;
-      }
-      peer.queue.push(envelope);
-      peer.queueBytes += size;
+      this.#undeliverable(peer.address, [envelope], "queue-overflow");
+      return;
+    }
+    if (envelope.lane === "control" && peer.controlOut === undefined && peer.active !== undefined) {
+      this.#ensureControl(peer);
     }
     if (peer.active !== undefined) this.#scheduleFlush(peer);
     else this.#ensureDial(peer);
@@ -700,15 +607,7 @@ export class TcpTransport implements Transport {
     this.#links.add(link);
     link.lastActivity = this.#clock.now();
     link.onFrame = (type, payload) => this.#onFrame(link, type, payload);
-    link.timer = this.#clock.setTimeout(() => {
-      link.timer = undefined;
-      if (link.state === "handshaking") {
-        this.#log.warn(
-          `Closing connection ${link.describe()}: no handshake within ${this.#handshakeTimeout} ms`,
-        );
-        this.#closeLink(link, "handshake timeout", false);
-      }
-    }, this.#handshakeTimeout);
+    this.#handshake.begin(link);
     link.conn.onData((chunk) => {
       if (link.state === "closed") return;
       link.lastActivity = this.#clock.now();
@@ -736,12 +635,7 @@ export class TcpTransport implements Transport {
   /** Starts the handshake on a dialled connection. */
   #sendHello(link: Link): void {
     this.#attach(link);
-    link.nonce = newNonce();
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE, {
-      ...this.#endpoint(link.nonce),
-      system: this.systemName,
-      ...(link.control ? { lane: "control" } : {}),
-    }));
+    this.#handshake.hello(link);
   }
 
   async #dial(peer: Peer): Promise<void> {
@@ -755,7 +649,10 @@ export class TcpTransport implements Transport {
       return;
     }
     peer.connecting = false;
-    if (this.#state !== "running" || peer.active !== undefined || !this.#peers.has(peer.key)) {
+    if (
+      this.#state !== "running" || peer.active !== undefined ||
+      this.#peers.get(peer.key) === undefined
+    ) {
       // Shut down meanwhile, the peer's own connection won the race, or it was forgotten.
       conn.destroy();
       if (this.#state === "running" && peer.active !== undefined) this.#scheduleFlush(peer);
@@ -797,30 +694,10 @@ export class TcpTransport implements Transport {
     this.#sendHello(link);
   }
 
-  /** The handshake is done: the link carries envelopes from the identity it proved. */
-  #establish(
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
-    link.state = "active";
-    link.timer?.cancel();
-    link.timer = undefined;
-    link.identity = Object.freeze({
-      host: hello.host,
-      port: hello.port,
-      incarnation: hello.incarnation,
-    });
-    link.maxFrame = Math.min(this.#maxFrameSize, hello.maxFrameSize);
-    link.decoder.maxFrameSize = this.#maxFrameSize;
-  }
-
   /** Makes a handshaken control connection active (either side). */
-  #activateControl(
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
+  #activateControl(link: Link, hello: Hello | Challenge): void {
     link.control = true;
-    this.#establish(link, hello);
+    establish(link, hello, this.#maxFrameSize);
     this.#log.debug(`Control connection ${link.describe()} open`);
     const peer = link.peer;
     if (link.outbound && peer !== undefined) {
@@ -833,232 +710,49 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** This node's identity as sent in a hello or challenge. */
-  #endpoint(nonce: string): Record<string, unknown> {
-    return {
-      v: PROTOCOL_VERSION,
-      host: this.selfAddress.host,
-      port: this.selfAddress.port,
-      incarnation: this.incarnation,
-      maxFrameSize: this.#maxFrameSize,
-      nonce,
-    };
-  }
-
-  /** Refuses a handshake; for a peer, the frame carries the reason and nothing else. */
-  #refuse(link: Link, reason: RefuseReason, why: string): void {
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_REFUSE, { reason }));
-    this.#closeLink(link, `refused: ${why}`, true);
-  }
-
   #onFrame(link: Link, type: FrameType, payload: Uint8Array): void {
     if (link.state === "active") {
       if (type === FRAME_BATCH) this.#onBatch(link, payload);
       else if (type === FRAME_MESSAGE) this.#onMessage(link, payload, 0, payload.length);
       else this.#protocolError(link, `unexpected frame type 0x0${type} after the handshake`);
-      return;
+    } else if (link.state === "handshaking") {
+      this.#handshake.onFrame(link, type, payload);
     }
-    if (link.state === "closed") return;
-    if (link.busy) {
-      this.#protocolError(link, `frame type 0x0${type} before our handshake reply`);
-      return;
-    }
-    if (type === FRAME_HANDSHAKE_REFUSE) {
-      this.#onRefuse(link, payload);
-      return;
-    }
-    const expected = {
-      hello: FRAME_HANDSHAKE,
-      auth: FRAME_HANDSHAKE_AUTH,
-      challenge: FRAME_HANDSHAKE_CHALLENGE,
-      ack: FRAME_HANDSHAKE_ACK,
-    }[link.stage];
-    if (type !== expected) {
-      this.#protocolError(link, `expected handshake frame 0x0${expected}, got 0x0${type}`);
-      return;
-    }
-    if (link.stage === "hello") void this.#onHello(link, payload);
-    else if (link.stage === "auth") void this.#onAuth(link, payload);
-    else if (link.stage === "challenge") void this.#onChallenge(link, payload);
-    else this.#onAck(link);
   }
 
-  #transcript(link: Link, hello: Hello | undefined, challenge: Challenge | undefined) {
-    const self = `${this.#selfKey}#${this.incarnation}`;
-    return (other: { host: string; port: number; incarnation: string }): HandshakeTranscript => {
-      const them = `${formatNodeAddress(other)}#${other.incarnation}`;
-      return link.outbound
-        ? {
-          system: this.systemName,
-          dialerNonce: link.nonce,
-          acceptorNonce: challenge!.nonce,
-          dialer: self,
-          acceptor: them,
-        }
-        : {
-          system: this.systemName,
-          dialerNonce: hello!.nonce,
-          acceptorNonce: link.nonce,
-          dialer: them,
-          acceptor: self,
-        };
-    };
-  }
-
-  /** Acceptor: a hello arrived; answer with our identity, nonce and proof, decide later. */
-  async #onHello(link: Link, payload: Uint8Array): Promise<void> {
-    const hello = parseHello(payload);
-    if (typeof hello === "string") {
-      this.#log.error(`Refusing connection ${link.describe()}: ${hello}`);
-      this.#refuse(link, "refused", hello);
-      return;
-    }
-    if (this.#state !== "running") {
-      this.#refuse(link, "shutting-down", "shutting down");
-      return;
-    }
-    link.hello = hello;
-    link.nonce = newNonce();
-    let proof: string | undefined;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      proof = await handshakeProof(
-        this.#key,
-        "acceptor",
-        this.#transcript(link, hello, undefined)(hello),
-      );
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-    }
-    link.stage = "auth";
-    // An unauthenticated node has nothing to hide: it names its system (see _handshake.ts).
-    const system = this.#key === undefined && this.#tls === undefined ? this.systemName : undefined;
-    link.conn.write(
-      handshakeFrame(FRAME_HANDSHAKE_CHALLENGE, { ...this.#endpoint(link.nonce), proof, system }),
-    );
-  }
-
-  /** Acceptor: the dialer's proof arrived; check everything, then accept or refuse. */
-  async #onAuth(link: Link, payload: Uint8Array): Promise<void> {
-    const hello = link.hello!;
-    const auth = parseAuth(payload);
-    const claimed = `${formatNodeAddress(hello)}`;
-    const from = `${formatNodeAddress(link.conn.remoteAddress)} claiming ${claimed}`;
-    if (typeof auth === "string") {
-      this.#log.error(`Refused handshake from ${from}: ${auth}`);
-      this.#refuse(link, "refused", auth);
-      return;
-    }
-    let secretOk = true;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      const expected = await handshakeProof(
-        this.#key,
-        "dialer",
-        this.#transcript(link, hello, undefined)(hello),
-      );
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-      secretOk = auth.proof !== undefined && constantTimeEqual(auth.proof, expected);
-    }
-    let why: string | undefined;
-    if (hello.system !== this.systemName) {
-      why = `its system name "${hello.system}" does not match "${this.systemName}"`;
-    } else if (!secretOk) {
-      why = auth.proof === undefined
-        ? "it sent no proof of the cluster secret (it has no secret configured)"
-        : "its proof of the cluster secret is wrong (a different secret)";
-    } else if (this.#checkNames && !certificateNames(link.conn.peerNames ?? [], hello.host)) {
-      why = `its TLS certificate does not name the host "${hello.host}" it claims (names: ${
-        (link.conn.peerNames ?? []).join(", ") || "none"
-      })`;
-    } else if (claimed === this.#selfKey) {
-      why = "it claims this node's own address";
-    }
-    if (why !== undefined) {
-      this.#log.error(`Refused handshake from ${from}: ${why}`);
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    if (this.#state !== "running") {
-      this.#refuse(link, "shutting-down", "shutting down");
-      return;
-    }
+  /** Acceptor: the dialer proved its claims; resolve a connection race, then accept. */
+  #onProven(link: Link, hello: Hello): void {
     if (hello.control) {
-      link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+      this.#handshake.ack(link);
       this.#activateControl(link, hello);
       return;
     }
+    const claimed = formatNodeAddress(hello);
     const address = { host: hello.host, port: hello.port };
-    const peer = this.#peerFor(claimed, address);
+    const peer = this.#peers.peerFor(claimed, address);
     const active = peer.active;
     if (peer.connecting || peer.dialing !== undefined || active?.outbound === true) {
       // Two connections between the same pair: the one dialled by the lower address wins.
       if (compareNodeAddresses(this.selfAddress, address) < 0) {
         this.#log.debug(`Refusing connection from ${claimed}: our own connection wins the race`);
-        this.#refuse(link, "superseded", "the connection dialled by the lower address wins");
+        this.#handshake.refuse(
+          link,
+          "superseded",
+          "the connection dialled by the lower address wins",
+        );
         return;
       }
       const mine = peer.dialing;
       peer.dialing = undefined;
       if (mine !== undefined) this.#closeLink(mine, "superseded by the peer's connection", false);
     }
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_ACK, {}));
+    this.#handshake.ack(link);
     this.#activate(peer, link, hello);
   }
 
-  /** Dialer: the acceptor answered; check its proof and certificate, then prove ourselves. */
-  async #onChallenge(link: Link, payload: Uint8Array): Promise<void> {
-    const peer = link.peer!;
-    const challenge = parseChallenge(payload);
-    if (typeof challenge === "string") {
-      this.#protocolError(link, challenge);
-      return;
-    }
-    link.challenge = challenge;
-    const transcript = this.#transcript(link, undefined, challenge)(challenge);
-    let proof: string | undefined;
-    let why: string | undefined;
-    if (this.#key !== undefined) {
-      link.busy = true;
-      const expected = await handshakeProof(this.#key, "acceptor", transcript);
-      proof = await handshakeProof(this.#key, "dialer", transcript);
-      link.busy = false;
-      if (link.state !== "handshaking") return;
-      if (challenge.proof === undefined) {
-        why = "it sent no proof of the cluster secret (it has no secret configured)";
-      } else if (!constantTimeEqual(challenge.proof, expected)) {
-        why = "its proof of the cluster secret is wrong (a different secret or system name)";
-      }
-    }
-    if (
-      why === undefined && this.#checkNames &&
-      !certificateNames(link.conn.peerNames ?? [], challenge.host)
-    ) {
-      why = `its TLS certificate does not name the host "${challenge.host}" it claims`;
-    }
-    if (challenge.system !== undefined && challenge.system !== this.systemName) {
-      const why =
-        `system name "${this.systemName}" of ${this.#selfKey} does not match "${challenge.system}"`;
-      this.#log.error(`${peer.key} refused our handshake: ${why}`);
-      link.refusal = "refused";
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    if (why !== undefined) {
-      this.#log.error(`Cannot connect to ${peer.key}: handshake refused: ${why}`);
-      link.refusal = "refused";
-      this.#refuse(link, "refused", why);
-      return;
-    }
-    link.stage = "ack";
-    link.conn.write(handshakeFrame(FRAME_HANDSHAKE_AUTH, proof === undefined ? {} : { proof }));
-  }
-
-  /** Dialer: accepted. */
-  #onAck(link: Link): void {
+  /** Dialer: the acceptor accepted. */
+  #onAccepted(link: Link, challenge: Challenge): void {
     let peer = link.peer!;
-    const challenge = link.challenge!;
     if (link.control) {
       if (this.#peers.get(peer.key) !== peer || peer.controlOut !== undefined) {
         peer.controlDialing = false;
@@ -1082,28 +776,8 @@ export class TcpTransport implements Transport {
   /** The dialled address turned out to be an alias of the peer's advertised one. */
   #rekey(peer: Peer, link: Link, key: string, address: NodeAddress): Peer {
     this.#log.debug(`${peer.key} advertises itself as ${key}`);
-    this.#aliases.set(peer.key, key);
-    this.#generation++;
-    const existing = this.#peers.get(key);
-    this.#peers.delete(peer.key);
-    peer.dialing = undefined;
-    if (existing === undefined) {
-      peer.key = key;
-      peer.address = address;
-      this.#peers.set(key, peer);
-      return peer;
-    }
-    const moved = this.#takeAll(peer);
-    for (const envelope of moved) {
-      if (envelope.lane === "control") {
-        existing.control.push(envelope);
-        existing.controlBytes += envelope.payload.length;
-      } else {
-        existing.queue.push(envelope);
-        existing.queueBytes += envelope.payload.length;
-      }
-    }
-    this.#wakeWriters(peer, true);
+    const existing = this.#peers.rekey(peer, key, address);
+    if (existing === peer) return peer;
     peer.retryTimer?.cancel();
     link.peer = existing;
     if (existing.dialing !== undefined) {
@@ -1114,39 +788,9 @@ export class TcpTransport implements Transport {
     return existing;
   }
 
-  #onRefuse(link: Link, payload: Uint8Array): void {
-    const reason = parseRefusal(payload);
-    const who = link.peer?.key ?? formatNodeAddress(link.conn.remoteAddress);
-    if (!link.outbound) {
-      // The dialer refused our challenge: it could not verify our proof or certificate.
-      const hello = link.hello;
-      const hint = hello !== undefined && hello.system !== this.systemName
-        ? `its system name "${hello.system}" does not match "${this.systemName}"`
-        : this.#key !== undefined
-        ? "it does not hold this cluster's secret, or none"
-        : "it requires a secret or certificate this node does not present";
-      this.#log.error(`Handshake from ${who} failed: the peer refused our credentials (${hint})`);
-      this.#closeLink(link, "refused by the peer", false);
-      return;
-    }
-    link.refusal = reason;
-    if (reason === "superseded" || reason === "shutting-down") {
-      this.#log.debug(`${who} refused our connection: ${reason}`);
-    } else {
-      this.#log.error(
-        `${who} refused our handshake: handshake refused (the refusing node logs why)`,
-      );
-    }
-    this.#closeLink(link, `handshake refused (${reason})`, false);
-  }
-
-  #activate(
-    peer: Peer,
-    link: Link,
-    hello: { host: string; port: number; incarnation: string; maxFrameSize: number },
-  ): void {
+  #activate(peer: Peer, link: Link, hello: Hello | Challenge): void {
     link.peer = peer;
-    this.#establish(link, hello);
+    establish(link, hello, this.#maxFrameSize);
     if (this.#inboundPaused) link.conn.pause(); // a main connection; control ones never pause
     link.conn.onDrain(() => {
       if (peer.active === link) this.#flush(peer);
@@ -1236,9 +880,7 @@ export class TcpTransport implements Transport {
   }
 
   #protocolError(link: Link, message: string): void {
-    this.#log.error(`Closing connection ${link.describe()}: ${message}`);
-    link.refusal ??= "protocol";
-    this.#closeLink(link, message, false);
+    this.#handshake.protocolError(link, message);
   }
 
   #closeLink(link: Link, reason: string, graceful: boolean): void {
@@ -1340,7 +982,7 @@ export class TcpTransport implements Transport {
     const delay = Math.round(base * (1 - jitter + 2 * jitter * this.#random()));
     peer.nextAttemptAt = now + delay;
     if (refusal === "refused") {
-      this.#undeliverable(peer.address, this.#takeAll(peer), "refused");
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "refused");
     } else if (pending(peer) && now - peer.downSince >= this.#unreachableTimeout) {
       this.#log.warn(
         `${peer.key} unreachable for ${
@@ -1348,7 +990,7 @@ export class TcpTransport implements Transport {
         } ms; giving up queued envelopes`,
         { queued: peer.queue.length + peer.control.length, reason },
       );
-      this.#undeliverable(peer.address, this.#takeAll(peer), "unreachable");
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "unreachable");
     } else if (refusal !== "superseded") {
       this.#log.debug(`Cannot connect to ${peer.key} (attempt ${peer.attempts}): ${reason}`, {
         retryIn: delay,
@@ -1358,19 +1000,6 @@ export class TcpTransport implements Transport {
   }
 
   // ---- outbound ----------------------------------------------------------------------
-
-  #peerFor(key: string, address: NodeAddress): Peer {
-    let peer = this.#peers.get(key);
-    if (peer === undefined) {
-      peer = new Peer(key, { host: address.host, port: address.port });
-      this.#peers.set(key, peer);
-    }
-    return peer;
-  }
-
-  #resolve(key: string): string {
-    return this.#aliases.get(key) ?? key;
-  }
 
   #sendToSelf(envelope: Envelope): void {
     this.#selfQueue.push(envelope);
@@ -1434,7 +1063,7 @@ export class TcpTransport implements Transport {
       }
     }
     if (written > 0) link.lastActivity = this.#clock.now();
-    this.#wakeWriters(peer);
+    this.#peers.wakeWriters(peer);
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -1514,8 +1143,8 @@ export class TcpTransport implements Transport {
       peer.retryTimer = undefined;
       if (peer.continuation !== undefined) clearTimeout(peer.continuation);
       peer.continuation = undefined;
-      this.#undeliverable(peer.address, this.#takeAll(peer), "shutdown");
-      this.#wakeWriters(peer, true);
+      this.#undeliverable(peer.address, this.#peers.takeAll(peer), "shutdown");
+      this.#peers.wakeWriters(peer, true);
     }
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {

@@ -12,7 +12,8 @@ import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.
 import { QuorumNotReachedError } from "../cluster/errors.ts";
 import type { ReplicationSettings } from "../config/casty_config.ts";
 import { provideReplication, type ReplicatedType } from "../sharding/replication_config.ts";
-import { eventSourcedHooks } from "../persistence/event_sourced.ts";
+import { type EventSourcedHooks, eventSourcedHooks } from "../persistence/event_sourced.ts";
+import type { Cancellable } from "../actor/clock.ts";
 import {
   type EventJournal,
   highestSequenceNrOf,
@@ -25,8 +26,10 @@ import type { SerializableClass } from "../serialization/serialization.ts";
 import { setImmediate } from "node:timers";
 import {
   commonPrefix,
+  historyKey,
   isPrefixOf,
   loadTermRecord,
+  parseHistoryKey,
   sameHistory,
   saveTermRecord,
   spliceHistory,
@@ -148,28 +151,98 @@ export class ReplicaEvents {
 
 /**
  * @internal The {@linkcode ReplicateEvents} of many entities for one replica, shipped together
- * (one message per replica per turn); answered with one {@linkcode ReplicaBatchAck}.
+ * (one message per replica per turn); answered with one {@linkcode ReplicaBatchAck}. The items
+ * are one flat array of plain values, six per item (entity id, term, term history as text,
+ * first sequence number, the timestamp of every event or one for all, the events), which the
+ * serializer walks far faster than an array of class instances.
  */
 export class ReplicaBatch {
   /**
    * @param batchId The sender's number for the batch.
-   * @param items The entities' events (their `replyTo` is unused).
+   * @param items The entities' events, flat (see {@linkcode encodeBatch}).
    * @param replyTo Where to answer.
    */
   constructor(
     readonly batchId: number,
-    readonly items: readonly ReplicateEvents[],
+    readonly items: readonly unknown[],
     readonly replyTo: ActorRef<ReplicaBatchAck>,
   ) {}
 }
 
-/** @internal The answers to a {@linkcode ReplicaBatch}, one per item, in its order. */
+/**
+ * @internal The answers to a {@linkcode ReplicaBatch}, three numbers per item in its order:
+ * stored (1) or not (0), the store's term, its highest sequence number (-1: not answered).
+ */
 export class ReplicaBatchAck {
   /**
    * @param batchId The batch.
-   * @param acks One per item.
+   * @param acks Three numbers per item.
    */
-  constructor(readonly batchId: number, readonly acks: readonly ReplicateEventsAck[]) {}
+  constructor(readonly batchId: number, readonly acks: readonly number[]) {}
+}
+
+/** What a primary ships of one entity: contiguous events under its term and history. */
+interface BatchItem {
+  readonly id: string;
+  readonly term: number;
+  readonly history: TermHistory;
+  readonly events: readonly PersistedEvent[];
+}
+
+const ITEM_SLOTS = 6;
+
+/** The flat items of a {@linkcode ReplicaBatch}. */
+function encodeBatch(items: readonly BatchItem[]): unknown[] {
+  const out: unknown[] = [];
+  for (const item of items) {
+    const events = item.events;
+    const payloads: unknown[] = [];
+    const ts = events[0].timestamp;
+    let same = true;
+    for (let k = 0; k < events.length; k++) {
+      payloads.push(events[k].event);
+      if (events[k].timestamp !== ts) same = false;
+    }
+    out.push(
+      item.id,
+      item.term,
+      historyKey(item.history),
+      events[0].sequenceNr,
+      same ? ts : events.map((e) => e.timestamp),
+      payloads,
+    );
+  }
+  return out;
+}
+
+/** The items of a {@linkcode ReplicaBatch}; `undefined` when malformed. */
+function decodeBatch(
+  flat: readonly unknown[],
+): { ids: string[]; items: Item[] } | undefined {
+  if (!Array.isArray(flat) || flat.length % ITEM_SLOTS !== 0) return undefined;
+  const n = flat.length / ITEM_SLOTS;
+  const ids: string[] = [];
+  const items: Item[] = [];
+  for (let i = 0, o = 0; i < n; i++, o += ITEM_SLOTS) {
+    const id = flat[o], term = flat[o + 1], key = flat[o + 2], first = flat[o + 3];
+    const ts = flat[o + 4], payloads = flat[o + 5];
+    if (
+      typeof id !== "string" || typeof term !== "number" || typeof key !== "string" ||
+      !Number.isSafeInteger(first) || !Array.isArray(payloads) || payloads.length === 0 ||
+      !(typeof ts === "number" || (Array.isArray(ts) && ts.length === payloads.length))
+    ) return undefined;
+    const events: PersistedEvent[] = [];
+    for (let k = 0; k < payloads.length; k++) {
+      events.push({
+        sequenceNr: (first as number) + k,
+        event: payloads[k],
+        timestamp: typeof ts === "number" ? ts : ts[k],
+      });
+    }
+    ids.push(id);
+    items.push({ term, key, events });
+  }
+  return { ids, items };
 }
 
 type StoreMsg = ReplicateEvents | ReplicaClaim | ReplicaFetch | ReplicaBatch;
@@ -306,6 +379,19 @@ async function dropDivergent(journal: EventJournal, id: string, keep: number): P
   }
 }
 
+/** One entity's events as a store receives them (from a ReplicateEvents or a ReplicaBatch). */
+interface Item {
+  readonly term: number;
+  /** The primary's term history, as {@linkcode historyKey} writes it. */
+  readonly key: string;
+  /** The same history, when the item came with it (else parsed from `key` when needed). */
+  readonly history?: TermHistory;
+  readonly events: readonly PersistedEvent[];
+}
+
+/** The answer to one item: whether it is stored, the store's term, its highest sequence number. */
+type Answer = (ok: boolean, term: number, highest: number) => void;
+
 /**
  * The replica store: keeps terms (durably, in a side record of this node's journal) and writes
  * replicated events into this node's journal.
@@ -325,12 +411,7 @@ function storeBehavior(
     if (m.size >= CACHE_LIMIT && !m.has(id)) m.clear();
     m.set(id, v);
   };
-  type One = Exclude<StoreMsg, ReplicaBatch>;
-  const handle = async (
-    msg: One,
-    answer: (ack: ReplicateEventsAck) => void,
-  ): Promise<void> => {
-    const id = msg.entityId;
+  const journalFor = (id: string): EventJournal | undefined => {
     let journal = journals.get(id);
     if (journal === undefined) {
       try {
@@ -340,125 +421,267 @@ function storeBehavior(
       }
       remember(journals, id, journal);
     }
-    if (msg instanceof ReplicaFetch) {
-      const events = await loadEvents(journal, id, msg.fromSequenceNr, { max: msg.max })
-        .catch(() => [] as PersistedEvent[]);
-      msg.replyTo.tell(new ReplicaEvents(id, events));
-      return undefined;
-    }
+    return journal;
+  };
+  const recordOf = async (journal: EventJournal, id: string): Promise<TermRecord | undefined> => {
     let record = records.get(id);
     if (record === undefined) {
       record = await loadTermRecord(journal, id).catch(() => undefined);
-      // Without its record a store cannot fence: it answers nothing (the sender times out).
-      if (record === undefined) return undefined;
-      remember(records, id, record);
+      if (record !== undefined) remember(records, id, record);
     }
+    return record;
+  };
+  // Durable before the answer (and before the events it covers).
+  const update = async (journal: EventJournal, id: string, next: TermRecord): Promise<boolean> => {
+    try {
+      await saveTermRecord(journal, id, next, now());
+    } catch {
+      records.delete(id);
+      return false;
+    }
+    remember(records, id, next);
+    return true;
+  };
+
+  const fetch = async (msg: ReplicaFetch): Promise<void> => {
+    const journal = journalFor(msg.entityId);
+    if (journal === undefined) return;
+    const events = await loadEvents(journal, msg.entityId, msg.fromSequenceNr, { max: msg.max })
+      .catch(() => [] as PersistedEvent[]);
+    msg.replyTo.tell(new ReplicaEvents(msg.entityId, events));
+  };
+
+  const claim = async (msg: ReplicaClaim): Promise<void> => {
+    const id = msg.entityId;
+    const journal = journalFor(id);
+    if (journal === undefined) return;
+    // Without its record a store cannot fence: it answers nothing (the sender times out).
+    const record = await recordOf(journal, id);
+    if (record === undefined) return;
     const term = record.term;
-    // Durable before the answer (and before the events it covers).
-    const update = async (next: TermRecord): Promise<boolean> => {
+    known.delete(id);
+    const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
+    // A new term is taken once: a second promoter with the same term is refused (and tries
+    // a higher one), so two primaries never share a term. Term 0 only asks. The same term
+    // again, with a history or a floor, is the promoter that took it here confirming what it
+    // adopted (no other promoter can hold this term: it was refused here).
+    const confirm = msg.term === term && term > 0 && (msg.history !== null || msg.floor > 0);
+    const ok = msg.term === 0 || msg.term > term || confirm;
+    let next = record;
+    if (ok && msg.term > 0) {
+      next = {
+        term: msg.term,
+        history: msg.history ?? record.history,
+        floor: Math.max(record.floor, msg.floor),
+      };
+      if (!(await update(journal, id, next))) return;
+    }
+    msg.replyTo.tell(
+      new ReplicateEventsAck(id, ok, Math.max(term, msg.term), highest, next.history, next.floor),
+    );
+  };
+
+  /**
+   * Stores the items of one entity, in order. Items under the store's term and history that
+   * continue its log (the steady state) are written with one `persist` (and, with a group-commit
+   * journal, in the same transaction as the other entities' of the batch); any other item is
+   * decided alone, after the ones before it are written.
+   */
+  const apply = async (
+    id: string,
+    items: readonly Item[],
+    answer: (i: number) => Answer,
+  ): Promise<void> => {
+    const journal = journalFor(id);
+    if (journal === undefined) return;
+    const loaded = await recordOf(journal, id);
+    if (loaded === undefined) return;
+    let record: TermRecord = loaded;
+    let highest: number = known.get(id) ?? await highestSequenceNrOf(journal, id).catch(() => -1);
+    if (highest < 0) {
+      for (let i = 0; i < items.length; i++) answer(i)(false, record.term, 0);
+      return;
+    }
+    remember(known, id, highest);
+    // Events accepted and not written yet, and the items that wait for them to be.
+    let queued: PersistedEvent[] = [];
+    const waiting: { readonly i: number; readonly term: number; readonly last: number }[] = [];
+    // Writes the queued events; false (and every waiting item refused) if that failed.
+    const write = async (): Promise<boolean> => {
+      if (waiting.length === 0) return true;
+      const events = queued;
+      queued = [];
       try {
-        await saveTermRecord(journal, id, next, now());
+        if (events.length > 0) await journal.persist(id, events);
       } catch {
-        records.delete(id);
+        known.delete(id);
+        highest = await highestSequenceNrOf(journal, id).catch(() => 0);
+        for (const w of waiting.splice(0)) answer(w.i)(false, w.term, highest);
         return false;
       }
-      remember(records, id, next);
+      remember(known, id, highest);
+      for (const w of waiting.splice(0)) answer(w.i)(true, w.term, w.last);
       return true;
     };
-    if (msg instanceof ReplicaClaim) {
-      known.delete(id);
-      const highest = await highestSequenceNrOf(journal, id).catch(() => -1);
-      // A new term is taken once: a second promoter with the same term is refused (and tries
-      // a higher one), so two primaries never share a term. Term 0 only asks. The same term
-      // again, with a history or a floor, is the promoter that took it here confirming what it
-      // adopted (no other promoter can hold this term: it was refused here).
-      const confirm = msg.term === term && term > 0 && (msg.history !== null || msg.floor > 0);
-      const ok = msg.term === 0 || msg.term > term || confirm;
-      let next = record;
-      if (ok && msg.term > 0) {
-        next = {
-          term: msg.term,
-          history: msg.history ?? record.history,
-          floor: Math.max(record.floor, msg.floor),
-        };
-        if (!(await update(next))) return undefined;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const events = item.events;
+      let first = 0;
+      while (first < events.length && events[first].sequenceNr <= highest) first++;
+      if (
+        item.term === record.term && item.key === historyKey(record.history) &&
+        (first === events.length || events[first].sequenceNr === highest + 1)
+      ) {
+        for (let k = first; k < events.length; k++) queued.push(events[k]);
+        if (first < events.length) highest = events[events.length - 1].sequenceNr;
+        waiting.push({ i, term: item.term, last: highest });
+        continue;
       }
-      msg.replyTo.tell(
-        new ReplicateEventsAck(
-          id,
-          ok,
-          Math.max(term, msg.term),
-          highest,
-          next.history,
-          next.floor,
-        ),
-      );
-      return undefined;
+      if (!(await write())) {
+        for (let k = i; k < items.length; k++) answer(k)(false, items[k].term, highest);
+        return;
+      }
+      const ack = answer(i);
+      const term = record.term;
+      const itemHistory = item.history ?? parseHistoryKey(item.key);
+      if (item.term < term || itemHistory === undefined) {
+        ack(false, term, highest);
+        continue;
+      }
+      // A log that is not a prefix of the primary's (it holds events the primary does not, e.g.
+      // unacknowledged ones of a deposed primary) must not count as a copy: refuse, for good.
+      if (!isPrefixOf(record.history, highest, itemHistory, Number.MAX_SAFE_INTEGER)) {
+        const keep = commonPrefix(record.history, highest, itemHistory, Number.MAX_SAFE_INTEGER);
+        if (!(await dropDivergent(journal, id, keep))) {
+          ack(false, item.term, highest);
+          continue;
+        }
+        highest = keep;
+        remember(known, id, highest);
+      }
+      const fresh = events.filter((e) => e.sequenceNr > highest);
+      if (fresh.length > 0 && fresh[0].sequenceNr !== highest + 1) {
+        ack(false, item.term, highest);
+        continue;
+      }
+      const last = fresh.length > 0 ? fresh[fresh.length - 1].sequenceNr : highest;
+      const spliced = fresh.length > 0
+        ? spliceHistory(record.history, highest, itemHistory)
+        : record.history;
+      const history = sameHistory(spliced, record.history) ? record.history : spliced;
+      if (item.term > term || history !== record.history) {
+        const next: TermRecord = { term: item.term, history, floor: record.floor };
+        if (!(await update(journal, id, next))) {
+          ack(false, term, highest);
+          continue;
+        }
+        record = next;
+      }
+      queued = [...fresh];
+      highest = last;
+      waiting.push({ i, term: item.term, last });
     }
-    const ack = (ok: boolean, t: number, h: number) => answer(new ReplicateEventsAck(id, ok, t, h));
-    let highest = known.get(id);
-    if (highest === undefined) {
-      highest = await highestSequenceNrOf(journal, id).catch(() => -1);
-      if (highest < 0) return ack(false, term, 0);
-      remember(known, id, highest);
-    }
-    if (msg.term < term) return ack(false, term, highest);
-    // A log that is not a prefix of the primary's holds events the primary does not (at the
-    // same numbers): never acknowledged ones (see `dropDivergent`). They go, and the primary
-    // (answered with the common prefix, as for a gap) sends its own events from there on.
-    if (!isPrefixOf(record.history, highest, msg.history, Number.MAX_SAFE_INTEGER)) {
-      const keep = commonPrefix(record.history, highest, msg.history, Number.MAX_SAFE_INTEGER);
-      if (!(await dropDivergent(journal, id, keep))) return ack(false, msg.term, highest);
-      highest = keep;
-      remember(known, id, highest);
-    }
-    const fresh = msg.events.filter((e) => e.sequenceNr > highest);
-    if (fresh.length > 0 && fresh[0].sequenceNr !== highest + 1) {
-      return ack(false, msg.term, highest);
-    }
-    const last = fresh.length > 0 ? fresh[fresh.length - 1].sequenceNr : highest;
-    const spliced = fresh.length > 0
-      ? spliceHistory(record.history, highest, msg.history)
-      : record.history;
-    const history = sameHistory(spliced, record.history) ? record.history : spliced;
-    if (
-      (msg.term > term || history !== record.history) &&
-      !(await update({ term: msg.term, history, floor: record.floor }))
-    ) {
-      return ack(false, term, highest);
-    }
-    if (fresh.length === 0) return ack(true, msg.term, highest);
-    try {
-      await journal.persist(id, fresh);
-    } catch {
-      known.delete(id);
-      return ack(false, msg.term, await highestSequenceNrOf(journal, id).catch(() => 0));
-    }
-    remember(known, id, last);
-    return ack(true, msg.term, last);
+    await write();
   };
+
+  /**
+   * The steady state, decided at once (no await before the write): every item of the entity
+   * (`indexes` into `items`) is under the store's term and history and continues its log, and
+   * everything needed is cached. Writes them with one `persist` and fills their `acks`;
+   * `undefined` when `apply` must decide.
+   */
+  const steady = (
+    id: string,
+    indexes: readonly number[],
+    items: readonly Item[],
+    acks: number[],
+  ): Promise<void> | undefined => {
+    const journal = journals.get(id);
+    const record = records.get(id);
+    const highest = known.get(id);
+    if (journal === undefined || record === undefined || highest === undefined) return undefined;
+    let h = highest;
+    // The events to write: the first item's own array while it is the only one.
+    let queued: PersistedEvent[] | undefined;
+    let copied = false;
+    const lasts: number[] = [];
+    for (let n = 0; n < indexes.length; n++) {
+      const item = items[indexes[n]];
+      if (item.term !== record.term || item.key !== historyKey(record.history)) {
+        return undefined;
+      }
+      const events = item.events;
+      let k = 0;
+      while (k < events.length && events[k].sequenceNr <= h) k++;
+      if (k < events.length) {
+        if (events[k].sequenceNr !== h + 1) return undefined;
+        if (queued === undefined && k === 0) queued = events as PersistedEvent[];
+        else {
+          if (!copied) queued = queued === undefined ? [] : [...queued];
+          copied = true;
+          for (; k < events.length; k++) queued!.push(events[k]);
+        }
+        h = events[events.length - 1].sequenceNr;
+      }
+      lasts.push(h);
+    }
+    const answer = (ok: boolean, highest: number) => {
+      for (let n = 0; n < indexes.length; n++) {
+        const at = 3 * indexes[n];
+        acks[at] = ok ? 1 : 0;
+        acks[at + 1] = items[indexes[n]].term;
+        acks[at + 2] = ok ? lasts[n] : highest;
+      }
+    };
+    if (queued === undefined) {
+      answer(true, h);
+      return Promise.resolve();
+    }
+    return journal.persist(id, queued).then(() => {
+      remember(known, id, h);
+      answer(true, h);
+    }, async () => {
+      known.delete(id);
+      answer(false, await highestSequenceNrOf(journal, id).catch(() => 0));
+    });
+  };
+
   return new Behavior<StoreMsg>("receive", async (_ctx: ActorContext<StoreMsg>, msg: StoreMsg) => {
-    if (!(msg instanceof ReplicaBatch)) {
-      await handle(msg, (ack) => {
-        if (msg instanceof ReplicateEvents) msg.replyTo?.tell(ack);
+    if (msg instanceof ReplicaClaim) return void (await claim(msg));
+    if (msg instanceof ReplicaFetch) return void (await fetch(msg));
+    if (msg instanceof ReplicateEvents) {
+      const item = { ...msg, key: historyKey(msg.history) };
+      await apply(msg.entityId, [item], () => (ok, term, highest) => {
+        msg.replyTo?.tell(new ReplicateEventsAck(msg.entityId, ok, term, highest));
       });
       return undefined;
     }
-    // One entity's items in order; different entities at once (their journal writes group).
-    const acks: ReplicateEventsAck[] = msg.items.map((m) =>
-      new ReplicateEventsAck(m.entityId, false, 0, -1)
-    );
+    // A batch: one entity's items in order, different entities at once (their journal writes
+    // group). Unanswered items (no journal, no term record) read as refused at -1.
+    const decoded = decodeBatch(msg.items);
+    if (decoded === undefined) return undefined;
+    const { ids, items } = decoded;
+    const acks: number[] = [];
+    for (let i = 0; i < items.length; i++) acks.push(0, 0, -1);
     const byEntity = new Map<string, number[]>();
-    msg.items.forEach((m, i) => {
-      const list = byEntity.get(m.entityId);
+    for (let i = 0; i < ids.length; i++) {
+      const list = byEntity.get(ids[i]);
       if (list) list.push(i);
-      else byEntity.set(m.entityId, [i]);
-    });
-    await Promise.all(
-      [...byEntity.values()].map(async (indexes) => {
-        for (const i of indexes) await handle(msg.items[i], (ack) => (acks[i] = ack));
-      }),
-    );
+      else byEntity.set(ids[i], [i]);
+    }
+    const work: Promise<void>[] = [];
+    for (const [id, indexes] of byEntity) {
+      work.push(
+        steady(id, indexes, items, acks) ??
+          apply(id, indexes.map((i) => items[i]), (k) => (ok, term, highest) => {
+            const at = 3 * indexes[k];
+            acks[at] = ok ? 1 : 0;
+            acks[at + 1] = term;
+            acks[at + 2] = highest;
+          }),
+      );
+    }
+    await Promise.all(work);
     msg.replyTo.tell(new ReplicaBatchAck(msg.batchId, acks));
     return undefined;
   });
@@ -500,13 +723,29 @@ export function startReplication<M>(
     node.ask<StoreMsg, R>(store(to), make, { timeout: ackTimeout });
 
   // Shipping: the events of every entity for one replica in one turn go as one ReplicaBatch,
-  // answered by one ReplicaBatchAck to a long-lived actor (no ask, no timer per command).
-  type Waiter = { resolve: (a: ReplicateEventsAck) => void; reject: (e: Error) => void };
-  type Box = { to: NodeAddress; items: ReplicateEvents[]; waiters: Waiter[]; events: number };
-  const inflight = new Map<
-    number,
-    { waiters: Waiter[]; cancel: () => void; done: () => void }
-  >();
+  // answered by one ReplicaBatchAck to a long-lived actor (no ask, no promise, no timer per
+  // command).
+  /** One entity's events on the way to one replica, up to its command's `last`. */
+  interface Shipment extends BatchItem {
+    readonly link: Link;
+    readonly to: NodeAddress;
+    readonly key: string;
+    /** The command's last sequence number. */
+    readonly last: number;
+    /** The replica's highest sequence number when this was sent (-1: not known). */
+    readonly had: number;
+  }
+  /** A command waiting for `minAcks` acknowledgements of its events up to `last`. */
+  interface Pending {
+    readonly last: number;
+    /** Replicas that acknowledged it. */
+    count: number;
+    readonly deadline: number;
+    readonly resolve: () => void;
+    readonly reject: (err: Error) => void;
+  }
+  type Box = { to: NodeAddress; key: string; items: Shipment[]; events: number };
+  const inflight = new Map<number, { items: Shipment[]; timer: Cancellable; key: string }>();
   const outbox = new Map<string, Box>();
   // Items shipped to each replica and not answered yet, and who waits for that number to drop
   // below UNANSWERED_LIMIT (writers with minAcks 0: backpressure instead of unbounded queues).
@@ -542,9 +781,14 @@ export function startReplication<M>(
         const batch = inflight.get(msg.batchId);
         if (batch === undefined) return undefined;
         inflight.delete(msg.batchId);
-        batch.cancel();
-        batch.done();
-        msg.acks.forEach((a, i) => batch.waiters[i]?.resolve(a));
+        batch.timer.cancel();
+        answered(batch.key, batch.items.length);
+        const acks = msg.acks;
+        const items = batch.items;
+        for (let i = 0; i < items.length; i++) {
+          const s = items[i];
+          s.link.answer(s, acks[3 * i] === 1, acks[3 * i + 1] ?? 0, acks[3 * i + 2] ?? -1);
+        }
         return undefined;
       },
     ),
@@ -553,55 +797,179 @@ export function startReplication<M>(
   const sendBox = (key: string, box: Box) => {
     outbox.delete(key);
     const batchId = ++nextBatch;
-    const done = () => answered(key, box.items.length);
+    // Unanswered: nothing to do but count it (a command waiting for it fails on its own
+    // deadline; the next write to a lagging replica catches it up).
     const timer = ctx.clock.setTimeout(() => {
-      inflight.delete(batchId);
-      done();
-      const err = new Error(`Cannot replicate to ${key}: no answer after ${ackTimeout} ms`);
-      for (const w of box.waiters) w.reject(err);
+      if (inflight.delete(batchId)) answered(key, box.items.length);
     }, ackTimeout);
-    inflight.set(batchId, { waiters: box.waiters, cancel: () => timer.cancel(), done });
-    store(box.to).tell(new ReplicaBatch(batchId, box.items, acker));
+    inflight.set(batchId, { items: box.items, timer, key });
+    store(box.to).tell(new ReplicaBatch(batchId, encodeBatch(box.items), acker));
   };
   const flush = () => {
     scheduled = false;
     for (const [key, box] of outbox) sendBox(key, box);
   };
-  // A node that shuts down while commands wait gives up on them at once rather than at the
-  // timeout (its transport is gone, no ack can come). One real-time poll for all of them, on
-  // purpose: a simulated clock does not move while a test cluster shuts a node down.
-  const waiting = new Set<() => void>();
-  let poll: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    poll = undefined;
-    if (waiting.size === 0) return;
-    if (node.isShutdown) { for (const giveUp of [...waiting]) giveUp(); }
-    else poll = setTimeout(watch, SHUTDOWN_POLL);
-  };
-  const watchShutdown = (giveUp: () => void) => {
-    waiting.add(giveUp);
-    poll ??= setTimeout(watch, SHUTDOWN_POLL);
-  };
-  const ship = (to: NodeAddress, item: ReplicateEvents): Promise<ReplicateEventsAck> => {
-    const key = `${to.host}:${to.port}`;
+  const ship = (s: Shipment) => {
+    const key = s.key;
     let box = outbox.get(key);
     if (box === undefined) {
-      box = { to, items: [], waiters: [], events: 0 };
+      box = { to: s.to, key, items: [], events: 0 };
       outbox.set(key, box);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<ReplicateEventsAck>();
-    box.items.push(item);
-    box.waiters.push({ resolve, reject });
-    box.events += item.events.length;
+    box.items.push(s);
+    box.events += s.events.length;
     unanswered.set(key, (unanswered.get(key) ?? 0) + 1);
     if (box.events >= FETCH_PAGE) sendBox(key, box);
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
-    return promise;
   };
 
+  // Deadlines: every entity with commands waiting for acknowledgements is in `active`; one timer
+  // (not one per command) fires at the earliest deadline. An entity's commands wait in sequence
+  // order and share one ackTimeout, so its first command has its earliest deadline.
+  const active = new Set<Link>();
+  let timer: Cancellable | undefined;
+  let timerAt = Infinity;
+  const arm = (at: number) => {
+    if (timer !== undefined && timerAt <= at) return;
+    timer?.cancel();
+    timerAt = at;
+    timer = ctx.clock.setTimeout(expire, Math.max(1, Math.ceil(at - ctx.clock.now())));
+  };
+  const expire = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    const now = ctx.clock.now();
+    let next = Infinity;
+    for (const link of [...active]) {
+      link.expire(now);
+      const first = link.pending[0];
+      if (first !== undefined && first.deadline < next) next = first.deadline;
+    }
+    if (next < Infinity) arm(next);
+  };
+  // A node that shuts down while commands wait gives up on them at once rather than at the
+  // timeout (its transport is gone, no ack can come). One real-time poll for all of them, on
+  // purpose: a simulated clock does not move while a test cluster shuts a node down.
+  let poll: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    poll = undefined;
+    if (active.size === 0) return;
+    if (node.isShutdown) { for (const link of [...active]) link.failAll(); }
+    else poll = setTimeout(watch, SHUTDOWN_POLL);
+  };
+
+  /** The replication state of one incarnation of one entity on its primary. */
+  class Link {
+    term = 0;
+    history: TermHistory = [];
+    /** Commands waiting for acknowledgements, in sequence order. */
+    readonly pending: Pending[] = [];
+    /** Per replica: the highest `last` of a command that replica was counted for. */
+    readonly #counted = new Map<string, number>();
+
+    constructor(
+      readonly id: string,
+      readonly journal: EventJournal,
+      readonly hooks: EventSourcedHooks,
+    ) {}
+
+    /** Ships `events` (up to the command's `last`) to `to`, whose log held up to `had`. */
+    send(to: NodeAddress, key: string, events: readonly PersistedEvent[], last: number, had = -1) {
+      const { id, term, history } = this;
+      ship({ link: this, id, term, history, to, key, events, last, had });
+    }
+
+    /** Waits for `minAcks` acknowledgements of the events up to `last`. */
+    wait(last: number): Promise<void> {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const deadline = ctx.clock.now() + ackTimeout;
+      this.pending.push({ last, count: 0, deadline, resolve, reject });
+      if (!active.has(this)) active.add(this);
+      if (timer === undefined) arm(deadline);
+      poll ??= setTimeout(watch, SHUTDOWN_POLL);
+      return promise;
+    }
+
+    answer(s: Shipment, ok: boolean, term: number, highest: number) {
+      if (ok && highest >= s.last) {
+        this.#acked(s.key, highest);
+      } else if (!ok && term > this.term) {
+        this.hooks.stopped = true; // deposed: a newer primary exists
+        this.failAll();
+      } else if (highest > s.had) {
+        // A replica that lags (a gap) gets the missing range from this journal, a page at a
+        // time, for as long as it makes progress (also after the command was confirmed by
+        // others, and with minAcks 0).
+        loadEvents(this.journal, this.id, highest + 1, {
+          max: Math.min(FETCH_PAGE, s.last - highest),
+        }).then((missing) => {
+          if (missing.length > 0) this.send(s.to, s.key, missing, s.last, highest);
+        }, () => {});
+      }
+    }
+
+    // An acknowledgement of sequence number h from a replica holds everything up to h, so it
+    // counts for every waiting command up to h (once per replica).
+    #acked(key: string, highest: number) {
+      const counted = this.#counted.get(key) ?? 0;
+      if (highest <= counted) return;
+      this.#counted.set(key, highest);
+      const pending = this.pending;
+      for (let i = 0; i < pending.length && pending[i].last <= highest; i++) {
+        if (pending[i].last > counted) pending[i].count++;
+      }
+      // A command counted by a replica has every earlier one counted by it too: they finish in
+      // order.
+      while (pending.length > 0 && pending[0].count >= minAcks) this.#finish(pending.shift()!);
+    }
+
+    #finish(p: Pending, err?: Error) {
+      if (this.pending.length === 0) active.delete(this);
+      if (err) p.reject(err);
+      else p.resolve();
+    }
+
+    #fail(p: Pending) {
+      this.#finish(p, new QuorumNotReachedError(this.id, minAcks, p.count, ackTimeout));
+    }
+
+    expire(now: number) {
+      while (this.pending.length > 0 && this.pending[0].deadline <= now) {
+        this.#fail(this.pending.shift()!);
+      }
+    }
+
+    failAll() {
+      for (const p of this.pending.splice(0)) this.#fail(p);
+      active.delete(this);
+    }
+  }
+
+  // Where this node's primaries ship: computed again only when the membership or the hosts of
+  // the type change (both are replaced, never mutated).
+  let targetsOf: { members: unknown; hosts: unknown; targets: NodeAddress[]; keys: string[] } = {
+    members: undefined,
+    hosts: undefined,
+    targets: [],
+    keys: [],
+  };
+  const currentTargets = (): { targets: NodeAddress[]; keys: string[] } => {
+    const view = ctx.view();
+    const h = hosts();
+    if (targetsOf.members !== view.members || targetsOf.hosts !== h) {
+      const targets = replicaNodes(view, ctx.selfAddress, replicas, role, h);
+      targetsOf = {
+        members: view.members,
+        hosts: h,
+        targets,
+        keys: targets.map((t) => `${t.host}:${t.port}`),
+      };
+    }
+    return targetsOf;
+  };
   /**
    * Takes a new term for `id` at every store, then adopts the newest copy of its log into
    * `journal`: drops this node's divergent suffix, if any (never acknowledged, see
@@ -717,89 +1085,27 @@ export function startReplication<M>(
         throw notEventSourced(name);
       });
     }
-    const journal = keyedBy(hooks.journal, id, hooks.entityId);
-    let term = 0;
-    let history: TermHistory = [];
-    // Commands waiting for acknowledgements, in sequence order. An ack of sequence number h
-    // from a replica holds everything up to h, so it counts for every command up to h.
-    type Pending = { last: number; acked: Set<string>; finish: (err?: Error) => void };
-    const pending = new Set<Pending>();
-    const acked = (from: NodeAddress, highest: number) => {
-      const key = `${from.host}:${from.port}`;
-      for (const p of [...pending]) {
-        if (p.last > highest) break;
-        p.acked.add(key);
-        if (p.acked.size >= minAcks) p.finish();
-      }
-    };
+    const link = new Link(id, keyedBy(hooks.journal, id, hooks.entityId), hooks);
     // The entity goes on with its next command while this one waits for its acknowledgements
     // (its reply runs once they came): one entity keeps many commands on the way.
     if (minAcks > 0) hooks.pipeline = true;
     hooks.afterPersist = (_entityId, records) => {
-      const targets = replicaNodes(ctx.view(), ctx.selfAddress, replicas, role, hosts());
+      const { targets, keys } = currentTargets();
       if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
-      const confirmed = new Promise<void>((resolve, reject) => {
-        let done = false;
-        const mine: Pending = { last, acked: new Set(), finish: (err) => finish(err) };
-        const finish = (err?: Error) => {
-          if (done) return;
-          done = true;
-          timer.cancel();
-          waiting.delete(giveUp);
-          pending.delete(mine);
-          if (err) reject(err);
-          else resolve();
-        };
-        const failure = () => new QuorumNotReachedError(id, minAcks, mine.acked.size, ackTimeout);
-        pending.add(mine);
-        const timer = ctx.clock.setTimeout(
-          () => finish(failure()),
-          ackTimeout,
-        );
-        const giveUp = () => finish(failure());
-        watchShutdown(giveUp);
-        // A replica that lags (a gap) gets the missing range from this journal, a page at a
-        // time, for as long as it makes progress and the command waits.
-        const send = (to: NodeAddress, events: readonly PersistedEvent[], had: number) => {
-          ship(to, new ReplicateEvents(id, term, events, null, history))
-            .then(
-              async (ack) => {
-                // Catch-up of a lagging replica goes on after the command is confirmed by others.
-                if (ack.ok && ack.highestSequenceNr >= last) {
-                  acked(to, ack.highestSequenceNr);
-                } else if (!ack.ok && ack.term > term) {
-                  hooks.stopped = true; // deposed: a newer primary exists
-                  for (const p of [...pending]) {
-                    p.finish(new QuorumNotReachedError(id, minAcks, p.acked.size, ackTimeout));
-                  }
-                } else if (ack.highestSequenceNr > had) {
-                  const from = ack.highestSequenceNr + 1;
-                  const missing = await loadEvents(journal, id, from, {
-                    max: Math.min(FETCH_PAGE, last - ack.highestSequenceNr),
-                  });
-                  if (missing.length > 0) send(to, missing, ack.highestSequenceNr);
-                }
-              },
-              () => {},
-            );
-        };
-        for (const t of targets) send(t, records, -1);
-      });
+      const confirmed = minAcks > 0 ? link.wait(last) : undefined;
+      for (let i = 0; i < targets.length; i++) link.send(targets[i], keys[i], records, last);
+      if (confirmed !== undefined) return confirmed;
       // With minAcks 0 nothing waits, but the acks still drive catch-up and tell of a deposition
-      // (the entity then stops after its next command).
-      if (minAcks === 0) {
-        confirmed.catch(() => {});
-        // Backpressure: past UNANSWERED_LIMIT items on the way to a replica, the entity waits
-        // (its reply too) until the replica caught up; it never fails for it.
-        const full = targets.map(roomAt).filter((p) => p !== undefined);
-        return full.length === 0 ? undefined : Promise.all(full).then(() => {});
-      }
-      return confirmed;
+      // (the entity then stops after its next command). Backpressure: past UNANSWERED_LIMIT
+      // items on the way to a replica, the entity waits (its reply too) until the replica caught
+      // up; it never fails for it.
+      const full = targets.map(roomAt).filter((p) => p !== undefined);
+      return full.length === 0 ? undefined : Promise.all(full).then(() => {});
     };
     return new Behavior<M>("setup", async (c: ActorContext<M>) => {
       try {
-        ({ term, history } = await promote(id, journal));
+        ({ term: link.term, history: link.history } = await promote(id, link.journal));
       } catch (err) {
         if (!(err instanceof CopyLostError)) throw err;
         // Not started from a shorter log: said loudly, and every command it got becomes a

@@ -98,9 +98,9 @@ export function saveTermRecord(
  */
 export function termAt(history: TermHistory, seq: number): number {
   let term = 0;
-  for (const [t, from] of history) {
-    if (from > seq) break;
-    term = t;
+  for (let i = 0; i < history.length; i++) {
+    if (history[i][1] > seq) break;
+    term = history[i][0];
   }
   return term;
 }
@@ -183,5 +183,48 @@ export function commonPrefix(
  * @returns Whether they hold the same pairs.
  */
 export function sameHistory(a: TermHistory, b: TermHistory): boolean {
-  return a.length === b.length && a.every(([t, from], i) => t === b[i][0] && from === b[i][1]);
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  }
+  return true;
+}
+
+const KEYS = new WeakMap<TermHistory, string>();
+
+/**
+ * A compact text form of a history (`"1:1,3:10"`), as batches ship it: two histories are equal
+ * exactly when their keys are. Cached per history object.
+ *
+ * @param history The history.
+ * @returns Its key.
+ */
+export function historyKey(history: TermHistory): string {
+  let key = KEYS.get(history);
+  if (key === undefined) {
+    key = history.map(([t, from]) => `${t}:${from}`).join(",");
+    KEYS.set(history, key);
+  }
+  return key;
+}
+
+const PAIR = /^(\d+):(\d+)$/;
+
+/**
+ * The history that {@linkcode historyKey} made `key` from.
+ *
+ * @param key A key.
+ * @returns The history, or `undefined` when `key` is malformed.
+ */
+export function parseHistoryKey(key: string): TermHistory | undefined {
+  if (key === "") return [];
+  const out: Array<readonly [number, number]> = [];
+  for (const part of key.split(",")) {
+    const m = PAIR.exec(part);
+    if (m === null) return undefined;
+    out.push([Number(m[1]), Number(m[2])]);
+  }
+  KEYS.set(out, key);
+  return out;
 }

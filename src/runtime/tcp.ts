@@ -95,6 +95,11 @@ export interface TcpConnection {
    */
   write(bytes: Uint8Array): void;
   /**
+   * True when `write` never keeps `bytes` after it returns (what the socket does not take at
+   * once is copied), so that the caller may reuse its buffer for the next write.
+   */
+  readonly copiesWrites?: boolean;
+  /**
    * Sets the data handler. Each chunk is a fresh buffer owned by the handler. Chunks that
    * arrived before a handler was set are delivered when it is set.
    */

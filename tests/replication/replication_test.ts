@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Behaviors } from "../../mod.ts";
 import { parseConfig } from "../../src/config/mod.ts";
 import { testCluster } from "../../src/testing/mod.ts";
-import { deposit, idsIn, placement, spawnAccounts } from "./_fixtures.ts";
+import { deposit, idsIn, placement, type Reply, spawnAccounts } from "./_fixtures.ts";
 
 describe("replication on a simulated cluster", () => {
   it("places replicas on nodes other than the primary and ships every event to them before the reply", async () => {
@@ -58,6 +58,39 @@ describe("replication on a simulated cluster", () => {
     assert.deepEqual(r, { ok: false, code: "QUORUM_NOT_REACHED", node: `n${p.primary}` });
     const waited = cluster.clock.now() - t0;
     assert.ok(waited >= 1000 && waited < 1500, `failed after ${waited} ms`);
+  });
+
+  it("fails the waiting commands of several entities each at its own deadline", async () => {
+    await using cluster = await testCluster(2, { seed: 7 });
+    const { regions } = spawnAccounts(cluster, { replicas: 1, minAcks: 1, ackTimeout: 1000 });
+    const ids = ["carol", "dave", "erin", "fay", "gus", "hal", "ivy", "jon"];
+    for (const id of ids) {
+      assert.equal((await cluster.run(deposit(cluster, 0, regions[0], id, "c0")))?.ok, true);
+    }
+    const places = await Promise.all(ids.map((id) => placement(cluster, 0, id)));
+    const primary = places[0]!.primary;
+    const same = ids.filter((_, i) => places[i]!.primary === primary);
+    assert.ok(same.length >= 3, `entities on node ${primary}: ${same}`);
+    await cluster.kill(places[0]!.replicas[0]);
+    const t0 = cluster.clock.now();
+    const failedAt: number[] = [];
+    const waits: Promise<Reply | undefined>[] = [];
+    // Three entities start waiting 0, 300 and 600 ms apart (the second twice).
+    for (const [k, id] of [same[0], same[1], same[1], same[2]].entries()) {
+      if (k === 1 || k === 3) await cluster.advance(300);
+      waits.push(
+        deposit(cluster, primary, regions[primary], id, `c${k + 1}`).then((r) => {
+          failedAt[k] = cluster.clock.now() - t0;
+          return r;
+        }),
+      );
+    }
+    const replies = await cluster.run(Promise.all(waits));
+    for (const r of replies) assert.equal(r?.ok === false && r.code, "QUORUM_NOT_REACHED");
+    for (const [k, start] of [0, 300, 300, 600].entries()) {
+      const waited = failedAt[k] - start;
+      assert.ok(waited >= 1000 && waited < 1100, `command ${k} failed after ${waited} ms`);
+    }
   });
 
   it("with minAcks 0 replies at once and still ships the events", async () => {

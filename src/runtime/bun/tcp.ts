@@ -80,18 +80,23 @@ class BunConnection extends BaseConnection {
     return this.#buffered;
   }
 
+  /** What the socket does not take at once is copied: callers may reuse their buffers. */
+  get copiesWrites(): boolean {
+    return true;
+  }
+
   write(bytes: Uint8Array): void {
     if (this.#done || this.#ending || bytes.length === 0) return;
     if (this.#pending.length > 0) {
-      this.#pending.push(bytes);
+      this.#pending.push(bytes.slice());
       this.#buffered += bytes.length;
       return;
     }
-    const written = this.#socket.write(bytes);
+    const written = Math.max(0, this.#socket.write(bytes));
     if (written < bytes.length) {
-      this.#pending.push(bytes);
-      this.#pendingOffset = Math.max(0, written);
-      this.#buffered += bytes.length - this.#pendingOffset;
+      this.#pending.push(bytes.slice(written));
+      this.#pendingOffset = 0;
+      this.#buffered += bytes.length - written;
     }
   }
 
