@@ -69,6 +69,8 @@ export interface SystemCore {
   rootTerminated(cell: ActorCell<unknown>): void;
   /** The remote layer's hooks; undefined while the system is local-only. */
   remote: RemoteHooks | undefined;
+  /** Whether a config was given (without one, spawns need no path lookups). */
+  readonly configured: boolean;
   /** Resolves the mailbox for a spawn (config overrides); explicit options win. */
   mailboxFor(path: string, explicit: Mailbox | undefined): Mailbox;
   /** Wraps a behavior with configured supervision, if any. */
@@ -103,6 +105,9 @@ const STOPPED = 6;
 
 const SAME_KIND = "same";
 
+/** The one-message mailbox slot when empty (messages may be `undefined`). */
+const EMPTY: unique symbol = Symbol("empty");
+
 type SysMsg =
   | { readonly kind: "childFailed"; readonly child: ActorCell<unknown>; readonly error: unknown }
   | { readonly kind: "fail"; readonly error: unknown };
@@ -117,14 +122,30 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
     typeof (v as { then?: unknown }).then === "function";
 }
 
+/** The rarely used state of a cell (see `ActorCell.#rare`). */
+class RareState {
+  waiters: RingQueue<Waiter> | undefined = undefined;
+  sys: SysMsg[] | undefined = undefined;
+  watchers: Set<ActorCell<unknown>> | undefined = undefined;
+  watching: Set<ActorRef<never>> | undefined = undefined;
+  restartTimes: number[] | undefined = undefined;
+  backoffTimer: Cancellable | undefined = undefined;
+  terminated: PromiseWithResolvers<void> | undefined = undefined;
+  drainStop = false;
+  childWatch = false;
+}
+
 /** The ref of a local actor. */
 export class LocalActorRef<M> implements ActorRef<M> {
   readonly #cell: ActorCell<M>;
-  readonly path: string;
 
-  constructor(cell: ActorCell<M>, path: string) {
+  constructor(cell: ActorCell<M>) {
     this.#cell = cell;
-    this.path = path;
+  }
+
+  /** The actor's path (built on first use: a million entities need not each hold one). */
+  get path(): string {
+    return this.#cell.path;
   }
 
   get [ACTOR_REF](): true {
@@ -132,7 +153,7 @@ export class LocalActorRef<M> implements ActorRef<M> {
   }
 
   get address(): string {
-    return this.#cell.core.addressPrefix + this.path;
+    return this.#cell.core.addressPrefix + this.#cell.path;
   }
 
   tell(msg: M): void {
@@ -227,8 +248,8 @@ export class ActorCell<M> {
   readonly core: SystemCore;
   readonly parent: ActorCell<unknown> | undefined;
   readonly name: string;
-  readonly path: string;
   readonly ref: LocalActorRef<M>;
+  #path: string | undefined;
   readonly #initial: Behavior<M>;
   readonly #mailboxConfig: Mailbox;
   readonly #ctx: CellContext<M>;
@@ -237,23 +258,80 @@ export class ActorCell<M> {
   #busy = false;
   #scheduled = false;
   #stopRequested = false;
-  /** Stop once the mailbox is empty (the messages already queued are handled first). */
-  #drainStop = false;
-  /** Every child that stops is reported to this actor as `Terminated` (no watch per child). */
-  #childWatch = false;
   #handler: MessageHandler<M> | undefined;
+  /**
+   * The mailbox is this slot while it holds at most one message (most actors never hold more:
+   * no queue object for them), and the ring once a second message comes (the slot is then
+   * moved into it, and stays EMPTY while the ring holds messages, so order is kept).
+   */
+  #one: unknown = EMPTY;
   #mailbox: RingQueue<M> | undefined;
-  #waiters: RingQueue<Waiter> | undefined;
-  #sys: SysMsg[] | undefined;
   #children: NameRegistry<ActorCell<unknown>> | undefined;
-  #watchers: Set<ActorCell<unknown>> | undefined;
-  #watching: Set<ActorRef<never>> | undefined;
   #hooks: LifecycleHooks<M>[] | undefined;
   #strategy: SupervisionStrategy | undefined;
-  #restartTimes: number[] | undefined;
   #spy: SpyPayload | undefined;
-  #backoffTimer: Cancellable | undefined;
-  #terminated: PromiseWithResolvers<void> | undefined;
+  /** What few actors ever use, made on first use (a million idle actors need none of it). */
+  #rare: RareState | undefined;
+
+  get #waiters(): RingQueue<Waiter> | undefined {
+    return this.#rare?.waiters;
+  }
+  set #waiters(v: RingQueue<Waiter> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().waiters = v;
+  }
+  get #sys(): SysMsg[] | undefined {
+    return this.#rare?.sys;
+  }
+  set #sys(v: SysMsg[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().sys = v;
+  }
+  get #watchers(): Set<ActorCell<unknown>> | undefined {
+    return this.#rare?.watchers;
+  }
+  set #watchers(v: Set<ActorCell<unknown>> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().watchers = v;
+  }
+  get #watching(): Set<ActorRef<never>> | undefined {
+    return this.#rare?.watching;
+  }
+  set #watching(v: Set<ActorRef<never>> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().watching = v;
+  }
+  get #restartTimes(): number[] | undefined {
+    return this.#rare?.restartTimes;
+  }
+  set #restartTimes(v: number[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().restartTimes = v;
+  }
+  get #backoffTimer(): Cancellable | undefined {
+    return this.#rare?.backoffTimer;
+  }
+  set #backoffTimer(v: Cancellable | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().backoffTimer = v;
+  }
+  get #terminated(): PromiseWithResolvers<void> | undefined {
+    return this.#rare?.terminated;
+  }
+  set #terminated(v: PromiseWithResolvers<void> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().terminated = v;
+  }
+  /** Stop once the mailbox is empty (the messages already queued are handled first). */
+  get #drainStop(): boolean {
+    return this.#rare !== undefined && this.#rare.drainStop;
+  }
+  set #drainStop(v: boolean) {
+    if (v || this.#rare !== undefined) this.#rareState().drainStop = v;
+  }
+  /** Every child that stops is reported to this actor as `Terminated` (no watch per child). */
+  get #childWatch(): boolean {
+    return this.#rare !== undefined && this.#rare.childWatch;
+  }
+  set #childWatch(v: boolean) {
+    if (v || this.#rare !== undefined) this.#rareState().childWatch = v;
+  }
+  #rareState(): RareState {
+    return this.#rare ??= new RareState();
+  }
 
   constructor(
     core: SystemCore,
@@ -261,19 +339,24 @@ export class ActorCell<M> {
     name: string,
     behavior: Behavior<M>,
     mailbox: Mailbox,
-    path: string = parent ? `${parent.path}/${name}` : `/${name}`,
+    path?: string,
   ) {
     this.core = core;
     this.parent = parent;
     this.name = name;
-    this.path = path;
-    this.ref = new LocalActorRef(this, this.path);
+    this.#path = path;
+    this.ref = new LocalActorRef(this);
     this.#initial = behavior;
     this.#mailboxConfig = mailbox;
     this.#ctx = new CellContext(this);
   }
 
   // ---------------------------------------------------------------- public (folder-private)
+
+  /** `/a/b`: built on first use. */
+  get path(): string {
+    return this.#path ??= this.parent ? `${this.parent.path}/${this.name}` : `/${this.name}`;
+  }
 
   get isTerminated(): boolean {
     return this.#state === STOPPED;
@@ -295,7 +378,12 @@ export class ActorCell<M> {
 
   /** Messages waiting in the mailbox. */
   get queued(): number {
-    return this.#mailbox?.length ?? 0;
+    return this.#queued();
+  }
+
+  /** Whether a message waits in the mailbox (`queued > 0`, cheaper). */
+  get hasQueued(): boolean {
+    return this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
   }
 
   enqueue(msg: M): void {
@@ -304,20 +392,21 @@ export class ActorCell<M> {
       return;
     }
     const cap = this.#mailboxConfig.capacity;
-    const box = this.#mailbox ??= new RingQueue<M>(cap !== undefined && cap < 4 ? cap : 4);
-    if (cap !== undefined && (box.length >= cap || (this.#waiters?.length ?? 0) > 0)) {
+    if (
+      cap !== undefined && (this.#queued() >= cap || (this.#waiters?.length ?? 0) > 0)
+    ) {
       switch (this.#mailboxConfig.overflow) {
         case "dropNew":
           this.#deadLetter(msg, "mailboxFull");
           return;
         case "dropOldest":
-          this.#deadLetter(box.shift(), "mailboxFull");
+          this.#deadLetter(this.#shift(), "mailboxFull");
           break;
         case "backpressure":
           throw new MailboxFullError(this.path, cap, msg);
       }
     }
-    box.push(msg);
+    this.#push(msg);
     if (!this.#scheduled && !this.#busy) this.#schedule();
   }
 
@@ -326,7 +415,7 @@ export class ActorCell<M> {
     if (
       this.#state >= STOPPING || cap === undefined ||
       this.#mailboxConfig.overflow !== "backpressure" ||
-      ((this.#mailbox?.length ?? 0) < cap && (this.#waiters?.length ?? 0) === 0)
+      (this.#queued() < cap && (this.#waiters?.length ?? 0) === 0)
     ) {
       try {
         this.enqueue(msg);
@@ -360,21 +449,21 @@ export class ActorCell<M> {
   spawnChild<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
     checkName(name);
     const children = this.#children ??= new NameRegistry();
-    const path = `${this.path}/${name}`;
-    let b = this.core.behaviorFor(path, behavior);
+    // Without a config the path is not needed yet: the child builds it on first use.
+    const core = this.core;
+    const path = core.configured ? `${this.path}/${name}` : undefined;
+    let b = path === undefined ? behavior : core.behaviorFor(path, behavior);
     if (this.#spy?.spyChildren) {
       b = new Behavior<C>("spy", { ...this.#spy, inner: b } as SpyPayload);
     }
-    const cell = new ActorCell<C>(
-      this.core,
-      this as ActorCell<unknown>,
-      name,
-      b,
-      this.core.mailboxFor(path, options?.mailbox),
-      path,
-    );
+    const mailbox = path === undefined
+      ? options?.mailbox ?? core.mailboxFor("", undefined)
+      : core.mailboxFor(path, options?.mailbox);
+    const cell = new ActorCell<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
     // One registry lookup (a cell that is never started costs nothing more).
-    if (!children.add(name, cell as ActorCell<unknown>)) throw new ActorNameTakenError(path);
+    if (!children.add(name, cell as ActorCell<unknown>)) {
+      throw new ActorNameTakenError(`${this.path}/${name}`);
+    }
     if (this.#state >= STOPPING) {
       // A stopping parent cannot adopt new children: the child stops before it starts.
       cell.#state = STOPPED;
@@ -522,7 +611,9 @@ export class ActorCell<M> {
     }
     const ctx = this.#ctx;
     while (n < budget && !this.#busy) {
-      const sys = this.#sys;
+      // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
+      const rare = this.#rare;
+      const sys = rare === undefined ? undefined : rare.sys;
       if (sys !== undefined && sys.length > 0) {
         n++;
         this.#handleSys(sys.shift()!);
@@ -533,13 +624,21 @@ export class ActorCell<M> {
         this.#stop();
         break;
       }
-      const box = this.#mailbox;
-      if (box === undefined || box.length === 0) {
-        if (this.#drainStop) this.#stop();
-        break;
+      let msg: M;
+      if (this.#one !== EMPTY) {
+        msg = this.#one as M;
+        this.#one = EMPTY;
+      } else {
+        const box = this.#mailbox;
+        if (box === undefined || box.length === 0) {
+          if (rare !== undefined && rare.drainStop) this.#stop();
+          break;
+        }
+        msg = box.shift() as M;
       }
-      const msg = box.shift() as M;
-      if (this.#waiters !== undefined && this.#waiters.length > 0) this.#admitWaiter();
+      if (rare !== undefined && rare.waiters !== undefined && rare.waiters.length > 0) {
+        this.#admitWaiter();
+      }
       n++;
       let result: unknown;
       try {
@@ -570,6 +669,38 @@ export class ActorCell<M> {
 
   // ---------------------------------------------------------------- private
 
+  /** Messages in the mailbox (the one-message slot and the ring). */
+  #queued(): number {
+    return (this.#one === EMPTY ? 0 : 1) + (this.#mailbox?.length ?? 0);
+  }
+
+  /** Appends to the mailbox (no checks). */
+  #push(msg: M): void {
+    const box = this.#mailbox;
+    if (box === undefined || box.length === 0) {
+      if (this.#one === EMPTY) {
+        this.#one = msg;
+        return;
+      }
+      const ring = this.#mailbox ??= new RingQueue<M>(4);
+      ring.push(this.#one as M);
+      this.#one = EMPTY;
+      ring.push(msg);
+      return;
+    }
+    box.push(msg);
+  }
+
+  /** Takes the oldest message (the mailbox must not be empty). */
+  #shift(): M {
+    if (this.#one !== EMPTY) {
+      const msg = this.#one as M;
+      this.#one = EMPTY;
+      return msg;
+    }
+    return this.#mailbox!.shift() as M;
+  }
+
   #schedule(): void {
     this.#scheduled = true;
     this.core.dispatcher.schedule(this as ActorCell<unknown>);
@@ -579,7 +710,7 @@ export class ActorCell<M> {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
     if (this.#state === RUNNING) {
       return this.#stopRequested || this.#drainStop ||
-        (this.#mailbox !== undefined && this.#mailbox.length > 0);
+        this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
     }
     return false;
   }
@@ -606,7 +737,7 @@ export class ActorCell<M> {
 
   #admitWaiter(): void {
     const w = this.#waiters!.shift()!;
-    this.#mailbox!.push(w.msg as M);
+    this.#push(w.msg as M);
     w.resolve();
   }
 
@@ -960,7 +1091,7 @@ export class ActorCell<M> {
       const parent = this.parent;
       // A stopping parent is stopping its children itself: it needs no Terminated for them.
       if (parent.#childWatch && parent.#state < STOPPING) {
-        (parent.#mailbox ??= new RingQueue<unknown>(4)).push(new Terminated(this.ref));
+        parent.#push(new Terminated(this.ref));
         if (!parent.#scheduled && !parent.#busy) parent.#schedule();
       }
     } else {
@@ -983,8 +1114,7 @@ export class ActorCell<M> {
       for (const w of this.#watchers) w.#deliverTerminated(ref);
       this.#watchers = undefined;
     }
-    const box = this.#mailbox;
-    if (box && box.length > 0) { for (const m of box.clear()) this.#deadLetter(m, "stopped"); }
+    while (this.#queued() > 0) this.#deadLetter(this.#shift(), "stopped");
     const waiters = this.#waiters;
     if (waiters && waiters.length > 0) {
       for (const w of waiters.clear()) {
@@ -1007,7 +1137,7 @@ export class ActorCell<M> {
     }
     // Like a system message, Terminated is never dropped by a bounded mailbox's overflow
     // strategy: death watch must not be lost to a full mailbox.
-    (this.#mailbox ??= new RingQueue<M>(4)).push(msg);
+    this.#push(msg);
     if (!this.#scheduled && !this.#busy) this.#schedule();
   }
 }

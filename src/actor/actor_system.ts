@@ -382,6 +382,7 @@ export class ActorSystem implements AsyncDisposable {
       addressPrefix: `casty://${name}`,
       remote: undefined,
       suppressDeadLetters: false,
+      configured: options.config !== undefined,
       rootTerminated(cell) {
         if (roots.get(cell.name) === cell) roots.delete(cell.name);
       },

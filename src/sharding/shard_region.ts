@@ -105,14 +105,8 @@ type Control =
   | { readonly type: "_refresh" }
   | { readonly type: "_handoff"; readonly shard: number; readonly markers: readonly string[] };
 
-/** An envelope told through a {@linkcode ShardRegionRef} that could not take the fast path. */
-class LocalEnvelope {
-  constructor(readonly envelope: ShardEnvelope<unknown>) {}
-}
-
 type RegionMsg =
   | ShardEnvelope<unknown>
-  | LocalEnvelope
   | ShardForward
   | HandoffMarker
   | Control
@@ -120,8 +114,6 @@ type RegionMsg =
 
 /** @internal What the region shares with its fast ref. */
 export interface RegionFastPath {
-  /** Envelopes told through the fast ref that wait in the region's mailbox. */
-  queued: number;
   /** Delivers straight to a live local entity when that keeps every order; false otherwise. */
   tryLocal: (envelope: ShardEnvelope<unknown>) => boolean;
 }
@@ -129,19 +121,23 @@ export interface RegionFastPath {
 /**
  * The ref `node.spawn(Behaviors.sharded(...))` returns: the region's ref, plus a fast path that
  * hands an envelope for a live entity of a shard this node hosts straight to the entity (one
- * mailbox hop instead of two), as long as none of its earlier envelopes still waits in the
- * region's mailbox (so per-sender order holds). Watching it watches the region: `Terminated`
+ * mailbox hop instead of two), as long as the region's mailbox is empty (no earlier envelope
+ * still waits there, so per-sender order holds). Watching it watches the region: `Terminated`
  * with this ref comes when the region has stopped.
  */
 export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
   readonly #region: ActorRef<RegionMsg>;
   readonly #fast: RegionFastPath;
+  /** The region's mailbox (a local region's ref is a cell's ref). */
+  readonly #mailbox: { readonly hasQueued: boolean };
   #watch: Watchable | undefined;
 
   /** @internal */
   constructor(region: ActorRef<never>, fast: RegionFastPath) {
     this.#region = region as unknown as ActorRef<RegionMsg>;
     this.#fast = fast;
+    this.#mailbox = (region as { cell?: { readonly hasQueued: boolean } }).cell ??
+      { hasQueued: true };
   }
 
   /** Marks it as an actor ref. */
@@ -166,12 +162,10 @@ export class ShardRegionRef<M> implements ActorRef<ShardEnvelope<M>> {
 
   /** Routes an envelope to its entity. */
   tell(msg: ShardEnvelope<M>): void {
-    if (msg instanceof ShardEnvelope) {
-      if (this.#fast.queued === 0 && this.#fast.tryLocal(msg)) return;
-      this.#fast.queued++;
-      this.#region.tell(new LocalEnvelope(msg));
-      return;
-    }
+    // Anything waiting in the region's mailbox may be an earlier envelope: no overtaking it.
+    if (
+      msg instanceof ShardEnvelope && !this.#mailbox.hasQueued && this.#fast.tryLocal(msg)
+    ) return;
     this.#region.tell(msg as unknown as RegionMsg);
   }
 
@@ -222,10 +216,13 @@ interface Entity {
   ref: ActorRef<unknown>;
   readonly shard: number;
   lastUsed: number;
-  /** Stop requested: new messages wait in `pending` until it has stopped. */
-  stopping: boolean;
+  /** Set once a stop is requested: new messages wait in it until the entity has stopped. */
+  stopping: Stopping | undefined;
+}
+
+interface Stopping {
   /** When the stop was requested (a drain that never finishes is forced after a while). */
-  stopSince: number;
+  readonly since: number;
   /** Made on first use (most entities never stop with messages waiting). */
   pending: unknown[] | undefined;
 }
@@ -322,7 +319,7 @@ export function regionBehavior(
       openFor = table;
     };
     // A coarse clock (updated every housekeeping tick): idle times and buffer ages need no more.
-    let now = clock.now();
+    let now = Math.floor(clock.now());
 
     const handle: RegionHandle = {
       eligible: spec.eligible,
@@ -355,9 +352,7 @@ export function regionBehavior(
         ref: undefined as unknown as ActorRef<unknown>,
         shard,
         lastUsed: now,
-        stopping: false,
-        stopSince: 0,
-        pending: undefined,
+        stopping: undefined,
       };
       ent.ref = ctx.spawn(spec.factory(id), entityChildName(id)) as ActorRef<unknown>;
       entities.set(id, ent);
@@ -372,7 +367,7 @@ export function regionBehavior(
     ) => {
       const ent = live ?? spawnEntity(id, shard);
       ent.lastUsed = now;
-      if (ent.stopping) (ent.pending ??= []).push(message);
+      if (ent.stopping !== undefined) (ent.stopping.pending ??= []).push(message);
       else ent.ref.tell(message);
     };
 
@@ -381,9 +376,8 @@ export function regionBehavior(
      * here on its new messages wait in `pending`, so its mailbox only shrinks.
      */
     const stopEntity = (ent: Entity, force = false) => {
-      if (!ent.stopping) {
-        ent.stopping = true;
-        ent.stopSince = now;
+      if (ent.stopping === undefined) {
+        ent.stopping = { since: now, pending: undefined };
         stopping.add(ent);
         if (!force) stopWhenDrained(ctx as ActorContext<unknown>, ent.ref as ActorRef<never>);
       }
@@ -482,14 +476,14 @@ export function regionBehavior(
     };
 
     const refresh = () => {
-      now = clock.now();
+      now = Math.floor(clock.now());
       // Shards this node may no longer host: stop their entities.
       for (const shard of [...active]) {
         if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
       }
       // A lost lease stops at once; a drain that does not finish is forced after a while.
       for (const ent of stopping) {
-        if (!coordinator.leaseValid || now - ent.stopSince > spec.bufferTimeout / 2) {
+        if (!coordinator.leaseValid || now - ent.stopping!.since > spec.bufferTimeout / 2) {
           stopEntity(ent, true);
         }
       }
@@ -516,7 +510,9 @@ export function regionBehavior(
       // Passivation of idle entities.
       if (spec.passivateAfter !== undefined) {
         for (const ent of entities.values()) {
-          if (!ent.stopping && now - ent.lastUsed >= spec.passivateAfter) stopEntity(ent);
+          if (ent.stopping === undefined && now - ent.lastUsed >= spec.passivateAfter) {
+            stopEntity(ent);
+          }
         }
       }
       for (const shard of [...handoffs.keys()]) progressHandoff(shard);
@@ -536,7 +532,7 @@ export function regionBehavior(
     // The hot path: a live entity knows its shard, so no hashing here.
     fast.tryLocal = (env) => {
       const ent = entities.get(env.entityId);
-      if (ent === undefined || ent.stopping) return false;
+      if (ent === undefined || ent.stopping !== undefined) return false;
       const table = coordinator.table;
       if (table !== openFor) recomputeOpen(table);
       if (
@@ -550,10 +546,6 @@ export function regionBehavior(
 
     return Behaviors.withLifecycle(
       Behaviors.receive<RegionMsg>((_ctx: ActorContext<RegionMsg>, msg) => {
-        if (msg instanceof LocalEnvelope) {
-          fast.queued--;
-          msg = msg.envelope;
-        }
         if (msg instanceof ShardEnvelope) {
           // Fast path: an active shard of this node with nothing waiting and no hand-off (a
           // live entity knows its shard: no hashing).
@@ -568,7 +560,9 @@ export function regionBehavior(
           ) {
             const e = coordinator.entry(spec.name, shard);
             if (e !== undefined && e.node === self && !e.handoff) {
-              deliverLocal(msg.entityId, shard, msg.message, live);
+              // (`live` undefined: the id is known to have no entity, no second lookup.)
+              if (live === undefined) spawnEntity(msg.entityId, shard).ref.tell(msg.message);
+              else deliverLocal(msg.entityId, shard, msg.message, live);
               return;
             }
           }
@@ -598,7 +592,7 @@ export function regionBehavior(
           // Its pending messages are older than anything buffered for the shard since.
           flushShard(
             ent.shard,
-            (ent.pending ?? []).map((m) => ({
+            (ent.stopping?.pending ?? []).map((m) => ({
               entityId: ent.id,
               message: m,
               origin: "forward" as const,

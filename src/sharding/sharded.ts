@@ -177,7 +177,7 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
           replicated.set(name, r);
           factory = r.factory;
         }
-        const fast: RegionFastPath = { queued: 0, tryLocal: noFastPath };
+        const fast: RegionFastPath = { tryLocal: noFastPath };
         const region = ctx.node.spawn(
           regionBehavior(ctx, coordinator, {
             name,
