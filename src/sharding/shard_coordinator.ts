@@ -98,10 +98,7 @@ export interface AllocationTable {
 export interface ShardingTuning {
   /**
    * How long a node keeps hosting shards after the leader last heard from a majority; must be
-   * below downing's `stableAfter`. Timed from the node's own ack that the leader's state echoes,
-   * which is up to one tick old when the state arrives, so a node rides out an event-loop stall
-   * of about `leaseTimeout - tickInterval` (half of `stableAfter` by default).
-   * @default {stableAfter * 2 / 3}
+   * below downing's `stableAfter`. @default {stableAfter / 2}
    */
   readonly leaseTimeout?: number;
   /** Period of the coordinator's state broadcast and of region housekeeping. @default {leaseTimeout / 4, at most 1000} */
@@ -291,7 +288,7 @@ export class ShardCoordinator {
     this.#ctx = ctx;
     this.#changed = changed;
     this.#self = ctx.incarnation;
-    this.#leaseTimeout = settings.leaseTimeout ?? Math.max(1, Math.floor(ctx.stableAfter * 2 / 3));
+    this.#leaseTimeout = settings.leaseTimeout ?? Math.max(1, Math.floor(ctx.stableAfter / 2));
     if (this.#leaseTimeout >= ctx.stableAfter && ctx.stableAfter > 0) {
       throw new RangeError(
         `Sharding leaseTimeout (${this.#leaseTimeout} ms) must be below downing stableAfter (${ctx.stableAfter} ms)`,
