@@ -126,7 +126,9 @@ class Browser {
       this.#process.kill("SIGKILL");
       await exited;
     }
-    rmSync(this.#dir, { recursive: true, force: true });
+    // Chromium's helper processes may still be writing into the profile for a moment after the
+    // main process exits: retry instead of failing on ENOTEMPTY.
+    rmSync(this.#dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
