@@ -5,7 +5,7 @@
 // alive on two nodes is exactly what leases are for.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { runScript, type ScriptProcess } from "../_helpers/process.ts";
+import { type ScriptProcess, startSeededScript } from "../_helpers/process.ts";
 
 const script = new URL("../_helpers/sharded_bank_node.ts", import.meta.url).pathname;
 
@@ -16,16 +16,12 @@ interface Bank {
 }
 
 async function start(seeds: number[]): Promise<Bank> {
-  const args = ["0", ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`])];
-  const proc = runScript(script, [...args, "--stable-after", "2000", "--trace"], {}, {
-    stdin: "pipe",
-  });
-  const ready = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 30_000));
-  return {
-    proc,
-    port: ready.port,
-    send: (cmd) => proc.child.stdin!.write(JSON.stringify(cmd) + "\n"),
-  };
+  const { proc, port } = await startSeededScript(script, seeds, [
+    "--stable-after",
+    "2000",
+    "--trace",
+  ]);
+  return { proc, port, send: (cmd) => proc.child.stdin!.write(JSON.stringify(cmd) + "\n") };
 }
 
 /** The events named `event` that `n` printed from its line `from` on. */
