@@ -515,11 +515,11 @@ export class ShardCoordinator {
     }
     const now = this.#ctx.clock.now();
     const anchor = leader === this.#self ? now : this.#ackSent.get(echo);
-    // Acks up to the echoed one are answered; later states echo the same or newer ones.
-    for (const seq of this.#ackSent.keys()) {
-      if (seq < echo || now - this.#ackSent.get(seq)! > this.#leaseTimeout) {
-        this.#ackSent.delete(seq);
-      }
+    // Acks before the echoed one are answered (later states echo the same or newer ones), and an
+    // ack older than the lease could not anchor one: both are a prefix of the map, oldest first.
+    for (const [seq, at] of this.#ackSent) {
+      if (seq >= echo && now - at <= this.#leaseTimeout) break;
+      this.#ackSent.delete(seq);
     }
     if (lease > 0 && anchor !== undefined && anchor + lease > now) {
       if (anchor + lease > this.#leaseUntil) {
