@@ -263,6 +263,8 @@ export class ShardCoordinator {
   #lastAck = new Map<string, number>();
   /** Member → the number of its latest ack (echoed in the states sent to it). */
   #lastAckSeq = new Map<string, number>();
+  /** Member → when that latest ack arrived here. */
+  #lastAckAt = new Map<string, number>();
   /** Broadcast number → when it was sent (the leader's side of a lease's round trip). */
   #stateSent = new Map<number, number>();
   #stateSeq = 0;
@@ -714,6 +716,7 @@ export class ShardCoordinator {
         }
         if (msg.seq > (this.#lastAckSeq.get(msg.from) ?? 0)) {
           this.#lastAckSeq.set(msg.from, msg.seq);
+          this.#lastAckAt.set(msg.from, this.#ctx.clock.now());
         }
         this.#types.set(msg.from, new Set(msg.types));
         const hostTypes = new Set(msg.hostTypes);
@@ -801,7 +804,7 @@ export class ShardCoordinator {
   #broadcastTo(id: string): void {
     const address = this.#addressOf(id);
     if (address === undefined) return;
-    this.#sendState(id, address, this.#leaseNow(), this.#nextState());
+    this.#sendState(id, address, this.#majorityAt(), this.#nextState());
   }
 
   #candidates(type: string): string[] {
@@ -814,17 +817,30 @@ export class ShardCoordinator {
   }
 
   /** Lease left: `leaseTimeout` after the last moment a majority of the members answered. */
-  #leaseNow(): number {
+  /** The last moment a majority of the members was heard from (-Infinity: never). */
+  #majorityAt(): number {
     const now = this.#ctx.clock.now();
     const voters = this.#members().filter((m) =>
       m.status === "up" || m.status === "leaving" || m.status === "exiting"
     );
-    if (voters.length === 0) return 0;
+    if (voters.length === 0) return -Infinity;
     const times = voters.map((m) =>
       m.id === this.#self ? now : (this.#lastAck.get(m.id) ?? -Infinity)
     ).sort((a, b) => b - a);
-    const majorityAt = times[Math.floor(voters.length / 2)];
-    return Math.max(0, this.#leaseTimeout - (now - majorityAt));
+    return times[Math.floor(voters.length / 2)];
+  }
+
+  /**
+   * The lease granted to member `id`, counted on its side from its ack echoed in the state (sent
+   * no later than that ack arrived here). It ends by `leaseTimeout` after that ack and by
+   * `leaseTimeout` after `majorityAt`: `leaseTimeout` less however much later than `majorityAt`
+   * the ack arrived. Timing it from the ack's arrival rather than from now does not count the
+   * wait for the next broadcast twice.
+   */
+  #leaseFor(id: string, majorityAt: number): number {
+    const heard = id === this.#self ? this.#ctx.clock.now() : this.#lastAckAt.get(id);
+    if (heard === undefined) return 0;
+    return Math.max(0, this.#leaseTimeout - Math.max(0, heard - majorityAt));
   }
 
   /** Numbers a new state broadcast and notes when it was sent. */
@@ -841,15 +857,16 @@ export class ShardCoordinator {
   }
 
   #broadcast(): void {
-    const lease = this.#leaseNow();
+    const majorityAt = this.#majorityAt();
     const n = this.#nextState();
     for (const m of this.#members()) {
       if (m.status === "down" || m.status === "removed") continue;
-      this.#sendState(m.id, m.address, lease, n);
+      this.#sendState(m.id, m.address, majorityAt, n);
     }
   }
 
-  #sendState(id: string, address: NodeAddress, lease: number, n: number): void {
+  #sendState(id: string, address: NodeAddress, majorityAt: number, n: number): void {
+    const lease = this.#leaseFor(id, majorityAt);
     if (id === this.#self) {
       this.#onState(this.#self, this.#table, lease, n, 0);
       return;
@@ -884,7 +901,14 @@ export class ShardCoordinator {
     for (const id of [...this.#drainingNodes]) if (!live.has(id)) this.#drainingNodes.delete(id);
     // Per-node bookkeeping of members that are gone (every restart is a new id).
     for (
-      const map of [this.#lastAck, this.#lastAckSeq, this.#types, this.#hostTypes, this.#ready]
+      const map of [
+        this.#lastAck,
+        this.#lastAckSeq,
+        this.#lastAckAt,
+        this.#types,
+        this.#hostTypes,
+        this.#ready,
+      ]
     ) {
       for (const id of [...map.keys()]) if (!live.has(id) && id !== this.#self) map.delete(id);
     }
