@@ -9,7 +9,7 @@
 //   {"op":"ask","id":"x","tag":"t3"} → {"event":"reply","tag":"t3","balance":…,"node":port}
 //   {"op":"distributed","tag":"t2"} → {"event":"distributed","tag":"t2"} (node.distributed())
 // and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change.
-// Short failure detection (heartbeat 200 ms, pause 800 ms, stableAfter 1500 ms). Lives at
+// Short failure detection (heartbeat 200 ms, pause 800 ms, stableAfter 3000 ms). Lives at
 // most 60 s; closing stdin makes it exit.
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -64,10 +64,10 @@ const node = await ClusteredActorSystem.start({
   serializer: new CountingSerializer(),
   heartbeat: { interval: 200 },
   failureDetector: { acceptableHeartbeatPause: 800, firstHeartbeatEstimate: 200 },
-  // A sharding lease is half of stableAfter, timed from an ack up to one renewal old: 1500 ms
-  // lets a node ride out a ~550 ms event-loop stall, which a CI machine running two suites at once
-  // can cause (with 1000 ms a stall of ~375 ms lapsed a lease and timed out an ask).
-  downing: { stableAfter: 1500 },
+  // A sharding lease is half of stableAfter and rides out a stall of three quarters of it: 3000 ms
+  // lets a node ride out a ~1.1 s event-loop stall, which a CI machine running two suites at once
+  // can cause (with 1000 and 1500 ms, lapsed leases restarted entities and lost a deposit).
+  downing: { stableAfter: 3000 },
   logLevel: "error",
 });
 const self = node.selfAddress.port;
