@@ -265,6 +265,13 @@ export class ShardCoordinator {
   #lastAckSeq = new Map<string, number>();
   /** Member → when that latest ack arrived here. */
   #lastAckAt = new Map<string, number>();
+  /**
+   * Member → the latest moment (this node's clock) a lease this leader granted it can last: a
+   * downed member's shards move only after it, since a member that is downed while it still
+   * answers (an operator's `down`, a link cut to other members only) learns of it only when the
+   * news arrives, and hosts its shards until then or until its lease runs out.
+   */
+  #grantedUntil = new Map<string, number>();
   /** Broadcast number → when it was sent (the leader's side of a lease's round trip). */
   #stateSent = new Map<number, number>();
   #stateSeq = 0;
@@ -871,6 +878,12 @@ export class ShardCoordinator {
       this.#onState(this.#self, this.#table, lease, n, 0);
       return;
     }
+    // The member counts `lease` from its ack, sent before that ack arrived here.
+    const heard = this.#lastAckAt.get(id);
+    if (lease > 0 && heard !== undefined) {
+      const until = heard + lease;
+      if (until > (this.#grantedUntil.get(id) ?? -Infinity)) this.#grantedUntil.set(id, until);
+    }
     this.#ctx.sendSystem(address, COORDINATOR_PATH, {
       type: "state",
       leader: this.#self,
@@ -881,17 +894,23 @@ export class ShardCoordinator {
     });
   }
 
-  /** Forgets shards of nodes that are gone (downed or removed): they are allocated anew. */
+  /**
+   * Forgets shards of nodes that are gone (downed or removed): they are allocated anew, once the
+   * last lease this leader granted the node has run out (until then they wait, and messages for
+   * them wait in the regions' buffers).
+   */
   #prune(): void {
     const live = new Map(
       this.#members().filter((m) => m.status !== "down" && m.status !== "removed").map((
         m,
       ) => [m.id, m]),
     );
+    const now = this.#ctx.clock.now();
+    const leased = (id: string) => (this.#grantedUntil.get(id) ?? -Infinity) > now;
     let changed = false;
     for (const [type, m] of this.#work) {
       for (const [s, e] of m) {
-        if (!live.has(e.node) && e.node !== this.#self) {
+        if (!live.has(e.node) && e.node !== this.#self && !leased(e.node)) {
           m.delete(s);
           this.#handoffs.delete(keyOf(type, s));
           changed = true;
@@ -911,6 +930,9 @@ export class ShardCoordinator {
       ]
     ) {
       for (const id of [...map.keys()]) if (!live.has(id) && id !== this.#self) map.delete(id);
+    }
+    for (const id of [...this.#grantedUntil.keys()]) {
+      if (!live.has(id) && !leased(id)) this.#grantedUntil.delete(id);
     }
     for (const m of live.values()) if (m.status === "leaving") this.#drainingNodes.add(m.id);
     if (changed) this.#commit();

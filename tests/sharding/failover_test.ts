@@ -195,3 +195,41 @@ describe("sharding on a simulated cluster: a slow link out of a node", () => {
     });
   }
 });
+
+describe("sharding on a simulated cluster: a live node downed by an operator", () => {
+  // Node 2 still answers the leader, but everything the leader sends it takes 300 ms, so it
+  // learns that it was downed 300 ms late and keeps its lease until then. Its shards must not
+  // move before the last lease the leader granted it has run out.
+  for (const seed of [1, 2, 3, 4]) {
+    it(`moves the node's shards only after its lease ran out (seed ${seed})`, async () => {
+      await using cluster = await testCluster(3, {
+        seed,
+        downing: { stableAfter: 2000 },
+        latency: (from, to) => (from.port === 25520 && to.port === 25522 ? 300 : 1),
+      });
+      const { ledger, regions, traffic } = await startTraffic(cluster, 30, 60);
+      const moved = onNode(ledger, "n2");
+      assert.ok(moved.length > 0, "the node hosts entities at first");
+      const downedAt = cluster.clock.now();
+      traffic.crashes.push([downedAt - 1000, downedAt + 1000]);
+      cluster.nodes[0].down(cluster.address(2));
+      for (let step = 0; step < 300; step++) {
+        traffic.send(`s${step % 2}`, regions[step % 2]);
+        await cluster.advance(10);
+        assert.equal(ledger.duplicate, undefined, `${ledger.duplicate} at step ${step}`);
+      }
+      assert.ok(cluster.nodes[2].isShutdown, "the node learned that it was downed");
+      for (const id of moved) {
+        const where = await cluster.run(
+          cluster.nodes[1].entityAsk<AccountMsg, string>(regions[1], id, (replyTo) => ({
+            type: "where",
+            replyTo,
+          })),
+        );
+        assert.ok(where === "n0" || where === "n1", `${id} now on ${where}`);
+      }
+      await cluster.until(() => traffic.accounted() === traffic.sent.size, { timeout: 30_000 });
+      assert.deepEqual(traffic.problems(true), []);
+    });
+  }
+});
