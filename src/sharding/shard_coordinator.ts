@@ -230,6 +230,19 @@ function newer(a: { epoch: number; version: number }, b: { epoch: number; versio
 }
 
 /** @internal The per-node coordinator (see the module doc). */
+/** The coordinator of each node (by its `ClusterExtensionContext.node`), for the singletons. */
+const COORDINATORS = new WeakMap<object, ShardCoordinator>();
+
+/**
+ * The shard coordinator of a node, if its sharding extension runs: singletons hold their
+ * instance only under its lease.
+ *
+ * @internal
+ */
+export function coordinatorOf(node: object): ShardCoordinator | undefined {
+  return COORDINATORS.get(node);
+}
+
 export class ShardCoordinator {
   readonly #ctx: ClusterExtensionContext;
   readonly #self: string;
@@ -272,6 +285,10 @@ export class ShardCoordinator {
    * news arrives, and hosts its shards until then or until its lease runs out.
    */
   #grantedUntil = new Map<string, number>();
+  readonly #leaseListeners = new Set<() => void>();
+  /** The newest epoch whose leader asked this node for its table (0: none). */
+  #supersededBy = 0;
+  #leaseNotified = false;
   /** Broadcast number → when it was sent (the leader's side of a lease's round trip). */
   #stateSent = new Map<number, number>();
   #stateSeq = 0;
@@ -296,6 +313,7 @@ export class ShardCoordinator {
   constructor(ctx: ClusterExtensionContext, settings: ShardingTuning = {}, changed = () => {}) {
     this.#ctx = ctx;
     this.#changed = changed;
+    COORDINATORS.set(ctx.node, this);
     this.#self = ctx.incarnation;
     this.#leaseTimeout = settings.leaseTimeout ?? Math.max(1, Math.floor(ctx.stableAfter / 2));
     if (this.#leaseTimeout >= ctx.stableAfter && ctx.stableAfter > 0) {
@@ -327,6 +345,26 @@ export class ShardCoordinator {
   /** The housekeeping period. */
   get tickInterval(): number {
     return this.#tick;
+  }
+
+  /** How long a lease lasts at most (ms): also how long a downed member may still host. */
+  get leaseTimeout(): number {
+    return this.#leaseTimeout;
+  }
+
+  /** When the last lease this node held runs (or ran) out, on its clock (-Infinity: never had one). */
+  get leaseUntil(): number {
+    return this.#leaseUntil;
+  }
+
+  /**
+   * Calls `listener` whenever `leaseSeen` changes (the singletons' managers re-evaluate).
+   *
+   * @returns A function that removes the listener.
+   */
+  onLeaseChange(listener: () => void): () => void {
+    this.#leaseListeners.add(listener);
+    return () => this.#leaseListeners.delete(listener);
   }
 
   /** Whether this node may host shards now (valid lease from a current leader). */
@@ -428,6 +466,7 @@ export class ShardCoordinator {
   stop(): void {
     this.#stopped = true;
     this.#leaseSeen = false;
+    COORDINATORS.delete(this.#ctx.node);
     this.#unsubscribe();
     this.#leaseTimer?.cancel();
     this.#timer?.cancel();
@@ -457,6 +496,10 @@ export class ShardCoordinator {
   #refreshRegions(): void {
     this.#leaseSeen = this.leaseValid;
     for (const r of this.#regions.values()) r.refresh();
+    if (this.#leaseNotified !== this.#leaseSeen) {
+      this.#leaseNotified = this.#leaseSeen;
+      for (const l of this.#leaseListeners) l();
+    }
   }
 
   #onTick(): void {
@@ -474,6 +517,9 @@ export class ShardCoordinator {
         return this.#onState(msg.leader, fromWire(msg.table), msg.lease, msg.n, msg.echo);
       case "sync": {
         if (msg.epoch < this.#ctx.node.leaderEpoch) return;
+        // A leader of a newer epoch collects the tables: this node renews no lease under an
+        // older one from now on (what it granted ends within `leaseTimeout` of this answer).
+        if (msg.epoch > this.#supersededBy) this.#supersededBy = msg.epoch;
         const leader = this.#addressOf(msg.from);
         if (leader === undefined) return;
         this.#ctx.sendSystem(leader, COORDINATOR_PATH, {
@@ -598,6 +644,17 @@ export class ShardCoordinator {
 
   #leaderTick(): void {
     if (!this.#isLeader()) {
+      if (
+        this.#leading !== 0 && this.#leading === this.#ctx.node.leaderEpoch &&
+        this.#leading >= this.#supersededBy && this.#ctx.node.membership.holdsLeaderEpoch
+      ) {
+        // Another member became the acting leader (a lower address joined) but has not claimed
+        // the next epoch yet: keep renewing the leases under this one, and decide nothing, so
+        // that shards do not pause for the whole hand-over (nodes drop this epoch's states as
+        // soon as they see the next one).
+        this.#broadcast();
+        return;
+      }
       if (this.#leading !== 0 || this.#recovery !== undefined) {
         this.#leading = 0;
         this.#recovery = undefined;
@@ -652,6 +709,11 @@ export class ShardCoordinator {
       }
     }
     this.#work = work;
+    // A former leader may have granted leases until it answered (or until the deadline): count
+    // them as running `leaseTimeout` from now, so a member downed soon keeps its shards until
+    // they have surely run out.
+    const until = this.#ctx.clock.now() + this.#leaseTimeout;
+    for (const m of this.#members()) if (m.id !== this.#self) this.#grantedUntil.set(m.id, until);
     this.#leading = r.epoch;
     this.#recovery = undefined;
     this.#handoffs.clear();
