@@ -1,0 +1,302 @@
+// A live node downed by an operator (`node.down(address)`) while everything the others send it
+// is slow: it learns of its downing only when the news arrives, and keeps its shards (and its
+// singleton instance) until then. The leader must not move them before the last lease it granted
+// that node has run out, and the next singleton owner must wait that out too: otherwise an
+// entity (or the singleton) runs on two nodes at once. Real processes behind loopback proxies
+// that delay one direction only; the victim still answers the leader at full speed.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { freePort, NodeProxy, PartitionTable } from "../_helpers/partition_proxy.ts";
+import { runScript, type ScriptProcess } from "../_helpers/process.ts";
+
+const LONG = { timeout: 60_000 };
+/** How late everything the other nodes send reaches the victim (ms). */
+const DELAY = 500;
+const bankScript = new URL("../_helpers/sharded_bank_node.ts", import.meta.url).pathname;
+const singletonScript = new URL("../_helpers/singleton_node.ts", import.meta.url).pathname;
+
+type Event = Record<string, unknown> & { event: string };
+
+interface Node {
+  readonly proc: ScriptProcess;
+  /** The advertised port (its proxy's). */
+  readonly port: number;
+  send(cmd: Record<string, unknown>): void;
+  events(event?: string): Event[];
+}
+
+const parse = (l: string): Event | undefined => {
+  try {
+    return JSON.parse(l) as Event;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Starts `script` for each proxy with `args(proxy, seeds)`: the node advertises the proxy's port
+ * and binds behind it; the first one is the seed of the others.
+ */
+async function startNodes(
+  script: string,
+  proxies: { port: number; bindPort: number }[],
+  args: (p: { port: number; bindPort: number }, seeds: string[]) => string[],
+): Promise<Node[]> {
+  const nodes: Node[] = [];
+  for (const p of proxies) {
+    const seeds = p === proxies[0] ? [] : ["--seed", `127.0.0.1:${proxies[0].port}`];
+    const proc = runScript(script, args(p, seeds), {}, { stdin: "pipe" });
+    const node: Node = {
+      proc,
+      port: p.port,
+      send: (cmd) => {
+        if (proc.child.stdin!.writable) proc.child.stdin!.write(JSON.stringify(cmd) + "\n");
+      },
+      events: (event) =>
+        proc.lines.map(parse).filter((e): e is Event =>
+          e !== undefined && (event === undefined || e.event === event)
+        ),
+    };
+    nodes.push(node);
+    await proc.waitForLine((l) => parse(l)?.event === "ready", 30_000);
+  }
+  return nodes;
+}
+
+async function until(
+  predicate: () => boolean,
+  timeout: number,
+  what: string | (() => string),
+): Promise<void> {
+  const end = Date.now() + timeout;
+  while (!predicate()) {
+    if (Date.now() > end) {
+      const text = typeof what === "string" ? what : what();
+      throw new Error(`Timed out after ${timeout} ms waiting for ${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The last view a node printed. */
+const lastView = (n: Node) =>
+  n.events("view").at(-1) as
+    | { up: number[]; unreachable: number[]; leader: number | null }
+    | undefined;
+
+/** Waits until every node sees all of them up, none unreachable, and the same leader. */
+async function converged(nodes: Node[], timeout: number): Promise<number> {
+  const ports = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
+  const ok = () =>
+    nodes.every((n) => {
+      const v = lastView(n);
+      return v !== undefined && JSON.stringify(v.up) === ports && v.unreachable.length === 0 &&
+        v.leader === lastView(nodes[0])!.leader;
+    });
+  await until(ok, timeout, "three members up with one leader");
+  return lastView(nodes[0])!.leader!;
+}
+
+async function proxiesFor(table: PartitionTable, n: number) {
+  const out: { proxy: NodeProxy; port: number; bindPort: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const bindPort = await freePort();
+    const proxy = await NodeProxy.start(bindPort, table);
+    out.push({ proxy, port: proxy.port, bindPort });
+  }
+  return out;
+}
+
+describe("a live node downed by an operator behind a slow link, with real processes", () => {
+  it(
+    "sharding: its accounts are never handled on two nodes, no acknowledged deposit is lost",
+    LONG,
+    async () => {
+      const table = new PartitionTable();
+      const proxies = await proxiesFor(table, 3);
+      const journal = join(tmpdir(), `downproc-${process.pid}-${Date.now()}.sqlite`);
+      let nodes: Node[] = [];
+      try {
+        nodes = await startNodes(bankScript, proxies, (p, seeds) => [
+          String(p.port),
+          "--bind-port",
+          String(p.bindPort),
+          ...seeds,
+          "--journal",
+          journal,
+          "--stable-after",
+          "2000",
+          "--trace",
+        ]);
+        const leaderPort = await converged(nodes, 30_000);
+        const leader = nodes.find((n) => n.port === leaderPort)!;
+
+        // Every deposit is asked (tagged); each tag ends in an ack or an error.
+        let seq = 0;
+        const sent = new Map<string, { id: string; dep: string; via: Node }>();
+        const deposit = (via: Node, id: string) => {
+          const dep = `d${seq++}`;
+          sent.set(dep, { id, dep, via });
+          via.send({ op: "deposit", id, amount: 1, dep, tag: dep });
+        };
+        const ids = Array.from({ length: 30 }, (_, k) => `acc-${k}`);
+        ids.forEach((id, k) => deposit(nodes[k % 3], id));
+        const handled = () => nodes.flatMap((n) => n.events("handled"));
+        await until(
+          () => ids.every((id) => handled().some((e) => e.id === id)),
+          20_000,
+          "every account's first deposit",
+        );
+        const owner = new Map(handled().map((e) => [e.id as string, e.node as number]));
+        const count = (p: number) => ids.filter((id) => owner.get(id) === p).length;
+        const victim = nodes.filter((n) =>
+          n !== leader
+        ).sort((a, b) => count(b.port) - count(a.port))[0];
+        const survivors = nodes.filter((n) => n !== victim);
+        const theirs = ids.filter((id) => owner.get(id) === victim.port).slice(0, 8);
+        assert.ok(theirs.length > 0, "the victim hosts accounts");
+
+        // Traffic to the victim's accounts through every node, the victim's own region included.
+        let k = 0;
+        let traffic = true;
+        const pump = (async () => {
+          while (traffic) {
+            const via = nodes[k % 3];
+            // A node that shut down answers nothing any more.
+            if (via.events("ShutdownSelf").length === 0) deposit(via, theirs[k % theirs.length]);
+            k++;
+            await new Promise((r) => setTimeout(r, 15));
+          }
+        })();
+        try {
+          // Everything the others send the victim arrives DELAY ms late; what it sends is on time.
+          for (const s of survivors) table.delay(s.port, victim.port, DELAY);
+          const slowFrom = victim.proc.lines.length;
+          await new Promise((r) => setTimeout(r, 1500)); // leases now renewed DELAY ms late
+          assert.ok(
+            nodes.every((n) => lastView(n)!.unreachable.length === 0),
+            "nobody finds the slow victim unreachable",
+          );
+          assert.ok(
+            victim.proc.lines.slice(slowFrom).some((l) => parse(l)?.event === "handled"),
+            "the victim handles deposits behind the slow link",
+          );
+          leader.send({ op: "down", port: victim.port });
+          await until(
+            () => victim.events("ShutdownSelf").length > 0,
+            10_000,
+            "the victim's downing",
+          );
+          // The victim's accounts move to the survivors and answer there.
+          const downedAt = leader.events("downing")[0].at as number;
+          const survivorHandled = () =>
+            survivors.flatMap((n) => n.events("handled")).filter((e) =>
+              theirs.includes(e.id as string) && (e.at as number) >= downedAt
+            );
+          await until(
+            () => theirs.every((id) => survivorHandled().some((e) => e.id === id)),
+            15_000,
+            "the survivors to handle every account of the victim",
+          );
+        } finally {
+          traffic = false;
+          await pump;
+        }
+        // Every deposit asked through a survivor ends in an ack or an error (the asks time out
+        // after 2 s); the victim's own pending asks end with it.
+        const answered = () =>
+          new Set(
+            nodes.flatMap((n) => [...n.events("ack"), ...n.events("error")]).map((e) =>
+              e.tag as string
+            ),
+          );
+        const unanswered = () =>
+          [...sent.values()].filter((d) => d.via !== victim && !answered().has(d.dep));
+        await until(
+          () => unanswered().length === 0,
+          10_000,
+          () => `every deposit's answer (missing ${unanswered().map((d) => d.dep).join(",")})`,
+        );
+
+        const downedAt = leader.events("downing")[0].at as number;
+        const shutdown = victim.events("ShutdownSelf")[0];
+        // Downed, or removed already (the leader tells a removed member directly).
+        assert.ok(
+          shutdown.reason === "downed" || shutdown.reason === "removed",
+          `the victim shut itself down (${shutdown.reason})`,
+        );
+        const learned = (shutdown.at as number) - downedAt;
+        assert.ok(
+          learned >= DELAY * 0.9,
+          `the victim learned of its downing ${learned} ms after it, not behind the slow link`,
+        );
+
+        // No account is handled by the victim after a survivor handled it.
+        const byAccount = new Map<string, Event[]>();
+        for (const e of handled()) {
+          byAccount.set(e.id as string, [...byAccount.get(e.id as string) ?? [], e]);
+        }
+        const overlaps: string[] = [];
+        let firstMove = Infinity;
+        for (const id of theirs) {
+          const es = byAccount.get(id) ?? [];
+          const taken = es.filter((e) => e.node !== victim.port && (e.at as number) >= downedAt)
+            .map((e) => e.at as number);
+          const first = Math.min(...taken);
+          firstMove = Math.min(firstMove, first);
+          const late = es.filter((e) => e.node === victim.port && (e.at as number) >= first);
+          if (late.length > 0) {
+            overlaps.push(
+              `${id}: survivor from +${first - downedAt} ms, victim at ` +
+                late.map((e) => `+${(e.at as number) - downedAt}`).join(","),
+            );
+          }
+        }
+        const journalErrors = nodes.flatMap((n) => n.events("journal-error"));
+
+        // Every acknowledged deposit is in the final balance exactly once.
+        const acked = nodes.flatMap((n) => n.events("ack"));
+        const finals = new Map<string, Event>();
+        const via = survivors[0];
+        for (const id of theirs) via.send({ op: "balance", id, tag: `b-${id}` });
+        await until(
+          () => theirs.every((id) => via.events("balance").some((e) => e.tag === `b-${id}`)),
+          10_000,
+          "the final balances",
+        );
+        for (const e of via.events("balance")) finals.set(e.id as string, e);
+        const problems: string[] = [];
+        for (const id of theirs) {
+          const f = finals.get(id)!;
+          const deps = f.deps as string[];
+          if (f.balance !== deps.length) {
+            problems.push(
+              `${id}: balance ${f.balance} ≠ ${deps.length}`,
+            );
+          }
+          const twice = deps.filter((d, i) => deps.indexOf(d) !== i);
+          if (twice.length > 0) problems.push(`${id}: applied twice ${twice.join(",")}`);
+          for (const a of acked.filter((a) => a.id === id)) {
+            if (!deps.includes(a.dep as string)) problems.push(`${id}: acknowledged ${a.dep} lost`);
+          }
+        }
+        console.log(
+          `downed behind a ${DELAY} ms link: the victim learned of it after ${learned} ms; ` +
+            `its accounts first handled on a survivor after ${firstMove - downedAt} ms ` +
+            `(${acked.length} of ${sent.size} deposits acknowledged)`,
+        );
+        assert.deepEqual(overlaps, [], "accounts handled on two nodes at once");
+        assert.deepEqual(journalErrors.map((e) => e.message), [], "journal conflicts");
+        assert.deepEqual(problems, []);
+      } finally {
+        await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+        await Promise.all(proxies.map((p) => p.proxy.close()));
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(journal + suffix, { force: true });
+      }
+    },
+  );
+});
