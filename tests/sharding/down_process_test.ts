@@ -16,6 +16,8 @@ import { runScript, type ScriptProcess } from "../_helpers/process.ts";
 const LONG = { timeout: 60_000 };
 /** How late everything the other nodes send reaches the victim (ms). */
 const DELAY = 500;
+/** Downing's `stableAfter` (ms): a lease lasts half of it, well over DELAY. */
+const STABLE_AFTER = 3000;
 const bankScript = new URL("../_helpers/sharded_bank_node.ts", import.meta.url).pathname;
 const singletonScript = new URL("../_helpers/singleton_node.ts", import.meta.url).pathname;
 
@@ -67,18 +69,22 @@ async function startNodes(
   return nodes;
 }
 
+/** Polls (after running `step`, if given) until `predicate` holds, at most `timeout` ms. */
 async function until(
   predicate: () => boolean,
   timeout: number,
   what: string | (() => string),
+  step?: () => Promise<void>,
 ): Promise<void> {
   const end = Date.now() + timeout;
-  while (!predicate()) {
+  for (;;) {
+    await step?.();
+    if (predicate()) return;
     if (Date.now() > end) {
       const text = typeof what === "string" ? what : what();
       throw new Error(`Timed out after ${timeout} ms waiting for ${text}`);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, step ? 200 : 20));
   }
 }
 
@@ -129,7 +135,7 @@ describe("a live node downed by an operator behind a slow link, with real proces
           "--journal",
           journal,
           "--stable-after",
-          "2000",
+          String(STABLE_AFTER),
           "--trace",
         ]);
         const leaderPort = await converged(nodes, 30_000);
@@ -145,7 +151,10 @@ describe("a live node downed by an operator behind a slow link, with real proces
         };
         const ids = Array.from({ length: 30 }, (_, k) => `acc-${k}`);
         ids.forEach((id, k) => deposit(nodes[k % 3], id));
-        const handled = () => nodes.flatMap((n) => n.events("handled"));
+        const handled = () =>
+          nodes.flatMap((n) => n.events("handled")).sort((a, b) =>
+            (a.at as number) - (b.at as number)
+          );
         await until(
           () => ids.every((id) => handled().some((e) => e.id === id)),
           20_000,
@@ -235,19 +244,28 @@ describe("a live node downed by an operator behind a slow link, with real proces
           `the victim learned of its downing ${learned} ms after it, not behind the slow link`,
         );
 
-        // No account is handled by the victim after a survivor handled it.
+        // No account is handled by the victim after a survivor handled it since the downing.
         const byAccount = new Map<string, Event[]>();
         for (const e of handled()) {
           byAccount.set(e.id as string, [...byAccount.get(e.id as string) ?? [], e]);
         }
         const overlaps: string[] = [];
         let firstMove = Infinity;
+        let victimLast = -Infinity;
         for (const id of theirs) {
           const es = byAccount.get(id) ?? [];
           const taken = es.filter((e) => e.node !== victim.port && (e.at as number) >= downedAt)
             .map((e) => e.at as number);
           const first = Math.min(...taken);
-          firstMove = Math.min(firstMove, first);
+          // Measured on the accounts the victim still served when it was downed (some may have
+          // been on their way to another node already: a rebalancing hand-off).
+          const served = es.filter((e) => e.node === victim.port).at(-1);
+          if (served !== undefined && (served.at as number) >= downedAt - 400) {
+            firstMove = Math.min(firstMove, first);
+            for (const e of es) {
+              if (e.node === victim.port) victimLast = Math.max(victimLast, e.at as number);
+            }
+          }
           const late = es.filter((e) => e.node === victim.port && (e.at as number) >= first);
           if (late.length > 0) {
             overlaps.push(
@@ -285,9 +303,14 @@ describe("a live node downed by an operator behind a slow link, with real proces
           }
         }
         console.log(
-          `downed behind a ${DELAY} ms link: the victim learned of it after ${learned} ms; ` +
+          `downed behind a ${DELAY} ms link: the victim learned of it after ${learned} ms, ` +
+            `handled its last deposit at ${victimLast - downedAt} ms; ` +
             `its accounts first handled on a survivor after ${firstMove - downedAt} ms ` +
             `(${acked.length} of ${sent.size} deposits acknowledged)`,
+        );
+        assert.ok(
+          victimLast >= downedAt,
+          "the victim still handled deposits after it was downed (it had not learned it yet)",
         );
         assert.deepEqual(overlaps, [], "accounts handled on two nodes at once");
         assert.deepEqual(journalErrors.map((e) => e.message), [], "journal conflicts");
@@ -299,4 +322,93 @@ describe("a live node downed by an operator behind a slow link, with real proces
       }
     },
   );
+});
+
+describe("a singleton's live owner downed by an operator behind a slow link, with real processes", () => {
+  it("never runs two instances at once; the new one answers afterwards", LONG, async () => {
+    const table = new PartitionTable();
+    const proxies = await proxiesFor(table, 3);
+    let nodes: Node[] = [];
+    try {
+      nodes = await startNodes(singletonScript, proxies, (p, seeds) => [
+        "cluster",
+        "--port",
+        String(p.port),
+        "--bind-port",
+        String(p.bindPort),
+        ...seeds,
+        "--stable-after",
+        String(STABLE_AFTER),
+      ]);
+      const leaderPort = await converged(nodes, 30_000);
+      let tags = 0;
+      /** Asks the singleton through `via`; resolves with the answering port, or 0. */
+      const ask = async (via: Node): Promise<number> => {
+        const tag = `q${tags++}`;
+        via.send({ op: "ask", tag });
+        const line = await via.proc.waitForLine((l) => parse(l)?.tag === tag, 5000).catch(
+          () => undefined,
+        );
+        const e = line === undefined ? undefined : parse(line);
+        return e?.event === "answer" ? e.port as number : 0;
+      };
+      let ownerPort = 0;
+      await until(() => ownerPort !== 0, 20_000, "the singleton to answer", async () => {
+        ownerPort = await ask(nodes[1]);
+      });
+      const victim = nodes.find((n) => n.port === ownerPort)!;
+      const survivors = nodes.filter((n) => n !== victim);
+      // The leader downs it, unless it is the leader: then another node does.
+      const downer = survivors.find((n) => n.port === leaderPort) ?? survivors[0];
+      const asker = survivors.find((n) => n !== downer)!;
+      for (const s of survivors) table.delay(s.port, victim.port, DELAY);
+      await new Promise((r) => setTimeout(r, 1500)); // leases now renewed DELAY ms late
+      assert.ok(
+        nodes.every((n) => lastView(n)!.unreachable.length === 0),
+        "nobody finds the slow owner unreachable",
+      );
+      assert.equal(victim.events("singletonStopped").length, 0, "the slow owner keeps it");
+
+      downer.send({ op: "down", port: victim.port });
+      let next = 0;
+      await until(
+        () => next !== 0 && next !== ownerPort,
+        20_000,
+        "the singleton to answer from a survivor",
+        async () => {
+          next = await ask(asker);
+        },
+      );
+      await until(
+        () => victim.events("singletonStopped").length > 0,
+        10_000,
+        "the old instance's stop",
+      );
+      await until(() => victim.events("ShutdownSelf").length > 0, 10_000, "the owner's downing");
+
+      const downedAt = downer.events("downing")[0].at as number;
+      const learned = (victim.events("ShutdownSelf")[0].at as number) - downedAt;
+      assert.ok(
+        learned >= DELAY * 0.9,
+        `the owner learned of its downing ${learned} ms after it, not behind the slow link`,
+      );
+      const stopped = victim.events("singletonStopped")[0].at as number;
+      const starts = survivors.flatMap((n) => n.events("singletonStarted"));
+      assert.deepEqual(starts.map((e) => e.port), [next], "one new instance, where it answered");
+      const started = starts[0].at as number;
+      console.log(
+        `singleton owner downed behind a ${DELAY} ms link: it learned of it after ${learned} ms ` +
+          `and stopped its instance at ${stopped - downedAt} ms; the new instance started at ` +
+          `${started - downedAt} ms`,
+      );
+      assert.ok(stopped >= downedAt, "the old instance still ran when its node was downed");
+      assert.ok(
+        started > stopped,
+        `two instances at once: the new one started ${stopped - started} ms before the old stopped`,
+      );
+    } finally {
+      await Promise.all(nodes.map((n) => n.proc.kill("SIGKILL")));
+      await Promise.all(proxies.map((p) => p.proxy.close()));
+    }
+  });
 });
