@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -116,6 +117,56 @@ async function proxiesFor(table: PartitionTable, n: number) {
   }
   return out;
 }
+
+describe("the test proxy's one-way delay", () => {
+  it("delays what one node sends the other, in order, and nothing the other way", async () => {
+    // A "node" behind a proxy that echoes every byte back, and a "dialer" claiming port 4001.
+    const table = new PartitionTable();
+    const sockets: Socket[] = [];
+    const node = createServer((s) => {
+      sockets.push(s);
+      s.on("data", (d) => s.write(d));
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => node.listen(0, "127.0.0.1", r));
+    const proxy = await NodeProxy.start((node.address() as { port: number }).port, table);
+    const dialer = connect(proxy.port, "127.0.0.1");
+    try {
+      await new Promise((r) => dialer.once("connect", r));
+      const hello = Buffer.from(JSON.stringify({ port: 4001 }));
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(hello.length + 1, 0);
+      const seen: { at: number; text: string }[] = [];
+      dialer.on("data", (d: Buffer) => seen.push({ at: Date.now(), text: d.toString("latin1") }));
+      dialer.write(Buffer.concat([head, hello]));
+      const echoed = (text: string) => seen.map((x) => x.text).join("").includes(text);
+      await until(() => echoed(hello.toString("latin1")), 5000, "the handshake's echo");
+      // The dialer's bytes to the node are late; the node's own writes to the dialer are not.
+      table.delay(4001, proxy.port, 300);
+      const sent = Date.now();
+      for (const c of ["a1", "b2", "c3"]) dialer.write(c);
+      await until(() => echoed("a1b2c3"), 5000, "the delayed bytes' echo");
+      const arrived = seen.find((x) => x.text.includes("a"))!.at - sent;
+      assert.ok(arrived >= 280, `the dialer's bytes reached the node after ${arrived} ms`);
+      const pushedAt = Date.now();
+      sockets[0].write("z9");
+      await until(() => echoed("z9"), 5000, "the node's bytes");
+      assert.ok(Date.now() - pushedAt < 150, "the node's bytes to the dialer were not delayed");
+      // The other direction: what the node sends on a connection the dialer opened.
+      table.delay(4001, proxy.port, 0);
+      table.delay(proxy.port, 4001, 300);
+      const again = Date.now();
+      sockets[0].write("y8");
+      await until(() => echoed("y8"), 5000, "the node's delayed bytes");
+      assert.ok(Date.now() - again >= 280, "the node's bytes to the dialer were delayed");
+    } finally {
+      dialer.destroy();
+      await proxy.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => node.close(r));
+    }
+  });
+});
 
 describe("a live node downed by an operator behind a slow link, with real processes", () => {
   it(
