@@ -33,6 +33,7 @@ import {
   ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
+import { printViews } from "./print_views.ts";
 
 type Reply = { balance: number; node: number; deps: string[] };
 type AccountMsg =
@@ -161,16 +162,7 @@ const accounts = node.spawn(
   Behaviors.sharded(journal ? durableAccount : plainAccount, { numShards: 100 }),
   "accounts",
 );
-let lastView = "";
-const printView = () => {
-  const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort();
-  const unreachable = node.view.unreachable.map((a) => a.port).sort();
-  const leader = node.leader?.port ?? null;
-  const view = JSON.stringify([up, unreachable, leader]);
-  if (view !== lastView) print({ event: "view", up, unreachable, leader });
-  lastView = view;
-};
-setInterval(printView, 100);
+printViews(node, print);
 node.eventStream.subscribe(
   ShutdownSelf,
   (e) => print({ event: "ShutdownSelf", reason: e.reason, at: Date.now() }),

@@ -24,6 +24,7 @@ import {
   ShutdownSelf,
   Subscribe,
 } from "../../mod.ts";
+import { printViews } from "./print_views.ts";
 
 const args = process.argv.slice(2);
 const [name = "cluster"] = args;
@@ -81,15 +82,7 @@ node.eventStream.subscribe(ShutdownSelf, (e) => {
   print({ event: "ShutdownSelf", reason: e.reason, at: Date.now() });
   setTimeout(() => process.exit(0), 200);
 });
-let lastView = "";
-setInterval(() => {
-  const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort();
-  const unreachable = node.view.unreachable.map((a) => a.port).sort();
-  const leader = node.leader?.port ?? null;
-  const view = JSON.stringify([up, unreachable, leader]);
-  if (view !== lastView) print({ event: "view", up, unreachable, leader });
-  lastView = view;
-}, 100).unref?.();
+printViews(node, print);
 if (!process.stdin.isTTY) {
   createInterface({ input: process.stdin }).on("line", (line) => {
     const cmd = JSON.parse(line) as { op: string; tag?: string; port?: number };
