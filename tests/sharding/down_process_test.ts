@@ -350,6 +350,7 @@ describe("a live node downed by an operator behind a slow link, with real proces
         );
         for (const e of via.events("balance")) finals.set(e.id as string, e);
         const problems: string[] = [];
+        const handledBy = new Map(handled().map((e) => [e.dep as string, e]));
         for (const id of theirs) {
           const f = finals.get(id)!;
           const deps = f.deps as string[];
@@ -363,6 +364,16 @@ describe("a live node downed by an operator behind a slow link, with real proces
           for (const a of acked.filter((a) => a.id === id)) {
             if (!deps.includes(a.dep as string)) problems.push(`${id}: acknowledged ${a.dep} lost`);
           }
+          // The same in the journal's order, free of clock readings: once a survivor wrote a
+          // deposit after the downing, the log holds none written by the victim.
+          const took = deps.findIndex((d) => {
+            const h = handledBy.get(d);
+            return h !== undefined && h.node !== victim.port && (h.at as number) >= downedAt;
+          });
+          const after = took < 0
+            ? []
+            : deps.slice(took).filter((d) => handledBy.get(d)?.node === victim.port);
+          if (after.length > 0) problems.push(`${id}: the victim wrote ${after} after a survivor`);
         }
         console.log(
           `downed behind a ${DELAY} ms link: the victim learned of it after ${learned} ms, ` +
