@@ -16,7 +16,10 @@
  *   lease: a node whose acks stop reaching the leader loses its lease within `leaseTimeout` of
  *   its last ack that got through, even while it still receives states;
  * - a new leader first collects every node's table and hosted shards and keeps what was decided
- *   (waiting `leaseTimeout` for nodes that do not answer), and moves a shard only by hand-off.
+ *   (waiting `leaseTimeout` and a tick for nodes that do not answer), and moves a shard only by
+ *   hand-off; so a lease outlives a change of leader (hosting needs a lease, starting a shard
+ *   needs the current epoch too), and a former leader renews leases until the next one's sync;
+ * - a downed member's shards move only once the last lease granted to it has run out.
  *
  * @module
  */
@@ -367,17 +370,19 @@ export class ShardCoordinator {
     return () => this.#leaseListeners.delete(listener);
   }
 
-  /** Whether this node may host shards now (valid lease from a current leader). */
+  /**
+   * Whether this node may keep hosting the shards it hosts: its lease has not run out. A lease
+   * outlives a leader change (a new leader keeps what was decided, and waits out a lease for
+   * nodes that do not answer before it decides anything), so a new leader does not stop every
+   * entity of the cluster; starting a shard needs the current epoch ({@linkcode canStart}).
+   */
   get leaseValid(): boolean {
-    return this.#leaseOk &&
-      this.#table.epoch >= this.#ctx.node.leaderEpoch;
+    return this.#leaseOk;
   }
 
   /**
    * `leaseValid` as of the last table, lease change or housekeeping tick: the check of the local
-   * delivery fast path, which reads it per message. A lost lease clears it at once; a newer
-   * leader epoch learnt in between is seen by the next tick (or the new leader's first state
-   * message), and the routing path checks `leaseValid` itself.
+   * delivery fast path, which reads it per message. A lost lease clears it at once.
    */
   get leaseSeen(): boolean {
     return this.#leaseSeen;
@@ -386,7 +391,7 @@ export class ShardCoordinator {
   /** Whether this node may start a shard now: valid lease and a table of the current epoch. */
   get canStart(): boolean {
     // A leaving node still serves what is allocated to it until it is handed off.
-    return this.leaseValid;
+    return this.#leaseOk && this.#table.epoch >= this.#ctx.node.leaderEpoch;
   }
 
   /** Whether this node is leaving (it hands its shards over and takes no new ones). */
@@ -680,7 +685,9 @@ export class ShardCoordinator {
       epoch,
       waiting: new Set(others.map((m) => m.id)),
       replies: [{ table: this.#table, from: this.#self, hosted: this.#hostedRecord() }],
-      deadline: this.#ctx.clock.now() + this.#leaseTimeout,
+      // A silent node's lease ran out by then, even one a former leader renewed until this
+      // sync reached it (a tick covers the trip).
+      deadline: this.#ctx.clock.now() + this.#leaseTimeout + this.#tick,
     };
     for (const m of others) {
       this.#ctx.sendSystem(m.address, COORDINATOR_PATH, { type: "sync", epoch, from: this.#self });
