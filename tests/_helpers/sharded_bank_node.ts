@@ -1,6 +1,7 @@
 // A node of the seed's bank example in its own process (deno run -A / bun), for the sharding
 // and PostgreSQL process tests. Usage: sharded_bank_node.ts <port> [--seed host:port]...
-//   [--journal path] [--postgres url schema] [--stable-after ms] [--trace]
+//   [--journal path] [--postgres url schema] [--stable-after ms] [--trace] [--bind-port N]
+// (<port> is the advertised one; with --bind-port it listens there instead, behind a proxy).
 // Spawns Behaviors.sharded(account, { numShards: 100 }) as "accounts" (event-sourced on a
 // SqliteJournal when --journal is given, on a PostgresJournal through the npm client pg when
 // --postgres is), then reads JSON commands on stdin, one per line:
@@ -11,11 +12,14 @@
 //   {"op":"balance","id":"alice","tag":"t1"}  → {"event":"balance","tag":"t1","balance":150,"node":P,
 //                                                "deps":[deposit ids in log order]}
 //                                                or {"event":"error","tag":"t1","message":…}
-// and prints {"event":"ready","port":P}, {"event":"view","up":[ports],"unreachable":[ports]}
-// after each change (polled every 100 ms) and
-// {"event":"journal-error","message":…} whenever its journal rejects a call; with --trace, a plain
-// account prints {"event":"handled","id":…,"dep":…,"node":P} for every deposit it applies.
+// and prints {"event":"ready","port":P}, {"event":"view","up":[ports],"unreachable":[ports],
+// "leader":P} after each change (polled every 100 ms) and
+// {"event":"journal-error","message":…} whenever its journal rejects a call; with --trace, an
+// account prints {"event":"handled","id":…,"dep":…,"node":P,"at":wall ms} for every deposit it
+// applies (an event-sourced one once the event is persisted).
 //   {"op":"freeze","ms":N} → {"event":"frozen"}, N ms of a blocked event loop, {"event":"thawed"}
+//   {"op":"down","port":P} → {"event":"downing","port":P,"at":wall ms}, then node.down(127.0.0.1:P)
+// {"event":"ShutdownSelf","reason":…,"at":wall ms} when the cluster shuts this node down.
 // Lives at most 90 s; closing stdin or SIGTERM makes it leave the cluster and exit.
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -29,6 +33,7 @@ import {
   ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
+import { printViews } from "./print_views.ts";
 
 type Reply = { balance: number; node: number; deps: string[] };
 type AccountMsg =
@@ -43,12 +48,14 @@ let journalPath: string | undefined;
 let postgres: { url: string; schema: string } | undefined;
 let stableAfter: number | undefined;
 let trace = false;
+let bindPort: number | undefined;
 for (let i = 1; i < args.length; i++) {
   if (args[i] === "--seed") seeds.push(args[++i]);
   else if (args[i] === "--journal") journalPath = args[++i];
   else if (args[i] === "--postgres") postgres = { url: args[++i], schema: args[++i] };
   else if (args[i] === "--stable-after") stableAfter = Number(args[++i]);
   else if (args[i] === "--trace") trace = true;
+  else if (args[i] === "--bind-port") bindPort = Number(args[++i]);
 }
 const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 
@@ -56,6 +63,7 @@ const node = await ClusteredActorSystem.start({
   name: "bank",
   host: "127.0.0.1",
   port,
+  bindPort,
   seedNodes: seeds,
   downing: stableAfter === undefined ? undefined : { stableAfter },
   logLevel: "error",
@@ -63,7 +71,24 @@ const node = await ClusteredActorSystem.start({
 const self = node.selfAddress.port;
 let journal: EventJournal | undefined;
 let closePool = async (): Promise<void> => {};
-if (journalPath !== undefined) journal = new SqliteJournal({ path: journalPath });
+// Every rejection is printed, so a test can tell why the commands of an entity failed (two
+// processes writing one entity's events collide on its sequence numbers).
+const printed = <T>(p: Promise<T>): Promise<T> =>
+  p.catch((err) => {
+    print({ event: "journal-error", message: String(err?.message ?? err) });
+    throw err;
+  });
+const printing = (j: EventJournal): EventJournal => ({
+  persist: (id, events) => printed(j.persist(id, events)),
+  load: (id, from, options) => printed(j.load(id, from, options)),
+  saveSnapshot: (id, s) => printed(j.saveSnapshot(id, s)),
+  loadSnapshot: (id) => printed(j.loadSnapshot(id)),
+  ...(j.highestSequenceNr
+    ? { highestSequenceNr: (id: string) => printed(j.highestSequenceNr!(id)) }
+    : {}),
+  close: async () => await j.close?.(),
+});
+if (journalPath !== undefined) journal = printing(new SqliteJournal({ path: journalPath }));
 if (postgres !== undefined) {
   // Loaded only here: the other bank tests need neither pg nor the PostgreSQL entry.
   const { default: pg } = await import("pg");
@@ -79,19 +104,7 @@ if (postgres !== undefined) {
     schema: postgres.schema,
     timeout: 3000,
   });
-  // Every rejection is printed, so a test can tell why the commands of an entity failed.
-  const printed = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err) => {
-      print({ event: "journal-error", message: String(err?.message ?? err) });
-      throw err;
-    });
-  journal = {
-    persist: (id, events) => printed(pgJournal.persist(id, events)),
-    load: (id, from, options) => printed(pgJournal.load(id, from, options)),
-    saveSnapshot: (id, s) => printed(pgJournal.saveSnapshot(id, s)),
-    loadSnapshot: (id) => printed(pgJournal.loadSnapshot(id)),
-    close: () => pgJournal.close(),
-  };
+  journal = printing(pgJournal);
   closePool = () => pool.end();
 }
 
@@ -102,7 +115,9 @@ const plainAccount = (id: string): Behavior<AccountMsg> => {
       switch (msg.type) {
         case "deposit": {
           const next = applyDeposit(a, msg);
-          if (trace) print({ event: "handled", id, dep: msg.dep ?? null, node: self });
+          if (trace) {
+            print({ event: "handled", id, dep: msg.dep ?? null, node: self, at: Date.now() });
+          }
           msg.replyTo?.tell({ ...next, node: self });
           return active(next);
         }
@@ -130,7 +145,12 @@ const durableAccount = (id: string): Behavior<AccountMsg> =>
           : { amount: msg.amount, dep: msg.dep };
         const replyTo = msg.replyTo;
         return Behaviors.persisted([event], {
-          reply: (s) => replyTo?.tell({ ...s, node: self }),
+          reply: (s) => {
+            if (trace) {
+              print({ event: "handled", id, dep: msg.dep ?? null, node: self, at: Date.now() });
+            }
+            replyTo?.tell({ ...s, node: self });
+          },
         });
       }
       msg.replyTo.tell({ ...a, node: self });
@@ -142,16 +162,11 @@ const accounts = node.spawn(
   Behaviors.sharded(journal ? durableAccount : plainAccount, { numShards: 100 }),
   "accounts",
 );
-let lastView = "";
-const printView = () => {
-  const up = node.members.filter((m) => m.status === "up").map((m) => m.address.port).sort();
-  const unreachable = node.view.unreachable.map((a) => a.port).sort();
-  const view = JSON.stringify([up, unreachable]);
-  if (view !== lastView) print({ event: "view", up, unreachable });
-  lastView = view;
-};
-setInterval(printView, 100);
-node.eventStream.subscribe(ShutdownSelf, (e) => print({ event: "ShutdownSelf", reason: e.reason }));
+printViews(node, print);
+node.eventStream.subscribe(
+  ShutdownSelf,
+  (e) => print({ event: "ShutdownSelf", reason: e.reason, at: Date.now() }),
+);
 print({ event: "ready", port: self });
 
 const rl = createInterface({ input: process.stdin });
@@ -163,6 +178,7 @@ rl.on("line", (line) => {
     tag?: string;
     dep?: string;
     ms?: number;
+    port?: number;
   };
   if (cmd.op === "freeze") {
     // A stalled event loop (a long GC pause, synchronous work): nothing runs for `ms`, while the
@@ -171,6 +187,9 @@ rl.on("line", (line) => {
     const end = Date.now() + cmd.ms!;
     while (Date.now() < end) { /* busy */ }
     print({ event: "thawed" });
+  } else if (cmd.op === "down") {
+    print({ event: "downing", port: cmd.port, at: Date.now() });
+    node.down({ host: "127.0.0.1", port: cmd.port! });
   } else if (cmd.op === "deposit" && cmd.tag === undefined) {
     accounts.tell(
       new ShardEnvelope(cmd.id, { type: "deposit", amount: cmd.amount!, dep: cmd.dep }),
