@@ -8,7 +8,8 @@
 // (n tells through this node's region, round robin over `ids`), and
 //   {"op":"dead","tag":"t"} → {"event":"dead","tag":"t","dead":{reason:count},"restarts":N}
 // (the dead letters this node published and how many entities started again), and
-//   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N} ("inc"s counted here).
+//   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N,"cpu":µs} ("inc"s counted here,
+//   and the process's CPU time so far, user + system).
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -78,7 +79,8 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
   if (cmd.op === "total") {
     let n = 0;
     for (const c of counts.values()) n += c;
-    print({ event: "total", tag: cmd.tag, n });
+    const cpu = process.cpuUsage();
+    print({ event: "total", tag: cmd.tag, n, cpu: cpu.user + cpu.system });
     return;
   }
   if (cmd.op === "dead") {

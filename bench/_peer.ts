@@ -8,6 +8,8 @@ export interface PeerEvent {
   readonly event: string;
   readonly port?: number;
   readonly count?: number;
+  /** CPU time of the peer process so far (user + system, µs), where it reports it. */
+  readonly cpu?: number;
 }
 
 export class Peer {

@@ -1,7 +1,7 @@
 // Receiving side of bench/remote_bench.ts, run as a second process.
 // Usage: _remote_peer.ts <raw|transport|transport-json> <mark,mark,...>
-// Prints {"event":"ready","port":…} and then {"event":"mark","count":…} as each mark is
-// reached. Exits when stdin closes.
+// Prints {"event":"ready","port":…} and then {"event":"mark","count":…,"cpu":µs} as each mark is
+// reached (cpu: the process's CPU time so far, user + system). Exits when stdin closes.
 
 import { readRawFrames } from "./_raw_frames.ts";
 import process from "node:process";
@@ -19,7 +19,8 @@ function counted(): void {
   count++;
   if (count === marks[nextMark]) {
     nextMark++;
-    console.log(JSON.stringify({ event: "mark", count }));
+    const cpu = process.cpuUsage();
+    console.log(JSON.stringify({ event: "mark", count, cpu: cpu.user + cpu.system }));
   }
 }
 

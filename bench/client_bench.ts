@@ -4,7 +4,9 @@
 //   (zero-hop routing: the client sends straight to the owner);
 // - tell throughput: client tells to sharded entities on the 3 nodes (counted by the entities),
 //   against raw JSON frames written to a native socket and only decoded by the receiver
-//   (bench/_remote_peer.ts "raw", as in bench/remote_bench.ts).
+//   (bench/_remote_peer.ts "raw", as in bench/remote_bench.ts), once to one receiving process and
+//   once split over three (the client's tells go to three node processes).
+// The last line, `RESULT {...}`, holds the numbers as JSON.
 //
 //   deno run -A bench/client_bench.ts      (or: bun bench/client_bench.ts)
 //   BENCH_ASKS=2000 BENCH_TELLS=20000 (the defaults) to change the sizes.
@@ -12,7 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type ActorRef, ClusterClient, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
 import { runScript, type ScriptProcess } from "../tests/_helpers/process.ts";
-import { rawTellRate } from "./_client_raw_rate.ts";
+import { rawTellRun } from "./_client_raw_rate.ts";
 
 const ASKS = Number(process.env.BENCH_ASKS ?? 2000);
 const TELLS = Number(process.env.BENCH_TELLS ?? 20_000);
@@ -41,9 +43,13 @@ async function start(seed?: number) {
       return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000));
     },
     async total(): Promise<number> {
+      return (await this.stats()).n;
+    },
+    /** What this node counted, and its CPU time so far (µs). */
+    async stats(): Promise<{ n: number; cpu: number }> {
       const tag = `t${++tags}`;
       proc.child.stdin!.write(JSON.stringify({ op: "total", tag }) + "\n");
-      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000)).n;
+      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000));
     },
     async lat(id: string, n: number): Promise<{ p50: number; p99: number }> {
       const tag = `t${++tags}`;
@@ -119,7 +125,11 @@ try {
       const k = `${d.reason}:${d.detail}`;
       deadReasons.set(k, (deadReasons.get(k) ?? 0) + 1);
     });
+    const nodesCpu = async () =>
+      (await Promise.all(nodes.map((n) => n.stats()))).reduce((x, y) => x + y.cpu, 0);
     const base = await counted();
+    const nodesCpu0 = await nodesCpu();
+    const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < TELLS; i++) {
       ref.tell(new ShardEnvelope(ids[i % ids.length], { type: "inc" }));
@@ -141,6 +151,10 @@ try {
       return { delivered, rate: delivered / ((lastChange - since) / 1000) };
     };
     const clientRun = await arrived(TELLS, base, t0);
+    const clientCpu1 = process.cpuUsage(clientCpu0);
+    // CPU per tell, including the count polls (a few per run).
+    const clientCpu = (clientCpu1.user + clientCpu1.system) / TELLS;
+    const nodeCpu = ((await nodesCpu()) - nodesCpu0) / TELLS;
     const tellRate = clientRun.rate;
     if (deadReasons.size > 0) console.log("client dead letters:", [...deadReasons]);
     // The same tells from a member (node A) to the entities on B and C.
@@ -155,7 +169,11 @@ try {
       if (Object.keys(dead).length > 0) console.log(`node ${n.port} dead letters:`, dead);
       if (restarts > 0) console.log(`node ${n.port}: ${restarts} entity restarts`);
     }
-    const raw = await rawTellRate(TELLS);
+    const rawRun = await rawTellRun(TELLS);
+    const raw = rawRun.rate;
+    // The client sends to three node processes: the same three receiving processes for raw.
+    const raw3Run = await rawTellRun(TELLS, 3);
+    const raw3 = raw3Run.rate;
     console.log(`tell throughput (${TELLS} tells):`);
     console.log(
       `  client → sharded entities on 3 nodes  ${
@@ -168,10 +186,33 @@ try {
       } msg/s (${memberRun.delivered} of ${TELLS} arrived)`,
     );
     console.log(`  raw JSON frames over a native socket  ${Math.round(raw)} msg/s`);
+    console.log(`  raw JSON frames to 3 peer processes   ${Math.round(raw3)} msg/s`);
+    const us = (x: number) => x.toFixed(2);
     console.log(
-      `  client / raw: ${(tellRate / raw * 100).toFixed(0)} % (target: >= 50 %); client / member: ${
-        (tellRate / memberRate * 100).toFixed(0)
-      } %`,
+      `  CPU per tell, µs: client ${us(clientCpu)} + 3 nodes ${us(nodeCpu)}; raw to 3: sender ${
+        us(raw3Run.senderCpu)
+      } + receivers ${us(raw3Run.receiverCpu)}`,
+    );
+    console.log(
+      `  client / raw: ${(tellRate / raw * 100).toFixed(0)} % (target: >= 50 %); client / raw` +
+        ` to 3 processes: ${(tellRate / raw3 * 100).toFixed(0)} %; client / member: ${
+          (tellRate / memberRate * 100).toFixed(0)
+        } %`,
+    );
+    console.log(
+      "RESULT " + JSON.stringify({
+        client: Math.round(tellRate),
+        member: Math.round(memberRate),
+        raw: Math.round(raw),
+        raw3: Math.round(raw3),
+        clientCpu: +us(clientCpu),
+        nodeCpu: +us(nodeCpu),
+        raw3SenderCpu: +us(raw3Run.senderCpu),
+        raw3ReceiverCpu: +us(raw3Run.receiverCpu),
+        askClientP50: viaClient.p50,
+        askMemberP50: member.p50,
+        askLocalP50: local.p50,
+      }),
     );
   } finally {
     await client.close();

@@ -825,7 +825,14 @@ export class TaggedJsonSerializer implements Serializer {
       );
     }
     const obj = Object.create(proto) as Record<string, unknown>;
-    for (const key in fields) defineField(obj, key, this.#decode(fields[key]));
+    let n = 0;
+    for (const key in fields) {
+      n++;
+      const item = fields[key];
+      // Scalars are themselves; only containers need the walk.
+      defineField(obj, key, typeof item === "object" && item !== null ? this.#decode(item) : item);
+    }
+    this.#count(n);
     return obj;
   }
 
@@ -873,8 +880,18 @@ function isPlainJsonObject(value: Json | undefined): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Gives `target` an own enumerable data field `key`, whatever its prototype chain holds: a
+ * plain assignment when no object of the chain (nor `target`) has the key, since it then creates
+ * exactly that field and is much cheaper; `defineProperty` otherwise (`__proto__`, a key the
+ * prototype has: a setter, a getter-only accessor, a read-only or any other field), so a
+ * payload can neither call a setter nor replace a prototype.
+ */
 function defineField(target: Record<string, unknown>, key: string, value: unknown): void {
-  // defineProperty, not assignment: the prototype may have a setter or a getter-only accessor.
+  if (!(key in target)) {
+    target[key] = value;
+    return;
+  }
   Object.defineProperty(target, key, {
     value,
     writable: true,
