@@ -244,6 +244,18 @@ export function checkName(name: string): void {
   }
 }
 
+const EMPTY_CELLS: readonly ActorCell<unknown>[] = [];
+
+/** A class of cells: `ActorCell` or a subclass that keeps its parent's data on the child. */
+export type CellClass = new <C>(
+  core: SystemCore,
+  parent: ActorCell<unknown> | undefined,
+  name: string,
+  behavior: Behavior<C>,
+  mailbox: Mailbox,
+  path?: string,
+) => ActorCell<C>;
+
 export class ActorCell<M> {
   readonly core: SystemCore;
   readonly parent: ActorCell<unknown> | undefined;
@@ -446,8 +458,30 @@ export class ActorCell<M> {
     return this.#children?.get(name);
   }
 
+  /** Every child in the registry, alive or stopping (not yet terminated). */
+  childCells(): IterableIterator<ActorCell<unknown>> {
+    return this.#children === undefined ? EMPTY_CELLS.values() : this.#children.values();
+  }
+
   spawnChild<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
     checkName(name);
+    return this.spawnChildCell(behavior, name, options).ref;
+  }
+
+  /**
+   * Spawns a child whose name the caller made valid (no `checkName`), and returns its cell.
+   * `cls` makes the cell (a subclass keeps the parent's data on it: sharding's entities);
+   * `absent`: the caller knows no child has the name (one registry lookup less).
+   *
+   * @throws {ActorNameTakenError} when a live child already has the name.
+   */
+  spawnChildCell<C>(
+    behavior: Behavior<C>,
+    name: string,
+    options?: SpawnOptions,
+    cls: CellClass = ActorCell as CellClass,
+    absent = false,
+  ): ActorCell<C> {
     const children = this.#children ??= new NameRegistry();
     // Without a config the path is not needed yet: the child builds it on first use.
     const core = this.core;
@@ -459,19 +493,20 @@ export class ActorCell<M> {
     const mailbox = path === undefined
       ? options?.mailbox ?? core.mailboxFor("", undefined)
       : core.mailboxFor(path, options?.mailbox);
-    const cell = new ActorCell<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
+    const cell = new cls<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
     // One registry lookup (a cell that is never started costs nothing more).
-    if (!children.add(name, cell as ActorCell<unknown>)) {
+    if (absent) children.insertAbsent(name, cell as ActorCell<unknown>);
+    else if (!children.add(name, cell as ActorCell<unknown>)) {
       throw new ActorNameTakenError(`${this.path}/${name}`);
     }
     if (this.#state >= STOPPING) {
       // A stopping parent cannot adopt new children: the child stops before it starts.
       cell.#state = STOPPED;
       children.delete(name);
-      return cell.ref;
+      return cell;
     }
     cell.start();
-    return cell.ref;
+    return cell;
   }
 
   stopChild(ref: ActorRef<never>): void {
@@ -1146,6 +1181,11 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return `a ${typeof v} (${String(v)})`;
+}
+
+/** The cell of a local actor's ref; `undefined` for any other ref. */
+export function localCell(ref: ActorRef<never>): ActorCell<unknown> | undefined {
+  return ref instanceof LocalActorRef ? ref.cell as ActorCell<unknown> : undefined;
 }
 
 /**
