@@ -103,6 +103,13 @@ const SUSPENDED = 4;
 const STOPPING = 5;
 const STOPPED = 6;
 
+/** A handler, a hook or a restart is running (asynchronously, or the cell is in a step). */
+const BUSY = 1;
+/** The cell is in the dispatcher's queue. */
+const SCHEDULED = 2;
+/** A stop waits for the current step to end. */
+const STOP_REQUESTED = 4;
+
 const SAME_KIND = "same";
 
 /** The one-message mailbox slot when empty (messages may be `undefined`). */
@@ -133,6 +140,10 @@ class RareState {
   terminated: PromiseWithResolvers<void> | undefined = undefined;
   drainStop = false;
   childWatch = false;
+  hooks: LifecycleHooks<unknown>[] | undefined = undefined;
+  strategy: SupervisionStrategy | undefined = undefined;
+  spy: SpyPayload | undefined = undefined;
+  log: Logger | undefined = undefined;
 }
 
 /** The ref of a local actor. */
@@ -180,7 +191,6 @@ export class LocalActorRef<M> implements ActorRef<M> {
 
 class CellContext<M> implements ActorContext<M> {
   readonly #cell: ActorCell<M>;
-  #log: Logger | undefined;
 
   constructor(cell: ActorCell<M>) {
     this.#cell = cell;
@@ -195,7 +205,7 @@ class CellContext<M> implements ActorContext<M> {
   }
 
   get log(): Logger {
-    return this.#log ??= prefixedLogger(this.#cell.core.log, this.#cell.path + ":");
+    return this.#cell.logger;
   }
 
   get parent(): ActorRef<never> | undefined {
@@ -260,16 +270,15 @@ export class ActorCell<M> {
   readonly core: SystemCore;
   readonly parent: ActorCell<unknown> | undefined;
   readonly name: string;
-  readonly ref: LocalActorRef<M>;
+  #ref: LocalActorRef<M> | undefined;
   #path: string | undefined;
   readonly #initial: Behavior<M>;
   readonly #mailboxConfig: Mailbox;
   readonly #ctx: CellContext<M>;
 
   #state = CREATED;
-  #busy = false;
-  #scheduled = false;
-  #stopRequested = false;
+  /** BUSY, SCHEDULED and STOP_REQUESTED bits (one field, not three). */
+  #flags = 0;
   #handler: MessageHandler<M> | undefined;
   /**
    * The mailbox is this slot while it holds at most one message (most actors never hold more:
@@ -279,9 +288,6 @@ export class ActorCell<M> {
   #one: unknown = EMPTY;
   #mailbox: RingQueue<M> | undefined;
   #children: NameRegistry<ActorCell<unknown>> | undefined;
-  #hooks: LifecycleHooks<M>[] | undefined;
-  #strategy: SupervisionStrategy | undefined;
-  #spy: SpyPayload | undefined;
   /** What few actors ever use, made on first use (a million idle actors need none of it). */
   #rare: RareState | undefined;
 
@@ -341,6 +347,27 @@ export class ActorCell<M> {
   set #childWatch(v: boolean) {
     if (v || this.#rare !== undefined) this.#rareState().childWatch = v;
   }
+  /** Lifecycle hooks of the current behavior (outermost first). */
+  get #hooks(): LifecycleHooks<M>[] | undefined {
+    return this.#rare?.hooks as LifecycleHooks<M>[] | undefined;
+  }
+  set #hooks(v: LifecycleHooks<M>[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) {
+      this.#rareState().hooks = v as LifecycleHooks<unknown>[] | undefined;
+    }
+  }
+  get #strategy(): SupervisionStrategy | undefined {
+    return this.#rare?.strategy;
+  }
+  set #strategy(v: SupervisionStrategy | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().strategy = v;
+  }
+  get #spy(): SpyPayload | undefined {
+    return this.#rare?.spy;
+  }
+  set #spy(v: SpyPayload | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().spy = v;
+  }
   #rareState(): RareState {
     return this.#rare ??= new RareState();
   }
@@ -357,13 +384,22 @@ export class ActorCell<M> {
     this.parent = parent;
     this.name = name;
     this.#path = path;
-    this.ref = new LocalActorRef(this);
     this.#initial = behavior;
     this.#mailboxConfig = mailbox;
     this.#ctx = new CellContext(this);
   }
 
   // ---------------------------------------------------------------- public (folder-private)
+
+  /** A logger whose lines name this actor (made on first use). */
+  get logger(): Logger {
+    return this.#rareState().log ??= prefixedLogger(this.core.log, this.path + ":");
+  }
+
+  /** Its ref, made on first use (an entity nobody asks for its ref never has one). */
+  get ref(): LocalActorRef<M> {
+    return this.#ref ??= new LocalActorRef(this);
+  }
 
   /** `/a/b`: built on first use. */
   get path(): string {
@@ -419,7 +455,7 @@ export class ActorCell<M> {
       }
     }
     this.#push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   enqueueAsync(msg: M): Promise<void> {
@@ -526,7 +562,7 @@ export class ActorCell<M> {
   requestStopWhenDrained(): void {
     if (this.#state >= STOPPING || this.#drainStop) return;
     this.#drainStop = true;
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   /** Reports every child that stops from now on as `Terminated(child)` (see `watchChildren`). */
@@ -536,13 +572,13 @@ export class ActorCell<M> {
 
   requestStop(): void {
     if (this.#state >= STOPPING) return;
-    if (this.#busy || this.#state === CREATED) {
-      this.#stopRequested = true;
-      if (this.#state === CREATED && !this.#scheduled) this.#schedule();
+    if ((this.#flags & BUSY) !== 0 || this.#state === CREATED) {
+      this.#flags |= STOP_REQUESTED;
+      if (this.#state === CREATED && (this.#flags & SCHEDULED) === 0) this.#schedule();
       if (this.#state === RESTARTING && this.#backoffTimer) {
         this.#backoffTimer.cancel();
         this.#backoffTimer = undefined;
-        this.#busy = false;
+        this.#flags &= ~BUSY;
         this.#stop();
       }
       return;
@@ -645,7 +681,7 @@ export class ActorCell<M> {
       this.#begin();
     }
     const ctx = this.#ctx;
-    while (n < budget && !this.#busy) {
+    while (n < budget && (this.#flags & BUSY) === 0) {
       // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
       const rare = this.#rare;
       const sys = rare === undefined ? undefined : rare.sys;
@@ -655,7 +691,7 @@ export class ActorCell<M> {
         continue;
       }
       if (this.#state !== RUNNING) break;
-      if (this.#stopRequested) {
+      if ((this.#flags & STOP_REQUESTED) !== 0) {
         this.#stop();
         break;
       }
@@ -683,22 +719,22 @@ export class ActorCell<M> {
         continue;
       }
       if (result === undefined || (result as Behavior<M>).kind === SAME_KIND) {
-        if (this.#spy !== undefined) this.#reportSpy(msg);
+        if (rare !== undefined && rare.spy !== undefined) this.#reportSpy(msg);
         continue;
       }
       if (isThenable(result)) {
-        this.#busy = true;
+        this.#flags |= BUSY;
         result.then(
           (b) => this.#afterAsync(b, msg),
           (err) => this.#afterAsyncError(err),
         );
         break;
       }
-      if (this.#spy !== undefined) this.#reportSpy(msg);
+      if (rare !== undefined && rare.spy !== undefined) this.#reportSpy(msg);
       this.#become(result, msg);
     }
-    this.#scheduled = false;
-    if (!this.#busy && this.#hasWork()) this.#schedule();
+    this.#flags &= ~SCHEDULED;
+    if ((this.#flags & BUSY) === 0 && this.#hasWork()) this.#schedule();
     return n;
   }
 
@@ -737,14 +773,14 @@ export class ActorCell<M> {
   }
 
   #schedule(): void {
-    this.#scheduled = true;
+    this.#flags |= SCHEDULED;
     this.core.dispatcher.schedule(this as ActorCell<unknown>);
   }
 
   #hasWork(): boolean {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
     if (this.#state === RUNNING) {
-      return this.#stopRequested || this.#drainStop ||
+      return (this.#flags & STOP_REQUESTED) !== 0 || this.#drainStop ||
         this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
     }
     return false;
@@ -756,7 +792,7 @@ export class ActorCell<M> {
       return;
     }
     (this.#sys ??= []).push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   #handleSys(msg: SysMsg): void {
@@ -794,9 +830,9 @@ export class ActorCell<M> {
     // Even when a stop was requested before start, the actor starts first so that preStart
     // and postStop always come in pairs.
     this.#state = STARTING;
-    this.#busy = true;
+    this.#flags |= BUSY;
     this.#enter(this.#initial, false, () => {
-      this.#busy = false;
+      this.#flags &= ~BUSY;
       if (this.#state !== STARTING) return;
       this.#state = RUNNING;
       const es = this.core.eventStream;
@@ -868,7 +904,7 @@ export class ActorCell<M> {
             continue;
           }
           case "stopped":
-            this.#busy = false;
+            this.#flags &= ~BUSY;
             this.#state = RUNNING;
             this.#stop();
             return;
@@ -900,7 +936,7 @@ export class ActorCell<M> {
   }
 
   #enterFailed(err: unknown): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state === STARTING || this.#state === RESTARTING) this.#state = RUNNING;
     this.#fail(err);
     this.#resume();
@@ -908,17 +944,17 @@ export class ActorCell<M> {
 
   /** After async work completes: continue processing or honour a pending stop. */
   #resume(): void {
-    if (this.#busy) return;
-    if (this.#stopRequested && this.#state < STOPPING) {
+    if ((this.#flags & BUSY) !== 0) return;
+    if ((this.#flags & STOP_REQUESTED) !== 0 && this.#state < STOPPING) {
       if (this.#state !== RUNNING) this.#state = RUNNING;
       this.#stop();
       return;
     }
-    if (!this.#scheduled && this.#hasWork()) this.#schedule();
+    if ((this.#flags & SCHEDULED) === 0 && this.#hasWork()) this.#schedule();
   }
 
   #afterAsync(result: unknown, msg: M): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state >= STOPPING) return;
     if (this.#spy !== undefined) this.#reportSpy(msg);
     if (result !== undefined && (result as Behavior<M>).kind !== SAME_KIND) {
@@ -928,7 +964,7 @@ export class ActorCell<M> {
   }
 
   #afterAsyncError(err: unknown): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state >= STOPPING) return;
     this.#fail(err);
     this.#resume();
@@ -959,11 +995,11 @@ export class ActorCell<M> {
         this.#restart(undefined);
         return;
       default:
-        this.#busy = true;
+        this.#flags |= BUSY;
         this.#enter(result as Behavior<M>, false, () => {
-          this.#busy = false;
+          this.#flags &= ~BUSY;
         });
-        if (!this.#busy) return;
+        if ((this.#flags & BUSY) === 0) return;
     }
   }
 
@@ -1012,7 +1048,7 @@ export class ActorCell<M> {
   }
 
   #restart(error: unknown): void {
-    this.#busy = true;
+    this.#flags |= BUSY;
     this.#state = RESTARTING;
     const hooks = this.#hooks;
     const run = async () => {
@@ -1030,8 +1066,8 @@ export class ActorCell<M> {
       await this.#stopChildren();
     };
     const afterCleanup = () => {
-      if (this.#stopRequested) {
-        this.#busy = false;
+      if ((this.#flags & STOP_REQUESTED) !== 0) {
+        this.#flags &= ~BUSY;
         this.#state = RUNNING;
         this.#hooks = undefined;
         this.#stop();
@@ -1047,7 +1083,7 @@ export class ActorCell<M> {
       const go = () => {
         this.#backoffTimer = undefined;
         this.#enter(this.#initial, true, () => {
-          this.#busy = false;
+          this.#flags &= ~BUSY;
           if (this.#state !== RESTARTING) return;
           this.#state = RUNNING;
           this.core.eventStream.publish(new ActorRestarted(this.ref as ActorRef<never>, error));
@@ -1081,7 +1117,7 @@ export class ActorCell<M> {
   #stop(): void {
     if (this.#state >= STOPPING) return;
     this.#state = STOPPING;
-    this.#busy = true;
+    this.#flags |= BUSY;
     if (this.#backoffTimer) {
       this.#backoffTimer.cancel();
       this.#backoffTimer = undefined;
@@ -1116,7 +1152,7 @@ export class ActorCell<M> {
 
   #finishStop(): void {
     this.#state = STOPPED;
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     this.#hooks = undefined;
     this.#handler = undefined;
     const self = this as ActorCell<unknown>;
@@ -1127,7 +1163,7 @@ export class ActorCell<M> {
       // A stopping parent is stopping its children itself: it needs no Terminated for them.
       if (parent.#childWatch && parent.#state < STOPPING) {
         parent.#push(new Terminated(this.ref));
-        if (!parent.#scheduled && !parent.#busy) parent.#schedule();
+        if ((parent.#flags & (SCHEDULED | BUSY)) === 0) parent.#schedule();
       }
     } else {
       this.core.rootTerminated(self);
@@ -1173,7 +1209,7 @@ export class ActorCell<M> {
     // Like a system message, Terminated is never dropped by a bounded mailbox's overflow
     // strategy: death watch must not be lost to a full mailbox.
     this.#push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 }
 
