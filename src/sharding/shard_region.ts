@@ -374,8 +374,7 @@ export function regionBehavior(
     };
 
     /** Spawns entity `id`, known to have no cell (live, stopping or awaiting its Terminated). */
-    const spawnEntity = (id: string, shard: number): EntityCell => {
-      const name = entityChildName(id);
+    const spawnEntity = (id: string, shard: number, name = entityChildName(id)): EntityCell => {
       // The name is valid by construction (escaped) and known to be free: no check, no lookup.
       const cell = region.spawnChildCell(
         spec.factory(id),
@@ -574,20 +573,32 @@ export function regionBehavior(
       progressHandoff(shard);
     };
 
-    // The hot path: a live entity knows its shard, so no hashing here.
+    // The hot path (the region's mailbox is empty: no earlier envelope waits there). A live
+    // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
+    // here is spawned here too (no hop through the region's mailbox, no envelope kept).
     fast.tryLocal = (env) => {
-      // One hash lookup: the child registry by id (an id that needs escaping takes the region's
-      // path, as does every new id).
-      const ent = region.childCell(env.entityId) as EntityCell | undefined;
-      if (ent === undefined || ent.stopping !== undefined || ent.escapedId !== undefined) {
-        return false;
+      const id = env.entityId;
+      // An id that needs escaping takes the region's path (its child name is not the id).
+      let ent = region.childCell(id) as EntityCell | undefined;
+      let shard: number;
+      if (ent !== undefined) {
+        if (ent.stopping !== undefined || ent.escapedId !== undefined) return false;
+        shard = ent.shard;
+      } else {
+        // The id's entity may still be stopping (its messages wait for its Terminated).
+        if (stopping.size > 0 && stopping.has(id)) return false;
+        shard = entityShardOfNew(id, spec.numShards);
       }
       const table = coordinator.table;
       if (table !== openFor) recomputeOpen(table);
       if (
-        open[ent.shard] === 0 || (!buffers.empty && buffers.has(ent.shard)) ||
-        !coordinator.leaseSeen
+        open[shard] === 0 || (!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen
       ) return false;
+      if (ent === undefined) {
+        const name = entityChildName(id);
+        if (name !== id) return false;
+        ent = spawnEntity(id, shard, name);
+      }
       ent.lastUsed = now;
       ent.enqueue(env.message);
       return true;
