@@ -189,62 +189,6 @@ export class LocalActorRef<M> implements ActorRef<M> {
   }
 }
 
-class CellContext<M> implements ActorContext<M> {
-  readonly #cell: ActorCell<M>;
-
-  constructor(cell: ActorCell<M>) {
-    this.#cell = cell;
-  }
-
-  get self(): ActorRef<M> {
-    return this.#cell.ref;
-  }
-
-  get system(): ActorSystem {
-    return this.#cell.core.system;
-  }
-
-  get log(): Logger {
-    return this.#cell.logger;
-  }
-
-  get parent(): ActorRef<never> | undefined {
-    return this.#cell.parent?.ref as ActorRef<never> | undefined;
-  }
-
-  get children(): readonly ActorRef<never>[] {
-    return this.#cell.childRefs();
-  }
-
-  child(name: string): ActorRef<never> | undefined {
-    return this.#cell.childNamed(name)?.ref as ActorRef<never> | undefined;
-  }
-
-  spawn<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
-    return this.#cell.spawnChild(behavior, name, options);
-  }
-
-  stop(child: ActorRef<never>): void {
-    this.#cell.stopChild(child);
-  }
-
-  watch(ref: ActorRef<never>): void {
-    this.#cell.watch(ref);
-  }
-
-  unwatch(ref: ActorRef<never>): void {
-    this.#cell.unwatch(ref);
-  }
-
-  pipeToSelf<T>(
-    promise: Promise<T>,
-    onSuccess: (value: T) => M,
-    onFailure?: (error: unknown) => M,
-  ): void {
-    this.#cell.pipeToSelf(promise, onSuccess, onFailure);
-  }
-}
-
 /** Validates an actor name. */
 export function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.includes("/") || /\s/.test(name)) {
@@ -266,15 +210,19 @@ export type CellClass = new <C>(
   path?: string,
 ) => ActorCell<C>;
 
-export class ActorCell<M> {
+/**
+ * The cell is also the actor's context (`ActorContext`): one object per actor, not two. Its
+ * context members are the ones below `self`; everything else is folder-private.
+ */
+export class ActorCell<M> implements ActorContext<M> {
   readonly core: SystemCore;
-  readonly parent: ActorCell<unknown> | undefined;
+  /** The parent's cell (`parent`, of the context, is its ref). */
+  readonly parentCell: ActorCell<unknown> | undefined;
   readonly name: string;
   #ref: LocalActorRef<M> | undefined;
   #path: string | undefined;
   readonly #initial: Behavior<M>;
   readonly #mailboxConfig: Mailbox;
-  readonly #ctx: CellContext<M>;
 
   #state = CREATED;
   /** BUSY, SCHEDULED and STOP_REQUESTED bits (one field, not three). */
@@ -381,18 +329,47 @@ export class ActorCell<M> {
     path?: string,
   ) {
     this.core = core;
-    this.parent = parent;
+    this.parentCell = parent;
     this.name = name;
     this.#path = path;
     this.#initial = behavior;
     this.#mailboxConfig = mailbox;
-    this.#ctx = new CellContext(this);
   }
 
   // ---------------------------------------------------------------- public (folder-private)
 
+  // ------------------------------------------------------------ ActorContext (what handlers see)
+
+  get self(): ActorRef<M> {
+    return this.ref;
+  }
+
+  get system(): ActorSystem {
+    return this.core.system;
+  }
+
+  get parent(): ActorRef<never> | undefined {
+    return this.parentCell?.ref as ActorRef<never> | undefined;
+  }
+
+  get children(): readonly ActorRef<never>[] {
+    return this.childRefs();
+  }
+
+  child(name: string): ActorRef<never> | undefined {
+    return this.childNamed(name)?.ref as ActorRef<never> | undefined;
+  }
+
+  spawn<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
+    return this.spawnChild(behavior, name, options);
+  }
+
+  stop(child: ActorRef<never>): void {
+    this.stopChild(child);
+  }
+
   /** A logger whose lines name this actor (made on first use). */
-  get logger(): Logger {
+  get log(): Logger {
     return this.#rareState().log ??= prefixedLogger(this.core.log, this.path + ":");
   }
 
@@ -403,7 +380,9 @@ export class ActorCell<M> {
 
   /** `/a/b`: built on first use. */
   get path(): string {
-    return this.#path ??= this.parent ? `${this.parent.path}/${this.name}` : `/${this.name}`;
+    return this.#path ??= this.parentCell
+      ? `${this.parentCell.path}/${this.name}`
+      : `/${this.name}`;
   }
 
   get isTerminated(): boolean {
@@ -547,7 +526,7 @@ export class ActorCell<M> {
 
   stopChild(ref: ActorRef<never>): void {
     const cell = (ref as unknown as LocalActorRef<unknown>).cell as ActorCell<unknown> | undefined;
-    if (!(ref instanceof LocalActorRef) || cell?.parent !== (this as ActorCell<unknown>)) {
+    if (!(ref instanceof LocalActorRef) || cell?.parentCell !== (this as ActorCell<unknown>)) {
       throw new TypeError(
         `Cannot stop "${ref.path}" from "${this.path}": only direct children can be stopped`,
       );
@@ -680,7 +659,6 @@ export class ActorCell<M> {
       n++;
       this.#begin();
     }
-    const ctx = this.#ctx;
     while (n < budget && (this.#flags & BUSY) === 0) {
       // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
       const rare = this.#rare;
@@ -713,7 +691,7 @@ export class ActorCell<M> {
       n++;
       let result: unknown;
       try {
-        result = this.#handler!(ctx, msg);
+        result = this.#handler!(this, msg);
       } catch (err) {
         this.#fail(err);
         continue;
@@ -849,7 +827,6 @@ export class ActorCell<M> {
    */
   #enter(behavior: Behavior<M>, restarting: boolean, done: () => void): void {
     let b: Behavior<M> = behavior;
-    const ctx = this.#ctx;
     try {
       for (;;) {
         if (!(b instanceof Behavior)) {
@@ -861,7 +838,7 @@ export class ActorCell<M> {
             done();
             return;
           case "setup": {
-            const next = (b.payload as SetupFactory<M>)(ctx);
+            const next = (b.payload as SetupFactory<M>)(this);
             if (isThenable(next)) {
               next.then(
                 (nb) => this.#enterAsync(nb as Behavior<M>, restarting, done),
@@ -879,7 +856,7 @@ export class ActorCell<M> {
             const hook = restarting ? (hooks.postRestart ?? hooks.preStart) : hooks.preStart;
             const inner = p.inner as Behavior<M>;
             if (hook) {
-              const r = hook(ctx);
+              const r = hook(this);
               if (isThenable(r)) {
                 r.then(
                   () => this.#enterAsync(inner, restarting, done),
@@ -1028,10 +1005,10 @@ export class ActorCell<M> {
         this.#restart(error);
         return;
       case "escalate":
-        if (this.parent && this.parent.isAlive) {
-          this.core.log.warn(`${this.path}: escalating failure to ${this.parent.path}`, error);
+        if (this.parentCell && this.parentCell.isAlive) {
+          this.core.log.warn(`${this.path}: escalating failure to ${this.parentCell.path}`, error);
           this.#state = SUSPENDED;
-          this.parent.#sysEnqueue({
+          this.parentCell.#sysEnqueue({
             kind: "childFailed",
             child: this as ActorCell<unknown>,
             error,
@@ -1056,8 +1033,8 @@ export class ActorCell<M> {
         for (let i = hooks.length - 1; i >= 0; i--) {
           const h = hooks[i];
           try {
-            if (h.preRestart) await h.preRestart(this.#ctx, error);
-            else if (h.postStop) await h.postStop(this.#ctx);
+            if (h.preRestart) await h.preRestart(this, error);
+            else if (h.postStop) await h.postStop(this);
           } catch (err) {
             this.core.log.error(`${this.path}: preRestart hook failed`, err);
           }
@@ -1135,7 +1112,7 @@ export class ActorCell<M> {
           const h = hooks[i];
           if (!h.postStop) continue;
           try {
-            await h.postStop(this.#ctx);
+            await h.postStop(this);
           } catch (err) {
             this.core.log.error(`${this.path}: postStop hook failed`, err);
           }
@@ -1156,10 +1133,10 @@ export class ActorCell<M> {
     this.#hooks = undefined;
     this.#handler = undefined;
     const self = this as ActorCell<unknown>;
-    if (this.parent) {
-      const siblings = this.parent.#children;
+    if (this.parentCell) {
+      const siblings = this.parentCell.#children;
       if (siblings?.get(this.name) === self) siblings.delete(this.name);
-      const parent = this.parent;
+      const parent = this.parentCell;
       // A stopping parent is stopping its children itself: it needs no Terminated for them.
       if (parent.#childWatch && parent.#state < STOPPING) {
         parent.#push(new Terminated(this.ref));
@@ -1258,7 +1235,7 @@ export function watchChildren(ctx: ActorContext<unknown>): void {
  */
 export function stopWhenDrained(ctx: ActorContext<unknown>, child: ActorRef<never>): void {
   const cell = child instanceof LocalActorRef ? child.cell as ActorCell<unknown> : undefined;
-  if (cell === undefined || cell.parent?.path !== ctx.self.path) {
+  if (cell === undefined || cell.parentCell?.path !== ctx.self.path) {
     throw new TypeError(
       `Cannot stop "${child.path}" from "${ctx.self.path}": only direct children can be stopped`,
     );

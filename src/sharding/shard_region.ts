@@ -645,7 +645,7 @@ export function regionBehavior(
           noteMarker(msg.shard, msg.from);
         } else if (msg instanceof Terminated) {
           const cell = localCell(msg.ref);
-          if (cell === undefined || cell.parent !== region) return;
+          if (cell === undefined || cell.parentCell !== region) return;
           const ent = entityOf(cell);
           if (stopping.get(ent.id) === cell) stopping.delete(ent.id);
           // Its pending messages are older than anything buffered for the shard since.
