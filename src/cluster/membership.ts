@@ -371,6 +371,14 @@ export class Membership {
     return this.#state?.leaderEpoch?.epoch ?? 0;
   }
 
+  /**
+   * Whether this node holds the latest leader epoch it knows, acting leader or not (a leader
+   * whose successor has not claimed the next epoch yet still holds it).
+   */
+  get holdsLeaderEpoch(): boolean {
+    return this.#state?.leaderEpoch?.leader === this.#selfKey;
+  }
+
   /** Whether this node holds the latest leader epoch and is the acting leader of its side. */
   get isLeader(): boolean {
     return this.#state !== undefined && this.#holdsLeadership(this.#state);

@@ -16,7 +16,10 @@
  *   lease: a node whose acks stop reaching the leader loses its lease within `leaseTimeout` of
  *   its last ack that got through, even while it still receives states;
  * - a new leader first collects every node's table and hosted shards and keeps what was decided
- *   (waiting `leaseTimeout` for nodes that do not answer), and moves a shard only by hand-off.
+ *   (waiting `leaseTimeout` and a tick for nodes that do not answer), and moves a shard only by
+ *   hand-off; so a lease outlives a change of leader (hosting needs a lease, starting a shard
+ *   needs the current epoch too), and a former leader renews leases until the next one's sync;
+ * - a downed member's shards move only once the last lease granted to it has run out.
  *
  * @module
  */
@@ -230,6 +233,19 @@ function newer(a: { epoch: number; version: number }, b: { epoch: number; versio
 }
 
 /** @internal The per-node coordinator (see the module doc). */
+/** The coordinator of each node (by its `ClusterExtensionContext.node`), for the singletons. */
+const COORDINATORS = new WeakMap<object, ShardCoordinator>();
+
+/**
+ * The shard coordinator of a node, if its sharding extension runs: singletons hold their
+ * instance only under its lease.
+ *
+ * @internal
+ */
+export function coordinatorOf(node: object): ShardCoordinator | undefined {
+  return COORDINATORS.get(node);
+}
+
 export class ShardCoordinator {
   readonly #ctx: ClusterExtensionContext;
   readonly #self: string;
@@ -265,6 +281,17 @@ export class ShardCoordinator {
   #lastAckSeq = new Map<string, number>();
   /** Member → when that latest ack arrived here. */
   #lastAckAt = new Map<string, number>();
+  /**
+   * Member → the latest moment (this node's clock) a lease this leader granted it can last: a
+   * downed member's shards move only after it, since a member that is downed while it still
+   * answers (an operator's `down`, a link cut to other members only) learns of it only when the
+   * news arrives, and hosts its shards until then or until its lease runs out.
+   */
+  #grantedUntil = new Map<string, number>();
+  readonly #leaseListeners = new Set<() => void>();
+  /** The newest epoch whose leader asked this node for its table (0: none). */
+  #supersededBy = 0;
+  #leaseNotified = false;
   /** Broadcast number → when it was sent (the leader's side of a lease's round trip). */
   #stateSent = new Map<number, number>();
   #stateSeq = 0;
@@ -289,6 +316,7 @@ export class ShardCoordinator {
   constructor(ctx: ClusterExtensionContext, settings: ShardingTuning = {}, changed = () => {}) {
     this.#ctx = ctx;
     this.#changed = changed;
+    COORDINATORS.set(ctx.node, this);
     this.#self = ctx.incarnation;
     this.#leaseTimeout = settings.leaseTimeout ?? Math.max(1, Math.floor(ctx.stableAfter / 2));
     if (this.#leaseTimeout >= ctx.stableAfter && ctx.stableAfter > 0) {
@@ -322,17 +350,39 @@ export class ShardCoordinator {
     return this.#tick;
   }
 
-  /** Whether this node may host shards now (valid lease from a current leader). */
+  /** How long a lease lasts at most (ms): also how long a downed member may still host. */
+  get leaseTimeout(): number {
+    return this.#leaseTimeout;
+  }
+
+  /** When the last lease this node held runs (or ran) out, on its clock (-Infinity: never had one). */
+  get leaseUntil(): number {
+    return this.#leaseUntil;
+  }
+
+  /**
+   * Calls `listener` whenever `leaseSeen` changes (the singletons' managers re-evaluate).
+   *
+   * @returns A function that removes the listener.
+   */
+  onLeaseChange(listener: () => void): () => void {
+    this.#leaseListeners.add(listener);
+    return () => this.#leaseListeners.delete(listener);
+  }
+
+  /**
+   * Whether this node may keep hosting the shards it hosts: its lease has not run out. A lease
+   * outlives a leader change (a new leader keeps what was decided, and waits out a lease for
+   * nodes that do not answer before it decides anything), so a new leader does not stop every
+   * entity of the cluster; starting a shard needs the current epoch ({@linkcode canStart}).
+   */
   get leaseValid(): boolean {
-    return this.#leaseOk &&
-      this.#table.epoch >= this.#ctx.node.leaderEpoch;
+    return this.#leaseOk;
   }
 
   /**
    * `leaseValid` as of the last table, lease change or housekeeping tick: the check of the local
-   * delivery fast path, which reads it per message. A lost lease clears it at once; a newer
-   * leader epoch learnt in between is seen by the next tick (or the new leader's first state
-   * message), and the routing path checks `leaseValid` itself.
+   * delivery fast path, which reads it per message. A lost lease clears it at once.
    */
   get leaseSeen(): boolean {
     return this.#leaseSeen;
@@ -341,7 +391,7 @@ export class ShardCoordinator {
   /** Whether this node may start a shard now: valid lease and a table of the current epoch. */
   get canStart(): boolean {
     // A leaving node still serves what is allocated to it until it is handed off.
-    return this.leaseValid;
+    return this.#leaseOk && this.#table.epoch >= this.#ctx.node.leaderEpoch;
   }
 
   /** Whether this node is leaving (it hands its shards over and takes no new ones). */
@@ -421,6 +471,7 @@ export class ShardCoordinator {
   stop(): void {
     this.#stopped = true;
     this.#leaseSeen = false;
+    COORDINATORS.delete(this.#ctx.node);
     this.#unsubscribe();
     this.#leaseTimer?.cancel();
     this.#timer?.cancel();
@@ -450,6 +501,10 @@ export class ShardCoordinator {
   #refreshRegions(): void {
     this.#leaseSeen = this.leaseValid;
     for (const r of this.#regions.values()) r.refresh();
+    if (this.#leaseNotified !== this.#leaseSeen) {
+      this.#leaseNotified = this.#leaseSeen;
+      for (const l of this.#leaseListeners) l();
+    }
   }
 
   #onTick(): void {
@@ -467,6 +522,9 @@ export class ShardCoordinator {
         return this.#onState(msg.leader, fromWire(msg.table), msg.lease, msg.n, msg.echo);
       case "sync": {
         if (msg.epoch < this.#ctx.node.leaderEpoch) return;
+        // A leader of a newer epoch collects the tables: this node renews no lease under an
+        // older one from now on (what it granted ends within `leaseTimeout` of this answer).
+        if (msg.epoch > this.#supersededBy) this.#supersededBy = msg.epoch;
         const leader = this.#addressOf(msg.from);
         if (leader === undefined) return;
         this.#ctx.sendSystem(leader, COORDINATOR_PATH, {
@@ -591,6 +649,17 @@ export class ShardCoordinator {
 
   #leaderTick(): void {
     if (!this.#isLeader()) {
+      if (
+        this.#leading !== 0 && this.#leading === this.#ctx.node.leaderEpoch &&
+        this.#leading >= this.#supersededBy && this.#ctx.node.membership.holdsLeaderEpoch
+      ) {
+        // Another member became the acting leader (a lower address joined) but has not claimed
+        // the next epoch yet: keep renewing the leases under this one, and decide nothing, so
+        // that shards do not pause for the whole hand-over (nodes drop this epoch's states as
+        // soon as they see the next one).
+        this.#broadcast();
+        return;
+      }
       if (this.#leading !== 0 || this.#recovery !== undefined) {
         this.#leading = 0;
         this.#recovery = undefined;
@@ -616,7 +685,9 @@ export class ShardCoordinator {
       epoch,
       waiting: new Set(others.map((m) => m.id)),
       replies: [{ table: this.#table, from: this.#self, hosted: this.#hostedRecord() }],
-      deadline: this.#ctx.clock.now() + this.#leaseTimeout,
+      // A silent node's lease ran out by then, even one a former leader renewed until this
+      // sync reached it (a tick covers the trip).
+      deadline: this.#ctx.clock.now() + this.#leaseTimeout + this.#tick,
     };
     for (const m of others) {
       this.#ctx.sendSystem(m.address, COORDINATOR_PATH, { type: "sync", epoch, from: this.#self });
@@ -645,6 +716,11 @@ export class ShardCoordinator {
       }
     }
     this.#work = work;
+    // A former leader may have granted leases until it answered (or until the deadline): count
+    // them as running `leaseTimeout` from now, so a member downed soon keeps its shards until
+    // they have surely run out.
+    const until = this.#ctx.clock.now() + this.#leaseTimeout;
+    for (const m of this.#members()) if (m.id !== this.#self) this.#grantedUntil.set(m.id, until);
     this.#leading = r.epoch;
     this.#recovery = undefined;
     this.#handoffs.clear();
@@ -871,6 +947,12 @@ export class ShardCoordinator {
       this.#onState(this.#self, this.#table, lease, n, 0);
       return;
     }
+    // The member counts `lease` from its ack, sent before that ack arrived here.
+    const heard = this.#lastAckAt.get(id);
+    if (lease > 0 && heard !== undefined) {
+      const until = heard + lease;
+      if (until > (this.#grantedUntil.get(id) ?? -Infinity)) this.#grantedUntil.set(id, until);
+    }
     this.#ctx.sendSystem(address, COORDINATOR_PATH, {
       type: "state",
       leader: this.#self,
@@ -881,17 +963,23 @@ export class ShardCoordinator {
     });
   }
 
-  /** Forgets shards of nodes that are gone (downed or removed): they are allocated anew. */
+  /**
+   * Forgets shards of nodes that are gone (downed or removed): they are allocated anew, once the
+   * last lease this leader granted the node has run out (until then they wait, and messages for
+   * them wait in the regions' buffers).
+   */
   #prune(): void {
     const live = new Map(
       this.#members().filter((m) => m.status !== "down" && m.status !== "removed").map((
         m,
       ) => [m.id, m]),
     );
+    const now = this.#ctx.clock.now();
+    const leased = (id: string) => (this.#grantedUntil.get(id) ?? -Infinity) > now;
     let changed = false;
     for (const [type, m] of this.#work) {
       for (const [s, e] of m) {
-        if (!live.has(e.node) && e.node !== this.#self) {
+        if (!live.has(e.node) && e.node !== this.#self && !leased(e.node)) {
           m.delete(s);
           this.#handoffs.delete(keyOf(type, s));
           changed = true;
@@ -911,6 +999,9 @@ export class ShardCoordinator {
       ]
     ) {
       for (const id of [...map.keys()]) if (!live.has(id) && id !== this.#self) map.delete(id);
+    }
+    for (const id of [...this.#grantedUntil.keys()]) {
+      if (!live.has(id) && !leased(id)) this.#grantedUntil.delete(id);
     }
     for (const m of live.values()) if (m.status === "leaving") this.#drainingNodes.add(m.id);
     if (changed) this.#commit();

@@ -25,12 +25,13 @@ import {
   markerBehavior,
   markerOf,
 } from "../cluster/extension.ts";
-import { type Member, nodeKey } from "../cluster/member.ts";
+import { type Member, type MemberStatus, nodeKey } from "../cluster/member.ts";
 import {
   compareNodeAddresses as compareAddresses,
   sameNodeAddress as sameAddress,
 } from "../remote/address.ts";
 import { ShutdownSelf } from "../cluster/events.ts";
+import { coordinatorOf } from "./shard_coordinator.ts";
 
 /** The marker of singleton behaviors (see `ClusterExtensionContext.registerSpawnHandler`). */
 export const SINGLETON_MARKER = "singleton";
@@ -264,6 +265,84 @@ function managerBehavior(
       } else ctx.self.tell(new ViewChanged());
     });
 
+    // The instance runs only while this node held a shard lease (when sharding runs) at most
+    // `leaseTimeout` ago: a node downed while it still answers (an operator's down, a link cut to
+    // other members only) learns of it late, but its lease runs out within `leaseTimeout` of the
+    // downing, and its instance stops `leaseTimeout` later. A new owner waits that long (and a
+    // tick) after such a downing before it starts the instance. The grace rides out a leader
+    // change, which pauses the leases for a moment.
+    const coordinator = coordinatorOf(ext.node);
+    const grace = coordinator?.leaseTimeout ?? 0;
+    const leaseOk = (): boolean =>
+      coordinator === undefined || ctx.system.clock.now() < coordinator.leaseUntil + grace;
+    const offLease = coordinator?.onLeaseChange(() => ctx.self.tell(new ViewChanged()));
+    let leaseTimer: Cancellable | undefined;
+    /** While the instance runs: a look again when the lease (with its grace) would run out. */
+    const armLeaseCheck = () => {
+      if (coordinator === undefined || leaseTimer || !instance || stopping) return;
+      const left = coordinator.leaseUntil + grace - ctx.system.clock.now();
+      leaseTimer = ctx.system.scheduler.internal(() => {
+        leaseTimer = undefined;
+        ctx.self.tell(new Tick());
+      }, Math.max(1, left));
+    };
+    /** Member → when this node first saw it unreachable (in its current spell). */
+    const unreachableSince = new Map<string, number>();
+    /** Member → its status when this node last looked. */
+    const lastStatus = new Map<string, MemberStatus>();
+    /** Downed member → until when it may still hold a lease (and so run the instance). */
+    const fenced = new Map<string, number>();
+    let fenceTimer: Cancellable | undefined;
+
+    /** Notes who went down (or vanished) since the last look, and who is unreachable. */
+    const track = () => {
+      if (coordinator === undefined) return;
+      const now = ctx.system.clock.now();
+      const v = ext.view();
+      const present = new Set<string>();
+      const fence = (key: string) => {
+        const since = unreachableSince.get(key);
+        // Unreachable for a whole lease before it was downed: crashed, or cut off (then it gave
+        // the instance up as soon as it saw a member unreachable, and its lease ran out).
+        const until = since !== undefined && now - since >= coordinator.leaseTimeout
+          ? now
+          : now + 2 * coordinator.leaseTimeout + coordinator.tickInterval;
+        if (until > now) fenced.set(key, until);
+      };
+      for (const m of v.members) {
+        const key = nodeKey(m);
+        if (key === selfKey) continue;
+        present.add(key);
+        if (v.unreachable.some((a) => sameAddress(a, m.address))) {
+          if (!unreachableSince.has(key)) unreachableSince.set(key, now);
+        } else unreachableSince.delete(key);
+        const before = lastStatus.get(key);
+        lastStatus.set(key, m.status);
+        if (role !== undefined && !m.roles.includes(role)) continue;
+        if (
+          (m.status === "down" || m.status === "removed") && before !== undefined &&
+          before !== "down" && before !== "removed" && before !== "exiting"
+        ) fence(key);
+      }
+      for (const [key, before] of [...lastStatus]) {
+        if (present.has(key)) continue;
+        lastStatus.delete(key);
+        if (before !== "down" && before !== "removed" && before !== "exiting") fence(key);
+        unreachableSince.delete(key);
+      }
+    };
+
+    /** Ms to wait before a downed member's lease has surely run out (0: none). */
+    const fenceWait = (): number => {
+      const now = ctx.system.clock.now();
+      let until = now;
+      for (const [key, t] of [...fenced]) {
+        if (t <= now) fenced.delete(key);
+        else until = Math.max(until, t);
+      }
+      return until - now;
+    };
+
     const memberByKey = (key: string): Member | undefined =>
       ext.view().members.find((m) => nodeKey(m) === key);
     const managerAt = (m: Member): ActorRef<unknown> => ext.refAt(m.address, path);
@@ -326,6 +405,8 @@ function managerBehavior(
      */
     const route = (b: Buffered, force: boolean): boolean => {
       if (instance && !stopping) {
+        // Its lease lapsed: the instance stops at the next evaluation; the message waits here.
+        if (!leaseOk()) return false;
         deliver(b);
         return true;
       }
@@ -430,6 +511,7 @@ function managerBehavior(
       wanting = false;
       confirmed.clear();
       ctx.log.debug(`singleton "${name}" started on this node`);
+      armLeaseCheck();
     };
 
     const requestHandOver = () => {
@@ -476,8 +558,9 @@ function managerBehavior(
 
     const evaluate = () => {
       if (shuttingDown) return;
+      track();
       const o = owner();
-      if (isSelf(o) && someUnreachable()) {
+      if (isSelf(o) && (someUnreachable() || !leaseOk())) {
         // Paused while any member is unreachable (and not yet downed): if this node is cut off,
         // the other side may down it and start the singleton there, possibly before this side
         // notices that it is the minority; the instance must be gone by then.
@@ -485,6 +568,7 @@ function managerBehavior(
         return;
       }
       if (isSelf(o)) {
+        armLeaseCheck();
         if (instance || stopping || selfStopped) return;
         if (!wanting) {
           wanting = true;
@@ -492,7 +576,18 @@ function managerBehavior(
           confirmed.clear();
         }
         const missing = others().filter((m) => !confirmed.has(nodeKey(m)));
-        if (missing.length === 0) startInstance();
+        const wait = missing.length === 0 ? fenceWait() : 0;
+        if (missing.length === 0 && wait > 0) {
+          if (!fenceTimer) {
+            ctx.log.debug(
+              `singleton "${name}" waits ${wait} ms for a downed member's lease to run out`,
+            );
+            fenceTimer = ctx.system.scheduler.internal(() => {
+              fenceTimer = undefined;
+              ctx.self.tell(new Tick());
+            }, wait);
+          }
+        } else if (missing.length === 0) startInstance();
         else {
           requestHandOver();
           schedule();
@@ -598,6 +693,9 @@ function managerBehavior(
       {
         postStop: () => {
           off();
+          offLease?.();
+          fenceTimer?.cancel();
+          leaseTimer?.cancel();
           timer?.cancel();
           gapTimer?.cancel();
           unhold();

@@ -1,6 +1,7 @@
-// Seeded fault schedules for sharding: joins, graceful leaves, kills and partitions while
-// traffic flows, with the invariants checked at every step. `runSchedule(seed)` returns
-// undefined on success, or the failure with the schedule that reproduces it.
+// Seeded fault schedules for sharding: joins, graceful leaves, kills, partitions, slow links and
+// operator downs while traffic flows, with the invariants checked at every step.
+// `runSchedule(seed)` returns undefined on success, or the failure with the schedule that
+// reproduces it.
 import assert from "node:assert/strict";
 import {
   type ActorRef,
@@ -20,10 +21,17 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
   const log: string[] = [];
   // A slow link: everything one node sends arrives `slow.delay` ms late while it lasts.
   const slow = { port: -1, delay: 0 };
+  // A slow link from one node to another (the leader to a node it downs).
+  const slowLink = { from: -1, to: -1, delay: 0 };
   await using cluster = await testCluster(3, {
     seed,
     downing: { stableAfter: 2000 },
-    latency: (from) => (from.port === slow.port ? slow.delay : 1),
+    latency: (from, to) =>
+      from.port === slow.port
+        ? slow.delay
+        : from.port === slowLink.from && to.port === slowLink.to
+        ? slowLink.delay
+        : 1,
   });
   const ledger = new Ledger();
   const traffic = new Traffic(ledger, Array.from({ length: 24 }, (_, i) => `e${i}`));
@@ -70,7 +78,10 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         !cluster.nodes[i].isShutdown && senders.has(i)
       );
       slow.port = -1; // a slow link lasts one step
-      let kind = pick(["join", "leave", "kill", "partition", "cut", "slow", "traffic"] as const);
+      slowLink.from = -1;
+      let kind = pick(
+        ["join", "leave", "kill", "partition", "cut", "slow", "down", "traffic"] as const,
+      );
       // One fault at a time: a new one only once the cluster recovered from the last one
       // (two overlapping losses in 4 nodes leave no majority, which is membership's concern).
       for (const i of [...faulty]) if (cluster.nodes[i].isShutdown) faulty.delete(i);
@@ -115,6 +126,25 @@ export async function runSchedule(seed: number): Promise<string | undefined> {
         faulty.add(i);
         const t = cluster.clock.now();
         traffic.crashes.push([t - 1000, t + slow.delay + 5000]);
+      } else if (kind === "down" && alive.length >= 3) {
+        // An operator downs a live node that still answers; the leader's news reaches it late,
+        // so it keeps hosting (its lease still runs) for a while after the leader decided.
+        const leader = cluster.nodes[alive[0]].leader?.port;
+        const l = alive.find((x) => cluster.address(x).port === leader);
+        const i = pick(alive.filter((x) => x !== l));
+        if (l !== undefined) {
+          slowLink.from = leader!;
+          slowLink.to = cluster.address(i).port;
+          slowLink.delay = 100 + Math.floor(rnd() * 800);
+          log.push(
+            `t=${cluster.clock.now()} node ${l} downs node ${i}; its link to it ${slowLink.delay} ms`,
+          );
+          senders.delete(i);
+          faulty.add(i);
+          const t = cluster.clock.now();
+          traffic.crashes.push([t - 1000, t + 2000]);
+          cluster.nodes[l].down(cluster.address(i));
+        }
       } else {
         log.push(`t=${cluster.clock.now()} traffic only`);
       }

@@ -6,7 +6,7 @@ import { runSchedule } from "./_schedules.ts";
 // Seeds run here (about 10 s in npm test); `npm run soak:sharding` runs many more.
 const SEEDS = Number(process.env.CASTY_SHARDING_SEEDS ?? 100);
 
-describe("sharding under seeded schedules of joins, leaves, kills, partitions and slow links", () => {
+describe("sharding under seeded schedules of joins, leaves, kills, partitions, slow links and downs", () => {
   it(`keeps every invariant under ${SEEDS} seeds`, async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= SEEDS; seed++) {

@@ -296,7 +296,7 @@ describe("Behaviors.singleton", () => {
     }
   });
 
-  it("is never alive twice under seeded schedules of kills, partitions, leaves and restarts", async () => {
+  it("is never alive twice under seeded schedules of kills, partitions, leaves, downs and restarts", async () => {
     // CASTY_SINGLETON_SEEDS=500 for a longer soak.
     const count = Number(process.env.CASTY_SINGLETON_SEEDS ?? 12);
     const first = Number(process.env.CASTY_SINGLETON_FIRST_SEED ?? 1);
@@ -304,7 +304,12 @@ describe("Behaviors.singleton", () => {
     for (const seed of seeds) {
       const random = seededRandom(seed * 7919);
       const log: string[] = [];
-      await using c = await testCluster(5, { seed });
+      // A node downed by an operator hears of it late: what reaches it is slow for a while.
+      const slow = { to: -1, delay: 0 };
+      await using c = await testCluster(5, {
+        seed,
+        latency: (_from, to) => (to.port === slow.to ? slow.delay : 1),
+      });
       const inst = new Instances();
       const refs = new Map<number, ActorRef<Msg>>();
       const spawnOn = (i: number) => refs.set(i, spawnEverywhere(c, inst, [c.nodes[i]])[0]);
@@ -323,9 +328,16 @@ describe("Behaviors.singleton", () => {
           if (alive.length <= 2) break;
           const owner = indexOfPort(inst.ports()[0]);
           const pick = random() < 0.5 ? owner : alive[Math.floor(random() * alive.length)];
-          const op = Math.floor(random() * 4);
+          const op = Math.floor(random() * 5);
           let out = [pick];
-          if (op === 0) {
+          slow.to = -1;
+          if (op === 4) {
+            const by = alive.find((i) => i !== pick)!;
+            slow.to = c.address(pick).port;
+            slow.delay = 100 + Math.floor(random() * 800);
+            log.push(`down ${pick} by ${by} (slow ${slow.delay} ms)`);
+            c.nodes[by].down(c.address(pick));
+          } else if (op === 0) {
             log.push(`kill ${pick}`);
             await c.kill(pick);
           } else if (op === 1) {
@@ -417,6 +429,46 @@ describe("Behaviors.singleton", () => {
       }
       assert.equal(inst.count(), 1, `seed ${seed}: one instance at the end`);
       assert.notEqual(inst.ports()[0], owner, `seed ${seed}: it moved off the slow node`);
+      assert.equal(inst.maxAtOnce, 1);
+    }
+  });
+
+  it("is never alive twice when its live owner is downed by an operator and hears of it late", async () => {
+    // The owner still answers everyone, but what reaches it takes 300 ms: it learns of its
+    // downing late. Its instance runs only under its shard lease (plus a grace), which the leader
+    // stops renewing at the downing; the next owner waits out that bound before it starts.
+    for (const seed of [1, 2, 3, 4]) {
+      let slowTo: number | undefined;
+      await using c = await testCluster(3, {
+        seed,
+        downing: { stableAfter: 2000 },
+        latency: (_from, to) => (to.port === slowTo ? 300 : 1),
+      });
+      const inst = new Instances();
+      const refs = spawnEverywhere(c, inst);
+      await untilChecked(c, inst, () => inst.count() === 1, `seed ${seed} start`);
+      const owner = inst.ports()[0];
+      const i = owner - 25520;
+      slowTo = owner;
+      c.nodes[(i + 1) % 3].down(c.address(i));
+      const downedAt = c.clock.now();
+      let movedAt: number | undefined;
+      for (let step = 0; step < 600; step++) {
+        refs.forEach((r, k) => c.nodes[k].isShutdown || r.tell({ type: "add", n: step }));
+        await c.advance(10);
+        inst.check(`seed ${seed}, step ${step}`);
+        if (movedAt === undefined && inst.count() === 1 && inst.ports()[0] !== owner) {
+          movedAt = c.clock.now() - downedAt;
+        }
+      }
+      assert.ok(c.nodes[i].isShutdown, `seed ${seed}: the downed node learned of it`);
+      assert.equal(inst.count(), 1, `seed ${seed}: one instance at the end`);
+      assert.notEqual(inst.ports()[0], owner, `seed ${seed}: it moved off the downed node`);
+      // Twice the lease (1000 ms) and a tick: the bound the new owner waits out.
+      assert.ok(
+        movedAt !== undefined && movedAt <= 3000,
+        `seed ${seed}: moved after ${movedAt} ms`,
+      );
       assert.equal(inst.maxAtOnce, 1);
     }
   });
