@@ -103,6 +103,13 @@ const SUSPENDED = 4;
 const STOPPING = 5;
 const STOPPED = 6;
 
+/** A handler, a hook or a restart is running (asynchronously, or the cell is in a step). */
+const BUSY = 1;
+/** The cell is in the dispatcher's queue. */
+const SCHEDULED = 2;
+/** A stop waits for the current step to end. */
+const STOP_REQUESTED = 4;
+
 const SAME_KIND = "same";
 
 /** The one-message mailbox slot when empty (messages may be `undefined`). */
@@ -133,6 +140,10 @@ class RareState {
   terminated: PromiseWithResolvers<void> | undefined = undefined;
   drainStop = false;
   childWatch = false;
+  hooks: LifecycleHooks<unknown>[] | undefined = undefined;
+  strategy: SupervisionStrategy | undefined = undefined;
+  spy: SpyPayload | undefined = undefined;
+  log: Logger | undefined = undefined;
 }
 
 /** The ref of a local actor. */
@@ -178,63 +189,6 @@ export class LocalActorRef<M> implements ActorRef<M> {
   }
 }
 
-class CellContext<M> implements ActorContext<M> {
-  readonly #cell: ActorCell<M>;
-  #log: Logger | undefined;
-
-  constructor(cell: ActorCell<M>) {
-    this.#cell = cell;
-  }
-
-  get self(): ActorRef<M> {
-    return this.#cell.ref;
-  }
-
-  get system(): ActorSystem {
-    return this.#cell.core.system;
-  }
-
-  get log(): Logger {
-    return this.#log ??= prefixedLogger(this.#cell.core.log, this.#cell.path + ":");
-  }
-
-  get parent(): ActorRef<never> | undefined {
-    return this.#cell.parent?.ref as ActorRef<never> | undefined;
-  }
-
-  get children(): readonly ActorRef<never>[] {
-    return this.#cell.childRefs();
-  }
-
-  child(name: string): ActorRef<never> | undefined {
-    return this.#cell.childNamed(name)?.ref as ActorRef<never> | undefined;
-  }
-
-  spawn<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
-    return this.#cell.spawnChild(behavior, name, options);
-  }
-
-  stop(child: ActorRef<never>): void {
-    this.#cell.stopChild(child);
-  }
-
-  watch(ref: ActorRef<never>): void {
-    this.#cell.watch(ref);
-  }
-
-  unwatch(ref: ActorRef<never>): void {
-    this.#cell.unwatch(ref);
-  }
-
-  pipeToSelf<T>(
-    promise: Promise<T>,
-    onSuccess: (value: T) => M,
-    onFailure?: (error: unknown) => M,
-  ): void {
-    this.#cell.pipeToSelf(promise, onSuccess, onFailure);
-  }
-}
-
 /** Validates an actor name. */
 export function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.includes("/") || /\s/.test(name)) {
@@ -244,20 +198,35 @@ export function checkName(name: string): void {
   }
 }
 
-export class ActorCell<M> {
+const EMPTY_CELLS: readonly ActorCell<unknown>[] = [];
+
+/** A class of cells: `ActorCell` or a subclass that keeps its parent's data on the child. */
+export type CellClass = new <C>(
+  core: SystemCore,
+  parent: ActorCell<unknown> | undefined,
+  name: string,
+  behavior: Behavior<C>,
+  mailbox: Mailbox,
+  path?: string,
+) => ActorCell<C>;
+
+/**
+ * The cell is also the actor's context (`ActorContext`): one object per actor, not two. Its
+ * context members are the ones below `self`; everything else is folder-private.
+ */
+export class ActorCell<M> implements ActorContext<M> {
   readonly core: SystemCore;
-  readonly parent: ActorCell<unknown> | undefined;
+  /** The parent's cell (`parent`, of the context, is its ref). */
+  readonly parentCell: ActorCell<unknown> | undefined;
   readonly name: string;
-  readonly ref: LocalActorRef<M>;
+  #ref: LocalActorRef<M> | undefined;
   #path: string | undefined;
   readonly #initial: Behavior<M>;
   readonly #mailboxConfig: Mailbox;
-  readonly #ctx: CellContext<M>;
 
   #state = CREATED;
-  #busy = false;
-  #scheduled = false;
-  #stopRequested = false;
+  /** BUSY, SCHEDULED and STOP_REQUESTED bits (one field, not three). */
+  #flags = 0;
   #handler: MessageHandler<M> | undefined;
   /**
    * The mailbox is this slot while it holds at most one message (most actors never hold more:
@@ -267,9 +236,6 @@ export class ActorCell<M> {
   #one: unknown = EMPTY;
   #mailbox: RingQueue<M> | undefined;
   #children: NameRegistry<ActorCell<unknown>> | undefined;
-  #hooks: LifecycleHooks<M>[] | undefined;
-  #strategy: SupervisionStrategy | undefined;
-  #spy: SpyPayload | undefined;
   /** What few actors ever use, made on first use (a million idle actors need none of it). */
   #rare: RareState | undefined;
 
@@ -329,6 +295,27 @@ export class ActorCell<M> {
   set #childWatch(v: boolean) {
     if (v || this.#rare !== undefined) this.#rareState().childWatch = v;
   }
+  /** Lifecycle hooks of the current behavior (outermost first). */
+  get #hooks(): LifecycleHooks<M>[] | undefined {
+    return this.#rare?.hooks as LifecycleHooks<M>[] | undefined;
+  }
+  set #hooks(v: LifecycleHooks<M>[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) {
+      this.#rareState().hooks = v as LifecycleHooks<unknown>[] | undefined;
+    }
+  }
+  get #strategy(): SupervisionStrategy | undefined {
+    return this.#rare?.strategy;
+  }
+  set #strategy(v: SupervisionStrategy | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().strategy = v;
+  }
+  get #spy(): SpyPayload | undefined {
+    return this.#rare?.spy;
+  }
+  set #spy(v: SpyPayload | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().spy = v;
+  }
   #rareState(): RareState {
     return this.#rare ??= new RareState();
   }
@@ -342,20 +329,60 @@ export class ActorCell<M> {
     path?: string,
   ) {
     this.core = core;
-    this.parent = parent;
+    this.parentCell = parent;
     this.name = name;
     this.#path = path;
-    this.ref = new LocalActorRef(this);
     this.#initial = behavior;
     this.#mailboxConfig = mailbox;
-    this.#ctx = new CellContext(this);
   }
 
   // ---------------------------------------------------------------- public (folder-private)
 
+  // ------------------------------------------------------------ ActorContext (what handlers see)
+
+  get self(): ActorRef<M> {
+    return this.ref;
+  }
+
+  get system(): ActorSystem {
+    return this.core.system;
+  }
+
+  get parent(): ActorRef<never> | undefined {
+    return this.parentCell?.ref as ActorRef<never> | undefined;
+  }
+
+  get children(): readonly ActorRef<never>[] {
+    return this.childRefs();
+  }
+
+  child(name: string): ActorRef<never> | undefined {
+    return this.childNamed(name)?.ref as ActorRef<never> | undefined;
+  }
+
+  spawn<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
+    return this.spawnChild(behavior, name, options);
+  }
+
+  stop(child: ActorRef<never>): void {
+    this.stopChild(child);
+  }
+
+  /** A logger whose lines name this actor (made on first use). */
+  get log(): Logger {
+    return this.#rareState().log ??= prefixedLogger(this.core.log, this.path + ":");
+  }
+
+  /** Its ref, made on first use (an entity nobody asks for its ref never has one). */
+  get ref(): LocalActorRef<M> {
+    return this.#ref ??= new LocalActorRef(this);
+  }
+
   /** `/a/b`: built on first use. */
   get path(): string {
-    return this.#path ??= this.parent ? `${this.parent.path}/${this.name}` : `/${this.name}`;
+    return this.#path ??= this.parentCell
+      ? `${this.parentCell.path}/${this.name}`
+      : `/${this.name}`;
   }
 
   get isTerminated(): boolean {
@@ -407,7 +434,7 @@ export class ActorCell<M> {
       }
     }
     this.#push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   enqueueAsync(msg: M): Promise<void> {
@@ -446,8 +473,30 @@ export class ActorCell<M> {
     return this.#children?.get(name);
   }
 
+  /** Every child in the registry, alive or stopping (not yet terminated). */
+  childCells(): IterableIterator<ActorCell<unknown>> {
+    return this.#children === undefined ? EMPTY_CELLS.values() : this.#children.values();
+  }
+
   spawnChild<C>(behavior: Behavior<C>, name: string, options?: SpawnOptions): ActorRef<C> {
     checkName(name);
+    return this.spawnChildCell(behavior, name, options).ref;
+  }
+
+  /**
+   * Spawns a child whose name the caller made valid (no `checkName`), and returns its cell.
+   * `cls` makes the cell (a subclass keeps the parent's data on it: sharding's entities);
+   * `absent`: the caller knows no child has the name (one registry lookup less).
+   *
+   * @throws {ActorNameTakenError} when a live child already has the name.
+   */
+  spawnChildCell<C>(
+    behavior: Behavior<C>,
+    name: string,
+    options?: SpawnOptions,
+    cls: CellClass = ActorCell as CellClass,
+    absent = false,
+  ): ActorCell<C> {
     const children = this.#children ??= new NameRegistry();
     // Without a config the path is not needed yet: the child builds it on first use.
     const core = this.core;
@@ -459,24 +508,25 @@ export class ActorCell<M> {
     const mailbox = path === undefined
       ? options?.mailbox ?? core.mailboxFor("", undefined)
       : core.mailboxFor(path, options?.mailbox);
-    const cell = new ActorCell<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
+    const cell = new cls<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
     // One registry lookup (a cell that is never started costs nothing more).
-    if (!children.add(name, cell as ActorCell<unknown>)) {
+    if (absent) children.insertAbsent(name, cell as ActorCell<unknown>);
+    else if (!children.add(name, cell as ActorCell<unknown>)) {
       throw new ActorNameTakenError(`${this.path}/${name}`);
     }
     if (this.#state >= STOPPING) {
       // A stopping parent cannot adopt new children: the child stops before it starts.
       cell.#state = STOPPED;
       children.delete(name);
-      return cell.ref;
+      return cell;
     }
     cell.start();
-    return cell.ref;
+    return cell;
   }
 
   stopChild(ref: ActorRef<never>): void {
     const cell = (ref as unknown as LocalActorRef<unknown>).cell as ActorCell<unknown> | undefined;
-    if (!(ref instanceof LocalActorRef) || cell?.parent !== (this as ActorCell<unknown>)) {
+    if (!(ref instanceof LocalActorRef) || cell?.parentCell !== (this as ActorCell<unknown>)) {
       throw new TypeError(
         `Cannot stop "${ref.path}" from "${this.path}": only direct children can be stopped`,
       );
@@ -491,7 +541,7 @@ export class ActorCell<M> {
   requestStopWhenDrained(): void {
     if (this.#state >= STOPPING || this.#drainStop) return;
     this.#drainStop = true;
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   /** Reports every child that stops from now on as `Terminated(child)` (see `watchChildren`). */
@@ -501,13 +551,13 @@ export class ActorCell<M> {
 
   requestStop(): void {
     if (this.#state >= STOPPING) return;
-    if (this.#busy || this.#state === CREATED) {
-      this.#stopRequested = true;
-      if (this.#state === CREATED && !this.#scheduled) this.#schedule();
+    if ((this.#flags & BUSY) !== 0 || this.#state === CREATED) {
+      this.#flags |= STOP_REQUESTED;
+      if (this.#state === CREATED && (this.#flags & SCHEDULED) === 0) this.#schedule();
       if (this.#state === RESTARTING && this.#backoffTimer) {
         this.#backoffTimer.cancel();
         this.#backoffTimer = undefined;
-        this.#busy = false;
+        this.#flags &= ~BUSY;
         this.#stop();
       }
       return;
@@ -609,8 +659,7 @@ export class ActorCell<M> {
       n++;
       this.#begin();
     }
-    const ctx = this.#ctx;
-    while (n < budget && !this.#busy) {
+    while (n < budget && (this.#flags & BUSY) === 0) {
       // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
       const rare = this.#rare;
       const sys = rare === undefined ? undefined : rare.sys;
@@ -620,7 +669,7 @@ export class ActorCell<M> {
         continue;
       }
       if (this.#state !== RUNNING) break;
-      if (this.#stopRequested) {
+      if ((this.#flags & STOP_REQUESTED) !== 0) {
         this.#stop();
         break;
       }
@@ -642,28 +691,28 @@ export class ActorCell<M> {
       n++;
       let result: unknown;
       try {
-        result = this.#handler!(ctx, msg);
+        result = this.#handler!(this, msg);
       } catch (err) {
         this.#fail(err);
         continue;
       }
       if (result === undefined || (result as Behavior<M>).kind === SAME_KIND) {
-        if (this.#spy !== undefined) this.#reportSpy(msg);
+        if (rare !== undefined && rare.spy !== undefined) this.#reportSpy(msg);
         continue;
       }
       if (isThenable(result)) {
-        this.#busy = true;
+        this.#flags |= BUSY;
         result.then(
           (b) => this.#afterAsync(b, msg),
           (err) => this.#afterAsyncError(err),
         );
         break;
       }
-      if (this.#spy !== undefined) this.#reportSpy(msg);
+      if (rare !== undefined && rare.spy !== undefined) this.#reportSpy(msg);
       this.#become(result, msg);
     }
-    this.#scheduled = false;
-    if (!this.#busy && this.#hasWork()) this.#schedule();
+    this.#flags &= ~SCHEDULED;
+    if ((this.#flags & BUSY) === 0 && this.#hasWork()) this.#schedule();
     return n;
   }
 
@@ -702,14 +751,14 @@ export class ActorCell<M> {
   }
 
   #schedule(): void {
-    this.#scheduled = true;
+    this.#flags |= SCHEDULED;
     this.core.dispatcher.schedule(this as ActorCell<unknown>);
   }
 
   #hasWork(): boolean {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
     if (this.#state === RUNNING) {
-      return this.#stopRequested || this.#drainStop ||
+      return (this.#flags & STOP_REQUESTED) !== 0 || this.#drainStop ||
         this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
     }
     return false;
@@ -721,7 +770,7 @@ export class ActorCell<M> {
       return;
     }
     (this.#sys ??= []).push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   #handleSys(msg: SysMsg): void {
@@ -759,9 +808,9 @@ export class ActorCell<M> {
     // Even when a stop was requested before start, the actor starts first so that preStart
     // and postStop always come in pairs.
     this.#state = STARTING;
-    this.#busy = true;
+    this.#flags |= BUSY;
     this.#enter(this.#initial, false, () => {
-      this.#busy = false;
+      this.#flags &= ~BUSY;
       if (this.#state !== STARTING) return;
       this.#state = RUNNING;
       const es = this.core.eventStream;
@@ -778,7 +827,6 @@ export class ActorCell<M> {
    */
   #enter(behavior: Behavior<M>, restarting: boolean, done: () => void): void {
     let b: Behavior<M> = behavior;
-    const ctx = this.#ctx;
     try {
       for (;;) {
         if (!(b instanceof Behavior)) {
@@ -790,7 +838,7 @@ export class ActorCell<M> {
             done();
             return;
           case "setup": {
-            const next = (b.payload as SetupFactory<M>)(ctx);
+            const next = (b.payload as SetupFactory<M>)(this);
             if (isThenable(next)) {
               next.then(
                 (nb) => this.#enterAsync(nb as Behavior<M>, restarting, done),
@@ -808,7 +856,7 @@ export class ActorCell<M> {
             const hook = restarting ? (hooks.postRestart ?? hooks.preStart) : hooks.preStart;
             const inner = p.inner as Behavior<M>;
             if (hook) {
-              const r = hook(ctx);
+              const r = hook(this);
               if (isThenable(r)) {
                 r.then(
                   () => this.#enterAsync(inner, restarting, done),
@@ -833,7 +881,7 @@ export class ActorCell<M> {
             continue;
           }
           case "stopped":
-            this.#busy = false;
+            this.#flags &= ~BUSY;
             this.#state = RUNNING;
             this.#stop();
             return;
@@ -865,7 +913,7 @@ export class ActorCell<M> {
   }
 
   #enterFailed(err: unknown): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state === STARTING || this.#state === RESTARTING) this.#state = RUNNING;
     this.#fail(err);
     this.#resume();
@@ -873,17 +921,17 @@ export class ActorCell<M> {
 
   /** After async work completes: continue processing or honour a pending stop. */
   #resume(): void {
-    if (this.#busy) return;
-    if (this.#stopRequested && this.#state < STOPPING) {
+    if ((this.#flags & BUSY) !== 0) return;
+    if ((this.#flags & STOP_REQUESTED) !== 0 && this.#state < STOPPING) {
       if (this.#state !== RUNNING) this.#state = RUNNING;
       this.#stop();
       return;
     }
-    if (!this.#scheduled && this.#hasWork()) this.#schedule();
+    if ((this.#flags & SCHEDULED) === 0 && this.#hasWork()) this.#schedule();
   }
 
   #afterAsync(result: unknown, msg: M): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state >= STOPPING) return;
     if (this.#spy !== undefined) this.#reportSpy(msg);
     if (result !== undefined && (result as Behavior<M>).kind !== SAME_KIND) {
@@ -893,7 +941,7 @@ export class ActorCell<M> {
   }
 
   #afterAsyncError(err: unknown): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     if (this.#state >= STOPPING) return;
     this.#fail(err);
     this.#resume();
@@ -924,11 +972,11 @@ export class ActorCell<M> {
         this.#restart(undefined);
         return;
       default:
-        this.#busy = true;
+        this.#flags |= BUSY;
         this.#enter(result as Behavior<M>, false, () => {
-          this.#busy = false;
+          this.#flags &= ~BUSY;
         });
-        if (!this.#busy) return;
+        if ((this.#flags & BUSY) === 0) return;
     }
   }
 
@@ -957,10 +1005,10 @@ export class ActorCell<M> {
         this.#restart(error);
         return;
       case "escalate":
-        if (this.parent && this.parent.isAlive) {
-          this.core.log.warn(`${this.path}: escalating failure to ${this.parent.path}`, error);
+        if (this.parentCell && this.parentCell.isAlive) {
+          this.core.log.warn(`${this.path}: escalating failure to ${this.parentCell.path}`, error);
           this.#state = SUSPENDED;
-          this.parent.#sysEnqueue({
+          this.parentCell.#sysEnqueue({
             kind: "childFailed",
             child: this as ActorCell<unknown>,
             error,
@@ -977,7 +1025,7 @@ export class ActorCell<M> {
   }
 
   #restart(error: unknown): void {
-    this.#busy = true;
+    this.#flags |= BUSY;
     this.#state = RESTARTING;
     const hooks = this.#hooks;
     const run = async () => {
@@ -985,8 +1033,8 @@ export class ActorCell<M> {
         for (let i = hooks.length - 1; i >= 0; i--) {
           const h = hooks[i];
           try {
-            if (h.preRestart) await h.preRestart(this.#ctx, error);
-            else if (h.postStop) await h.postStop(this.#ctx);
+            if (h.preRestart) await h.preRestart(this, error);
+            else if (h.postStop) await h.postStop(this);
           } catch (err) {
             this.core.log.error(`${this.path}: preRestart hook failed`, err);
           }
@@ -995,8 +1043,8 @@ export class ActorCell<M> {
       await this.#stopChildren();
     };
     const afterCleanup = () => {
-      if (this.#stopRequested) {
-        this.#busy = false;
+      if ((this.#flags & STOP_REQUESTED) !== 0) {
+        this.#flags &= ~BUSY;
         this.#state = RUNNING;
         this.#hooks = undefined;
         this.#stop();
@@ -1012,7 +1060,7 @@ export class ActorCell<M> {
       const go = () => {
         this.#backoffTimer = undefined;
         this.#enter(this.#initial, true, () => {
-          this.#busy = false;
+          this.#flags &= ~BUSY;
           if (this.#state !== RESTARTING) return;
           this.#state = RUNNING;
           this.core.eventStream.publish(new ActorRestarted(this.ref as ActorRef<never>, error));
@@ -1046,7 +1094,7 @@ export class ActorCell<M> {
   #stop(): void {
     if (this.#state >= STOPPING) return;
     this.#state = STOPPING;
-    this.#busy = true;
+    this.#flags |= BUSY;
     if (this.#backoffTimer) {
       this.#backoffTimer.cancel();
       this.#backoffTimer = undefined;
@@ -1064,7 +1112,7 @@ export class ActorCell<M> {
           const h = hooks[i];
           if (!h.postStop) continue;
           try {
-            await h.postStop(this.#ctx);
+            await h.postStop(this);
           } catch (err) {
             this.core.log.error(`${this.path}: postStop hook failed`, err);
           }
@@ -1081,18 +1129,18 @@ export class ActorCell<M> {
 
   #finishStop(): void {
     this.#state = STOPPED;
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     this.#hooks = undefined;
     this.#handler = undefined;
     const self = this as ActorCell<unknown>;
-    if (this.parent) {
-      const siblings = this.parent.#children;
+    if (this.parentCell) {
+      const siblings = this.parentCell.#children;
       if (siblings?.get(this.name) === self) siblings.delete(this.name);
-      const parent = this.parent;
+      const parent = this.parentCell;
       // A stopping parent is stopping its children itself: it needs no Terminated for them.
       if (parent.#childWatch && parent.#state < STOPPING) {
         parent.#push(new Terminated(this.ref));
-        if (!parent.#scheduled && !parent.#busy) parent.#schedule();
+        if ((parent.#flags & (SCHEDULED | BUSY)) === 0) parent.#schedule();
       }
     } else {
       this.core.rootTerminated(self);
@@ -1138,7 +1186,7 @@ export class ActorCell<M> {
     // Like a system message, Terminated is never dropped by a bounded mailbox's overflow
     // strategy: death watch must not be lost to a full mailbox.
     this.#push(msg);
-    if (!this.#scheduled && !this.#busy) this.#schedule();
+    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 }
 
@@ -1146,6 +1194,11 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"})`;
   return `a ${typeof v} (${String(v)})`;
+}
+
+/** The cell of a local actor's ref; `undefined` for any other ref. */
+export function localCell(ref: ActorRef<never>): ActorCell<unknown> | undefined {
+  return ref instanceof LocalActorRef ? ref.cell as ActorCell<unknown> : undefined;
 }
 
 /**
@@ -1182,7 +1235,7 @@ export function watchChildren(ctx: ActorContext<unknown>): void {
  */
 export function stopWhenDrained(ctx: ActorContext<unknown>, child: ActorRef<never>): void {
   const cell = child instanceof LocalActorRef ? child.cell as ActorCell<unknown> : undefined;
-  if (cell === undefined || cell.parent?.path !== ctx.self.path) {
+  if (cell === undefined || cell.parentCell?.path !== ctx.self.path) {
     throw new TypeError(
       `Cannot stop "${child.path}" from "${ctx.self.path}": only direct children can be stopped`,
     );

@@ -27,6 +27,12 @@ export class NameRegistry<V> {
     return true;
   }
 
+  /** Sets `name`, which the caller knows has no live value (no lookup first). */
+  insertAbsent(name: string, value: V): void {
+    this.#map.set(name, value);
+    this.#live++;
+  }
+
   set(name: string, value: V): void {
     if (this.#map.get(name) === undefined) this.#live++;
     this.#map.set(name, value);

@@ -10,7 +10,9 @@
  * @module
  */
 export {
-  type ActorCell,
+  ActorCell,
+  type CellClass,
+  localCell,
   stopWhenDrained,
   terminationOf,
   WATCHABLE,

@@ -12,8 +12,9 @@ import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
 import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
 import {
-  type ActorCell,
-  stopWhenDrained,
+  ActorCell,
+  type CellClass,
+  localCell,
   terminationOf,
   WATCHABLE,
   type Watchable,
@@ -211,14 +212,29 @@ function regionWatch(ref: ActorRef<never>, region: ActorRef<never>): Watchable {
   };
 }
 
-interface Entity {
-  readonly id: string;
-  ref: ActorRef<unknown>;
-  readonly shard: number;
-  lastUsed: number;
+/**
+ * The cell of an entity, which is also what the region keeps per entity: the region's child
+ * registry is its one table of entities (no map of its own to keep in step with it, and no
+ * record object per entity).
+ */
+class EntityCell extends ActorCell<unknown> {
+  /** Its shard. */
+  shard = 0;
+  /** When it last got a message (ms of the region's coarse clock). */
+  lastUsed = 0;
   /** Set once a stop is requested: new messages wait in it until the entity has stopped. */
-  stopping: Stopping | undefined;
+  stopping: Stopping | undefined = undefined;
+  /** The entity id when the child name is its escaped form; `undefined`: the id is the name. */
+  escapedId: string | undefined = undefined;
+
+  /** The entity id. */
+  get id(): string {
+    return this.escapedId ?? this.name;
+  }
 }
+
+/** Every child of the region is an entity. */
+const entityOf = (cell: ActorCell<unknown>): EntityCell => cell as EntityCell;
 
 interface Stopping {
   /** When the stop was requested (a drain that never finishes is forced after a while). */
@@ -265,11 +281,22 @@ export function regionBehavior(
   return Behaviors.setup<RegionMsg>((ctx) => {
     const clock = ext.clock;
     const self = coordinator.self;
-    const entities = new Map<string, Entity>();
-    // Entities are found from `Terminated` by their child name: no map of refs, no watch each.
+    // The region's own cell: its child registry is the table of entities (by child name).
+    const region = localCell(ctx.self as ActorRef<never>)!;
+    // Every child that stops comes back as `Terminated`: no watch each.
     watchChildren(ctx as ActorContext<unknown>);
-    const childPrefix = ctx.self.path.length + 1;
-    const stopping = new Set<Entity>(); // asked to stop, not terminated yet
+    // Asked to stop and not terminated yet, by id: a stopped child leaves the registry before
+    // its `Terminated` is handled, and its id's messages must wait for that (order).
+    const stopping = new Map<string, ActorCell<unknown>>();
+    /** The live or stopping child of entity `id` (one lookup when the id is its child name). */
+    const entityCell = (id: string): ActorCell<unknown> | undefined => {
+      let c = region.childCell(id);
+      if (c !== undefined && entityOf(c).id === id) return c;
+      const name = entityChildName(id);
+      if (name === id) return undefined;
+      c = region.childCell(name);
+      return c !== undefined && entityOf(c).id === id ? c : undefined;
+    };
     const active = new Set<number>();
     const released = new Set<number>();
     const markersSent = new Map<number, string>(); // shard → owner the marker went to
@@ -346,48 +373,61 @@ export function regionBehavior(
       return e?.node === self && coordinator.leaseValid && !released.has(shard);
     };
 
-    const spawnEntity = (id: string, shard: number): Entity => {
-      const ent: Entity = {
-        id,
-        ref: undefined as unknown as ActorRef<unknown>,
-        shard,
-        lastUsed: now,
-        stopping: undefined,
-      };
-      ent.ref = ctx.spawn(spec.factory(id), entityChildName(id)) as ActorRef<unknown>;
-      entities.set(id, ent);
-      return ent;
+    /** Spawns entity `id`, known to have no cell (live, stopping or awaiting its Terminated). */
+    const spawnEntity = (id: string, shard: number, name = entityChildName(id)): EntityCell => {
+      // The name is valid by construction (escaped) and known to be free: no check, no lookup.
+      const cell = region.spawnChildCell(
+        spec.factory(id),
+        name,
+        undefined,
+        EntityCell as unknown as CellClass,
+        true,
+      ) as EntityCell;
+      cell.shard = shard;
+      cell.lastUsed = now;
+      if (name !== id) cell.escapedId = id;
+      return cell;
     };
 
-    const deliverLocal = (
+    /** Delivers to entity `id` (spawned if needed). */
+    const deliverLocal = (id: string, shard: number, message: unknown) =>
+      deliverTo(entityCell(id), id, shard, message);
+
+    /** Like `deliverLocal`; `live`: the entity's cell, already looked up (none: undefined). */
+    const deliverTo = (
+      live: ActorCell<unknown> | undefined,
       id: string,
       shard: number,
       message: unknown,
-      live: Entity | undefined = entities.get(id),
     ) => {
-      const ent = live ?? spawnEntity(id, shard);
+      const cell = live ?? (stopping.size > 0 ? stopping.get(id) : undefined) ??
+        spawnEntity(id, shard);
+      const ent = entityOf(cell);
       ent.lastUsed = now;
       if (ent.stopping !== undefined) (ent.stopping.pending ??= []).push(message);
-      else ent.ref.tell(message);
+      else cell.enqueue(message);
     };
 
     /**
      * Stops an entity once it handled what it was given (`force`: now, losing its mailbox). From
      * here on its new messages wait in `pending`, so its mailbox only shrinks.
      */
-    const stopEntity = (ent: Entity, force = false) => {
+    const stopEntity = (cell: ActorCell<unknown>, force = false) => {
+      const ent = entityOf(cell);
       if (ent.stopping === undefined) {
         ent.stopping = { since: now, pending: undefined };
-        stopping.add(ent);
-        if (!force) stopWhenDrained(ctx as ActorContext<unknown>, ent.ref as ActorRef<never>);
+        stopping.set(ent.id, cell);
+        if (!force) cell.requestStopWhenDrained();
       }
-      if (force) ctx.stop(ent.ref as ActorRef<never>);
+      if (force) cell.requestStop();
     };
 
     const deactivate = (shard: number, force = false) => {
       active.delete(shard);
       openFor = undefined;
-      for (const ent of entities.values()) if (ent.shard === shard) stopEntity(ent, force);
+      for (const cell of [...region.childCells()]) {
+        if (entityOf(cell).shard === shard) stopEntity(cell, force);
+      }
     };
 
     /** Delivers or forwards `m`; false when it has to wait. */
@@ -446,7 +486,8 @@ export function regionBehavior(
     };
 
     const finishHandoff = (shard: number) => {
-      for (const ent of entities.values()) if (ent.shard === shard) return;
+      for (const cell of region.childCells()) if (entityOf(cell).shard === shard) return;
+      for (const cell of stopping.values()) if (entityOf(cell).shard === shard) return;
       if (!handoffs.delete(shard)) return;
       markersIn.delete(shard);
       coordinator.handoffDone(spec.name, shard);
@@ -482,9 +523,11 @@ export function regionBehavior(
         if (!stillOwner(shard)) deactivate(shard, !coordinator.leaseValid);
       }
       // A lost lease stops at once; a drain that does not finish is forced after a while.
-      for (const ent of stopping) {
-        if (!coordinator.leaseValid || now - ent.stopping!.since > spec.bufferTimeout / 2) {
-          stopEntity(ent, true);
+      for (const cell of stopping.values()) {
+        if (
+          !coordinator.leaseValid || now - entityOf(cell).stopping!.since > spec.bufferTimeout / 2
+        ) {
+          stopEntity(cell, true);
         }
       }
       // Released shards come back once the table no longer shows them handed off from here.
@@ -509,9 +552,10 @@ export function regionBehavior(
       }
       // Passivation of idle entities.
       if (spec.passivateAfter !== undefined) {
-        for (const ent of entities.values()) {
+        for (const cell of [...region.childCells()]) {
+          const ent = entityOf(cell);
           if (ent.stopping === undefined && now - ent.lastUsed >= spec.passivateAfter) {
-            stopEntity(ent);
+            stopEntity(cell);
           }
         }
       }
@@ -529,18 +573,34 @@ export function regionBehavior(
       progressHandoff(shard);
     };
 
-    // The hot path: a live entity knows its shard, so no hashing here.
+    // The hot path (the region's mailbox is empty: no earlier envelope waits there). A live
+    // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
+    // here is spawned here too (no hop through the region's mailbox, no envelope kept).
     fast.tryLocal = (env) => {
-      const ent = entities.get(env.entityId);
-      if (ent === undefined || ent.stopping !== undefined) return false;
+      const id = env.entityId;
+      // An id that needs escaping takes the region's path (its child name is not the id).
+      let ent = region.childCell(id) as EntityCell | undefined;
+      let shard: number;
+      if (ent !== undefined) {
+        if (ent.stopping !== undefined || ent.escapedId !== undefined) return false;
+        shard = ent.shard;
+      } else {
+        // The id's entity may still be stopping (its messages wait for its Terminated).
+        if (stopping.size > 0 && stopping.has(id)) return false;
+        shard = entityShardOfNew(id, spec.numShards);
+      }
       const table = coordinator.table;
       if (table !== openFor) recomputeOpen(table);
       if (
-        open[ent.shard] === 0 || (!buffers.empty && buffers.has(ent.shard)) ||
-        !coordinator.leaseSeen
+        open[shard] === 0 || (!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen
       ) return false;
+      if (ent === undefined) {
+        const name = entityChildName(id);
+        if (name !== id) return false;
+        ent = spawnEntity(id, shard, name);
+      }
       ent.lastUsed = now;
-      ent.ref.tell(env.message);
+      ent.enqueue(env.message);
       return true;
     };
 
@@ -549,10 +609,10 @@ export function regionBehavior(
         if (msg instanceof ShardEnvelope) {
           // Fast path: an active shard of this node with nothing waiting and no hand-off (a
           // live entity knows its shard: no hashing).
-          const live = entities.get(msg.entityId);
+          const live = entityCell(msg.entityId);
           // A new id goes to the shard-id cache only if it is routed elsewhere (see `route`).
           const shard = live !== undefined
-            ? live.shard
+            ? entityOf(live).shard
             : entityShardOfNew(msg.entityId, spec.numShards);
           if (
             active.has(shard) && coordinator.leaseValid && !buffers.has(shard) &&
@@ -561,8 +621,7 @@ export function regionBehavior(
             const e = coordinator.entry(spec.name, shard);
             if (e !== undefined && e.node === self && !e.handoff) {
               // (`live` undefined: the id is known to have no entity, no second lookup.)
-              if (live === undefined) spawnEntity(msg.entityId, shard).ref.tell(msg.message);
-              else deliverLocal(msg.entityId, shard, msg.message, live);
+              deliverTo(live, msg.entityId, shard, msg.message);
               return;
             }
           }
@@ -585,10 +644,10 @@ export function regionBehavior(
         } else if (msg instanceof HandoffMarker) {
           noteMarker(msg.shard, msg.from);
         } else if (msg instanceof Terminated) {
-          const ent = entities.get(entityIdOfChild(msg.ref.path.slice(childPrefix)));
-          if (ent === undefined || ent.ref !== msg.ref) return;
-          stopping.delete(ent);
-          entities.delete(ent.id);
+          const cell = localCell(msg.ref);
+          if (cell === undefined || cell.parentCell !== region) return;
+          const ent = entityOf(cell);
+          if (stopping.get(ent.id) === cell) stopping.delete(ent.id);
           // Its pending messages are older than anything buffered for the shard since.
           flushShard(
             ent.shard,
