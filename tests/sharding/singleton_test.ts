@@ -438,18 +438,18 @@ describe("Behaviors.singleton", () => {
     // downing late. Its instance runs only under its shard lease (plus a grace), which the leader
     // stops renewing at the downing; the next owner waits out that bound before it starts.
     for (const seed of [1, 2, 3, 4]) {
-      let slowTo: number | undefined;
+      const slow = { to: -1 };
       await using c = await testCluster(3, {
         seed,
         downing: { stableAfter: 2000 },
-        latency: (_from, to) => (to.port === slowTo ? 300 : 1),
+        latency: (_from, to) => (to.port === slow.to ? 300 : 1),
       });
       const inst = new Instances();
       const refs = spawnEverywhere(c, inst);
       await untilChecked(c, inst, () => inst.count() === 1, `seed ${seed} start`);
       const owner = inst.ports()[0];
       const i = owner - 25520;
-      slowTo = owner;
+      slow.to = owner;
       c.nodes[(i + 1) % 3].down(c.address(i));
       const downedAt = c.clock.now();
       let movedAt: number | undefined;
