@@ -892,7 +892,6 @@ export class ShardCoordinator {
       .map((m) => m.id);
   }
 
-  /** Lease left: `leaseTimeout` after the last moment a majority of the members answered. */
   /** The last moment a majority of the members was heard from (-Infinity: never). */
   #majorityAt(): number {
     const now = this.#ctx.clock.now();
