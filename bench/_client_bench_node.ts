@@ -9,7 +9,11 @@
 //   {"op":"dead","tag":"t"} → {"event":"dead","tag":"t","dead":{reason:count},"restarts":N}
 // (the dead letters this node published and how many entities started again), and
 //   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N,"cpu":µs} ("inc"s counted here,
-//   and the process's CPU time so far, user + system).
+//   and the process's CPU time so far, user + system), and
+//   {"op":"arm","at":N,"tag":"t"} → {"event":"reached","tag":"t","at":ms,"cpu":µs} once this node
+//   has counted N "inc"s in all (`at`: performance.timeOrigin + performance.now() when the Nth
+//   arrived, so the bench times the end of a run without polling the nodes it measures).
+// Closing stdin ends the process with exit code 0 (so a --cpu-prof profile gets written).
 import process from "node:process";
 import { createInterface } from "node:readline";
 import {
@@ -27,12 +31,29 @@ type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
 // delivered messages look lost. `starts` counts entity starts beyond the first per id.
 const counts = new Map<string, number>();
 let restarts = 0;
+/** Every "inc" counted here, and the armed mark (see "arm"). */
+let total = 0;
+let mark = -1;
+let markTag = "";
+function reached(): void {
+  mark = -1;
+  const cpu = process.cpuUsage();
+  print({
+    event: "reached",
+    tag: markTag,
+    at: performance.timeOrigin + performance.now(),
+    cpu: cpu.user + cpu.system,
+  });
+}
+const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 const counter = (id: string): Behavior<Msg> => {
   if (counts.has(id)) restarts++;
   else counts.set(id, 0);
   return Behaviors.receive((_c, m) => {
-    if (m.type === "inc") counts.set(id, counts.get(id)! + 1);
-    else m.replyTo.tell(counts.get(id)!);
+    if (m.type === "inc") {
+      counts.set(id, counts.get(id)! + 1);
+      if (++total === mark) reached();
+    } else m.replyTo.tell(counts.get(id)!);
     return Behaviors.same();
   });
 };
@@ -51,7 +72,6 @@ node.eventStream.subscribe(DeadLetter, (d) => {
   dead.set(k, (dead.get(k) ?? 0) + 1);
 });
 const region = node.spawn(Behaviors.sharded(counter, { numShards: 30 }), "bench");
-const print = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + "\n");
 print({ event: "ready", port: node.selfAddress.port });
 let last = -1;
 setInterval(() => {
@@ -65,6 +85,7 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
     id: string;
     ids: string[];
     n: number;
+    at: number;
     tag: string;
   };
   if (cmd.op === "tells") {
@@ -74,6 +95,12 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
       if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
     }
     print({ event: "sent", tag: cmd.tag, ms: Math.round(performance.now() - t0) });
+    return;
+  }
+  if (cmd.op === "arm") {
+    markTag = cmd.tag;
+    mark = cmd.at;
+    if (total >= mark) reached();
     return;
   }
   if (cmd.op === "total") {

@@ -1,7 +1,7 @@
 // The raw baseline of the client benches: `messages` JSON frames (`{type, seq, account}`, 30
 // accounts) written to native sockets and only decoded by bench/_remote_peer.ts "raw" (one
-// process, or as many as the client's nodes), after 20 000 frames of warm-up per peer; the rate
-// is frames/s until the peers counted them all.
+// process, or as many as the client's nodes), after a warm-up (20 000 frames per peer unless
+// told otherwise) through the same sockets; the rate is frames/s until the peers counted them all.
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { defaultTcp } from "../src/runtime/select.ts";
@@ -15,8 +15,12 @@ const peerScript = fileURLToPath(new URL("./_remote_peer.ts", import.meta.url));
  * messages split evenly, one connection per peer, all written at once, each paced on its own
  * socket), timed until every peer counted its share.
  */
-export async function rawTellRate(messages: number, receivers = 1): Promise<number> {
-  return (await rawTellRun(messages, receivers)).rate;
+export async function rawTellRate(
+  messages: number,
+  receivers = 1,
+  warm = 20_000 * receivers,
+): Promise<number> {
+  return (await rawTellRun(messages, receivers, warm)).rate;
 }
 
 /** What one raw run measured: the rate and the CPU time per message, per side. */
@@ -29,9 +33,16 @@ export interface RawRun {
   readonly receiverCpu: number;
 }
 
-/** Like {@linkcode rawTellRate}, with the CPU time both sides spent per frame. */
-export async function rawTellRun(messages: number, receivers = 1): Promise<RawRun> {
-  const warm = 20_000;
+/**
+ * Like {@linkcode rawTellRate}, with the CPU time both sides spent per frame. `warmTotal` frames
+ * (split over the receivers) go first, through the same sockets, and are not timed.
+ */
+export async function rawTellRun(
+  messages: number,
+  receivers = 1,
+  warmTotal = 20_000 * receivers,
+): Promise<RawRun> {
+  const warm = Math.max(1, Math.ceil(warmTotal / receivers));
   const share = Math.ceil(messages / receivers);
   const message = (seq: number) => ({ type: "inc", seq, account: `e${seq % 30}` });
   const peers = Array.from(

@@ -2,77 +2,204 @@
 // - ask latency p50/p99 (sequential): a node-local entityAsk, a member's entityAsk to an entity
 //   on another node (one network hop each way), and the client's ask to an entity on a node
 //   (zero-hop routing: the client sends straight to the owner);
-// - tell throughput: client tells to sharded entities on the 3 nodes (counted by the entities),
-//   against raw JSON frames written to a native socket and only decoded by the receiver
-//   (bench/_remote_peer.ts "raw", as in bench/remote_bench.ts), once to one receiving process and
-//   once split over three (the client's tells go to three node processes).
-// The last line, `RESULT {...}`, holds the numbers as JSON.
+// - tell throughput, steady state: client tells to sharded entities on the 3 nodes (counted by
+//   the entities), a member's tells to the entities on the 2 other nodes, and raw JSON frames
+//   written to a native socket and decoded by the receiver (bench/_remote_peer.ts "raw", as in
+//   bench/remote_bench.ts), once to one receiving process and once split over three (the
+//   client's tells go to three node processes).
+//
+// Method: every tell run is two phases over the same path (same client, connections, nodes,
+// entities; same sockets and receiver processes for raw): a warm-up of BENCH_WARM messages
+// (default: the measured count), waited for until all arrived, then the measured run of
+// BENCH_TELLS messages. So the measured run sees JIT-compiled code, grown buffers and
+// allocated shards on every process, not start-up. A run ends when the last node has counted
+// its share: each node is armed with the count it must reach and reports the time it got
+// there (no polling of the nodes being measured; a slow poll only detects a stalled run).
+// The rounds (BENCH_ROUNDS, default 1) repeat client, member, raw, raw ×3 in that order, and
+// each round prints its ratios; the summary gives the medians of the per-round ratios.
+// The last line, `RESULT {...}`, holds the medians as JSON.
 //
 //   deno run -A bench/client_bench.ts      (or: bun bench/client_bench.ts)
-//   BENCH_ASKS=2000 BENCH_TELLS=20000 (the defaults) to change the sizes.
+//   BENCH_ASKS=2000 BENCH_TELLS=1000000 BENCH_WARM=<BENCH_TELLS> BENCH_ROUNDS=1 (the defaults)
+//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": extra runtime flags for the node
+//   processes (they exit cleanly at the end, so profiles get written).
 import process from "node:process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type ActorRef, ClusterClient, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
-import { runScript, type ScriptProcess } from "../tests/_helpers/process.ts";
 import { rawTellRun } from "./_client_raw_rate.ts";
 
 const ASKS = Number(process.env.BENCH_ASKS ?? 2000);
-const TELLS = Number(process.env.BENCH_TELLS ?? 20_000);
+const TELLS = Number(process.env.BENCH_TELLS ?? 1_000_000);
+const WARM = Number(process.env.BENCH_WARM ?? TELLS);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const nodeScript = fileURLToPath(new URL("./_client_bench_node.ts", import.meta.url));
 
 type Msg = { type: "inc" } | { type: "get"; replyTo: ActorRef<number> };
 let tags = 0;
 
-async function start(seed?: number) {
-  const proc = runScript(nodeScript, seed ? ["--seed", `127.0.0.1:${seed}`] : [], {}, {
-    stdin: "pipe",
+/** A node process (with BENCH_NODE_ARGS), its stdout read line by line. */
+function nodeProcess(args: string[]) {
+  const isDeno = "Deno" in globalThis;
+  const argv = isDeno ? ["run", "-A", ...NODE_ARGS, nodeScript, ...args] : [
+    ...NODE_ARGS,
+    nodeScript,
+    ...args,
+  ];
+  const child = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  const waiters = new Set<{ match: (l: string) => boolean; done: (l: string) => void }>();
+  let partial = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    partial += chunk;
+    let nl: number;
+    while ((nl = partial.indexOf("\n")) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      lines.push(line);
+      for (const w of waiters) if (w.match(line)) (waiters.delete(w), w.done(line));
+    }
   });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    child,
+    waitForLine(match: (l: string) => boolean, timeout: number): Promise<string> {
+      const found = lines.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = {
+          match,
+          done: (l: string) => (clearTimeout(timer), resolve(l)),
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no matching line from a bench node within ${timeout} ms`));
+        }, timeout);
+        waiters.add(w);
+      });
+    },
+    /** Closes stdin (the node exits, writing its profile) and kills it if it lingers. */
+    async stop(): Promise<void> {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function start(seed?: number) {
+  const proc = nodeProcess(seed ? ["--seed", `127.0.0.1:${seed}`] : []);
   const port: number = JSON.parse(await proc.waitForLine((l) => l.includes('"ready"'), 60_000))
     .port;
+  const request = async (cmd: Record<string, unknown>, timeout = 60_000) => {
+    const tag = `t${++tags}`;
+    proc.child.stdin!.write(JSON.stringify({ ...cmd, tag }) + "\n");
+    return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), timeout));
+  };
   return {
     proc,
     port,
     async tells(ids: string[], n: number): Promise<void> {
-      const tag = `t${++tags}`;
-      proc.child.stdin!.write(JSON.stringify({ op: "tells", ids, n, tag }) + "\n");
-      await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 300_000);
+      await request({ op: "tells", ids, n }, 300_000);
     },
-    async dead(): Promise<{ dead: Record<string, number>; restarts: number }> {
-      const tag = `t${++tags}`;
-      proc.child.stdin!.write(JSON.stringify({ op: "dead", tag }) + "\n");
-      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000));
-    },
-    async total(): Promise<number> {
-      return (await this.stats()).n;
+    dead(): Promise<{ dead: Record<string, number>; restarts: number }> {
+      return request({ op: "dead" });
     },
     /** What this node counted, and its CPU time so far (µs). */
-    async stats(): Promise<{ n: number; cpu: number }> {
-      const tag = `t${++tags}`;
-      proc.child.stdin!.write(JSON.stringify({ op: "total", tag }) + "\n");
-      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 60_000));
+    stats(): Promise<{ n: number; cpu: number }> {
+      return request({ op: "total" });
     },
-    async lat(id: string, n: number): Promise<{ p50: number; p99: number }> {
-      const tag = `t${++tags}`;
-      proc.child.stdin!.write(JSON.stringify({ op: "lat", id, n, tag }) + "\n");
-      return JSON.parse(await proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), 300_000));
+    /** Resolves when this node's count reaches `at`: when (performance.timeOrigin-based ms). */
+    reached(at: number): Promise<{ at: number; cpu: number }> {
+      return request({ op: "arm", at }, 600_000);
+    },
+    lat(id: string, n: number): Promise<{ p50: number; p99: number }> {
+      return request({ op: "lat", id, n }, 300_000);
     },
   };
 }
+type Node = Awaited<ReturnType<typeof start>>;
 
 function pct(times: number[]): { p50: number; p99: number } {
   times.sort((a, b) => a - b);
   const p = (q: number) => Math.round(times[Math.floor(q * (times.length - 1))] * 1000);
   return { p50: p(0.5), p99: p(0.99) };
 }
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
+const now = () => performance.timeOrigin + performance.now();
 
-const procs: ScriptProcess[] = [];
+/** What one tell run measured. */
+interface TellRun {
+  rate: number;
+  delivered: number;
+  /** CPU per tell, µs: the sending process (this one, for the client) and the 3 nodes. */
+  senderCpu: number;
+  nodeCpu: number;
+}
+
+/**
+ * Times `send(n)` until every node has counted its share (`shares(n)`, per node), from the
+ * start of the send. A run whose counts stop moving for 15 s (something was lost: a dead
+ * letter) ends with what arrived.
+ */
+async function timedRun(
+  nodes: Node[],
+  n: number,
+  shares: (n: number) => number[],
+  send: (n: number) => Promise<void>,
+): Promise<TellRun> {
+  const before = await Promise.all(nodes.map((x) => x.stats()));
+  const expected = shares(n);
+  const marks = nodes.map((x, i) => x.reached(before[i].n + expected[i]));
+  const c0 = process.cpuUsage();
+  const t0 = now();
+  await send(n);
+  let stalled = false;
+  const all = Promise.all(marks);
+  const watchdog = (async () => {
+    let last = -1;
+    let lastChange = performance.now();
+    while (true) {
+      const r = await Promise.race([all, new Promise((ok) => setTimeout(ok, 500, "poll"))]);
+      if (r !== "poll") return;
+      const total = (await Promise.all(nodes.map((x) => x.stats()))).reduce((a, b) => a + b.n, 0);
+      if (total !== last) (last = total, lastChange = performance.now());
+      if (performance.now() - lastChange > 15_000) return void (stalled = true);
+    }
+  })();
+  await Promise.race([all, watchdog]);
+  const c1 = process.cpuUsage(c0);
+  const after = await Promise.all(nodes.map((x) => x.stats()));
+  const delivered = after.reduce((a, b, i) => a + b.n - before[i].n, 0);
+  let end: number;
+  let nodeCpu = 0;
+  if (!stalled) {
+    const done = await all;
+    end = Math.max(...done.map((d) => d.at));
+    for (let i = 0; i < nodes.length; i++) nodeCpu += done[i].cpu - before[i].cpu;
+  } else {
+    end = now() - 15_000;
+    for (let i = 0; i < nodes.length; i++) nodeCpu += after[i].cpu - before[i].cpu;
+  }
+  return {
+    rate: delivered / ((end - t0) / 1000),
+    delivered,
+    senderCpu: (c1.user + c1.system) / n,
+    nodeCpu: nodeCpu / n,
+  };
+}
+
+const nodes: Node[] = [];
 try {
   const a = await start();
-  procs.push(a.proc);
+  nodes.push(a);
   const [b, c] = await Promise.all([start(a.port), start(a.port)]);
-  procs.push(b.proc, c.proc);
+  nodes.push(b, c);
   await Promise.all(
-    [a, b, c].map((n) =>
+    nodes.map((n) =>
       n.proc.waitForLine((l) => l.includes('"view"') && JSON.parse(l).up === 3, 60_000)
     ),
   );
@@ -113,102 +240,112 @@ try {
       }x (target: within 1.10x)`,
     );
 
-    // Tell throughput: TELLS tells over the 60 entities (on all 3 nodes), done when the nodes
-    // counted them all. The nodes report their counts over stdin: polling them with asks (60
-    // sequential asks per poll, as before) loaded the very nodes being measured and made the
-    // rate depend on the poll (a round took longer than the whole run).
-    const nodes = [a, b, c];
-    const counted = async () =>
-      (await Promise.all(nodes.map((n) => n.total()))).reduce((x, y) => x + y, 0);
     const deadReasons = new Map<string, number>();
     client.system.eventStream.subscribe(DeadLetter, (d) => {
       const k = `${d.reason}:${d.detail}`;
       deadReasons.set(k, (deadReasons.get(k) ?? 0) + 1);
     });
-    const nodesCpu = async () =>
-      (await Promise.all(nodes.map((n) => n.stats()))).reduce((x, y) => x + y.cpu, 0);
-    const base = await counted();
-    const nodesCpu0 = await nodesCpu();
-    const clientCpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < TELLS; i++) {
-      ref.tell(new ShardEnvelope(ids[i % ids.length], { type: "inc" }));
-      if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
-    }
-    const sent = performance.now() - t0;
-    const arrived = async (n: number, base: number, since: number) => {
-      // Counts what arrived; gives up 15 s after the last progress (what overflowed a bounded
-      // queue is a dead letter and never arrives).
-      let delivered = -1;
-      let lastChange = performance.now();
-      while (true) {
-        const total = (await counted()) - base;
-        if (total !== delivered) lastChange = performance.now();
-        delivered = total;
-        if (delivered >= n || performance.now() - lastChange > 15_000) break;
-        await new Promise((r) => setTimeout(r, 2));
+    // How many of n round-robin tells over `over` land on each node.
+    const sharesOver = (over: string[]) => (n: number) =>
+      nodes.map((x) => {
+        let s = 0;
+        for (let j = 0; j < over.length; j++) {
+          if (owner(over[j]) === x.port) {
+            s += Math.floor(n / over.length) + (j < n % over.length ? 1 : 0);
+          }
+        }
+        return s;
+      });
+    const clientSend = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        ref.tell(new ShardEnvelope(ids[i % ids.length], { type: "inc" }));
+        if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
       }
-      return { delivered, rate: delivered / ((lastChange - since) / 1000) };
     };
-    const clientRun = await arrived(TELLS, base, t0);
-    const clientCpu1 = process.cpuUsage(clientCpu0);
-    // CPU per tell, including the count polls (a few per run).
-    const clientCpu = (clientCpu1.user + clientCpu1.system) / TELLS;
-    const nodeCpu = ((await nodesCpu()) - nodesCpu0) / TELLS;
-    const tellRate = clientRun.rate;
-    if (deadReasons.size > 0) console.log("client dead letters:", [...deadReasons]);
     // The same tells from a member (node A) to the entities on B and C.
     const remoteIds = ids.filter((id) => owner(id) !== a.port);
-    const memberBase = await counted();
-    const t1 = performance.now();
-    await a.tells(remoteIds, TELLS);
-    const memberRun = await arrived(TELLS, memberBase, t1);
-    const memberRate = memberRun.rate;
-    for (const n of [a, b, c]) {
+    const memberSend = (n: number) => a.tells(remoteIds, n);
+    const us = (x: number) => x.toFixed(2);
+    const rounds: {
+      client: TellRun;
+      member: TellRun;
+      raw: number;
+      raw3: number;
+      raw3SenderCpu: number;
+      raw3ReceiverCpu: number;
+    }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (WARM > 0) await timedRun(nodes, WARM, sharesOver(ids), clientSend);
+      const clientRun = await timedRun(nodes, TELLS, sharesOver(ids), clientSend);
+      if (WARM > 0) await timedRun(nodes, WARM, sharesOver(remoteIds), memberSend);
+      const memberRun = await timedRun(nodes, TELLS, sharesOver(remoteIds), memberSend);
+      const raw = (await rawTellRun(TELLS, 1, WARM)).rate;
+      const raw3Run = await rawTellRun(TELLS, 3, WARM);
+      const load = (await import("node:os")).loadavg()[0].toFixed(2);
+      rounds.push({
+        client: clientRun,
+        member: memberRun,
+        raw,
+        raw3: raw3Run.rate,
+        raw3SenderCpu: raw3Run.senderCpu,
+        raw3ReceiverCpu: raw3Run.receiverCpu,
+      });
+      console.log(
+        `tell throughput, round ${round} (${TELLS} tells after ${WARM} of warm-up; load ${load}):`,
+      );
+      console.log(
+        `  client → sharded entities on 3 nodes  ${
+          Math.round(clientRun.rate)
+        } msg/s (${clientRun.delivered} of ${TELLS} arrived)`,
+      );
+      console.log(
+        `  member → sharded entities on 2 nodes  ${
+          Math.round(memberRun.rate)
+        } msg/s (${memberRun.delivered} of ${TELLS} arrived)`,
+      );
+      console.log(`  raw JSON frames over a native socket  ${Math.round(raw)} msg/s`);
+      console.log(`  raw JSON frames to 3 peer processes   ${Math.round(raw3Run.rate)} msg/s`);
+      console.log(
+        `  CPU per tell, µs: client ${us(clientRun.senderCpu)} + 3 nodes ${
+          us(clientRun.nodeCpu)
+        }; raw to 3: sender ${us(raw3Run.senderCpu)} + receivers ${us(raw3Run.receiverCpu)}`,
+      );
+      console.log(
+        `  client / raw: ${(clientRun.rate / raw * 100).toFixed(0)} % (target: >= 50 %); ` +
+          `client / raw to 3 processes: ${(clientRun.rate / raw3Run.rate * 100).toFixed(0)} %; ` +
+          `client / member: ${(clientRun.rate / memberRun.rate * 100).toFixed(0)} %`,
+      );
+    }
+    if (deadReasons.size > 0) console.log("client dead letters:", [...deadReasons]);
+    for (const n of nodes) {
       const { dead, restarts } = await n.dead();
       if (Object.keys(dead).length > 0) console.log(`node ${n.port} dead letters:`, dead);
       if (restarts > 0) console.log(`node ${n.port}: ${restarts} entity restarts`);
     }
-    const rawRun = await rawTellRun(TELLS);
-    const raw = rawRun.rate;
-    // The client sends to three node processes: the same three receiving processes for raw.
-    const raw3Run = await rawTellRun(TELLS, 3);
-    const raw3 = raw3Run.rate;
-    console.log(`tell throughput (${TELLS} tells):`);
-    console.log(
-      `  client → sharded entities on 3 nodes  ${
-        Math.round(tellRate)
-      } msg/s (${clientRun.delivered} of ${TELLS} arrived; sending took ${Math.round(sent)} ms)`,
-    );
-    console.log(
-      `  member → sharded entities on 2 nodes  ${
-        Math.round(memberRate)
-      } msg/s (${memberRun.delivered} of ${TELLS} arrived)`,
-    );
-    console.log(`  raw JSON frames over a native socket  ${Math.round(raw)} msg/s`);
-    console.log(`  raw JSON frames to 3 peer processes   ${Math.round(raw3)} msg/s`);
-    const us = (x: number) => x.toFixed(2);
-    console.log(
-      `  CPU per tell, µs: client ${us(clientCpu)} + 3 nodes ${us(nodeCpu)}; raw to 3: sender ${
-        us(raw3Run.senderCpu)
-      } + receivers ${us(raw3Run.receiverCpu)}`,
-    );
-    console.log(
-      `  client / raw: ${(tellRate / raw * 100).toFixed(0)} % (target: >= 50 %); client / raw` +
-        ` to 3 processes: ${(tellRate / raw3 * 100).toFixed(0)} %; client / member: ${
-          (tellRate / memberRate * 100).toFixed(0)
-        } %`,
-    );
+    const m = (f: (r: typeof rounds[number]) => number) => med(rounds.map(f));
+    const ratio = m((r) => r.client.rate / r.raw);
+    const ratio3 = m((r) => r.client.rate / r.raw3);
+    if (ROUNDS > 1) {
+      console.log(
+        `medians of ${ROUNDS} rounds: client / raw ${(ratio * 100).toFixed(0)} %, client / raw ` +
+          `to 3 processes ${(ratio3 * 100).toFixed(0)} %, client ${
+            Math.round(m((r) => r.client.rate))
+          } msg/s`,
+      );
+    }
     console.log(
       "RESULT " + JSON.stringify({
-        client: Math.round(tellRate),
-        member: Math.round(memberRate),
-        raw: Math.round(raw),
-        raw3: Math.round(raw3),
-        clientCpu: +us(clientCpu),
-        nodeCpu: +us(nodeCpu),
-        raw3SenderCpu: +us(raw3Run.senderCpu),
-        raw3ReceiverCpu: +us(raw3Run.receiverCpu),
+        client: Math.round(m((r) => r.client.rate)),
+        member: Math.round(m((r) => r.member.rate)),
+        raw: Math.round(m((r) => r.raw)),
+        raw3: Math.round(m((r) => r.raw3)),
+        clientOverRaw: +ratio.toFixed(3),
+        clientOverRaw3: +ratio3.toFixed(3),
+        clientCpu: +us(m((r) => r.client.senderCpu)),
+        nodeCpu: +us(m((r) => r.client.nodeCpu)),
+        memberNodeCpu: +us(m((r) => r.member.nodeCpu)),
+        raw3SenderCpu: +us(m((r) => r.raw3SenderCpu)),
+        raw3ReceiverCpu: +us(m((r) => r.raw3ReceiverCpu)),
         askClientP50: viaClient.p50,
         askMemberP50: member.p50,
         askLocalP50: local.p50,
@@ -218,5 +355,5 @@ try {
     await client.close();
   }
 } finally {
-  for (const p of procs) await p.kill("SIGKILL");
+  await Promise.all(nodes.map((n) => n.proc.stop()));
 }
