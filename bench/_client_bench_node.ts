@@ -8,8 +8,8 @@
 // (n tells through this node's region, round robin over `ids`), and
 //   {"op":"dead","tag":"t"} → {"event":"dead","tag":"t","dead":{reason:count},"restarts":N}
 // (the dead letters this node published and how many entities started again), and
-//   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N,"cpu":µs} ("inc"s counted here,
-//   and the process's CPU time so far, user + system), and
+//   {"op":"total","tag":"t"} → {"event":"total","tag":"t","n":N,"cpu":µs,"restarts":N} ("inc"s
+//   counted here, the process's CPU time so far, user + system, and the entity restarts), and
 //   {"op":"arm","at":N,"tag":"t"} → {"event":"reached","tag":"t","at":ms,"cpu":µs} once this node
 //   has counted N "inc"s in all (`at`: performance.timeOrigin + performance.now() when the Nth
 //   arrived, so the bench times the end of a run without polling the nodes it measures).
@@ -107,7 +107,7 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
     let n = 0;
     for (const c of counts.values()) n += c;
     const cpu = process.cpuUsage();
-    print({ event: "total", tag: cmd.tag, n, cpu: cpu.user + cpu.system });
+    print({ event: "total", tag: cmd.tag, n, cpu: cpu.user + cpu.system, restarts });
     return;
   }
   if (cmd.op === "dead") {

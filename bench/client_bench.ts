@@ -109,7 +109,7 @@ async function start(seed?: number) {
       return request({ op: "dead" });
     },
     /** What this node counted, and its CPU time so far (µs). */
-    stats(): Promise<{ n: number; cpu: number }> {
+    stats(): Promise<{ n: number; cpu: number; restarts: number }> {
       return request({ op: "total" });
     },
     /** Resolves when this node's count reaches `at`: when (performance.timeOrigin-based ms). */
@@ -138,6 +138,11 @@ interface TellRun {
   /** CPU per tell, µs: the sending process (this one, for the client) and the 3 nodes. */
   senderCpu: number;
   nodeCpu: number;
+  /** How long the sending took (ms), and the whole run until the last node got its share. */
+  sendMs: number;
+  ms: number;
+  /** Entities that started again on the nodes during the run (a shard moved or restarted). */
+  restarts: number;
 }
 
 /**
@@ -157,6 +162,7 @@ async function timedRun(
   const c0 = process.cpuUsage();
   const t0 = now();
   await send(n);
+  const sent = now() - t0;
   let stalled = false;
   const all = Promise.all(marks);
   const watchdog = (async () => {
@@ -187,6 +193,9 @@ async function timedRun(
   return {
     rate: delivered / ((end - t0) / 1000),
     delivered,
+    sendMs: sent,
+    ms: end - t0,
+    restarts: after.reduce((a, b, i) => a + b.restarts - before[i].restarts, 0),
     senderCpu: (c1.user + c1.system) / n,
     nodeCpu: nodeCpu / n,
   };
@@ -296,12 +305,18 @@ try {
       console.log(
         `  client → sharded entities on 3 nodes  ${
           Math.round(clientRun.rate)
-        } msg/s (${clientRun.delivered} of ${TELLS} arrived)`,
+        } msg/s (${clientRun.delivered} of ${TELLS} arrived in ${
+          Math.round(clientRun.ms)
+        } ms, sending took ${Math.round(clientRun.sendMs)} ms${
+          clientRun.restarts > 0 ? `; ${clientRun.restarts} entity restarts` : ""
+        })`,
       );
       console.log(
         `  member → sharded entities on 2 nodes  ${
           Math.round(memberRun.rate)
-        } msg/s (${memberRun.delivered} of ${TELLS} arrived)`,
+        } msg/s (${memberRun.delivered} of ${TELLS} arrived${
+          memberRun.restarts > 0 ? `; ${memberRun.restarts} entity restarts` : ""
+        })`,
       );
       console.log(`  raw JSON frames over a native socket  ${Math.round(raw)} msg/s`);
       console.log(`  raw JSON frames to 3 peer processes   ${Math.round(raw3Run.rate)} msg/s`);
