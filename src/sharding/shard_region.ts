@@ -222,15 +222,35 @@ class EntityCell extends ActorCell<unknown> {
   shard = 0;
   /** When it last got a message (ms of the region's coarse clock). */
   lastUsed = 0;
+  /**
+   * What few entities have (an escaped id, a stop in progress): one field, `undefined` for
+   * nearly all of them, so the fast path checks both with one load.
+   */
+  odd: EntityOdd | undefined = undefined;
+
   /** Set once a stop is requested: new messages wait in it until the entity has stopped. */
-  stopping: Stopping | undefined = undefined;
+  get stopping(): Stopping | undefined {
+    return this.odd?.stopping;
+  }
+  set stopping(v: Stopping | undefined) {
+    (this.odd ??= { escapedId: undefined, stopping: undefined }).stopping = v;
+  }
+
   /** The entity id when the child name is its escaped form; `undefined`: the id is the name. */
-  escapedId: string | undefined = undefined;
+  get escapedId(): string | undefined {
+    return this.odd?.escapedId;
+  }
 
   /** The entity id. */
   get id(): string {
-    return this.escapedId ?? this.name;
+    return this.odd?.escapedId ?? this.name;
   }
+}
+
+/** The rarely set part of an entity's cell. */
+interface EntityOdd {
+  readonly escapedId: string | undefined;
+  stopping: Stopping | undefined;
 }
 
 /** Every child of the region is an entity. */
@@ -385,7 +405,7 @@ export function regionBehavior(
       ) as EntityCell;
       cell.shard = shard;
       cell.lastUsed = now;
-      if (name !== id) cell.escapedId = id;
+      if (name !== id) cell.odd = { escapedId: id, stopping: undefined };
       return cell;
     };
 
@@ -582,7 +602,8 @@ export function regionBehavior(
       let ent = region.childCell(id) as EntityCell | undefined;
       let shard: number;
       if (ent !== undefined) {
-        if (ent.stopping !== undefined || ent.escapedId !== undefined) return false;
+        // (Stopping, or its id is escaped: both are in `odd`.)
+        if (ent.odd !== undefined) return false;
         shard = ent.shard;
       } else {
         // The id's entity may still be stopping (its messages wait for its Terminated).
