@@ -505,6 +505,14 @@ export class ActorCell<M> implements ActorContext<M> {
     return children === undefined ? undefined : children.get(name);
   }
 
+  /**
+   * The registry of its children (made now if it has none; the same object for the cell's whole
+   * life): for a parent that looks its children up per message (a sharding region).
+   */
+  childRegistry(): NameRegistry<ActorCell<unknown>> {
+    return this.#children ??= new NameRegistry();
+  }
+
   /** Every child in the registry, alive or stopping (not yet terminated). */
   childCells(): IterableIterator<ActorCell<unknown>> {
     return this.#children === undefined ? EMPTY_CELLS.values() : this.#children.values();
@@ -839,17 +847,27 @@ export class ActorCell<M> implements ActorContext<M> {
   #begin(): void {
     // Even when a stop was requested before start, the actor starts first so that preStart
     // and postStop always come in pairs.
+    const initial = this.#initial;
+    if (initial instanceof Behavior && initial.kind === "receive") {
+      // The common case (nothing to unwrap, nothing asynchronous): no closure for `#enter`.
+      this.#handler = initial.payload as MessageHandler<M>;
+      this.#state = RUNNING;
+      this.#publishStarted();
+      return;
+    }
     this.#state = STARTING;
     this.#bits |= BUSY;
     this.#enter(this.#initial, false, () => {
       this.#bits &= ~BUSY;
       if (this.#state !== STARTING) return;
       this.#state = RUNNING;
-      const es = this.core.eventStream;
-      if (es.hasSubscribers(ActorStarted)) {
-        es.publish(new ActorStarted(this.ref as ActorRef<never>));
-      }
+      this.#publishStarted();
     });
+  }
+
+  #publishStarted(): void {
+    const es = this.core.eventStream;
+    if (es.hasSubscribers(ActorStarted)) es.publish(new ActorStarted(this.ref as ActorRef<never>));
   }
 
   /**
