@@ -113,10 +113,12 @@ const SCHEDULED = 16;
 const STOP_REQUESTED = 32;
 /** The mailbox is bounded: its `Mailbox` is in the rare state (unbounded is the default). */
 const BOUNDED = 64;
+/** The mailbox field holds a ring (a queue), not EMPTY or a message (see `#box`). */
+const RING = 128;
 
 const SAME_KIND = "same";
 
-/** The one-message mailbox slot when empty (messages may be `undefined`). */
+/** The mailbox field when empty (messages may be `undefined`). */
 const EMPTY: unique symbol = Symbol("empty");
 
 type SysMsg =
@@ -236,12 +238,11 @@ export class ActorCell<M> implements ActorContext<M> {
   #bits = CREATED;
   #handler: MessageHandler<M> | undefined;
   /**
-   * The mailbox is this slot while it holds at most one message (most actors never hold more:
-   * no queue object for them), and the ring once a second message comes (the slot is then
-   * moved into it, and stays EMPTY while the ring holds messages, so order is kept).
+   * The mailbox: EMPTY, or the one message it holds (most actors never hold more: no queue
+   * object for them), or a ring once a second message came (kept from then on, even empty;
+   * the RING bit says which, so no message is ever inspected). One field for both.
    */
-  #one: unknown = EMPTY;
-  #mailbox: RingQueue<M> | undefined;
+  #box: unknown = EMPTY;
   /** What few actors ever use, made on first use (a million idle actors need none of it). */
   #rare: RareState | undefined;
 
@@ -432,7 +433,7 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** Whether a message waits in the mailbox (`queued > 0`, cheaper). */
   get hasQueued(): boolean {
-    return this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+    return (this.#bits & RING) === 0 ? this.#box !== EMPTY : (this.#box as RingQueue<M>).length > 0;
   }
 
   enqueue(msg: M): void {
@@ -714,17 +715,15 @@ export class ActorCell<M> implements ActorContext<M> {
         break;
       }
       let msg: M;
-      if (this.#one !== EMPTY) {
-        msg = this.#one as M;
-        this.#one = EMPTY;
-      } else {
-        const box = this.#mailbox;
-        if (box === undefined || box.length === 0) {
-          if (rare !== undefined && rare.drainStop) this.#stop();
-          break;
-        }
-        msg = box.shift() as M;
+      const box = this.#box;
+      if ((this.#bits & RING) === 0 ? box === EMPTY : (box as RingQueue<M>).length === 0) {
+        if (rare !== undefined && rare.drainStop) this.#stop();
+        break;
       }
+      if ((this.#bits & RING) === 0) {
+        msg = box as M;
+        this.#box = EMPTY;
+      } else msg = (box as RingQueue<M>).shift() as M;
       if (rare !== undefined && rare.waiters !== undefined && rare.waiters.length > 0) {
         this.#admitWaiter();
       }
@@ -760,34 +759,30 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** Messages in the mailbox (the one-message slot and the ring). */
   #queued(): number {
-    return (this.#one === EMPTY ? 0 : 1) + (this.#mailbox?.length ?? 0);
+    const box = this.#box;
+    return (this.#bits & RING) !== 0 ? (box as RingQueue<M>).length : box === EMPTY ? 0 : 1;
   }
 
   /** Appends to the mailbox (no checks). */
   #push(msg: M): void {
-    const box = this.#mailbox;
-    if (box === undefined || box.length === 0) {
-      if (this.#one === EMPTY) {
-        this.#one = msg;
-        return;
-      }
-      const ring = this.#mailbox ??= new RingQueue<M>(4);
-      ring.push(this.#one as M);
-      this.#one = EMPTY;
+    const box = this.#box;
+    if ((this.#bits & RING) !== 0) (box as RingQueue<M>).push(msg);
+    else if (box === EMPTY) this.#box = msg;
+    else {
+      const ring = new RingQueue<M>(4);
+      ring.push(box as M);
       ring.push(msg);
-      return;
+      this.#box = ring;
+      this.#bits |= RING;
     }
-    box.push(msg);
   }
 
   /** Takes the oldest message (the mailbox must not be empty). */
   #shift(): M {
-    if (this.#one !== EMPTY) {
-      const msg = this.#one as M;
-      this.#one = EMPTY;
-      return msg;
-    }
-    return this.#mailbox!.shift() as M;
+    const box = this.#box;
+    if ((this.#bits & RING) !== 0) return (box as RingQueue<M>).shift() as M;
+    this.#box = EMPTY;
+    return box as M;
   }
 
   #schedule(): void {
@@ -798,8 +793,7 @@ export class ActorCell<M> implements ActorContext<M> {
   #hasWork(): boolean {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
     if ((this.#bits & STATE) === RUNNING) {
-      return (this.#bits & STOP_REQUESTED) !== 0 || this.#drainStop ||
-        this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+      return (this.#bits & STOP_REQUESTED) !== 0 || this.#drainStop || this.hasQueued;
     }
     return false;
   }

@@ -599,12 +599,25 @@ export function regionBehavior(
     // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
     // here is spawned here too (no hop through the region's mailbox, no envelope kept).
     fast.tryLocal = (env) => {
+      // A live entity (not stopping, id not escaped: both are in `odd`) of a shard open here,
+      // with nothing waiting: one lookup and a few loads, small enough to be inlined.
+      const ent = entities.get(env.entityId) as EntityCell | undefined;
+      if (
+        ent !== undefined && ent.odd === undefined && coordinator.table === openFor &&
+        open[ent.shard] === 1 && buffers.empty && coordinator.leaseSeen
+      ) {
+        ent.lastUsed = now;
+        ent.enqueue(env.message);
+        return true;
+      }
+      return tryLocalSlow(env, ent);
+    };
+
+    /** The rest of the fast path: a new id, a new table, buffered messages (`ent`: looked up). */
+    const tryLocalSlow = (env: ShardEnvelope<unknown>, ent: EntityCell | undefined): boolean => {
       const id = env.entityId;
-      // An id that needs escaping takes the region's path (its child name is not the id).
-      let ent = entities.get(id) as EntityCell | undefined;
       let shard: number;
       if (ent !== undefined) {
-        // (Stopping, or its id is escaped: both are in `odd`.)
         if (ent.odd !== undefined) return false;
         shard = ent.shard;
       } else {
@@ -618,6 +631,7 @@ export function regionBehavior(
         open[shard] === 0 || (!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen
       ) return false;
       if (ent === undefined) {
+        // An id that needs escaping takes the region's path (its child name is not the id).
         const name = entityChildName(id);
         if (name !== id) return false;
         ent = spawnEntity(id, shard, name);
