@@ -178,20 +178,23 @@ describe("ClusterClient against real node processes", () => {
             { timeout: 10_000 },
           )
         ));
+        const ownedBy = (port: number) =>
+          ids.filter((id) =>
+            client.getClusterState().allocations.accounts?.[entityShardOf(id)]?.primary.port ===
+              port
+          );
+        // The first allocations may all go to the other two nodes (the contact's region can be
+        // announced after them); rebalancing then hands the contact its share, a few at a time.
         await waitUntil(
           () =>
             client.getClusterState().members.length === 3 &&
             ids.every((id) =>
               client.getClusterState().allocations.accounts?.[entityShardOf(id)] !== undefined
-            ),
-          10_000,
-          "the client to learn every member and allocation",
+            ) && ownedBy(a.port).length > 0,
+          20_000,
+          "the client to learn every member and allocation, the contact owning some shards",
         );
-        const onA = ids.filter((id) =>
-          client.getClusterState().allocations.accounts?.[
-            entityShardOf(id)
-          ]?.primary.port === a.port
-        );
+        const onA = ownedBy(a.port);
         assert.ok(onA.length > 0, "the contact owns some shards");
         const killedAt = Date.now();
         await a.proc.kill("SIGKILL");
