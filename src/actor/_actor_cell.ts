@@ -166,7 +166,7 @@ export class LocalActorRef<M> implements ActorRef<M> {
 
   /** The actor's path (built on first use and kept here: an actor's cell has no field for it). */
   get path(): string {
-    return this.#path ??= this.#cell.pathOfParent();
+    return this.#path ??= this.#cell.buildPath();
   }
 
   get [ACTOR_REF](): true {
@@ -404,7 +404,7 @@ export class ActorCell<M> implements ActorContext<M> {
   }
 
   /** Builds the path (the ref keeps it). */
-  pathOfParent(): string {
+  buildPath(): string {
     return this.parentCell ? `${this.parentCell.path}/${this.name}` : `/${this.name}`;
   }
 
