@@ -103,16 +103,22 @@ const SUSPENDED = 4;
 const STOPPING = 5;
 const STOPPED = 6;
 
+/** The low bits of `#bits`: the lifecycle state (CREATED … STOPPED). */
+const STATE = 7;
 /** A handler, a hook or a restart is running (asynchronously, or the cell is in a step). */
-const BUSY = 1;
+const BUSY = 8;
 /** The cell is in the dispatcher's queue. */
-const SCHEDULED = 2;
+const SCHEDULED = 16;
 /** A stop waits for the current step to end. */
-const STOP_REQUESTED = 4;
+const STOP_REQUESTED = 32;
+/** The mailbox is bounded: its `Mailbox` is in the rare state (unbounded is the default). */
+const BOUNDED = 64;
+/** The mailbox field holds a ring (a queue), not EMPTY or a message (see `#box`). */
+const RING = 128;
 
 const SAME_KIND = "same";
 
-/** The one-message mailbox slot when empty (messages may be `undefined`). */
+/** The mailbox field when empty (messages may be `undefined`). */
 const EMPTY: unique symbol = Symbol("empty");
 
 type SysMsg =
@@ -144,19 +150,23 @@ class RareState {
   strategy: SupervisionStrategy | undefined = undefined;
   spy: SpyPayload | undefined = undefined;
   log: Logger | undefined = undefined;
+  children: NameRegistry<ActorCell<unknown>> | undefined = undefined;
+  /** A bounded mailbox's configuration (see BOUNDED). */
+  mailbox: Mailbox | undefined = undefined;
 }
 
 /** The ref of a local actor. */
 export class LocalActorRef<M> implements ActorRef<M> {
   readonly #cell: ActorCell<M>;
+  #path: string | undefined;
 
   constructor(cell: ActorCell<M>) {
     this.#cell = cell;
   }
 
-  /** The actor's path (built on first use: a million entities need not each hold one). */
+  /** The actor's path (built on first use and kept here: an actor's cell has no field for it). */
   get path(): string {
-    return this.#cell.path;
+    return this.#path ??= this.#cell.buildPath();
   }
 
   get [ACTOR_REF](): true {
@@ -207,7 +217,6 @@ export type CellClass = new <C>(
   name: string,
   behavior: Behavior<C>,
   mailbox: Mailbox,
-  path?: string,
 ) => ActorCell<C>;
 
 /**
@@ -220,25 +229,35 @@ export class ActorCell<M> implements ActorContext<M> {
   readonly parentCell: ActorCell<unknown> | undefined;
   readonly name: string;
   #ref: LocalActorRef<M> | undefined;
-  #path: string | undefined;
   readonly #initial: Behavior<M>;
-  readonly #mailboxConfig: Mailbox;
 
-  #state = CREATED;
-  /** BUSY, SCHEDULED and STOP_REQUESTED bits (one field, not three). */
-  #flags = 0;
+  /**
+   * The state (STATE bits) and the BUSY, SCHEDULED, STOP_REQUESTED and BOUNDED flags: one
+   * field, not five (an idle actor is a million times this object in a large sharded node).
+   */
+  #bits = CREATED;
   #handler: MessageHandler<M> | undefined;
   /**
-   * The mailbox is this slot while it holds at most one message (most actors never hold more:
-   * no queue object for them), and the ring once a second message comes (the slot is then
-   * moved into it, and stays EMPTY while the ring holds messages, so order is kept).
+   * The mailbox: EMPTY, or the one message it holds (most actors never hold more: no queue
+   * object for them), or a ring once a second message came (kept from then on, even empty;
+   * the RING bit says which, so no message is ever inspected). One field for both.
    */
-  #one: unknown = EMPTY;
-  #mailbox: RingQueue<M> | undefined;
-  #children: NameRegistry<ActorCell<unknown>> | undefined;
+  #box: unknown = EMPTY;
   /** What few actors ever use, made on first use (a million idle actors need none of it). */
   #rare: RareState | undefined;
 
+  get #state(): number {
+    return this.#bits & STATE;
+  }
+  set #state(v: number) {
+    this.#bits = (this.#bits & ~STATE) | v;
+  }
+  get #children(): NameRegistry<ActorCell<unknown>> | undefined {
+    return this.#rare?.children;
+  }
+  set #children(v: NameRegistry<ActorCell<unknown>> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().children = v;
+  }
   get #waiters(): RingQueue<Waiter> | undefined {
     return this.#rare?.waiters;
   }
@@ -326,14 +345,15 @@ export class ActorCell<M> implements ActorContext<M> {
     name: string,
     behavior: Behavior<M>,
     mailbox: Mailbox,
-    path?: string,
   ) {
     this.core = core;
     this.parentCell = parent;
     this.name = name;
-    this.#path = path;
     this.#initial = behavior;
-    this.#mailboxConfig = mailbox;
+    if (mailbox.capacity !== undefined) {
+      this.#rareState().mailbox = mailbox;
+      this.#bits |= BOUNDED;
+    }
   }
 
   // ---------------------------------------------------------------- public (folder-private)
@@ -378,11 +398,14 @@ export class ActorCell<M> implements ActorContext<M> {
     return this.#ref ??= new LocalActorRef(this);
   }
 
-  /** `/a/b`: built on first use. */
+  /** `/a/b` (kept by the ref, made on first use). */
   get path(): string {
-    return this.#path ??= this.parentCell
-      ? `${this.parentCell.path}/${this.name}`
-      : `/${this.name}`;
+    return this.ref.path;
+  }
+
+  /** Builds the path (the ref keeps it). */
+  buildPath(): string {
+    return this.parentCell ? `${this.parentCell.path}/${this.name}` : `/${this.name}`;
   }
 
   get isTerminated(): boolean {
@@ -390,7 +413,7 @@ export class ActorCell<M> implements ActorContext<M> {
   }
 
   get isAlive(): boolean {
-    return this.#state < STOPPING;
+    return (this.#bits & STATE) < STOPPING;
   }
 
   /** Queues the start; called once right after construction. */
@@ -410,22 +433,32 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** Whether a message waits in the mailbox (`queued > 0`, cheaper). */
   get hasQueued(): boolean {
-    return this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+    return (this.#bits & RING) === 0 ? this.#box !== EMPTY : (this.#box as RingQueue<M>).length > 0;
   }
 
   enqueue(msg: M): void {
-    if (this.#state >= STOPPING) {
+    const bits = this.#bits;
+    if ((bits & STATE) >= STOPPING) {
       this.#deadLetter(msg, "stopped");
       return;
     }
-    const cap = this.#mailboxConfig.capacity;
-    if (
-      cap !== undefined && (this.#queued() >= cap || (this.#waiters?.length ?? 0) > 0)
-    ) {
-      switch (this.#mailboxConfig.overflow) {
+    if ((bits & BOUNDED) !== 0 && !this.#makeRoom(msg)) return;
+    this.#push(msg);
+    if ((this.#bits & (SCHEDULED | BUSY)) === 0) this.#schedule();
+  }
+
+  /**
+   * Makes room in a full bounded mailbox for `msg`, or drops it (false) or throws, as its
+   * overflow strategy says.
+   */
+  #makeRoom(msg: M): boolean {
+    const config = this.#rare!.mailbox!;
+    const cap = config.capacity!;
+    if (this.#queued() >= cap || (this.#waiters?.length ?? 0) > 0) {
+      switch (config.overflow) {
         case "dropNew":
           this.#deadLetter(msg, "mailboxFull");
-          return;
+          return false;
         case "dropOldest":
           this.#deadLetter(this.#shift(), "mailboxFull");
           break;
@@ -433,16 +466,14 @@ export class ActorCell<M> implements ActorContext<M> {
           throw new MailboxFullError(this.path, cap, msg);
       }
     }
-    this.#push(msg);
-    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
+    return true;
   }
 
   enqueueAsync(msg: M): Promise<void> {
-    const cap = this.#mailboxConfig.capacity;
+    const config = (this.#bits & BOUNDED) !== 0 ? this.#rare!.mailbox! : undefined;
     if (
-      this.#state >= STOPPING || cap === undefined ||
-      this.#mailboxConfig.overflow !== "backpressure" ||
-      (this.#queued() < cap && (this.#waiters?.length ?? 0) === 0)
+      this.#state >= STOPPING || config === undefined || config.overflow !== "backpressure" ||
+      (this.#queued() < config.capacity! && (this.#waiters?.length ?? 0) === 0)
     ) {
       try {
         this.enqueue(msg);
@@ -470,7 +501,17 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** Any child, alive or stopping (for lookup of paths). */
   childCell(name: string): ActorCell<unknown> | undefined {
-    return this.#children?.get(name);
+    const rare = this.#rare;
+    const children = rare === undefined ? undefined : rare.children;
+    return children === undefined ? undefined : children.get(name);
+  }
+
+  /**
+   * The registry of its children (made now if it has none; the same object for the cell's whole
+   * life): for a parent that looks its children up per message (a sharding region).
+   */
+  childRegistry(): NameRegistry<ActorCell<unknown>> {
+    return this.#children ??= new NameRegistry();
   }
 
   /** Every child in the registry, alive or stopping (not yet terminated). */
@@ -508,7 +549,7 @@ export class ActorCell<M> implements ActorContext<M> {
     const mailbox = path === undefined
       ? options?.mailbox ?? core.mailboxFor("", undefined)
       : core.mailboxFor(path, options?.mailbox);
-    const cell = new cls<C>(core, this as ActorCell<unknown>, name, b, mailbox, path);
+    const cell = new cls<C>(core, this as ActorCell<unknown>, name, b, mailbox);
     // One registry lookup (a cell that is never started costs nothing more).
     if (absent) children.insertAbsent(name, cell as ActorCell<unknown>);
     else if (!children.add(name, cell as ActorCell<unknown>)) {
@@ -541,7 +582,7 @@ export class ActorCell<M> implements ActorContext<M> {
   requestStopWhenDrained(): void {
     if (this.#state >= STOPPING || this.#drainStop) return;
     this.#drainStop = true;
-    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
+    if ((this.#bits & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   /** Reports every child that stops from now on as `Terminated(child)` (see `watchChildren`). */
@@ -551,13 +592,13 @@ export class ActorCell<M> implements ActorContext<M> {
 
   requestStop(): void {
     if (this.#state >= STOPPING) return;
-    if ((this.#flags & BUSY) !== 0 || this.#state === CREATED) {
-      this.#flags |= STOP_REQUESTED;
-      if (this.#state === CREATED && (this.#flags & SCHEDULED) === 0) this.#schedule();
+    if ((this.#bits & BUSY) !== 0 || this.#state === CREATED) {
+      this.#bits |= STOP_REQUESTED;
+      if (this.#state === CREATED && (this.#bits & SCHEDULED) === 0) this.#schedule();
       if (this.#state === RESTARTING && this.#backoffTimer) {
         this.#backoffTimer.cancel();
         this.#backoffTimer = undefined;
-        this.#flags &= ~BUSY;
+        this.#bits &= ~BUSY;
         this.#stop();
       }
       return;
@@ -655,11 +696,11 @@ export class ActorCell<M> implements ActorContext<M> {
    */
   run(budget: number): number {
     let n = 0;
-    if (this.#state === CREATED) {
+    if ((this.#bits & STATE) === CREATED) {
       n++;
       this.#begin();
     }
-    while (n < budget && (this.#flags & BUSY) === 0) {
+    while (n < budget && (this.#bits & BUSY) === 0) {
       // `#rare` read directly here (its accessors are not inlined everywhere: Bun).
       const rare = this.#rare;
       const sys = rare === undefined ? undefined : rare.sys;
@@ -668,23 +709,21 @@ export class ActorCell<M> implements ActorContext<M> {
         this.#handleSys(sys.shift()!);
         continue;
       }
-      if (this.#state !== RUNNING) break;
-      if ((this.#flags & STOP_REQUESTED) !== 0) {
+      if ((this.#bits & STATE) !== RUNNING) break;
+      if ((this.#bits & STOP_REQUESTED) !== 0) {
         this.#stop();
         break;
       }
       let msg: M;
-      if (this.#one !== EMPTY) {
-        msg = this.#one as M;
-        this.#one = EMPTY;
-      } else {
-        const box = this.#mailbox;
-        if (box === undefined || box.length === 0) {
-          if (rare !== undefined && rare.drainStop) this.#stop();
-          break;
-        }
-        msg = box.shift() as M;
+      const box = this.#box;
+      if ((this.#bits & RING) === 0 ? box === EMPTY : (box as RingQueue<M>).length === 0) {
+        if (rare !== undefined && rare.drainStop) this.#stop();
+        break;
       }
+      if ((this.#bits & RING) === 0) {
+        msg = box as M;
+        this.#box = EMPTY;
+      } else msg = (box as RingQueue<M>).shift() as M;
       if (rare !== undefined && rare.waiters !== undefined && rare.waiters.length > 0) {
         this.#admitWaiter();
       }
@@ -701,7 +740,7 @@ export class ActorCell<M> implements ActorContext<M> {
         continue;
       }
       if (isThenable(result)) {
-        this.#flags |= BUSY;
+        this.#bits |= BUSY;
         result.then(
           (b) => this.#afterAsync(b, msg),
           (err) => this.#afterAsyncError(err),
@@ -711,8 +750,8 @@ export class ActorCell<M> implements ActorContext<M> {
       if (rare !== undefined && rare.spy !== undefined) this.#reportSpy(msg);
       this.#become(result, msg);
     }
-    this.#flags &= ~SCHEDULED;
-    if ((this.#flags & BUSY) === 0 && this.#hasWork()) this.#schedule();
+    this.#bits &= ~SCHEDULED;
+    if ((this.#bits & BUSY) === 0 && this.#hasWork()) this.#schedule();
     return n;
   }
 
@@ -720,46 +759,41 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** Messages in the mailbox (the one-message slot and the ring). */
   #queued(): number {
-    return (this.#one === EMPTY ? 0 : 1) + (this.#mailbox?.length ?? 0);
+    const box = this.#box;
+    return (this.#bits & RING) !== 0 ? (box as RingQueue<M>).length : box === EMPTY ? 0 : 1;
   }
 
   /** Appends to the mailbox (no checks). */
   #push(msg: M): void {
-    const box = this.#mailbox;
-    if (box === undefined || box.length === 0) {
-      if (this.#one === EMPTY) {
-        this.#one = msg;
-        return;
-      }
-      const ring = this.#mailbox ??= new RingQueue<M>(4);
-      ring.push(this.#one as M);
-      this.#one = EMPTY;
+    const box = this.#box;
+    if ((this.#bits & RING) !== 0) (box as RingQueue<M>).push(msg);
+    else if (box === EMPTY) this.#box = msg;
+    else {
+      const ring = new RingQueue<M>(4);
+      ring.push(box as M);
       ring.push(msg);
-      return;
+      this.#box = ring;
+      this.#bits |= RING;
     }
-    box.push(msg);
   }
 
   /** Takes the oldest message (the mailbox must not be empty). */
   #shift(): M {
-    if (this.#one !== EMPTY) {
-      const msg = this.#one as M;
-      this.#one = EMPTY;
-      return msg;
-    }
-    return this.#mailbox!.shift() as M;
+    const box = this.#box;
+    if ((this.#bits & RING) !== 0) return (box as RingQueue<M>).shift() as M;
+    this.#box = EMPTY;
+    return box as M;
   }
 
   #schedule(): void {
-    this.#flags |= SCHEDULED;
+    this.#bits |= SCHEDULED;
     this.core.dispatcher.schedule(this as ActorCell<unknown>);
   }
 
   #hasWork(): boolean {
     if (this.#sys !== undefined && this.#sys.length > 0) return true;
-    if (this.#state === RUNNING) {
-      return (this.#flags & STOP_REQUESTED) !== 0 || this.#drainStop ||
-        this.#one !== EMPTY || (this.#mailbox !== undefined && this.#mailbox.length > 0);
+    if ((this.#bits & STATE) === RUNNING) {
+      return (this.#bits & STOP_REQUESTED) !== 0 || this.#drainStop || this.hasQueued;
     }
     return false;
   }
@@ -770,7 +804,7 @@ export class ActorCell<M> implements ActorContext<M> {
       return;
     }
     (this.#sys ??= []).push(msg);
-    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
+    if ((this.#bits & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 
   #handleSys(msg: SysMsg): void {
@@ -807,17 +841,27 @@ export class ActorCell<M> implements ActorContext<M> {
   #begin(): void {
     // Even when a stop was requested before start, the actor starts first so that preStart
     // and postStop always come in pairs.
+    const initial = this.#initial;
+    if (initial instanceof Behavior && initial.kind === "receive") {
+      // The common case (nothing to unwrap, nothing asynchronous): no closure for `#enter`.
+      this.#handler = initial.payload as MessageHandler<M>;
+      this.#state = RUNNING;
+      this.#publishStarted();
+      return;
+    }
     this.#state = STARTING;
-    this.#flags |= BUSY;
+    this.#bits |= BUSY;
     this.#enter(this.#initial, false, () => {
-      this.#flags &= ~BUSY;
+      this.#bits &= ~BUSY;
       if (this.#state !== STARTING) return;
       this.#state = RUNNING;
-      const es = this.core.eventStream;
-      if (es.hasSubscribers(ActorStarted)) {
-        es.publish(new ActorStarted(this.ref as ActorRef<never>));
-      }
+      this.#publishStarted();
     });
+  }
+
+  #publishStarted(): void {
+    const es = this.core.eventStream;
+    if (es.hasSubscribers(ActorStarted)) es.publish(new ActorStarted(this.ref as ActorRef<never>));
   }
 
   /**
@@ -881,7 +925,7 @@ export class ActorCell<M> implements ActorContext<M> {
             continue;
           }
           case "stopped":
-            this.#flags &= ~BUSY;
+            this.#bits &= ~BUSY;
             this.#state = RUNNING;
             this.#stop();
             return;
@@ -913,7 +957,7 @@ export class ActorCell<M> implements ActorContext<M> {
   }
 
   #enterFailed(err: unknown): void {
-    this.#flags &= ~BUSY;
+    this.#bits &= ~BUSY;
     if (this.#state === STARTING || this.#state === RESTARTING) this.#state = RUNNING;
     this.#fail(err);
     this.#resume();
@@ -921,17 +965,17 @@ export class ActorCell<M> implements ActorContext<M> {
 
   /** After async work completes: continue processing or honour a pending stop. */
   #resume(): void {
-    if ((this.#flags & BUSY) !== 0) return;
-    if ((this.#flags & STOP_REQUESTED) !== 0 && this.#state < STOPPING) {
+    if ((this.#bits & BUSY) !== 0) return;
+    if ((this.#bits & STOP_REQUESTED) !== 0 && this.#state < STOPPING) {
       if (this.#state !== RUNNING) this.#state = RUNNING;
       this.#stop();
       return;
     }
-    if ((this.#flags & SCHEDULED) === 0 && this.#hasWork()) this.#schedule();
+    if ((this.#bits & SCHEDULED) === 0 && this.#hasWork()) this.#schedule();
   }
 
   #afterAsync(result: unknown, msg: M): void {
-    this.#flags &= ~BUSY;
+    this.#bits &= ~BUSY;
     if (this.#state >= STOPPING) return;
     if (this.#spy !== undefined) this.#reportSpy(msg);
     if (result !== undefined && (result as Behavior<M>).kind !== SAME_KIND) {
@@ -941,7 +985,7 @@ export class ActorCell<M> implements ActorContext<M> {
   }
 
   #afterAsyncError(err: unknown): void {
-    this.#flags &= ~BUSY;
+    this.#bits &= ~BUSY;
     if (this.#state >= STOPPING) return;
     this.#fail(err);
     this.#resume();
@@ -972,11 +1016,11 @@ export class ActorCell<M> implements ActorContext<M> {
         this.#restart(undefined);
         return;
       default:
-        this.#flags |= BUSY;
+        this.#bits |= BUSY;
         this.#enter(result as Behavior<M>, false, () => {
-          this.#flags &= ~BUSY;
+          this.#bits &= ~BUSY;
         });
-        if ((this.#flags & BUSY) === 0) return;
+        if ((this.#bits & BUSY) === 0) return;
     }
   }
 
@@ -1025,7 +1069,7 @@ export class ActorCell<M> implements ActorContext<M> {
   }
 
   #restart(error: unknown): void {
-    this.#flags |= BUSY;
+    this.#bits |= BUSY;
     this.#state = RESTARTING;
     const hooks = this.#hooks;
     const run = async () => {
@@ -1043,8 +1087,8 @@ export class ActorCell<M> implements ActorContext<M> {
       await this.#stopChildren();
     };
     const afterCleanup = () => {
-      if ((this.#flags & STOP_REQUESTED) !== 0) {
-        this.#flags &= ~BUSY;
+      if ((this.#bits & STOP_REQUESTED) !== 0) {
+        this.#bits &= ~BUSY;
         this.#state = RUNNING;
         this.#hooks = undefined;
         this.#stop();
@@ -1060,7 +1104,7 @@ export class ActorCell<M> implements ActorContext<M> {
       const go = () => {
         this.#backoffTimer = undefined;
         this.#enter(this.#initial, true, () => {
-          this.#flags &= ~BUSY;
+          this.#bits &= ~BUSY;
           if (this.#state !== RESTARTING) return;
           this.#state = RUNNING;
           this.core.eventStream.publish(new ActorRestarted(this.ref as ActorRef<never>, error));
@@ -1094,7 +1138,7 @@ export class ActorCell<M> implements ActorContext<M> {
   #stop(): void {
     if (this.#state >= STOPPING) return;
     this.#state = STOPPING;
-    this.#flags |= BUSY;
+    this.#bits |= BUSY;
     if (this.#backoffTimer) {
       this.#backoffTimer.cancel();
       this.#backoffTimer = undefined;
@@ -1129,7 +1173,7 @@ export class ActorCell<M> implements ActorContext<M> {
 
   #finishStop(): void {
     this.#state = STOPPED;
-    this.#flags &= ~BUSY;
+    this.#bits &= ~BUSY;
     this.#hooks = undefined;
     this.#handler = undefined;
     const self = this as ActorCell<unknown>;
@@ -1140,7 +1184,7 @@ export class ActorCell<M> implements ActorContext<M> {
       // A stopping parent is stopping its children itself: it needs no Terminated for them.
       if (parent.#childWatch && parent.#state < STOPPING) {
         parent.#push(new Terminated(this.ref));
-        if ((parent.#flags & (SCHEDULED | BUSY)) === 0) parent.#schedule();
+        if ((parent.#bits & (SCHEDULED | BUSY)) === 0) parent.#schedule();
       }
     } else {
       this.core.rootTerminated(self);
@@ -1186,7 +1230,7 @@ export class ActorCell<M> implements ActorContext<M> {
     // Like a system message, Terminated is never dropped by a bounded mailbox's overflow
     // strategy: death watch must not be lost to a full mailbox.
     this.#push(msg);
-    if ((this.#flags & (SCHEDULED | BUSY)) === 0) this.#schedule();
+    if ((this.#bits & (SCHEDULED | BUSY)) === 0) this.#schedule();
   }
 }
 

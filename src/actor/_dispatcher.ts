@@ -9,8 +9,19 @@ const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => 
   .setImmediate;
 const yieldToEventLoop = (fn: () => void): void => void immediate(fn);
 
+/** Cells per chunk of the run queue. */
+const CHUNK = 4096;
+
 export class Dispatcher {
-  #queue: ActorCell<unknown>[] = [];
+  // The run queue, oldest first: `#head` from `#headAt` (being run), then the `#full` chunks
+  // from `#fullAt`, then `#tail` (being filled). Small chunks, not one big array: a burst of a
+  // million new actors costs no growth copies of a huge array and no front splices, and a
+  // young cell is stored into a young chunk (no old-to-new remembered-set entry each).
+  #head: ActorCell<unknown>[] = [];
+  #headAt = 0;
+  #full: ActorCell<unknown>[][] = [];
+  #fullAt = 0;
+  #tail: ActorCell<unknown>[] = [];
   #pending = false;
   readonly #throughput: number;
   readonly #budget: number;
@@ -23,18 +34,47 @@ export class Dispatcher {
   }
 
   schedule(cell: ActorCell<unknown>): void {
-    this.#queue.push(cell);
+    const tail = this.#tail;
+    tail.push(cell);
+    if (tail.length === CHUNK) {
+      this.#full.push(tail);
+      this.#tail = [];
+    }
     if (!this.#pending) {
       this.#pending = true;
       queueMicrotask(this.#run);
     }
   }
 
+  /** The next chunk to run (the oldest), or undefined when the queue is empty. */
+  #nextChunk(): ActorCell<unknown>[] | undefined {
+    const full = this.#full;
+    if (this.#fullAt < full.length) {
+      const q = full[this.#fullAt];
+      full[this.#fullAt++] = undefined as unknown as ActorCell<unknown>[];
+      if (this.#fullAt === full.length) {
+        full.length = 0;
+        this.#fullAt = 0;
+      }
+      return q;
+    }
+    const tail = this.#tail;
+    if (tail.length === 0) return undefined;
+    this.#tail = [];
+    return tail;
+  }
+
   #run = (): void => {
-    const q = this.#queue;
     let budget = this.#budget;
-    let i = 0;
-    while (i < q.length) {
+    let q = this.#head;
+    let i = this.#headAt;
+    for (;;) {
+      if (i === q.length) {
+        const next = this.#nextChunk();
+        if (next === undefined) break;
+        q = next;
+        i = 0;
+      }
       const cell = q[i++];
       try {
         const n = cell.run(this.#throughput);
@@ -46,13 +86,17 @@ export class Dispatcher {
         budget--;
         cell.core.log.error(`${cell.path}: internal error while running the actor`, err);
       }
-      if (budget <= 0 && i < q.length) {
-        q.splice(0, i);
+      if (
+        budget <= 0 && (i < q.length || this.#fullAt < this.#full.length || this.#tail.length > 0)
+      ) {
+        this.#head = q;
+        this.#headAt = i;
         yieldToEventLoop(this.#run);
         return;
       }
     }
-    q.length = 0;
+    this.#head = [];
+    this.#headAt = 0;
     this.#pending = false;
   };
 }

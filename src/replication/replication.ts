@@ -1106,6 +1106,20 @@ export function startReplication<M>(
     return new Behavior<M>("setup", async (c: ActorContext<M>) => {
       try {
         ({ term: link.term, history: link.history } = await promote(id, link.journal));
+        // The replicas catch up now, not at the next write (an entity woken by a read after a
+        // failover, or placed with a new replica, kept its log on fewer nodes until then): its
+        // last event is shipped again as a probe; a replica that has it acknowledges, one that
+        // lags answers with its highest sequence number and gets the missing range from this
+        // journal, a page at a time (the repair of `Link.answer`), and one whose log diverged
+        // drops its unacknowledged suffix first.
+        const adopted = link.history[link.history.length - 1][1] - 1;
+        const { targets, keys } = currentTargets();
+        if (adopted > 0 && targets.length > 0) {
+          loadEvents(link.journal, id, adopted, { max: 1 }).then((last) => {
+            if (last.length === 0 || hooks.stopped) return;
+            for (let i = 0; i < targets.length; i++) link.send(targets[i], keys[i], last, adopted);
+          }, () => {});
+        }
       } catch (err) {
         if (!(err instanceof CopyLostError)) throw err;
         // Not started from a shorter log: said loudly, and every command it got becomes a

@@ -48,11 +48,11 @@ export function entityShard(entityId: string, numShards: number): number {
 }
 
 /**
- * @internal Like {@linkcode entityShard} without adding the id to the cache (for an id that is
- * about to become a live local entity, which remembers its shard itself); `numShards` is
+ * @internal Like {@linkcode entityShard} without the cache, neither read nor written (for an id
+ * that is about to become a live local entity, which remembers its shard itself: a new id is
+ * rarely in the cache, and two misses in it cost about what the hash does); `numShards` is
  * trusted.
  */
 export function entityShardOfNew(entityId: string, numShards: number): number {
-  const h = young.get(entityId) ?? old.get(entityId) ?? md5Prefix(entityId);
-  return h % numShards;
+  return md5Prefix(entityId) % numShards;
 }

@@ -222,15 +222,35 @@ class EntityCell extends ActorCell<unknown> {
   shard = 0;
   /** When it last got a message (ms of the region's coarse clock). */
   lastUsed = 0;
+  /**
+   * What few entities have (an escaped id, a stop in progress): one field, `undefined` for
+   * nearly all of them, so the fast path checks both with one load.
+   */
+  odd: EntityOdd | undefined = undefined;
+
   /** Set once a stop is requested: new messages wait in it until the entity has stopped. */
-  stopping: Stopping | undefined = undefined;
+  get stopping(): Stopping | undefined {
+    return this.odd?.stopping;
+  }
+  set stopping(v: Stopping | undefined) {
+    (this.odd ??= { escapedId: undefined, stopping: undefined }).stopping = v;
+  }
+
   /** The entity id when the child name is its escaped form; `undefined`: the id is the name. */
-  escapedId: string | undefined = undefined;
+  get escapedId(): string | undefined {
+    return this.odd?.escapedId;
+  }
 
   /** The entity id. */
   get id(): string {
-    return this.escapedId ?? this.name;
+    return this.odd?.escapedId ?? this.name;
   }
+}
+
+/** The rarely set part of an entity's cell. */
+interface EntityOdd {
+  readonly escapedId: string | undefined;
+  stopping: Stopping | undefined;
 }
 
 /** Every child of the region is an entity. */
@@ -283,6 +303,8 @@ export function regionBehavior(
     const self = coordinator.self;
     // The region's own cell: its child registry is the table of entities (by child name).
     const region = localCell(ctx.self as ActorRef<never>)!;
+    // Its registry, held here: the fast path looks an entity up with one call.
+    const entities = region.childRegistry();
     // Every child that stops comes back as `Terminated`: no watch each.
     watchChildren(ctx as ActorContext<unknown>);
     // Asked to stop and not terminated yet, by id: a stopped child leaves the registry before
@@ -385,7 +407,7 @@ export function regionBehavior(
       ) as EntityCell;
       cell.shard = shard;
       cell.lastUsed = now;
-      if (name !== id) cell.escapedId = id;
+      if (name !== id) cell.odd = { escapedId: id, stopping: undefined };
       return cell;
     };
 
@@ -577,12 +599,26 @@ export function regionBehavior(
     // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
     // here is spawned here too (no hop through the region's mailbox, no envelope kept).
     fast.tryLocal = (env) => {
+      // A live entity (not stopping, id not escaped: both are in `odd`) of a shard open here,
+      // with nothing waiting: one lookup and a few loads, small enough to be inlined.
+      const ent = entities.get(env.entityId) as EntityCell | undefined;
+      if (
+        ent !== undefined && ent.odd === undefined && coordinator.table === openFor &&
+        open[ent.shard] === 1 && buffers.empty && coordinator.leaseSeen
+      ) {
+        ent.lastUsed = now;
+        ent.enqueue(env.message);
+        return true;
+      }
+      return tryLocalSlow(env, ent);
+    };
+
+    /** The rest of the fast path: a new id, a new table, buffered messages (`ent`: looked up). */
+    const tryLocalSlow = (env: ShardEnvelope<unknown>, ent: EntityCell | undefined): boolean => {
       const id = env.entityId;
-      // An id that needs escaping takes the region's path (its child name is not the id).
-      let ent = region.childCell(id) as EntityCell | undefined;
       let shard: number;
       if (ent !== undefined) {
-        if (ent.stopping !== undefined || ent.escapedId !== undefined) return false;
+        if (ent.odd !== undefined) return false;
         shard = ent.shard;
       } else {
         // The id's entity may still be stopping (its messages wait for its Terminated).
@@ -595,6 +631,7 @@ export function regionBehavior(
         open[shard] === 0 || (!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen
       ) return false;
       if (ent === undefined) {
+        // An id that needs escaping takes the region's path (its child name is not the id).
         const name = entityChildName(id);
         if (name !== id) return false;
         ent = spawnEntity(id, shard, name);

@@ -19,6 +19,9 @@ import type {
 import { InMemoryNetwork } from "./in_memory_network.ts";
 import type { SimulatedClock } from "./simulated_clock.ts";
 
+/** The first retransmission of an unanswered hello, as TCP resends a SYN (then doubling). */
+const HELLO_RETRANSMIT_MS = 1000;
+
 /**
  * What an {@linkcode InMemoryTransport} sends over its {@linkcode InMemoryNetwork}: handshake,
  * acknowledgement, refusal and envelope frames.
@@ -31,6 +34,7 @@ import type { SimulatedClock } from "./simulated_clock.ts";
  * assert.equal(f.type, "refuse");
  * ```
  */
+
 export type TransportFrame =
   | {
     readonly type: "hello";
@@ -447,19 +451,36 @@ export class InMemoryTransport implements Transport {
       }
     }, this.#unreachableTimeout);
     peer.attempts++;
-    peer.dialTimer = this.#clock.setTimeout(() => {
-      peer.dialTimer = undefined;
-      this.#dialFailed(peer, "connect timeout");
-    }, this.#connectTimeout);
+    // Like TCP's SYN retransmissions (after 1 s, then 2 s, 4 s, …): a hello lost on a cut link is
+    // sent again until `connectTimeout`, so a dial started during a cut connects about a second
+    // after the heal, not only once the connect timeout ran out and the next dial came.
+    const deadline = this.#clock.now() + this.#connectTimeout;
+    let rto = HELLO_RETRANSMIT_MS;
+    const arm = () => {
+      peer.dialTimer = this.#clock.setTimeout(() => {
+        peer.dialTimer = undefined;
+        if (this.#clock.now() >= deadline) return this.#dialFailed(peer, "connect timeout");
+        if (this.#state !== "running" || peer.link?.open) return;
+        this.#sendHello(peer);
+        rto *= 2;
+        arm();
+      }, Math.max(1, Math.min(rto, deadline - this.#clock.now())));
+    };
+    arm();
     if (!this.#network.isAttached(peer.address)) {
       // Nobody listens there: refused at once (after one hop), like ECONNREFUSED.
-      peer.dialTimer.cancel();
+      // (`arm` set it: the narrowing above does not see that.)
+      (peer.dialTimer as Cancellable | undefined)?.cancel();
       peer.dialTimer = this.#clock.setTimeout(() => {
         peer.dialTimer = undefined;
         this.#dialFailed(peer, "connection refused");
       }, 1);
       return;
     }
+    this.#sendHello(peer);
+  }
+
+  #sendHello(peer: Peer): void {
     this.#network.send(this.selfAddress, peer.address, {
       type: "hello",
       system: this.systemName,

@@ -194,11 +194,17 @@ export class TestCluster implements AsyncDisposable {
     } = this.#options;
     const address = this.address(i);
     const count = Math.max(this.#nodes.length, i + 1);
-    // Node 0 forms the cluster; the others join through it. A restarted node 0 first asks the
-    // others, so that it joins the running cluster instead of forming a new one.
+    // Node 0 forms the cluster; the others join through it, or, while node 0 is down, through
+    // every other running node. A restarted node 0 first asks the others, so that it joins the
+    // running cluster instead of forming a new one.
+    const running = Array.from({ length: count }, (_, k) => k).filter((k) =>
+      k !== i && this.#alive[k]
+    );
     const seeds = i === 0 && this.#nodes.length > 0
       ? [address, ...Array.from({ length: count - 1 }, (_, k) => this.address(k + 1))]
-      : [this.address(0)];
+      : this.#alive[0] || running.length === 0
+      ? [this.address(0)]
+      : running.map((k) => this.address(k));
     const random = seededRandom(Math.floor(this.#random() * 2 ** 32));
     const node = await ClusteredActorSystem.start({
       name: "test",

@@ -99,20 +99,37 @@ describe("ClusterClient against real node processes", () => {
       });
       try {
         const accounts = client.entityRef<AccountMsg>("accounts", { numShards: 30 });
-        // First round: shards get allocated (an unknown shard's first message may be forwarded).
-        await Promise.all(ids.map((id) =>
-          client.ask<ShardEnvelope<AccountMsg>, Reply>(
-            accounts,
-            (replyTo) => new ShardEnvelope(id, { type: "deposit", amount: 1, replyTo }),
-            { timeout: 10_000 },
-          )
-        ));
-        const before = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
+        const round = (make: (replyTo: ActorRef<Reply>) => AccountMsg) =>
+          Promise.all(ids.map((id) =>
+            client.ask<ShardEnvelope<AccountMsg>, Reply>(
+              accounts,
+              (replyTo) => new ShardEnvelope(id, make(replyTo)),
+              { timeout: 10_000 },
+            )
+          ));
+        // Reads first: shards get allocated (an unknown shard's first message may be forwarded).
+        // A node whose region the leader learned of late gets its share by rebalancing, and an
+        // entity that moves starts again at 0 here (in memory): deposits wait until the table is
+        // balanced and has not changed for 1.5 s.
+        await round((replyTo) => ({ type: "getBalance", replyTo }));
+        let table = "";
+        let since = Date.now();
         await waitUntil(
-          () => Object.keys(client.getClusterState().allocations.accounts ?? {}).length >= 20,
-          10_000,
-          "the client to learn the allocations",
+          () => {
+            const allocations = client.getClusterState().allocations.accounts ?? {};
+            const now = JSON.stringify(allocations);
+            if (now !== table) [table, since] = [now, Date.now()];
+            const counts = nodes.map((n) =>
+              Object.values(allocations).filter((a) => a.primary.port === n.port).length
+            );
+            return Object.keys(allocations).length >= 20 &&
+              Math.max(...counts) - Math.min(...counts) <= 1 && Date.now() - since >= 1500;
+          },
+          30_000,
+          () => `a balanced allocation table that holds still: ${table}`,
         );
+        await round((replyTo) => ({ type: "deposit", amount: 1, replyTo }));
+        const before = await Promise.all(nodes.map((n) => n.request({ op: "stats" })));
         const state = client.getClusterState();
         const owners = new Set<number>();
         for (const id of ids) {
@@ -178,20 +195,23 @@ describe("ClusterClient against real node processes", () => {
             { timeout: 10_000 },
           )
         ));
+        const ownedBy = (port: number) =>
+          ids.filter((id) =>
+            client.getClusterState().allocations.accounts?.[entityShardOf(id)]?.primary.port ===
+              port
+          );
+        // The first allocations may all go to the other two nodes (the contact's region can be
+        // announced after them); rebalancing then hands the contact its share, a few at a time.
         await waitUntil(
           () =>
             client.getClusterState().members.length === 3 &&
             ids.every((id) =>
               client.getClusterState().allocations.accounts?.[entityShardOf(id)] !== undefined
-            ),
-          10_000,
-          "the client to learn every member and allocation",
+            ) && ownedBy(a.port).length > 0,
+          20_000,
+          "the client to learn every member and allocation, the contact owning some shards",
         );
-        const onA = ids.filter((id) =>
-          client.getClusterState().allocations.accounts?.[
-            entityShardOf(id)
-          ]?.primary.port === a.port
-        );
+        const onA = ownedBy(a.port);
         assert.ok(onA.length > 0, "the contact owns some shards");
         const killedAt = Date.now();
         await a.proc.kill("SIGKILL");

@@ -11,6 +11,7 @@ import {
 import { type TestCluster, testCluster } from "../../src/testing/mod.ts";
 import { seededRandom } from "../../src/testing/membership_simulation.ts";
 import { singletonOwner } from "../../src/sharding/singleton.ts";
+import { coordinatorOf } from "../../src/sharding/shard_coordinator.ts";
 import type { Member } from "../../src/cluster/member.ts";
 
 type Msg =
@@ -429,6 +430,41 @@ describe("Behaviors.singleton", () => {
       }
       assert.equal(inst.count(), 1, `seed ${seed}: one instance at the end`);
       assert.notEqual(inst.ports()[0], owner, `seed ${seed}: it moved off the slow node`);
+      assert.equal(inst.maxAtOnce, 1);
+    }
+  });
+
+  it("moves at once after a crashed owner is downed: seen unreachable for a whole lease, it needs no extra wait", async () => {
+    // The wait after a downing (twice the lease and a tick) is for a live owner that may still
+    // run its instance. A crashed owner was unreachable for longer than a lease before its
+    // downing, so its instance is surely gone (an owner stops it as soon as it sees any member
+    // unreachable): the next owner starts without that wait.
+    for (const seed of [1, 2, 3]) {
+      await using c = await testCluster(3, { seed });
+      const inst = new Instances();
+      const refs = spawnEverywhere(c, inst);
+      await untilChecked(c, inst, () => inst.count() === 1, `seed ${seed} start`);
+      const owner = inst.ports()[0];
+      const i = owner - 25520;
+      await c.kill(i);
+      const survivors = [0, 1, 2].filter((k) => k !== i);
+      const downed = (k: number) =>
+        c.nodes[k].members.every((m) => m.address.port !== owner || m.status === "down");
+      let downedAt: number | undefined;
+      let movedAt: number | undefined;
+      for (let step = 0; step < 6000 && movedAt === undefined; step++) {
+        survivors.forEach((k) => refs[k].tell({ type: "add", n: step }));
+        await c.advance(10);
+        inst.check(`seed ${seed}, step ${step}`);
+        if (downedAt === undefined && survivors.some(downed)) downedAt = c.clock.now();
+        if (inst.count() === 1 && inst.ports()[0] !== owner) movedAt = c.clock.now();
+      }
+      assert.ok(downedAt !== undefined && movedAt !== undefined, `seed ${seed}: it moved`);
+      const lease = coordinatorOf(c.nodes[survivors[0]])!.leaseTimeout;
+      assert.ok(
+        movedAt - downedAt < lease,
+        `seed ${seed}: started ${movedAt - downedAt} ms after the downing (lease ${lease} ms)`,
+      );
       assert.equal(inst.maxAtOnce, 1);
     }
   });

@@ -137,6 +137,31 @@ describe("InMemoryTransport", () => {
     }
   });
 
+  it("resends an unanswered hello like a SYN: a dial begun during a cut connects soon after the heal", async () => {
+    const w = world();
+    try {
+      const a = w.node(1);
+      const b = w.node(2);
+      w.network.partition([a.t.selfAddress], [b.t.selfAddress]);
+      w.send(a, b, "during");
+      // The dial's hello is lost on the cut; the heal comes 1.5 s later, well inside the 5 s
+      // connect timeout, so that dial is still waiting for its answer.
+      w.clock.advance(1500);
+      w.network.heal();
+      const healedAt = w.clock.now();
+      for (let i = 0; i < 10_000 && b.inbound.length === 0; i++) w.clock.advance(10);
+      assert.deepEqual(b.inbound, ["1:/user/x:during"]);
+      const lag = w.clock.now() - healedAt;
+      // Retransmissions at 1 s and 3 s after the dial: the one at 3 s (1.5 s after the heal)
+      // connects. Without them the dial waited out its 5 s timeout and a backoff first.
+      assert.ok(lag <= 1600, `delivered ${lag} ms after the heal`);
+      assert.ok(lag >= 1400, `delivered ${lag} ms after the heal: too early for a lost hello`);
+      assert.equal(a.undeliverable.length, 0);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it("makes queued envelopes undeliverable after unreachableTimeout", async () => {
     const w = world();
     try {

@@ -112,6 +112,26 @@ describe("testCluster", () => {
     assert.equal(c.nodes[0].members.some((m) => m.id === before), false);
   });
 
+  it("a node started or restarted after node 0 was killed joins through the others", async () => {
+    await using c = await testCluster(3, { seed: 5 });
+    await c.kill(0);
+    await c.until(() => c.isConverged(2), { timeout: 60_000 });
+    const added = await c.start(3);
+    await c.until(
+      () => c.isConverged(3) && c.nodes[1].members.some((m) => m.id === added.memberId),
+      { timeout: 60_000 },
+    );
+    const fresh = await c.restart(2);
+    await c.until(
+      () => c.isConverged(3) && c.nodes[1].members.some((m) => m.id === fresh.memberId),
+      { timeout: 60_000 },
+    );
+    assert.deepEqual(
+      c.alive.map((n) => n.selfAddress.port).sort(),
+      [c.address(1).port, c.address(2).port, c.address(3).port].sort(),
+    );
+  });
+
   it("a partition splits the cluster: the majority downs the minority, which stops", async () => {
     await using c = await testCluster(5, { seed: 2 });
     c.partition([0, 1, 2], [3, 4]);
