@@ -24,7 +24,7 @@
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": extra runtime flags for the node
 //   processes (they exit cleanly at the end, so profiles get written).
 import process from "node:process";
-import { spawn } from "node:child_process";
+import { runScript } from "../tests/_helpers/process.ts";
 import { fileURLToPath } from "node:url";
 import { type ActorRef, ClusterClient, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
 import { rawTellRun } from "./_client_raw_rate.ts";
@@ -41,50 +41,15 @@ let tags = 0;
 
 /** A node process (with BENCH_NODE_ARGS), its stdout read line by line. */
 function nodeProcess(args: string[]) {
-  const isDeno = "Deno" in globalThis;
-  const argv = isDeno ? ["run", "-A", ...NODE_ARGS, nodeScript, ...args] : [
-    ...NODE_ARGS,
-    nodeScript,
-    ...args,
-  ];
-  const child = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "inherit"] });
-  const lines: string[] = [];
-  const waiters = new Set<{ match: (l: string) => boolean; done: (l: string) => void }>();
-  let partial = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    partial += chunk;
-    let nl: number;
-    while ((nl = partial.indexOf("\n")) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      lines.push(line);
-      for (const w of waiters) if (w.match(line)) (waiters.delete(w), w.done(line));
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const proc = runScript(nodeScript, args, {}, { stdin: "pipe", runtimeArgs: NODE_ARGS });
   return {
-    child,
-    waitForLine(match: (l: string) => boolean, timeout: number): Promise<string> {
-      const found = lines.find(match);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const w = {
-          match,
-          done: (l: string) => (clearTimeout(timer), resolve(l)),
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`no matching line from a bench node within ${timeout} ms`));
-        }, timeout);
-        waiters.add(w);
-      });
-    },
+    child: proc.child,
+    waitForLine: proc.waitForLine,
     /** Closes stdin (the node exits, writing its profile) and kills it if it lingers. */
     async stop(): Promise<void> {
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
+      proc.child.stdin!.end();
+      const timer = setTimeout(() => proc.child.kill("SIGKILL"), 10_000);
+      await proc.exited;
       clearTimeout(timer);
     },
   };

@@ -19,15 +19,21 @@ export interface ScriptProcess {
   onLine(listener: (line: string) => void): void;
 }
 
-/** Starts `script` with `args` under the current runtime (deno run -A, or bun). */
+/**
+ * Starts `script` with `args` under the current runtime (deno run -A, or bun); `runtimeArgs` go
+ * to the runtime before the script (e.g. `--cpu-prof`).
+ */
 export function runScript(
   script: string,
   args: string[] = [],
   env: Record<string, string> = {},
-  options: { stdin?: "ignore" | "pipe" } = {},
+  options: { stdin?: "ignore" | "pipe"; runtimeArgs?: readonly string[] } = {},
 ): ScriptProcess {
   const isDeno = "Deno" in globalThis;
-  const argv = isDeno ? ["run", "-A", script, ...args] : [script, ...args];
+  const runtimeArgs = options.runtimeArgs ?? [];
+  const argv = isDeno
+    ? ["run", "-A", ...runtimeArgs, script, ...args]
+    : [...runtimeArgs, script, ...args];
   const child = spawn(process.execPath, argv, {
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1", ...env },
