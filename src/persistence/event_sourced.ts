@@ -4,6 +4,8 @@
  * @module
  */
 import type { ActorContext } from "../actor/actor_context.ts";
+import type { ActorRef } from "../actor/actor_ref.ts";
+import { DeadLetter } from "../actor/events.ts";
 import { Behavior, type PersistedPayload } from "../actor/behaviors.ts";
 import { type EventJournal, loadEvents, type PersistedEvent } from "./journal.ts";
 import type { SnapshotPolicy } from "./snapshot.ts";
@@ -54,6 +56,13 @@ export interface EventSourcedHooks {
    * stops the actor before its next command.
    */
   pipeline?: boolean;
+  /**
+   * Asked right before each journal write: an error refuses it. Nothing is written, the
+   * command's `onFailure` gets the error, the command becomes a `DeadLetter` (`undeliverable`,
+   * with the error's message) and the actor stops. Sharding sets it: an entity writes only while
+   * its node's shard lease is valid.
+   */
+  beforePersist?: () => Error | undefined;
 }
 
 const HOOKS = new WeakMap<object, EventSourcedHooks>();
@@ -78,6 +87,16 @@ const HOOKS = new WeakMap<object, EventSourcedHooks>();
  */
 export function eventSourcedHooks<M>(behavior: Behavior<M>): EventSourcedHooks | undefined {
   return HOOKS.get(behavior);
+}
+
+/**
+ * Gives `wrapper` (a behavior that becomes the event-sourced one, as replication's does) the
+ * hooks of `hooks`' behavior, so that whoever spawns it finds them.
+ *
+ * @internal
+ */
+export function shareEventSourcedHooks(wrapper: object, hooks: EventSourcedHooks): void {
+  HOOKS.set(wrapper, hooks);
 }
 
 /** Options of {@linkcode eventSourced} (`Behaviors.eventSourced`). */
@@ -183,10 +202,19 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
     const clock = ctx.system.clock;
     let failure: Error | undefined;
 
-    const persist = async (payload: PersistedPayload): Promise<CommandResult<C>> => {
+    const persist = async (payload: PersistedPayload, cmd: C): Promise<CommandResult<C>> => {
       const events = payload.events;
       let next = state;
       if (events.length > 0) {
+        const refused = hooks.beforePersist?.();
+        if (refused !== undefined) {
+          ctx.log.warn(refused.message);
+          ctx.system.eventStream.publish(
+            new DeadLetter(cmd, ctx.self as ActorRef<never>, "undeliverable", refused.message),
+          );
+          payload.onFailure?.(refused);
+          return STOPPED as Behavior<C>;
+        }
         const now = clock.wallNow();
         const records: PersistedEvent[] = events.map((event, i) => ({
           sequenceNr: seq + 1 + i,
@@ -238,7 +266,10 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
       return undefined;
     };
 
-    const handle = (result: CommandResult<C>): CommandResult<C> | Promise<CommandResult<C>> => {
+    const handle = (
+      result: CommandResult<C>,
+      cmd: C,
+    ): CommandResult<C> | Promise<CommandResult<C>> => {
       if (result === undefined) return undefined;
       if (!(result instanceof Behavior)) {
         throw new TypeError(
@@ -248,7 +279,7 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
       }
       switch (result.kind) {
         case "persisted":
-          return persist(result.payload as PersistedPayload);
+          return persist(result.payload as PersistedPayload, cmd);
         case "same":
         case "stopped":
         case "unhandled":
@@ -271,9 +302,9 @@ export function eventSourced<C, E, S>(options: EventSourcedOptions<C, E, S>): Be
         result !== null && typeof result === "object" &&
         typeof (result as Promise<unknown>).then === "function"
       ) {
-        return (result as Promise<CommandResult<C>>).then(handle);
+        return (result as Promise<CommandResult<C>>).then((r) => handle(r, cmd));
       }
-      return handle(result as CommandResult<C>);
+      return handle(result as CommandResult<C>, cmd);
     });
   });
   HOOKS.set(behavior, hooks);

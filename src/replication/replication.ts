@@ -12,7 +12,11 @@ import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.
 import { QuorumNotReachedError } from "../cluster/errors.ts";
 import type { ReplicationSettings } from "../config/casty_config.ts";
 import { provideReplication, type ReplicatedType } from "../sharding/replication_config.ts";
-import { type EventSourcedHooks, eventSourcedHooks } from "../persistence/event_sourced.ts";
+import {
+  type EventSourcedHooks,
+  eventSourcedHooks,
+  shareEventSourcedHooks,
+} from "../persistence/event_sourced.ts";
 import type { Cancellable } from "../actor/clock.ts";
 import {
   type EventJournal,
@@ -1103,7 +1107,7 @@ export function startReplication<M>(
       const full = targets.map(roomAt).filter((p) => p !== undefined);
       return full.length === 0 ? undefined : Promise.all(full).then(() => {});
     };
-    return new Behavior<M>("setup", async (c: ActorContext<M>) => {
+    const wrapper = new Behavior<M>("setup", async (c: ActorContext<M>) => {
       try {
         ({ term: link.term, history: link.history } = await promote(id, link.journal));
         // The replicas catch up now, not at the next write (an entity woken by a read after a
@@ -1135,6 +1139,9 @@ export function startReplication<M>(
       }
       return inner;
     });
+    // Whoever spawns it (the region) finds the entity's hooks on it too.
+    shareEventSourcedHooks(wrapper, hooks);
+    return wrapper;
   };
   return {
     factory: wrapped,

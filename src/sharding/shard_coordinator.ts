@@ -104,6 +104,13 @@ export interface ShardingTuning {
    * below downing's `stableAfter`. @default {stableAfter / 2}
    */
   readonly leaseTimeout?: number;
+  /**
+   * How long before its lease runs out a node stops hosting (and its entities stop writing to
+   * their journal), in ms: a write begun just before has this long to land before the leader may
+   * move the shard, so the next owner reads it when it recovers. Must be below `leaseTimeout`.
+   * @default {leaseTimeout / 10}
+   */
+  readonly writeMargin?: number;
   /** Period of the coordinator's state broadcast and of region housekeeping. @default {leaseTimeout / 4, at most 1000} */
   readonly tickInterval?: number;
   /** How long a hand-off waits for each step before going on without a peer. @default {3000} */
@@ -250,6 +257,7 @@ export class ShardCoordinator {
   readonly #ctx: ClusterExtensionContext;
   readonly #self: string;
   readonly #leaseTimeout: number;
+  readonly #writeMargin: number;
   readonly #tick: number;
   readonly #handoffTimeout: number;
   readonly #threshold: number;
@@ -258,6 +266,8 @@ export class ShardCoordinator {
   #table: AllocationTable = { epoch: 0, version: 0, types: new Map() };
   #leaseUntil = -Infinity;
   #leaseOk = false;
+  /** Counts the spells of valid lease: a new one begins each time a lost lease is regained. */
+  #leaseTerm = 0;
   #leaseSeen = false;
   #leaseTimer: Cancellable | undefined;
   #timer: Cancellable | undefined;
@@ -324,6 +334,15 @@ export class ShardCoordinator {
         `Sharding leaseTimeout (${this.#leaseTimeout} ms) must be below downing stableAfter (${ctx.stableAfter} ms)`,
       );
     }
+    this.#writeMargin = settings.writeMargin ?? Math.floor(this.#leaseTimeout / 10);
+    if (
+      !Number.isFinite(this.#writeMargin) || this.#writeMargin < 0 ||
+      this.#writeMargin >= this.#leaseTimeout
+    ) {
+      throw new RangeError(
+        `Sharding writeMargin (${this.#writeMargin} ms) must be >= 0 and below leaseTimeout (${this.#leaseTimeout} ms)`,
+      );
+    }
     this.#tick = settings.tickInterval ?? Math.min(1000, Math.max(10, this.#leaseTimeout / 4));
     this.#handoffTimeout = settings.handoffTimeout ?? 3000;
     this.#threshold = settings.rebalanceThreshold ?? 1;
@@ -353,6 +372,19 @@ export class ShardCoordinator {
   /** How long a lease lasts at most (ms): also how long a downed member may still host. */
   get leaseTimeout(): number {
     return this.#leaseTimeout;
+  }
+
+  /** How long before its lease runs out this node stops hosting (ms). */
+  get writeMargin(): number {
+    return this.#writeMargin;
+  }
+
+  /**
+   * The number of the current spell of valid lease (a new one begins each time a lost lease is
+   * regained): an entity may write only in the spell it started in.
+   */
+  get leaseTerm(): number {
+    return this.#leaseTerm;
   }
 
   /** When the last lease this node held runs (or ran) out, on its clock (-Infinity: never had one). */
@@ -497,6 +529,25 @@ export class ShardCoordinator {
     }, this.#tick);
   }
 
+  #loseLease(): void {
+    this.#leaseTimer?.cancel();
+    this.#leaseTimer = undefined;
+    this.#leaseOk = false;
+    this.#leaseSeen = false;
+    this.#refreshRegions();
+  }
+
+  /**
+   * Whether an entity started in lease spell `term` may write to its journal now: the lease is
+   * valid by the clock (not only by its timer, which a stalled event loop delays) and has not
+   * been lost since. A write begun now lands before the leader may move the shard, unless it
+   * takes longer than `writeMargin`.
+   */
+  mayWrite(term: number): boolean {
+    return this.#leaseOk && term === this.#leaseTerm &&
+      this.#ctx.clock.now() < this.#leaseUntil - this.#writeMargin;
+  }
+
   /** Tells every region to look at the table again (and notes the lease for the fast path). */
   #refreshRegions(): void {
     this.#leaseSeen = this.leaseValid;
@@ -581,19 +632,24 @@ export class ShardCoordinator {
       if (seq >= echo && now - at <= this.#leaseTimeout) break;
       this.#ackSent.delete(seq);
     }
-    if (lease > 0 && anchor !== undefined && anchor + lease > now) {
+    // This node hosts until `writeMargin` before the lease ends: what its entities began writing
+    // by then lands before the leader (which waits out the whole lease) may move their shards.
+    const margin = this.#writeMargin;
+    // A lease that ran out while its timer waited behind other work (a stalled event loop) is
+    // lost before it is renewed: its entities stop, and those of the new spell start afresh.
+    if (this.#leaseOk && now >= this.#leaseUntil - margin) this.#loseLease();
+    if (lease > 0 && anchor !== undefined && anchor + lease - margin > now) {
       if (anchor + lease > this.#leaseUntil) {
         this.#leaseUntil = anchor + lease;
+        if (!this.#leaseOk) this.#leaseTerm++;
         this.#leaseOk = true;
         // The lease ends on a timer, so that the hot path needs no clock read.
         this.#leaseTimer?.cancel();
         this.#leaseTimer = this.#ctx.clock.setTimeout(() => {
           this.#leaseTimer = undefined;
-          if (this.#ctx.clock.now() < this.#leaseUntil) return;
-          this.#leaseOk = false;
-          this.#leaseSeen = false;
-          this.#refreshRegions();
-        }, this.#leaseUntil - now);
+          if (this.#ctx.clock.now() < this.#leaseUntil - margin) return;
+          this.#loseLease();
+        }, this.#leaseUntil - margin - now);
       }
     }
     this.#refreshRegions();

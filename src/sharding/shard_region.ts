@@ -11,6 +11,7 @@ import type { ActorContext } from "../actor/actor_context.ts";
 import { ACTOR_REF, type ActorRef } from "../actor/actor_ref.ts";
 import { type Behavior, Behaviors } from "../actor/behaviors.ts";
 import { DeadLetter, Terminated } from "../actor/events.ts";
+import { eventSourcedHooks } from "../persistence/event_sourced.ts";
 import {
   ActorCell,
   type CellClass,
@@ -395,11 +396,26 @@ export function regionBehavior(
       return e?.node === self && coordinator.leaseValid && !released.has(shard);
     };
 
+    const writeGuard = (id: string, shard: number) => {
+      const term = coordinator.leaseTerm;
+      return () =>
+        coordinator.mayWrite(term) ? undefined : new Error(
+          `Cannot persist events for entity "${id}" of "${spec.name}": this node's lease on ` +
+            `shard ${shard} ran out after the command arrived (the shard may be hosted ` +
+            `elsewhere now); nothing was written`,
+        );
+    };
+
     /** Spawns entity `id`, known to have no cell (live, stopping or awaiting its Terminated). */
     const spawnEntity = (id: string, shard: number, name = entityChildName(id)): EntityCell => {
       // The name is valid by construction (escaped) and known to be free: no check, no lookup.
+      const behavior = spec.factory(id);
+      // An event-sourced entity writes only in the lease spell it started in (a command handled
+      // just before the lease ran out, or an asynchronous one, may persist later).
+      const hooks = eventSourcedHooks(behavior);
+      if (hooks !== undefined) hooks.beforePersist = writeGuard(id, shard);
       const cell = region.spawnChildCell(
-        spec.factory(id),
+        behavior,
         name,
         undefined,
         EntityCell as unknown as CellClass,
