@@ -1,4 +1,4 @@
-// The handshake frames' JSON bodies (protocol version 2), parsed strictly:
+// The handshake frames' JSON bodies (protocol version 3), parsed strictly:
 //
 //   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce, lane? }
 //   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof?, system? }
@@ -15,7 +15,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameType } from "./_framing.ts";
 
 /** The handshake protocol version. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Refusal reasons on the wire; only these, so that a refusal reveals nothing. */
 export type RefuseReason = "refused" | "superseded" | "shutting-down";

@@ -15,9 +15,36 @@ import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
 import type { ActorCell } from "../actor/internal.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
-import { serializedText, type Serializer } from "../serialization/serialization.ts";
-import { TextEnvelope } from "./_envelope_codec.ts";
+import {
+  decodeKeyed,
+  isDefaultJson,
+  keyedParts,
+  type KeyedShape,
+  serializedText,
+  type Serializer,
+  type TaggedJsonSerializer,
+} from "../serialization/serialization.ts";
+import { KEYED_PAYLOAD, MAX_KEY_UNITS, readKeyed, TextEnvelope } from "./_envelope_codec.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
+
+/**
+ * `ShardEnvelope(entityId, message)` as sharding and the client register it: sent in the keyed
+ * form (the entity id outside the JSON), one small JSON value to parse instead of three.
+ */
+const SHARD_ENVELOPE: KeyedShape = {
+  name: "casty.ShardEnvelope",
+  key: "entityId",
+  value: "message",
+};
+
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
+/** Whether `text` has no lone surrogate (UTF-8 could not carry it). */
+function isWellFormed(text: string): boolean {
+  return nativeWellFormed !== undefined
+    ? nativeWellFormed.call(text) as boolean
+    : !/\p{Surrogate}/u.test(text);
+}
 
 /** The reserved recipient of remoting's own protocol (death watch). */
 const REMOTE_PATH = "/_system/_remote";
@@ -163,6 +190,8 @@ export class Remoting {
   readonly #addressMap: ((address: NodeAddress) => NodeAddress) | undefined;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
+  /** Whether `ShardEnvelope`s travel in the keyed form (the default serializer only). */
+  readonly #keyed: boolean;
   readonly #log: Logger;
   readonly #self: NodeAddress;
   readonly #prefix: string;
@@ -190,6 +219,7 @@ export class Remoting {
     this.#system = options.system;
     this.#transport = options.transport;
     this.#serializer = options.serializer;
+    this.#keyed = isDefaultJson(options.serializer);
     this.#log = options.log;
     this.#isMember = options.isMember ?? (() => false);
     this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
@@ -296,10 +326,17 @@ export class Remoting {
     // The default serializer's text goes to the transport as is: it is written as UTF-8
     // straight into the batch buffer.
     let text: string | undefined;
+    let key: string | undefined;
     let payload: Uint8Array | undefined;
     try {
-      text = serializedText(this.#serializer, msg);
-      if (text === undefined) payload = this.#serializer.serialize(msg);
+      const keyed = this.#keyed ? keyedParts(this.#serializer, msg, SHARD_ENVELOPE) : undefined;
+      if (keyed !== undefined && keyed.key.length <= MAX_KEY_UNITS && isWellFormed(keyed.key)) {
+        key = keyed.key;
+        text = keyed.text;
+      } else {
+        text = serializedText(this.#serializer, msg);
+        if (text === undefined) payload = this.#serializer.serialize(msg);
+      }
     } catch (err) {
       const error = err instanceof SerializationError
         ? err
@@ -319,7 +356,7 @@ export class Remoting {
     this.#transport.send(
       ref.node,
       text !== undefined
-        ? new TextEnvelope(ref.path, text, lane)
+        ? new TextEnvelope(ref.path, text, lane, key)
         : { recipient: ref.path, payload: payload!, lane },
     );
   }
@@ -432,7 +469,7 @@ export class Remoting {
   /** The decoded message, or {@linkcode UNDECODABLE} (logged and published as a dead letter). */
   #decode(env: Envelope, from: PeerIdentity): unknown {
     try {
-      return this.#serializer.deserialize(env.payload, this.#resolveRef);
+      return this.#deserialize(env.payload);
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
       this.#log.error(
@@ -443,6 +480,30 @@ export class Remoting {
       );
       return UNDECODABLE;
     }
+  }
+
+  /**
+   * Decodes a payload: the keyed form of a `ShardEnvelope` (see `TextEnvelope`) when it starts
+   * with its marker and the serializer is the default one (whose JSON never starts so),
+   * otherwise the serializer's bytes.
+   *
+   * @throws {SerializationError} when the payload does not decode.
+   */
+  #deserialize(payload: Uint8Array): unknown {
+    if (payload[0] !== KEYED_PAYLOAD || !this.#keyed) {
+      return this.#serializer.deserialize(payload, this.#resolveRef);
+    }
+    const parts = readKeyed(payload);
+    if (typeof parts === "string") {
+      throw new SerializationError(`Cannot deserialize ${payload.length} bytes: ${parts}`);
+    }
+    return decodeKeyed(
+      this.#serializer as TaggedJsonSerializer,
+      SHARD_ENVELOPE,
+      parts.key,
+      parts.value,
+      this.#resolveRef,
+    );
   }
 
   #onInbound(from: PeerIdentity, env: Envelope): void {
@@ -469,7 +530,7 @@ export class Remoting {
   #onUndeliverable(to: NodeAddress, env: Envelope, reason: UndeliverableReason): void {
     let message: unknown = env.payload;
     try {
-      message = this.#serializer.deserialize(env.payload, (u) => this.refFor(u));
+      message = this.#deserialize(env.payload);
     } catch {
       // keep the bytes: the dead letter still says what was lost
     }
