@@ -127,7 +127,7 @@ describe("Handshake, dialer side", () => {
         "two attempts refused by the dialer",
       );
       assert.equal(hellos[0].system, SYSTEM);
-      assert.equal(hellos[0].v, 2);
+      assert.equal(hellos[0].v, 3);
       // A protocol error is not a refusal: the envelope stays queued for the next attempt.
       assert.equal(b.undeliverable.length, 0);
       assert.equal(b.transport.queuedCount({ host: "127.0.0.1", port: listener.port }), 1);
