@@ -19,6 +19,34 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * with it, so it tells the two forms apart (with the default serializer on both sides).
  */
 export const KEYED_PAYLOAD = 0x01;
+/**
+ * The first byte of an escaped payload: a serializer's bytes that start with
+ * {@linkcode KEYED_PAYLOAD} or this byte travel behind it, so that the first byte of a payload
+ * always says which form it is, whatever the serializers on either side.
+ */
+export const ESCAPED_PAYLOAD = 0x02;
+
+/**
+ * `bytes` as a payload: as they are, or behind {@linkcode ESCAPED_PAYLOAD} when they start
+ * with a marker.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapePayload } from "./_envelope_codec.ts";
+ * const json = new Uint8Array([0x7b, 0x7d]);
+ * assert.equal(escapePayload(json), json);
+ * assert.deepEqual([...escapePayload(new Uint8Array([0x01, 9]))], [0x02, 0x01, 9]);
+ * ```
+ */
+export function escapePayload(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0 || bytes[0] > ESCAPED_PAYLOAD || bytes[0] === 0) return bytes;
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = ESCAPED_PAYLOAD;
+  out.set(bytes, 1);
+  return out;
+}
+
 /** The longest key of a keyed payload, in UTF-16 units (at most 3 UTF-8 bytes each). */
 export const MAX_KEY_UNITS = 0xffff / 3;
 

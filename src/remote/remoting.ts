@@ -18,13 +18,20 @@ import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } f
 import {
   decodeKeyed,
   isDefaultJson,
+  keyedFullForm,
   keyedParts,
   type KeyedShape,
   serializedText,
   type Serializer,
   type TaggedJsonSerializer,
 } from "../serialization/serialization.ts";
-import { KEYED_PAYLOAD, MAX_KEY_UNITS, readKeyed, TextEnvelope } from "./_envelope_codec.ts";
+import {
+  ESCAPED_PAYLOAD,
+  escapePayload,
+  MAX_KEY_UNITS,
+  readKeyed,
+  TextEnvelope,
+} from "./_envelope_codec.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
 
 /**
@@ -309,7 +316,7 @@ export class Remoting {
   /** Sends a message to a reserved path on a node (or delivers it here for this node). */
   sendSystem(to: NodeAddress, path: string, message: unknown): void {
     if (this.#closed) return;
-    const payload = this.#serializer.serialize(message);
+    const payload = escapePayload(this.#serializer.serialize(message));
     this.#transport.send(to, { recipient: path, payload, lane: laneOf(path) });
   }
 
@@ -335,7 +342,7 @@ export class Remoting {
         text = keyed.text;
       } else {
         text = serializedText(this.#serializer, msg);
-        if (text === undefined) payload = this.#serializer.serialize(msg);
+        if (text === undefined) payload = escapePayload(this.#serializer.serialize(msg));
       }
     } catch (err) {
       const error = err instanceof SerializationError
@@ -483,19 +490,30 @@ export class Remoting {
   }
 
   /**
-   * Decodes a payload: the keyed form of a `ShardEnvelope` (see `TextEnvelope`) when it starts
-   * with its marker and the serializer is the default one (whose JSON never starts so),
-   * otherwise the serializer's bytes.
+   * Decodes a payload by its first byte: the keyed form of a `ShardEnvelope` (see
+   * `TextEnvelope`), decoded directly with the default serializer or given to any other one in
+   * the full form it would have received before; an escaped payload (a serializer's bytes that
+   * began with a marker); or, for anything else, the serializer's bytes as they are.
    *
    * @throws {SerializationError} when the payload does not decode.
    */
   #deserialize(payload: Uint8Array): unknown {
-    if (payload[0] !== KEYED_PAYLOAD || !this.#keyed) {
+    const first = payload[0];
+    if (first > ESCAPED_PAYLOAD || first === 0 || payload.length === 0) {
       return this.#serializer.deserialize(payload, this.#resolveRef);
+    }
+    if (first === ESCAPED_PAYLOAD) {
+      return this.#serializer.deserialize(payload.subarray(1), this.#resolveRef);
     }
     const parts = readKeyed(payload);
     if (typeof parts === "string") {
       throw new SerializationError(`Cannot deserialize ${payload.length} bytes: ${parts}`);
+    }
+    if (!this.#keyed) {
+      return this.#serializer.deserialize(
+        keyedFullForm(SHARD_ENVELOPE, parts.key, parts.value),
+        this.#resolveRef,
+      );
     }
     return decodeKeyed(
       this.#serializer as TaggedJsonSerializer,

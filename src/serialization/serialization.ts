@@ -311,6 +311,41 @@ export function keyedParts(
 }
 
 /**
+ * The bytes `serialize` writes for the instance {@linkcode keyedParts} split into `key` and a
+ * value serialized as `value`: what a serializer other than the default one (a subclass that
+ * counts or logs, say) is given when the keyed form reaches it.
+ *
+ * @param shape The class.
+ * @param key The key field.
+ * @param value The value's UTF-8 tagged JSON.
+ * @returns The full tagged form's UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyedFullForm, TaggedJsonSerializer } from "./serialization.ts";
+ * class Envelope { constructor(readonly id: string, readonly body: unknown) {} }
+ * const shape = { name: "demo.Envelope", key: "id", value: "body" };
+ * const serializer = new TaggedJsonSerializer().register(Envelope, shape.name);
+ * const full = keyedFullForm(shape, "é", serializer.serialize([1n]));
+ * assert.deepEqual(full, serializer.serialize(new Envelope("é", [1n])));
+ * ```
+ */
+export function keyedFullForm(shape: KeyedShape, key: string, value: Uint8Array): Uint8Array {
+  const head = encoder.encode(
+    `{"${TAG}":"class","n":${JSON.stringify(shape.name)},"v":{${JSON.stringify(shape.key)}:${
+      JSON.stringify(key)
+    },${JSON.stringify(shape.value)}:`,
+  );
+  const out = new Uint8Array(head.length + value.length + 2);
+  out.set(head, 0);
+  out.set(value, head.length);
+  out[out.length - 2] = 0x7d; // }
+  out[out.length - 1] = 0x7d;
+  return out;
+}
+
+/**
  * Rebuilds the instance {@linkcode keyedParts} split: an object of the class registered under
  * `shape.name`, its key field `key` and its value field decoded from `bytes` (the value's
  * serialized bytes), like `serializer.deserialize` of the full form, with the same limits

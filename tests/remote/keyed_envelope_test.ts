@@ -9,6 +9,7 @@ import { type Serializer, TaggedJsonSerializer } from "../../src/serialization/s
 import { ShardEnvelope } from "../../src/sharding/shard_envelope.ts";
 import { type ActorRef, Behaviors, DeadLetter } from "../../mod.ts";
 import { startLocalNode, waitFor } from "../_helpers/probe.ts";
+import { startTransportNode } from "../_helpers/transport_node.ts";
 
 const utf8 = new TextEncoder();
 
@@ -80,21 +81,54 @@ async function inboxPair(
 }
 
 describe("ShardEnvelope's keyed wire form", () => {
-  it("is what a node with the default serializer sends", async () => {
+  it("is what a node with the default serializer sends; other bytes starting with a marker are escaped", async () => {
+    const wire = await startTransportNode("keyed");
+    try {
+      await using plain = await startLocalNode("keyed", { serializer: defaultSerializer() });
+      await using custom = await startLocalNode("keyed", { serializer: new BytesSerializer() });
+      const at = `casty://keyed@127.0.0.1:${wire.transport.selfAddress.port}/inbox`;
+      plain.lookup<unknown>(at)!.tell(new ShardEnvelope("e12", { type: "inc" }));
+      plain.lookup<unknown>(at)!.tell({ type: "plain" });
+      const viaCustom = custom.lookup<unknown>(at)!;
+      viaCustom.tell(new ShardEnvelope("e12", 1)); // a custom serializer: the full form
+      viaCustom.tell({ bytes: new Uint8Array([0x01, 9]) });
+      viaCustom.tell({ bytes: new Uint8Array([0x02]) });
+      viaCustom.tell({ bytes: new Uint8Array([0x00, 0x03]) });
+      const payloads = () =>
+        wire.inbound.filter((i) => i.envelope.recipient === "/inbox").map((
+          i,
+        ) => [...i.envelope.payload]);
+      await waitFor(() => payloads().length >= 6, {
+        timeout: 10_000,
+        describe: () => `6 envelopes, got ${payloads().length}`,
+      });
+      const got = payloads();
+      assert.deepEqual(got[0], [...keyed("e12", '{"type":"inc"}')]);
+      assert.deepEqual(got[1], [...utf8.encode('{"type":"plain"}')]);
+      // From one sender, in order; the other sender's envelopes may come first.
+      const fromCustom = got.filter((p) => p[0] <= 0x02 && p.length <= 3);
+      const full = [...defaultSerializer().serialize(new ShardEnvelope("e12", 1))];
+      assert.ok(
+        got.some((p) => p.join() === full.join()),
+        "the full form from a custom serializer",
+      );
+      assert.deepEqual(fromCustom, [[0x02, 0x01, 9], [0x02, 0x02], [0x00, 0x03]]);
+    } finally {
+      await wire.transport.shutdown();
+    }
+  });
+
+  it("reaches a node with another serializer in the full form it would have received before", async () => {
     const recording = new RecordingSerializer();
     await using pair = await inboxPair(recording);
-    pair.inbox.tell(new ShardEnvelope("e12", { type: "inc" }));
-    pair.inbox.tell({ type: "plain" });
-    await waitFor(() => pair.got.length >= 1 && pair.dead.length >= 1, {
-      timeout: 10_000,
-      what: "a message and a DeadLetter",
-    });
-    const seen = recording.seen.map((b) => [...b].join());
-    assert.ok(seen.includes([...keyed("e12", '{"type":"inc"}')].join()), "the keyed bytes");
-    assert.ok(seen.includes([...utf8.encode('{"type":"plain"}')].join()), "the plain JSON");
-    // A receiver with a custom serializer does not read the keyed form: the bytes go to it.
-    assert.match(String(pair.dead[0]?.detail), /not valid UTF-8 JSON/);
-    assert.deepEqual(pair.got, [{ type: "plain" }]);
+    const envelope = new ShardEnvelope("e12", { type: "inc", at: new Date(5) });
+    pair.inbox.tell(envelope);
+    await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
+    assert.deepEqual(pair.got, [envelope]);
+    assert.ok(pair.got[0] instanceof ShardEnvelope);
+    const full = defaultSerializer().serialize(envelope).join();
+    assert.ok(recording.seen.some((b) => b.join() === full), "the serializer saw the full form");
+    assert.equal(pair.dead.length, 0);
   });
 
   it("decodes to the envelope the full form gives, whatever the id and message", async () => {
@@ -162,57 +196,75 @@ describe("ShardEnvelope's keyed wire form", () => {
   });
 
   it("turns malformed keyed payloads into DeadLetters with their bytes; the link keeps working", async () => {
-    await using pair = await inboxPair(defaultSerializer(), new BytesSerializer());
-    const bad: [Uint8Array, RegExp][] = [
-      [new Uint8Array([0x01]), /shorter than its header/],
-      [new Uint8Array([0x01, 0]), /shorter than its header/],
-      [new Uint8Array([0x01, 0, 5, 0x61, 0x31]), /key overruns the payload/],
-      [keyed(new Uint8Array([0xff, 0xfe]), "1"), /key is not valid UTF-8/],
-      [keyed("e1", "{"), /not valid UTF-8 JSON/],
-      [keyed("e1", ""), /not valid UTF-8 JSON/],
-      [keyed("e1", new Uint8Array([0x22, 0xff, 0x22])), /not valid UTF-8 JSON/],
-      [keyed("e1", '{"$t":"class","n":"nope.Nope","v":{}}'), /class "nope\.Nope".*not registered/],
-      [keyed("e1", '{"$t":"ref","v":"not a uri"}'), /ref|URI|uri/],
-    ];
-    pair.inbox.tell(new ShardEnvelope("first", 1));
-    for (const [bytes] of bad) pair.inbox.tell({ bytes });
-    pair.inbox.tell({ bytes: keyed("last", '{"n":2}') });
-    await waitFor(() => pair.got.length >= 2 && pair.dead.length >= bad.length, {
-      timeout: 10_000,
-      describe: () =>
-        `2 messages and ${bad.length} DeadLetters, got ${pair.got.length}, ${pair.dead.length}`,
-    });
-    assert.equal(pair.got.length, 2);
-    assert.deepEqual(pair.got, [
-      new ShardEnvelope("first", 1),
-      new ShardEnvelope("last", { n: 2 }),
-    ]);
-    assert.ok(pair.got.every((e) => e instanceof ShardEnvelope));
-    assert.equal(pair.dead.length, bad.length);
-    for (let i = 0; i < bad.length; i++) {
-      const d = pair.dead[i];
-      assert.equal(d.reason, "serialization");
-      assert.deepEqual(d.message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
-      assert.match(String(d.detail), bad[i][1], `DeadLetter ${i}: ${d.detail}`);
+    await using receiver = await startLocalNode("keyed", { serializer: defaultSerializer() });
+    const got: unknown[] = [];
+    receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
+    const dead: DeadLetter[] = [];
+    receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+    // A bare transport writes the payloads as they are (remoting would escape them).
+    const raw = await startTransportNode("keyed");
+    try {
+      const bad: [Uint8Array, RegExp][] = [
+        [new Uint8Array([0x01]), /shorter than its header/],
+        [new Uint8Array([0x01, 0]), /shorter than its header/],
+        [new Uint8Array([0x01, 0, 5, 0x61, 0x31]), /key overruns the payload/],
+        [keyed(new Uint8Array([0xff, 0xfe]), "1"), /key is not valid UTF-8/],
+        [keyed("e1", "{"), /not valid UTF-8 JSON/],
+        [keyed("e1", ""), /not valid UTF-8 JSON/],
+        [keyed("e1", new Uint8Array([0x22, 0xff, 0x22])), /not valid UTF-8 JSON/],
+        [
+          keyed("e1", '{"$t":"class","n":"nope.Nope","v":{}}'),
+          /class "nope\.Nope".*not registered/,
+        ],
+        [keyed("e1", '{"$t":"ref","v":"not a uri"}'), /not a uri/],
+        [new Uint8Array([0x02]), /not valid UTF-8 JSON/],
+        [new Uint8Array([0x02, 0x01]), /not valid UTF-8 JSON/],
+      ];
+      const send = (payload: Uint8Array) =>
+        raw.transport.send(receiver.selfAddress, { recipient: "/inbox", payload });
+      send(keyed("first", "1"));
+      for (const [bytes] of bad) send(bytes);
+      send(new Uint8Array([0x02, ...utf8.encode('{"escaped":true}')]));
+      send(keyed("last", '{"n":2}'));
+      await waitFor(() => got.length >= 3 && dead.length >= bad.length, {
+        timeout: 10_000,
+        describe: () =>
+          `3 messages and ${bad.length} DeadLetters, got ${got.length}, ${dead.length}`,
+      });
+      assert.deepEqual(got, [
+        new ShardEnvelope("first", 1),
+        { escaped: true },
+        new ShardEnvelope("last", { n: 2 }),
+      ]);
+      assert.ok(got[0] instanceof ShardEnvelope && got[2] instanceof ShardEnvelope);
+      assert.equal(dead.length, bad.length);
+      for (let i = 0; i < bad.length; i++) {
+        const d = dead[i];
+        assert.equal(d.reason, "serialization");
+        assert.deepEqual(d.message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
+        assert.match(String(d.detail), bad[i][1], `DeadLetter ${i}: ${d.detail}`);
+      }
+      assert.equal(raw.transport.peerCount, 1, "the link stays up");
+    } finally {
+      await raw.transport.shutdown();
     }
-    assert.equal(pair.receiver.remoting.selfAddress.port, pair.receiver.selfAddress.port);
   });
 
-  it("is not used with a custom serializer, whose bytes may start with 0x01", async () => {
-    // Both sides custom: a payload starting with 0x01 is the serializer's own, not keyed.
+  it("carries a custom serializer's bytes that start with a marker unchanged, both ways", async () => {
+    // Both sides custom: the sender escapes its 0x01 and 0x02 payloads, the receiver unescapes.
     class Custom implements Serializer {
       serialize(value: unknown): Uint8Array {
         const e = value as ShardEnvelope<number>;
-        return new Uint8Array([0x01, e.message]);
+        return new Uint8Array([e.message, 7]);
       }
       deserialize(bytes: Uint8Array): unknown {
-        return new ShardEnvelope("custom", bytes[1]);
+        return new ShardEnvelope(`custom ${bytes.length}`, bytes[0]);
       }
     }
     await using pair = await inboxPair(new Custom(), new Custom());
-    pair.inbox.tell(new ShardEnvelope("x", 7));
-    await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
-    assert.deepEqual(pair.got, [new ShardEnvelope("custom", 7)]);
+    for (const first of [1, 2, 0, 3]) pair.inbox.tell(new ShardEnvelope("x", first));
+    await waitFor(() => pair.got.length >= 4, { timeout: 10_000, what: "the messages" });
+    assert.deepEqual(pair.got, [1, 2, 0, 3].map((n) => new ShardEnvelope("custom 2", n)));
     assert.equal(pair.dead.length, 0);
   });
 });
