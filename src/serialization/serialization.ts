@@ -438,6 +438,8 @@ export function serializedText(serializer: Serializer, value: unknown): string |
 export class TaggedJsonSerializer implements Serializer {
   #nameByProto = new Map<object, string>();
   #protoByName = new Map<string, object>();
+  #keyedShape: KeyedShape | undefined;
+  #keyedProto: object | undefined;
   // The objects being encoded, from the root down: a cycle is an object met again while it is
   // still on this path. The first SHALLOW are in an array, the rest (deep structures) in a Set.
   #stack: (object | undefined)[] = [];
@@ -588,8 +590,16 @@ export class TaggedJsonSerializer implements Serializer {
 
   static {
     keyedPartsOf = (serializer, value, shape) => {
-      const proto = serializer.#protoByName.get(shape.name);
-      if (proto === undefined || Object.getPrototypeOf(value) !== proto) return undefined;
+      // Every message sent asks: the class found for the last shape is kept (a name, once
+      // registered, never changes class).
+      let proto = serializer.#keyedShape === shape ? serializer.#keyedProto : undefined;
+      if (proto === undefined) {
+        proto = serializer.#protoByName.get(shape.name);
+        if (proto === undefined) return undefined;
+        serializer.#keyedShape = shape;
+        serializer.#keyedProto = proto;
+      }
+      if (Object.getPrototypeOf(value) !== proto) return undefined;
       // Only an instance holding exactly the two fields: anything else keeps the full form.
       const fields = Object.keys(value as object);
       if (
