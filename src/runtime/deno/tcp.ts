@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BaseConnection } from "../_connection.ts";
+import { BaseConnection, immediate, READ_SLICE_MS } from "../_connection.ts";
 import { nodeTcp } from "../node/tcp.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT,
@@ -18,15 +18,6 @@ import {
 } from "../tcp.ts";
 
 const READ_BUFFER_SIZE = 256 * 1024;
-// A read that finds data waiting resolves without a trip through the event loop: while a peer
-// keeps the socket full, a read loop would run on microtasks alone and starve timers and other
-// sockets (heartbeats, lease renewals, ask timeouts) for as long as the data keeps coming (a node
-// receiving a client's burst stalled its timers for 350–860 ms). The loop yields to the event
-// loop once it has run this long (ms) without one.
-const READ_SLICE_MS = 5;
-// setImmediate (Deno has it) runs after pending I/O and due timers, with no minimum delay.
-const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown })
-  .setImmediate;
 // After an accept error (EMFILE, ENFILE, ECONNABORTED, ...) the listener waits this long,
 // doubling up to ACCEPT_RETRY_MAX, and accepts again.
 const ACCEPT_RETRY_MIN = 10;
@@ -98,6 +89,7 @@ class DenoConnection extends BaseConnection {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (!this.#ending) this.emitData(buffer.slice(0, n));
+        // A read that finds data waiting resolves without a turn of the event loop.
         if (performance.now() - slice >= READ_SLICE_MS) {
           await new Promise<void>((resolve) => void immediate(resolve));
           slice = performance.now();
