@@ -28,14 +28,10 @@ for (const name of supportedTcp()) {
           }),
       });
       let last = performance.now();
-      let worstGap = 0;
-      let ticksWhileFlooding = 0;
+      const gaps: number[] = [];
       const timer = setInterval(() => {
         const now = performance.now();
-        if (bytes > 0) {
-          worstGap = Math.max(worstGap, now - last);
-          ticksWhileFlooding++;
-        }
+        if (bytes > 0) gaps.push(now - last);
         last = now;
       }, 10);
       const proc = runScript(sender, [String(listener.port), String(FLOOD_MS)]);
@@ -48,11 +44,15 @@ for (const name of supportedTcp()) {
       }
       assert.ok(work > 0);
       assert.ok(bytes > 1024 * 1024, `the flood sent ${bytes} bytes`);
-      assert.ok(
-        worstGap < 250,
-        `a 10 ms timer waited ${Math.round(worstGap)} ms while ${bytes} bytes came in ` +
-          `(${ticksWhileFlooding} ticks in ${FLOOD_MS} ms)`,
-      );
+      // Starved, the timer ran 8–22 times in the 2 s (gaps of 100–385 ms); fair, 115–175 times.
+      // A loaded machine (a whole test suite on 2 cores) adds the odd long gap: the count and
+      // the 90th percentile tell starvation from that.
+      gaps.sort((a, b) => a - b);
+      const p90 = gaps[Math.floor(gaps.length * 0.9)] ?? Infinity;
+      const what = `${gaps.length} ticks of a 10 ms timer in ${FLOOD_MS} ms while ${bytes} bytes ` +
+        `came in (90th percentile gap ${Math.round(p90)} ms, worst ${Math.round(gaps.at(-1)!)} ms)`;
+      assert.ok(gaps.length >= FLOOD_MS / 10 * 0.3, what);
+      assert.ok(p90 < 100, what);
     });
   });
 }
