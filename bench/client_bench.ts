@@ -21,6 +21,7 @@
 //
 //   deno run -A bench/client_bench.ts      (or: bun bench/client_bench.ts)
 //   BENCH_ASKS=2000 BENCH_TELLS=1000000 BENCH_WARM=<BENCH_TELLS> BENCH_ROUNDS=1 (the defaults)
+//   BENCH_YIELD=immediate (default) or timeout: how the client send loop yields every 5,000 tells
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": extra runtime flags for the node
 //   processes (they exit cleanly at the end, so profiles get written).
 import process from "node:process";
@@ -33,6 +34,7 @@ const ASKS = Number(process.env.BENCH_ASKS ?? 2000);
 const TELLS = Number(process.env.BENCH_TELLS ?? 1_000_000);
 const WARM = Number(process.env.BENCH_WARM ?? TELLS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const YIELD = process.env.BENCH_YIELD ?? "immediate";
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const nodeScript = fileURLToPath(new URL("./_client_bench_node.ts", import.meta.url));
 
@@ -230,10 +232,16 @@ try {
         }
         return s;
       });
+    // The send loop lets the socket writes go out every 5,000 tells. `setImmediate` runs right
+    // after the I/O phase; a `setTimeout(0)` that deep is clamped to 1–4 ms per yield
+    // (BENCH_YIELD=timeout, for comparison).
+    const pause = YIELD === "timeout"
+      ? () => new Promise((r) => setTimeout(r, 0))
+      : () => new Promise((r) => setImmediate(r));
     const clientSend = async (n: number) => {
       for (let i = 0; i < n; i++) {
         ref.tell(new ShardEnvelope(ids[i % ids.length], { type: "inc" }));
-        if (i % 5000 === 4999) await new Promise((r) => setTimeout(r, 0));
+        if (i % 5000 === 4999) await pause();
       }
     };
     // The same tells from a member (node A) to the entities on B and C.

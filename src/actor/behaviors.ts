@@ -140,6 +140,9 @@ export interface PersistedOptions<S> {
    * Runs instead of `reply` when the events are durable locally but could not be confirmed
    * (a replicated entity that did not collect `minAcks` acknowledgements in time gets a
    * `QuorumNotReachedError`); without it such a failure fails the actor and nobody is told.
+   * It also runs when a sharded entity's write is refused because its node's shard lease ran out
+   * after the command arrived (nothing was written; the command is a `DeadLetter`, the entity
+   * stops).
    */
   onFailure?: (error: Error) => void;
   /** The behavior after persisting; only {@linkcode Behaviors.stopped} changes anything. */

@@ -3,6 +3,19 @@
 
 import type { SocketAddress, TcpConnection } from "./tcp.ts";
 
+/**
+ * A socket that always has data waiting must not starve the rest of the process (timers,
+ * heartbeats, lease renewals, other sockets): once its reads have run this long (ms) without a
+ * turn of the event loop, reading pauses until the next turn. On Deno a read that finds data
+ * waiting resolves without a turn (and so do `node:net`'s data events there); a node receiving
+ * a client's burst stalled its timers for 350–860 ms.
+ */
+export const READ_SLICE_MS = 5;
+
+/** setImmediate (Deno, Bun and Node have it): runs after pending I/O and due timers. */
+export const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown })
+  .setImmediate;
+
 /** Base of every adapter's connection; subclasses move bytes, this class moves events. */
 export abstract class BaseConnection implements TcpConnection {
   readonly remoteAddress: SocketAddress;
@@ -12,6 +25,13 @@ export abstract class BaseConnection implements TcpConnection {
   #drainHandlers: (() => void)[] = [];
   #closed = false;
   #closeError: Error | undefined;
+  /** When the current run of reads without a turn of the event loop began (-1: none). */
+  #sliceStart = -1;
+  #yielding = false;
+  #held = false;
+  readonly #endSlice = () => {
+    this.#sliceStart = -1;
+  };
 
   constructor(remoteAddress: SocketAddress) {
     this.remoteAddress = remoteAddress;
@@ -49,6 +69,43 @@ export abstract class BaseConnection implements TcpConnection {
     if (this.#closed) return;
     if (this.#dataHandler === undefined) this.#early.push(chunk);
     else this.#deliver(chunk);
+  }
+
+  /**
+   * For adapters whose reads arrive as socket events: emits `chunk`, then pauses reading with
+   * `pauseSocket` until the next turn of the event loop once reads have run
+   * {@linkcode READ_SLICE_MS} without one (`resumeSocket` then, unless the caller paused).
+   */
+  protected emitDataFairly(
+    chunk: Uint8Array,
+    pauseSocket: () => void,
+    resumeSocket: () => void,
+  ): void {
+    if (this.#sliceStart < 0) {
+      this.#sliceStart = performance.now();
+      immediate(this.#endSlice); // any turn of the event loop ends the run
+    }
+    this.emitData(chunk);
+    if (this.#yielding || this.#closed || performance.now() - this.#sliceStart < READ_SLICE_MS) {
+      return;
+    }
+    this.#yielding = true;
+    pauseSocket();
+    immediate(() => {
+      this.#yielding = false;
+      if (!this.#held && !this.#closed) resumeSocket();
+    });
+  }
+
+  /** Subclasses call it from `pause()`: reading stays paused until `resumeReading`. */
+  protected holdReading(): void {
+    this.#held = true;
+  }
+
+  /** Subclasses call it from `resume()`: whether to resume the socket now (not mid-yield). */
+  protected resumeReading(): boolean {
+    this.#held = false;
+    return !this.#yielding;
   }
 
   /** Called by subclasses when the write buffer became empty. */

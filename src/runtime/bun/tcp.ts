@@ -106,12 +106,20 @@ class BunConnection extends BaseConnection {
     if (this.#pending.length === 0) this.#socket.end();
   }
 
-  pause(): void {
+  readonly #pauseSocket = () => {
     if (!this.#done) this.#socket.pause?.();
+  };
+  readonly #resumeSocket = () => {
+    if (!this.#done) this.#socket.resume?.();
+  };
+
+  pause(): void {
+    this.holdReading();
+    this.#pauseSocket();
   }
 
   resume(): void {
-    if (!this.#done) this.#socket.resume?.();
+    if (this.resumeReading()) this.#resumeSocket();
   }
 
   destroy(): void {
@@ -123,7 +131,12 @@ class BunConnection extends BaseConnection {
   handleData(data: Uint8Array): void {
     // Bun hands out Buffers; a plain view keeps standard Uint8Array semantics (and speed:
     // subarray on a Buffer goes through its species constructor).
-    if (!this.#ending) this.emitData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (this.#ending) return;
+    this.emitDataFairly(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      this.#pauseSocket,
+      this.#resumeSocket,
+    );
   }
 
   handleDrain(): void {

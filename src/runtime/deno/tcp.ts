@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BaseConnection } from "../_connection.ts";
+import { BaseConnection, immediate, READ_SLICE_MS } from "../_connection.ts";
 import { nodeTcp } from "../node/tcp.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT,
@@ -78,15 +78,22 @@ class DenoConnection extends BaseConnection {
 
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(READ_BUFFER_SIZE);
+    let slice = performance.now();
     try {
       while (!this.#done) {
         if (this.#paused) {
           await new Promise<void>((resolve) => this.#wake = resolve);
+          slice = performance.now();
           continue;
         }
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (!this.#ending) this.emitData(buffer.slice(0, n));
+        // A read that finds data waiting resolves without a turn of the event loop.
+        if (performance.now() - slice >= READ_SLICE_MS) {
+          await new Promise<void>((resolve) => void immediate(resolve));
+          slice = performance.now();
+        }
       }
       this.#finish();
     } catch (error) {

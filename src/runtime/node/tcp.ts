@@ -29,10 +29,18 @@ class NodeConnection extends BaseConnection {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY);
+    const pause = () => socket.pause();
+    const resume = () => {
+      if (!socket.destroyed) socket.resume();
+    };
     socket.on("data", (data: Uint8Array) => {
       // A plain view: Buffer's slice() shares memory, Uint8Array's copies, and callers
       // should get the standard semantics.
-      this.emitData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.emitDataFairly(
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        pause,
+        resume,
+      );
     });
     socket.on("drain", () => this.emitDrain());
     socket.on("error", (error: Error) => {
@@ -60,11 +68,12 @@ class NodeConnection extends BaseConnection {
   }
 
   pause(): void {
+    this.holdReading();
     this.#socket.pause();
   }
 
   resume(): void {
-    this.#socket.resume();
+    if (this.resumeReading()) this.#socket.resume();
   }
 
   destroy(): void {
