@@ -7,7 +7,13 @@
 //   bun bench/serde_decode_micro.ts [...]
 
 import process from "node:process";
-import { TaggedJsonSerializer } from "../src/serialization/serialization.ts";
+import {
+  decodeKeyed,
+  keyedParts,
+  serializedText,
+  TaggedJsonSerializer,
+} from "../src/serialization/serialization.ts";
+import { readKeyed, TextEnvelope } from "../src/remote/_envelope_codec.ts";
 import { ShardEnvelope } from "../src/sharding/shard_envelope.ts";
 
 const N = 300_000;
@@ -63,6 +69,43 @@ for (const [label, value] of Object.entries(shapes)) {
     `| ${label} | ${bytes.length} | ${f.toFixed(0)} ns | ${d.toFixed(0)} ns | ${
       (d / f).toFixed(2)
     }x |` + (other ? ` ${median(base).toFixed(0)} ns | ${(median(base) / f).toFixed(2)}x |` : ""),
+  );
+}
+
+// The keyed wire form of a ShardEnvelope (what remoting sends with the default serializer):
+// decode = read the id + decode the message; encode = the id + the message's JSON text; each
+// against the full tagged form in the same rounds.
+const SHAPE = { name: "casty.ShardEnvelope", key: "entityId", value: "message" };
+console.log("");
+console.log(
+  "| payload | full bytes | keyed bytes | full decode | keyed decode | full encode | keyed encode |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const [label, value] of Object.entries(shapes)) {
+  if (!(value instanceof ShardEnvelope)) continue;
+  const bytes = serializer.serialize(value).slice();
+  const parts = keyedParts(serializer, value, SHAPE)!;
+  const keyedBytes = new TextEnvelope("/r", parts.text, "user", parts.key).payload;
+  const keyed = () => {
+    const p = readKeyed(keyedBytes) as { key: string; value: Uint8Array };
+    return decodeKeyed(serializer, SHAPE, p.key, p.value);
+  };
+  const runs: number[][] = [[], [], [], []];
+  const fns = [
+    () => sink += serializer.deserialize(bytes) ? 1 : 0,
+    () => sink += keyed() ? 1 : 0,
+    () => sink += serializedText(serializer, value)!.length,
+    () => sink += keyedParts(serializer, value, SHAPE)!.text.length,
+  ];
+  for (const fn of fns) time(fn);
+  for (let r = 0; r < ROUNDS; r++) fns.forEach((fn, i) => runs[i].push(time(fn)));
+  const [fd, kd, fe, ke] = runs.map(median);
+  console.log(
+    `| ${label} | ${bytes.length} | ${keyedBytes.length} | ${fd.toFixed(0)} ns | ${
+      kd.toFixed(0)
+    } ns (${(kd / fd * 100 - 100).toFixed(0)} %) | ${fe.toFixed(0)} ns | ${ke.toFixed(0)} ns (${
+      (ke / fe * 100 - 100).toFixed(0)
+    } %) |`,
   );
 }
 if (sink < 0) process.stdout.write(String(sink));

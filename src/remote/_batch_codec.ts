@@ -6,7 +6,13 @@
 // once the frame is closed; the write gets an exact-size copy of the scratch.
 
 import { type Utf8Buffer, utf8Buffer } from "../runtime/utf8.ts";
-import { MAX_PATH_BYTES, queuedSize, TextEnvelope, Utf8Cache } from "./_envelope_codec.ts";
+import {
+  KEYED_PAYLOAD,
+  MAX_PATH_BYTES,
+  queuedSize,
+  TextEnvelope,
+  Utf8Cache,
+} from "./_envelope_codec.ts";
 import { FRAME_BATCH, FRAME_HEADER_SIZE, FRAME_MESSAGE, writeFrameHeader } from "./_framing.ts";
 import type { Link, Peer } from "./_peer_link.ts";
 import type { Envelope } from "./transport.ts";
@@ -34,7 +40,7 @@ export class BatchEncoder {
   fits(envelope: Envelope, maxFrameSize: number): boolean {
     const senderLength = envelope.sender?.length ?? 0;
     const payloadBound = envelope instanceof TextEnvelope
-      ? 3 * envelope.text.length
+      ? textBound(envelope.text, envelope.key)
       : envelope.payload.length;
     // A UTF-16 code unit is at most 3 UTF-8 bytes.
     if (
@@ -78,7 +84,8 @@ export class BatchEncoder {
       const paths = 4 + recipient.length + (sender?.length ?? 0);
       // The most bytes the envelope can take (a UTF-16 unit is at most 3 UTF-8 bytes).
       let text = envelope instanceof TextEnvelope ? envelope.text : undefined;
-      let most = paths + (text !== undefined ? 3 * text.length : envelope.payload.length);
+      const key = text !== undefined ? (envelope as TextEnvelope).key : undefined;
+      let most = paths + (text !== undefined ? textBound(text, key) : envelope.payload.length);
       if (most > maxPayload) {
         // A text payload's bound is loose: only its bytes can tell.
         text = undefined;
@@ -125,6 +132,14 @@ export class BatchEncoder {
         o = copyInto(out, o, sender);
       }
       if (text !== undefined) {
+        if (key !== undefined) {
+          // The keyed form (see TextEnvelope): the key's length is patched in once written.
+          out[o] = KEYED_PAYLOAD;
+          const n = key.length === 0 ? 0 : scratch.write(key, o + 3);
+          out[o + 1] = n >>> 8;
+          out[o + 2] = n & 0xff;
+          o += 3 + n;
+        }
         o += scratch.write(text, o);
       } else {
         o = copyInto(out, o, envelope.payload);
@@ -145,6 +160,11 @@ export class BatchEncoder {
     }
     return link.conn.copiesWrites === true ? out.subarray(0, o) : out.slice(0, o);
   }
+}
+
+/** The most UTF-8 bytes of a text payload (a UTF-16 unit is at most 3 bytes). */
+function textBound(text: string, key: string | undefined): number {
+  return 3 * text.length + (key === undefined ? 0 : 3 + 3 * key.length);
 }
 
 // Small copies are faster as a loop than through TypedArray.prototype.set.

@@ -1,4 +1,4 @@
-// The handshake frames' JSON bodies (protocol version 2), parsed strictly:
+// The handshake frames' JSON bodies (protocol version 3), parsed strictly:
 //
 //   dialer   → HANDSHAKE { v, system, host, port, incarnation, maxFrameSize, nonce, lane? }
 //   acceptor → CHALLENGE { v, host, port, incarnation, maxFrameSize, nonce, proof?, system? }
@@ -15,7 +15,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameType } from "./_framing.ts";
 
 /** The handshake protocol version. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Refusal reasons on the wire; only these, so that a refusal reveals nothing. */
 export type RefuseReason = "refused" | "superseded" | "shutting-down";
@@ -111,7 +111,7 @@ function parseEndpoint(
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseHello } from "./_handshake_frames.ts";
- * const body = { v: 2, system: "s", host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
+ * const body = { v: 3, system: "s", host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
  * const hello = parseHello(new TextEncoder().encode(JSON.stringify(body)));
  * assert.equal(typeof hello === "string" ? hello : hello.system, "s");
  * assert.equal(parseHello(new TextEncoder().encode("[]")), "handshake is not an object");
@@ -138,7 +138,7 @@ export function parseHello(payload: Uint8Array): Hello | string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseChallenge } from "./_handshake_frames.ts";
- * const body = { v: 2, host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
+ * const body = { v: 3, host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
  * const c = parseChallenge(new TextEncoder().encode(JSON.stringify(body)));
  * assert.equal(typeof c === "string" ? c : c.proof, undefined);
  * ```

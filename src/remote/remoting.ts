@@ -15,9 +15,43 @@ import { DeadLetter } from "../actor/events.ts";
 import type { Logger } from "../actor/logger.ts";
 import type { ActorCell } from "../actor/internal.ts";
 import { formatNodeAddress, type NodeAddress, parseActorUri, sameNodeAddress } from "./address.ts";
-import { serializedText, type Serializer } from "../serialization/serialization.ts";
-import { TextEnvelope } from "./_envelope_codec.ts";
+import {
+  decodeKeyed,
+  isDefaultJson,
+  keyedFullForm,
+  keyedParts,
+  type KeyedShape,
+  serializedText,
+  type Serializer,
+  type TaggedJsonSerializer,
+} from "../serialization/serialization.ts";
+import {
+  ESCAPED_PAYLOAD,
+  escapePayload,
+  MAX_KEY_UNITS,
+  readKeyed,
+  TextEnvelope,
+} from "./_envelope_codec.ts";
 import type { Envelope, PeerIdentity, Transport, UndeliverableReason } from "./transport.ts";
+
+/**
+ * `ShardEnvelope(entityId, message)` as sharding and the client register it: sent in the keyed
+ * form (the entity id outside the JSON), one small JSON value to parse instead of three.
+ */
+const SHARD_ENVELOPE: KeyedShape = {
+  name: "casty.ShardEnvelope",
+  key: "entityId",
+  value: "message",
+};
+
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
+/** Whether `text` has no lone surrogate (UTF-8 could not carry it). */
+function isWellFormed(text: string): boolean {
+  return nativeWellFormed !== undefined
+    ? nativeWellFormed.call(text) as boolean
+    : !/\p{Surrogate}/u.test(text);
+}
 
 /** The reserved recipient of remoting's own protocol (death watch). */
 const REMOTE_PATH = "/_system/_remote";
@@ -163,6 +197,8 @@ export class Remoting {
   readonly #addressMap: ((address: NodeAddress) => NodeAddress) | undefined;
   readonly #transport: Transport;
   readonly #serializer: Serializer;
+  /** Whether `ShardEnvelope`s travel in the keyed form (the default serializer only). */
+  readonly #keyed: boolean;
   readonly #log: Logger;
   readonly #self: NodeAddress;
   readonly #prefix: string;
@@ -190,6 +226,7 @@ export class Remoting {
     this.#system = options.system;
     this.#transport = options.transport;
     this.#serializer = options.serializer;
+    this.#keyed = isDefaultJson(options.serializer);
     this.#log = options.log;
     this.#isMember = options.isMember ?? (() => false);
     this.#unreachableTimeout = options.unreachableTimeout ?? 30_000;
@@ -279,7 +316,7 @@ export class Remoting {
   /** Sends a message to a reserved path on a node (or delivers it here for this node). */
   sendSystem(to: NodeAddress, path: string, message: unknown): void {
     if (this.#closed) return;
-    const payload = this.#serializer.serialize(message);
+    const payload = escapePayload(this.#serializer.serialize(message));
     this.#transport.send(to, { recipient: path, payload, lane: laneOf(path) });
   }
 
@@ -296,10 +333,17 @@ export class Remoting {
     // The default serializer's text goes to the transport as is: it is written as UTF-8
     // straight into the batch buffer.
     let text: string | undefined;
+    let key: string | undefined;
     let payload: Uint8Array | undefined;
     try {
-      text = serializedText(this.#serializer, msg);
-      if (text === undefined) payload = this.#serializer.serialize(msg);
+      const keyed = this.#keyed ? keyedParts(this.#serializer, msg, SHARD_ENVELOPE) : undefined;
+      if (keyed !== undefined && keyed.key.length <= MAX_KEY_UNITS && isWellFormed(keyed.key)) {
+        key = keyed.key;
+        text = keyed.text;
+      } else {
+        text = serializedText(this.#serializer, msg);
+        if (text === undefined) payload = escapePayload(this.#serializer.serialize(msg));
+      }
     } catch (err) {
       const error = err instanceof SerializationError
         ? err
@@ -319,7 +363,7 @@ export class Remoting {
     this.#transport.send(
       ref.node,
       text !== undefined
-        ? new TextEnvelope(ref.path, text, lane)
+        ? new TextEnvelope(ref.path, text, lane, key)
         : { recipient: ref.path, payload: payload!, lane },
     );
   }
@@ -432,7 +476,7 @@ export class Remoting {
   /** The decoded message, or {@linkcode UNDECODABLE} (logged and published as a dead letter). */
   #decode(env: Envelope, from: PeerIdentity): unknown {
     try {
-      return this.#serializer.deserialize(env.payload, this.#resolveRef);
+      return this.#deserialize(env.payload);
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
       this.#log.error(
@@ -443,6 +487,41 @@ export class Remoting {
       );
       return UNDECODABLE;
     }
+  }
+
+  /**
+   * Decodes a payload by its first byte: the keyed form of a `ShardEnvelope` (see
+   * `TextEnvelope`), decoded directly with the default serializer or given to any other one in
+   * the full form it would have received before; an escaped payload (a serializer's bytes that
+   * began with a marker); or, for anything else, the serializer's bytes as they are.
+   *
+   * @throws {SerializationError} when the payload does not decode.
+   */
+  #deserialize(payload: Uint8Array): unknown {
+    const first = payload[0];
+    if (first > ESCAPED_PAYLOAD || first === 0 || payload.length === 0) {
+      return this.#serializer.deserialize(payload, this.#resolveRef);
+    }
+    if (first === ESCAPED_PAYLOAD) {
+      return this.#serializer.deserialize(payload.subarray(1), this.#resolveRef);
+    }
+    const parts = readKeyed(payload);
+    if (typeof parts === "string") {
+      throw new SerializationError(`Cannot deserialize ${payload.length} bytes: ${parts}`);
+    }
+    if (!this.#keyed) {
+      return this.#serializer.deserialize(
+        keyedFullForm(SHARD_ENVELOPE, parts.key, parts.value),
+        this.#resolveRef,
+      );
+    }
+    return decodeKeyed(
+      this.#serializer as TaggedJsonSerializer,
+      SHARD_ENVELOPE,
+      parts.key,
+      parts.value,
+      this.#resolveRef,
+    );
   }
 
   #onInbound(from: PeerIdentity, env: Envelope): void {
@@ -469,7 +548,7 @@ export class Remoting {
   #onUndeliverable(to: NodeAddress, env: Envelope, reason: UndeliverableReason): void {
     let message: unknown = env.payload;
     try {
-      message = this.#serializer.deserialize(env.payload, (u) => this.refFor(u));
+      message = this.#deserialize(env.payload);
     } catch {
       // keep the bytes: the dead letter still says what was lost
     }

@@ -228,6 +228,159 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 let textOf: ((serializer: TaggedJsonSerializer, value: unknown) => string) | undefined;
 
 /**
+ * A registered class whose instances hold a string key and one value, such as
+ * `ShardEnvelope(entityId, message)`: {@linkcode keyedParts} and {@linkcode decodeKeyed} let a
+ * transport carry the key outside the JSON (see `src/remote/_envelope_codec.ts`).
+ */
+export interface KeyedShape {
+  /** The name the class is registered under. */
+  readonly name: string;
+  /** The string field, first in field order. */
+  readonly key: string;
+  /** The value field, second. */
+  readonly value: string;
+}
+
+let keyedPartsOf:
+  | ((
+    serializer: TaggedJsonSerializer,
+    value: unknown,
+    shape: KeyedShape,
+  ) => { key: string; text: string } | undefined)
+  | undefined;
+let decodeKeyedOf:
+  | ((
+    serializer: TaggedJsonSerializer,
+    shape: KeyedShape,
+    key: string,
+    bytes: Uint8Array,
+    resolveRef: ((uri: string) => ActorRef<unknown>) | undefined,
+  ) => unknown)
+  | undefined;
+
+/**
+ * Whether `serializer` is a {@linkcode TaggedJsonSerializer} with neither `serialize` nor
+ * `deserialize` overridden: only then are {@linkcode keyedParts} and {@linkcode decodeKeyed}
+ * its exact equivalents.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isDefaultJson, TaggedJsonSerializer } from "./serialization.ts";
+ * assert.equal(isDefaultJson(new TaggedJsonSerializer()), true);
+ * assert.equal(isDefaultJson({ serialize: () => new Uint8Array(), deserialize: () => 0 }), false);
+ * ```
+ */
+export function isDefaultJson(serializer: Serializer): serializer is TaggedJsonSerializer {
+  return serializer instanceof TaggedJsonSerializer &&
+    serializer.serialize === TaggedJsonSerializer.prototype.serialize &&
+    serializer.deserialize === TaggedJsonSerializer.prototype.deserialize;
+}
+
+/**
+ * Splits an instance of the class `shape` names into its key and the JSON text of its value
+ * (what `serializer.serialize` would write for the value alone), when `serializer` is the
+ * default one ({@linkcode isDefaultJson}), the class is registered with it under
+ * `shape.name`, and the instance holds exactly its two fields, the key a string; otherwise
+ * `undefined` (the caller sends the full form).
+ *
+ * @throws {SerializationError} when the value cannot be serialized.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeKeyed, keyedParts, TaggedJsonSerializer } from "./serialization.ts";
+ * class Envelope { constructor(readonly id: string, readonly body: unknown) {} }
+ * const shape = { name: "demo.Envelope", key: "id", value: "body" };
+ * const serializer = new TaggedJsonSerializer().register(Envelope, shape.name);
+ * const parts = keyedParts(serializer, new Envelope("e1", { n: 1n }), shape)!;
+ * assert.equal(parts.key, "e1");
+ * const back = decodeKeyed(serializer, shape, parts.key, new TextEncoder().encode(parts.text));
+ * assert.ok(back instanceof Envelope);
+ * assert.deepEqual({ ...back }, { id: "e1", body: { n: 1n } });
+ * assert.equal(keyedParts(serializer, { id: "e1", body: 1 }, shape), undefined);
+ * ```
+ */
+export function keyedParts(
+  serializer: Serializer,
+  value: unknown,
+  shape: KeyedShape,
+): { key: string; text: string } | undefined {
+  if (typeof value !== "object" || value === null || !isDefaultJson(serializer)) return undefined;
+  return keyedPartsOf!(serializer, value, shape);
+}
+
+/**
+ * The bytes `serialize` writes for the instance {@linkcode keyedParts} split into `key` and a
+ * value serialized as `value`: what a serializer other than the default one (a subclass that
+ * counts or logs, say) is given when the keyed form reaches it.
+ *
+ * @param shape The class.
+ * @param key The key field.
+ * @param value The value's UTF-8 tagged JSON.
+ * @returns The full tagged form's UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyedFullForm, TaggedJsonSerializer } from "./serialization.ts";
+ * class Envelope { constructor(readonly id: string, readonly body: unknown) {} }
+ * const shape = { name: "demo.Envelope", key: "id", value: "body" };
+ * const serializer = new TaggedJsonSerializer().register(Envelope, shape.name);
+ * const full = keyedFullForm(shape, "é", serializer.serialize([1n]));
+ * assert.deepEqual(full, serializer.serialize(new Envelope("é", [1n])));
+ * ```
+ */
+export function keyedFullForm(shape: KeyedShape, key: string, value: Uint8Array): Uint8Array {
+  const head = encoder.encode(
+    `{"${TAG}":"class","n":${JSON.stringify(shape.name)},"v":{${JSON.stringify(shape.key)}:${
+      JSON.stringify(key)
+    },${JSON.stringify(shape.value)}:`,
+  );
+  const out = new Uint8Array(head.length + value.length + 2);
+  out.set(head, 0);
+  out.set(value, head.length);
+  out[out.length - 2] = 0x7d; // }
+  out[out.length - 1] = 0x7d;
+  return out;
+}
+
+/**
+ * Rebuilds the instance {@linkcode keyedParts} split: an object of the class registered under
+ * `shape.name`, its key field `key` and its value field decoded from `bytes` (the value's
+ * serialized bytes), like `serializer.deserialize` of the full form, with the same limits
+ * (the value counts one level deeper, as a field of the instance).
+ *
+ * @param serializer A serializer for which {@linkcode isDefaultJson} holds.
+ * @param shape The class.
+ * @param key The key field.
+ * @param bytes The value's UTF-8 tagged JSON.
+ * @param resolveRef Turns an actor URI into a ref, for refs inside the value.
+ * @returns The instance.
+ * @throws {SerializationError} when the class is not registered or the bytes do not decode.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeKeyed, TaggedJsonSerializer } from "./serialization.ts";
+ * const shape = { name: "demo.Unknown", key: "id", value: "body" };
+ * assert.throws(
+ *   () => decodeKeyed(new TaggedJsonSerializer(), shape, "e1", new TextEncoder().encode("1")),
+ *   { name: "SerializationError" },
+ * );
+ * ```
+ */
+export function decodeKeyed(
+  serializer: TaggedJsonSerializer,
+  shape: KeyedShape,
+  key: string,
+  bytes: Uint8Array,
+  resolveRef?: (uri: string) => ActorRef<unknown>,
+): unknown {
+  return decodeKeyedOf!(serializer, shape, key, bytes, resolveRef);
+}
+
+/**
  * The JSON text whose UTF-8 bytes `serializer.serialize(value)` returns, for a
  * {@linkcode TaggedJsonSerializer} whose `serialize` is not overridden; `undefined` for any
  * other serializer. Lets a caller that embeds the value in text (a SQL parameter) skip the
@@ -285,6 +438,8 @@ export function serializedText(serializer: Serializer, value: unknown): string |
 export class TaggedJsonSerializer implements Serializer {
   #nameByProto = new Map<object, string>();
   #protoByName = new Map<string, object>();
+  #keyedShape: KeyedShape | undefined;
+  #keyedProto: object | undefined;
   // The objects being encoded, from the root down: a cycle is an object met again while it is
   // still on this path. The first SHALLOW are in an array, the rest (deep structures) in a Set.
   #stack: (object | undefined)[] = [];
@@ -430,6 +585,53 @@ export class TaggedJsonSerializer implements Serializer {
     if (!(bytes instanceof Uint8Array)) {
       throw new SerializationError("Cannot deserialize: input is not a Uint8Array");
     }
+    return this.#deserialize(bytes, resolveRef, 0, 0);
+  }
+
+  static {
+    keyedPartsOf = (serializer, value, shape) => {
+      // Every message sent asks: the class found for the last shape is kept (a name, once
+      // registered, never changes class).
+      let proto = serializer.#keyedShape === shape ? serializer.#keyedProto : undefined;
+      if (proto === undefined) {
+        proto = serializer.#protoByName.get(shape.name);
+        if (proto === undefined) return undefined;
+        serializer.#keyedShape = shape;
+        serializer.#keyedProto = proto;
+      }
+      if (Object.getPrototypeOf(value) !== proto) return undefined;
+      // Only an instance holding exactly the two fields: anything else keeps the full form.
+      const fields = Object.keys(value as object);
+      if (
+        fields.length !== 2 || fields[0] !== shape.key || fields[1] !== shape.value
+      ) return undefined;
+      const key = (value as Record<string, unknown>)[shape.key];
+      if (typeof key !== "string") return undefined;
+      return { key, text: serializer.#text((value as Record<string, unknown>)[shape.value]) };
+    };
+    decodeKeyedOf = (serializer, shape, key, bytes, resolveRef) => {
+      const proto = serializer.#protoByName.get(shape.name);
+      if (proto === undefined) {
+        throw new SerializationError(
+          `Cannot deserialize instance of class "${shape.name}": the class is not registered`,
+        );
+      }
+      // The value sits where the full form has the instance's field: one level down, after
+      // the instance's two fields (the same depth and entry counts as the full form).
+      const value = serializer.#deserialize(bytes, resolveRef, 1, 2);
+      const obj = Object.create(proto) as Record<string, unknown>;
+      defineField(obj, shape.key, key);
+      defineField(obj, shape.value, value);
+      return obj;
+    };
+  }
+
+  #deserialize(
+    bytes: Uint8Array,
+    resolveRef: ((uri: string) => ActorRef<unknown>) | undefined,
+    depth: number,
+    entries: number,
+  ): unknown {
     let parsed: Json;
     try {
       parsed = JSON.parse(decodeUtf8(bytes));
@@ -443,9 +645,10 @@ export class TaggedJsonSerializer implements Serializer {
     const previousDepth = this.#decodeDepth;
     const previousEntries = this.#entries;
     this.#resolveRef = resolveRef;
-    this.#decodeDepth = 0;
+    this.#decodeDepth = depth;
     this.#entries = 0;
     try {
+      if (entries > 0) this.#count(entries);
       return this.#decode(parsed);
     } catch (err) {
       if (err instanceof SerializationError) throw err;

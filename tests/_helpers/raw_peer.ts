@@ -73,7 +73,7 @@ export function json(frame: RawFrame): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(frame.payload));
 }
 
-/** A protocol-2 hello claiming `host:port`. */
+/** A protocol-3 hello claiming `host:port`. */
 export function helloBody(
   system: string,
   host: string,
@@ -81,7 +81,7 @@ export function helloBody(
   incarnation = "raw-1",
 ): Record<string, unknown> {
   return {
-    v: 2,
+    v: 3,
     system,
     host,
     port,

@@ -43,7 +43,7 @@ async function rawAcceptor(maxFrameSize = 64 << 20) {
         decoder.push(chunk, (type, payload) => {
           if (type === FRAME_HANDSHAKE) {
             conn.write(frame(FRAME_HANDSHAKE_CHALLENGE, {
-              v: 2,
+              v: 3,
               host: "127.0.0.1",
               port: listener.port,
               incarnation: "raw",

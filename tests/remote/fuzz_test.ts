@@ -42,7 +42,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 /** A protocol-2 hello and, sent ahead without waiting for the challenge, an empty proof. */
 function handshake(port: number): Uint8Array {
   const hello = {
-    v: 2,
+    v: 3,
     system: "fuzz",
     host: "127.0.0.1",
     port,
