@@ -63,19 +63,24 @@ function parseBun(text) {
 // well and the whole run takes about as long as its longest part.
 const only = process.argv[2];
 const serial = process.env.CASTY_TEST_SERIAL === "1" || only !== undefined;
-const deno = async (live) => [
-  await run("deno", bin("deno"), ["test", "-A", "tests/"], parseDeno, live),
-  // The @example blocks of every exported symbol, run (Deno only), two files at a time: they
-  // are independent (port 0, temporary folders) and mostly wait on timers. Their type-check is
-  // part of `npm run check` (`deno check --doc`), so it is not paid twice.
-  await run(
+const denoTests = (live) => run("deno", bin("deno"), ["test", "-A", "tests/"], parseDeno, live);
+// The @example blocks of every exported symbol, run (Deno only), two files at a time: they are
+// independent (port 0, temporary folders) and mostly wait on timers. Their type-check is part of
+// `npm run check` (`deno check --doc`), so it is not paid twice.
+const docExamples = (live) =>
+  run(
     "deno (doc examples)",
     bin("deno"),
     ["test", "-A", "--doc", "--no-check", "--parallel", "src/", "mod.ts"],
     parseDeno,
     live,
-  ),
-];
+  );
+// Live (one after another): in order. Side by side: the doc examples run next to the Deno tests
+// (the Deno tests are the longest part, and the examples are light), not after them.
+const deno = async (live) =>
+  live
+    ? [await denoTests(true), await docExamples(true)]
+    : Promise.all([denoTests(false), docExamples(false)]);
 const bun = async (live) => [
   await run("bun", bin("bun"), ["test", "--timeout", "120000", "tests/"], parseBun, live),
 ];
