@@ -237,7 +237,11 @@ export class Remoting {
       addressPrefix: this.#prefix,
       watch: (cell, ref) => this.#watch(cell, ref),
       unwatch: (cell, ref) => this.#unwatch(cell, ref),
-      cellStopped: (cell) => this.#localStopped(cell.path),
+      // Most nodes have no remote watcher at all: no path is built for the stopped cell then
+      // (a million entities stopping paid ~1 µs each for it).
+      cellStopped: (cell) => {
+        if (this.#watchedBy.size > 0) this.#localStopped(cell.path);
+      },
       // An ask's reply ref "stops" when the ask ends: remote watchers of it let go then.
       pathStopped: (path) => this.#localStopped(path),
     });
@@ -669,6 +673,7 @@ export class Remoting {
   }
 
   #localStopped(path: string): void {
+    if (this.#watchedBy.size === 0) return;
     const nodes = this.#watchedBy.get(path);
     if (!nodes) return;
     this.#watchedBy.delete(path);
