@@ -40,11 +40,17 @@ export const ESCAPED_PAYLOAD = 0x02;
  * ```
  */
 export function escapePayload(bytes: Uint8Array): Uint8Array {
-  if (bytes.length === 0 || bytes[0] > ESCAPED_PAYLOAD || bytes[0] === 0) return bytes;
+  if (!isMarked(bytes)) return bytes;
   const out = new Uint8Array(bytes.length + 1);
   out[0] = ESCAPED_PAYLOAD;
   out.set(bytes, 1);
   return out;
+}
+
+/** Whether a payload starts with {@linkcode KEYED_PAYLOAD} or {@linkcode ESCAPED_PAYLOAD}. */
+export function isMarked(payload: Uint8Array): boolean {
+  const first = payload[0];
+  return first === KEYED_PAYLOAD || first === ESCAPED_PAYLOAD;
 }
 
 /** The longest key of a keyed payload, in UTF-16 units (at most 3 UTF-8 bytes each). */

@@ -28,6 +28,7 @@ import {
 import {
   ESCAPED_PAYLOAD,
   escapePayload,
+  isMarked,
   MAX_KEY_UNITS,
   readKeyed,
   TextEnvelope,
@@ -502,11 +503,8 @@ export class Remoting {
    * @throws {SerializationError} when the payload does not decode.
    */
   #deserialize(payload: Uint8Array): unknown {
-    const first = payload[0];
-    if (first > ESCAPED_PAYLOAD || first === 0 || payload.length === 0) {
-      return this.#serializer.deserialize(payload, this.#resolveRef);
-    }
-    if (first === ESCAPED_PAYLOAD) {
+    if (!isMarked(payload)) return this.#serializer.deserialize(payload, this.#resolveRef);
+    if (payload[0] === ESCAPED_PAYLOAD) {
       return this.#serializer.deserialize(payload.subarray(1), this.#resolveRef);
     }
     const parts = readKeyed(payload);
@@ -673,7 +671,6 @@ export class Remoting {
   }
 
   #localStopped(path: string): void {
-    if (this.#watchedBy.size === 0) return;
     const nodes = this.#watchedBy.get(path);
     if (!nodes) return;
     this.#watchedBy.delete(path);

@@ -610,12 +610,7 @@ export class TaggedJsonSerializer implements Serializer {
       return { key, text: serializer.#text((value as Record<string, unknown>)[shape.value]) };
     };
     decodeKeyedOf = (serializer, shape, key, bytes, resolveRef) => {
-      const proto = serializer.#protoByName.get(shape.name);
-      if (proto === undefined) {
-        throw new SerializationError(
-          `Cannot deserialize instance of class "${shape.name}": the class is not registered`,
-        );
-      }
+      const proto = serializer.#registeredProto(shape.name);
       // The value sits where the full form has the instance's field: one level down, after
       // the instance's two fields (the same depth and entry counts as the full form).
       const value = serializer.#deserialize(bytes, resolveRef, 1, 2);
@@ -1020,13 +1015,19 @@ export class TaggedJsonSerializer implements Serializer {
     return ref;
   }
 
-  #decodeClass(name: string, fields: JsonObject): object {
+  /** The prototype of the class registered under `name`. */
+  #registeredProto(name: string): object {
     const proto = this.#protoByName.get(name);
     if (proto === undefined) {
       throw new SerializationError(
         `Cannot deserialize instance of class "${name}": the class is not registered`,
       );
     }
+    return proto;
+  }
+
+  #decodeClass(name: string, fields: JsonObject): object {
+    const proto = this.#registeredProto(name);
     const obj = Object.create(proto) as Record<string, unknown>;
     let n = 0;
     for (const key in fields) {

@@ -374,11 +374,6 @@ export class ShardCoordinator {
     return this.#leaseTimeout;
   }
 
-  /** How long before its lease runs out this node stops hosting (ms). */
-  get writeMargin(): number {
-    return this.#writeMargin;
-  }
-
   /**
    * The number of the current spell of valid lease (a new one begins each time a lost lease is
    * regained): an entity may write only in the spell it started in.
