@@ -36,23 +36,28 @@ export function entityShard(entityId: string, numShards: number): number {
   }
   let h = young.get(entityId);
   if (h === undefined) {
-    h = old.get(entityId);
-    if (h === undefined) h = md5Prefix(entityId);
-    if (young.size >= CACHE_LIMIT) {
-      old = young;
-      young = new Map();
-    }
-    young.set(entityId, h);
+    h = old.get(entityId) ?? md5Prefix(entityId);
+    rememberShardHash(entityId, h);
   }
   return h % numShards;
 }
 
 /**
- * @internal Like {@linkcode entityShard} without the cache, neither read nor written (for an id
- * that is about to become a live local entity, which remembers its shard itself: a new id is
- * rarely in the cache, and two misses in it cost about what the hash does); `numShards` is
- * trusted.
+ * @internal The shard hash (before the modulo) of an id, from the cache when it is there,
+ * otherwise computed, without adding it: for an id that may be about to become a live local
+ * entity (which remembers its shard itself). {@linkcode rememberShardHash} adds it once it is
+ * known to be routed elsewhere.
  */
-export function entityShardOfNew(entityId: string, numShards: number): number {
-  return md5Prefix(entityId) % numShards;
+export function shardHashOf(entityId: string): number {
+  if (young.size === 0) return md5Prefix(entityId);
+  return young.get(entityId) ?? old.get(entityId) ?? md5Prefix(entityId);
+}
+
+/** @internal Adds an id's shard hash to the cache (an id routed to another node). */
+export function rememberShardHash(entityId: string, h: number): void {
+  if (young.size >= CACHE_LIMIT) {
+    old = young;
+    young = new Map();
+  }
+  young.set(entityId, h);
 }

@@ -22,7 +22,7 @@ import {
   watchChildren,
 } from "../actor/internal.ts";
 import type { ClusterExtensionContext } from "../cluster/extension.ts";
-import { entityShard, entityShardOfNew } from "./entity_shard.ts";
+import { entityShard, rememberShardHash, shardHashOf } from "./entity_shard.ts";
 import type {
   AllocationTable,
   RegionHandle,
@@ -356,15 +356,18 @@ export function regionBehavior(
     // released, and this node's without a hand-off in `openFor` (the table it was computed from;
     // tables are replaced, never changed, so a new table or a local change recomputes it).
     const open = new Uint8Array(spec.numShards);
+    // Per shard, its entry in `openFor` when the fast path may forward a user's envelope for it
+    // straight to its owner (another node's, not handed off, not active here: what `attempt`
+    // would do for it, minus the region's mailbox).
+    const forwardTo: (ShardEntry | undefined)[] = new Array(spec.numShards).fill(undefined);
     let openFor: AllocationTable | undefined;
     const recomputeOpen = (table: AllocationTable) => {
       const m = table.types.get(spec.name);
       for (let s = 0; s < open.length; s++) {
         const e = m?.get(s);
-        open[s] = active.has(s) && !released.has(s) && e !== undefined && e.node === self &&
-            !e.handoff
-          ? 1
-          : 0;
+        const mine = e !== undefined && e.node === self;
+        open[s] = active.has(s) && !released.has(s) && mine && !e.handoff ? 1 : 0;
+        forwardTo[s] = e !== undefined && !mine && !e.handoff && !active.has(s) ? e : undefined;
       }
       openFor = table;
     };
@@ -611,6 +614,21 @@ export function regionBehavior(
       progressHandoff(shard);
     };
 
+    /**
+     * An envelope for a shard another node owns, sent straight to it as the region would (same
+     * ref, so same connection and order; nothing buffered for the shard here, whose messages
+     * it must not overtake); false when the region has to decide.
+     */
+    const forwardFast = (env: ShardEnvelope<unknown>, shard: number, hash: number): boolean => {
+      const e = forwardTo[shard];
+      if (
+        e === undefined || (!buffers.empty && buffers.has(shard)) || !coordinator.isLive(e.node)
+      ) return false;
+      rememberShardHash(env.entityId, hash);
+      ownerRef(e).tell(new ShardForward(env.entityId, env.message, 1, self));
+      return true;
+    };
+
     // The hot path (the region's mailbox is empty: no earlier envelope waits there). A live
     // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
     // here is spawned here too (no hop through the region's mailbox, no envelope kept).
@@ -633,19 +651,20 @@ export function regionBehavior(
     const tryLocalSlow = (env: ShardEnvelope<unknown>, ent: EntityCell | undefined): boolean => {
       const id = env.entityId;
       let shard: number;
+      let hash = 0;
       if (ent !== undefined) {
         if (ent.odd !== undefined) return false;
         shard = ent.shard;
       } else {
         // The id's entity may still be stopping (its messages wait for its Terminated).
         if (stopping.size > 0 && stopping.has(id)) return false;
-        shard = entityShardOfNew(id, spec.numShards);
+        hash = shardHashOf(id);
+        shard = hash % spec.numShards;
       }
       const table = coordinator.table;
       if (table !== openFor) recomputeOpen(table);
-      if (
-        open[shard] === 0 || (!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen
-      ) return false;
+      if (open[shard] === 0) return ent === undefined && forwardFast(env, shard, hash);
+      if ((!buffers.empty && buffers.has(shard)) || !coordinator.leaseSeen) return false;
       if (ent === undefined) {
         // An id that needs escaping takes the region's path (its child name is not the id).
         const name = entityChildName(id);
@@ -663,10 +682,9 @@ export function regionBehavior(
           // Fast path: an active shard of this node with nothing waiting and no hand-off (a
           // live entity knows its shard: no hashing).
           const live = entityCell(msg.entityId);
-          // A new id goes to the shard-id cache only if it is routed elsewhere (see `route`).
-          const shard = live !== undefined
-            ? entityOf(live).shard
-            : entityShardOfNew(msg.entityId, spec.numShards);
+          // A new id goes to the shard-id cache only if it is routed elsewhere (below).
+          const hash = live !== undefined ? 0 : shardHashOf(msg.entityId);
+          const shard = live !== undefined ? entityOf(live).shard : hash % spec.numShards;
           if (
             active.has(shard) && coordinator.leaseValid && !buffers.has(shard) &&
             !released.has(shard)
@@ -678,14 +696,28 @@ export function regionBehavior(
               return;
             }
           }
+          if (live === undefined) rememberShardHash(msg.entityId, hash);
           route({
             entityId: msg.entityId,
             message: msg.message,
             origin: "user",
             hops: 0,
             at: now,
-          }, live !== undefined ? shard : entityShard(msg.entityId, spec.numShards));
+          }, shard);
         } else if (msg instanceof ShardForward) {
+          // Fast path: a live entity of a shard active and owned here, nothing waiting for it,
+          // and its sender not one whose hand-off marker never came (what `attempt` checks).
+          const live = entityCell(msg.entityId);
+          if (live !== undefined) {
+            const shard = entityOf(live).shard;
+            if (
+              (late.size === 0 || !late.get(shard)?.has(msg.from)) &&
+              (buffers.empty || !buffers.has(shard)) && active.has(shard) && stillOwner(shard)
+            ) {
+              deliverTo(live, msg.entityId, shard, msg.message);
+              return;
+            }
+          }
           route({
             entityId: msg.entityId,
             message: msg.message,
