@@ -6,6 +6,8 @@
 //   bun bench/sharding_entities_bench.ts
 //   N=100000 deno run -A --v8-flags=--expose-gc bench/sharding_entities_bench.ts
 import process from "node:process";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { startBenchNode } from "./_bench_node.ts";
 import { type ActorRef, Behaviors, DeadLetter, entityShard, ShardEnvelope } from "../mod.ts";
 
@@ -37,8 +39,6 @@ const entity = Behaviors.receive<Msg>(() => {
   if (--remaining === 0) finished();
 });
 
-const node = await startBenchNode();
-const region = node.spawn(Behaviors.sharded((_id: string) => entity, { numShards: 100 }), "e");
 // IDS=json: the ids as a decoder makes them (flat strings, as from the network); the default
 // builds them with a template literal, which V8 makes ropes (ConsString) from 13 characters on:
 // each is flattened on its first hash lookup, and the table then holds the flattened copy.
@@ -46,6 +46,33 @@ const ids = process.env.IDS === "json"
   ? JSON.parse(JSON.stringify(Array.from({ length: N }, (_, i) => `entity-${i}`))) as string[]
   : Array.from({ length: N }, (_, i) => `entity-${i}`);
 const names = Array.from({ length: N }, (_, i) => `plain-${i}`);
+
+// The runtime's floor: a bare `Map` given N fresh ids of the same kind (one lookup that misses,
+// then an insert of one small object each), the least any table of live entities keyed by id
+// does. Measured in a child process started just before (a fresh heap, as the entities get:
+// run here, it would leave the heap grown for them).
+if (process.env.FLOOR_ONLY === "1") {
+  const floorMap = new Map<string, { id: string; n: number }>();
+  const t0 = performance.now();
+  for (const id of ids) {
+    if (floorMap.get(id) === undefined) floorMap.set(id, { id, n: 0 });
+  }
+  const t = performance.now() - t0;
+  if (floorMap.size !== N) throw new Error("floor: wrong size");
+  console.log(JSON.stringify({ floorMs: t }));
+  process.exit(0);
+}
+const floorRun = spawnSync(
+  process.execPath,
+  g.Deno ? ["run", "-A", fileURLToPath(import.meta.url)] : [fileURLToPath(import.meta.url)],
+  { env: { ...process.env, FLOOR_ONLY: "1" }, encoding: "utf8" },
+);
+const tFloor = floorRun.status === 0
+  ? JSON.parse(floorRun.stdout.trim().split("\n").pop()!).floorMs as number
+  : NaN;
+
+const node = await startBenchNode();
+const region = node.spawn(Behaviors.sharded((_id: string) => entity, { numShards: 100 }), "e");
 
 async function touchAll(send: (i: number) => void): Promise<number> {
   remaining = N;
@@ -107,6 +134,11 @@ console.log(
   `entities:     first envelope to all handled ${(tSharded / 1000).toFixed(2)} s (${
     (tSharded / tPlain).toFixed(2)
   }x plain), ${perEntity.toFixed(0)} B heap each (${(perEntity / perPlain).toFixed(2)}x plain)`,
+);
+console.log(
+  `floor:        a bare Map given ${N} fresh ids, one small object each: ${
+    (tFloor / 1000).toFixed(2)
+  } s (entities ${(tSharded / tFloor).toFixed(2)}x)`,
 );
 console.log(
   `cpu time:     plain ${(cpuPlain / 1000).toFixed(2)} s, entities ${
