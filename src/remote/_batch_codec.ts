@@ -6,13 +6,7 @@
 // once the frame is closed; the write gets an exact-size copy of the scratch.
 
 import { type Utf8Buffer, utf8Buffer } from "../runtime/utf8.ts";
-import {
-  KEYED_PAYLOAD,
-  MAX_PATH_BYTES,
-  queuedSize,
-  TextEnvelope,
-  Utf8Cache,
-} from "./_envelope_codec.ts";
+import { MAX_PATH_BYTES, queuedSize, TextEnvelope, Utf8Cache } from "./_envelope_codec.ts";
 import { FRAME_BATCH, FRAME_HEADER_SIZE, FRAME_MESSAGE, writeFrameHeader } from "./_framing.ts";
 import type { Link, Peer } from "./_peer_link.ts";
 import type { Envelope } from "./transport.ts";
@@ -134,7 +128,7 @@ export class BatchEncoder {
       if (text !== undefined) {
         if (key !== undefined) {
           // The keyed form (see TextEnvelope): the key's length is patched in once written.
-          out[o] = KEYED_PAYLOAD;
+          out[o] = (envelope as TextEnvelope).marker;
           const n = key.length === 0 ? 0 : scratch.write(key, o + 3);
           out[o + 1] = n >>> 8;
           out[o + 2] = n & 0xff;

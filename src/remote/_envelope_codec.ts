@@ -25,6 +25,11 @@ export const KEYED_PAYLOAD = 0x01;
  * always says which form it is, whatever the serializers on either side.
  */
 export const ESCAPED_PAYLOAD = 0x02;
+/**
+ * The first byte of a keyed payload of the second shape (a `ShardForward`): the same layout as
+ * {@linkcode KEYED_PAYLOAD}'s, its text the JSON array of the instance's other fields.
+ */
+export const KEYED_FIELDS_PAYLOAD = 0x03;
 
 /**
  * `bytes` as a payload: as they are, or behind {@linkcode ESCAPED_PAYLOAD} when they start
@@ -47,10 +52,13 @@ export function escapePayload(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Whether a payload starts with {@linkcode KEYED_PAYLOAD} or {@linkcode ESCAPED_PAYLOAD}. */
+/**
+ * Whether a payload starts with a marker: {@linkcode KEYED_PAYLOAD},
+ * {@linkcode ESCAPED_PAYLOAD} or {@linkcode KEYED_FIELDS_PAYLOAD}.
+ */
 export function isMarked(payload: Uint8Array): boolean {
   const first = payload[0];
-  return first === KEYED_PAYLOAD || first === ESCAPED_PAYLOAD;
+  return first === KEYED_PAYLOAD || first === ESCAPED_PAYLOAD || first === KEYED_FIELDS_PAYLOAD;
 }
 
 /** The longest key of a keyed payload, in UTF-16 units (at most 3 UTF-8 bytes each). */
@@ -63,7 +71,8 @@ export const MAX_KEY_UNITS = 0xffff / 3;
  *
  * With a `key` (a `ShardEnvelope`'s entity id, at most {@linkcode MAX_KEY_UNITS} long), the
  * text is the envelope's message and the payload is the keyed form:
- * `[0x01][u16 BE key length][key UTF-8][text UTF-8]`.
+ * `[0x01][u16 BE key length][key UTF-8][text UTF-8]`; `marker` {@linkcode KEYED_FIELDS_PAYLOAD}
+ * instead of 0x01 says the text is the array of a `ShardForward`'s other fields.
  *
  * @example
  * ```ts
@@ -86,7 +95,15 @@ export class TextEnvelope implements Envelope {
   readonly text: string;
   /** The key of a keyed payload; `undefined` for a plain one. */
   readonly key: string | undefined;
-  constructor(recipient: string, text: string, lane: "control" | "user", key?: string) {
+  /** A keyed payload's first byte. */
+  readonly marker: number;
+  constructor(
+    recipient: string,
+    text: string,
+    lane: "control" | "user",
+    key?: string,
+    marker: number = KEYED_PAYLOAD,
+  ) {
     if (key !== undefined && key.length > MAX_KEY_UNITS) {
       throw new RangeError(`Cannot send a keyed payload: the key is longer than ${MAX_KEY_UNITS}`);
     }
@@ -94,6 +111,7 @@ export class TextEnvelope implements Envelope {
     this.text = text;
     this.lane = lane;
     this.key = key;
+    this.marker = marker;
   }
   /** The payload bytes, encoded on first use (kept aside: no field per envelope). */
   get payload(): Uint8Array {
@@ -105,7 +123,7 @@ export class TextEnvelope implements Envelope {
         const key = encoder.encode(this.key);
         const text = encoder.encode(this.text);
         bytes = new Uint8Array(3 + key.length + text.length);
-        bytes[0] = KEYED_PAYLOAD;
+        bytes[0] = this.marker;
         bytes[1] = key.length >>> 8;
         bytes[2] = key.length & 0xff;
         bytes.set(key, 3);
@@ -132,7 +150,7 @@ export function queuedSize(envelope: Envelope): number {
 
 /**
  * The key and the value bytes (a view) of a keyed payload (one starting with
- * {@linkcode KEYED_PAYLOAD}), or what is malformed.
+ * {@linkcode KEYED_PAYLOAD} or {@linkcode KEYED_FIELDS_PAYLOAD}), or what is malformed.
  */
 export function readKeyed(payload: Uint8Array): { key: string; value: Uint8Array } | string {
   if (payload.length < 3) return "keyed payload shorter than its header";

@@ -15,7 +15,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, type FrameType } from "./_framing.ts";
 
 /** The handshake protocol version. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Refusal reasons on the wire; only these, so that a refusal reveals nothing. */
 export type RefuseReason = "refused" | "superseded" | "shutting-down";
@@ -110,8 +110,8 @@ function parseEndpoint(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseHello } from "./_handshake_frames.ts";
- * const body = { v: 3, system: "s", host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
+ * import { parseHello, PROTOCOL_VERSION } from "./_handshake_frames.ts";
+ * const body = { v: PROTOCOL_VERSION, system: "s", host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
  * const hello = parseHello(new TextEncoder().encode(JSON.stringify(body)));
  * assert.equal(typeof hello === "string" ? hello : hello.system, "s");
  * assert.equal(parseHello(new TextEncoder().encode("[]")), "handshake is not an object");
@@ -137,8 +137,8 @@ export function parseHello(payload: Uint8Array): Hello | string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseChallenge } from "./_handshake_frames.ts";
- * const body = { v: 3, host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
+ * import { parseChallenge, PROTOCOL_VERSION } from "./_handshake_frames.ts";
+ * const body = { v: PROTOCOL_VERSION, host: "h", port: 1, incarnation: "i", nonce: "ab".repeat(16) };
  * const c = parseChallenge(new TextEncoder().encode(JSON.stringify(body)));
  * assert.equal(typeof c === "string" ? c : c.proof, undefined);
  * ```

@@ -19,7 +19,7 @@ import {
   decodeKeyed,
   isDefaultJson,
   keyedFullForm,
-  keyedParts,
+  keyedPartsOfAny,
   type KeyedShape,
   serializedText,
   type Serializer,
@@ -29,6 +29,8 @@ import {
   ESCAPED_PAYLOAD,
   escapePayload,
   isMarked,
+  KEYED_FIELDS_PAYLOAD,
+  KEYED_PAYLOAD,
   MAX_KEY_UNITS,
   readKeyed,
   TextEnvelope,
@@ -44,6 +46,22 @@ const SHARD_ENVELOPE: KeyedShape = {
   key: "entityId",
   value: "message",
 };
+
+/**
+ * `ShardForward(entityId, message, hops, from)` (its `type` field last, as class fields come
+ * after parameter properties), as sharding registers it: a region's forward to the owner of a
+ * shard, sent in the keyed form too, the other fields as one small JSON array.
+ */
+const SHARD_FORWARD: KeyedShape = {
+  name: "casty.ShardForward",
+  key: "entityId",
+  value: "message",
+  fields: ["entityId", "message", "hops", "from", "type"],
+};
+
+/** The keyed shapes, in the order of `KEYED_MARKERS`. */
+const KEYED_SHAPES: readonly KeyedShape[] = [SHARD_ENVELOPE, SHARD_FORWARD];
+const KEYED_MARKERS: readonly number[] = [KEYED_PAYLOAD, KEYED_FIELDS_PAYLOAD];
 
 const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 
@@ -339,12 +357,14 @@ export class Remoting {
     // straight into the batch buffer.
     let text: string | undefined;
     let key: string | undefined;
+    let marker = KEYED_PAYLOAD;
     let payload: Uint8Array | undefined;
     try {
-      const keyed = this.#keyed ? keyedParts(this.#serializer, msg, SHARD_ENVELOPE) : undefined;
+      const keyed = this.#keyed ? keyedPartsOfAny(this.#serializer, msg, KEYED_SHAPES) : undefined;
       if (keyed !== undefined && keyed.key.length <= MAX_KEY_UNITS && isWellFormed(keyed.key)) {
         key = keyed.key;
         text = keyed.text;
+        marker = KEYED_MARKERS[keyed.shape];
       } else {
         text = serializedText(this.#serializer, msg);
         if (text === undefined) payload = escapePayload(this.#serializer.serialize(msg));
@@ -368,7 +388,7 @@ export class Remoting {
     this.#transport.send(
       ref.node,
       text !== undefined
-        ? new TextEnvelope(ref.path, text, lane, key)
+        ? new TextEnvelope(ref.path, text, lane, key, marker)
         : { recipient: ref.path, payload: payload!, lane },
     );
   }
@@ -495,7 +515,8 @@ export class Remoting {
   }
 
   /**
-   * Decodes a payload by its first byte: the keyed form of a `ShardEnvelope` (see
+   * Decodes a payload by its first byte: the keyed form of a `ShardEnvelope` or a
+   * `ShardForward` (see
    * `TextEnvelope`), decoded directly with the default serializer or given to any other one in
    * the full form it would have received before; an escaped payload (a serializer's bytes that
    * began with a marker); or, for anything else, the serializer's bytes as they are.
@@ -511,15 +532,16 @@ export class Remoting {
     if (typeof parts === "string") {
       throw new SerializationError(`Cannot deserialize ${payload.length} bytes: ${parts}`);
     }
+    const shape = payload[0] === KEYED_PAYLOAD ? SHARD_ENVELOPE : SHARD_FORWARD;
     if (!this.#keyed) {
       return this.#serializer.deserialize(
-        keyedFullForm(SHARD_ENVELOPE, parts.key, parts.value),
+        keyedFullForm(shape, parts.key, parts.value),
         this.#resolveRef,
       );
     }
     return decodeKeyed(
       this.#serializer as TaggedJsonSerializer,
-      SHARD_ENVELOPE,
+      shape,
       parts.key,
       parts.value,
       this.#resolveRef,

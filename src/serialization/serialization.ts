@@ -229,24 +229,31 @@ let textOf: ((serializer: TaggedJsonSerializer, value: unknown) => string) | und
 
 /**
  * A registered class whose instances hold a string key and one value, such as
- * `ShardEnvelope(entityId, message)`: {@linkcode keyedParts} and {@linkcode decodeKeyed} let a
- * transport carry the key outside the JSON (see `src/remote/_envelope_codec.ts`).
+ * `ShardEnvelope(entityId, message)`, or a string key among more fields, such as
+ * `ShardForward(type, entityId, message, hops, from)`: {@linkcode keyedParts} and
+ * {@linkcode decodeKeyed} let a transport carry the key outside the JSON (see
+ * `src/remote/_envelope_codec.ts`).
  */
 export interface KeyedShape {
   /** The name the class is registered under. */
   readonly name: string;
-  /** The string field, first in field order. */
+  /** The string field (first in field order when there is no `fields`). */
   readonly key: string;
-  /** The value field, second. */
+  /** The value field (second when there is no `fields`). */
   readonly value: string;
+  /**
+   * Every own field of an instance, in order, when there are more than `key` and `value`: the
+   * text is then the JSON array of every field but the key, in that order.
+   */
+  readonly fields?: readonly string[];
 }
 
 let keyedPartsOf:
   | ((
     serializer: TaggedJsonSerializer,
-    value: unknown,
-    shape: KeyedShape,
-  ) => { key: string; text: string } | undefined)
+    value: object,
+    shapes: readonly KeyedShape[],
+  ) => { key: string; text: string; shape: number } | undefined)
   | undefined;
 let decodeKeyedOf:
   | ((
@@ -306,8 +313,40 @@ export function keyedParts(
   value: unknown,
   shape: KeyedShape,
 ): { key: string; text: string } | undefined {
+  return keyedPartsOfAny(serializer, value, [shape]);
+}
+
+/**
+ * Like {@linkcode keyedParts} for the first of several shapes that `value` is an instance of;
+ * `shape` is its index in `shapes`.
+ *
+ * @throws {SerializationError} when the value cannot be serialized.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyedPartsOfAny, TaggedJsonSerializer } from "./serialization.ts";
+ * class Hop { readonly kind = "hop"; constructor(readonly id: string, readonly body: unknown, readonly n: number) {} }
+ * const shapes = [
+ *   { name: "demo.Other", key: "id", value: "body" },
+ *   // (class fields come after parameter properties)
+ *   { name: "demo.Hop", key: "id", value: "body", fields: ["id", "body", "n", "kind"] },
+ * ];
+ * const serializer = new TaggedJsonSerializer().register(Hop, "demo.Hop");
+ * assert.deepEqual(keyedPartsOfAny(serializer, new Hop("e1", [1], 2), shapes), {
+ *   key: "e1",
+ *   text: '[[1],2,"hop"]',
+ *   shape: 1,
+ * });
+ * ```
+ */
+export function keyedPartsOfAny(
+  serializer: Serializer,
+  value: unknown,
+  shapes: readonly KeyedShape[],
+): { key: string; text: string; shape: number } | undefined {
   if (typeof value !== "object" || value === null || !isDefaultJson(serializer)) return undefined;
-  return keyedPartsOf!(serializer, value, shape);
+  return keyedPartsOf!(serializer, value, shapes);
 }
 
 /**
@@ -332,6 +371,7 @@ export function keyedParts(
  * ```
  */
 export function keyedFullForm(shape: KeyedShape, key: string, value: Uint8Array): Uint8Array {
+  if (shape.fields !== undefined) return fieldsFullForm(shape, shape.fields, key, value);
   const head = encoder.encode(
     `{"${TAG}":"class","n":${JSON.stringify(shape.name)},"v":{${JSON.stringify(shape.key)}:${
       JSON.stringify(key)
@@ -343,6 +383,41 @@ export function keyedFullForm(shape: KeyedShape, key: string, value: Uint8Array)
   out[out.length - 2] = 0x7d; // }
   out[out.length - 1] = 0x7d;
   return out;
+}
+
+/**
+ * `keyedFullForm` of a shape with `fields`: the array's items are the other fields' tagged JSON
+ * as they are (JSON text that `JSON.stringify` wrote reads back and writes again unchanged).
+ */
+function fieldsFullForm(
+  shape: KeyedShape,
+  fields: readonly string[],
+  key: string,
+  value: Uint8Array,
+): Uint8Array {
+  let items: unknown;
+  try {
+    items = JSON.parse(decodeUtf8(value));
+  } catch (err) {
+    throw new SerializationError(
+      `Cannot deserialize ${value.length} bytes: not valid UTF-8 JSON`,
+      { cause: err },
+    );
+  }
+  if (!Array.isArray(items) || items.length !== fields.length - 1) {
+    throw new SerializationError(
+      `Cannot deserialize keyed "${shape.name}": its value is not an array of ${
+        fields.length - 1
+      } fields`,
+    );
+  }
+  let j = 0;
+  const parts = fields.map((f) =>
+    `${JSON.stringify(f)}:${f === shape.key ? JSON.stringify(key) : JSON.stringify(items[j++])}`
+  );
+  return encoder.encode(
+    `{"${TAG}":"class","n":${JSON.stringify(shape.name)},"v":{${parts.join(",")}}}`,
+  );
 }
 
 /**
@@ -438,8 +513,8 @@ export function serializedText(serializer: Serializer, value: unknown): string |
 export class TaggedJsonSerializer implements Serializer {
   #nameByProto = new Map<object, string>();
   #protoByName = new Map<string, object>();
-  #keyedShape: KeyedShape | undefined;
-  #keyedProto: object | undefined;
+  /** The registered class of each keyed shape asked about (a name, once registered, stays). */
+  #keyedProtos = new Map<KeyedShape, object>();
   // The objects being encoded, from the root down: a cycle is an object met again while it is
   // still on this path. The first SHALLOW are in an array, the rest (deep structures) in a Set.
   #stack: (object | undefined)[] = [];
@@ -589,34 +664,63 @@ export class TaggedJsonSerializer implements Serializer {
   }
 
   static {
-    keyedPartsOf = (serializer, value, shape) => {
-      // Every message sent asks: the class found for the last shape is kept (a name, once
-      // registered, never changes class).
-      let proto = serializer.#keyedShape === shape ? serializer.#keyedProto : undefined;
-      if (proto === undefined) {
-        proto = serializer.#protoByName.get(shape.name);
-        if (proto === undefined) return undefined;
-        serializer.#keyedShape = shape;
-        serializer.#keyedProto = proto;
+    keyedPartsOf = (serializer, value, shapes) => {
+      const of = Object.getPrototypeOf(value);
+      for (let i = 0; i < shapes.length; i++) {
+        const shape = shapes[i];
+        // Every message sent asks: the class found for a shape is kept.
+        let proto = serializer.#keyedProtos.get(shape);
+        if (proto === undefined) {
+          proto = serializer.#protoByName.get(shape.name);
+          if (proto === undefined) continue;
+          serializer.#keyedProtos.set(shape, proto);
+        }
+        if (of !== proto) continue;
+        // Only an instance holding exactly the shape's fields, in order: anything else keeps
+        // the full form.
+        const own = Object.keys(value);
+        const fields = shape.fields;
+        const record = value as Record<string, unknown>;
+        const key = record[shape.key];
+        if (typeof key !== "string") return undefined;
+        if (fields === undefined) {
+          if (own.length !== 2 || own[0] !== shape.key || own[1] !== shape.value) return undefined;
+          return { key, text: serializer.#text(record[shape.value]), shape: i };
+        }
+        if (own.length !== fields.length) return undefined;
+        const items: unknown[] = [];
+        for (let f = 0; f < fields.length; f++) {
+          if (own[f] !== fields[f]) return undefined;
+          if (fields[f] !== shape.key) items.push(record[fields[f]]);
+        }
+        return { key, text: serializer.#text(items), shape: i };
       }
-      if (Object.getPrototypeOf(value) !== proto) return undefined;
-      // Only an instance holding exactly the two fields: anything else keeps the full form.
-      const fields = Object.keys(value as object);
-      if (
-        fields.length !== 2 || fields[0] !== shape.key || fields[1] !== shape.value
-      ) return undefined;
-      const key = (value as Record<string, unknown>)[shape.key];
-      if (typeof key !== "string") return undefined;
-      return { key, text: serializer.#text((value as Record<string, unknown>)[shape.value]) };
+      return undefined;
     };
     decodeKeyedOf = (serializer, shape, key, bytes, resolveRef) => {
       const proto = serializer.#registeredProto(shape.name);
-      // The value sits where the full form has the instance's field: one level down, after
-      // the instance's two fields (the same depth and entry counts as the full form).
-      const value = serializer.#deserialize(bytes, resolveRef, 1, 2);
       const obj = Object.create(proto) as Record<string, unknown>;
-      defineField(obj, shape.key, key);
-      defineField(obj, shape.value, value);
+      const fields = shape.fields;
+      if (fields === undefined) {
+        // The value sits where the full form has the instance's field: one level down, after
+        // the instance's two fields (the same depth and entry counts as the full form).
+        const value = serializer.#deserialize(bytes, resolveRef, 1, 2);
+        defineField(obj, shape.key, key);
+        defineField(obj, shape.value, value);
+        return obj;
+      }
+      // The array stands where the full form has the instance: its items one level down, and
+      // its length plus the key count as the instance's fields.
+      const items = serializer.#deserialize(bytes, resolveRef, 0, 1);
+      if (!Array.isArray(items) || items.length !== fields.length - 1) {
+        throw new SerializationError(
+          `Cannot deserialize keyed "${shape.name}": its value is not an array of ${
+            fields.length - 1
+          } fields`,
+        );
+      }
+      let j = 0;
+      for (const f of fields) defineField(obj, f, f === shape.key ? key : items[j++]);
       return obj;
     };
   }

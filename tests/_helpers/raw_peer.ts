@@ -2,6 +2,7 @@
 // what the transport answers, for tests of the wire protocol and of hostile peers.
 
 import { encodeFrame, FrameDecoder, type FrameType } from "../../src/remote/_framing.ts";
+import { PROTOCOL_VERSION } from "../../src/remote/_handshake_frames.ts";
 import { defaultTcp } from "../../src/runtime/select.ts";
 import type { TcpConnection, TlsOptions } from "../../src/runtime/tcp.ts";
 import { waitUntil } from "./child_process.ts";
@@ -81,7 +82,7 @@ export function helloBody(
   incarnation = "raw-1",
 ): Record<string, unknown> {
   return {
-    v: 3,
+    v: PROTOCOL_VERSION,
     system,
     host,
     port,

@@ -19,6 +19,7 @@ import {
 } from "../../src/remote/_framing.ts";
 import { readEnvelope, TextEnvelope } from "../../src/remote/_envelope_codec.ts";
 import { readBatch } from "../../src/remote/_batch_codec.ts";
+import { PROTOCOL_VERSION } from "../../src/remote/_handshake_frames.ts";
 import type { Envelope } from "../../src/remote/transport.ts";
 import { defaultTcp } from "../../src/runtime/select.ts";
 import type { TcpConnection } from "../../src/runtime/tcp.ts";
@@ -43,7 +44,7 @@ async function rawAcceptor(maxFrameSize = 64 << 20) {
         decoder.push(chunk, (type, payload) => {
           if (type === FRAME_HANDSHAKE) {
             conn.write(frame(FRAME_HANDSHAKE_CHALLENGE, {
-              v: 3,
+              v: PROTOCOL_VERSION,
               host: "127.0.0.1",
               port: listener.port,
               incarnation: "raw",

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TcpTransport } from "../../src/remote/tcp_transport.ts";
+import { PROTOCOL_VERSION } from "../../src/remote/_handshake_frames.ts";
 import type { Envelope } from "../../src/remote/transport.ts";
 import {
   encodeFrame,
@@ -39,10 +40,10 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A protocol-2 hello and, sent ahead without waiting for the challenge, an empty proof. */
+/** A hello of this protocol version and, sent ahead without waiting for the challenge, an empty proof. */
 function handshake(port: number): Uint8Array {
   const hello = {
-    v: 3,
+    v: PROTOCOL_VERSION,
     system: "fuzz",
     host: "127.0.0.1",
     port,

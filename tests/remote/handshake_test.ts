@@ -48,7 +48,9 @@ describe("Handshake, acceptor side", () => {
     const a = await startTransportNode(SYSTEM);
     const own = a.transport.selfAddress;
     const cases: [Record<string, unknown>, boolean, RegExp][] = [
-      [{ ...helloBody(SYSTEM, "127.0.0.1", 40002), v: 2 }, false, /protocol version 2, not 3/],
+      [{ ...helloBody(SYSTEM, "127.0.0.1", 40002), v: 2 }, false, /protocol version 2, not 4/],
+      // Version 3 had no keyed form for ShardForward: its payload 0x03 would be a serializer's.
+      [{ ...helloBody(SYSTEM, "127.0.0.1", 40003), v: 3 }, false, /protocol version 3, not 4/],
       [helloBody(SYSTEM, own.host, own.port), true, /claims this node's own address/],
     ];
     try {
@@ -127,7 +129,7 @@ describe("Handshake, dialer side", () => {
         "two attempts refused by the dialer",
       );
       assert.equal(hellos[0].system, SYSTEM);
-      assert.equal(hellos[0].v, 3);
+      assert.equal(hellos[0].v, 4);
       // A protocol error is not a refusal: the envelope stays queued for the next attempt.
       assert.equal(b.undeliverable.length, 0);
       assert.equal(b.transport.queuedCount({ host: "127.0.0.1", port: listener.port }), 1);

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Serializer, TaggedJsonSerializer } from "../../src/serialization/serialization.ts";
 import { ShardEnvelope } from "../../src/sharding/shard_envelope.ts";
+import { ShardForward } from "../../src/sharding/shard_region.ts";
 import { type ActorRef, Behaviors, DeadLetter } from "../../mod.ts";
 import { startLocalNode, waitFor } from "../_helpers/probe.ts";
 import { startTransportNode } from "../_helpers/transport_node.ts";
@@ -20,6 +21,7 @@ class Point {
 function defaultSerializer(limits?: { maxDepth?: number }): TaggedJsonSerializer {
   return new TaggedJsonSerializer({ limits })
     .register(ShardEnvelope, "casty.ShardEnvelope")
+    .register(ShardForward, "casty.ShardForward")
     .register(Point, "test.Point");
 }
 
@@ -27,7 +29,8 @@ function defaultSerializer(limits?: { maxDepth?: number }): TaggedJsonSerializer
 class BytesSerializer extends TaggedJsonSerializer {
   constructor() {
     super();
-    this.register(ShardEnvelope, "casty.ShardEnvelope").register(Point, "test.Point");
+    this.register(ShardEnvelope, "casty.ShardEnvelope").register(ShardForward, "casty.ShardForward")
+      .register(Point, "test.Point");
   }
   override serialize(value: unknown): Uint8Array {
     const bytes = (value as { bytes?: unknown } | null)?.bytes;
@@ -48,10 +51,10 @@ class RecordingSerializer implements Serializer {
   }
 }
 
-function keyed(id: Uint8Array | string, message: Uint8Array | string): Uint8Array {
+function keyed(id: Uint8Array | string, message: Uint8Array | string, marker = 0x01): Uint8Array {
   const key = typeof id === "string" ? utf8.encode(id) : id;
   const body = typeof message === "string" ? utf8.encode(message) : message;
-  return new Uint8Array([0x01, key.length >>> 8, key.length & 0xff, ...key, ...body]);
+  return new Uint8Array([marker, key.length >>> 8, key.length & 0xff, ...key, ...body]);
 }
 
 async function inboxPair(
@@ -266,5 +269,140 @@ describe("ShardEnvelope's keyed wire form", () => {
     await waitFor(() => pair.got.length >= 4, { timeout: 10_000, what: "the messages" });
     assert.deepEqual(pair.got, [1, 2, 0, 3].map((n) => new ShardEnvelope("custom 2", n)));
     assert.equal(pair.dead.length, 0);
+  });
+});
+
+describe("ShardForward's keyed wire form", () => {
+  it("is what a node with the default serializer sends: the other fields as a JSON array", async () => {
+    const wire = await startTransportNode("keyed");
+    try {
+      await using plain = await startLocalNode("keyed", { serializer: defaultSerializer() });
+      await using custom = await startLocalNode("keyed", { serializer: new BytesSerializer() });
+      const at = `casty://keyed@127.0.0.1:${wire.transport.selfAddress.port}/inbox`;
+      plain.lookup<unknown>(at)!.tell(new ShardForward("e12", { type: "inc" }, 2, "node-a"));
+      const viaCustom = custom.lookup<unknown>(at)!;
+      viaCustom.tell(new ShardForward("e12", 1, 1, "node-b")); // a custom serializer: full form
+      viaCustom.tell({ bytes: new Uint8Array([0x03, 9]) });
+      const payloads = () =>
+        wire.inbound.filter((i) => i.envelope.recipient === "/inbox").map((
+          i,
+        ) => [...i.envelope.payload]);
+      await waitFor(() => payloads().length >= 3, {
+        timeout: 10_000,
+        describe: () => `3 envelopes, got ${payloads().length}`,
+      });
+      const got = payloads();
+      assert.deepEqual(got[0], [
+        ...keyed("e12", '[{"type":"inc"},2,"node-a","shardForward"]', 0x03),
+      ]);
+      const full = [...defaultSerializer().serialize(new ShardForward("e12", 1, 1, "node-b"))];
+      assert.ok(
+        got.some((p) => p.join() === full.join()),
+        "the full form from a custom serializer",
+      );
+      assert.ok(got.some((p) => p.join() === "2,3,9"), "custom bytes starting with 0x03 escaped");
+    } finally {
+      await wire.transport.shutdown();
+    }
+  });
+
+  it("decodes to the forward the full form gives, whatever the id and message", async () => {
+    await using pair = await inboxPair(defaultSerializer());
+    const cases: ShardForward[] = [
+      new ShardForward("e12", { type: "inc" }, 1, "node-a"),
+      new ShardForward("", [1, "two", { three: 3n }], 3, "node-b"),
+      new ShardForward("entité-日本-🎉", new Map([["k", new Set([new Date(0)])]]), 1, "n"),
+      new ShardForward("lone-\ud800-surrogate", "sent in the full form", 1, "n"),
+      new ShardForward("u", undefined, 1, "n"),
+      new ShardForward("p", new Point(1, 2), 4, "n"),
+      new ShardForward("nested", new ShardEnvelope("inner", { n: -0 }), 1, "n"),
+    ];
+    for (const c of cases) pair.inbox.tell(c);
+    await waitFor(() => pair.got.length >= cases.length, {
+      timeout: 10_000,
+      describe: () => `${cases.length} messages, got ${pair.got.length}: ${pair.dead[0]?.detail}`,
+    });
+    assert.equal(pair.dead.length, 0);
+    const full = defaultSerializer();
+    for (let i = 0; i < cases.length; i++) {
+      const got = pair.got[i] as ShardForward;
+      assert.ok(got instanceof ShardForward, `case ${i} is a ShardForward`);
+      assert.deepEqual(Object.keys(got), ["entityId", "message", "hops", "from", "type"]);
+      assert.deepEqual(got, full.deserialize(full.serialize(cases[i])), `case ${i}`);
+    }
+  });
+
+  it("reaches a node with another serializer in the full form, byte for byte", async () => {
+    const recording = new RecordingSerializer();
+    await using pair = await inboxPair(recording);
+    const forward = new ShardForward("e12", { type: "inc", at: new Date(5), s: "\u2028é" }, 1, "n");
+    pair.inbox.tell(forward);
+    await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
+    assert.deepEqual(pair.got, [forward]);
+    assert.ok(pair.got[0] instanceof ShardForward);
+    const full = defaultSerializer().serialize(forward).join();
+    assert.ok(recording.seen.some((b) => b.join() === full), "the serializer saw the full form");
+    assert.equal(pair.dead.length, 0);
+  });
+
+  it("keeps the decode limits of the full form: the fields one level down", async () => {
+    // maxDepth 3: the forward (1), its message (2), one container inside it (3).
+    await using pair = await inboxPair(defaultSerializer({ maxDepth: 3 }));
+    pair.inbox.tell(new ShardForward("ok", { a: [1] }, 1, "n"));
+    pair.inbox.tell(new ShardForward("deep", { a: [[1]] }, 1, "n"));
+    pair.inbox.tell(new ShardForward("after", 1, 1, "n"));
+    await waitFor(() => pair.got.length >= 2 && pair.dead.length >= 1, {
+      timeout: 10_000,
+      what: "two messages and a DeadLetter",
+    });
+    assert.deepEqual(pair.got.map((e) => (e as ShardForward).entityId), ["ok", "after"]);
+    assert.match(String(pair.dead[0].detail), /maxDepth/);
+    const full = defaultSerializer({ maxDepth: 3 });
+    assert.throws(
+      () =>
+        full.deserialize(
+          defaultSerializer().serialize(new ShardForward("d", { a: [[1]] }, 1, "n")),
+        ),
+      /maxDepth/,
+    );
+  });
+
+  it("turns malformed keyed forwards into DeadLetters with their bytes, with either serializer", async () => {
+    for (const serializer of [defaultSerializer(), new RecordingSerializer()]) {
+      await using receiver = await startLocalNode("keyed", { serializer });
+      const got: unknown[] = [];
+      receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
+      const dead: DeadLetter[] = [];
+      receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+      const raw = await startTransportNode("keyed");
+      try {
+        const bad: [Uint8Array, RegExp][] = [
+          [new Uint8Array([0x03, 0]), /shorter than its header/],
+          [keyed("e1", '{"a":1}', 0x03), /not an array of 4 fields/],
+          [keyed("e1", '[1,1,"n"]', 0x03), /not an array of 4 fields/],
+          [keyed("e1", "[1,1,", 0x03), /not valid UTF-8 JSON/],
+        ];
+        const send = (payload: Uint8Array) =>
+          raw.transport.send(receiver.selfAddress, { recipient: "/inbox", payload });
+        for (const [bytes] of bad) send(bytes);
+        send(keyed("last", '[{"n":2},1,"node-a","shardForward"]', 0x03));
+        await waitFor(() => got.length >= 1 && dead.length >= bad.length, {
+          timeout: 10_000,
+          describe: () =>
+            `1 message and ${bad.length} DeadLetters, got ${got.length}, ${dead.length}`,
+        });
+        assert.deepEqual(got, [new ShardForward("last", { n: 2 }, 1, "node-a")]);
+        assert.ok(got[0] instanceof ShardForward);
+        assert.equal(dead.length, bad.length);
+        for (let i = 0; i < bad.length; i++) {
+          assert.equal(dead[i].reason, "serialization");
+          assert.deepEqual(dead[i].message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
+          assert.match(String(dead[i].detail), bad[i][1], `DeadLetter ${i}: ${dead[i].detail}`);
+        }
+        assert.equal(raw.transport.peerCount, 1, "the link stays up");
+      } finally {
+        await raw.transport.shutdown();
+      }
+    }
   });
 });
