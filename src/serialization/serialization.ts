@@ -385,6 +385,27 @@ export function keyedFullForm(shape: KeyedShape, key: string, value: Uint8Array)
   return out;
 }
 
+/** The JSON value of UTF-8 bytes. @throws {SerializationError} when they are not that. */
+function parseJson(bytes: Uint8Array): Json {
+  try {
+    return JSON.parse(decodeUtf8(bytes));
+  } catch (err) {
+    throw new SerializationError(
+      `Cannot deserialize ${bytes.length} bytes: not valid UTF-8 JSON`,
+      { cause: err },
+    );
+  }
+}
+
+/** The error for a keyed payload of `shape` whose value is not the array of its other fields. */
+function notFields(shape: KeyedShape): SerializationError {
+  return new SerializationError(
+    `Cannot deserialize keyed "${shape.name}": its value is not an array of ${
+      shape.fields!.length - 1
+    } fields`,
+  );
+}
+
 /**
  * `keyedFullForm` of a shape with `fields`: the array's items are the other fields' tagged JSON
  * as they are (JSON text that `JSON.stringify` wrote reads back and writes again unchanged).
@@ -395,22 +416,8 @@ function fieldsFullForm(
   key: string,
   value: Uint8Array,
 ): Uint8Array {
-  let items: unknown;
-  try {
-    items = JSON.parse(decodeUtf8(value));
-  } catch (err) {
-    throw new SerializationError(
-      `Cannot deserialize ${value.length} bytes: not valid UTF-8 JSON`,
-      { cause: err },
-    );
-  }
-  if (!Array.isArray(items) || items.length !== fields.length - 1) {
-    throw new SerializationError(
-      `Cannot deserialize keyed "${shape.name}": its value is not an array of ${
-        fields.length - 1
-      } fields`,
-    );
-  }
+  const items = parseJson(value);
+  if (!Array.isArray(items) || items.length !== fields.length - 1) throw notFields(shape);
   let j = 0;
   const parts = fields.map((f) =>
     `${JSON.stringify(f)}:${f === shape.key ? JSON.stringify(key) : JSON.stringify(items[j++])}`
@@ -712,13 +719,7 @@ export class TaggedJsonSerializer implements Serializer {
       // The array stands where the full form has the instance: its items one level down, and
       // its length plus the key count as the instance's fields.
       const items = serializer.#deserialize(bytes, resolveRef, 0, 1);
-      if (!Array.isArray(items) || items.length !== fields.length - 1) {
-        throw new SerializationError(
-          `Cannot deserialize keyed "${shape.name}": its value is not an array of ${
-            fields.length - 1
-          } fields`,
-        );
-      }
+      if (!Array.isArray(items) || items.length !== fields.length - 1) throw notFields(shape);
       let j = 0;
       for (const f of fields) defineField(obj, f, f === shape.key ? key : items[j++]);
       return obj;
@@ -731,15 +732,7 @@ export class TaggedJsonSerializer implements Serializer {
     depth: number,
     entries: number,
   ): unknown {
-    let parsed: Json;
-    try {
-      parsed = JSON.parse(decodeUtf8(bytes));
-    } catch (err) {
-      throw new SerializationError(
-        `Cannot deserialize ${bytes.length} bytes: not valid UTF-8 JSON`,
-        { cause: err },
-      );
-    }
+    const parsed = parseJson(bytes);
     const previous = this.#resolveRef;
     const previousDepth = this.#decodeDepth;
     const previousEntries = this.#entries;

@@ -57,6 +57,125 @@ function keyed(id: Uint8Array | string, message: Uint8Array | string, marker = 0
   return new Uint8Array([marker, key.length >>> 8, key.length & 0xff, ...key, ...body]);
 }
 
+/**
+ * The payloads a bare transport node gets for `/inbox` (once it has `count` of them) from what
+ * `send` tells it through a node with the default serializer and one with `BytesSerializer`.
+ */
+async function sentPayloads(
+  count: number,
+  send: (plain: ActorRef<unknown>, custom: ActorRef<unknown>) => void,
+): Promise<number[][]> {
+  const wire = await startTransportNode("keyed");
+  try {
+    await using plain = await startLocalNode("keyed", { serializer: defaultSerializer() });
+    await using custom = await startLocalNode("keyed", { serializer: new BytesSerializer() });
+    const at = `casty://keyed@127.0.0.1:${wire.transport.selfAddress.port}/inbox`;
+    send(plain.lookup<unknown>(at)!, custom.lookup<unknown>(at)!);
+    const payloads = () =>
+      wire.inbound.filter((i) => i.envelope.recipient === "/inbox").map((i) => [
+        ...i.envelope.payload,
+      ]);
+    await waitFor(() => payloads().length >= count, {
+      timeout: 10_000,
+      describe: () => `${count} envelopes, got ${payloads().length}`,
+    });
+    return payloads();
+  } finally {
+    await wire.transport.shutdown();
+  }
+}
+
+/**
+ * A node with `serializer` given raw payloads by a bare transport (remoting would escape them):
+ * `first`, each `bad` one, then `last`. Each bad one is a `serialization` DeadLetter keeping its
+ * bytes, with a detail matching its pattern; the others arrive as `expected`, of their classes;
+ * the link stays up.
+ */
+async function assertMalformedAreDeadLetters(
+  serializer: Serializer,
+  payloads: {
+    first: Uint8Array[];
+    bad: [Uint8Array, RegExp][];
+    last: Uint8Array[];
+    expected: unknown[];
+  },
+) {
+  const { first, bad, last, expected } = payloads;
+  await using receiver = await startLocalNode("keyed", { serializer });
+  const got: unknown[] = [];
+  receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
+  const dead: DeadLetter[] = [];
+  receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
+  const raw = await startTransportNode("keyed");
+  try {
+    const send = (payload: Uint8Array) =>
+      raw.transport.send(receiver.selfAddress, { recipient: "/inbox", payload });
+    for (const bytes of first) send(bytes);
+    for (const [bytes] of bad) send(bytes);
+    for (const bytes of last) send(bytes);
+    await waitFor(() => got.length >= expected.length && dead.length >= bad.length, {
+      timeout: 10_000,
+      describe: () =>
+        `${expected.length} messages and ${bad.length} DeadLetters, got ${got.length}, ${dead.length}`,
+    });
+    assert.deepEqual(got, expected);
+    for (let i = 0; i < got.length; i++) {
+      assert.equal(Object.getPrototypeOf(got[i]), Object.getPrototypeOf(expected[i]));
+    }
+    assert.equal(dead.length, bad.length);
+    for (let i = 0; i < bad.length; i++) {
+      const d = dead[i];
+      assert.equal(d.reason, "serialization");
+      assert.deepEqual(d.message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
+      assert.match(String(d.detail), bad[i][1], `DeadLetter ${i}: ${d.detail}`);
+    }
+    assert.equal(raw.transport.peerCount, 1, "the link stays up");
+  } finally {
+    await raw.transport.shutdown();
+  }
+}
+
+/**
+ * Sends every case through `pair` and checks that the first `checked` arrive as the full form
+ * decodes them: equal, of the same class, their fields in order `fields`.
+ */
+async function assertDecodesAsFullForm(
+  pair: Awaited<ReturnType<typeof inboxPair>>,
+  cases: readonly object[],
+  checked: number,
+  fields: readonly string[],
+) {
+  for (const c of cases) pair.inbox.tell(c);
+  await waitFor(() => pair.got.length >= cases.length, {
+    timeout: 10_000,
+    describe: () => `${cases.length} messages, got ${pair.got.length}: ${pair.dead[0]?.detail}`,
+  });
+  assert.equal(pair.dead.length, 0);
+  const full = defaultSerializer();
+  for (let i = 0; i < checked; i++) {
+    const got = pair.got[i] as object;
+    assert.equal(Object.getPrototypeOf(got), Object.getPrototypeOf(cases[i]), `case ${i}'s class`);
+    assert.deepEqual(Object.keys(got), fields);
+    assert.deepEqual(got, full.deserialize(full.serialize(cases[i])), `case ${i}`);
+  }
+}
+
+/**
+ * `message` (a keyed class) sent to a node with another serializer arrives equal, of its class,
+ * that serializer having been given the full form byte for byte.
+ */
+async function assertFullFormReaches(message: ShardEnvelope<unknown> | ShardForward) {
+  const recording = new RecordingSerializer();
+  await using pair = await inboxPair(recording);
+  pair.inbox.tell(message);
+  await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
+  assert.deepEqual(pair.got, [message]);
+  assert.equal(Object.getPrototypeOf(pair.got[0]), Object.getPrototypeOf(message));
+  const full = defaultSerializer().serialize(message).join();
+  assert.ok(recording.seen.some((b) => b.join() === full), "the serializer saw the full form");
+  assert.equal(pair.dead.length, 0);
+}
+
 async function inboxPair(
   receiverSerializer: Serializer,
   senderSerializer: Serializer = defaultSerializer(),
@@ -85,53 +204,25 @@ async function inboxPair(
 
 describe("ShardEnvelope's keyed wire form", () => {
   it("is what a node with the default serializer sends; other bytes starting with a marker are escaped", async () => {
-    const wire = await startTransportNode("keyed");
-    try {
-      await using plain = await startLocalNode("keyed", { serializer: defaultSerializer() });
-      await using custom = await startLocalNode("keyed", { serializer: new BytesSerializer() });
-      const at = `casty://keyed@127.0.0.1:${wire.transport.selfAddress.port}/inbox`;
-      plain.lookup<unknown>(at)!.tell(new ShardEnvelope("e12", { type: "inc" }));
-      plain.lookup<unknown>(at)!.tell({ type: "plain" });
-      const viaCustom = custom.lookup<unknown>(at)!;
-      viaCustom.tell(new ShardEnvelope("e12", 1)); // a custom serializer: the full form
-      viaCustom.tell({ bytes: new Uint8Array([0x01, 9]) });
-      viaCustom.tell({ bytes: new Uint8Array([0x02]) });
-      viaCustom.tell({ bytes: new Uint8Array([0x00, 0x03]) });
-      const payloads = () =>
-        wire.inbound.filter((i) => i.envelope.recipient === "/inbox").map((
-          i,
-        ) => [...i.envelope.payload]);
-      await waitFor(() => payloads().length >= 6, {
-        timeout: 10_000,
-        describe: () => `6 envelopes, got ${payloads().length}`,
-      });
-      const got = payloads();
-      assert.deepEqual(got[0], [...keyed("e12", '{"type":"inc"}')]);
-      assert.deepEqual(got[1], [...utf8.encode('{"type":"plain"}')]);
-      // From one sender, in order; the other sender's envelopes may come first.
-      const fromCustom = got.filter((p) => p[0] <= 0x02 && p.length <= 3);
-      const full = [...defaultSerializer().serialize(new ShardEnvelope("e12", 1))];
-      assert.ok(
-        got.some((p) => p.join() === full.join()),
-        "the full form from a custom serializer",
-      );
-      assert.deepEqual(fromCustom, [[0x02, 0x01, 9], [0x02, 0x02], [0x00, 0x03]]);
-    } finally {
-      await wire.transport.shutdown();
-    }
+    const got = await sentPayloads(6, (plain, custom) => {
+      plain.tell(new ShardEnvelope("e12", { type: "inc" }));
+      plain.tell({ type: "plain" });
+      custom.tell(new ShardEnvelope("e12", 1)); // a custom serializer: the full form
+      custom.tell({ bytes: new Uint8Array([0x01, 9]) });
+      custom.tell({ bytes: new Uint8Array([0x02]) });
+      custom.tell({ bytes: new Uint8Array([0x00, 0x03]) });
+    });
+    assert.deepEqual(got[0], [...keyed("e12", '{"type":"inc"}')]);
+    assert.deepEqual(got[1], [...utf8.encode('{"type":"plain"}')]);
+    // From one sender, in order; the other sender's envelopes may come first.
+    const fromCustom = got.filter((p) => p[0] <= 0x02 && p.length <= 3);
+    const full = [...defaultSerializer().serialize(new ShardEnvelope("e12", 1))];
+    assert.ok(got.some((p) => p.join() === full.join()), "the full form from a custom serializer");
+    assert.deepEqual(fromCustom, [[0x02, 0x01, 9], [0x02, 0x02], [0x00, 0x03]]);
   });
 
   it("reaches a node with another serializer in the full form it would have received before", async () => {
-    const recording = new RecordingSerializer();
-    await using pair = await inboxPair(recording);
-    const envelope = new ShardEnvelope("e12", { type: "inc", at: new Date(5) });
-    pair.inbox.tell(envelope);
-    await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
-    assert.deepEqual(pair.got, [envelope]);
-    assert.ok(pair.got[0] instanceof ShardEnvelope);
-    const full = defaultSerializer().serialize(envelope).join();
-    assert.ok(recording.seen.some((b) => b.join() === full), "the serializer saw the full form");
-    assert.equal(pair.dead.length, 0);
+    await assertFullFormReaches(new ShardEnvelope("e12", { type: "inc", at: new Date(5) }));
   });
 
   it("decodes to the envelope the full form gives, whatever the id and message", async () => {
@@ -155,19 +246,8 @@ describe("ShardEnvelope's keyed wire form", () => {
       new ShardEnvelope("bytes", new Uint8Array([0x01, 0, 3])),
       new ShardEnvelope("ref", { replyTo: echo }),
     ];
-    for (const c of cases) pair.inbox.tell(c);
-    await waitFor(() => pair.got.length >= cases.length, {
-      timeout: 10_000,
-      describe: () => `${cases.length} messages, got ${pair.got.length}: ${pair.dead[0]?.detail}`,
-    });
-    assert.equal(pair.dead.length, 0);
-    const full = defaultSerializer();
-    for (let i = 0; i < cases.length - 1; i++) {
-      const got = pair.got[i] as ShardEnvelope<unknown>;
-      assert.ok(got instanceof ShardEnvelope, `case ${i} is a ShardEnvelope`);
-      assert.deepEqual(Object.keys(got), ["entityId", "message"]);
-      assert.deepEqual(got, full.deserialize(full.serialize(cases[i])), `case ${i}`);
-    }
+    // (The last case, a ref, is checked below: it decodes to a new ref, not an equal one.)
+    await assertDecodesAsFullForm(pair, cases, cases.length - 1, ["entityId", "message"]);
     // A ref inside the message resolves to a working ref back to the sender.
     const withRef = pair.got[cases.length - 1] as ShardEnvelope<{ replyTo: ActorRef<string> }>;
     withRef.message.replyTo.tell("pong");
@@ -199,15 +279,9 @@ describe("ShardEnvelope's keyed wire form", () => {
   });
 
   it("turns malformed keyed payloads into DeadLetters with their bytes; the link keeps working", async () => {
-    await using receiver = await startLocalNode("keyed", { serializer: defaultSerializer() });
-    const got: unknown[] = [];
-    receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
-    const dead: DeadLetter[] = [];
-    receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
-    // A bare transport writes the payloads as they are (remoting would escape them).
-    const raw = await startTransportNode("keyed");
-    try {
-      const bad: [Uint8Array, RegExp][] = [
+    await assertMalformedAreDeadLetters(defaultSerializer(), {
+      first: [keyed("first", "1")],
+      bad: [
         [new Uint8Array([0x01]), /shorter than its header/],
         [new Uint8Array([0x01, 0]), /shorter than its header/],
         [new Uint8Array([0x01, 0, 5, 0x61, 0x31]), /key overruns the payload/],
@@ -222,35 +296,14 @@ describe("ShardEnvelope's keyed wire form", () => {
         [keyed("e1", '{"$t":"ref","v":"not a uri"}'), /not a uri/],
         [new Uint8Array([0x02]), /not valid UTF-8 JSON/],
         [new Uint8Array([0x02, 0x01]), /not valid UTF-8 JSON/],
-      ];
-      const send = (payload: Uint8Array) =>
-        raw.transport.send(receiver.selfAddress, { recipient: "/inbox", payload });
-      send(keyed("first", "1"));
-      for (const [bytes] of bad) send(bytes);
-      send(new Uint8Array([0x02, ...utf8.encode('{"escaped":true}')]));
-      send(keyed("last", '{"n":2}'));
-      await waitFor(() => got.length >= 3 && dead.length >= bad.length, {
-        timeout: 10_000,
-        describe: () =>
-          `3 messages and ${bad.length} DeadLetters, got ${got.length}, ${dead.length}`,
-      });
-      assert.deepEqual(got, [
+      ],
+      last: [new Uint8Array([0x02, ...utf8.encode('{"escaped":true}')]), keyed("last", '{"n":2}')],
+      expected: [
         new ShardEnvelope("first", 1),
         { escaped: true },
         new ShardEnvelope("last", { n: 2 }),
-      ]);
-      assert.ok(got[0] instanceof ShardEnvelope && got[2] instanceof ShardEnvelope);
-      assert.equal(dead.length, bad.length);
-      for (let i = 0; i < bad.length; i++) {
-        const d = dead[i];
-        assert.equal(d.reason, "serialization");
-        assert.deepEqual(d.message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
-        assert.match(String(d.detail), bad[i][1], `DeadLetter ${i}: ${d.detail}`);
-      }
-      assert.equal(raw.transport.peerCount, 1, "the link stays up");
-    } finally {
-      await raw.transport.shutdown();
-    }
+      ],
+    });
   });
 
   it("carries a custom serializer's bytes that start with a marker unchanged, both ways", async () => {
@@ -274,36 +327,17 @@ describe("ShardEnvelope's keyed wire form", () => {
 
 describe("ShardForward's keyed wire form", () => {
   it("is what a node with the default serializer sends: the other fields as a JSON array", async () => {
-    const wire = await startTransportNode("keyed");
-    try {
-      await using plain = await startLocalNode("keyed", { serializer: defaultSerializer() });
-      await using custom = await startLocalNode("keyed", { serializer: new BytesSerializer() });
-      const at = `casty://keyed@127.0.0.1:${wire.transport.selfAddress.port}/inbox`;
-      plain.lookup<unknown>(at)!.tell(new ShardForward("e12", { type: "inc" }, 2, "node-a"));
-      const viaCustom = custom.lookup<unknown>(at)!;
-      viaCustom.tell(new ShardForward("e12", 1, 1, "node-b")); // a custom serializer: full form
-      viaCustom.tell({ bytes: new Uint8Array([0x03, 9]) });
-      const payloads = () =>
-        wire.inbound.filter((i) => i.envelope.recipient === "/inbox").map((
-          i,
-        ) => [...i.envelope.payload]);
-      await waitFor(() => payloads().length >= 3, {
-        timeout: 10_000,
-        describe: () => `3 envelopes, got ${payloads().length}`,
-      });
-      const got = payloads();
-      assert.deepEqual(got[0], [
-        ...keyed("e12", '[{"type":"inc"},2,"node-a","shardForward"]', 0x03),
-      ]);
-      const full = [...defaultSerializer().serialize(new ShardForward("e12", 1, 1, "node-b"))];
-      assert.ok(
-        got.some((p) => p.join() === full.join()),
-        "the full form from a custom serializer",
-      );
-      assert.ok(got.some((p) => p.join() === "2,3,9"), "custom bytes starting with 0x03 escaped");
-    } finally {
-      await wire.transport.shutdown();
-    }
+    const got = await sentPayloads(3, (plain, custom) => {
+      plain.tell(new ShardForward("e12", { type: "inc" }, 2, "node-a"));
+      custom.tell(new ShardForward("e12", 1, 1, "node-b")); // a custom serializer: full form
+      custom.tell({ bytes: new Uint8Array([0x03, 9]) });
+    });
+    assert.deepEqual(got[0], [
+      ...keyed("e12", '[{"type":"inc"},2,"node-a","shardForward"]', 0x03),
+    ]);
+    const full = [...defaultSerializer().serialize(new ShardForward("e12", 1, 1, "node-b"))];
+    assert.ok(got.some((p) => p.join() === full.join()), "the full form from a custom serializer");
+    assert.ok(got.some((p) => p.join() === "2,3,9"), "custom bytes starting with 0x03 escaped");
   });
 
   it("decodes to the forward the full form gives, whatever the id and message", async () => {
@@ -317,32 +351,19 @@ describe("ShardForward's keyed wire form", () => {
       new ShardForward("p", new Point(1, 2), 4, "n"),
       new ShardForward("nested", new ShardEnvelope("inner", { n: -0 }), 1, "n"),
     ];
-    for (const c of cases) pair.inbox.tell(c);
-    await waitFor(() => pair.got.length >= cases.length, {
-      timeout: 10_000,
-      describe: () => `${cases.length} messages, got ${pair.got.length}: ${pair.dead[0]?.detail}`,
-    });
-    assert.equal(pair.dead.length, 0);
-    const full = defaultSerializer();
-    for (let i = 0; i < cases.length; i++) {
-      const got = pair.got[i] as ShardForward;
-      assert.ok(got instanceof ShardForward, `case ${i} is a ShardForward`);
-      assert.deepEqual(Object.keys(got), ["entityId", "message", "hops", "from", "type"]);
-      assert.deepEqual(got, full.deserialize(full.serialize(cases[i])), `case ${i}`);
-    }
+    await assertDecodesAsFullForm(pair, cases, cases.length, [
+      "entityId",
+      "message",
+      "hops",
+      "from",
+      "type",
+    ]);
   });
 
   it("reaches a node with another serializer in the full form, byte for byte", async () => {
-    const recording = new RecordingSerializer();
-    await using pair = await inboxPair(recording);
-    const forward = new ShardForward("e12", { type: "inc", at: new Date(5), s: "\u2028é" }, 1, "n");
-    pair.inbox.tell(forward);
-    await waitFor(() => pair.got.length >= 1, { timeout: 10_000, what: "the message" });
-    assert.deepEqual(pair.got, [forward]);
-    assert.ok(pair.got[0] instanceof ShardForward);
-    const full = defaultSerializer().serialize(forward).join();
-    assert.ok(recording.seen.some((b) => b.join() === full), "the serializer saw the full form");
-    assert.equal(pair.dead.length, 0);
+    await assertFullFormReaches(
+      new ShardForward("e12", { type: "inc", at: new Date(5), s: "\u2028é" }, 1, "n"),
+    );
   });
 
   it("keeps the decode limits of the full form: the fields one level down", async () => {
@@ -369,40 +390,17 @@ describe("ShardForward's keyed wire form", () => {
 
   it("turns malformed keyed forwards into DeadLetters with their bytes, with either serializer", async () => {
     for (const serializer of [defaultSerializer(), new RecordingSerializer()]) {
-      await using receiver = await startLocalNode("keyed", { serializer });
-      const got: unknown[] = [];
-      receiver.spawn(Behaviors.receive<unknown>((_c, m) => void got.push(m)), "inbox");
-      const dead: DeadLetter[] = [];
-      receiver.eventStream.subscribe(DeadLetter, (d) => dead.push(d));
-      const raw = await startTransportNode("keyed");
-      try {
-        const bad: [Uint8Array, RegExp][] = [
+      await assertMalformedAreDeadLetters(serializer, {
+        first: [],
+        bad: [
           [new Uint8Array([0x03, 0]), /shorter than its header/],
           [keyed("e1", '{"a":1}', 0x03), /not an array of 4 fields/],
           [keyed("e1", '[1,1,"n"]', 0x03), /not an array of 4 fields/],
           [keyed("e1", "[1,1,", 0x03), /not valid UTF-8 JSON/],
-        ];
-        const send = (payload: Uint8Array) =>
-          raw.transport.send(receiver.selfAddress, { recipient: "/inbox", payload });
-        for (const [bytes] of bad) send(bytes);
-        send(keyed("last", '[{"n":2},1,"node-a","shardForward"]', 0x03));
-        await waitFor(() => got.length >= 1 && dead.length >= bad.length, {
-          timeout: 10_000,
-          describe: () =>
-            `1 message and ${bad.length} DeadLetters, got ${got.length}, ${dead.length}`,
-        });
-        assert.deepEqual(got, [new ShardForward("last", { n: 2 }, 1, "node-a")]);
-        assert.ok(got[0] instanceof ShardForward);
-        assert.equal(dead.length, bad.length);
-        for (let i = 0; i < bad.length; i++) {
-          assert.equal(dead[i].reason, "serialization");
-          assert.deepEqual(dead[i].message, bad[i][0], `DeadLetter ${i} keeps the bytes`);
-          assert.match(String(dead[i].detail), bad[i][1], `DeadLetter ${i}: ${dead[i].detail}`);
-        }
-        assert.equal(raw.transport.peerCount, 1, "the link stays up");
-      } finally {
-        await raw.transport.shutdown();
-      }
+        ],
+        last: [keyed("last", '[{"n":2},1,"node-a","shardForward"]', 0x03)],
+        expected: [new ShardForward("last", { n: 2 }, 1, "node-a")],
+      });
     }
   });
 });
