@@ -59,7 +59,7 @@ const SHARD_FORWARD: KeyedShape = {
   fields: ["entityId", "message", "hops", "from", "type"],
 };
 
-/** The keyed shapes, in the order of `KEYED_MARKERS`. */
+/** The keyed shapes, in the order of `KEYED_MARKERS` (a payload's first byte says which). */
 const KEYED_SHAPES: readonly KeyedShape[] = [SHARD_ENVELOPE, SHARD_FORWARD];
 const KEYED_MARKERS: readonly number[] = [KEYED_PAYLOAD, KEYED_FIELDS_PAYLOAD];
 
@@ -532,7 +532,8 @@ export class Remoting {
     if (typeof parts === "string") {
       throw new SerializationError(`Cannot deserialize ${payload.length} bytes: ${parts}`);
     }
-    const shape = payload[0] === KEYED_PAYLOAD ? SHARD_ENVELOPE : SHARD_FORWARD;
+    // (A marked payload that is not escaped starts with one of KEYED_MARKERS.)
+    const shape = KEYED_SHAPES[KEYED_MARKERS.indexOf(payload[0])];
     if (!this.#keyed) {
       return this.#serializer.deserialize(
         keyedFullForm(shape, parts.key, parts.value),
