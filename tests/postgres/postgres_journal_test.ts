@@ -266,8 +266,11 @@ describe("PostgresJournal group commit", () => {
 
 // The client of the pipelining tests: the pool, watched. It records every INSERT into the
 // events table (which rows it carries, whether it has returned or failed), how many were at the
-// server at once, and any entity that was in two of them at the server at once.
-function watched(schema: string) {
+// server at once, and any entity that was in two of them at the server at once. With
+// `replyLatency` (ms), each INSERT's reply reaches the journal that much later, as across a
+// network: on loopback a statement can return before the journal's next macrotask, so whether
+// two ever overlap would depend on the machine's load rather than on how the journal schedules.
+function watched(schema: string, replyLatency = 0) {
   const inserts: { rows: Set<string>; done: boolean; failed: boolean }[] = [];
   const entitiesAtServer = new Set<string>();
   const twice: string[] = [];
@@ -292,7 +295,9 @@ function watched(schema: string) {
       }
       mostAtServer = Math.max(mostAtServer, ++atServer);
       try {
-        return (await pool.query(text, params)).rows;
+        const { rows } = await pool.query(text, params);
+        if (replyLatency > 0) await new Promise((r) => setTimeout(r, replyLatency));
+        return rows;
       } catch (err) {
         insert.failed = true;
         throw err;
@@ -347,9 +352,9 @@ async function assertLogs(schema: string, entities: number, count: number): Prom
 }
 
 // A journal on a fresh schema through a watched client, its tables already set up.
-async function watchedJournal(timeout?: number) {
+async function watchedJournal(timeout?: number, replyLatency = 0) {
   const schema = freshSchema();
-  const watch = watched(schema);
+  const watch = watched(schema, replyLatency);
   const journal = new PostgresJournal({ sql: watch.client, schema, timeout });
   await journal.persist("warm-up", events(1, 1));
   return { schema, watch, journal, [Symbol.asyncDispose]: () => journal.close() };
@@ -373,7 +378,7 @@ async function addTrigger(schema: string, name: string, body: string): Promise<v
 
 describe("PostgresJournal pipelining (two statements at the server, no entity in both)", () => {
   it("keeps two statements at the server when every entity awaits its own persist", async () => {
-    await using setup = await watchedJournal();
+    await using setup = await watchedJournal(undefined, 10);
     const { schema, watch, journal } = setup;
     const before = journal.stats.transactions;
     const { failures } = await awaitingCallers(journal, watch, 600, 5);
