@@ -1,5 +1,6 @@
 // The node process helpers' view lines, for tests that wait for a membership or a leader.
 import type { ClusteredActorSystem } from "../../mod.ts";
+import { coordinatorOf } from "../../src/sharding/shard_coordinator.ts";
 
 /**
  * Prints {"event":"view","up":[ports],"unreachable":[ports],"leader":P} with `print` whenever it
@@ -17,5 +18,26 @@ export function printViews(
     const view = JSON.stringify([up, unreachable, leader]);
     if (view !== last) print({ event: "view", up, unreachable, leader });
     last = view;
+  }, 100).unref?.();
+}
+
+/**
+ * Prints {"event":"hosts","ports":[ports]} with `print` whenever the nodes that host sharded
+ * type `type` in the allocation table this node knows change (polled every 100 ms, unref'd).
+ * A shard allocated before a node's region is known there goes to the others, and moves only
+ * later, a few at a time: tests that need entities spread over the nodes wait for all of them.
+ */
+export function printHosts(
+  node: ClusteredActorSystem,
+  type: string,
+  print: (o: Record<string, unknown>) => void,
+): void {
+  let last = "";
+  setInterval(() => {
+    const ids = coordinatorOf(node)?.table.hosts?.get(type) ?? [];
+    const ports = ids.map((id) => node.members.find((m) => m.id === id)?.address.port ?? 0)
+      .sort((a, b) => a - b);
+    if (JSON.stringify(ports) !== last) print({ event: "hosts", ports });
+    last = JSON.stringify(ports);
   }, 100).unref?.();
 }

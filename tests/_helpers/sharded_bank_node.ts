@@ -13,7 +13,8 @@
 //                                                "deps":[deposit ids in log order]}
 //                                                or {"event":"error","tag":"t1","message":…}
 // and prints {"event":"ready","port":P}, {"event":"view","up":[ports],"unreachable":[ports],
-// "leader":P} after each change (polled every 100 ms) and
+// "leader":P} and {"event":"hosts","ports":[ports hosting "accounts" in its table]} after each
+// change (polled every 100 ms) and
 // {"event":"journal-error","message":…} whenever its journal rejects a call; with --trace, an
 // account prints {"event":"handled","id":…,"dep":…,"node":P,"at":wall ms} for every deposit it
 // applies (an event-sourced one once the event is persisted).
@@ -33,7 +34,7 @@ import {
   ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
-import { printViews } from "./print_views.ts";
+import { printHosts, printViews } from "./print_views.ts";
 
 type Reply = { balance: number; node: number; deps: string[] };
 type AccountMsg =
@@ -163,6 +164,7 @@ const accounts = node.spawn(
   "accounts",
 );
 printViews(node, print);
+printHosts(node, "accounts", print);
 node.eventStream.subscribe(
   ShutdownSelf,
   (e) => print({ event: "ShutdownSelf", reason: e.reason, at: Date.now() }),

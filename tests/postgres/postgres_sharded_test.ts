@@ -49,7 +49,7 @@ async function startBank(schema: string, seeds: number[]): Promise<BankNode> {
   return { proc, port: ready.port as number };
 }
 
-/** `n` nodes sharing `schema`, up in every node's view. */
+/** `n` nodes sharing `schema`, up in every node's view and hosting accounts in its table. */
 async function startCluster(schema: string, n: number): Promise<BankNode[]> {
   const first = await startBank(schema, []);
   const rest = await Promise.all(
@@ -60,6 +60,12 @@ async function startCluster(schema: string, n: number): Promise<BankNode[]> {
   await Promise.all(
     nodes.map((x) =>
       x.proc.waitFor((e) => e.event === "view" && JSON.stringify(e.up) === want, 30_000)
+    ),
+  );
+  // Every node a host of "accounts" in every table, so that new shards spread over all of them.
+  await Promise.all(
+    nodes.map((x) =>
+      x.proc.waitFor((e) => e.event === "hosts" && JSON.stringify(e.ports) === want, 30_000)
     ),
   );
   return nodes;

@@ -52,17 +52,23 @@ export async function startNode(
   };
 }
 
-/** Waits until every node sees exactly `nodes` up. */
+/**
+ * Waits until every node sees exactly `nodes` up, and each of them a host of "accounts" in its
+ * table (a shard allocated before a node's region is known there goes to the others).
+ */
 export async function waitUp(nodes: Node[], timeout = 30_000): Promise<void> {
   const want = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
-  await Promise.all(
-    nodes.map((n) =>
-      n.proc.waitForLine(
-        (l) => l.includes('"view"') && JSON.stringify(JSON.parse(l).up) === want,
-        timeout,
-      )
-    ),
-  );
+  for (const event of ['"view"', '"hosts"']) {
+    await Promise.all(
+      nodes.map((n) =>
+        n.proc.waitForLine((l) => {
+          if (!l.includes(event)) return false;
+          const e = JSON.parse(l);
+          return JSON.stringify(e.up ?? e.ports) === want;
+        }, timeout)
+      ),
+    );
+  }
 }
 
 /** Resolves once `done()` holds, polling every 20 ms; false when `ms` passed first. */

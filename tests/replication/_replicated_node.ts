@@ -8,7 +8,8 @@
 //        → {"event":"ack","tag":"t0","dep":"d1","node":P} once acknowledged (minAcks replicas)
 //          or {"event":"error","tag":"t0","message":…}
 //   {"op":"balance","id":"a1","tag":"t1"} → {"event":"balance","tag":"t1","node":P,"deps":[…]}
-// and prints {"event":"ready","port":P} and {"event":"view","up":[ports]} after each change,
+// and prints {"event":"ready","port":P}, {"event":"view","up":[ports]} and
+// {"event":"hosts","ports":[ports hosting "accounts" in its table]} after each change,
 // {"event":"ShutdownSelf"} when downing shuts it down.
 // Lives at most 60 s; closing stdin exits.
 import process from "node:process";
@@ -21,6 +22,7 @@ import {
   ShutdownSelf,
   SqliteJournal,
 } from "../../mod.ts";
+import { printHosts } from "../_helpers/print_views.ts";
 
 type Reply = { ok: true; node: number; deps: string[] } | { ok: false; message: string };
 type Cmd =
@@ -92,6 +94,7 @@ setInterval(() => {
   if (JSON.stringify(up) !== lastView) print({ event: "view", up });
   lastView = JSON.stringify(up);
 }, 100);
+printHosts(node, "accounts", print);
 print({ event: "ready", port: self });
 
 createInterface({ input: process.stdin }).on("line", (line) => {

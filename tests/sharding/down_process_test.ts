@@ -95,16 +95,26 @@ const lastView = (n: Node) =>
     | { up: number[]; unreachable: number[]; leader: number | null }
     | undefined;
 
-/** Waits until every node sees all of them up, none unreachable, and the same leader. */
-async function converged(nodes: Node[], timeout: number): Promise<number> {
+/**
+ * Waits until every node sees all of them up, none unreachable, the same leader, and (with
+ * `accounts`) every node a host of "accounts" in its table: a shard allocated before a node's
+ * region is known there goes to the others, and moves only later.
+ */
+async function converged(nodes: Node[], timeout: number, accounts = false): Promise<number> {
   const ports = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
   const ok = () =>
     nodes.every((n) => {
       const v = lastView(n);
+      const hosts = n.events("hosts").at(-1) as { ports: number[] } | undefined;
       return v !== undefined && JSON.stringify(v.up) === ports && v.unreachable.length === 0 &&
-        v.leader === lastView(nodes[0])!.leader;
+        v.leader === lastView(nodes[0])!.leader &&
+        (!accounts || JSON.stringify(hosts?.ports) === ports);
     });
-  await until(ok, timeout, "three members up with one leader");
+  await until(
+    ok,
+    timeout,
+    `three members up with one leader${accounts ? ", hosting accounts" : ""}`,
+  );
   return lastView(nodes[0])!.leader!;
 }
 
@@ -189,7 +199,7 @@ describe("a live node downed by an operator behind a slow link, with real proces
           String(STABLE_AFTER),
           "--trace",
         ]);
-        const leaderPort = await converged(nodes, 30_000);
+        const leaderPort = await converged(nodes, 30_000, true);
         const leader = nodes.find((n) => n.port === leaderPort)!;
 
         // Every deposit is asked (tagged); each tag ends in an ack or an error.

@@ -54,11 +54,13 @@ describe("sharding: a node whose event loop stalls, and its lease", () => {
       for (const n of nodes) {
         const up = await until(n, 0, "view", (e) => JSON.stringify(e.up) === ports, 30_000);
         assert.ok(up, `node ${n.port} sees three members up`);
+        const hosts = await until(n, 0, "hosts", (e) => JSON.stringify(e.ports) === ports, 30_000);
+        assert.ok(hosts, `node ${n.port} has every node as a host of accounts`);
       }
-      // 40 accounts through node a; the trace says which node handles each. Shards allocated
-      // before the others' regions were known start on a and move to them a few at a time, so
-      // a probe deposit goes to every account until some are handled elsewhere: each account's
-      // owner is the node that handled its latest deposit.
+      // 40 accounts through node a; the trace says which node handles each. A probe deposit
+      // goes to every account until some are handled off node a (a shard allocated before the
+      // others' regions were known starts on a, and moves later): each account's owner is the
+      // node that handled its latest deposit.
       const ids = Array.from({ length: 40 }, (_, k) => `acc-${k}`);
       const owners = new Map<string, Bank>();
       let victim: Bank | undefined;

@@ -45,14 +45,19 @@ async function startBank(seeds: number[], extra: string[] = []): Promise<BankNod
 
 async function waitUp(nodes: BankNode[], ports: number[]): Promise<void> {
   const want = JSON.stringify([...ports].sort((a, b) => a - b));
-  await Promise.all(
-    nodes.map((n) =>
-      n.proc.waitForLine(
-        (l) => l.includes('"view"') && JSON.stringify(JSON.parse(l).up) === want,
-        30_000,
-      )
-    ),
-  );
+  // Up in every view, and a host of "accounts" in every node's table (a shard allocated before
+  // a node's region is known goes to the others, and only moves later, a few at a time).
+  for (const event of ['"view"', '"hosts"']) {
+    await Promise.all(
+      nodes.map((n) =>
+        n.proc.waitForLine((l) => {
+          if (!l.includes(event)) return false;
+          const e = JSON.parse(l);
+          return JSON.stringify(e.up ?? e.ports) === want;
+        }, 30_000)
+      ),
+    );
+  }
 }
 
 async function stop(nodes: BankNode[]): Promise<void> {
