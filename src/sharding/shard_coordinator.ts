@@ -137,6 +137,11 @@ export interface RegionHandle {
   ready(): number[];
   /** Something changed: table, lease, or a hand-off order. */
   refresh(): void;
+  /**
+   * Called synchronously when the table or `leaseSeen` changes, before anything else runs: the
+   * region's fast path must stop using what it worked out from the old ones at once.
+   */
+  invalidate(): void;
   /** Stop the shard's entities once markers from `markers` arrived, then report. */
   handoff(shard: number, markers: readonly string[]): void;
 }
@@ -497,7 +502,7 @@ export class ShardCoordinator {
   /** Stops the timers. */
   stop(): void {
     this.#stopped = true;
-    this.#leaseSeen = false;
+    this.#setLeaseSeen(false);
     COORDINATORS.delete(this.#ctx.node);
     this.#unsubscribe();
     this.#leaseTimer?.cancel();
@@ -528,7 +533,7 @@ export class ShardCoordinator {
     this.#leaseTimer?.cancel();
     this.#leaseTimer = undefined;
     this.#leaseOk = false;
-    this.#leaseSeen = false;
+    this.#setLeaseSeen(false);
     this.#refreshRegions();
   }
 
@@ -545,12 +550,25 @@ export class ShardCoordinator {
 
   /** Tells every region to look at the table again (and notes the lease for the fast path). */
   #refreshRegions(): void {
-    this.#leaseSeen = this.leaseValid;
+    this.#setLeaseSeen(this.leaseValid);
     for (const r of this.#regions.values()) r.refresh();
     if (this.#leaseNotified !== this.#leaseSeen) {
       this.#leaseNotified = this.#leaseSeen;
       for (const l of this.#leaseListeners) l();
     }
+  }
+
+  // Every change of the table goes through here: the regions' fast paths hear of it at once.
+  #setTable(table: AllocationTable): void {
+    this.#table = table;
+    for (const r of this.#regions.values()) r.invalidate();
+  }
+
+  // Every change of `leaseSeen` goes through here, for the same reason.
+  #setLeaseSeen(seen: boolean): void {
+    if (this.#leaseSeen === seen) return;
+    this.#leaseSeen = seen;
+    for (const r of this.#regions.values()) r.invalidate();
   }
 
   #onTick(): void {
@@ -608,7 +626,7 @@ export class ShardCoordinator {
       newer(table, this.#table) ||
       (table.epoch === this.#table.epoch && table.version === this.#table.version)
     ) {
-      this.#table = table;
+      this.#setTable(table);
     } else if (table.epoch < this.#table.epoch) {
       return;
     }
@@ -775,12 +793,12 @@ export class ShardCoordinator {
     this.#leading = r.epoch;
     this.#recovery = undefined;
     this.#handoffs.clear();
-    this.#table = {
+    this.#setTable({
       epoch: r.epoch,
       version: best.version + 1,
       types: this.#snapshotWork(),
       hosts: this.#hostsOf(best),
-    };
+    });
     this.#prune();
     this.#broadcast();
   }
@@ -815,12 +833,12 @@ export class ShardCoordinator {
   }
 
   #commit(): void {
-    this.#table = {
+    this.#setTable({
       epoch: this.#leading,
       version: this.#table.version + 1,
       types: this.#snapshotWork(),
       hosts: this.#hostsOf(this.#table),
-    };
+    });
     if (!this.#broadcastQueued) {
       this.#broadcastQueued = true;
       queueMicrotask(() => {

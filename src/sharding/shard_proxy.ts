@@ -53,20 +53,25 @@ export class ShardBuffers {
   readonly #capacity: number;
   readonly #timeout: number;
   readonly #lost: (m: PendingMessage, why: "overflow" | "timeout" | "shutdown") => void;
+  readonly #waiting: ((shard: number, waiting: boolean) => void) | undefined;
 
   /**
    * Creates the buffers.
    *
    * @param options `capacity` per shard, `timeout` in ms.
    * @param lost Called with every message that is given up (to publish a `DeadLetter`).
+   * @param waiting Called, before the call that caused it returns, when a shard starts to have
+   * a buffer (`true`: new messages must queue behind it) and when its buffer is gone (`false`).
    */
   constructor(
     options: { readonly capacity: number; readonly timeout: number },
     lost: (m: PendingMessage, why: "overflow" | "timeout" | "shutdown") => void,
+    waiting?: (shard: number, waiting: boolean) => void,
   ) {
     this.#capacity = options.capacity;
     this.#timeout = options.timeout;
     this.#lost = lost;
+    this.#waiting = waiting;
   }
 
   /** Whether messages for `shard` are waiting (new ones must queue behind them). */
@@ -94,15 +99,20 @@ export class ShardBuffers {
   /** Queues `m` for `shard`; a full buffer gives `m` up as `"overflow"`. */
   push(shard: number, m: PendingMessage): void {
     let b = this.#buffers.get(shard);
-    if (b === undefined) this.#buffers.set(shard, b = []);
+    if (b === undefined) {
+      this.#buffers.set(shard, b = []);
+      this.#waiting?.(shard, true);
+    }
     if (b.length >= this.#capacity) this.#lost(m, "overflow");
     else b.push(m);
   }
 
   /** Takes every message of `shard` out, in order. */
   take(shard: number): PendingMessage[] {
-    const b = this.#buffers.get(shard) ?? [];
+    const b = this.#buffers.get(shard);
+    if (b === undefined) return [];
     this.#buffers.delete(shard);
+    this.#waiting?.(shard, false);
     return b;
   }
 
@@ -110,13 +120,18 @@ export class ShardBuffers {
   expire(now: number): void {
     for (const [shard, b] of this.#buffers) {
       while (b.length > 0 && now - b[0].at >= this.#timeout) this.#lost(b.shift()!, "timeout");
-      if (b.length === 0) this.#buffers.delete(shard);
+      if (b.length === 0) {
+        this.#buffers.delete(shard);
+        this.#waiting?.(shard, false);
+      }
     }
   }
 
   /** Gives up everything (as `"shutdown"`). */
   clear(): void {
+    const shards = [...this.#buffers.keys()];
     for (const b of this.#buffers.values()) for (const m of b) this.#lost(m, "shutdown");
     this.#buffers.clear();
+    for (const shard of shards) this.#waiting?.(shard, false);
   }
 }

@@ -351,10 +351,18 @@ export function regionBehavior(
             : "region stopped",
           why === "shutdown" ? "shutdown" : "undeliverable",
         ),
+      // A shard with a buffer is closed to the fast path at once (its messages go first); once
+      // the buffer is gone, the bytes are worked out again.
+      (shard, waiting) => waiting ? (open[shard] = 0) : invalidate(),
     );
     // Per shard, 1 when the fast path may deliver to its live entities: active here, not
-    // released, and this node's without a hand-off in `openFor` (the table it was computed from;
-    // tables are replaced, never changed, so a new table or a local change recomputes it).
+    // released, this node's without a hand-off in `openFor` (the table it was computed from),
+    // nothing buffered for it, and the lease seen valid. The fast path reads nothing else, so
+    // whatever may close a shard zeroes its byte before it returns: the coordinator calls
+    // `invalidate` synchronously on every new table and every change of `leaseSeen`, a local
+    // change of `active` or `released` calls it too, and a shard's first buffered message
+    // zeroes its byte. The bytes are worked out again, lazily, by the slow path. Invariant:
+    // `openFor === undefined` implies every byte is 0.
     const open = new Uint8Array(spec.numShards);
     // Per shard, its entry in `openFor` when the fast path may forward a user's envelope for it
     // straight to its owner (another node's, not handed off, not active here: what `attempt`
@@ -363,13 +371,23 @@ export function regionBehavior(
     let openFor: AllocationTable | undefined;
     const recomputeOpen = (table: AllocationTable) => {
       const m = table.types.get(spec.name);
+      const lease = coordinator.leaseSeen;
       for (let s = 0; s < open.length; s++) {
         const e = m?.get(s);
         const mine = e !== undefined && e.node === self;
-        open[s] = active.has(s) && !released.has(s) && mine && !e.handoff ? 1 : 0;
+        open[s] = lease && active.has(s) && !released.has(s) && mine && !e.handoff &&
+            !buffers.has(s)
+          ? 1
+          : 0;
         forwardTo[s] = e !== undefined && !mine && !e.handoff && !active.has(s) ? e : undefined;
       }
       openFor = table;
+    };
+    /** Closes every shard to the fast path until the slow path works the bytes out again. */
+    const invalidate = () => {
+      if (openFor === undefined) return; // every byte is 0 already
+      open.fill(0);
+      openFor = undefined;
     };
     // A coarse clock (updated every housekeeping tick): idle times and buffer ages need no more.
     let now = Math.floor(clock.now());
@@ -380,6 +398,7 @@ export function regionBehavior(
       hosted: () => [...active, ...handoffs.keys()],
       ready: () => [...markersSent.keys()],
       refresh: () => ctx.self.tell({ type: "_refresh" }),
+      invalidate,
       handoff: (shard, markers) => ctx.self.tell({ type: "_handoff", shard, markers }),
     };
     coordinator.addRegion(spec.name, handle);
@@ -465,7 +484,7 @@ export function regionBehavior(
 
     const deactivate = (shard: number, force = false) => {
       active.delete(shard);
-      openFor = undefined;
+      invalidate();
       for (const cell of [...region.childCells()]) {
         if (entityOf(cell).shard === shard) stopEntity(cell, force);
       }
@@ -495,7 +514,7 @@ export function regionBehavior(
           return false;
         }
         active.add(shard);
-        openFor = undefined;
+        invalidate();
         deliverLocal(m.entityId, shard, m.message);
         return true;
       }
@@ -552,7 +571,7 @@ export function regionBehavior(
         }
       }
       released.add(shard);
-      openFor = undefined;
+      invalidate();
       deactivate(shard);
       finishHandoff(shard);
     };
@@ -576,7 +595,7 @@ export function regionBehavior(
         const e = coordinator.entry(spec.name, shard);
         if (!(e?.node === self && e.handoff)) {
           released.delete(shard);
-          openFor = undefined;
+          invalidate();
         }
       }
       // Hand-offs seen in the table: stop sending to the owner, tell it so (once).
@@ -633,13 +652,10 @@ export function regionBehavior(
     // entity knows its shard: one hash lookup, no hashing of the id. A new id of a shard open
     // here is spawned here too (no hop through the region's mailbox, no envelope kept).
     fast.tryLocal = (env) => {
-      // A live entity (not stopping, id not escaped: both are in `odd`) of a shard open here,
-      // with nothing waiting: one lookup and a few loads, small enough to be inlined.
+      // A live entity (not stopping, id not escaped: both are in `odd`) of a shard open here
+      // (its byte covers the table, the lease and the shard's buffer): one lookup, two loads.
       const ent = entities.get(env.entityId) as EntityCell | undefined;
-      if (
-        ent !== undefined && ent.odd === undefined && coordinator.table === openFor &&
-        open[ent.shard] === 1 && buffers.empty && coordinator.leaseSeen
-      ) {
+      if (ent !== undefined && ent.odd === undefined && open[ent.shard] === 1) {
         ent.lastUsed = now;
         ent.enqueue(env.message);
         return true;
