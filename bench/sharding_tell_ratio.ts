@@ -31,13 +31,29 @@ async function round(send: (i: number) => void): Promise<number> {
 // message for one of 1000 id strings; "fresh": a new envelope and a new id string per message
 // (as ids decoded from requests are: V8 hashes each new string on its first lookup).
 const shape = process.env.SHAPE ?? "reuse";
-const ids = envelopes.map((e) => e.entityId);
-const plainTell = (i: number) => plain[i % 1000].tell(MSG);
+// ORDER: in which order the rounds go over the 1000 receivers, on both sides. "spawn" (default):
+// round-robin in the order they were spawned (so, laid out in memory: the CPU prefetches the next
+// receiver); "shuffled": round-robin over one fixed random permutation, the same on both sides
+// (receivers told in an order unrelated to where they are, as requests from outside arrive).
+const order = process.env.ORDER ?? "spawn";
+let seed = 42;
+const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+const perm = Array.from({ length: 1000 }, (_, i) => i);
+if (order === "shuffled") {
+  for (let i = 999; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+}
+const receivers = perm.map((k) => plain[k]);
+const ids = perm.map((k) => envelopes[k].entityId);
+const sharedEnvelopes = perm.map((k) => envelopes[k]);
+const plainTell = (i: number) => receivers[i % 1000].tell(MSG);
 const shardedTell = shape === "fresh"
-  ? (i: number) => region.tell(new ShardEnvelope(`user-${i % 1000}`, MSG))
+  ? (i: number) => region.tell(new ShardEnvelope(`user-${perm[i % 1000]}`, MSG))
   : shape === "envelope"
   ? (i: number) => region.tell(new ShardEnvelope(ids[i % 1000], MSG))
-  : (i: number) => region.tell(envelopes[i % 1000]);
+  : (i: number) => region.tell(sharedEnvelopes[i % 1000]);
 for (let i = 0; i < 3; i++) {
   await round(plainTell);
   await round(shardedTell);
@@ -58,7 +74,7 @@ const ms = median(s);
 const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
 const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : `Bun ${g.Bun?.version}`;
 console.log(
-  `${runtime}, ${TELLS} messages over 1000 receivers, median of ${ROUNDS} rounds, shape ${shape}`,
+  `${runtime}, ${TELLS} messages over 1000 receivers, median of ${ROUNDS} rounds, shape ${shape}, order ${order}`,
 );
 console.log(`plain local tell:   ${mp.toFixed(1)} ms  ${(TELLS / mp / 1000).toFixed(2)} M msgs/s`);
 console.log(`sharded local tell: ${ms.toFixed(1)} ms  ${(TELLS / ms / 1000).toFixed(2)} M msgs/s`);
@@ -73,13 +89,13 @@ console.log(
 // actor's ref, then that ref's tell. Measured after the rounds above, alternating with plain tell
 // again (interleaved with them, its calls into the plain actors changed the sharded rounds' own
 // figures by up to 10 points).
-const byId = new Map(ids.map((id, i) => [id, plain[i]]));
+const byId = new Map(envelopes.map((e, k) => [e.entityId, plain[k]]));
 const route = (e: ShardEnvelope<TellMsg>) => byId.get(e.entityId)!.tell(e.message);
 const floorTell = shape === "fresh"
-  ? (i: number) => route(new ShardEnvelope(`user-${i % 1000}`, MSG))
+  ? (i: number) => route(new ShardEnvelope(`user-${perm[i % 1000]}`, MSG))
   : shape === "envelope"
   ? (i: number) => route(new ShardEnvelope(ids[i % 1000], MSG))
-  : (i: number) => route(envelopes[i % 1000]);
+  : (i: number) => route(sharedEnvelopes[i % 1000]);
 const p2: number[] = [];
 const f: number[] = [];
 for (let i = 0; i < 3 + ROUNDS; i++) {
