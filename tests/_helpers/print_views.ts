@@ -41,3 +41,27 @@ export function printHosts(
     last = JSON.stringify(ports);
   }, 100).unref?.();
 }
+
+/**
+ * Waits until every process printed a view with exactly `ports` up, then a `hosts` line with
+ * exactly `ports` (see {@linkcode printHosts}): members up, and each a host of the sharded type
+ * in every table, so that new shards spread over all of them.
+ */
+export async function waitUpAndHosting(
+  procs: readonly {
+    waitForLine(p: (line: string) => boolean, timeout?: number): Promise<string>;
+  }[],
+  ports: readonly number[],
+  timeout = 30_000,
+): Promise<void> {
+  const want = JSON.stringify([...ports].sort((a, b) => a - b));
+  for (const event of ['"view"', '"hosts"']) {
+    await Promise.all(procs.map((p) =>
+      p.waitForLine((l) => {
+        if (!l.includes(event)) return false;
+        const e = JSON.parse(l);
+        return JSON.stringify(e.up ?? e.ports) === want;
+      }, timeout)
+    ));
+  }
+}

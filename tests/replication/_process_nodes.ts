@@ -2,6 +2,7 @@
 // own SQLite journal and takes JSON commands on stdin (see that file).
 import { join } from "node:path";
 import { runScript, type ScriptProcess } from "../_helpers/process.ts";
+import { waitUpAndHosting } from "../_helpers/print_views.ts";
 
 const script = new URL("./_replicated_node.ts", import.meta.url).pathname;
 
@@ -57,18 +58,7 @@ export async function startNode(
  * table (a shard allocated before a node's region is known there goes to the others).
  */
 export async function waitUp(nodes: Node[], timeout = 30_000): Promise<void> {
-  const want = JSON.stringify(nodes.map((n) => n.port).sort((a, b) => a - b));
-  for (const event of ['"view"', '"hosts"']) {
-    await Promise.all(
-      nodes.map((n) =>
-        n.proc.waitForLine((l) => {
-          if (!l.includes(event)) return false;
-          const e = JSON.parse(l);
-          return JSON.stringify(e.up ?? e.ports) === want;
-        }, timeout)
-      ),
-    );
-  }
+  await waitUpAndHosting(nodes.map((n) => n.proc), nodes.map((n) => n.port), timeout);
 }
 
 /** Resolves once `done()` holds, polling every 20 ms; false when `ms` passed first. */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runScript, type ScriptProcess } from "../_helpers/process.ts";
+import { waitUpAndHosting } from "../_helpers/print_views.ts";
 
 const LONG = { timeout: 90_000 };
 const script = new URL("../_helpers/sharded_bank_node.ts", import.meta.url).pathname;
@@ -44,20 +45,9 @@ async function startBank(seeds: number[], extra: string[] = []): Promise<BankNod
 }
 
 async function waitUp(nodes: BankNode[], ports: number[]): Promise<void> {
-  const want = JSON.stringify([...ports].sort((a, b) => a - b));
   // Up in every view, and a host of "accounts" in every node's table (a shard allocated before
   // a node's region is known goes to the others, and only moves later, a few at a time).
-  for (const event of ['"view"', '"hosts"']) {
-    await Promise.all(
-      nodes.map((n) =>
-        n.proc.waitForLine((l) => {
-          if (!l.includes(event)) return false;
-          const e = JSON.parse(l);
-          return JSON.stringify(e.up ?? e.ports) === want;
-        }, 30_000)
-      ),
-    );
-  }
+  await waitUpAndHosting(nodes.map((n) => n.proc), ports);
 }
 
 async function stop(nodes: BankNode[]): Promise<void> {
