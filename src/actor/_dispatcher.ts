@@ -1,13 +1,12 @@
 // Runs actor cells that have work. Cells are drained in batches (`throughput` steps each)
 // inside one microtask; after `budget` steps the dispatcher yields to the event loop with a
 // macrotask so timers and I/O are never starved by busy actors.
+import { setImmediate } from "node:timers";
 import type { ActorCell } from "./_actor_cell.ts";
 
-// setImmediate (present on Deno, Bun and Node) runs after pending I/O, without the minimum delay
+// setImmediate (Deno, Bun and Node have it) runs after pending I/O, without the minimum delay
 // that nested setTimeout(0) calls get.
-const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown })
-  .setImmediate;
-const yieldToEventLoop = (fn: () => void): void => void immediate(fn);
+const yieldToEventLoop = (fn: () => void): void => void setImmediate(fn);
 
 /** Cells per chunk of the run queue. */
 const CHUNK = 4096;

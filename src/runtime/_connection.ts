@@ -1,6 +1,7 @@
 // Shared plumbing of the runtime adapters: handler registration, chunks that arrive before
 // a data handler exists, and close/drain notification exactly once per event.
 
+import { setImmediate } from "node:timers";
 import type { SocketAddress, TcpConnection } from "./tcp.ts";
 
 /**
@@ -12,9 +13,6 @@ import type { SocketAddress, TcpConnection } from "./tcp.ts";
  */
 export const READ_SLICE_MS = 5;
 
-/** setImmediate (Deno, Bun and Node have it): runs after pending I/O and due timers. */
-export const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown })
-  .setImmediate;
 
 /** Base of every adapter's connection; subclasses move bytes, this class moves events. */
 export abstract class BaseConnection implements TcpConnection {
@@ -83,7 +81,7 @@ export abstract class BaseConnection implements TcpConnection {
   ): void {
     if (this.#sliceStart < 0) {
       this.#sliceStart = performance.now();
-      immediate(this.#endSlice); // any turn of the event loop ends the run
+      setImmediate(this.#endSlice); // any turn of the event loop ends the run
     }
     this.emitData(chunk);
     if (this.#yielding || this.#closed || performance.now() - this.#sliceStart < READ_SLICE_MS) {
@@ -91,7 +89,7 @@ export abstract class BaseConnection implements TcpConnection {
     }
     this.#yielding = true;
     pauseSocket();
-    immediate(() => {
+    setImmediate(() => {
       this.#yielding = false;
       if (!this.#held && !this.#closed) resumeSocket();
     });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Logger } from "../actor/logger.ts";
 import {
   ClusteredActorSystem,
@@ -107,10 +108,8 @@ const quietLogger: Logger = {
   },
 };
 
-const immediate = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown })
-  .setImmediate;
 /** Lets every queued microtask and dispatcher turn run. */
-const settle = (): Promise<void> => new Promise<void>((resolve) => void immediate(resolve));
+const settle = (): Promise<void> => new Promise<void>((resolve) => void setImmediate(resolve));
 
 /**
  * A cluster of full nodes in one process on simulated time, made by {@linkcode testCluster}.

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { BaseConnection, immediate, READ_SLICE_MS } from "../_connection.ts";
+import { setImmediate } from "node:timers";
+import { BaseConnection, READ_SLICE_MS } from "../_connection.ts";
 import { nodeTcp } from "../node/tcp.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT,
@@ -91,7 +92,7 @@ class DenoConnection extends BaseConnection {
         if (!this.#ending) this.emitData(buffer.slice(0, n));
         // A read that finds data waiting resolves without a turn of the event loop.
         if (performance.now() - slice >= READ_SLICE_MS) {
-          await new Promise<void>((resolve) => void immediate(resolve));
+          await new Promise<void>((resolve) => void setImmediate(resolve));
           slice = performance.now();
         }
       }
