@@ -320,6 +320,8 @@ export class ClusteredActorSystem extends ActorSystem {
   #distributed: DistributedProvider | undefined;
   #removed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #leaving = false;
+  /** Set when the cluster told this node to shut down (downed, or on the minority side). */
+  #toldToStop = false;
 
   /**
    * Starts a node: binds the transport, then creates the system. Resolves once bound.
@@ -907,7 +909,12 @@ export class ClusteredActorSystem extends ActorSystem {
    * stops the actors (user first, then system), then closes the network.
    */
   protected override async doShutdown(): Promise<void> {
-    await this.#leaveGracefully();
+    // On the way out, new connections are refused: a peer that dials now (say, a partition
+    // healed as this node downed itself) keeps its queue and turns it into dead letters once it
+    // learns that this node is gone, instead of flushing it into a process about to exit. A
+    // node the cluster told to stop has nothing to hand over: it refuses them at once.
+    if (!this.#toldToStop) await this.#leaveGracefully();
+    await this.#transport.stopAccepting?.();
     this.#barriers.close();
     this.#membership.stop();
     await super.doShutdown();
@@ -983,6 +990,7 @@ export class ClusteredActorSystem extends ActorSystem {
     if (e instanceof ShutdownSelf) {
       this.#removed.resolve();
       if (!this.#leaving) {
+        this.#toldToStop = true;
         this.log.warn(`cluster asked this node to shut down (${e.reason})`);
         if (!this.isShutdown) void this.shutdown();
       }

@@ -76,6 +76,8 @@ export class TcpTransport implements Transport {
   #selfIdentity: PeerIdentity;
   #handlers: TransportHandlers;
   #listener: TcpListener;
+  #listenerClosed: Promise<void> | undefined;
+  #accepting = true;
   #tcp: Tcp;
   #tls: TlsOptions | undefined;
   #handshake: Handshake;
@@ -567,6 +569,27 @@ export class TcpTransport implements Transport {
     return this.#shutdown;
   }
 
+  /**
+   * Stops accepting new connections (closes the listener); open connections stay until
+   * {@linkcode TcpTransport.shutdown}. A peer that dials afterwards is refused and keeps its
+   * queue.
+   *
+   * @returns When the listener is closed.
+   *
+   * @example
+   * ```ts
+   * import { TcpTransport } from "./tcp_transport.ts";
+   * const node = await TcpTransport.start({ systemName: "s", host: "127.0.0.1", port: 0 });
+   * await node.stopAccepting();
+   * await node.shutdown();
+   * ```
+   */
+  stopAccepting(): Promise<void> {
+    this.#accepting = false;
+    this.#listenerClosed ??= this.#listener.close();
+    return this.#listenerClosed;
+  }
+
   /** Same as {@linkcode TcpTransport.shutdown}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
@@ -575,7 +598,7 @@ export class TcpTransport implements Transport {
   // ---- connections -----------------------------------------------------------------
 
   #accept(conn: TcpConnection): void {
-    if (this.#state !== "running") {
+    if (this.#state !== "running" || !this.#accepting) {
       conn.destroy();
       return;
     }
@@ -1137,7 +1160,7 @@ export class TcpTransport implements Transport {
     this.#idleTimer = undefined;
     this.#resumeTimer?.cancel();
     this.#resumeTimer = undefined;
-    await this.#listener.close();
+    await this.stopAccepting();
     for (const peer of this.#peers.values()) {
       peer.retryTimer?.cancel();
       peer.retryTimer = undefined;

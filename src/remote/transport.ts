@@ -97,6 +97,13 @@ export interface Transport extends AsyncDisposable {
    * and incarnation entries go (once no live connection uses them). Optional.
    */
   forget?(to: NodeAddress): boolean;
+  /**
+   * Stops accepting new connections; those already open stay until `shutdown`. A node on its
+   * way out calls it: a peer that dials it now (a partition just healed as it downed itself)
+   * keeps its queue instead of flushing it into a process about to exit, and turns it into
+   * dead letters once the cluster tells it the node is gone. Optional.
+   */
+  stopAccepting?(): Promise<void>;
   /** Closes every connection; queued envelopes go to `onUndeliverable` as `"shutdown"`. */
   shutdown(): Promise<void>;
 }

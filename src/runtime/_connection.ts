@@ -13,7 +13,6 @@ import type { SocketAddress, TcpConnection } from "./tcp.ts";
  */
 export const READ_SLICE_MS = 5;
 
-
 /** Base of every adapter's connection; subclasses move bytes, this class moves events. */
 export abstract class BaseConnection implements TcpConnection {
   readonly remoteAddress: SocketAddress;

@@ -234,6 +234,7 @@ export class InMemoryTransport implements Transport {
   readonly #maxFrameSize: number;
   #handlers: TransportHandlers;
   #selfQueue: Envelope[] = [];
+  #accepting = true;
   #state: "running" | "stopped" = "running";
 
   /**
@@ -402,6 +403,17 @@ export class InMemoryTransport implements Transport {
     this.#stop("connection reset (peer killed)");
   }
 
+  /**
+   * Stops accepting new connections, as a closed listening socket would: hellos go unanswered
+   * (the dialer retries, keeping its queue); open connections stay until shutdown.
+   *
+   * @returns A resolved promise.
+   */
+  stopAccepting(): Promise<void> {
+    this.#accepting = false;
+    return Promise.resolve();
+  }
+
   /** Same as {@linkcode InMemoryTransport.shutdown}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
@@ -546,6 +558,7 @@ export class InMemoryTransport implements Transport {
   }
 
   #onHello(key: string, address: NodeAddress, system: string, identity: PeerIdentity): void {
+    if (!this.#accepting) return; // no listener any more: the dialer times out and retries
     if (system !== this.systemName) {
       this.#log.error(`Refused ${key}: system "${system}" is not "${this.systemName}"`);
       this.#network.send(this.selfAddress, address, { type: "refuse", reason: "system-mismatch" });

@@ -193,6 +193,38 @@ describe("TcpTransport", () => {
     }
   });
 
+  it("stopAccepting refuses new connections; an open one stays, a dialer keeps its queue", async () => {
+    const a = await startNode();
+    const b = await startNode({ reconnectBackoff: { min: 20, max: 60 } });
+    const c = await startNode();
+    const to = c.transport.selfAddress;
+    try {
+      a.transport.send(to, { recipient: "/x", payload: seqPayload(1) });
+      await waitUntil(() => c.inbound.length === 1, 5000, "the first message");
+      await c.transport.stopAccepting();
+      a.transport.send(to, { recipient: "/x", payload: seqPayload(2) }); // open connection
+      b.transport.send(to, { recipient: "/x", payload: seqPayload(3) }); // a new one
+      await waitUntil(() => c.inbound.length === 2, 5000, "the message on the open connection");
+      await waitUntil(
+        () => b.log.find("debug", /Cannot connect to .* \(attempt [2-9]/).length > 0,
+        5000,
+        "b's dials to be refused and retried",
+      );
+      assert.deepEqual(c.inbound.map((m) => [m.from.port, seqOf(m.envelope)]), [
+        [a.transport.selfAddress.port, 1],
+        [a.transport.selfAddress.port, 2],
+      ]);
+      assert.equal(b.transport.queuedCount(to), 1, "kept, not flushed or lost");
+      assert.equal(b.undeliverable.length, 0);
+      assert.equal(b.transport.dropQueued(to, "unreachable"), 1);
+      assert.deepEqual(b.undeliverable.map((u) => [u.reason, seqOf(u.envelope)]), [
+        ["unreachable", 3],
+      ]);
+    } finally {
+      await Promise.all([a, b, c].map((n) => n.transport.shutdown()));
+    }
+  });
+
   it("recognises a restarted peer by its new incarnation", async () => {
     const a = await startNode();
     let b = await startNode();

@@ -253,6 +253,31 @@ describe("InMemoryTransport", () => {
     }
   });
 
+  it("stopAccepting refuses new connections; open ones stay, and a dialer keeps its queue", async () => {
+    const w = world();
+    try {
+      const a = w.node(1);
+      const b = w.node(2);
+      const c = w.node(3);
+      w.send(a, c, "before");
+      w.clock.advance(10);
+      assert.deepEqual(c.inbound, ["1:/user/x:before"]);
+      await c.t.stopAccepting();
+      w.send(a, c, "open link"); // the connection made before stays
+      w.send(b, c, "new link"); // a new one is not accepted
+      w.clock.advance(8000); // past the connect timeout: b dials again, and again
+      assert.deepEqual(c.inbound, ["1:/user/x:before", "1:/user/x:open link"]);
+      assert.deepEqual(c.events, [`up 1 ${a.t.incarnation}`]);
+      assert.equal(b.t.queuedCount(c.t.selfAddress), 1, "kept, not flushed or lost");
+      assert.deepEqual(b.undeliverable, []);
+      // What the cluster does once it hears the node is gone: dead letters, nothing silent.
+      assert.equal(b.t.dropQueued(c.t.selfAddress, "unreachable"), 1);
+      assert.deepEqual(b.undeliverable, [{ text: "new link", reason: "unreachable" }]);
+    } finally {
+      await w.stop();
+    }
+  });
+
   it("shutdown reports queued envelopes, and later sends, as shutdown", async () => {
     const w = world();
     const a = w.node(1);
