@@ -326,8 +326,13 @@ export class SplitBrainResolver {
   readonly #strategy: DowningStrategy;
   readonly #quorumSize: number | undefined;
   readonly #observationLag: number;
+  readonly #recoveryLag: number;
   #fingerprint = "";
   #since = 0;
+  /** The broken links of the current picture (as `a>b` pairs). */
+  #links: ReadonlySet<string> | undefined;
+  /** Whether the current picture came from the last one by a link healing. */
+  #healed = false;
 
   /**
    * Creates a SplitBrainResolver.
@@ -338,11 +343,16 @@ export class SplitBrainResolver {
    * member is on no broken link (a _bridge_: it counts on every side, so its own, possibly
    * not yet reported, links decide between the sides), the picture must stay unchanged for at
    * least this long as well as `stableAfter`.
+   * @param recoveryLag How much longer (ms) a member on no broken link gets when the picture
+   * changed because a link healed while others stayed broken (default 0): the observer that
+   * heard from the subject again may have heard its last answers (a node that has just died,
+   * whose messages arrive late), and needs up to a failure detection to report it gone again.
    * @throws {RangeError} When `stableAfter` is negative, the strategy is unknown, or
    * `staticQuorum` lacks a positive integer `quorumSize`.
    */
-  constructor(options: DowningOptions = {}, observationLag = 0) {
+  constructor(options: DowningOptions = {}, observationLag = 0, recoveryLag = 0) {
     this.#observationLag = observationLag;
+    this.#recoveryLag = recoveryLag;
     this.#stableAfter = options.stableAfter ?? 4_000;
     this.#strategy = options.strategy ?? "keepMajority";
     this.#quorumSize = options.quorumSize;
@@ -371,7 +381,10 @@ export class SplitBrainResolver {
 
   /** The longest the resolver may wait for a stable picture: the window or the lag. */
   get longestWait(): number {
-    return Math.max(this.#stableAfter, this.#observationLag);
+    return Math.max(
+      this.#stableAfter,
+      this.#observationLag + (this.#healed ? this.#recoveryLag : 0),
+    );
   }
 
   /** The configured strategy. */
@@ -417,17 +430,22 @@ export class SplitBrainResolver {
       .map(([a, b]) => (a < b ? `${a}>${b}` : `${b}>${a}`));
     if (this.#strategy === "off" || relevant.length === 0) {
       this.#fingerprint = "";
+      this.#links = undefined;
       return { type: "none" };
     }
-    const fingerprint = [...new Set(relevant)].sort().join("|") + "/" +
+    const current = new Set(relevant);
+    const fingerprint = [...current].sort().join("|") + "/" +
       members.filter((m) => DOWNABLE.has(m.status)).map((m) => `${nodeKey(m)}=${m.status}`)
         .sort().join("|");
     if (fingerprint !== this.#fingerprint) {
       this.#fingerprint = fingerprint;
       this.#since = now;
+      const before = this.#links;
+      this.#healed = before !== undefined && [...before].some((l) => !current.has(l));
+      this.#links = current;
     }
     if (now - this.#since < this.#stableAfter) return { type: "none" };
-    if (now - this.#since < this.#observationLag) {
+    if (now - this.#since < this.#observationLag + (this.#healed ? this.#recoveryLag : 0)) {
       // A member on no broken link may simply not have reported its links yet (its check
       // comes later, or it is new and its heartbeat history young): those links decide which
       // side survives, so give it one more check before breaking the picture.
@@ -451,5 +469,7 @@ export class SplitBrainResolver {
   /** Forgets the stability timer (after acting). */
   reset(): void {
     this.#fingerprint = "";
+    this.#links = undefined;
+    this.#healed = false;
   }
 }

@@ -53,6 +53,9 @@ import { keyOf } from "./_keys.ts";
 import { PhiAccrualFailureDetector, type PhiAccrualOptions } from "./phi_accrual.ts";
 import { compareClocks, type VectorClock } from "./vector_clock.ts";
 
+/** Heartbeat answers a peer found unreachable must give before it counts as reachable again. */
+const RETURN_ANSWERS = 3;
+
 export { type MembershipMessage, parseMembershipMessage };
 
 /**
@@ -277,6 +280,8 @@ export class Membership {
   #joinAttempts = 0;
   #joinLoggedAt = 0;
   #heartbeatSeq = 0;
+  /** Per peer this node found unreachable: how many heartbeats it answered since. */
+  readonly #answersSince = new Map<string, number>();
   #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
   #viewOf: GossipState | undefined;
@@ -325,8 +330,15 @@ export class Membership {
       ...options.failureDetector,
     });
     // One observer may report a broken link up to one availability check plus a gossip round
-    // after another: a member on no broken link gets that long to report its own.
-    this.#sbr = new SplitBrainResolver(options.downing, this.#checkInterval + this.#gossipInterval);
+    // after another: a member on no broken link gets that long to report its own; after a link
+    // healed while others stayed broken, also a failure detection (the observer may have heard
+    // a dying node's last, late answers).
+    this.#sbr = new SplitBrainResolver(
+      options.downing,
+      this.#checkInterval + this.#gossipInterval,
+      (options.failureDetector?.acceptableHeartbeatPause ?? 1750) + 2 * this.#heartbeatInterval +
+        this.#checkInterval,
+    );
     this.#ring = new HeartbeatRing(this.#selfKey, monitoredPeers);
   }
 
@@ -469,6 +481,8 @@ export class Membership {
       case "heartbeatRsp": {
         const key = keyOf(msg.from);
         if (this.#monitored.has(key)) this.#detector.heartbeat(key, this.#clock.now());
+        const answers = this.#answersSince.get(key);
+        if (answers !== undefined) this.#answersSince.set(key, answers + 1);
         return;
       }
       case "join":
@@ -974,13 +988,25 @@ export class Membership {
     const changes: { subject: string; reachable: boolean }[] = [];
     for (const k of this.#monitored) {
       const available = this.#detector.isAvailable(k, now);
-      if (!available && !mine.has(k)) changes.push({ subject: k, reachable: false });
-      if (available && mine.has(k)) changes.push({ subject: k, reachable: true });
+      if (!available && !mine.has(k)) {
+        changes.push({ subject: k, reachable: false });
+        this.#answersSince.set(k, 0);
+      }
+      // A peer found unreachable is back once it answered a few heartbeats, not one: the last
+      // answers of a node that has just died can arrive late (a slow link out of it), and one
+      // of them made it look alive again while the others still saw it gone.
+      if (
+        available && mine.has(k) && (this.#answersSince.get(k) ?? RETURN_ANSWERS) >= RETURN_ANSWERS
+      ) {
+        changes.push({ subject: k, reachable: true });
+        this.#answersSince.delete(k);
+      }
     }
     // Stop reporting subjects this node no longer monitors (downed ones): their fate is sealed.
     for (const k of mine) {
       if (!this.#monitored.has(k) && findMember(state, k)?.status !== "down") {
         changes.push({ subject: k, reachable: true });
+        this.#answersSince.delete(k);
       }
     }
     if (changes.length > 0) {

@@ -129,6 +129,23 @@ describe("SplitBrainResolver", () => {
     assert.equal(sbr.decide(2100, k(1), cluster(5), [link(1, 5)]).type, "none");
   });
 
+  it("waits the recovery lag too when a link healed and a bridge remains", () => {
+    // 3 nodes: 2 and 3 both found 1 gone; then 2 heard from it again (a dying node's late
+    // answers), leaving one broken link 3-1 with 2 as the bridge: 2 may find 1 gone again
+    // within a failure detection, so the picture must hold for that much longer.
+    const sbr = new SplitBrainResolver({ stableAfter: 2000 }, 3000, 4000);
+    assert.equal(sbr.decide(0, k(3), cluster(3), [link(2, 1), link(3, 1)]).type, "none");
+    assert.equal(sbr.decide(1000, k(3), cluster(3), [link(3, 1)]).type, "none");
+    assert.equal(sbr.decide(4000, k(3), cluster(3), [link(3, 1)]).type, "none", "3 s: bridge");
+    assert.equal(sbr.decide(7999, k(3), cluster(3), [link(3, 1)]).type, "none", "recovery lag");
+    assert.equal(sbr.decide(8000, k(3), cluster(3), [link(3, 1)]).type, "shutdownSelf");
+    // The same picture reached by a link breaking (nothing healed) waits the observation lag.
+    const fresh = new SplitBrainResolver({ stableAfter: 2000 }, 3000, 4000);
+    assert.equal(fresh.decide(0, k(3), cluster(3), [link(3, 1)]).type, "none");
+    assert.equal(fresh.decide(2999, k(3), cluster(3), [link(3, 1)]).type, "none");
+    assert.equal(fresh.decide(3000, k(3), cluster(3), [link(3, 1)]).type, "shutdownSelf");
+  });
+
   it("waits the observation lag too while a member is on no broken link (a bridge)", () => {
     // 5 nodes: 3 and 4 report 2 and 5; node 1 (restarted, or its check comes later) has not
     // reported yet. The picture is a tie {1,2,5} | {1,3,4} that node 1's own links decide.
