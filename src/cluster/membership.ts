@@ -53,9 +53,6 @@ import { keyOf } from "./_keys.ts";
 import { PhiAccrualFailureDetector, type PhiAccrualOptions } from "./phi_accrual.ts";
 import { compareClocks, type VectorClock } from "./vector_clock.ts";
 
-/** Heartbeat answers a peer found unreachable must give before it counts as reachable again. */
-const RETURN_ANSWERS = 3;
-
 export { type MembershipMessage, parseMembershipMessage };
 
 /**
@@ -280,8 +277,6 @@ export class Membership {
   #joinAttempts = 0;
   #joinLoggedAt = 0;
   #heartbeatSeq = 0;
-  /** Per peer this node found unreachable: how many heartbeats it answered since. */
-  readonly #answersSince = new Map<string, number>();
   #lastClaimAt = -Infinity;
   #monitored = new Set<string>();
   #viewOf: GossipState | undefined;
@@ -481,8 +476,6 @@ export class Membership {
       case "heartbeatRsp": {
         const key = keyOf(msg.from);
         if (this.#monitored.has(key)) this.#detector.heartbeat(key, this.#clock.now());
-        const answers = this.#answersSince.get(key);
-        if (answers !== undefined) this.#answersSince.set(key, answers + 1);
         return;
       }
       case "join":
@@ -988,25 +981,13 @@ export class Membership {
     const changes: { subject: string; reachable: boolean }[] = [];
     for (const k of this.#monitored) {
       const available = this.#detector.isAvailable(k, now);
-      if (!available && !mine.has(k)) {
-        changes.push({ subject: k, reachable: false });
-        this.#answersSince.set(k, 0);
-      }
-      // A peer found unreachable is back once it answered a few heartbeats, not one: the last
-      // answers of a node that has just died can arrive late (a slow link out of it), and one
-      // of them made it look alive again while the others still saw it gone.
-      if (
-        available && mine.has(k) && (this.#answersSince.get(k) ?? RETURN_ANSWERS) >= RETURN_ANSWERS
-      ) {
-        changes.push({ subject: k, reachable: true });
-        this.#answersSince.delete(k);
-      }
+      if (!available && !mine.has(k)) changes.push({ subject: k, reachable: false });
+      if (available && mine.has(k)) changes.push({ subject: k, reachable: true });
     }
     // Stop reporting subjects this node no longer monitors (downed ones): their fate is sealed.
     for (const k of mine) {
       if (!this.#monitored.has(k) && findMember(state, k)?.status !== "down") {
         changes.push({ subject: k, reachable: true });
-        this.#answersSince.delete(k);
       }
     }
     if (changes.length > 0) {

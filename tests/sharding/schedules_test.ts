@@ -32,11 +32,12 @@ describe("sharding under seeded schedules of joins, leaves, kills, partitions, s
   // Also found by the soak: a slow link out of the leader (all it sends seconds late) ended with
   // every node shut down. Its last answers, arriving after it had downed itself, made one
   // survivor take it for alive again; the other saw a partial partition and downed itself
-  // (seeds 2139, 3092). Needing a few answers to find a peer back fixed those and broke 1628,
-  // 2543 and 5476, which a longer wait for the bridge after a link healed fixed.
-  it("keeps the majority when the leader's link out is seconds slow (seeds 2139, 3092, 1628, 2543, 5476)", async () => {
+  // (seeds 2139, 3092). A picture reached by a link healing now waits a failure detection longer
+  // for the bridge. (Requiring three answers before a peer counts as back, tried first, fixed
+  // these two but lost the cluster on 5985, 7140, 8367 and 9713: they stay here too.)
+  it("keeps the majority when the leader's link out is seconds slow (seeds 2139, 3092, 5985, 7140, 8367, 9713)", async () => {
     const failures: string[] = [];
-    for (const seed of [2139, 3092, 1628, 2543, 5476]) {
+    for (const seed of [2139, 3092, 5985, 7140, 8367, 9713]) {
       const failure = await runSchedule(seed);
       if (failure !== undefined) failures.push(failure);
     }
