@@ -4,7 +4,7 @@ import process from "node:process";
 import { runSchedule } from "./_schedules.ts";
 
 // Seeds run here (about 10 s in npm test); `npm run soak:sharding` runs many more.
-const SEEDS = Number(process.env.CASTY_SHARDING_SEEDS ?? 100);
+const SEEDS = Number(process.env.CASTY_SHARDING_SEEDS ?? 300);
 
 describe("sharding under seeded schedules of joins, leaves, kills, partitions, slow links and downs", () => {
   it(`keeps every invariant under ${SEEDS} seeds`, async () => {
