@@ -381,10 +381,12 @@ export class SplitBrainResolver {
 
   /** The longest the resolver may wait for a stable picture: the window or the lag. */
   get longestWait(): number {
-    return Math.max(
-      this.#stableAfter,
-      this.#observationLag + (this.#healed ? this.#recoveryLag : 0),
-    );
+    return Math.max(this.#stableAfter, this.#bridgeWait);
+  }
+
+  /** How long a picture with a bridge must hold: the lag, and the recovery lag after a heal. */
+  get #bridgeWait(): number {
+    return this.#observationLag + (this.#healed ? this.#recoveryLag : 0);
   }
 
   /** The configured strategy. */
@@ -445,7 +447,7 @@ export class SplitBrainResolver {
       this.#links = current;
     }
     if (now - this.#since < this.#stableAfter) return { type: "none" };
-    if (now - this.#since < this.#observationLag + (this.#healed ? this.#recoveryLag : 0)) {
+    if (now - this.#since < this.#bridgeWait) {
       // A member on no broken link may simply not have reported its links yet (its check
       // comes later, or it is new and its heartbeat history young): those links decide which
       // side survives, so give it one more check before breaking the picture.

@@ -571,8 +571,7 @@ export function regionBehavior(
         }
       }
       released.add(shard);
-      invalidate();
-      deactivate(shard);
+      deactivate(shard); // (which closes the fast path too)
       finishHandoff(shard);
     };
 

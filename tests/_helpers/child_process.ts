@@ -40,9 +40,14 @@ export class HelperProcess {
     return new HelperProcess(runScript(file, args, {}, { stdin: "pipe" }));
   }
 
+  /** Resolves with the first stdout line (past or future) matching `pred`, or rejects after `timeout`. */
+  waitForLine(pred: (line: string) => boolean, timeout?: number): Promise<string> {
+    return this.#proc.waitForLine(pred, timeout);
+  }
+
   /** Resolves with the first event (past or future) matching `pred`, or rejects after `timeout`. */
   async waitFor(pred: (e: HelperEvent) => boolean, timeout: number): Promise<HelperEvent> {
-    const line = await this.#proc.waitForLine((l) => {
+    const line = await this.waitForLine((l) => {
       const e = parse(l);
       return e !== undefined && pred(e);
     }, timeout);

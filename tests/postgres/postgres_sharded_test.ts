@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type HelperEvent, HelperProcess, waitUntil } from "../_helpers/child_process.ts";
+import { waitUpAndHosting } from "../_helpers/print_views.ts";
 import { type PostgresServer, startPostgres } from "../_helpers/postgres_server.ts";
 
 const LONG = { timeout: 60_000 };
@@ -56,18 +57,7 @@ async function startCluster(schema: string, n: number): Promise<BankNode[]> {
     Array.from({ length: n - 1 }, () => startBank(schema, [first.port])),
   );
   const nodes = [first, ...rest];
-  const want = JSON.stringify(nodes.map((x) => x.port).sort((a, b) => a - b));
-  await Promise.all(
-    nodes.map((x) =>
-      x.proc.waitFor((e) => e.event === "view" && JSON.stringify(e.up) === want, 30_000)
-    ),
-  );
-  // Every node a host of "accounts" in every table, so that new shards spread over all of them.
-  await Promise.all(
-    nodes.map((x) =>
-      x.proc.waitFor((e) => e.event === "hosts" && JSON.stringify(e.ports) === want, 30_000)
-    ),
-  );
+  await waitUpAndHosting(nodes.map((x) => x.proc), nodes.map((x) => x.port));
   return nodes;
 }
 

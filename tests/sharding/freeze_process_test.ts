@@ -6,6 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ScriptProcess, startSeededScript } from "../_helpers/process.ts";
+import { waitUpAndHosting } from "../_helpers/print_views.ts";
 
 const script = new URL("../_helpers/sharded_bank_node.ts", import.meta.url).pathname;
 
@@ -50,13 +51,8 @@ describe("sharding: a node whose event loop stalls, and its lease", () => {
     const a = await start([]);
     const nodes = [a, ...await Promise.all([start([a.port]), start([a.port])])];
     try {
-      const ports = JSON.stringify(nodes.map((n) => n.port).sort((x, y) => x - y));
-      for (const n of nodes) {
-        const up = await until(n, 0, "view", (e) => JSON.stringify(e.up) === ports, 30_000);
-        assert.ok(up, `node ${n.port} sees three members up`);
-        const hosts = await until(n, 0, "hosts", (e) => JSON.stringify(e.ports) === ports, 30_000);
-        assert.ok(hosts, `node ${n.port} has every node as a host of accounts`);
-      }
+      // Three members up in every view, each a host of accounts in every table.
+      await waitUpAndHosting(nodes.map((n) => n.proc), nodes.map((n) => n.port));
       // 40 accounts through node a; the trace says which node handles each. A probe deposit
       // goes to every account until some are handled off node a (a shard allocated before the
       // others' regions were known starts on a, and moves later): each account's owner is the
