@@ -273,8 +273,13 @@ function dialerPort(json: Uint8Array): number | undefined {
 }
 
 /**
- * A free TCP port on 127.0.0.1 (bound, then released: another process could take it in
- * between, which on a test machine is rare).
+ * A free TCP port on 127.0.0.1, for a process that binds it a little later.
+ *
+ * Ports are picked at random below the ephemeral range (20000–32767; Linux hands out
+ * 32768–60999 for outgoing connections, macOS and Windows 49152–65535), so a connection some
+ * other socket opens meanwhile cannot take it; each is bound once to see that it is free, and
+ * one process never gets the same port twice from here. After 64 ports in use it falls back
+ * to one the system picks.
  *
  * @param tcp The TCP implementation (default: the runtime's).
  * @returns The port.
@@ -284,11 +289,28 @@ function dialerPort(json: Uint8Array): number | undefined {
  * import { freePort } from "@casty/casty/testing";
  * const port = await freePort();
  * assert.ok(port > 0 && port < 65536);
+ * assert.notEqual(await freePort(), port);
  * ```
  */
 export async function freePort(tcp: Tcp = defaultTcp()): Promise<number> {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    if (handedOut.has(port)) continue;
+    const listener = await tcp.listen(HOST, port, { onAccept: (c) => c.destroy() }).catch(
+      () => undefined,
+    );
+    if (listener === undefined) continue;
+    await listener.close();
+    handedOut.add(port);
+    return port;
+  }
   const listener = await tcp.listen(HOST, 0, { onAccept: (c) => c.destroy() });
   const port = listener.port;
   await listener.close();
+  handedOut.add(port);
   return port;
 }
+
+const PICK_FROM = 20_000;
+const PICK_TO = 32_767;
+const handedOut = new Set<number>();

@@ -2,9 +2,9 @@
 // pg_ctl on a free port of 127.0.0.1 with its unix socket in that folder, stopped and removed
 // afterwards. The server refuses to run as root, so as root it runs as the `postgres` user
 // through `runuser`. Needs the Debian package `postgresql`; without it, start() fails loudly.
+import { freePort } from "../../src/testing/partition_proxy.ts";
 import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -56,17 +56,6 @@ function run(file: string, args: string[], asUser: boolean): Promise<string> {
     execFile(cmd, argv, { timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${file} ${args.join(" ")} failed: ${err.message}\n${stderr}`));
       else resolve(String(stdout));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
     });
   });
 }

@@ -2,11 +2,11 @@
 // processes, the page (opened once with ?token=, then on its session cookie) lists 3 members;
 // one node is killed with SIGKILL and the same page, never reloaded, shows it unreachable, then
 // gone (downed or removed). Skipped, with a message, only when chromium is not installed.
+import { freePort } from "../../src/testing/partition_proxy.ts";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -144,15 +144,10 @@ class Browser {
   }
 }
 
-/** Ports free right now (bound to 0, then released). */
+/** Ports free right now (see freePort: below the ephemeral range, never the same twice). */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer());
-  const ports = await Promise.all(servers.map((server) =>
-    new Promise<number>((resolve) => {
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
-    })
-  ));
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
   return ports;
 }
 

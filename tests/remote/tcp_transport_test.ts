@@ -1,3 +1,4 @@
+import { freePort } from "../../src/testing/partition_proxy.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TcpTransport, type TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
@@ -30,12 +31,6 @@ function seqPayload(seq: number): Uint8Array {
 
 function seqOf(envelope: Envelope): number {
   return new DataView(envelope.payload.buffer, envelope.payload.byteOffset).getUint32(0);
-}
-
-async function freePort(): Promise<number> {
-  const listener = await defaultTcp().listen("127.0.0.1", 0, { onAccept: (c) => c.destroy() });
-  await listener.close();
-  return listener.port;
 }
 
 describe("TcpTransport", () => {

@@ -1,10 +1,10 @@
 // Bounded resources of TcpTransport on real sockets: the control lane, queues bounded in bytes,
 // the writable signal, idle connections, connection and handshake caps, forgotten peers.
 
+import { freePort } from "../../src/testing/partition_proxy.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { TcpTransportOptions } from "../../src/remote/tcp_transport.ts";
-import { defaultTcp } from "../../src/runtime/select.ts";
 import { startTransportNode, type TransportNode } from "../_helpers/transport_node.ts";
 import { waitUntil } from "../_helpers/child_process.ts";
 import { RawPeer } from "../_helpers/raw_peer.ts";
@@ -13,12 +13,6 @@ type Node = TransportNode;
 
 function startNode(options: Partial<TcpTransportOptions> = {}): Promise<Node> {
   return startTransportNode("res", options);
-}
-
-async function freePort(): Promise<number> {
-  const listener = await defaultTcp().listen("127.0.0.1", 0, { onAccept: (c) => c.destroy() });
-  await listener.close();
-  return listener.port;
 }
 
 const bytes = (n: number, fill = 0): Uint8Array => new Uint8Array(n).fill(fill);
