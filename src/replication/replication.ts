@@ -11,7 +11,11 @@ import type { ActorContext } from "../actor/actor_context.ts";
 import type { ClusterExtensionContext, ClusterView } from "../cluster/extension.ts";
 import { QuorumNotReachedError } from "../cluster/errors.ts";
 import type { ReplicationSettings } from "../config/casty_config.ts";
-import { provideReplication, type ReplicatedType } from "../sharding/replication_config.ts";
+import {
+  provideReplication,
+  type ReplicaPlacement,
+  type ReplicatedType,
+} from "../sharding/replication_config.ts";
 import {
   type EventSourcedHooks,
   eventSourcedHooks,
@@ -256,6 +260,9 @@ const SHUTDOWN_POLL = 50;
 const CACHE_LIMIT = 10_000;
 /** With minAcks 0, items on the way to one replica (unanswered) before writers wait. */
 const UNANSWERED_LIMIT = 1000;
+// The repair's pace: it looks at the placement every tick (ms) and sends up to so many wakes.
+const REPAIR_TICK = 250;
+const WAKES_PER_TICK = 250;
 
 /** The wire classes, for `registerSerializable`. */
 export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string]> = [
@@ -403,6 +410,7 @@ type Answer = (ok: boolean, term: number, highest: number) => void;
 function storeBehavior(
   journalOf: (entityId: string) => EventJournal,
   now: () => number,
+  note: (entityId: string) => void = () => {},
 ): Behavior<StoreMsg> {
   // Cached term records (durable in the journal, so forgetting one only costs a read).
   const records = new Map<string, TermRecord>();
@@ -654,6 +662,7 @@ function storeBehavior(
     if (msg instanceof ReplicaClaim) return void (await claim(msg));
     if (msg instanceof ReplicaFetch) return void (await fetch(msg));
     if (msg instanceof ReplicateEvents) {
+      note(msg.entityId);
       const item = { ...msg, key: historyKey(msg.history) };
       await apply(msg.entityId, [item], () => (ok, term, highest) => {
         msg.replyTo?.tell(new ReplicateEventsAck(msg.entityId, ok, term, highest));
@@ -675,6 +684,7 @@ function storeBehavior(
     }
     const work: Promise<void>[] = [];
     for (const [id, indexes] of byEntity) {
+      note(id);
       work.push(
         steady(id, indexes, items, acks) ??
           apply(id, indexes.map((i) => items[i]), (k) => (ok, term, highest) => {
@@ -710,6 +720,7 @@ export function startReplication<M>(
   settings: ReplicationSettings,
   role: string | undefined,
   hosts: () => readonly string[] | undefined = () => undefined,
+  placement?: ReplicaPlacement,
 ): ReplicatedType<M> {
   const { replicas, minAcks, ackTimeout } = settings;
   const storeName = `_replication-${name}`;
@@ -720,7 +731,20 @@ export function startReplication<M>(
     return keyedBy(hooks.journal, entityId, hooks.entityId);
   };
   for (const [cls, tag] of REPLICATION_WIRE) ctx.registerSerializable(cls, tag);
-  ctx.spawnSystemActor(storeBehavior(journalOf, () => ctx.clock.wallNow()), storeName);
+  // The entities whose logs this node holds (as primary or replica), for the repair below.
+  const held = new Map<string, number>(); // id → shard
+  const heldShards = new Set<number>();
+  const note = (id: string) => {
+    if (placement === undefined || held.has(id)) return;
+    const shard = placement.shardOf(id);
+    held.set(id, shard);
+    if (!heldShards.has(shard)) {
+      heldShards.add(shard);
+      seenMembers = ""; // a shard seen for the first time: look at the placement again
+    }
+    startRepair();
+  };
+  ctx.spawnSystemActor(storeBehavior(journalOf, () => ctx.clock.wallNow(), note), storeName);
   const store = (node: NodeAddress) => ctx.refAt<StoreMsg>(node, storePath);
   const node = ctx.node;
   const ask = <R>(to: NodeAddress, make: (r: ActorRef<R>) => StoreMsg): Promise<R> =>
@@ -803,8 +827,13 @@ export function startReplication<M>(
     const batchId = ++nextBatch;
     // Unanswered: nothing to do but count it (a command waiting for it fails on its own
     // deadline; the next write to a lagging replica catches it up).
+    // Unanswered: a command waiting for it fails on its own deadline; the entities whose events
+    // it carried probe that replica again later (see the repair below), so that it catches up
+    // without waiting for their next write.
     const timer = ctx.clock.setTimeout(() => {
-      if (inflight.delete(batchId)) answered(key, box.items.length);
+      if (!inflight.delete(batchId)) return;
+      answered(key, box.items.length);
+      for (const item of box.items) lagging(item.link);
     }, ackTimeout);
     inflight.set(batchId, { items: box.items, timer, key });
     store(box.to).tell(new ReplicaBatch(batchId, encodeBatch(box.items), acker));
@@ -886,6 +915,25 @@ export function startReplication<M>(
       ship({ link: this, id, term, history, to, key, events, last, had });
     }
 
+    /**
+     * Ships the entity's last event (number `last`, read from the journal when not given) to its
+     * replicas as a probe: a replica that has it acknowledges; one that lags answers with its
+     * highest sequence number and gets the missing range from this journal, a page at a time
+     * (the repair of `answer`); one whose log diverged drops its unacknowledged suffix first.
+     */
+    probe(last?: number): void {
+      const { targets, keys } = currentTargets();
+      if (this.term === 0 || targets.length === 0 || last === 0) return;
+      const { journal, id } = this;
+      (last === undefined ? highestSequenceNrOf(journal, id) : Promise.resolve(last))
+        .then((n) => (n > 0 ? loadEvents(journal, id, n, { max: 1 }) : []))
+        .then((events) => {
+          if (events.length === 0 || this.hooks.stopped) return;
+          const n = events[0].sequenceNr;
+          for (let i = 0; i < targets.length; i++) this.send(targets[i], keys[i], events, n);
+        }, () => {});
+    }
+
     /** Waits for `minAcks` acknowledgements of the events up to `last`. */
     wait(last: number): Promise<void> {
       const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -898,6 +946,7 @@ export function startReplication<M>(
     }
 
     answer(s: Shipment, ok: boolean, term: number, highest: number) {
+      if (backoff.size > 0) backoff.delete(this);
       if (ok && highest >= s.last) {
         this.#acked(s.key, highest);
       } else if (!ok && term > this.term) {
@@ -984,6 +1033,7 @@ export function startReplication<M>(
   const promote = async (
     id: string,
     journal: EventJournal,
+    hooks: EventSourcedHooks,
   ): Promise<{ term: number; history: TermHistory }> => {
     const refuse = (why: string) => new Error(`Cannot promote entity "${id}" of "${name}": ${why}`);
     for (let attempt = 0;; attempt++) {
@@ -1011,6 +1061,11 @@ export function startReplication<M>(
       let term = 0;
       for (const st of asked) if (st.status === "fulfilled") term = Math.max(term, st.value.term);
       term++;
+      // Taking a term is a write at every store: only within this node's lease on the shard,
+      // like the entity's own writes. (A promotion still retrying on a node that lost the shard
+      // meanwhile took a newer term than the new owner's, and deposed it: its next write failed.)
+      const fenced = hooks.beforePersist?.();
+      if (fenced !== undefined) throw refuse(fenced.message);
       // The term is taken at every store before any log is compared: from then on none accepts
       // events of an older term, so the logs and histories in these answers stay as they are.
       // (Compared before, an older primary's events could land on this node in between, and the
@@ -1090,10 +1145,15 @@ export function startReplication<M>(
       });
     }
     const link = new Link(id, keyedBy(hooks.journal, id, hooks.entityId), hooks);
+    let noted = false;
     // The entity goes on with its next command while this one waits for its acknowledgements
     // (its reply runs once they came): one entity keeps many commands on the way.
     if (minAcks > 0) hooks.pipeline = true;
     hooks.afterPersist = (_entityId, records) => {
+      if (!noted) {
+        noted = true;
+        note(id);
+      }
       const { targets, keys } = currentTargets();
       if (targets.length === 0 && minAcks === 0) return;
       const last = records[records.length - 1].sequenceNr;
@@ -1108,21 +1168,16 @@ export function startReplication<M>(
       return full.length === 0 ? undefined : Promise.all(full).then(() => {});
     };
     const wrapper = new Behavior<M>("setup", async (c: ActorContext<M>) => {
+      live.set(id, link);
       try {
-        ({ term: link.term, history: link.history } = await promote(id, link.journal));
-        // The replicas catch up now, not at the next write (an entity woken by a read after a
-        // failover, or placed with a new replica, kept its log on fewer nodes until then): its
-        // last event is shipped again as a probe; a replica that has it acknowledges, one that
-        // lags answers with its highest sequence number and gets the missing range from this
-        // journal, a page at a time (the repair of `Link.answer`), and one whose log diverged
-        // drops its unacknowledged suffix first.
+        ({ term: link.term, history: link.history } = await promote(id, link.journal, hooks));
+        // The replicas catch up now, not at the next write (an entity woken by a read or by
+        // the repair after a failover, or placed with a new replica, kept its log on fewer
+        // nodes until then).
         const adopted = link.history[link.history.length - 1][1] - 1;
-        const { targets, keys } = currentTargets();
-        if (adopted > 0 && targets.length > 0) {
-          loadEvents(link.journal, id, adopted, { max: 1 }).then((last) => {
-            if (last.length === 0 || hooks.stopped) return;
-            for (let i = 0; i < targets.length; i++) link.send(targets[i], keys[i], last, adopted);
-          }, () => {});
+        if (adopted > 0) {
+          note(id);
+          link.probe(adopted);
         }
       } catch (err) {
         if (!(err instanceof CopyLostError)) throw err;
@@ -1143,9 +1198,144 @@ export function startReplication<M>(
     shareEventSourcedHooks(wrapper, hooks);
     return wrapper;
   };
+  // Repair. When the placement of a shard changes (a node that held logs is lost, a node joins
+  // and the ring moves, a shard moves), its entities' logs are not on the new placement until
+  // they start again on their primary (a start adopts the newest copy and refills the replicas).
+  // An entity that gets a message starts; an idle one would not, and a later loss could then
+  // take its last copy. So every node that holds logs watches the placement of their shards
+  // (owner and replicas), and when it changes, wakes each of the shard's entities it holds:
+  // through its region, which has the shard placed again if need be and starts the entity there
+  // with no message. A live primary here ships a probe instead. Paced: a few hundred per tick,
+  // and while a shard is not placed, one wake at a time for it (that one gets it placed; the rest
+  // follow once it is).
+  const live = new Map<string, Link>();
+  // Live entities whose shipment a replica left unanswered: when to probe again, and the delay
+  // (doubling from 500 ms to 8 s while it stays unanswered; any answer resets it).
+  const behind = new Map<Link, number>();
+  const backoff = new Map<Link, number>();
+  function lagging(link: Link): void {
+    if (behind.has(link) || placement === undefined) return;
+    const delay = Math.min(8000, 2 * (backoff.get(link) ?? 250));
+    backoff.set(link, delay);
+    behind.set(link, ctx.clock.now() + delay);
+    startRepair();
+  }
+  // Per shard of a held log: the member ids of its owner and replicas as last seen here, or
+  // UNPLACED while its owner is not an up member.
+  const lastPlacement = new Map<number, readonly string[]>();
+  const UNPLACED: readonly string[] = [];
+  let seenMembers = "";
+  let seenTable: unknown;
+  const toWake: string[] = [];
+  let head = 0;
+  const waking = new Set<string>();
+  let repairing = false;
+  const addrKey = (a: NodeAddress) => `${a.host}:${a.port}`;
+  const queueWake = (id: string) => {
+    if (waking.has(id)) return;
+    waking.add(id);
+    toWake.push(id);
+  };
+  const noticeMoves = () => {
+    const view = ctx.view();
+    const table = placement!.table();
+    // (The members array is new at every gossip merge; their ids and statuses change rarely.)
+    const members = view.members.map((m) => `${m.id}:${m.status}`).join(",");
+    if (members === seenMembers && table === seenTable) return;
+    seenMembers = members;
+    seenTable = table;
+    const idAt = new Map(
+      view.members.filter((m) => PLACEABLE.has(m.status)).map((m) => [addrKey(m.address), m.id]),
+    );
+    const h = hosts();
+    const moved = new Set<number>();
+    for (const shard of heldShards) {
+      const before = lastPlacement.get(shard);
+      const owner = placement!.ownerOf(shard);
+      const ownerId = owner === undefined ? undefined : idAt.get(addrKey(owner));
+      if (ownerId === undefined) {
+        // (Also when seen unplaced first: a log held here for a shard nobody hosts.)
+        if (before !== UNPLACED) moved.add(shard);
+        lastPlacement.set(shard, UNPLACED);
+        continue;
+      }
+      const ids = [ownerId];
+      for (const a of replicaNodes(view, owner!, replicas, role, h)) {
+        const id = idAt.get(addrKey(a));
+        if (id !== undefined) ids.push(id);
+      }
+      if (
+        before !== undefined &&
+        (before.length !== ids.length || before.some((id, i) => id !== ids[i]))
+      ) moved.add(shard);
+      lastPlacement.set(shard, ids);
+    }
+    if (moved.size === 0) return;
+    for (const [id, shard] of held) if (moved.has(shard)) queueWake(id);
+  };
+  const sendWakes = () => {
+    if (head === toWake.length) return;
+    const placed = new Set(
+      ctx.view().members.filter((m) => m.status === "up").map((m) => addrKey(m.address)),
+    );
+    const kicked = new Set<number>();
+    const later: string[] = [];
+    let sent = 0;
+    for (let scanned = 0; head < toWake.length && sent < WAKES_PER_TICK; scanned++) {
+      if (scanned >= 4 * WAKES_PER_TICK) break;
+      const id = toWake[head++];
+      const shard = held.get(id)!;
+      const owner = placement!.ownerOf(shard);
+      if (owner === undefined || !placed.has(addrKey(owner))) {
+        if (kicked.has(shard)) {
+          later.push(id);
+          continue;
+        }
+        kicked.add(shard);
+      }
+      waking.delete(id);
+      sent++;
+      const link = live.get(id);
+      if (link !== undefined) link.probe();
+      else placement!.wake(id);
+    }
+    for (const id of later) toWake.push(id);
+    if (head === toWake.length) {
+      toWake.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > toWake.length) {
+      toWake.splice(0, head);
+      head = 0;
+    }
+  };
+  const repairTick = () => {
+    if (node.isShutdown) return;
+    ctx.clock.setTimeout(repairTick, REPAIR_TICK);
+    noticeMoves();
+    sendWakes();
+    if (behind.size > 0) {
+      const now = ctx.clock.now();
+      for (const [link, at] of behind) {
+        if (at > now) continue;
+        behind.delete(link);
+        if (live.get(link.id) === link) link.probe();
+        else backoff.delete(link);
+      }
+    }
+  };
+  // Started by the first log this node holds (a node with none runs no timer).
+  function startRepair(): void {
+    if (repairing || placement === undefined) return;
+    repairing = true;
+    ctx.clock.setTimeout(repairTick, REPAIR_TICK);
+  }
   return {
     factory: wrapped,
     replicasOf: (primary) => replicaNodes(ctx.view(), primary, replicas, role, hosts()),
+    entityStopped: (id) => void live.delete(id),
+    wakeLost: (id) => {
+      if (held.has(id)) queueWake(id);
+    },
   };
 }
 

@@ -26,9 +26,10 @@ export {
   type ShardEntry,
   type ShardingTuning,
 } from "./shard_coordinator.ts";
-export { HandoffMarker, ShardForward } from "./shard_region.ts";
+export { EntityWake, HandoffMarker, ShardForward } from "./shard_region.ts";
 export {
   provideReplication,
+  type ReplicaPlacement,
   type ReplicatedType,
   type ReplicationConfig,
   type ReplicationStarter,

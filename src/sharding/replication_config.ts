@@ -89,6 +89,43 @@ export interface ReplicatedType<M> {
   readonly factory: (entityId: string) => Behavior<M>;
   /** The replicas of a shard whose primary is `primary`, in this node's view. */
   replicasOf(primary: NodeAddress): NodeAddress[];
+  /** To be told when an entity of this node has stopped. */
+  entityStopped?(entityId: string): void;
+  /** To be told when a wake (see {@linkcode ReplicaPlacement.wake}) could not be delivered. */
+  wakeLost?(entityId: string): void;
+}
+
+/**
+ * What the replication layer sees of a type's shards, to refill the logs of idle entities after
+ * a node that held them was lost: where each shard is, and a way to start an entity.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReplicaPlacement } from "@casty/casty/sharding";
+ * const woken: string[] = [];
+ * const p: ReplicaPlacement = {
+ *   shardOf: () => 3,
+ *   table: () => undefined,
+ *   ownerOf: () => undefined,
+ *   wake: (id) => woken.push(id),
+ * };
+ * p.wake("alice");
+ * assert.deepEqual(woken, ["alice"]);
+ * ```
+ */
+export interface ReplicaPlacement {
+  /** The shard of an entity id. */
+  shardOf(entityId: string): number;
+  /** The allocation table (a new object whenever it changes). */
+  table(): unknown;
+  /** The node a shard is allocated to, `undefined` while it is not. */
+  ownerOf(shard: number): NodeAddress | undefined;
+  /**
+   * Starts entity `entityId` wherever its shard is (having it allocated first if need be),
+   * without giving it a message; nothing happens to a live entity.
+   */
+  wake(entityId: string): void;
 }
 
 /**
@@ -111,6 +148,7 @@ export type ReplicationStarter = <M>(
   settings: ReplicationSettings,
   role: string | undefined,
   hosts?: () => readonly string[] | undefined,
+  placement?: ReplicaPlacement,
 ) => ReplicatedType<M>;
 
 let starter: ReplicationStarter | undefined;

@@ -85,6 +85,26 @@ export class HandoffMarker {
   constructor(readonly shard: number, readonly from: string) {}
 }
 
+/**
+ * What a region sends, as the message of an envelope, to start an entity without giving it a
+ * message: replication wakes idle entities this way after a node holding their logs was lost, so
+ * that the entity's start refills its replicas. A live entity ignores it; it never reaches the
+ * entity's behavior, and one that cannot be delivered is not a dead letter (nothing of the user's
+ * is lost: the waker is told and tries again).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EntityWake, ShardEnvelope } from "@casty/casty/sharding";
+ * const e = new ShardEnvelope("alice", new EntityWake());
+ * assert.equal(e.message.type, "entityWake");
+ * ```
+ */
+export class EntityWake {
+  /** Discriminant. */
+  readonly type = "entityWake" as const;
+}
+
 /** What the region of one type needs. */
 export interface RegionSpec {
   /** The type name (the region's actor name). */
@@ -101,6 +121,10 @@ export interface RegionSpec {
   readonly bufferSize: number;
   /** Buffer timeout (ms). */
   readonly bufferTimeout: number;
+  /** Told when an entity of this node has stopped (its `Terminated` was handled). */
+  readonly entityStopped?: (entityId: string) => void;
+  /** Told when an {@linkcode EntityWake} for `entityId` could not be delivered. */
+  readonly wakeLost?: (entityId: string) => void;
 }
 
 type Control =
@@ -334,10 +358,14 @@ export function regionBehavior(
       message: unknown,
       detail: string,
       reason: "undeliverable" | "shutdown" = "undeliverable",
-    ) =>
-      ctx.system.eventStream.publish(
-        new DeadLetter(message, `${ctx.self.path}#${entityId}`, reason, detail),
-      );
+    ) => {
+      if (message instanceof EntityWake) spec.wakeLost?.(entityId);
+      else {
+        ctx.system.eventStream.publish(
+          new DeadLetter(message, `${ctx.self.path}#${entityId}`, reason, detail),
+        );
+      }
+    };
     const buffers = new ShardBuffers(
       { capacity: spec.bufferSize, timeout: spec.bufferTimeout },
       (m, why) =>
@@ -463,6 +491,12 @@ export function regionBehavior(
       const cell = live ?? (stopping.size > 0 ? stopping.get(id) : undefined) ??
         spawnEntity(id, shard);
       const ent = entityOf(cell);
+      if (message instanceof EntityWake) {
+        // Started (or already live) is all a wake asks; one for a stopping entity waits and
+        // starts its next incarnation.
+        if (ent.stopping !== undefined) (ent.stopping.pending ??= []).push(message);
+        return;
+      }
       ent.lastUsed = now;
       if (ent.stopping !== undefined) (ent.stopping.pending ??= []).push(message);
       else cell.enqueue(message);
@@ -748,6 +782,7 @@ export function regionBehavior(
           if (cell === undefined || cell.parentCell !== region) return;
           const ent = entityOf(cell);
           if (stopping.get(ent.id) === cell) stopping.delete(ent.id);
+          spec.entityStopped?.(ent.id);
           // Its pending messages are older than anything buffered for the shard since.
           flushShard(
             ent.shard,

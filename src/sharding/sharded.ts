@@ -21,7 +21,9 @@ import {
   replicationStarter,
   resolveReplication,
 } from "./replication_config.ts";
+import { entityShard } from "./entity_shard.ts";
 import {
+  EntityWake,
   HandoffMarker,
   noFastPath,
   regionBehavior,
@@ -141,6 +143,7 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
       ctx.registerSerializable(ShardEnvelope, "casty.ShardEnvelope");
       ctx.registerSerializable(ShardForward, "casty.ShardForward");
       ctx.registerSerializable(HandoffMarker, "casty.HandoffMarker");
+      ctx.registerSerializable(EntityWake, "casty.EntityWake");
       const replicated = new Map<string, ReplicatedType<unknown>>();
       const coordinator = new ShardCoordinator(ctx, settings, () => ctx.topologyChanged());
       const regions = new Map<string, ActorRef<never>>();
@@ -158,6 +161,8 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
           ? resolveActorConfig(config, name).replication
           : undefined;
         let factory = spec.factory;
+        // The region's own ref, once spawned below (replication wakes entities through it).
+        const wakeVia: { region?: ActorRef<ShardEnvelope<EntityWake>> } = {};
         if (replication !== undefined && replication.replicas > 0) {
           const start = replicationStarter();
           if (start === undefined) {
@@ -173,6 +178,14 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
             replication,
             spec.role,
             () => coordinator.table.hosts?.get(name),
+            {
+              shardOf: (id) => entityShard(id, numShards),
+              table: () => coordinator.table,
+              ownerOf: (shard) => coordinator.entry(name, shard)?.address,
+              // Through the region's own ref (not the fast path): it routes, allocates and
+              // forwards a wake as it would a message.
+              wake: (id) => wakeVia.region?.tell(new ShardEnvelope(id, new EntityWake())),
+            },
           );
           replicated.set(name, r);
           factory = r.factory;
@@ -187,9 +200,12 @@ export function shardingExtension(settings: ShardingTuning = {}): ClusterExtensi
             eligible: spec.role === undefined || ctx.node.roles.includes(spec.role),
             bufferSize: settings.bufferSize ?? 10_000,
             bufferTimeout: settings.bufferTimeout ?? 10_000,
+            entityStopped: replicated.get(name)?.entityStopped,
+            wakeLost: replicated.get(name)?.wakeLost,
           }, fast),
           name,
         ) as unknown as ActorRef<never>;
+        wakeVia.region = region as unknown as ActorRef<ShardEnvelope<EntityWake>>;
         const ref = new ShardRegionRef(region, fast) as unknown as ActorRef<never>;
         regions.set(name, ref);
         return ref;

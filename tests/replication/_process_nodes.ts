@@ -10,6 +10,8 @@ export interface Node {
   readonly proc: ScriptProcess;
   /** The advertised port (its proxy's when behind a PartitionProxy). */
   readonly port: number;
+  /** Its SQLite journal file. */
+  readonly journalPath: string;
   /** Sends a command and resolves with its answer line, or `undefined` after `timeout` ms. */
   call(
     cmd: Record<string, unknown>,
@@ -29,9 +31,10 @@ export async function startNode(
   extra: string[] = [],
   ports: { port: number; bindPort: number } | undefined = undefined,
 ): Promise<Node> {
+  const journalPath = join(dir, `n${++tags}.db`);
   const args = [
     `${ports?.port ?? 0}`,
-    join(dir, `n${++tags}.db`),
+    journalPath,
     ...seeds.flatMap((s) => ["--seed", `127.0.0.1:${s}`]),
     ...(ports ? ["--bind-port", `${ports.bindPort}`] : []),
     ...extra,
@@ -41,6 +44,7 @@ export async function startNode(
   return {
     proc,
     port: ready.port,
+    journalPath,
     call: (cmd, timeout = 5000) => {
       const tag = `t${++tags}`;
       const line = proc.waitForLine((l) => l.includes(`"tag":"${tag}"`), timeout).then(
