@@ -1064,8 +1064,11 @@ export function startReplication<M>(
       // Taking a term is a write at every store: only within this node's lease on the shard,
       // like the entity's own writes. (A promotion still retrying on a node that lost the shard
       // meanwhile took a newer term than the new owner's, and deposed it: its next write failed.)
-      const fenced = hooks.beforePersist?.();
-      if (fenced !== undefined) throw refuse(fenced.message);
+      if (hooks.beforePersist?.() !== undefined) {
+        throw refuse(
+          "this node's lease on its shard ran out (the shard may be hosted elsewhere now); no term was taken",
+        );
+      }
       // The term is taken at every store before any log is compared: from then on none accepts
       // events of an older term, so the logs and histories in these answers stay as they are.
       // (Compared before, an older primary's events could land on this node in between, and the
