@@ -3,7 +3,8 @@
 // (or its replica's) node is lost, and a second loss can take the last copy of acknowledged writes
 // (README, Replication, "One loss at a time"). Here nothing touches the entities between the two
 // losses: the nodes that hold their logs wake them (or, on a live primary, probe its replicas)
-// once they see the placement of their shard lose a node.
+// once they see the placement of their shard change; a replica that left a shipment unanswered is
+// probed again.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { testCluster } from "../../src/testing/mod.ts";
@@ -17,7 +18,7 @@ import {
   type State,
 } from "./_fixtures.ts";
 import { InMemoryJournal, type PersistedEvent } from "../../src/persistence/mod.ts";
-import { Behaviors } from "../../mod.ts";
+import { type ActorRef, Behaviors, type ShardEnvelope } from "../../mod.ts";
 import type { TestCluster } from "../../src/testing/mod.ts";
 
 const OPTIONS = { replicas: 1, minAcks: 1, ackTimeout: 1000 };
@@ -89,6 +90,21 @@ async function onPlacement(
   }
 }
 
+/** Deposits `<entity>-<d>` for each of `ds` into each entity through node 0; each acknowledged. */
+async function depositEach(
+  cluster: TestCluster,
+  region: ActorRef<ShardEnvelope<Cmd>>,
+  entities: readonly string[],
+  ds: readonly string[],
+): Promise<void> {
+  for (const e of entities) {
+    for (const d of ds) {
+      const r = await cluster.run(deposit(cluster, 0, region, e, `${e}-${d}`));
+      assert.equal(r?.ok, true, `${e}-${d}: ${JSON.stringify(r)}`);
+    }
+  }
+}
+
 async function read(
   cluster: TestCluster,
   via: number,
@@ -111,12 +127,7 @@ describe("replication: idle entities are refilled after a loss", () => {
     await using cluster = await testCluster(4, { seed: 11, downing: { stableAfter: 2000 } });
     const { journals, regions } = spawnAccounts(cluster, OPTIONS);
     const entities = Array.from({ length: 40 }, (_, i) => `idle-${i}`);
-    for (const e of entities) {
-      for (const d of ["a", "b"]) {
-        const r = await cluster.run(deposit(cluster, 0, regions[0], e, `${e}-${d}`));
-        assert.equal(r?.ok, true, `${e}-${d}: ${JSON.stringify(r)}`);
-      }
-    }
+    await depositEach(cluster, regions[0], entities, ["a", "b"]);
     // The first loss: the node that is primary of the most of them (never node 0, which new
     // nodes of a test cluster join through).
     const primaries = await Promise.all(entities.map((e) => placement(cluster, 0, e)));
@@ -144,10 +155,7 @@ describe("replication: idle entities are refilled after a loss", () => {
     await using cluster = await testCluster(4, { seed: 12, downing: { stableAfter: 2000 } });
     const { journals, regions } = spawnAccounts(cluster, OPTIONS);
     const entities = Array.from({ length: 40 }, (_, i) => `live-${i}`);
-    for (const e of entities) {
-      const r = await cluster.run(deposit(cluster, 0, regions[0], e, `${e}-a`));
-      assert.equal(r?.ok, true, `${e}: ${JSON.stringify(r)}`);
-    }
+    await depositEach(cluster, regions[0], entities, ["a"]);
     // The loss of a replica of entities whose primary (not node 0, through which the test reads)
     // stays, alive, with entities that get no message.
     const at = await Promise.all(entities.map((e) => placement(cluster, 0, e)));
@@ -175,10 +183,7 @@ describe("replication: idle entities are refilled after a loss", () => {
     await using cluster = await testCluster(3, { seed: 13, downing: { stableAfter: 2000 } });
     const { journals, regions } = spawnAccounts(cluster, OPTIONS);
     const entities = Array.from({ length: 40 }, (_, i) => `moved-${i}`);
-    for (const e of entities) {
-      const r = await cluster.run(deposit(cluster, 0, regions[0], e, `${e}-a`));
-      assert.equal(r?.ok, true, `${e}: ${JSON.stringify(r)}`);
-    }
+    await depositEach(cluster, regions[0], entities, ["a"]);
     const before = await Promise.all(entities.map((e) => placement(cluster, 0, e)));
     const node = await cluster.run(cluster.start(3));
     journals.push(new InMemoryJournal());
