@@ -1314,6 +1314,10 @@ export function startReplication<M>(
   const repairTick = () => {
     if (node.isShutdown) return;
     ctx.clock.setTimeout(repairTick, REPAIR_TICK);
+    // A node on its way out (or not up yet) leaves the repair to the others: the placements
+    // that lose it change, and their other holders act.
+    const view = ctx.view();
+    if (view.members.find((m) => m.id === view.incarnation)?.status !== "up") return;
     noticeMoves();
     sendWakes();
     if (behind.size > 0) {
