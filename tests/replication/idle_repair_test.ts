@@ -256,4 +256,42 @@ describe("replication: idle entities are refilled after a loss", () => {
     assert.deepEqual(await idsIn(journals[far], "lag"), ["lag-a", "lag-b"]);
     assert.equal(cluster.alive.length, 3, "nobody was downed");
   });
+
+  it("passivated entities are woken for the refill and passivated again; a second loss loses nothing", async () => {
+    await using cluster = await testCluster(4, { seed: 15, downing: { stableAfter: 2000 } });
+    const journals = cluster.nodes.map(() => new InMemoryJournal());
+    const regions = cluster.nodes.map((node, i) =>
+      node.spawn(
+        Behaviors.sharded(account(`n${i}`, journals[i]), {
+          numShards: 10,
+          replication: OPTIONS,
+          passivateAfter: 2000,
+        }),
+        "accounts",
+      )
+    );
+    const live = () =>
+      cluster.nodes.map((n) => n.isShutdown ? 0 : (n.stats().roots["/accounts"]?.actors ?? 1) - 1);
+    const entities = Array.from({ length: 40 }, (_, i) => `sleepy-${i}`);
+    await depositEach(cluster, regions[0], entities, ["a"]);
+    await cluster.advance(5000);
+    assert.deepEqual(live(), [0, 0, 0, 0], "every entity passivated");
+    const at = await Promise.all(entities.map((e) => placement(cluster, 0, e)));
+    const count = [0, 0, 0, 0];
+    for (const p of at) count[p!.primary]++;
+    const victim = [1, 2, 3].reduce((a, b) => (count[b] > count[a] ? b : a));
+    await cluster.run(cluster.kill(victim));
+    await cluster.until(() => cluster.isConverged(3), { timeout: 60_000 });
+    await refilled(cluster, journals, entities, 1);
+    // The woken entities go back to sleep.
+    await cluster.advance(5000);
+    assert.deepEqual(live(), [0, 0, 0, 0], "the woken entities passivated again");
+    const second = [1, 2, 3].find((i) => i !== victim)!;
+    await cluster.run(cluster.kill(second));
+    await cluster.until(() => cluster.isConverged(2), { timeout: 60_000 });
+    for (const e of entities) {
+      const s = await read(cluster, 0, regions[0], e);
+      assert.deepEqual(s.ids, [`${e}-a`], `${e}: the acknowledged deposit`);
+    }
+  });
 });
