@@ -28,7 +28,12 @@ import {
   loadEvents,
   type PersistedEvent,
 } from "../persistence/journal.ts";
-import type { NodeAddress } from "../remote/address.ts";
+import {
+  compareNodeAddresses,
+  formatNodeAddress,
+  type NodeAddress,
+  sameNodeAddress,
+} from "../remote/address.ts";
 import type { MemberStatus } from "../cluster/member.ts";
 import type { SerializableClass } from "../serialization/serialization.ts";
 import { setImmediate } from "node:timers";
@@ -275,14 +280,6 @@ export const REPLICATION_WIRE: ReadonlyArray<readonly [SerializableClass, string
   [ReplicaBatchAck, "casty.ReplicaBatchAck"],
 ];
 
-function compareAddress(a: NodeAddress, b: NodeAddress): number {
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port;
-}
-
-function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
-  return a.host === b.host && a.port === b.port;
-}
-
 /**
  * The replicas of a primary: the next `replicas` up members with `role` (and among `hosts`, when
  * given) after the primary in address order (the same answer on every node with the same view and
@@ -314,9 +311,9 @@ export function replicaNodes(
   hosts?: readonly string[],
 ): NodeAddress[] {
   const ring = hostsIn(view, PLACEABLE, role, hosts);
-  const start = ring.findIndex((a) => compareAddress(a, primary) > 0);
+  const start = ring.findIndex((a) => compareNodeAddresses(a, primary) > 0);
   const ordered = start < 0 ? ring : [...ring.slice(start), ...ring.slice(0, start)];
-  return ordered.filter((a) => !sameAddress(a, primary)).slice(0, replicas);
+  return ordered.filter((a) => !sameNodeAddress(a, primary)).slice(0, replicas);
 }
 
 // Placement: every up member with the role, reachable or not. Placement must not follow
@@ -343,7 +340,7 @@ function hostsIn(
       (hosts === undefined || hosts.includes(m.id))
     )
     .map((m) => m.address)
-    .sort(compareAddress);
+    .sort(compareNodeAddresses);
 }
 
 /** A promoter found no copy as long as a log an earlier promoter adopted (see `promote`). */
@@ -791,7 +788,7 @@ export function startReplication<M>(
   };
   /** Resolves once fewer than UNANSWERED_LIMIT items to `to` wait for an answer. */
   const roomAt = (to: NodeAddress): Promise<void> | undefined => {
-    const key = `${to.host}:${to.port}`;
+    const key = formatNodeAddress(to);
     if ((unanswered.get(key) ?? 0) < UNANSWERED_LIMIT) return undefined;
     const { promise, resolve } = Promise.withResolvers<void>();
     const list = drained.get(key);
@@ -1018,7 +1015,7 @@ export function startReplication<M>(
         members: view.members,
         hosts: h,
         targets,
-        keys: targets.map((t) => `${t.host}:${t.port}`),
+        keys: targets.map(formatNodeAddress),
       };
     }
     return targetsOf;
@@ -1046,7 +1043,7 @@ export function startReplication<M>(
         if (node.isShutdown) throw refuse("this node is shutting down");
       }
       const nodes = hostsIn(ctx.view(), MAY_HOLD_COPY, role, hosts());
-      let self = nodes.findIndex((a) => sameAddress(a, ctx.selfAddress));
+      let self = nodes.findIndex((a) => sameNodeAddress(a, ctx.selfAddress));
       if (self < 0) self = nodes.push(ctx.selfAddress) - 1;
       const asked = await Promise.allSettled(
         nodes.map((n) => ask<ReplicateEventsAck>(n, (r) => new ReplicaClaim(id, 0, r))),
@@ -1233,7 +1230,14 @@ export function startReplication<M>(
   let head = 0;
   const waking = new Set<string>();
   let repairing = false;
-  const addrKey = (a: NodeAddress) => `${a.host}:${a.port}`;
+  /** The member id of every up member (the placeable ones), by formatted address. */
+  const upByAddress = (view: ClusterView) =>
+    new Map(
+      view.members.filter((m) => PLACEABLE.has(m.status)).map((m) => [
+        formatNodeAddress(m.address),
+        m.id,
+      ]),
+    );
   const queueWake = (id: string) => {
     if (waking.has(id)) return;
     waking.add(id);
@@ -1247,15 +1251,13 @@ export function startReplication<M>(
     if (members === seenMembers && table === seenTable) return;
     seenMembers = members;
     seenTable = table;
-    const idAt = new Map(
-      view.members.filter((m) => PLACEABLE.has(m.status)).map((m) => [addrKey(m.address), m.id]),
-    );
+    const idAt = upByAddress(view);
     const h = hosts();
     const moved = new Set<number>();
     for (const shard of heldShards) {
       const before = lastPlacement.get(shard);
       const owner = placement!.ownerOf(shard);
-      const ownerId = owner === undefined ? undefined : idAt.get(addrKey(owner));
+      const ownerId = owner === undefined ? undefined : idAt.get(formatNodeAddress(owner));
       if (ownerId === undefined) {
         // (Also when seen unplaced first: a log held here for a shard nobody hosts.)
         if (before !== UNPLACED) moved.add(shard);
@@ -1264,7 +1266,7 @@ export function startReplication<M>(
       }
       const ids = [ownerId];
       for (const a of replicaNodes(view, owner!, replicas, role, h)) {
-        const id = idAt.get(addrKey(a));
+        const id = idAt.get(formatNodeAddress(a));
         if (id !== undefined) ids.push(id);
       }
       if (
@@ -1278,9 +1280,7 @@ export function startReplication<M>(
   };
   const sendWakes = () => {
     if (head === toWake.length) return;
-    const placed = new Set(
-      ctx.view().members.filter((m) => m.status === "up").map((m) => addrKey(m.address)),
-    );
+    const placed = upByAddress(ctx.view());
     const kicked = new Set<number>();
     const later: string[] = [];
     let sent = 0;
@@ -1289,7 +1289,7 @@ export function startReplication<M>(
       const id = toWake[head++];
       const shard = held.get(id)!;
       const owner = placement!.ownerOf(shard);
-      if (owner === undefined || !placed.has(addrKey(owner))) {
+      if (owner === undefined || !placed.has(formatNodeAddress(owner))) {
         if (kicked.has(shard)) {
           later.push(id);
           continue;
